@@ -1,0 +1,117 @@
+// Small dense symmetric solves on the d x d normal equations (d is small next
+// to n, so these cost nothing next to the pass over the data).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "fastcost/matrix.hpp"
+
+namespace fastcost::linalg {
+
+// In-place lower Cholesky of the d x d row-major matrix a. False if a pivot is
+// not positive (matrix not numerically positive definite).
+inline bool cholesky(std::vector<double>& a, index_t d) {
+  for (index_t j = 0; j < d; ++j) {
+    double diag = a[j * d + j];
+    for (index_t k = 0; k < j; ++k) diag -= a[j * d + k] * a[j * d + k];
+    if (!(diag > 0.0) || !std::isfinite(diag)) return false;
+    const double l = std::sqrt(diag);
+    a[j * d + j] = l;
+    for (index_t i = j + 1; i < d; ++i) {
+      double v = a[i * d + j];
+      const double* ai = a.data() + i * d;
+      const double* aj = a.data() + j * d;
+      for (index_t k = 0; k < j; ++k) v -= ai[k] * aj[k];
+      a[i * d + j] = v / l;
+    }
+  }
+  return true;
+}
+
+// Solves (L L^T) x = b in place for the factor from cholesky().
+inline void cholesky_solve(const std::vector<double>& l, index_t d, std::vector<double>& b) {
+  for (index_t i = 0; i < d; ++i) {
+    double v = b[i];
+    for (index_t k = 0; k < i; ++k) v -= l[i * d + k] * b[k];
+    b[i] = v / l[i * d + i];
+  }
+  for (index_t i = d - 1; i >= 0; --i) {
+    double v = b[i];
+    for (index_t k = i + 1; k < d; ++k) v -= l[k * d + i] * b[k];
+    b[i] = v / l[i * d + i];
+  }
+}
+
+// Cyclic Jacobi eigen-decomposition of a symmetric matrix: a is overwritten,
+// eigenvalues in `values`, eigenvectors as columns of `vectors` (row-major).
+// Accurate to the last digits even for singular matrices, which is why the
+// rank-deficient path uses it.
+inline void symmetric_eigen(std::vector<double> a, index_t d, std::vector<double>& values,
+                            std::vector<double>& vectors) {
+  vectors.assign(static_cast<std::size_t>(d * d), 0.0);
+  for (index_t i = 0; i < d; ++i) vectors[i * d + i] = 1.0;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0.0, total = 0.0;
+    for (index_t i = 0; i < d; ++i) {
+      for (index_t j = 0; j < d; ++j) {
+        const double v = a[i * d + j] * a[i * d + j];
+        total += v;
+        if (i != j) off += v;
+      }
+    }
+    if (off <= 1e-32 * total || off == 0.0) break;
+    for (index_t p = 0; p < d - 1; ++p) {
+      for (index_t q = p + 1; q < d; ++q) {
+        const double apq = a[p * d + q];
+        if (apq == 0.0) continue;
+        const double app = a[p * d + p], aqq = a[q * d + q];
+        const double theta = (aqq - app) / (2.0 * apq);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
+        for (index_t k = 0; k < d; ++k) {  // rotate columns p, q
+          const double akp = a[k * d + p], akq = a[k * d + q];
+          a[k * d + p] = c * akp - s * akq;
+          a[k * d + q] = s * akp + c * akq;
+        }
+        for (index_t k = 0; k < d; ++k) {  // rotate rows p, q
+          const double apk = a[p * d + k], aqk = a[q * d + k];
+          a[p * d + k] = c * apk - s * aqk;
+          a[q * d + k] = s * apk + c * aqk;
+        }
+        for (index_t k = 0; k < d; ++k) {
+          const double vkp = vectors[k * d + p], vkq = vectors[k * d + q];
+          vectors[k * d + p] = c * vkp - s * vkq;
+          vectors[k * d + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  values.resize(static_cast<std::size_t>(d));
+  for (index_t i = 0; i < d; ++i) values[i] = a[i * d + i];
+}
+
+// Minimum-norm solution of the consistent symmetric PSD system a x = b:
+// eigenvalues below rel_tol * max eigenvalue count as zero. Returns the rank.
+inline index_t pinv_solve(const std::vector<double>& a, index_t d, const std::vector<double>& b,
+                          double rel_tol, std::vector<double>& x) {
+  std::vector<double> values, vectors;
+  symmetric_eigen(a, d, values, vectors);
+  double vmax = 0.0;
+  for (double v : values) vmax = std::max(vmax, std::fabs(v));
+  x.assign(static_cast<std::size_t>(d), 0.0);
+  index_t rank = 0;
+  for (index_t k = 0; k < d; ++k) {
+    if (!(values[k] > rel_tol * vmax) || vmax == 0.0) continue;
+    ++rank;
+    double proj = 0.0;
+    for (index_t i = 0; i < d; ++i) proj += vectors[i * d + k] * b[i];
+    proj /= values[k];
+    for (index_t i = 0; i < d; ++i) x[i] += proj * vectors[i * d + k];
+  }
+  return rank;
+}
+
+}  // namespace fastcost::linalg

@@ -1,0 +1,128 @@
+// Threads, run-time instruction-set dispatch and cooperative cancellation.
+#pragma once
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "fastcost/matrix.hpp"
+
+#if FASTCOST_HAS_OPENMP
+#include <omp.h>
+#endif
+
+namespace fastcost {
+
+inline bool has_openmp() { return FASTCOST_HAS_OPENMP != 0; }
+
+// Threads OpenMP would use now: honours OMP_NUM_THREADS and omp_set_num_threads
+// (which is what threadpoolctl calls to limit a process).
+inline int max_threads() {
+#if FASTCOST_HAS_OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+inline int resolve_threads(int requested) {
+  if (!has_openmp()) return 1;
+  if (requested <= 0) return std::max(1, max_threads());
+  return requested;
+}
+
+// ---- instruction sets -------------------------------------------------------
+
+enum class Isa : int { Baseline = 0, Avx2Fma = 1, Avx512 = 2 };
+
+inline const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512f";
+    case Isa::Avx2Fma: return "avx2+fma";
+    default: return "baseline";
+  }
+}
+
+inline Isa best_supported_isa() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2Fma;
+#endif
+  return Isa::Baseline;
+}
+
+inline Isa parse_isa(const std::string& name) {
+  const Isa best = best_supported_isa();
+  Isa want;
+  if (name.empty() || name == "auto") return best;
+  if (name == "baseline") want = Isa::Baseline;
+  else if (name == "avx2" || name == "avx2+fma") want = Isa::Avx2Fma;
+  else if (name == "avx512" || name == "avx512f") want = Isa::Avx512;
+  else throw std::invalid_argument("unknown instruction set '" + name + "' (use auto, baseline, avx2 or avx512)");
+  if (static_cast<int>(want) > static_cast<int>(best))
+    throw std::invalid_argument("instruction set '" + name + "' is not supported by this CPU");
+  return want;
+}
+
+inline std::atomic<int>& isa_state() {
+  // Chosen once from the CPU and FASTCOST_ISA; set_isa() may change it later.
+  static std::atomic<int> state{[] {
+    const char* env = std::getenv("FASTCOST_ISA");
+    try {
+      return static_cast<int>(parse_isa(env ? env : "auto"));
+    } catch (const std::exception&) {
+      return static_cast<int>(Isa::Baseline);
+    }
+  }()};
+  return state;
+}
+
+inline Isa active_isa() { return static_cast<Isa>(isa_state().load(std::memory_order_relaxed)); }
+inline void set_isa(const std::string& name) { isa_state().store(static_cast<int>(parse_isa(name))); }
+
+// ---- cancellation -----------------------------------------------------------
+
+// Long loops poll this flag between shards and iterations; the bindings raise it
+// from a SIGINT handler so Ctrl-C stops a fit promptly without killing the process.
+inline std::atomic<bool>& cancel_flag() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+inline bool cancel_requested() { return cancel_flag().load(std::memory_order_relaxed); }
+
+struct Cancelled : std::exception {
+  const char* what() const noexcept override { return "fastcost: operation cancelled"; }
+};
+
+// Runs body(shard) for every shard of the plan on n_threads threads. Shards are
+// independent; exceptions are captured and rethrown on the calling thread.
+template <class Body>
+void for_each_shard(const ShardPlan& plan, int n_threads, Body&& body) {
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  const index_t n = plan.n_shards;
+  const int threads = static_cast<int>(std::min<index_t>(std::max(1, n_threads), n));
+  (void)threads;
+#if FASTCOST_HAS_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (index_t s = 0; s < n; ++s) {
+    if (cancel_requested()) continue;
+    try {
+      body(s);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  if (cancel_requested()) throw Cancelled();
+}
+
+}  // namespace fastcost

@@ -1,0 +1,113 @@
+// Portable SIMD building blocks (GCC/Clang vector extensions) and the macros
+// that compile one kernel body once per instruction set.
+//
+// A kernel body is an always-inline template over the vector width W (bytes).
+// Thin wrappers carry `target` attributes, so each ISA variant is its own symbol
+// and the default build contains no -march code; the caller picks a variant at
+// run time from active_isa().
+#pragma once
+
+#include <cstring>
+
+#include "fastcost/matrix.hpp"
+#include "fastcost/parallel.hpp"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTCOST_INLINE inline __attribute__((always_inline))
+#define FASTCOST_RESTRICT __restrict__
+#else
+#define FASTCOST_INLINE inline
+#define FASTCOST_RESTRICT
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FASTCOST_X86_DISPATCH 1
+#define FASTCOST_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define FASTCOST_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define FASTCOST_X86_DISPATCH 0
+#endif
+
+namespace fastcost::simd {
+
+template <class T, int W>
+struct vec {
+  typedef T type __attribute__((vector_size(W)));
+};
+template <class T, int W>
+using vec_t = typename vec<T, W>::type;
+
+template <class T, int W>
+constexpr int lanes() {
+  return W / static_cast<int>(sizeof(T));
+}
+
+template <class T, int W>
+FASTCOST_INLINE vec_t<T, W> load(const T* p) {
+  vec_t<T, W> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <class T, int W>
+FASTCOST_INLINE void store(T* p, vec_t<T, W> v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+template <class T, int W>
+FASTCOST_INLINE T hsum(vec_t<T, W> v) {
+  T s = 0;
+  for (int l = 0; l < lanes<T, W>(); ++l) s += v[l];
+  return s;
+}
+
+// dot(a, b) over n elements, two independent vector accumulators.
+template <class T, int W>
+FASTCOST_INLINE T dot(const T* FASTCOST_RESTRICT a, const T* FASTCOST_RESTRICT b, index_t n) {
+  constexpr int L = lanes<T, W>();
+  vec_t<T, W> s0 = {}, s1 = {};
+  index_t j = 0;
+  for (; j + 2 * L <= n; j += 2 * L) {
+    s0 += load<T, W>(a + j) * load<T, W>(b + j);
+    s1 += load<T, W>(a + j + L) * load<T, W>(b + j + L);
+  }
+  for (; j + L <= n; j += L) s0 += load<T, W>(a + j) * load<T, W>(b + j);
+  T s = hsum<T, W>(s0 + s1);
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+// y += alpha * x over n elements.
+template <class T, int W>
+FASTCOST_INLINE void axpy(T* FASTCOST_RESTRICT y, T alpha, const T* FASTCOST_RESTRICT x, index_t n) {
+  constexpr int L = lanes<T, W>();
+  index_t j = 0;
+  for (; j + L <= n; j += L) store<T, W>(y + j, load<T, W>(y + j) + load<T, W>(x + j) * alpha);
+  for (; j < n; ++j) y[j] += alpha * x[j];
+}
+
+}  // namespace fastcost::simd
+
+// Defines NAME##_variant(Isa, ...) dispatching to BODY<T, W>(...) compiled for
+// baseline (16-byte vectors), AVX2+FMA (32) and AVX-512 (64).
+#if FASTCOST_X86_DISPATCH
+#define FASTCOST_MULTIVERSION(NAME, BODY)                                                \
+  template <class T, class... Args>                                                      \
+  void NAME##_baseline(Args... args) { BODY<T, 16>(args...); }                           \
+  template <class T, class... Args>                                                      \
+  FASTCOST_TARGET_AVX2 void NAME##_avx2(Args... args) { BODY<T, 32>(args...); }          \
+  template <class T, class... Args>                                                      \
+  FASTCOST_TARGET_AVX512 void NAME##_avx512(Args... args) { BODY<T, 64>(args...); }      \
+  template <class T, class... Args>                                                      \
+  void NAME(::fastcost::Isa isa, Args... args) {                                         \
+    switch (isa) {                                                                       \
+      case ::fastcost::Isa::Avx512: NAME##_avx512<T>(args...); break;                    \
+      case ::fastcost::Isa::Avx2Fma: NAME##_avx2<T>(args...); break;                     \
+      default: NAME##_baseline<T>(args...); break;                                       \
+    }                                                                                    \
+  }
+#else
+#define FASTCOST_MULTIVERSION(NAME, BODY)                                                \
+  template <class T, class... Args>                                                      \
+  void NAME(::fastcost::Isa, Args... args) { BODY<T, 16>(args...); }
+#endif

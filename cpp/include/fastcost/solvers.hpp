@@ -1,0 +1,661 @@
+// Solver loops for weighted least squares with optional L2 penalty:
+//     f(w, b) = (1 / sum s) * sum_i s_i (x_i^T w + b - y_i)^2 + alpha * ||w||^2
+// newton (one statistics pass + Cholesky), lbfgs, gd and sgd (the Keras recipe).
+// Every loop runs entirely here; callers release the GIL around them.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "fastcost/gram.hpp"
+#include "fastcost/linalg.hpp"
+#include "fastcost/loss_grad.hpp"
+#include "fastcost/matrix.hpp"
+#include "fastcost/parallel.hpp"
+#include "fastcost/simd.hpp"
+
+namespace fastcost {
+
+struct FitOptions {
+  double alpha = 0.0;
+  bool fit_intercept = true;
+  double tol = 1e-6;          // lbfgs/gd: stop when max|grad| <= tol * max|grad at start|
+  int max_iter = 1000;        // iterations (lbfgs, gd) or epochs (sgd)
+  int history = 10;           // lbfgs memory m
+  index_t batch_size = 100;   // sgd
+  double learning_rate = 0.01;  // sgd
+  std::uint64_t seed = 0;     // sgd shuffling
+  int n_threads = 1;
+  index_t n_shards = 0;       // 0: default_shard_count
+  bool has_init = false;      // start from coef_init / intercept_init
+  std::vector<double> coef_init;
+  double intercept_init = 0.0;
+};
+
+struct FitResult {
+  std::vector<double> coef;
+  double intercept = 0.0;
+  int n_iter = 0;
+  std::vector<double> loss_history;
+  index_t n_passes = 0;        // full passes over X
+  bool converged = true;
+  bool singular = false;       // newton: rank-deficient system, minimum-norm solution returned
+  index_t rank = 0;
+  double condition_estimate = 1.0;  // newton: of the equilibrated system
+  double grad_norm = 0.0;      // final max|grad|
+  std::string message;
+};
+
+// ---- newton: solve from statistics -------------------------------------------
+
+// Solves the penalized normal equations held in `st` (which may come from one
+// pass here or from many Dask chunks merged). Rank-deficient systems get the
+// minimum-norm solution of the (centered) least-squares problem.
+inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_intercept) {
+  const index_t d = st.d, yi = d, one = d + 1;
+  const double S = st.sum_weights();
+  if (!(S > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
+  FitResult res;
+  std::vector<double> a(static_cast<std::size_t>(d * d)), rhs(static_cast<std::size_t>(d));
+  double syy;
+  const std::vector<double>& c = st.shift;
+  if (fit_intercept) {
+    for (index_t j = 0; j < d; ++j) {
+      for (index_t k = 0; k < d; ++k) a[j * d + k] = st.at(j, k) - st.at(j, one) * st.at(k, one) / S;
+      rhs[j] = st.at(j, yi) - st.at(j, one) * st.at(yi, one) / S;
+    }
+    syy = st.at(yi, yi) - st.at(yi, one) * st.at(yi, one) / S;
+  } else {  // undo the shift: sums of x x^T, x y, y^2 about zero
+    const double cy = c[d], my = st.at(yi, one);
+    for (index_t j = 0; j < d; ++j) {
+      const double mj = st.at(j, one);
+      for (index_t k = 0; k < d; ++k) {
+        a[j * d + k] = st.at(j, k) + c[j] * st.at(k, one) + mj * c[k] + S * c[j] * c[k];
+      }
+      rhs[j] = st.at(j, yi) + c[j] * my + mj * cy + S * c[j] * cy;
+    }
+    syy = st.at(yi, yi) + 2.0 * cy * my + S * cy * cy;
+  }
+  const std::vector<double> a0 = a;  // without the penalty, for the loss
+  for (index_t j = 0; j < d; ++j) a[j * d + j] += alpha * S;
+
+  // Equilibrate: unit diagonal. Columns with zero diagonal (constant, or all
+  // zero without intercept) cannot be determined and get coefficient 0.
+  std::vector<double> scale(static_cast<std::size_t>(d), 0.0);
+  std::vector<index_t> active;
+  double max_diag = 0.0;
+  for (index_t j = 0; j < d; ++j) max_diag = std::max(max_diag, a[j * d + j]);
+  for (index_t j = 0; j < d; ++j) {
+    if (a[j * d + j] > 0.0 && std::isfinite(a[j * d + j])) {
+      scale[j] = 1.0 / std::sqrt(a[j * d + j]);
+      active.push_back(j);
+    }
+  }
+  const index_t m = static_cast<index_t>(active.size());
+  std::vector<double> as(static_cast<std::size_t>(m * m)), bs(static_cast<std::size_t>(m));
+  for (index_t p = 0; p < m; ++p) {
+    const index_t j = active[p];
+    for (index_t q = 0; q < m; ++q) as[p * m + q] = a[j * d + active[q]] * scale[j] * scale[active[q]];
+    bs[p] = rhs[j] * scale[j];
+  }
+  const double eps = std::numeric_limits<double>::epsilon();
+  const double rank_tol = 10.0 * static_cast<double>(std::max<index_t>(d, 1)) * eps;
+  std::vector<double> xs(static_cast<std::size_t>(m), 0.0);
+  std::vector<double> l = as;
+  bool ok = m > 0 && linalg::cholesky(l, m);
+  double lmin = std::numeric_limits<double>::infinity(), lmax = 0.0;
+  if (ok) {
+    for (index_t p = 0; p < m; ++p) {
+      lmin = std::min(lmin, l[p * m + p]);
+      lmax = std::max(lmax, l[p * m + p]);
+    }
+    ok = lmin * lmin > rank_tol * lmax * lmax;
+  }
+  res.coef.assign(static_cast<std::size_t>(d), 0.0);
+  if (ok) {
+    xs = bs;
+    linalg::cholesky_solve(l, m, xs);
+    res.condition_estimate = (lmax / lmin) * (lmax / lmin);
+    res.rank = m;
+    for (index_t p = 0; p < m; ++p) res.coef[active[p]] = xs[p] * scale[active[p]];
+  } else if (m > 0) {
+    // Rank-deficient: particular solution from the equilibrated pseudo-inverse,
+    // then remove its component along the null space measured in the original
+    // coordinates, which leaves the minimum-norm solution lstsq would give.
+    std::vector<double> values, vectors;
+    linalg::symmetric_eigen(as, m, values, vectors);
+    double vmax = 0.0, vmin_kept = std::numeric_limits<double>::infinity();
+    for (double v : values) vmax = std::max(vmax, v);
+    std::vector<std::vector<double>> null_space;
+    index_t rank = 0;
+    for (index_t k = 0; k < m; ++k) {
+      if (values[k] > rank_tol * vmax && vmax > 0.0) {
+        ++rank;
+        vmin_kept = std::min(vmin_kept, values[k]);
+        double proj = 0.0;
+        for (index_t p = 0; p < m; ++p) proj += vectors[p * m + k] * bs[p];
+        proj /= values[k];
+        for (index_t p = 0; p < m; ++p) xs[p] += proj * vectors[p * m + k];
+      } else {
+        std::vector<double> v(static_cast<std::size_t>(d), 0.0);
+        for (index_t p = 0; p < m; ++p) v[active[p]] = vectors[p * m + k] * scale[active[p]];
+        null_space.push_back(std::move(v));
+      }
+    }
+    for (index_t p = 0; p < m; ++p) res.coef[active[p]] = xs[p] * scale[active[p]];
+    // Modified Gram-Schmidt on the null vectors, then project them out.
+    std::vector<std::vector<double>> q;
+    for (auto& v : null_space) {
+      for (const auto& u : q) {
+        const double dd = std::inner_product(u.begin(), u.end(), v.begin(), 0.0);
+        for (index_t i = 0; i < d; ++i) v[i] -= dd * u[i];
+      }
+      const double nrm = std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
+      if (nrm > 1e-10) {
+        for (double& e : v) e /= nrm;
+        q.push_back(v);
+      }
+    }
+    for (const auto& u : q) {
+      const double dd = std::inner_product(u.begin(), u.end(), res.coef.begin(), 0.0);
+      for (index_t i = 0; i < d; ++i) res.coef[i] -= dd * u[i];
+    }
+    res.rank = rank;
+    res.condition_estimate = vmin_kept > 0 && std::isfinite(vmin_kept) ? vmax / vmin_kept : std::numeric_limits<double>::infinity();
+  }
+  if (m < d || res.rank < d) {
+    res.singular = true;
+    res.message = "the Gram matrix is singular (constant or collinear columns, or fewer samples than "
+                  "features); returned the minimum-norm solution";
+  }
+  if (fit_intercept) {
+    double b = c[d] + st.at(yi, one) / S;
+    for (index_t j = 0; j < d; ++j) b -= (c[j] + st.at(j, one) / S) * res.coef[j];
+    res.intercept = b;
+  }
+  // Loss at the solution from the statistics: (syy - 2 w.rhs + w A0 w) / S + alpha |w|^2.
+  double quad = 0.0, lin = 0.0, nrm2 = 0.0;
+  for (index_t j = 0; j < d; ++j) {
+    double aw = 0.0;
+    for (index_t k = 0; k < d; ++k) aw += a0[j * d + k] * res.coef[k];
+    quad += res.coef[j] * aw;
+    lin += res.coef[j] * rhs[j];
+    nrm2 += res.coef[j] * res.coef[j];
+  }
+  res.loss_history.push_back(std::max(0.0, (syy - 2.0 * lin + quad) / S) + alpha * nrm2);
+  res.n_iter = 1;
+  return res;
+}
+
+template <class T>
+FitResult fit_newton(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt) {
+  const GramStats st = compute_gram_stats(X, y, sw, nullptr, opt.n_shards, opt.n_threads);
+  for (double v : st.gram) {
+    if (!std::isfinite(v)) throw std::domain_error("non-finite statistics");
+  }
+  FitResult res = solve_from_stats(st, opt.alpha, opt.fit_intercept);
+  res.n_passes = 1;
+  return res;
+}
+
+inline double max_abs(const std::vector<double>& v) {
+  double m = 0.0;
+  for (double e : v) m = std::max(m, std::fabs(e));
+  return m;
+}
+
+// Like max_abs but NaN-propagating, to detect non-finite gradients.
+inline double max_abs_of(const std::vector<double>& v) {
+  double m = 0.0;
+  for (double e : v) m = std::isnan(e) ? e : std::max(m, std::fabs(e));
+  return m;
+}
+
+// ---- objective for the iterative solvers ---------------------------------------
+
+// Least squares in centered coordinates: theta = [v, beta] with the model
+// v^T (x - mu) + beta, i.e. w = v and b = beta - mu^T v. Centering costs nothing
+// in the kernel (it only shifts b) and makes the problem far better conditioned.
+template <class T>
+struct LeastSquaresObjective {
+  MatrixView<T> X;
+  const T* y = nullptr;
+  const T* sw = nullptr;
+  double alpha = 0.0;
+  bool fit_intercept = true;
+  std::vector<double> mu;  // zeros without intercept
+  double sum_w = 0.0;
+  index_t n_shards = 0;
+  int n_threads = 1;
+  index_t n_evals = 0;
+
+  index_t dim() const { return X.cols + 1; }
+
+  void to_model(const std::vector<double>& theta, std::vector<double>& w, double& b) const {
+    const index_t d = X.cols;
+    w.assign(theta.begin(), theta.begin() + d);
+    b = 0.0;
+    if (fit_intercept) {
+      b = theta[d];
+      for (index_t j = 0; j < d; ++j) b -= mu[j] * w[j];
+    }
+  }
+
+  double operator()(const std::vector<double>& theta, std::vector<double>& grad) {
+    if (cancel_requested()) throw Cancelled();
+    const index_t d = X.cols;
+    std::vector<double> w;
+    double b;
+    to_model(theta, w, b);
+    const LossGradSums s = loss_grad_sums(X, y, sw, w.data(), b, n_shards, n_threads);
+    ++n_evals;
+    double pen = 0.0;
+    grad.assign(static_cast<std::size_t>(d + 1), 0.0);
+    for (index_t j = 0; j < d; ++j) {
+      grad[j] = 2.0 * (s.sum_wrx[j] - mu[j] * s.sum_wr) / sum_w + 2.0 * alpha * w[j];
+      pen += w[j] * w[j];
+    }
+    grad[d] = fit_intercept ? 2.0 * s.sum_wr / sum_w : 0.0;
+    const double f = s.sum_wr2 / sum_w + alpha * pen;
+    if (!std::isfinite(f) || !std::isfinite(max_abs_of(grad))) throw std::domain_error("non-finite loss or gradient");
+    return f;
+  }
+};
+
+inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// Weighted means of X's columns and y (one pass) for the centered parametrization.
+template <class T>
+void weighted_means(const MatrixView<T>& X, const T* y, const T* sw, index_t n_shards, int n_threads,
+                    std::vector<double>& mu, double& mean_y, double& sum_w) {
+  const index_t d = X.cols;
+  const std::vector<double> zero(static_cast<std::size_t>(d), 0.0);
+  // With w = 0, b = 1 and no targets every residual is 1: the sums are sum s x and sum s.
+  const LossGradSums s = loss_grad_sums<T>(X, nullptr, sw, zero.data(), 1.0, n_shards, n_threads);
+  sum_w = s.sum_w;
+  if (!(sum_w > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
+  mu.resize(static_cast<std::size_t>(d));
+  for (index_t j = 0; j < d; ++j) {
+    mu[j] = s.sum_wrx[j] / sum_w;
+    if (!std::isfinite(mu[j])) throw std::domain_error("non-finite column means");
+  }
+  double sy = 0.0;
+  for (index_t i = 0; i < X.rows; ++i) sy += (sw ? static_cast<double>(sw[i]) : 1.0) * static_cast<double>(y[i]);
+  mean_y = sy / sum_w;
+}
+
+template <class T>
+LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt,
+                                        std::vector<double>& theta0) {
+  LeastSquaresObjective<T> obj;
+  obj.X = X;
+  obj.y = y;
+  obj.sw = sw;
+  obj.alpha = opt.alpha;
+  obj.fit_intercept = opt.fit_intercept;
+  obj.n_shards = opt.n_shards;
+  obj.n_threads = opt.n_threads;
+  const index_t d = X.cols;
+  double mean_y = 0.0;
+  weighted_means(X, y, sw, opt.n_shards, opt.n_threads, obj.mu, mean_y, obj.sum_w);
+  if (!opt.fit_intercept) std::fill(obj.mu.begin(), obj.mu.end(), 0.0);
+  theta0.assign(static_cast<std::size_t>(d + 1), 0.0);
+  if (opt.has_init) {
+    for (index_t j = 0; j < d; ++j) theta0[j] = opt.coef_init[j];
+    if (opt.fit_intercept) {
+      double beta = opt.intercept_init;
+      for (index_t j = 0; j < d; ++j) beta += obj.mu[j] * theta0[j];
+      theta0[d] = beta;
+    }
+  } else if (opt.fit_intercept) {
+    theta0[d] = mean_y;
+  }
+  return obj;
+}
+
+template <class T>
+void finish_iterative(const LeastSquaresObjective<T>& obj, const std::vector<double>& theta, FitResult& res) {
+  obj.to_model(theta, res.coef, res.intercept);
+  res.n_passes = obj.n_evals + 1;  // + the pass for the means
+  res.rank = obj.X.cols;
+}
+
+// ---- L-BFGS with a strong Wolfe line search ------------------------------------
+
+namespace detail {
+
+// Minimizer of the cubic interpolating (a, fa, ga) and (b, fb, gb), kept
+// safely inside the interval; bisection when the cubic is not usable.
+inline double cubic_step(double a, double fa, double ga, double b, double fb, double gb) {
+  const double d1 = ga + gb - 3.0 * (fa - fb) / (a - b);
+  const double disc = d1 * d1 - ga * gb;
+  const double lo = std::min(a, b), hi = std::max(a, b), width = hi - lo;
+  double t = 0.5 * (a + b);
+  if (disc >= 0.0) {
+    const double d2 = (b > a ? 1.0 : -1.0) * std::sqrt(disc);
+    const double denom = gb - ga + 2.0 * d2;
+    if (denom != 0.0) t = b - (b - a) * (gb + d2 - d1) / denom;
+  }
+  if (!std::isfinite(t) || t < lo + 0.1 * width || t > hi - 0.1 * width) t = 0.5 * (a + b);
+  return t;
+}
+
+}  // namespace detail
+
+// Minimizes a smooth function with L-BFGS. `f(theta, grad)` returns the value
+// and writes the gradient. Stops when max|grad| <= tol * max|grad(theta0)|.
+template <class F>
+void lbfgs_minimize(F& f, std::vector<double>& theta, const FitOptions& opt, FitResult& res) {
+  const std::size_t n = theta.size();
+  std::vector<double> g, g_new, x_new, dir(n);
+  double fx = f(theta, g);
+  const double g0 = max_abs(g);
+  const double gtol = opt.tol * g0;
+  std::vector<std::vector<double>> s_hist, y_hist;
+  std::vector<double> rho_hist;
+  res.converged = g0 == 0.0;
+  int iter = 0;
+  const double c1 = 1e-4, c2 = 0.9;
+  while (!res.converged && iter < opt.max_iter) {
+    // Two-loop recursion: dir = -H g.
+    dir = g;
+    const std::size_t k = s_hist.size();
+    std::vector<double> alpha_k(k);
+    for (std::size_t i = k; i-- > 0;) {
+      alpha_k[i] = rho_hist[i] * dot(s_hist[i], dir);
+      for (std::size_t j = 0; j < n; ++j) dir[j] -= alpha_k[i] * y_hist[i][j];
+    }
+    const double gamma = k > 0 ? dot(s_hist[k - 1], y_hist[k - 1]) / dot(y_hist[k - 1], y_hist[k - 1]) : 1.0;
+    for (double& e : dir) e *= gamma;
+    for (std::size_t i = 0; i < k; ++i) {
+      const double beta = rho_hist[i] * dot(y_hist[i], dir);
+      for (std::size_t j = 0; j < n; ++j) dir[j] += (alpha_k[i] - beta) * s_hist[i][j];
+    }
+    for (double& e : dir) e = -e;
+    double dphi0 = dot(g, dir);
+    if (!(dphi0 < 0.0)) {  // not a descent direction: restart from steepest descent
+      s_hist.clear(); y_hist.clear(); rho_hist.clear();
+      for (std::size_t j = 0; j < n; ++j) dir[j] = -g[j];
+      dphi0 = dot(g, dir);
+    }
+    double step = k > 0 ? 1.0 : std::min(1.0, 1.0 / std::sqrt(dot(g, g)));
+
+    // Strong Wolfe line search (bracketing, then zoom with cubic interpolation).
+    // The sufficient-decrease test tolerates rounding noise in f near the optimum.
+    const double f_noise = 1e-14 * std::fabs(fx);
+    auto eval = [&](double a, double& fa, double& da) {
+      x_new.resize(n);
+      for (std::size_t j = 0; j < n; ++j) x_new[j] = theta[j] + a * dir[j];
+      fa = f(x_new, g_new);
+      da = dot(g_new, dir);
+    };
+    auto decrease_ok = [&](double a, double fa, double da) {
+      // Armijo, or the approximate-Wolfe form (Hager-Zhang) once f is at rounding level.
+      return fa <= fx + c1 * a * dphi0 || (fa <= fx + f_noise && da <= (1.0 - 2.0 * c1) * std::fabs(dphi0));
+    };
+    bool found = false;
+    double a_prev = 0.0, f_prev = fx, d_prev = dphi0;
+    double a_lo = 0, f_lo = 0, d_lo = 0, a_hi = 0, f_hi = 0, d_hi = 0;
+    bool zoom = false;
+    std::vector<double> best_x, best_g;
+    double best_f = fx;
+    for (int ls = 0; ls < 25 && !found && !zoom; ++ls) {
+      double fa, da;
+      eval(step, fa, da);
+      if (!decrease_ok(step, fa, da) || (ls > 0 && fa >= f_prev)) {
+        a_lo = a_prev; f_lo = f_prev; d_lo = d_prev; a_hi = step; f_hi = fa; d_hi = da;
+        zoom = true;
+      } else if (std::fabs(da) <= -c2 * dphi0) {
+        found = true;
+        best_f = fa; best_x = x_new; best_g = g_new;
+      } else if (da >= 0.0) {
+        a_lo = step; f_lo = fa; d_lo = da; a_hi = a_prev; f_hi = f_prev; d_hi = d_prev;
+        best_f = fa; best_x = x_new; best_g = g_new;
+        zoom = true;
+      } else {
+        best_f = fa; best_x = x_new; best_g = g_new;
+        a_prev = step; f_prev = fa; d_prev = da;
+        step *= 2.0;
+      }
+    }
+    if (zoom) {
+      for (int z = 0; z < 30 && !found; ++z) {
+        const double a = detail::cubic_step(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi);
+        double fa, da;
+        eval(a, fa, da);
+        if (!decrease_ok(a, fa, da) || fa >= f_lo) {
+          a_hi = a; f_hi = fa; d_hi = da;
+        } else {
+          best_f = fa; best_x = x_new; best_g = g_new;
+          if (std::fabs(da) <= -c2 * dphi0) {
+            found = true;
+            break;
+          }
+          if (da * (a_hi - a_lo) >= 0.0) {
+            a_hi = a_lo; f_hi = f_lo; d_hi = d_lo;
+          }
+          a_lo = a; f_lo = fa; d_lo = da;
+        }
+        if (std::fabs(a_hi - a_lo) <= 1e-16 * std::max(1.0, std::fabs(a_lo))) break;
+      }
+    }
+    if (best_x.empty() || !(best_f <= fx)) {
+      // No decrease possible: the iterate is as good as rounding allows.
+      res.converged = max_abs(g) <= std::max(gtol, 1e-7 * g0);
+      if (!res.converged) res.message = "line search could not decrease the loss further";
+      break;
+    }
+    // Update the history with s = x_new - x, y = g_new - g.
+    std::vector<double> s(n), yv(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      s[j] = best_x[j] - theta[j];
+      yv[j] = best_g[j] - g[j];
+    }
+    const double sy = dot(s, yv);
+    if (sy > 1e-16 * dot(yv, yv)) {
+      if (static_cast<int>(s_hist.size()) == opt.history) {
+        s_hist.erase(s_hist.begin());
+        y_hist.erase(y_hist.begin());
+        rho_hist.erase(rho_hist.begin());
+      }
+      s_hist.push_back(std::move(s));
+      y_hist.push_back(std::move(yv));
+      rho_hist.push_back(1.0 / sy);
+    }
+    theta = best_x;
+    g = best_g;
+    fx = best_f;
+    ++iter;
+    res.loss_history.push_back(fx);
+    res.converged = max_abs(g) <= gtol;
+  }
+  res.n_iter = iter;
+  res.grad_norm = max_abs(g);
+  if (res.loss_history.empty()) res.loss_history.push_back(fx);
+  if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
+}
+
+template <class T>
+FitResult fit_lbfgs(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt) {
+  std::vector<double> theta;
+  auto obj = make_objective(X, y, sw, opt, theta);
+  FitResult res;
+  lbfgs_minimize(obj, theta, opt, res);
+  finish_iterative(obj, theta, res);
+  return res;
+}
+
+// ---- gradient descent ------------------------------------------------------------
+
+// Full-batch gradient descent; the step comes from backtracking (Armijo,
+// halving) and grows by 1.25 after every accepted step.
+template <class T>
+FitResult fit_gd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt) {
+  std::vector<double> theta, g, g_new, x_new;
+  auto obj = make_objective(X, y, sw, opt, theta);
+  FitResult res;
+  double fx = obj(theta, g);
+  const double g0 = max_abs(g);
+  const double gtol = opt.tol * g0;
+  double step = 1.0;
+  res.converged = g0 == 0.0;
+  int iter = 0;
+  while (!res.converged && iter < opt.max_iter) {
+    const double gg = dot(g, g);
+    bool accepted = false;
+    double fnew = fx;
+    for (int bt = 0; bt < 60; ++bt) {
+      x_new = theta;
+      for (std::size_t j = 0; j < theta.size(); ++j) x_new[j] -= step * g[j];
+      fnew = obj(x_new, g_new);
+      if (fnew <= fx - 0.5 * step * gg || (fnew <= fx + 1e-14 * std::fabs(fx) && dot(g_new, g) < 0.5 * gg)) {
+        accepted = true;
+        break;
+      }
+      step *= 0.5;
+    }
+    if (!accepted) {
+      res.converged = max_abs(g) <= std::max(gtol, 1e-7 * g0);
+      if (!res.converged) res.message = "backtracking could not decrease the loss further";
+      break;
+    }
+    theta = x_new;
+    g = g_new;
+    fx = fnew;
+    step *= 1.25;
+    ++iter;
+    res.loss_history.push_back(fx);
+    res.converged = max_abs(g) <= gtol;
+  }
+  res.n_iter = iter;
+  res.grad_norm = max_abs(g);
+  if (res.loss_history.empty()) res.loss_history.push_back(fx);
+  if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
+  finish_iterative(obj, theta, res);
+  return res;
+}
+
+// ---- SGD: the Keras recipe --------------------------------------------------------
+
+// A small, fully specified generator (splitmix64) so that shuffles are the
+// same on every platform for a given seed.
+struct SplitMix64 {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform integer in [0, bound) without modulo bias.
+  std::uint64_t below(std::uint64_t bound) {
+    const std::uint64_t limit = (~bound + 1) % bound;  // 2^64 mod bound
+    for (;;) {
+      const std::uint64_t r = next();
+      const unsigned __int128 m = static_cast<unsigned __int128>(r) * bound;
+      if (static_cast<std::uint64_t>(m) >= limit) return static_cast<std::uint64_t>(m >> 64);
+    }
+  }
+};
+
+namespace detail {
+
+// One epoch of mini-batch SGD over rows in `order`. Per batch: gradient of
+// mean_batch(s r^2) + alpha |w|^2, then w -= lr * grad (Keras' SGD without
+// momentum). Returns sum over batches of (batch size * batch loss).
+template <class T, int W>
+FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, const index_t* order, index_t batch,
+                                    T lr, T alpha, T* w, T* b, bool fit_intercept, T* g, double* epoch_loss) {
+  const index_t n = X.rows, d = X.cols;
+  double total = 0.0;
+  for (index_t k0 = 0; k0 < n; k0 += batch) {
+    const index_t nb = std::min(batch, n - k0);
+    std::fill(g, g + d, T(0));
+    T gb = 0, loss = 0;
+    for (index_t k = k0; k < k0 + nb; ++k) {
+      const index_t i = order[k];
+      T r;
+      if (X.layout == Layout::RowMajor) {
+        r = simd::dot<T, W>(X.row(i), w, d);
+      } else {
+        r = 0;
+        for (index_t j = 0; j < d; ++j) r += X(i, j) * w[j];
+      }
+      r += *b - y[i];
+      const T s = sw ? sw[i] : T(1);
+      const T sr = s * r;
+      loss += sr * r;
+      gb += sr;
+      if (X.layout == Layout::RowMajor) {
+        simd::axpy<T, W>(g, sr, X.row(i), d);
+      } else {
+        for (index_t j = 0; j < d; ++j) g[j] += sr * X(i, j);
+      }
+    }
+    const T inv = T(1) / static_cast<T>(nb);
+    T pen = 0;
+    for (index_t j = 0; j < d; ++j) pen += w[j] * w[j];
+    total += static_cast<double>(nb) * static_cast<double>(loss * inv + alpha * pen);
+    for (index_t j = 0; j < d; ++j) w[j] -= lr * (T(2) * g[j] * inv + T(2) * alpha * w[j]);
+    if (fit_intercept) *b -= lr * T(2) * gb * inv;
+  }
+  *epoch_loss = total;
+}
+
+FASTCOST_MULTIVERSION(sgd_epoch, sgd_epoch_body)
+
+}  // namespace detail
+
+// The Keras recipe with the same math: mini-batches of batch_size rows in an
+// order reshuffled every epoch, constant learning rate, max_iter epochs. The
+// parameters live in X's precision, like a Keras model's. Initial weights come
+// from the caller (Keras' Glorot-uniform draw is done in Python).
+template <class T>
+FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt) {
+  X.validate();
+  const index_t n = X.rows, d = X.cols;
+  if (opt.batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
+  std::vector<T> w(static_cast<std::size_t>(d), T(0)), g(static_cast<std::size_t>(d));
+  T b = 0;
+  if (opt.has_init) {
+    for (index_t j = 0; j < d; ++j) w[j] = static_cast<T>(opt.coef_init[j]);
+    b = opt.fit_intercept ? static_cast<T>(opt.intercept_init) : T(0);
+  }
+  std::vector<index_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), index_t(0));
+  SplitMix64 rng{opt.seed};
+  FitResult res;
+  const Isa isa = active_isa();
+  for (int epoch = 0; epoch < opt.max_iter; ++epoch) {
+    if (cancel_requested()) throw Cancelled();
+    for (index_t i = n - 1; i > 0; --i) {  // Fisher-Yates
+      const auto j = static_cast<index_t>(rng.below(static_cast<std::uint64_t>(i + 1)));
+      std::swap(order[i], order[j]);
+    }
+    double total = 0.0;
+    detail::sgd_epoch<T>(isa, X, y, sw, order.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
+                         static_cast<T>(opt.alpha), w.data(), &b, opt.fit_intercept, g.data(), &total);
+    res.loss_history.push_back(total / static_cast<double>(n));
+    if (!std::isfinite(res.loss_history.back())) {
+      throw std::overflow_error("sgd diverged (the loss is no longer finite): lower learning_rate");
+    }
+  }
+  res.n_iter = opt.max_iter;
+  res.n_passes = opt.max_iter;
+  res.coef.assign(w.begin(), w.end());
+  res.intercept = static_cast<double>(b);
+  res.rank = d;
+  res.converged = true;  // a fixed number of epochs is the recipe, not a tolerance
+  return res;
+}
+
+}  // namespace fastcost

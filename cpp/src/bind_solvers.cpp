@@ -1,0 +1,102 @@
+// Bindings of the solver loops: each call runs a whole fit without the GIL.
+#include "bindings.hpp"
+
+#include <string>
+
+#include "fastcost/solvers.hpp"
+
+namespace fastcost::bindings {
+
+namespace {
+
+py::dict result_dict(const FitResult& r) {
+  py::dict out;
+  out["coef"] = py::array_t<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
+  out["intercept"] = r.intercept;
+  out["n_iter"] = r.n_iter;
+  out["loss_history"] = py::array_t<double>(static_cast<py::ssize_t>(r.loss_history.size()), r.loss_history.data());
+  out["n_passes"] = r.n_passes;
+  out["converged"] = r.converged;
+  out["singular"] = r.singular;
+  out["rank"] = r.rank;
+  out["condition_estimate"] = r.condition_estimate;
+  out["grad_norm"] = r.grad_norm;
+  out["message"] = r.message;
+  return out;
+}
+
+FitOptions options_from(const py::dict& o, index_t d) {
+  FitOptions opt;
+  auto get = [&](const char* key) -> py::object { return o.contains(key) ? py::object(o[key]) : py::object(py::none()); };
+  if (!get("alpha").is_none()) opt.alpha = get("alpha").cast<double>();
+  if (!get("fit_intercept").is_none()) opt.fit_intercept = get("fit_intercept").cast<bool>();
+  if (!get("tol").is_none()) opt.tol = get("tol").cast<double>();
+  if (!get("max_iter").is_none()) opt.max_iter = get("max_iter").cast<int>();
+  if (!get("history").is_none()) opt.history = get("history").cast<int>();
+  if (!get("batch_size").is_none()) opt.batch_size = get("batch_size").cast<index_t>();
+  if (!get("learning_rate").is_none()) opt.learning_rate = get("learning_rate").cast<double>();
+  if (!get("seed").is_none()) opt.seed = get("seed").cast<std::uint64_t>();
+  opt.n_threads = resolve_threads(get("n_threads").is_none() ? 0 : get("n_threads").cast<int>());
+  if (!get("n_shards").is_none()) opt.n_shards = get("n_shards").cast<index_t>();
+  if (!get("coef_init").is_none()) {
+    opt.has_init = true;
+    opt.coef_init = double_vector(get("coef_init"), d, "coef_init");
+    if (!get("intercept_init").is_none()) opt.intercept_init = get("intercept_init").cast<double>();
+  }
+  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
+  if (!(opt.tol >= 0.0)) throw py::value_error("tol must be >= 0");
+  if (opt.max_iter < 1) throw py::value_error("max_iter must be >= 1");
+  if (opt.history < 1) throw py::value_error("history must be >= 1");
+  if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
+  return opt;
+}
+
+template <class T>
+py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw, const std::string& solver,
+                  const py::dict& options) {
+  const MatrixView<T> v = matrix_view<T>(X, "X");
+  const T* yp = vector_ptr<T>(y, v.rows, "y");
+  if (!yp) throw py::value_error("y is required");
+  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
+  const FitOptions opt = options_from(options, v.cols);
+  if (v.rows == 0) throw py::value_error("X has no rows");
+  FitResult r;
+  if (solver == "newton") {
+    r = run_released([&] { return fit_newton<T>(v, yp, sp, opt); });
+  } else if (solver == "lbfgs") {
+    r = run_released([&] { return fit_lbfgs<T>(v, yp, sp, opt); });
+  } else if (solver == "gd") {
+    r = run_released([&] { return fit_gd<T>(v, yp, sp, opt); });
+  } else if (solver == "sgd") {
+    r = run_released([&] { return fit_sgd<T>(v, yp, sp, opt); });
+  } else {
+    throw py::value_error("unknown solver '" + solver + "' (newton, lbfgs, gd, sgd)");
+  }
+  return result_dict(r);
+}
+
+}  // namespace
+
+void bind_solvers(py::module_& m) {
+  m.def("fit", [](const py::array& X, const py::object& y, const py::object& sample_weight, const std::string& solver,
+                  const py::dict& options) {
+    return dtype_of(X, "X") == Dtype::F64 ? fit_impl<double>(X, y, sample_weight, solver, options)
+                                          : fit_impl<float>(X, y, sample_weight, solver, options);
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("solver"), py::arg("options"),
+     "Run one solver's whole loop in C++ (GIL released). Returns a dict with coef, intercept,\n"
+     "n_iter, loss_history, n_passes, converged, singular, rank, condition_estimate, message.");
+
+  m.def("solve_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
+                          const py::object& shift, double alpha, bool fit_intercept) {
+    GramStats st;
+    const index_t da = gram.shape(0);
+    if (gram.ndim() != 2 || gram.shape(1) != da || da < 2) throw py::value_error("gram must be square");
+    st.d = da - 2;
+    st.gram.assign(gram.data(), gram.data() + da * da);
+    st.shift = double_vector(shift, st.d + 1, "shift");
+    return result_dict(solve_from_stats(st, alpha, fit_intercept));
+  }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
+     "The newton solve from (possibly merged) statistics of gram_stats.");
+}
+
+}  // namespace fastcost::bindings

@@ -1,0 +1,123 @@
+// Shared helpers for the pybind11 bindings: array checks (done with the GIL
+// held), dtype dispatch and a SIGINT guard around long GIL-free calls.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <csignal>
+#include <mutex>
+#include <string>
+
+#include "fastcost/matrix.hpp"
+#include "fastcost/parallel.hpp"
+
+namespace fastcost::bindings {
+
+namespace py = pybind11;
+
+void bind_kernels(py::module_& m);
+void bind_solvers(py::module_& m);
+
+enum class Dtype { F32, F64 };
+
+inline Dtype dtype_of(const py::array& a, const char* name) {
+  const py::dtype dt = a.dtype();
+  if (dt.kind() == 'f' && dt.itemsize() == 8) return Dtype::F64;
+  if (dt.kind() == 'f' && dt.itemsize() == 4) return Dtype::F32;
+  throw py::type_error(std::string(name) + " must be float32 or float64, got " + std::string(py::str(dt)));
+}
+
+template <class T>
+MatrixView<T> matrix_view(const py::array& a, const char* name) {
+  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D");
+  if (static_cast<std::size_t>(a.itemsize()) != sizeof(T)) throw py::type_error(std::string(name) + " has the wrong dtype");
+  MatrixView<T> v;
+  v.data = static_cast<const T*>(a.data());
+  v.rows = a.shape(0);
+  v.cols = a.shape(1);
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (a.flags() & py::array::c_style) {
+    v.layout = Layout::RowMajor;
+    v.ld = std::max<index_t>(v.cols, 1);
+  } else if (a.flags() & py::array::f_style) {
+    v.layout = Layout::ColMajor;
+    v.ld = std::max<index_t>(v.rows, 1);
+  } else if (a.strides(1) == item && a.strides(0) % item == 0 && a.strides(0) / item >= v.cols) {
+    v.layout = Layout::RowMajor;  // a block of rows/columns of a C array: still no copy
+    v.ld = a.strides(0) / item;
+  } else if (a.strides(0) == item && a.strides(1) % item == 0 && a.strides(1) / item >= v.rows) {
+    v.layout = Layout::ColMajor;
+    v.ld = a.strides(1) / item;
+  } else {
+    throw py::value_error(std::string(name) + " must have unit stride along rows or columns (copy it first)");
+  }
+  v.validate();
+  return v;
+}
+
+// A contiguous 1-D array of T with n entries, or null for None.
+template <class T>
+const T* vector_ptr(const py::object& o, index_t n, const char* name) {
+  if (o.is_none()) return nullptr;
+  const auto a = py::reinterpret_borrow<py::array>(o);
+  if (!py::isinstance<py::array>(o)) throw py::type_error(std::string(name) + " must be a numpy array");
+  if (a.ndim() != 1) throw py::value_error(std::string(name) + " must be 1-D");
+  if (a.shape(0) != n) {
+    throw py::value_error(std::string(name) + " has " + std::to_string(a.shape(0)) + " entries, expected " + std::to_string(n));
+  }
+  const py::dtype dt = a.dtype();
+  if (!(dt.kind() == 'f' && static_cast<std::size_t>(dt.itemsize()) == sizeof(T))) {
+    throw py::type_error(std::string(name) + " must have the same float dtype as X");
+  }
+  if (n > 1 && a.strides(0) != static_cast<py::ssize_t>(sizeof(T))) throw py::value_error(std::string(name) + " must be contiguous");
+  return static_cast<const T*>(a.data());
+}
+
+inline std::vector<double> double_vector(const py::object& o, index_t n, const char* name) {
+  const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(o);
+  if (!a || a.ndim() != 1 || a.shape(0) != n) {
+    throw py::value_error(std::string(name) + " must be a 1-D array of length " + std::to_string(n));
+  }
+  return std::vector<double>(a.data(), a.data() + n);
+}
+
+// While any GIL-free call runs, SIGINT sets fastcost's cancel flag instead of
+// waiting for the interpreter; the loops stop at the next shard or iteration
+// and the call raises KeyboardInterrupt once the GIL is back.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (depth()++ == 0) {
+      struct sigaction sa {};
+      sa.sa_handler = [](int) { cancel_flag().store(true); };
+      sigemptyset(&sa.sa_mask);
+      sigaction(SIGINT, &sa, &previous());
+    }
+  }
+  ~InterruptGuard() {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (--depth() == 0) {
+      sigaction(SIGINT, &previous(), nullptr);
+      cancel_flag().store(false);
+    }
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  static std::mutex& mutex() { static std::mutex m; return m; }
+  static int& depth() { static int d = 0; return d; }
+  static struct sigaction& previous() { static struct sigaction p {}; return p; }
+};
+
+// Runs fn() without the GIL under an InterruptGuard.
+template <class Fn>
+auto run_released(Fn&& fn) {
+  InterruptGuard guard;
+  py::gil_scoped_release release;
+  return fn();
+}
+
+}  // namespace fastcost::bindings

@@ -1,0 +1,84 @@
+"""Input checks shared by the estimators: clear errors, at most one copy of X."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def kernel_layout(X: np.ndarray) -> np.ndarray:
+    """Return X if the kernels can read it in place, else one C-ordered copy.
+
+    C- and Fortran-ordered arrays, and row/column blocks of them (unit stride in
+    one dimension), are read without copying.
+    """
+    item = X.itemsize
+    if X.flags.c_contiguous or X.flags.f_contiguous:
+        return X
+    s0, s1 = X.strides
+    if (s1 == item and s0 % item == 0 and s0 >= X.shape[1] * item) or (
+        s0 == item and s1 % item == 0 and s1 >= X.shape[0] * item
+    ):
+        return X
+    return np.ascontiguousarray(X)
+
+
+def check_target(y: Any, n_samples: int, dtype: np.dtype) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype.kind == "c":
+        raise TypeError("y is complex; fastcost fits real-valued targets only")
+    if y.dtype.kind not in "biuf":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"y must be numeric, got dtype {y.dtype}") from exc
+    y = np.ascontiguousarray(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y, dtype=dtype)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one target), got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+    if not np.isfinite(y).all():
+        bad = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise ValueError(f"y contains NaN or infinity (first at index {bad})")
+    return y
+
+
+def check_weights(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, sample_weight)
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind == "c" or sw.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be real numbers, got dtype {sw.dtype}")
+    sw = np.ascontiguousarray(sw, dtype=dtype)
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {sw.shape}")
+    if not np.isfinite(sw).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (sw < 0).any():
+        raise ValueError("sample_weight contains negative values")
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight sums to zero: nothing to fit")
+    return sw
+
+
+def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) -> None:
+    """Raise a ValueError naming the first NaN/inf cell of X, or an overflow error."""
+    bad = _core.find_nonfinite(X)
+    if bad is not None:
+        i, j = bad
+        raise ValueError(
+            f"X contains NaN or infinity (first at row {i}, column {j}); "
+            "clean it first, e.g. with fastcost.preprocessing"
+        ) from original
+    raise ValueError(
+        f"numerical overflow: the values of X ({X.dtype}) are too large for the sums "
+        "of squares; rescale X or use float64"
+    ) from original

@@ -1,0 +1,300 @@
+"""Least-squares linear regression with compiled solvers."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+from ._threads import resolve_n_threads
+from ._validation import FLOAT_DTYPES, check_target, check_weights, kernel_layout, raise_for_nonfinite
+from .exceptions import ConvergenceWarning, RankDeficientWarning
+
+SOLVERS = ("auto", "newton", "lbfgs", "gd", "sgd")
+
+#: Default ``max_iter`` per solver when ``max_iter=None``: iterations for
+#: lbfgs and gd, epochs for sgd (the Keras recipe's 10).
+DEFAULT_MAX_ITER = {"lbfgs": 1000, "gd": 1000, "sgd": 10}
+
+#: ``solver="auto"`` uses newton up to this many features and lbfgs above.
+AUTO_NEWTON_MAX_FEATURES = 1000
+
+
+def choose_solver(n_samples: int, n_features: int) -> str:
+    """The rule behind ``solver="auto"``.
+
+    newton costs one pass over X plus O(n d^2) compute-bound work and d^2 memory
+    per shard; lbfgs costs one memory-bound pass per iteration and O(d) memory.
+    Up to ``AUTO_NEWTON_MAX_FEATURES`` features (or whenever n <= d, where the
+    exact minimum-norm solution matters) newton is cheaper; above, lbfgs.
+    """
+    if n_features <= AUTO_NEWTON_MAX_FEATURES or n_samples <= n_features:
+        return "newton"
+    return "lbfgs"
+
+
+class LinearRegression(RegressorMixin, BaseEstimator):
+    """Least-squares linear regression (optional L2 penalty) with compiled solvers.
+
+    Minimizes ``(1 / sum(s)) * sum_i s_i (x_i^T w + b - y_i)^2 + alpha * ||w||^2``
+    with sample weights ``s`` (ones by default). X is read in place: C- or
+    Fortran-ordered float32/float64 arrays are never copied; float32 data is
+    fitted in float32 (statistics accumulated in float64) and ``coef_`` has X's dtype.
+
+    Parameters
+    ----------
+    alpha : float, default=0.0
+        L2 penalty on the coefficients (never on the intercept).
+    fit_intercept : bool, default=True
+        Fit an intercept; X is centered implicitly (no copy).
+    solver : {"auto", "newton", "lbfgs", "gd", "sgd"}, default="auto"
+        ``newton``: one pass of sufficient statistics and a Cholesky solve (exact;
+        rank-deficient problems get the minimum-norm solution with a warning).
+        ``lbfgs``: L-BFGS with a strong Wolfe line search. ``gd``: gradient descent
+        with backtracking. ``sgd``: the Keras recipe (mini-batches of ``batch_size``,
+        constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
+        ``auto``: see :func:`choose_solver`.
+    tol : float, default=1e-6
+        lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``.
+    max_iter : int or None, default=None
+        Iterations (lbfgs, gd) or epochs (sgd); None means ``DEFAULT_MAX_ITER``.
+    batch_size : int, default=100
+        sgd mini-batch size.
+    learning_rate : float, default=0.01
+        sgd step size.
+    n_threads : int or None, default=None
+        Threads; None uses every core the process may use, honouring
+        ``OMP_NUM_THREADS`` and ``threadpoolctl`` limits.
+    random_state : int, RandomState or None, default=None
+        sgd's initial weights (Glorot-uniform, as Keras' ``Dense``) and shuffling.
+    n_shards : int or None, default=None
+        Row shards of the sharded passes; None picks a count from the data's shape.
+        For a given shard count the result is bitwise identical for any n_threads.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+        Iterations (lbfgs, gd), epochs (sgd) or 1 (newton).
+    loss_history_ : ndarray
+        Objective after each iteration (per epoch for sgd: the mean of the batch
+        losses weighted by batch size, as Keras reports it).
+    n_passes_ : int
+        Full passes over X made by the fit.
+    solver_ : str
+        The solver used (resolves ``"auto"``).
+    converged_ : bool
+    rank_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when X has string column names
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastcost import LinearRegression
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> y = X @ np.array([2.0, -1.0]) + 0.5
+    >>> model = LinearRegression(solver="newton").fit(X, y)
+    >>> np.round(model.coef_, 6), round(float(model.intercept_), 6)
+    (array([ 2., -1.]), 0.5)
+    """
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.0,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int | None = None,
+        batch_size: int = 100,
+        learning_rate: float = 0.01,
+        n_threads: int | None = None,
+        random_state: Any = None,
+        n_shards: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.n_shards = n_shards
+
+    # -- parameters -------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        _check_real(self.alpha, "alpha", minimum=0.0)
+        _check_real(self.tol, "tol", minimum=0.0)
+        _check_real(self.learning_rate, "learning_rate", minimum=0.0, strict=True)
+        if not isinstance(self.fit_intercept, bool | np.bool_):
+            raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}")
+        if self.max_iter is not None:
+            _check_int(self.max_iter, "max_iter", minimum=1)
+        _check_int(self.batch_size, "batch_size", minimum=1)
+        if self.n_shards is not None:
+            _check_int(self.n_shards, "n_shards", minimum=1)
+
+    # -- fitting ----------------------------------------------------------------
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        coef_init: Any = None,
+        intercept_init: float | None = None,
+    ) -> LinearRegression:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, not all zero.
+        coef_init, intercept_init : optional
+            Starting point for the iterative solvers (e.g. the initial weights of a
+            Keras model, to train exactly the same recipe from the same start).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = _validate_X(self, X, reset=True)
+        n, d = X.shape
+        y = check_target(y, n, X.dtype)
+        sw = check_weights(sample_weight, n, X.dtype)
+        solver = self.solver if self.solver != "auto" else choose_solver(n, d)
+        options: dict[str, Any] = {
+            "alpha": float(self.alpha),
+            "fit_intercept": bool(self.fit_intercept),
+            "tol": float(self.tol),
+            "n_threads": resolve_n_threads(self.n_threads),
+            "n_shards": int(self.n_shards or 0),
+            "batch_size": int(self.batch_size),
+            "learning_rate": float(self.learning_rate),
+        }
+        if solver in DEFAULT_MAX_ITER:
+            options["max_iter"] = int(self.max_iter or DEFAULT_MAX_ITER[solver])
+        if coef_init is not None:
+            coef_init = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+            if coef_init.shape != (d,) or not np.isfinite(coef_init).all():
+                raise ValueError(f"coef_init must be {d} finite values")
+            options["coef_init"] = coef_init
+            options["intercept_init"] = float(intercept_init or 0.0)
+        if solver == "sgd":
+            rng = check_random_state(self.random_state)
+            if coef_init is None:
+                # Keras' Dense default: Glorot-uniform kernel, zero bias.
+                limit = np.sqrt(6.0 / (d + 1))
+                options["coef_init"] = rng.uniform(-limit, limit, size=d)
+                options["intercept_init"] = 0.0
+            options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
+
+        result = _run_core(X, y, sw, solver, options)
+        self._set_result(result, solver, X.dtype)
+        return self
+
+    def _set_result(self, result: dict[str, Any], solver: str, dtype: np.dtype) -> None:
+        coef = np.asarray(result["coef"], dtype=np.float64)
+        if not (np.isfinite(coef).all() and np.isfinite(result["intercept"])):
+            raise FloatingPointError(
+                f"solver {solver!r} produced non-finite coefficients; "
+                "the data are too badly scaled for this solver (standardize X)"
+            )
+        self.coef_ = coef.astype(dtype)
+        self.intercept_ = dtype.type(result["intercept"]) if self.fit_intercept else dtype.type(0.0)
+        self.n_iter_ = int(result["n_iter"])
+        self.loss_history_ = np.asarray(result["loss_history"], dtype=np.float64)
+        self.n_passes_ = int(result["n_passes"])
+        self.solver_ = solver
+        self.converged_ = bool(result["converged"])
+        self.rank_ = int(result["rank"])
+        if solver == "newton":
+            self.condition_number_ = float(result["condition_estimate"])
+        if result["singular"]:
+            warnings.warn(str(result["message"]), RankDeficientWarning, stacklevel=3)
+        if not result["converged"]:
+            warnings.warn(
+                f"{solver} did not converge: {result['message']} (n_iter={self.n_iter_}); "
+                "raise max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # -- prediction -------------------------------------------------------------
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict ``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = _validate_X(self, X, reset=False)
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinity")
+        return X @ self.coef_.astype(X.dtype, copy=False) + X.dtype.type(self.intercept_)
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _validate_X(est: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
+    if hasattr(X, "dtype") and getattr(X.dtype, "kind", None) == "c":
+        raise TypeError("X is complex; fastcost fits real-valued data only")
+    X = validate_data(
+        est,
+        X,
+        reset=reset,
+        dtype=list(FLOAT_DTYPES),
+        order=None,
+        ensure_all_finite=False,
+        ensure_min_samples=1,
+        ensure_min_features=1,
+        accept_sparse=False,
+    )
+    return kernel_layout(X)
+
+
+def _run_core(X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, solver: str, options: dict[str, Any]) -> dict:
+    try:
+        result = _core.fit(X, y, sw, solver, options)
+    except ValueError as exc:
+        if "non-finite" in str(exc):
+            raise_for_nonfinite(X, exc)  # names the first bad cell, or reports overflow
+        raise
+    except OverflowError as exc:  # sgd's loss stopped being finite
+        if _core.find_nonfinite(X) is not None:
+            raise_for_nonfinite(X, exc)
+        raise FloatingPointError(str(exc)) from exc
+    if not np.isfinite(result["coef"]).all() and _core.find_nonfinite(X) is not None:
+        raise_for_nonfinite(X)
+    return result
+
+
+def _check_real(value: Any, name: str, *, minimum: float, strict: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not np.isfinite(value) or value < minimum or (strict and value <= minimum):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be finite and {op} {minimum}, got {value!r}")
+
+
+def _check_int(value: Any, name: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
