@@ -29,34 +29,14 @@ def kernel_layout(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
-def check_target(y: Any, n_samples: int, dtype: np.dtype) -> np.ndarray:
-    y = np.asarray(y)
-    if y.dtype.kind == "c":
-        raise TypeError("y is complex; fastcost fits real-valued targets only")
-    if y.dtype.kind not in "biuf":
-        try:
-            y = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"y must be numeric, got dtype {y.dtype}") from exc
-    y = np.ascontiguousarray(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y, dtype=dtype)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (one target), got shape {y.shape}")
-    if y.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
-    if not np.isfinite(y).all():
-        bad = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ValueError(f"y contains NaN or infinity (first at index {bad})")
-    return y
-
-
 def check_weights(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.ndarray | None:
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n_samples, sample_weight)
     sw = np.asarray(sample_weight)
-    if sw.dtype.kind == "c" or sw.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight must be real numbers, got dtype {sw.dtype}")
+    if sw.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be real numbers, got dtype {sw.dtype}")
     sw = np.ascontiguousarray(sw, dtype=dtype)
     if sw.ndim != 1 or sw.shape[0] != n_samples:
         raise ValueError(f"sample_weight must have shape ({n_samples},), got {sw.shape}")

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_target, check_weights, kernel_layout, raise_for_nonfinite
+from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
 from .exceptions import ConvergenceWarning, RankDeficientWarning
 
 SOLVERS = ("auto", "newton", "lbfgs", "gd", "sgd")
@@ -174,9 +174,19 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self
         """
         self._check_params()
-        X = _validate_X(self, X, reset=True)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=True,
+            dtype=list(FLOAT_DTYPES),
+            order=None,
+            ensure_all_finite=False,  # X is checked inside the compiled pass, without a copy
+            y_numeric=True,
+        )
+        X = kernel_layout(X)
         n, d = X.shape
-        y = check_target(y, n, X.dtype)
+        y = np.ascontiguousarray(y, dtype=X.dtype)
         sw = check_weights(sample_weight, n, X.dtype)
         solver = self.solver if self.solver != "auto" else choose_solver(n, d)
         options: dict[str, Any] = {
@@ -253,19 +263,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
 
 def _validate_X(est: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
-    if hasattr(X, "dtype") and getattr(X.dtype, "kind", None) == "c":
-        raise TypeError("X is complex; fastcost fits real-valued data only")
-    X = validate_data(
-        est,
-        X,
-        reset=reset,
-        dtype=list(FLOAT_DTYPES),
-        order=None,
-        ensure_all_finite=False,
-        ensure_min_samples=1,
-        ensure_min_features=1,
-        accept_sparse=False,
-    )
+    X = validate_data(est, X, reset=reset, dtype=list(FLOAT_DTYPES), order=None, ensure_all_finite=False)
     return kernel_layout(X)
 
 

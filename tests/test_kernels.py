@@ -1,0 +1,143 @@
+"""The shard kernels of fastcost._core against float64 numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import make_problem
+
+import fastcost
+from fastcost import _core
+
+
+def _augmented_gram(X, y, s, shift):
+    n = len(X)
+    Z = np.c_[X - shift[:-1], y - shift[-1], np.ones(n)]
+    return (Z * s[:, None]).T @ Z
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (1000, 17), (5000, 40)])
+@pytest.mark.parametrize("isa", ["baseline", "auto"])
+def test_gram_stats_matches_numpy(dtype, order, shape, isa):
+    X, y, s = make_problem(*shape, seed=1, dtype=dtype, order=order, weights=True)
+    fastcost.set_isa(isa)
+    try:
+        st = _core.gram_stats(X, y, s)
+    finally:
+        fastcost.set_isa("auto")
+    X64, y64, s64 = X.astype(float), y.astype(float), s.astype(float)
+    shift = np.r_[X64[0], y64[0]]
+    np.testing.assert_array_equal(st["shift"], shift)
+    ref = _augmented_gram(X64, y64, s64, shift)
+    tol = 50 * np.finfo(dtype).eps * np.abs(ref).max()
+    np.testing.assert_allclose(st["gram"], ref, rtol=0, atol=tol)
+    np.testing.assert_array_equal(st["gram"], st["gram"].T)
+
+
+def test_gram_stats_without_targets_or_weights():
+    X, _, _ = make_problem(300, 4, seed=2)
+    st = _core.gram_stats(X)
+    ref = _augmented_gram(X, np.zeros(300), np.ones(300), np.r_[X[0], 0.0])
+    np.testing.assert_allclose(st["gram"], ref, rtol=1e-13, atol=1e-10)
+    assert st["gram"][-1, -1] == 300.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("isa", ["baseline", "auto"])
+def test_loss_grad_matches_numpy(dtype, order, isa):
+    X, y, s = make_problem(3000, 13, seed=3, dtype=dtype, order=order, weights=True)
+    w = np.random.default_rng(0).standard_normal(13)
+    fastcost.set_isa(isa)
+    try:
+        sum_w, sum_r2, sum_r, g = _core.loss_grad(X, y, w, 0.25, s)
+    finally:
+        fastcost.set_isa("auto")
+    X64, y64, s64 = X.astype(float), y.astype(float), s.astype(float)
+    r = X64 @ w.astype(dtype).astype(float) + 0.25 - y64
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    assert sum_w == pytest.approx(s64.sum(), rel=rtol)
+    assert sum_r2 == pytest.approx(s64 @ r**2, rel=rtol)
+    assert sum_r == pytest.approx(s64 @ r, rel=rtol, abs=rtol * np.abs(s64 * r).sum())
+    ref = X64.T @ (s64 * r)
+    bound = rtol * (np.abs(X64.T) @ np.abs(s64 * r))
+    assert np.all(np.abs(g - ref) <= bound), np.abs(g - ref) / bound
+
+
+@pytest.mark.parametrize("kernel", ["gram", "loss_grad"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_bitwise_identical_for_any_thread_count(kernel, order):
+    X, y, s = make_problem(40000, 9, seed=4, order=order, weights=True)
+    w = np.linspace(-1, 1, 9)
+
+    def run(threads):
+        if kernel == "gram":
+            return _core.gram_stats(X, y, s, n_shards=13, n_threads=threads)["gram"].tobytes()
+        return np.r_[_core.loss_grad(X, y, w, 0.5, s, n_shards=13, n_threads=threads)[:3],
+                     _core.loss_grad(X, y, w, 0.5, s, n_shards=13, n_threads=threads)[3]].tobytes()
+
+    assert run(1) == run(2) == run(3)
+
+
+def test_chunks_merge_to_the_whole():
+    """Statistics of two row blocks, moved to a common shift and added, equal the
+    statistics of all rows (what the Dask backend relies on)."""
+    X, y, s = make_problem(2000, 6, seed=5, weights=True)
+    full = _core.gram_stats(X, y, s)
+    a = _core.gram_stats(X[:700], y[:700], s[:700])
+    b = _core.gram_stats(X[700:], y[700:], s[700:])
+    b_moved = _core.reshift_stats(b["gram"], b["shift"], a["shift"])
+    np.testing.assert_allclose(a["gram"] + b_moved, full["gram"], rtol=1e-11, atol=1e-9)
+    # And the solve from merged statistics equals the direct fit.
+    merged = _core.solve_stats(a["gram"] + b_moved, a["shift"], 0.0, True)
+    direct = _core.fit(X, y, s, "newton", {})
+    np.testing.assert_allclose(merged["coef"], direct["coef"], rtol=1e-10)
+    np.testing.assert_allclose(merged["intercept"], direct["intercept"], rtol=1e-10)
+
+
+def test_explicit_shift_is_used():
+    X, y, _ = make_problem(500, 3, seed=6)
+    shift = np.r_[X.mean(0), y.mean()]
+    st = _core.gram_stats(X, y, shift=shift)
+    ref = _augmented_gram(X, y, np.ones(500), shift)
+    np.testing.assert_allclose(st["gram"], ref, rtol=1e-12, atol=1e-9)
+
+
+def test_large_mean_small_spread_keeps_digits():
+    rng = np.random.default_rng(0)
+    X = 1e8 + rng.standard_normal((5000, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) - 1e8 * (-0.5) + 0.01 * rng.standard_normal(5000)
+    st = _core.gram_stats(X, y)
+    res = _core.solve_stats(st["gram"], st["shift"], 0.0, True)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    ref = np.linalg.lstsq(Xc, yc, rcond=None)[0]
+    np.testing.assert_allclose(res["coef"], ref, rtol=1e-6)
+
+
+def test_kernel_argument_errors():
+    X = np.ones((10, 2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _core.gram_stats(X.astype(np.int64))
+    with pytest.raises(ValueError, match="2-D"):
+        _core.gram_stats(np.ones(10))
+    with pytest.raises(ValueError, match="y has 9 entries, expected 10"):
+        _core.gram_stats(X, np.ones(9))
+    with pytest.raises(TypeError, match="same float dtype"):
+        _core.gram_stats(X, np.ones(10, dtype=np.float32))
+    with pytest.raises(ValueError, match="unit stride"):
+        _core.gram_stats(np.ones((10, 10))[::2, ::2])
+    with pytest.raises(ValueError, match="unknown solver"):
+        _core.fit(X, np.ones(10), None, "adam", {})
+    with pytest.raises(ValueError, match="unknown instruction set"):
+        fastcost.set_isa("sse9")
+
+
+def test_find_nonfinite():
+    X = np.zeros((5, 3))
+    assert _core.find_nonfinite(X) is None
+    X[3, 2] = np.inf
+    X[4, 0] = np.nan
+    assert _core.find_nonfinite(X) == (3, 2)
+    assert _core.find_nonfinite(np.asfortranarray(X)) == (3, 2)
