@@ -227,7 +227,7 @@ def test_predict_and_score():
 
 
 def test_dataframe_feature_names():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, y, _ = make_problem(100, 3, seed=2)
     df = pd.DataFrame(X, columns=["a", "b", "c"])
     m = LinearRegression().fit(df, y)
