@@ -93,27 +93,41 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             out = subprocess.run(
                 [sys.executable, "-c", CHILD, xf, yf, name, str(repeat), setup or ""],
-                capture_output=True, text=True,
+                capture_output=True,
+                text=True,
             )
             if out.returncode != 0:
                 print(f"{name}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                 continue
             results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"  {name}: {results[name]['time_s']:.3f} s ({time.perf_counter() - t0:.0f} s total)",
-                  file=sys.stderr)
+            print(
+                f"  {name}: {results[name]['time_s']:.3f} s ({time.perf_counter() - t0:.0f} s total)",
+                file=sys.stderr,
+            )
 
     x_bytes = args.n * args.d * 8
     base = results.get("numpy normal equations", {}).get("time_s")
-    print(f"\nfit on {args.n:,} x {args.d} float64 (X = {x_bytes / 1e9:.2f} GB), best of {args.repeat}")
-    print(f"{'method':28s} {'time (s)':>9s} {'vs numpy NE':>12s} {'extra peak':>12s} {'% of X':>8s}")
+    print(
+        f"\nfit on {args.n:,} x {args.d} float64 (X = {x_bytes / 1e9:.2f} GB), best of {args.repeat}"
+    )
+    print(
+        f"{'method':28s} {'time (s)':>9s} {'vs numpy NE':>12s} {'extra peak':>12s} {'% of X':>8s}"
+    )
     for name, r in results.items():
         ratio = f"{r['time_s'] / base:.2f}x" if base else "-"
         extra = r["extra_peak_bytes"]
-        print(f"{name:28s} {r['time_s']:9.3f} {ratio:>12s} {extra / 1e6:10.1f} MB {100 * extra / x_bytes:7.2f}%")
+        print(
+            f"{name:28s} {r['time_s']:9.3f} {ratio:>12s} {extra / 1e6:10.1f} MB {100 * extra / x_bytes:7.2f}%"
+        )
     import fastcost
 
-    payload = {"n": args.n, "d": args.d, "x_bytes": x_bytes, "results": results,
-               "config": fastcost.config_info()}
+    payload = {
+        "n": args.n,
+        "d": args.d,
+        "x_bytes": x_bytes,
+        "results": results,
+        "config": fastcost.config_info(),
+    }
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as fh:
         json.dump(payload, fh, indent=2)

@@ -81,8 +81,8 @@ def test_unknown_solver_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_compare_end_to_end(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    import tensorflow  # noqa: F401  (installed by the test extra)
     import matplotlib  # noqa: F401  (installed by the test extra)
+    import tensorflow  # noqa: F401  (installed by the test extra)
     js, png = tmp_path / "out.json", tmp_path / "out.png"
     code = main(
         ["compare", *SMALL, "--json", str(js), "--plot", str(png), "--price-per-hour", "2.5"]

@@ -20,13 +20,23 @@ def test_show_config_reports_build(capsys):
 
 def test_isa_can_be_forced_by_environment():
     code = "import fastcost; print(fastcost.config_info()['isa'])"
-    out = subprocess.run([sys.executable, "-c", code], env={"FASTCOST_ISA": "baseline", "PATH": ""},
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"FASTCOST_ISA": "baseline", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == "baseline"
 
 
 def test_omp_num_threads_is_honoured():
     code = "import fastcost; print(fastcost.config_info()['threads'])"
-    out = subprocess.run([sys.executable, "-c", code], env={"OMP_NUM_THREADS": "1", "PATH": ""},
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"OMP_NUM_THREADS": "1", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == "1"

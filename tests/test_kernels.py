@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import fastcost
 import numpy as np
 import pytest
-from helpers import make_problem
-
-import fastcost
 from fastcost import _core
+from helpers import make_problem
 
 
 def _augmented_gram(X, y, s, shift):
@@ -75,8 +74,10 @@ def test_bitwise_identical_for_any_thread_count(kernel, order):
     def run(threads):
         if kernel == "gram":
             return _core.gram_stats(X, y, s, n_shards=13, n_threads=threads)["gram"].tobytes()
-        return np.r_[_core.loss_grad(X, y, w, 0.5, s, n_shards=13, n_threads=threads)[:3],
-                     _core.loss_grad(X, y, w, 0.5, s, n_shards=13, n_threads=threads)[3]].tobytes()
+        return np.r_[
+            _core.loss_grad(X, y, w, 0.5, s, n_shards=13, n_threads=threads)[:3],
+            _core.loss_grad(X, y, w, 0.5, s, n_shards=13, n_threads=threads)[3],
+        ].tobytes()
 
     assert run(1) == run(2) == run(3)
 

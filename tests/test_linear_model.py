@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import fastcost
 import numpy as np
 import pytest
+from fastcost import LinearRegression
+from fastcost._threads import resolve_n_threads
+from fastcost.exceptions import RankDeficientWarning
 from helpers import make_problem, reference_fit
 from sklearn.datasets import make_regression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
-
-import fastcost
-from fastcost import LinearRegression
-from fastcost._threads import resolve_n_threads
-from fastcost.exceptions import RankDeficientWarning
 
 EXACT = ["newton"]
 ITERATIVE = ["lbfgs", "gd"]
@@ -32,7 +31,9 @@ def _tolerance(dtype, solver):
 def _assert_close(model, w_ref, b_ref, rtol):
     scale = max(1.0, np.abs(w_ref).max())
     np.testing.assert_allclose(model.coef_, w_ref, rtol=0, atol=rtol * scale)
-    np.testing.assert_allclose(model.intercept_, b_ref, rtol=0, atol=rtol * max(1.0, abs(b_ref)) * 10)
+    np.testing.assert_allclose(
+        model.intercept_, b_ref, rtol=0, atol=rtol * max(1.0, abs(b_ref)) * 10
+    )
 
 
 SHAPES = [(500, 5), (60, 50), (300, 1), (8, 3)]
@@ -47,7 +48,9 @@ def test_solvers_match_lstsq_float64(solver, shape, fit_intercept, weights, orde
     n, d = shape
     X, y, s = make_problem(n, d, seed=n + d, order=order, weights=weights)
     w_ref, b_ref = reference_fit(X, y, s, fit_intercept=fit_intercept)
-    model = LinearRegression(solver=solver, fit_intercept=fit_intercept, **ITER_PARAMS.get(solver, {}))
+    model = LinearRegression(
+        solver=solver, fit_intercept=fit_intercept, **ITER_PARAMS.get(solver, {})
+    )
     model.fit(X, y, sample_weight=s)
     assert model.coef_.dtype == np.float64
     assert model.solver_ == solver
@@ -94,15 +97,21 @@ def test_ridge_matches_closed_form(solver, alpha, weights):
 def test_solvers_agree_with_each_other():
     X, y, s = make_problem(3000, 12, seed=5, weights=True)
     fits = {
-        solver: LinearRegression(solver=solver, alpha=0.01, **ITER_PARAMS.get(solver, {})).fit(X, y, s)
+        solver: LinearRegression(solver=solver, alpha=0.01, **ITER_PARAMS.get(solver, {})).fit(
+            X, y, s
+        )
         for solver in EXACT + ITERATIVE
     }
     for solver in ITERATIVE:
         np.testing.assert_allclose(fits[solver].coef_, fits["newton"].coef_, rtol=1e-8, atol=1e-9)
-        np.testing.assert_allclose(fits[solver].intercept_, fits["newton"].intercept_, rtol=1e-8, atol=1e-9)
+        np.testing.assert_allclose(
+            fits[solver].intercept_, fits["newton"].intercept_, rtol=1e-8, atol=1e-9
+        )
     # The iterative solvers' final loss equals newton's exact minimum.
     for solver in ITERATIVE:
-        assert fits[solver].loss_history_[-1] == pytest.approx(fits["newton"].loss_history_[-1], rel=1e-9)
+        assert fits[solver].loss_history_[-1] == pytest.approx(
+            fits["newton"].loss_history_[-1], rel=1e-9
+        )
 
 
 def test_integer_weights_equal_repeated_rows():
@@ -110,7 +119,9 @@ def test_integer_weights_equal_repeated_rows():
     rep = np.random.default_rng(0).integers(0, 4, size=200)
     Xr, yr = np.repeat(X, rep, axis=0), np.repeat(y, rep)
     for solver in EXACT + ITERATIVE:
-        a = LinearRegression(solver=solver, **ITER_PARAMS.get(solver, {})).fit(X, y, rep.astype(float))
+        a = LinearRegression(solver=solver, **ITER_PARAMS.get(solver, {})).fit(
+            X, y, rep.astype(float)
+        )
         b = LinearRegression(solver=solver, **ITER_PARAMS.get(solver, {})).fit(Xr, yr)
         np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
 
@@ -144,7 +155,9 @@ def test_seed_scenario_newton_and_keras_recipe():
     mse_newton = np.mean((newton.predict(X_test) - y_test) ** 2)
     assert mse_newton == pytest.approx(mse_ref, rel=1e-9)
 
-    sgd = LinearRegression(solver="sgd", batch_size=100, learning_rate=0.01, max_iter=10, random_state=0)
+    sgd = LinearRegression(
+        solver="sgd", batch_size=100, learning_rate=0.01, max_iter=10, random_state=0
+    )
     sgd.fit(X_train, y_train)
     mse_sgd = np.mean((sgd.predict(X_test) - y_test) ** 2)
     assert sgd.n_iter_ == 10 and sgd.loss_history_.shape == (10,)
@@ -164,7 +177,9 @@ def test_sgd_reproducible_and_starts_from_coef_init():
     # for batch_size = n is full-batch gradient descent and fully determined.
     X, y, _ = make_problem(50, 3, seed=1)
     w0 = np.array([0.1, -0.2, 0.3])
-    m = LinearRegression(solver="sgd", batch_size=50, learning_rate=0.05, max_iter=3, random_state=0)
+    m = LinearRegression(
+        solver="sgd", batch_size=50, learning_rate=0.05, max_iter=3, random_state=0
+    )
     m.fit(X, y, coef_init=w0, intercept_init=0.5)
     w, b = w0.copy(), 0.5
     losses = []
@@ -228,6 +243,7 @@ def test_predict_and_score():
 
 def test_dataframe_feature_names():
     import pandas as pd
+
     X, y, _ = make_problem(100, 3, seed=2)
     df = pd.DataFrame(X, columns=["a", "b", "c"])
     m = LinearRegression().fit(df, y)
@@ -310,4 +326,6 @@ def test_int_input_is_converted_to_float64():
 def test_sgd_divergence_is_an_error_not_nan():
     X, y, _ = make_problem(500, 3, seed=1)
     with pytest.raises(FloatingPointError, match="learning_rate"):
-        LinearRegression(solver="sgd", learning_rate=10.0, max_iter=50, random_state=0).fit(X * 100, y)
+        LinearRegression(solver="sgd", learning_rate=10.0, max_iter=50, random_state=0).fit(
+            X * 100, y
+        )

@@ -44,6 +44,10 @@ def no_counters(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 
 def test_sleep_is_wall_not_cpu() -> None:
+    # BLAS worker threads left by earlier tests busy-wait for a while after
+    # their last call (OpenBLAS spins ~0.1 s); let them park first, since the
+    # report rightly counts every thread of the process.
+    time.sleep(0.5)
     with measure() as m:
         time.sleep(0.3)
     r = m.report

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fastcost/solvers.hpp"
+#include "fastcost/tsqr.hpp"
 
 namespace fastcost::bindings {
 
@@ -67,10 +68,12 @@ py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw,
     r = run_released([&] { return fit_lbfgs<T>(v, yp, sp, opt); });
   } else if (solver == "gd") {
     r = run_released([&] { return fit_gd<T>(v, yp, sp, opt); });
+  } else if (solver == "qr") {
+    r = run_released([&] { return fit_qr<T>(v, yp, sp, opt); });
   } else if (solver == "sgd") {
     r = run_released([&] { return fit_sgd<T>(v, yp, sp, opt); });
   } else {
-    throw py::value_error("unknown solver '" + solver + "' (newton, lbfgs, gd, sgd)");
+    throw py::value_error("unknown solver '" + solver + "' (newton, qr, lbfgs, gd, sgd)");
   }
   return result_dict(r);
 }

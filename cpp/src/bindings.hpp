@@ -18,6 +18,7 @@ namespace py = pybind11;
 
 void bind_kernels(py::module_& m);
 void bind_solvers(py::module_& m);
+void bind_qr(py::module_& m);
 
 enum class Dtype { F32, F64 };
 

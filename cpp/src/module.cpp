@@ -35,4 +35,5 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::bind_kernels(m);
   bindings::bind_solvers(m);
+  bindings::bind_qr(m);
 }

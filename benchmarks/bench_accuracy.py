@@ -1,0 +1,163 @@
+"""Accuracy benchmark: the qr solver's time against newton's, and NIST StRD LREs.
+
+Part 1 times fastcost ``qr`` and ``newton`` on the same n x d float64 problem in
+the same process and run (best of ``--repeat`` fits after one warm-up fit).
+Part 2 scores every NIST StRD linear regression set for fastcost qr, newton and
+auto, numpy's lstsq and scikit-learn's LinearRegression: the log relative error
+LRE = -log10(|est - cert| / |cert|) (capped at 15; absolute error where the
+certified value is 0), minimum over the coefficients (intercept included).
+
+    python benchmarks/bench_accuracy.py                     # 2,000,000 x 100
+    python benchmarks/bench_accuracy.py --n 200000 --d 50 --json out.json
+
+Prints both tables and writes JSON. It never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import platform
+import time
+import warnings
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NIST = ROOT / "tests" / "data" / "nist_strd_lls.json"
+POLYNOMIAL = {
+    "Pontius": 2,
+    "Filip": 10,
+    "Wampler1": 5,
+    "Wampler2": 5,
+    "Wampler3": 5,
+    "Wampler4": 5,
+    "Wampler5": 5,
+}
+
+
+def lre(est, cert) -> float:
+    est = np.atleast_1d(np.asarray(est, dtype=np.float64))
+    cert = np.atleast_1d(np.asarray(cert, dtype=np.float64))
+    err = np.abs(est - cert) / np.where(cert == 0, 1.0, np.abs(cert))
+    with np.errstate(divide="ignore"):
+        return float(np.minimum(15.0, -np.log10(err)).min())
+
+
+def time_solvers(n: int, d: int, repeat: int, n_threads: int | None) -> dict:
+    from fastcost import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.uniform(-2, 2, d)
+    y = X @ rng.standard_normal(d) + 0.7 + 0.1 * rng.standard_normal(n)
+    out = {}
+    for solver in ("newton", "qr"):
+        model = LinearRegression(solver=solver, n_threads=n_threads)
+        model.fit(X, y)  # warm-up
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            model.fit(X, y)
+            times.append(time.perf_counter() - t0)
+        out[solver] = {"best_s": min(times), "times_s": times, "coef": model.coef_.copy()}
+    diff = float(np.max(np.abs(out["qr"]["coef"] - out["newton"]["coef"])))
+    return {
+        "n": n,
+        "d": d,
+        "newton_s": out["newton"]["best_s"],
+        "qr_s": out["qr"]["best_s"],
+        "ratio_qr_over_newton": out["qr"]["best_s"] / out["newton"]["best_s"],
+        "times_s": {k: v["times_s"] for k, v in out.items()},
+        "max_coef_difference": diff,
+    }
+
+
+def nist_table() -> list[dict]:
+    from fastcost import LinearRegression
+    from sklearn.linear_model import LinearRegression as SkLinearRegression
+
+    rows = []
+    for s in json.loads(NIST.read_text())["datasets"]:
+        X = np.asarray(s["X"], dtype=np.float64)
+        if s["name"] in POLYNOMIAL:  # the design as certified: powers of x
+            X = np.column_stack([X[:, 0] ** k for k in range(1, POLYNOMIAL[s["name"]] + 1)])
+        y = np.asarray(s["y"], dtype=np.float64)
+        fi = s["fit_intercept"]
+        cert = np.r_[s["intercept"], s["coef"]] if fi else np.asarray(s["coef"])
+        row: dict = {"name": s["name"], "difficulty": s["difficulty"]}
+        for solver in ("qr", "newton", "auto"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # newton's IllConditionedWarning is expected
+                m = LinearRegression(solver=solver, fit_intercept=fi, compute_statistics=True).fit(
+                    X, y
+                )
+            row[solver] = lre(np.r_[m.intercept_, m.coef_] if fi else m.coef_, cert)
+            if solver == "auto":
+                row["auto_used"] = m.solver_
+            if "coef_sd" in s:
+                sd = np.r_[m.intercept_stderr_, m.coef_stderr_] if fi else m.coef_stderr_
+                row[f"{solver}_sd"] = lre(
+                    sd, np.r_[s["intercept_sd"], s["coef_sd"]] if fi else s["coef_sd"]
+                )
+        A = np.column_stack([np.ones(len(y)), X]) if fi else X
+        row["numpy lstsq"] = lre(np.linalg.lstsq(A, y, rcond=None)[0], cert)
+        sk = SkLinearRegression(fit_intercept=fi).fit(X, y)
+        row["sklearn"] = lre(np.r_[sk.intercept_, sk.coef_] if fi else sk.coef_, cert)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2_000_000)
+    parser.add_argument("--d", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--n-threads", type=int, default=None)
+    parser.add_argument(
+        "--json", default=str(ROOT / "benchmarks" / "results" / "bench_accuracy.json")
+    )
+    args = parser.parse_args()
+
+    from fastcost import _core
+
+    timing = time_solvers(args.n, args.d, args.repeat, args.n_threads)
+    print(f"qr vs newton, {args.n:,} x {args.d} float64, best of {args.repeat}")
+    print(f"  newton {timing['newton_s']:8.3f} s")
+    print(f"  qr     {timing['qr_s']:8.3f} s   ({timing['ratio_qr_over_newton']:.2f}x newton)")
+    print(f"  max |coef_qr - coef_newton| = {timing['max_coef_difference']:.2e}")
+
+    rows = nist_table()
+    cols = ["qr", "newton", "auto", "numpy lstsq", "sklearn"]
+    print("\nNIST StRD linear regression: minimum LRE over the coefficients (15 = all digits)")
+    print(
+        f"  {'set':10s} {'difficulty':10s} "
+        + " ".join(f"{c:>11s}" for c in cols)
+        + "  auto used  qr_sd"
+    )
+    for r in rows:
+        sd = f"{r['qr_sd']:5.1f}" if "qr_sd" in r else "    -"
+        print(
+            f"  {r['name']:10s} {r['difficulty']:10s} "
+            + " ".join(f"{r[c]:11.1f}" for c in cols)
+            + f"  {r['auto_used']:9s}  {sd}"
+        )
+
+    out = {
+        "benchmark": "accuracy",
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "build": _core.build_info(),
+        },
+        "timing": timing,
+        "nist_lre": rows,
+    }
+    path = pathlib.Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=float))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+// Bindings of the tall-skinny QR: the shard kernel (one block of rows -> R
+// factor), the exact merge of two factors and the solve from a factor, which
+// is all a Dask job needs, plus the whole qr fit in one GIL-free call.
+#include "bindings.hpp"
+
+#include <string>
+
+#include "fastcost/tsqr.hpp"
+
+namespace fastcost::bindings {
+
+namespace {
+
+using RArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+py::array_t<double> square(const std::vector<double>& v, index_t p) {
+  py::array_t<double> out({static_cast<py::ssize_t>(p), static_cast<py::ssize_t>(p)});
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+py::dict stats_dict(const TsqrStats& st) {
+  py::dict out;
+  out["r"] = square(st.r, st.dim());
+  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
+  out["n_rows"] = st.n_rows;
+  out["n_nonzero"] = st.n_nonzero;
+  out["n_shards"] = st.n_shards;
+  return out;
+}
+
+// Accepts what stats_dict returns (counts optional), validating the shapes.
+TsqrStats stats_from(const py::object& r, const py::object& shift) {
+  const auto a = RArray::ensure(r);
+  if (!a || a.ndim() != 2 || a.shape(0) != a.shape(1) || a.shape(0) < 2) {
+    throw py::value_error("r must be a square (d + 2) x (d + 2) array");
+  }
+  TsqrStats st;
+  const index_t p = a.shape(0);
+  st.d = p - 2;
+  st.r.assign(a.data(), a.data() + p * p);
+  for (index_t i = 1; i < p; ++i)
+    for (index_t j = 0; j < i; ++j) st.r[i * p + j] = 0.0;  // only the upper triangle is meaningful
+  st.shift = double_vector(shift, st.d + 1, "shift");
+  return st;
+}
+
+TsqrStats stats_from_dict(const py::dict& o) {
+  if (!o.contains("r") || !o.contains("shift")) throw py::value_error("a factor needs the keys 'r' and 'shift'");
+  TsqrStats st = stats_from(o["r"], o["shift"]);
+  if (o.contains("n_rows")) st.n_rows = o["n_rows"].cast<index_t>();
+  if (o.contains("n_nonzero")) st.n_nonzero = o["n_nonzero"].cast<index_t>();
+  if (o.contains("n_shards")) st.n_shards = o["n_shards"].cast<index_t>();
+  return st;
+}
+
+py::dict result_dict(const FitResult& r) {
+  py::dict out;
+  out["coef"] = py::array_t<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
+  out["intercept"] = r.intercept;
+  out["n_iter"] = r.n_iter;
+  out["loss_history"] = py::array_t<double>(static_cast<py::ssize_t>(r.loss_history.size()), r.loss_history.data());
+  out["n_passes"] = r.n_passes;
+  out["converged"] = r.converged;
+  out["singular"] = r.singular;
+  out["rank"] = r.rank;
+  out["condition_estimate"] = r.condition_estimate;
+  out["grad_norm"] = r.grad_norm;
+  out["message"] = r.message;
+  return out;
+}
+
+template <class T>
+py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
+                         index_t n_shards, int n_threads) {
+  const MatrixView<T> v = matrix_view<T>(X, "X");
+  const T* yp = vector_ptr<T>(y, v.rows, "y");
+  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
+  std::vector<double> sh;
+  if (!shift.is_none()) sh = double_vector(shift, v.cols + 1, "shift");
+  const int threads = resolve_threads(n_threads);
+  const TsqrStats st = run_released([&] {
+    return compute_tsqr_stats<T>(v, yp, sp, sh.empty() ? nullptr : sh.data(), n_shards, threads);
+  });
+  return stats_dict(st);
+}
+
+FitOptions qr_options(const py::dict& options) {
+  FitOptions opt;
+  auto get = [&](const char* key) -> py::object { return options.contains(key) ? py::object(options[key]) : py::object(py::none()); };
+  if (!get("alpha").is_none()) opt.alpha = get("alpha").cast<double>();
+  if (!get("fit_intercept").is_none()) opt.fit_intercept = get("fit_intercept").cast<bool>();
+  if (!get("n_shards").is_none()) opt.n_shards = get("n_shards").cast<index_t>();
+  opt.n_threads = resolve_threads(get("n_threads").is_none() ? 0 : get("n_threads").cast<int>());
+  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
+  return opt;
+}
+
+template <class T>
+py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& sw, const py::dict& options) {
+  const MatrixView<T> v = matrix_view<T>(X, "X");
+  const T* yp = vector_ptr<T>(y, v.rows, "y");
+  if (!yp) throw py::value_error("y is required");
+  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
+  if (v.rows == 0) throw py::value_error("X has no rows");
+  const FitOptions opt = qr_options(options);
+  TsqrStats st;
+  const FitResult r = run_released([&] { return fit_qr<T>(v, yp, sp, opt, &st); });
+  py::dict out = result_dict(r);
+  out["r"] = square(st.r, st.dim());
+  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
+  out["n_rows"] = st.n_rows;
+  out["n_nonzero"] = st.n_nonzero;
+  return out;
+}
+
+}  // namespace
+
+void bind_qr(py::module_& m) {
+  m.def("tsqr_stats", [](const py::array& X, const py::object& y, const py::object& sample_weight,
+                         const py::object& shift, index_t n_shards, int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64 ? tsqr_stats_impl<double>(X, y, sample_weight, shift, n_shards, n_threads)
+                                          : tsqr_stats_impl<float>(X, y, sample_weight, shift, n_shards, n_threads);
+  }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(), py::arg("shift") = py::none(),
+     py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "R factor of the weighted augmented design sqrt(s) [1, x - c, y - c_y] in one sharded pass.\n"
+     "Returns dict(r, shift, n_rows, n_nonzero, n_shards); shift defaults to the first row\n"
+     "(pass zeros for a model without intercept). r is (d + 2) x (d + 2), upper triangular.");
+
+  m.def("tsqr_merge", [](const py::dict& a, const py::dict& b) {
+    const TsqrStats sa = stats_from_dict(a), sb = stats_from_dict(b);
+    return stats_dict(tsqr_merge(sa, sb));
+  }, py::arg("a"), py::arg("b"),
+     "Factor of the union of two row sets, each a dict as tsqr_stats returns; b is moved\n"
+     "to a's shift exactly. Merge chunks in a fixed order for reproducible results.");
+
+  m.def("solve_r", [](const py::object& r, const py::object& shift, double alpha, bool fit_intercept) {
+    if (!(alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
+    const TsqrStats st = stats_from(r, shift);
+    return result_dict(solve_from_r(st, alpha, fit_intercept));
+  }, py::arg("r"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
+     "The qr solve from a (possibly merged) factor of tsqr_stats. Same dict as fit().");
+
+  m.def("fit_qr", [](const py::array& X, const py::object& y, const py::object& sample_weight,
+                     const py::dict& options) {
+    return dtype_of(X, "X") == Dtype::F64 ? fit_qr_impl<double>(X, y, sample_weight, options)
+                                          : fit_qr_impl<float>(X, y, sample_weight, options);
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("options"),
+     "The qr solver in one GIL-free call: fit()'s dict plus the factor (r, shift, n_rows,\n"
+     "n_nonzero) for regression statistics. options: alpha, fit_intercept, n_threads, n_shards.");
+}
+
+}  // namespace fastcost::bindings

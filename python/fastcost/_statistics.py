@@ -1,0 +1,127 @@
+"""Regression statistics from a triangular factor of the augmented design.
+
+Everything here works on the small ``(d + 2) x (d + 2)`` upper-triangular R of
+``sqrt(s) [1, X - c, y - c_y]`` (columns in that order) that the qr solver
+computes in its one pass (``_core.tsqr_stats``) or that a Cholesky of newton's
+augmented Gram gives. No second pass over X is needed: ``R^T R`` is the
+weighted Gram, so covariances, residual and total sums of squares all follow.
+
+Conventions are statsmodels' WLS: weights are inverse-variance weights, the
+residual degrees of freedom are ``n_nonzero_weights - rank - fit_intercept``,
+``residual_std = sqrt(sum s r^2 / dof)`` and the covariance of the estimates
+is ``residual_std^2 (A^T S A)^{-1}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+
+def gram_to_factor(gram: np.ndarray) -> np.ndarray:
+    """R factor (ones column first) from newton's augmented Gram.
+
+    ``gram`` is over ``[x - c, y - c_y, 1]`` (``_core.gram_stats`` order). A
+    semi-definite Cholesky: pivots at rounding level (collinear columns, an
+    exact fit) give a zero row instead of failing. It carries the Gram's
+    squared condition number, so statistics from it have newton's accuracy.
+    """
+    g = np.asarray(gram, dtype=np.float64)
+    p = g.shape[0]
+    order = np.r_[p - 1, np.arange(p - 1)]
+    a = g[np.ix_(order, order)].copy()
+    diag = np.diag(a).copy()
+    r = np.zeros_like(a)
+    tol = p * np.finfo(np.float64).eps
+    for k in range(p):
+        pivot = a[k, k]
+        if not pivot > tol * diag[k]:
+            continue
+        root = np.sqrt(pivot)
+        r[k, k:] = a[k, k:] / root
+        a[k + 1 :, k + 1 :] -= np.outer(r[k, k + 1 :], r[k, k + 1 :])
+    return r
+
+
+def _r_of(a: np.ndarray) -> np.ndarray:
+    return np.asarray(np.linalg.qr(a, mode="r"))
+
+
+def regression_statistics(
+    r: Any,
+    shift: Any,
+    coef: Any,
+    intercept: float,
+    *,
+    alpha: float,
+    fit_intercept: bool,
+    n_nonzero: int,
+    rank: int,
+    exact: bool,
+) -> dict[str, Any]:
+    """Standard errors, residual standard deviation, R^2 and residual dof.
+
+    Parameters
+    ----------
+    r, shift : the factor and its shift (``_core.tsqr_stats`` / ``fit_qr``).
+    coef, intercept : the fitted model (any solver's).
+    alpha : the ridge penalty used; with ``alpha > 0`` the covariance is the
+        sandwich ``sigma^2 H^-1 G H^-1`` (``G`` the Gram, ``H = G + alpha S I``).
+    n_nonzero : rows with a positive weight.
+    rank : rank of the coefficient block; below ``d`` the standard errors are NaN.
+    exact : the coefficients are the exact least-squares solution (qr, newton),
+        so the residual sum of squares is read off R's last diagonal entry.
+    """
+    R = np.triu(np.asarray(r, dtype=np.float64))
+    p = R.shape[0]
+    d = p - 2
+    shift = np.asarray(shift, dtype=np.float64)
+    w = np.asarray(coef, dtype=np.float64)
+    S = R[0, 0] ** 2
+    # Factor of the unshifted [1, x, y]: column j gains c_j times the ones column, row 0 only.
+    Ru = R.copy()
+    Ru[0, 1:] += shift * R[0, 0]
+    if fit_intercept:
+        F = Ru[: d + 1, : d + 1]  # parameters [b, w]
+        full = Ru
+        theta = np.r_[float(intercept), w]
+        tss = float(R[1:, d + 1] @ R[1:, d + 1])  # about the weighted mean
+        rss_exact = R[d + 1, d + 1] ** 2
+    else:
+        full = _r_of(Ru[:, 1:])  # [x, y] without the ones column
+        F = full[:d, :d]
+        theta = w
+        tss = float(full[:, d] @ full[:, d])  # about zero
+        rss_exact = full[d, d] ** 2
+    if exact and alpha == 0.0:
+        rss = float(rss_exact)
+    else:
+        v = np.r_[theta, -1.0]
+        cols = np.r_[np.arange(d + 1), d + 1] if fit_intercept else np.arange(d + 1)
+        res = full[:, cols] @ v
+        rss = float(res @ res)
+    dof = int(n_nonzero) - int(rank) - int(bool(fit_intercept))
+    sigma2 = rss / dof if dof > 0 else np.nan
+    k = F.shape[0]
+    if rank < d or not np.all(np.diag(F) != 0.0):
+        var = np.full(k, np.nan)
+    elif alpha == 0.0:
+        Finv = solve_triangular(F, np.eye(k))
+        var = sigma2 * np.einsum("ij,ij->i", Finv, Finv)
+    else:
+        pen = np.zeros((d, k))
+        pen[:, k - d :] = np.sqrt(alpha * S) * np.eye(d)
+        Fp = _r_of(np.vstack([F, pen]))
+        inner = solve_triangular(Fp, solve_triangular(Fp, F.T, trans="T"))  # Fp^-1 Fp^-T F^T
+        var = sigma2 * np.einsum("ij,ij->i", inner, inner)
+    se = np.sqrt(var)
+    return {
+        "coef_stderr": se[k - d :],
+        "intercept_stderr": float(se[0]) if fit_intercept else 0.0,
+        "residual_std": float(np.sqrt(sigma2)),
+        "r2": 1.0 - rss / tss if tss > 0 else np.nan,
+        "dof_resid": dof,
+        "rss": rss,
+    }
