@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastcost import LinearRegression
 from fastcost._threads import resolve_n_threads
-from fastcost.exceptions import RankDeficientWarning
+from fastcost.exceptions import DivergenceError, RankDeficientWarning
 from helpers import make_problem, reference_fit
 from sklearn.datasets import make_regression
 from sklearn.model_selection import train_test_split
@@ -325,7 +325,7 @@ def test_int_input_is_converted_to_float64():
 
 def test_sgd_divergence_is_an_error_not_nan():
     X, y, _ = make_problem(500, 3, seed=1)
-    with pytest.raises(FloatingPointError, match="learning_rate"):
+    with pytest.raises(DivergenceError, match="learning_rate"):
         LinearRegression(solver="sgd", learning_rate=10.0, max_iter=50, random_state=0).fit(
             X * 100, y
         )

@@ -130,7 +130,8 @@ def test_auto_falls_back_to_qr_on_ill_conditioned_design():
     X = np.column_stack([x**k for k in range(1, 8)])  # condition ~1e11 for the Gram
     y = X @ np.ones(7) + 0.01 * rng.standard_normal(500)
     auto = LinearRegression().fit(X, y)
-    assert auto.solver_ == "qr" and auto.n_passes_ == 2
+    # newton's pass, qr's double pass and, if its digits estimate asks for it, an extended one
+    assert auto.solver_ == "qr" and auto.n_passes_ == 2 + (auto.qr_precision_ == "extended")
     assert "condition estimate" in auto.fit_info_ and auto.condition_number_ > 1e6
     with pytest.warns(IllConditionedWarning):
         LinearRegression(solver="newton").fit(X, y)
@@ -239,3 +240,124 @@ def test_bad_inputs_raise():
         _core.solve_r(np.zeros((1, 1)), np.zeros(0))
     with pytest.raises(TypeError, match="compute_statistics"):
         LinearRegression(compute_statistics="yes").fit(*make_problem(50, 2)[:2])
+
+
+# -- working precision (qr_precision) ------------------------------------------------
+
+
+def _precision_problems():
+    rng = np.random.default_rng(21)
+    x = rng.uniform(0.0, 20.0, 60)
+    poly = np.column_stack([x**k for k in range(1, 6)])  # Wampler-like: digits est. ~9
+    yield "poly noise-free", poly, poly @ np.ones(5) + 1.0
+    yield "poly huge residual", poly, poly @ np.ones(5) + 1.0 + 1e9 * rng.standard_normal(60)
+    z = rng.uniform(1.0, 3.0, 500)
+    steep = np.column_stack([z**k for k in range(1, 8)])  # Gram condition ~1e11
+    yield "steep poly", steep, steep @ np.ones(7) + 0.01 * rng.standard_normal(500)
+    X, y, _ = make_problem(3000, 13, seed=3)
+    yield "well conditioned", X, y
+    X, y, _ = make_problem(2000, 6, seed=9, noise=0.5)
+    yield "noisy", X, y
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_extended_exactly_when_the_double_estimate_asks(fit_intercept):
+    """auto takes the extended pass iff the double solve's digits estimate is
+    below EXTENDED_MIN_DIGITS; otherwise its result is the double fit, bitwise."""
+    seen = set()
+    for _, X, y in _precision_problems():
+        dbl = _core.fit_qr(X, y, None, {"fit_intercept": fit_intercept, "precision": "double"})
+        auto = LinearRegression(solver="qr", fit_intercept=fit_intercept, compute_statistics=True)
+        auto.fit(X, y)
+        needed = dbl["digits_estimate"] < _core.EXTENDED_MIN_DIGITS and _core.EXTENDED_IS_WIDER
+        seen.add(needed)
+        assert auto.qr_precision_ == ("extended" if needed else "double")
+        assert auto.n_passes_ == 1 + needed
+        assert ("redone in long double" in auto.fit_info_) == needed
+        if not needed:
+            plain = LinearRegression(
+                solver="qr",
+                fit_intercept=fit_intercept,
+                qr_precision="double",
+                compute_statistics=True,
+            ).fit(X, y)
+            assert np.array_equal(auto.coef_, plain.coef_) and auto.intercept_ == plain.intercept_
+            assert np.array_equal(auto.coef_stderr_, plain.coef_stderr_)
+            assert auto.residual_std_ == plain.residual_std_ and auto.r2_ == plain.r2_
+    if _core.EXTENDED_IS_WIDER:
+        assert seen == {True, False}  # both branches exercised
+
+
+def test_benchmark_shaped_data_stays_in_double():
+    """The shape of benchmarks/bench_accuracy.py's timing data (scaled, shifted
+    normal columns, small noise) must never pay for the extended pass."""
+    rng = np.random.default_rng(0)
+    n, d = 50_000, 100
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.uniform(-2, 2, d)
+    y = X @ rng.standard_normal(d) + 0.7 + 0.1 * rng.standard_normal(n)
+    m = LinearRegression(solver="qr").fit(X, y)
+    assert m.qr_precision_ == "double" and m.n_passes_ == 1
+    assert _core.fit_qr(X, y, None, {})["digits_estimate"] > 11
+
+
+@pytest.mark.skipif(not _core.EXTENDED_IS_WIDER, reason="long double is double here")
+def test_extended_factor_is_the_factor_with_more_digits():
+    X, y, s = make_problem(5000, 7, seed=2, weights=True)
+    dbl = _core.tsqr_stats(X, y, s, n_shards=5)
+    ext = _core.tsqr_stats(X, y, s, n_shards=5, precision="extended")
+    assert "r_lo" not in dbl and ext["r_lo"].shape == ext["r"].shape
+    R = ext["r"].astype(np.longdouble) + ext["r_lo"]
+    assert np.array_equal(ext["r"], R.astype(np.float64))  # r is r + r_lo rounded
+    assert np.abs(ext["r_lo"]).max() <= np.finfo(np.float64).eps * np.abs(ext["r"]).max()
+    np.testing.assert_allclose(ext["r"], dbl["r"], rtol=1e-12, atol=1e-12 * np.abs(dbl["r"]).max())
+
+
+@pytest.mark.skipif(not _core.EXTENDED_IS_WIDER, reason="long double is double here")
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_extended_chunks_merge_and_solve_in_extended(fit_intercept):
+    """A Dask job with precision='extended' keeps the digits through merges."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.0, 20.0, 3000)
+    X = np.column_stack([x**k for k in range(1, 6)])
+    y = X @ np.ones(5) + 1.0 + 1e9 * rng.standard_normal(3000)
+    shift = None if fit_intercept else np.zeros(6)
+    chunks = [slice(0, 1000), slice(1000, 1100), slice(1100, 3000)]
+    parts = [_core.tsqr_stats(X[c], y[c], None, shift, precision="extended") for c in chunks]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = _core.tsqr_merge(merged, part)
+    assert "r_lo" in merged
+    got = _core.solve_r(merged["r"], merged["shift"], 0.0, fit_intercept, r_lo=merged["r_lo"])
+    one = _core.fit_qr(X, y, None, {"fit_intercept": fit_intercept, "precision": "extended"})
+    assert got["precision"] == one["precision"] == "extended"
+    np.testing.assert_allclose(got["coef"], one["coef"], rtol=1e-13)
+    # Dropping r_lo (a double merge) loses digits the extended solve keeps.
+    assert _core.solve_r(merged["r"], merged["shift"], 0.0, fit_intercept)["precision"] == "double"
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_extended_statistics_match_numpy_wls(alpha, fit_intercept):
+    X, y, s = make_problem(400, 5, seed=12, weights=True, noise=0.5)
+    theta, se, rsd, r2, dof = _wls_reference(X, y, s, fit_intercept, alpha=alpha)
+    m = LinearRegression(
+        solver="qr",
+        alpha=alpha,
+        fit_intercept=fit_intercept,
+        qr_precision="extended",
+        compute_statistics=True,
+    ).fit(X, y, sample_weight=s)
+    assert m.qr_precision_ == "extended" and m.n_passes_ == 1
+    np.testing.assert_allclose(np.r_[m.intercept_, m.coef_][-len(theta) :], theta, rtol=1e-10)
+    np.testing.assert_allclose(m.coef_stderr_, se[-5:], rtol=1e-10)
+    assert m.residual_std_ == pytest.approx(rsd, rel=1e-10)
+    assert m.r2_ == pytest.approx(r2, rel=1e-10)
+    assert m.dof_resid_ == dof
+
+
+def test_qr_precision_is_validated():
+    X, y, _ = make_problem(50, 2)
+    with pytest.raises(ValueError, match="qr_precision"):
+        LinearRegression(qr_precision="quad").fit(X, y)
+    with pytest.raises(ValueError, match="precision"):
+        _core.tsqr_stats(X, y, precision="auto")

@@ -1,6 +1,10 @@
 // Bindings of the tall-skinny QR: the shard kernel (one block of rows -> R
 // factor), the exact merge of two factors and the solve from a factor, which
 // is all a Dask job needs, plus the whole qr fit in one GIL-free call.
+// X may be numpy.longdouble here (and only here): the extended pass reads it
+// in place. An extended-precision factor crosses the boundary as two float64 arrays,
+// r (the rounded values) and r_lo (the rest), so merges and solves of Dask
+// chunks keep its digits; a dict without r_lo is a double factor.
 #include "bindings.hpp"
 
 #include <string>
@@ -22,6 +26,7 @@ py::array_t<double> square(const std::vector<double>& v, index_t p) {
 py::dict stats_dict(const TsqrStats& st) {
   py::dict out;
   out["r"] = square(st.r, st.dim());
+  if (st.extended()) out["r_lo"] = square(st.r_lo, st.dim());
   out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
   out["n_rows"] = st.n_rows;
   out["n_nonzero"] = st.n_nonzero;
@@ -30,7 +35,7 @@ py::dict stats_dict(const TsqrStats& st) {
 }
 
 // Accepts what stats_dict returns (counts optional), validating the shapes.
-TsqrStats stats_from(const py::object& r, const py::object& shift) {
+TsqrStats stats_from(const py::object& r, const py::object& shift, const py::object& r_lo = py::none()) {
   const auto a = RArray::ensure(r);
   if (!a || a.ndim() != 2 || a.shape(0) != a.shape(1) || a.shape(0) < 2) {
     throw py::value_error("r must be a square (d + 2) x (d + 2) array");
@@ -41,13 +46,20 @@ TsqrStats stats_from(const py::object& r, const py::object& shift) {
   st.r.assign(a.data(), a.data() + p * p);
   for (index_t i = 1; i < p; ++i)
     for (index_t j = 0; j < i; ++j) st.r[i * p + j] = 0.0;  // only the upper triangle is meaningful
+  if (!r_lo.is_none()) {
+    const auto lo = RArray::ensure(r_lo);
+    if (!lo || lo.ndim() != 2 || lo.shape(0) != p || lo.shape(1) != p) throw py::value_error("r_lo must have r's shape");
+    st.r_lo.assign(lo.data(), lo.data() + p * p);
+    for (index_t i = 1; i < p; ++i)
+      for (index_t j = 0; j < i; ++j) st.r_lo[i * p + j] = 0.0;
+  }
   st.shift = double_vector(shift, st.d + 1, "shift");
   return st;
 }
 
 TsqrStats stats_from_dict(const py::dict& o) {
   if (!o.contains("r") || !o.contains("shift")) throw py::value_error("a factor needs the keys 'r' and 'shift'");
-  TsqrStats st = stats_from(o["r"], o["shift"]);
+  TsqrStats st = stats_from(o["r"], o["shift"], o.contains("r_lo") ? py::object(o["r_lo"]) : py::object(py::none()));
   if (o.contains("n_rows")) st.n_rows = o["n_rows"].cast<index_t>();
   if (o.contains("n_nonzero")) st.n_nonzero = o["n_nonzero"].cast<index_t>();
   if (o.contains("n_shards")) st.n_shards = o["n_shards"].cast<index_t>();
@@ -70,9 +82,16 @@ py::dict result_dict(const FitResult& r) {
   return out;
 }
 
+QrPrecision precision_from(const std::string& s, bool allow_auto) {
+  if (s == "double") return QrPrecision::Double;
+  if (s == "extended") return QrPrecision::Extended;
+  if (s == "auto" && allow_auto) return QrPrecision::Auto;
+  throw py::value_error("precision must be " + std::string(allow_auto ? "'auto', " : "") + "'double' or 'extended', got '" + s + "'");
+}
+
 template <class T>
 py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
-                         index_t n_shards, int n_threads) {
+                         index_t n_shards, int n_threads, QrPrecision precision) {
   const MatrixView<T> v = matrix_view<T>(X, "X");
   const T* yp = vector_ptr<T>(y, v.rows, "y");
   const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
@@ -80,7 +99,7 @@ py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::obje
   if (!shift.is_none()) sh = double_vector(shift, v.cols + 1, "shift");
   const int threads = resolve_threads(n_threads);
   const TsqrStats st = run_released([&] {
-    return compute_tsqr_stats<T>(v, yp, sp, sh.empty() ? nullptr : sh.data(), n_shards, threads);
+    return compute_tsqr_stats<T>(v, yp, sp, sh.empty() ? nullptr : sh.data(), n_shards, threads, precision);
   });
   return stats_dict(st);
 }
@@ -104,10 +123,17 @@ py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& 
   const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
   if (v.rows == 0) throw py::value_error("X has no rows");
   const FitOptions opt = qr_options(options);
+  const QrPrecision precision =
+      precision_from(options.contains("precision") ? options["precision"].cast<std::string>() : "auto", true);
   TsqrStats st;
-  const FitResult r = run_released([&] { return fit_qr<T>(v, yp, sp, opt, &st); });
+  QrPrecisionChoice choice;
+  const FitResult r = run_released([&] { return fit_qr<T>(v, yp, sp, opt, &st, precision, &choice); });
   py::dict out = result_dict(r);
+  out["precision"] = choice.extended ? "extended" : "double";
+  out["precision_reason"] = choice.reason;
+  out["digits_estimate"] = choice.digits_estimate;
   out["r"] = square(st.r, st.dim());
+  if (st.extended()) out["r_lo"] = square(st.r_lo, st.dim());
   out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
   out["n_rows"] = st.n_rows;
   out["n_nonzero"] = st.n_nonzero;
@@ -118,36 +144,59 @@ py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& 
 
 void bind_qr(py::module_& m) {
   m.def("tsqr_stats", [](const py::array& X, const py::object& y, const py::object& sample_weight,
-                         const py::object& shift, index_t n_shards, int n_threads) {
-    return dtype_of(X, "X") == Dtype::F64 ? tsqr_stats_impl<double>(X, y, sample_weight, shift, n_shards, n_threads)
-                                          : tsqr_stats_impl<float>(X, y, sample_weight, shift, n_shards, n_threads);
+                         const py::object& shift, index_t n_shards, int n_threads, const std::string& precision) {
+    const QrPrecision prec = precision_from(precision, false);
+    if (is_long_double(X)) return tsqr_stats_impl<long double>(X, y, sample_weight, shift, n_shards, n_threads, prec);
+    return dtype_of(X, "X") == Dtype::F64 ? tsqr_stats_impl<double>(X, y, sample_weight, shift, n_shards, n_threads, prec)
+                                          : tsqr_stats_impl<float>(X, y, sample_weight, shift, n_shards, n_threads, prec);
   }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(), py::arg("shift") = py::none(),
-     py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     py::arg("n_shards") = 0, py::arg("n_threads") = 0, py::kw_only(), py::arg("precision") = "double",
      "R factor of the weighted augmented design sqrt(s) [1, x - c, y - c_y] in one sharded pass.\n"
      "Returns dict(r, shift, n_rows, n_nonzero, n_shards); shift defaults to the first row\n"
-     "(pass zeros for a model without intercept). r is (d + 2) x (d + 2), upper triangular.");
+     "(pass zeros for a model without intercept). r is (d + 2) x (d + 2), upper triangular.\n"
+     "precision='extended' works in long double and adds r_lo: r + r_lo is the factor.\n"
+     "X may be float32, float64 or longdouble (read in place; y and sample_weight must have\n"
+     "X's dtype); for longdouble X use precision='extended' to keep its digits.");
 
   m.def("tsqr_merge", [](const py::dict& a, const py::dict& b) {
     const TsqrStats sa = stats_from_dict(a), sb = stats_from_dict(b);
     return stats_dict(tsqr_merge(sa, sb));
   }, py::arg("a"), py::arg("b"),
      "Factor of the union of two row sets, each a dict as tsqr_stats returns; b is moved\n"
-     "to a's shift exactly. Merge chunks in a fixed order for reproducible results.");
+     "to a's shift exactly. Merge chunks in a fixed order for reproducible results.\n"
+     "Merges in extended precision (and returns r_lo) if either factor has r_lo.");
 
-  m.def("solve_r", [](const py::object& r, const py::object& shift, double alpha, bool fit_intercept) {
+  m.def("solve_r", [](const py::object& r, const py::object& shift, double alpha, bool fit_intercept,
+                      const py::object& r_lo) {
     if (!(alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
-    const TsqrStats st = stats_from(r, shift);
-    return result_dict(solve_from_r(st, alpha, fit_intercept));
+    const TsqrStats st = stats_from(r, shift, r_lo);
+    const FitResult res = solve_from_r(st, alpha, fit_intercept);
+    py::dict out = result_dict(res);
+    out["precision"] = st.extended() ? "extended" : "double";
+    out["digits_estimate"] = qr_digits_estimate(st, res, fit_intercept);
+    return out;
   }, py::arg("r"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
-     "The qr solve from a (possibly merged) factor of tsqr_stats. Same dict as fit().");
+     py::arg("r_lo") = py::none(),
+     "The qr solve from a (possibly merged) factor of tsqr_stats, in extended precision when\n"
+     "r_lo is given. fit()'s dict plus precision and digits_estimate (correct digits a double\n"
+     "factor keeps on the least accurate parameter; below EXTENDED_MIN_DIGITS redo the\n"
+     "chunks with precision='extended').");
+  m.attr("EXTENDED_MIN_DIGITS") = kExtendedMinDigits;
+  m.attr("EXTENDED_IS_WIDER") = kExtendedIsWider;
 
   m.def("fit_qr", [](const py::array& X, const py::object& y, const py::object& sample_weight,
                      const py::dict& options) {
+    if (is_long_double(X)) return fit_qr_impl<long double>(X, y, sample_weight, options);
     return dtype_of(X, "X") == Dtype::F64 ? fit_qr_impl<double>(X, y, sample_weight, options)
                                           : fit_qr_impl<float>(X, y, sample_weight, options);
   }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("options"),
      "The qr solver in one GIL-free call: fit()'s dict plus the factor (r, shift, n_rows,\n"
-     "n_nonzero) for regression statistics. options: alpha, fit_intercept, n_threads, n_shards.");
+     "n_nonzero; r_lo when extended) for regression statistics, precision ('double' or\n"
+     "'extended'), precision_reason and digits_estimate. options: alpha, fit_intercept,\n"
+     "n_threads, n_shards, precision ('auto' (default), 'double', 'extended').\n"
+     "X may be float32, float64 or longdouble (y and sample_weight in X's dtype); for\n"
+     "longdouble X, 'auto' means 'extended' (a double pass would round its digits away).\n"
+     "Where long double is double (MSVC), numpy.longdouble is float64 and gains nothing.");
 }
 
 }  // namespace fastcost::bindings

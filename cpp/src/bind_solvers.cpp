@@ -44,6 +44,15 @@ FitOptions options_from(const py::dict& o, index_t d) {
     opt.coef_init = double_vector(get("coef_init"), d, "coef_init");
     if (!get("intercept_init").is_none()) opt.intercept_init = get("intercept_init").cast<double>();
   }
+  if (!get("standardize").is_none()) opt.standardize = get("standardize").cast<bool>();
+  if (!get("init_standardized").is_none()) opt.init_standardized = get("init_standardized").cast<bool>();
+  if (!get("noise_var").is_none()) opt.noise_var = get("noise_var").cast<double>();
+  if (!get("frozen").is_none()) {
+    const std::vector<double> f = double_vector(get("frozen"), d, "frozen");
+    opt.frozen.assign(f.begin(), f.end());  // nonzero: held at coefficient 0
+    for (std::size_t j = 0; j < f.size(); ++j) opt.frozen[j] = f[j] != 0.0 ? 1 : 0;
+  }
+  if (!(opt.noise_var >= 0.0)) throw py::value_error("noise_var must be >= 0");
   if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
   if (!(opt.tol >= 0.0)) throw py::value_error("tol must be >= 0");
   if (opt.max_iter < 1) throw py::value_error("max_iter must be >= 1");

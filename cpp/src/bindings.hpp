@@ -19,13 +19,26 @@ namespace py = pybind11;
 void bind_kernels(py::module_& m);
 void bind_solvers(py::module_& m);
 void bind_qr(py::module_& m);
+void bind_preprocess(py::module_& m);
 
 enum class Dtype { F32, F64 };
+
+// True for numpy.longdouble where it is wider than float64 (not on MSVC, where
+// long double is double and numpy.longdouble is float64).
+inline bool is_long_double(const py::array& a) {
+  const py::dtype dt = a.dtype();
+  return sizeof(long double) > sizeof(double) && dt.kind() == 'f' &&
+         static_cast<std::size_t>(dt.itemsize()) == sizeof(long double);
+}
 
 inline Dtype dtype_of(const py::array& a, const char* name) {
   const py::dtype dt = a.dtype();
   if (dt.kind() == 'f' && dt.itemsize() == 8) return Dtype::F64;
   if (dt.kind() == 'f' && dt.itemsize() == 4) return Dtype::F32;
+  if (is_long_double(a)) {
+    throw py::type_error(std::string(name) + " is longdouble, which only the qr solver reads (fit_qr, tsqr_stats); "
+                         "convert it to float64 for this function");
+  }
   throw py::type_error(std::string(name) + " must be float32 or float64, got " + std::string(py::str(dt)));
 }
 
@@ -113,12 +126,17 @@ class InterruptGuard {
   static struct sigaction& previous() { static struct sigaction p {}; return p; }
 };
 
-// Runs fn() without the GIL under an InterruptGuard.
+// Runs fn() without the GIL under an InterruptGuard. A Ctrl-C that arrives after
+// the last check inside fn() still raises, so no interrupt is ever lost.
 template <class Fn>
 auto run_released(Fn&& fn) {
   InterruptGuard guard;
-  py::gil_scoped_release release;
-  return fn();
+  auto result = [&] {
+    py::gil_scoped_release release;
+    return fn();
+  }();
+  if (cancel_requested()) throw Cancelled();
+  return result;
 }
 
 }  // namespace fastcost::bindings

@@ -36,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_kernels(m);
   bindings::bind_solvers(m);
   bindings::bind_qr(m);
+  bindings::bind_preprocess(m);
 }

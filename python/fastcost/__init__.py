@@ -9,5 +9,14 @@ from __future__ import annotations
 from ._config import config_info, set_isa, show_config
 from ._version import __version__
 from .linear_model import SOLVERS, LinearRegression
+from .persistence import load
 
-__all__ = ["SOLVERS", "LinearRegression", "__version__", "config_info", "set_isa", "show_config"]
+__all__ = [
+    "SOLVERS",
+    "LinearRegression",
+    "__version__",
+    "config_info",
+    "load",
+    "set_isa",
+    "show_config",
+]

@@ -10,6 +10,10 @@ Conventions are statsmodels' WLS: weights are inverse-variance weights, the
 residual degrees of freedom are ``n_nonzero_weights - rank - fit_intercept``,
 ``residual_std = sqrt(sum s r^2 / dof)`` and the covariance of the estimates
 is ``residual_std^2 (A^T S A)^{-1}``.
+
+An extended-precision factor (qr's long double pass: ``r + r_lo``) is
+evaluated in ``np.longdouble`` throughout, with the small triangular helpers
+below (LAPACK has no long double), so its digits reach the statistics.
 """
 
 from __future__ import annotations
@@ -46,7 +50,42 @@ def gram_to_factor(gram: np.ndarray) -> np.ndarray:
 
 
 def _r_of(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.longdouble and np.finfo(np.longdouble).eps < np.finfo(np.float64).eps:
+        return _householder_r(a)
     return np.asarray(np.linalg.qr(a, mode="r"))
+
+
+def _householder_r(a: np.ndarray) -> np.ndarray:
+    """R of ``a`` (m x n) by Householder reflections in ``a``'s dtype."""
+    a = a.copy()
+    m, n = a.shape
+    for j in range(min(m, n)):
+        x = a[j:, j]
+        norm = np.sqrt(x @ x)
+        if norm == 0:
+            continue
+        beta = -norm if x[0] >= 0 else norm
+        v = x.copy()
+        v[0] -= beta
+        v /= np.sqrt(v @ v)
+        a[j:, j:] -= 2 * np.outer(v, v @ a[j:, j:])
+        a[j + 1 :, j] = 0
+    return np.triu(a[:n])
+
+
+def _solve_upper(F: np.ndarray, B: np.ndarray, trans: bool = False) -> np.ndarray:
+    """``F^-1 B`` (or ``F^-T B``) for upper-triangular F, in F's dtype."""
+    if F.dtype != np.longdouble:
+        return np.asarray(solve_triangular(F, B, trans="T" if trans else "N"))
+    k = F.shape[0]
+    X = np.array(B, dtype=F.dtype)
+    if not trans:
+        for i in range(k - 1, -1, -1):
+            X[i] = (X[i] - F[i, i + 1 :] @ X[i + 1 :]) / F[i, i]
+    else:
+        for i in range(k):
+            X[i] = (X[i] - F[:i, i] @ X[:i]) / F[i, i]
+    return X
 
 
 def regression_statistics(
@@ -60,6 +99,7 @@ def regression_statistics(
     n_nonzero: int,
     rank: int,
     exact: bool,
+    r_lo: Any = None,
 ) -> dict[str, Any]:
     """Standard errors, residual standard deviation, R^2 and residual dof.
 
@@ -73,12 +113,17 @@ def regression_statistics(
     rank : rank of the coefficient block; below ``d`` the standard errors are NaN.
     exact : the coefficients are the exact least-squares solution (qr, newton),
         so the residual sum of squares is read off R's last diagonal entry.
+    r_lo : the low parts of an extended-precision factor (``r + r_lo``); the
+        statistics are then computed in ``np.longdouble``.
     """
-    R = np.triu(np.asarray(r, dtype=np.float64))
+    dtype = np.float64 if r_lo is None else np.longdouble
+    R = np.triu(np.asarray(r, dtype=dtype))
+    if r_lo is not None:
+        R = R + np.triu(np.asarray(r_lo, dtype=dtype))
     p = R.shape[0]
     d = p - 2
-    shift = np.asarray(shift, dtype=np.float64)
-    w = np.asarray(coef, dtype=np.float64)
+    shift = np.asarray(shift, dtype=dtype)
+    w = np.asarray(coef, dtype=dtype)
     S = R[0, 0] ** 2
     # Factor of the unshifted [1, x, y]: column j gains c_j times the ones column, row 0 only.
     Ru = R.copy()
@@ -86,42 +131,42 @@ def regression_statistics(
     if fit_intercept:
         F = Ru[: d + 1, : d + 1]  # parameters [b, w]
         full = Ru
-        theta = np.r_[float(intercept), w]
-        tss = float(R[1:, d + 1] @ R[1:, d + 1])  # about the weighted mean
+        theta = np.r_[np.asarray([intercept], dtype=dtype), w]
+        tss = R[1:, d + 1] @ R[1:, d + 1]  # about the weighted mean
         rss_exact = R[d + 1, d + 1] ** 2
     else:
         full = _r_of(Ru[:, 1:])  # [x, y] without the ones column
         F = full[:d, :d]
         theta = w
-        tss = float(full[:, d] @ full[:, d])  # about zero
+        tss = full[:, d] @ full[:, d]  # about zero
         rss_exact = full[d, d] ** 2
     if exact and alpha == 0.0:
-        rss = float(rss_exact)
+        rss = rss_exact
     else:
-        v = np.r_[theta, -1.0]
+        v = np.r_[theta, np.asarray([-1.0], dtype=dtype)]
         cols = np.r_[np.arange(d + 1), d + 1] if fit_intercept else np.arange(d + 1)
         res = full[:, cols] @ v
-        rss = float(res @ res)
+        rss = res @ res
     dof = int(n_nonzero) - int(rank) - int(bool(fit_intercept))
     sigma2 = rss / dof if dof > 0 else np.nan
     k = F.shape[0]
     if rank < d or not np.all(np.diag(F) != 0.0):
         var = np.full(k, np.nan)
     elif alpha == 0.0:
-        Finv = solve_triangular(F, np.eye(k))
+        Finv = _solve_upper(F, np.eye(k, dtype=dtype))
         var = sigma2 * np.einsum("ij,ij->i", Finv, Finv)
     else:
-        pen = np.zeros((d, k))
-        pen[:, k - d :] = np.sqrt(alpha * S) * np.eye(d)
+        pen = np.zeros((d, k), dtype=dtype)
+        pen[:, k - d :] = np.sqrt(alpha * S) * np.eye(d, dtype=dtype)
         Fp = _r_of(np.vstack([F, pen]))
-        inner = solve_triangular(Fp, solve_triangular(Fp, F.T, trans="T"))  # Fp^-1 Fp^-T F^T
+        inner = _solve_upper(Fp, _solve_upper(Fp, F.T, trans=True))  # Fp^-1 Fp^-T F^T
         var = sigma2 * np.einsum("ij,ij->i", inner, inner)
     se = np.sqrt(var)
     return {
-        "coef_stderr": se[k - d :],
+        "coef_stderr": se[k - d :].astype(np.float64),
         "intercept_stderr": float(se[0]) if fit_intercept else 0.0,
         "residual_std": float(np.sqrt(sigma2)),
-        "r2": 1.0 - rss / tss if tss > 0 else np.nan,
+        "r2": float(1 - rss / tss) if tss > 0 else np.nan,
         "dof_resid": dof,
-        "rss": rss,
+        "rss": float(rss),
     }

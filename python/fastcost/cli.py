@@ -123,6 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype for scikit-learn and fastcost (TensorFlow always computes in float32)",
     )
 
+    prep = cmp.add_argument_group("preprocessing (fastcost.preprocessing; reported in the footer and JSON)")
+    prep.add_argument(
+        "--clean",
+        choices=("raise", "drop", "impute"),
+        default="raise",
+        metavar="POLICY",
+        help="NaN/inf in the data: raise (default), drop rows, or impute column means",
+    )
+    prep.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="do not standardize X (default: fastcost's StandardScaler on the training rows)",
+    )
+    prep.add_argument(
+        "--prune",
+        action="store_true",
+        help="fastcost solvers drop constant, duplicate and collinear columns (prune=True)",
+    )
+
     run = cmp.add_argument_group("runs")
     run.add_argument(
         "--solvers",
@@ -144,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--price-per-hour", type=_nonnegative_float, metavar="PRICE", help="adds a cost column"
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://host:8786: fastcost's newton and lbfgs also run "
+        "through fastcost.dask on that cluster (rows fastcost-dask-<solver>; needs "
+        "pip install 'fastcost[dask]')",
     )
 
     out = cmp.add_argument_group("output")
@@ -432,6 +459,38 @@ def _plot(path: str, results: list[Any], title: str) -> None:
     fig.savefig(path, dpi=150)
 
 
+def _preprocessing_summary(args: argparse.Namespace, data: Any, X_train: np.ndarray) -> dict[str, Any]:
+    """The preprocessing steps' reports, and one footer line per step used."""
+    reports = dict(data.description.get("preprocessing_reports") or {})
+    notes = []
+    if "clean" in reports:
+        c = reports["clean"]
+        notes.append(
+            f"clean ({c['policy']}): {c['bad_cells_X']} bad cells in X, {c['bad_cells_y']} in y; "
+            f"{c['rows_dropped']} rows dropped, {c['cells_imputed']} cells imputed, "
+            f"{c['bytes_copied']} bytes copied"
+        )
+    if "standardize" in reports:
+        s = reports["standardize"]
+        notes.append(
+            f"standardize: fastcost StandardScaler, {s['n_passes']} pass over "
+            f"{s['n_samples_seen']:.0f} training rows, constant columns {s['constant_columns']}, "
+            f"{s['bytes_copied']} bytes copied"
+        )
+    if args.prune:
+        from fastcost.preprocessing import find_redundant_columns
+
+        p = find_redundant_columns(X_train, n_threads=args.threads).as_dict()
+        reports["prune"] = p
+        notes.append(
+            f"prune (fastcost solvers): kept {p['n_features_kept']} of {p['n_features_in']} "
+            f"columns (constant {p['constant']}, duplicate {p['duplicate']}, collinear "
+            f"{p['collinear']}); newton statistics {p['gram_work_fraction']:.0%} and solve "
+            f"{p['solve_work_fraction']:.0%} of the unpruned work"
+        )
+    return {"reports": reports, "notes": notes}
+
+
 def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from fastcost.baselines import (
         glorot_uniform,
@@ -444,16 +503,27 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from fastcost.datasets import load_file, make_default
 
     names, _ = _resolve_solvers(args.solvers, parser)
+    if args.scheduler:  # each distributed run right after its local twin
+        with_dask: list[str] = []
+        for n in names:
+            with_dask.append(n)
+            if n in ("fastcost-newton", "fastcost-lbfgs"):
+                with_dask.append(n.replace("fastcost-", "fastcost-dask-", 1))
+        names = with_dask
     progress = _Progress(sys.stderr, args.quiet)
     threads = args.threads or _available_cores()
 
     try:
         if args.data:
-            data = load_file(args.data, target=args.target, seed=args.seed, dtype=args.dtype)
+            data = load_file(
+                args.data, target=args.target, seed=args.seed, dtype=args.dtype,
+                clean=args.clean, standardize=args.standardize,
+            )  # fmt: skip
         else:
             data = make_default(
-                args.n_samples, args.n_features, noise=args.noise, seed=args.seed, dtype=args.dtype
-            )
+                args.n_samples, args.n_features, noise=args.noise, seed=args.seed, dtype=args.dtype,
+                standardize=args.standardize,
+            )  # fmt: skip
     except (OSError, ValueError, ImportError) as exc:
         print(f"fastcost compare: cannot load data: {exc}", file=sys.stderr)
         return 1
@@ -490,6 +560,13 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     assert res.initial_coef is not None
                     init = (res.initial_coef, float(res.initial_intercept or 0.0))
                     init_source = "tensorflow"
+                elif name.startswith("fastcost-dask-"):
+                    from fastcost.dask import run_compare
+
+                    res = run_compare(
+                        name.removeprefix("fastcost-dask-"), X_train, y_train, X_test, y_test,
+                        scheduler=args.scheduler, price_per_hour=price, repeat=repeat,
+                    )  # fmt: skip
                 elif name == "sklearn-lr":
                     res = run_sklearn_lr(
                         X_train, y_train, X_test, y_test,
@@ -514,6 +591,7 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                             coef_init=init[0] if is_sgd else None,
                             intercept_init=init[1] if is_sgd else None,
                             threads=threads, price_per_hour=price, repeat=repeat,
+                            **({"prune": True} if args.prune else {}),
                         )  # fmt: skip
         except ImportError as exc:
             if name == "tensorflow":
@@ -547,6 +625,8 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.repeat > 1:
         notes.append(f"wall: median of {args.repeat} measured fits")
     notes.append("peak mem: resident memory growth during the fit; warm-ups excluded")
+    preprocessing = _preprocessing_summary(args, data, X_train)
+    notes.extend(preprocessing.pop("notes"))
     for note in notes:
         print(note)
     for item in skipped:
@@ -569,8 +649,13 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "learning_rate": args.learning_rate,
                 "repeat": args.repeat,
                 "price_per_hour": args.price_per_hour,
+                "scheduler": args.scheduler,
                 "sgd_initial_weights": init_source,
+                "clean": args.clean,
+                "standardize": args.standardize,
+                "prune": args.prune,
             },
+            "preprocessing": preprocessing,
             "data": data.description,
             "machine": _machine_info(),
             "notes": notes,

@@ -69,6 +69,8 @@ def split_and_scale(
     test_size: float = DEFAULT_TEST_SIZE,
     dtype: npt.DTypeLike = np.float64,
     description: dict[str, Any] | None = None,
+    clean: str = "raise",
+    standardize: bool = True,
 ) -> Dataset:
     """Split ``X, y`` into train and test and standardize ``X`` on the train part.
 
@@ -83,13 +85,20 @@ def split_and_scale(
         dtype of the returned arrays.
     description : dict, optional
         Extra entries for ``Dataset.description``.
+    clean : {"raise", "drop", "impute"}, default="raise"
+        What to do with NaN/inf (:func:`fastcost.preprocessing.clean`, before the split).
+    standardize : bool, default=True
+        Standardize X with :class:`fastcost.preprocessing.StandardScaler` fitted on
+        the training rows. The steps' reports go to ``description["preprocessing_reports"]``.
 
     Returns
     -------
     Dataset
     """
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
+
+    from .preprocessing import StandardScaler
+    from .preprocessing import clean as clean_data
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -97,12 +106,16 @@ def split_and_scale(
         raise ValueError(f"X must be 2-D, got shape {X.shape}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        raise ValueError("X and y must not contain NaN or infinity")
+    reports: dict[str, Any] = {}
+    if clean != "raise" or not (np.isfinite(X).all() and np.isfinite(y).all()):
+        X, y, clean_report = clean_data(X, y, policy=clean)
+        reports["clean"] = clean_report.as_dict()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed
     )
-    scaler = StandardScaler().fit(X_train)
+    scaler = StandardScaler(with_mean=standardize, with_std=standardize).fit(X_train)
+    if standardize:
+        reports["standardize"] = scaler.report_.as_dict()
     dt = np.dtype(dtype)
     desc = dict(description or {})
     desc.update(
@@ -113,7 +126,12 @@ def split_and_scale(
         test_size=test_size,
         split_seed=seed,
         dtype=dt.name,
-        preprocessing="X standardized with StandardScaler fitted on the training rows; y unscaled",
+        preprocessing=(
+            "X standardized with fastcost's StandardScaler fitted on the training rows; y unscaled"
+            if standardize
+            else "X not standardized; y unscaled"
+        ),
+        preprocessing_reports=reports,
     )
     return Dataset(
         X_train=np.ascontiguousarray(scaler.transform(X_train), dtype=dt),
@@ -131,6 +149,7 @@ def make_default(
     noise: float = DEFAULT_NOISE,
     seed: int = 0,
     dtype: npt.DTypeLike = np.float64,
+    standardize: bool = True,
 ) -> Dataset:
     """The built-in problem: ``make_regression`` split 80/20 and standardized.
 
@@ -163,6 +182,7 @@ def make_default(
         y,
         seed=seed,
         dtype=dtype,
+        standardize=standardize,
         description={
             "source": "sklearn.datasets.make_regression",
             "noise": noise,
@@ -225,6 +245,8 @@ def load_file(
     target: str | None = None,
     seed: int = 0,
     dtype: npt.DTypeLike = np.float64,
+    clean: str = "raise",
+    standardize: bool = True,
 ) -> Dataset:
     """Load a user file, split it 80/20 and standardize ``X``.
 
@@ -278,4 +300,6 @@ def load_file(
         seed=seed,
         dtype=dtype,
         description={"source": os.path.abspath(path), "format": ext.lstrip("."), "target": name},
+        clean=clean,
+        standardize=standardize,
     )

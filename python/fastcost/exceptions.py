@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["ConvergenceWarning", "RankDeficientWarning", "IllConditionedWarning"]
+__all__ = ["ConvergenceWarning", "DivergenceError", "IllConditionedWarning", "RankDeficientWarning"]
 
 
 class RankDeficientWarning(UserWarning):
@@ -13,3 +13,7 @@ class RankDeficientWarning(UserWarning):
 
 class IllConditionedWarning(UserWarning):
     """The normal equations are too ill-conditioned to keep the requested digits."""
+
+
+class DivergenceError(ValueError, FloatingPointError):
+    """An iterative solver diverged (e.g. sgd with too large a learning_rate)."""

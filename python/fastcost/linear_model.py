@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,9 +17,11 @@ from . import _core
 from ._statistics import gram_to_factor, regression_statistics
 from ._threads import resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
-from .exceptions import ConvergenceWarning, IllConditionedWarning, RankDeficientWarning
+from .exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning, RankDeficientWarning
+from .preprocessing import FitPreprocessing, fit_preprocessed
 
 SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd", "sgd")
+QR_PRECISIONS = ("auto", "double", "extended")
 
 #: Default ``max_iter`` per solver when ``max_iter=None``: iterations for
 #: lbfgs and gd, epochs for sgd (the Keras recipe's 10).
@@ -100,6 +104,45 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         carry its squared condition number); lbfgs, gd and sgd make one extra qr
         pass. With ``alpha > 0`` the standard errors are the ridge sandwich
         ``sigma^2 H^-1 G H^-1``; for a rank-deficient design they are NaN.
+        Not available with ``standardize``, ``prune`` or ``noise_augmentation``.
+    standardize : bool, default=False
+        Fit as if X were standardized (``fastcost.preprocessing.StandardScaler``,
+        weighted like the fit; centering only with an intercept) without copying
+        X: the solvers work in coordinates ``v = scale * w`` and report ``coef_``
+        on X's scale. ``alpha`` penalizes ``v``, so the coefficients equal
+        StandardScaler + fit mapped back. Better conditioning for lbfgs, gd and
+        sgd (sgd standardizes each row of a batch on the fly: the Keras recipe on
+        standardized inputs); newton and qr equilibrate anyway, so only the
+        penalty changes. newton and qr take the scales from their own pass, the
+        others from one moments pass that replaces their means pass.
+    prune : bool, default=False
+        Drop constant, duplicate and exactly collinear columns found in the Gram
+        (:func:`fastcost.preprocessing.find_redundant_columns`); ``coef_`` is 0
+        for them and ``prune_report_`` says which and what it saves. newton and
+        qr solve on the kept block of the statistics of their one pass (the
+        full Gram, or the kept columns of R re-triangularized); lbfgs, gd and sgd
+        make one extra Gram pass and hold the dropped coefficients at 0. X is
+        never copied or subset.
+    prune_tol : float or None, default=None
+        Collinearity tolerance of ``prune`` (None: by dtype, see
+        ``fastcost.preprocessing.DEFAULT_PRUNE_TOL``).
+    noise_augmentation : float, default=0.0
+        Standard deviation s of Gaussian noise added to X (on X's own scale).
+        Trains the model that augmenting X with infinitely many noisy copies
+        would give, without making any: in expectation the noise adds
+        ``s^2 * ||w||^2`` to the loss, so the penalty is ``alpha + s^2`` on X's
+        scale; with ``standardize`` it is ``alpha`` on ``v`` plus
+        ``s^2 / scale_j^2`` per column.
+    qr_precision : {"auto", "double", "extended"}, default="auto"
+        Working precision of the qr solver (also when ``"auto"`` switches to qr).
+        ``"auto"``: a double pass; if the factor's estimate of the digits double
+        keeps on the least accurate parameter is below
+        ``_core.EXTENDED_MIN_DIGITS`` (9.5), a second pass in long double
+        (x86-64: 64-bit mantissa; aarch64: IEEE quad), which replaces the double
+        result, statistics included. Well-conditioned data never take it; it is
+        far slower than the double pass (x87 arithmetic has no vector units).
+        ``"extended"``: one long double pass. ``"double"``: never extended. Where
+        long double is double (MSVC) the extended pass gains nothing and auto skips it.
 
     Attributes
     ----------
@@ -115,7 +158,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     solver_ : str
         The solver used (resolves ``"auto"``).
     fit_info_ : str
-        How the solver was chosen (e.g. why ``"auto"`` switched from newton to qr).
+        How the solver was chosen (e.g. why ``"auto"`` switched from newton to qr)
+        and, for qr, its working precision and why.
+    qr_precision_ : str
+        qr only: ``"double"`` or ``"extended"``, the precision of the reported fit.
     condition_number_ : float
         newton and qr: estimate of the condition number of the equilibrated
         normal equations (for qr, the square of its factor's).
@@ -151,6 +197,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         random_state: Any = None,
         n_shards: int | None = None,
         compute_statistics: bool = False,
+        standardize: bool = False,
+        prune: bool = False,
+        prune_tol: float | None = None,
+        noise_augmentation: float = 0.0,
+        qr_precision: str = "auto",
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -163,6 +214,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_shards = n_shards
         self.compute_statistics = compute_statistics
+        self.standardize = standardize
+        self.prune = prune
+        self.prune_tol = prune_tol
+        self.noise_augmentation = noise_augmentation
+        self.qr_precision = qr_precision
 
     # -- parameters -------------------------------------------------------------
 
@@ -181,6 +237,16 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         _check_int(self.batch_size, "batch_size", minimum=1)
         if self.n_shards is not None:
             _check_int(self.n_shards, "n_shards", minimum=1)
+        for name in ("standardize", "prune"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.prune_tol is not None:
+            _check_real(self.prune_tol, "prune_tol", minimum=0.0)
+        _check_real(self.noise_augmentation, "noise_augmentation", minimum=0.0)
+        if self.qr_precision not in QR_PRECISIONS:
+            raise ValueError(
+                f"qr_precision must be one of {QR_PRECISIONS}, got {self.qr_precision!r}"
+            )
 
     # -- fitting ----------------------------------------------------------------
 
@@ -207,7 +273,22 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         Returns
         -------
         self
+
+        A fit that fails or is interrupted (Ctrl-C raises ``KeyboardInterrupt``
+        promptly, even inside the compiled loops) leaves the estimator as it was.
         """
+        saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        try:
+            return self._fit(X, y, sample_weight, coef_init, intercept_init)
+        except BaseException:
+            for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                delattr(self, k)
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
+    ) -> LinearRegression:
         self._check_params()
         X, y = validate_data(
             self,
@@ -230,6 +311,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             "tol": float(self.tol),
             "n_threads": resolve_n_threads(self.n_threads),
             "n_shards": int(self.n_shards or 0),
+            "precision": str(self.qr_precision),  # qr only
             "batch_size": int(self.batch_size),
             "learning_rate": float(self.learning_rate),
         }
@@ -248,13 +330,21 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 limit = np.sqrt(6.0 / (d + 1))
                 options["coef_init"] = rng.uniform(-limit, limit, size=d)
                 options["intercept_init"] = 0.0
+                options["init_standardized"] = bool(self.standardize)  # drawn for v
             options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
 
+        run, prep = _run_core, _preprocessing(self)
+        if prep.active:
+            if self.compute_statistics:
+                raise ValueError(
+                    "compute_statistics is not available with standardize, prune or noise_augmentation"
+                )
+            run = partial(fit_preprocessed, prep=prep, run_core=_run_core)
         factor: dict[str, Any] | None = None
         if solver == "newton" and self.compute_statistics:
             result, factor = _run_newton_with_factor(X, y, sw, options)
         else:
-            result = _run_core(X, y, sw, solver, options)
+            result = run(X, y, sw, solver, options)
         fit_info = f"{solver} (solver={self.solver!r})"
         if solver == "newton":
             cond = float(result["condition_estimate"])
@@ -265,7 +355,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                     if result["singular"]
                     else f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
                 )
-                result = _run_core(X, y, sw, "qr", options)
+                result = run(X, y, sw, "qr", options)
                 result["n_passes"] = int(result["n_passes"]) + 1  # newton's pass came first
                 solver, factor = "qr", result
                 fit_info = (
@@ -285,7 +375,15 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         elif solver == "qr":
             factor = result
         self._set_result(result, solver, X.dtype)
+        if solver == "qr" and "precision" in result:
+            self.qr_precision_ = str(result["precision"])
+            fit_info += f"; precision {result['precision_reason']}"
+            if result["precision"] == "extended" and self.qr_precision == "auto":
+                fit_info += " (one more pass)"
         self.fit_info_ = fit_info
+        self.preprocessing_ = prep.as_dict() if prep.active else None
+        if prep.prune_report is not None:
+            self.prune_report_ = prep.prune_report
         if self.compute_statistics:
             if factor is None:  # iterative solvers: one extra pass for the factor
                 shift = None if self.fit_intercept else np.zeros(d + 1)
@@ -306,6 +404,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             n_nonzero=int(factor["n_nonzero"]),
             rank=self.rank_,
             exact=solver in ("newton", "qr"),
+            r_lo=factor.get("r_lo"),
         )
         self.coef_stderr_ = stats["coef_stderr"]
         self.intercept_stderr_ = stats["intercept_stderr"]
@@ -348,12 +447,37 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         X = _validate_X(self, X, reset=False)
         if not np.isfinite(X).all():
             raise ValueError("X contains NaN or infinity")
-        return X @ self.coef_.astype(X.dtype, copy=False) + X.dtype.type(self.intercept_)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error
+            pred = X @ self.coef_.astype(X.dtype, copy=False) + X.dtype.type(self.intercept_)
+        if not np.isfinite(pred).all():
+            raise ValueError(
+                f"predictions overflow {X.dtype}: X holds values too large for this model; "
+                "rescale X or use float64"
+            )
+        return pred
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model to ``path`` in fastcost's safe JSON format.
+
+        Read it back with :func:`fastcost.load`; see :mod:`fastcost.persistence`.
+        """
+        from .persistence import save
+
+        save(self, path)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _preprocessing(est: LinearRegression) -> FitPreprocessing:
+    return FitPreprocessing(
+        standardize=bool(est.standardize),
+        prune=bool(est.prune),
+        noise_std=float(est.noise_augmentation),
+        prune_tol=None if est.prune_tol is None else float(est.prune_tol),
+    )
 
 
 def _validate_X(est: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
@@ -374,7 +498,7 @@ def _run_core(X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, solver: str, 
     except OverflowError as exc:  # sgd's loss stopped being finite
         if _core.find_nonfinite(X) is not None:
             raise_for_nonfinite(X, exc)
-        raise FloatingPointError(str(exc)) from exc
+        raise DivergenceError(str(exc)) from exc
     if not np.isfinite(result["coef"]).all() and _core.find_nonfinite(X) is not None:
         raise_for_nonfinite(X)
     return result

@@ -17,6 +17,7 @@
 #include "fastcost/loss_grad.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
+#include "fastcost/preprocess.hpp"
 #include "fastcost/simd.hpp"
 
 namespace fastcost {
@@ -35,6 +36,15 @@ struct FitOptions {
   bool has_init = false;      // start from coef_init / intercept_init
   std::vector<double> coef_init;
   double intercept_init = 0.0;
+  // Preprocessing folded into the iterative solvers (fastcost.preprocessing):
+  // standardize: fit in coordinates v = sigma * w as if X were standardized,
+  // alpha penalizing v (as StandardScaler + fit would); noise_var: the L2 term
+  // that Gaussian input noise of this variance on X adds in expectation,
+  // noise_var * |w|^2; frozen: columns held at coefficient 0 (pruned).
+  bool standardize = false;
+  bool init_standardized = false;  // coef_init is already v (sgd's Glorot draw)
+  double noise_var = 0.0;
+  std::vector<char> frozen;
 };
 
 struct FitResult {
@@ -270,9 +280,11 @@ inline double max_abs_of(const std::vector<double>& v) {
 
 // ---- objective for the iterative solvers ---------------------------------------
 
-// Least squares in centered coordinates: theta = [v, beta] with the model
-// v^T (x - mu) + beta, i.e. w = v and b = beta - mu^T v. Centering costs nothing
-// in the kernel (it only shifts b) and makes the problem far better conditioned.
+// Least squares in centered, optionally scaled coordinates: theta = [v, beta]
+// with the model v^T (x - mu) / sigma + beta, i.e. w = v / sigma and
+// b = beta - mu^T w. Centering and scaling cost nothing in the kernel (they
+// only change w and b) and make the problem far better conditioned. The penalty
+// is sum_j lam_j v_j^2: lam = alpha (+ noise terms), sigma = 1 unless standardizing.
 template <class T>
 struct LeastSquaresObjective {
   MatrixView<T> X;
@@ -281,6 +293,10 @@ struct LeastSquaresObjective {
   double alpha = 0.0;
   bool fit_intercept = true;
   std::vector<double> mu;  // zeros without intercept
+  std::vector<double> sigma;  // ones unless standardizing
+  std::vector<double> lam;    // per-column penalty on v
+  std::vector<char> frozen;   // empty, or 1 for columns held at zero
+  bool uniform = true;        // lam == alpha: the plain solver's arithmetic, bit for bit
   double sum_w = 0.0;
   index_t n_shards = 0;
   int n_threads = 1;
@@ -291,6 +307,7 @@ struct LeastSquaresObjective {
   void to_model(const std::vector<double>& theta, std::vector<double>& w, double& b) const {
     const index_t d = X.cols;
     w.assign(theta.begin(), theta.begin() + d);
+    for (index_t j = 0; j < d; ++j) w[j] /= sigma[j];
     b = 0.0;
     if (fit_intercept) {
       b = theta[d];
@@ -309,11 +326,12 @@ struct LeastSquaresObjective {
     double pen = 0.0;
     grad.assign(static_cast<std::size_t>(d + 1), 0.0);
     for (index_t j = 0; j < d; ++j) {
-      grad[j] = 2.0 * (s.sum_wrx[j] - mu[j] * s.sum_wr) / sum_w + 2.0 * alpha * w[j];
-      pen += w[j] * w[j];
+      grad[j] = 2.0 * (s.sum_wrx[j] - mu[j] * s.sum_wr) / sum_w / sigma[j] + 2.0 * lam[j] * theta[j];
+      pen += (uniform ? theta[j] : lam[j] * theta[j]) * theta[j];
+      if (!frozen.empty() && frozen[j]) grad[j] = 0.0;
     }
     grad[d] = fit_intercept ? 2.0 * s.sum_wr / sum_w : 0.0;
-    const double f = s.sum_wr2 / sum_w + alpha * pen;
+    const double f = s.sum_wr2 / sum_w + (uniform ? alpha * pen : pen);
     if (!std::isfinite(f) || !std::isfinite(max_abs_of(grad))) throw std::domain_error("non-finite loss or gradient");
     return f;
   }
@@ -358,18 +376,52 @@ LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, cons
   obj.n_threads = opt.n_threads;
   const index_t d = X.cols;
   double mean_y = 0.0;
-  weighted_means(X, y, sw, opt.n_shards, opt.n_threads, obj.mu, mean_y, obj.sum_w);
+  obj.sigma.assign(static_cast<std::size_t>(d), 1.0);
+  if (opt.standardize) {
+    // One pass gives the means and the scales (the same kernel as StandardScaler).
+    const ColumnMoments m = compute_column_moments(X, sw, opt.n_shards, opt.n_threads);
+    if (!m.finite) throw std::domain_error("non-finite column means");
+    obj.sum_w = m.sum_w;
+    if (!(obj.sum_w > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
+    obj.mu = m.mean;
+    obj.sigma = scale_from_moments(m);
+    double sy = 0.0;
+    for (index_t i = 0; i < X.rows; ++i) sy += (sw ? static_cast<double>(sw[i]) : 1.0) * static_cast<double>(y[i]);
+    mean_y = sy / obj.sum_w;
+  } else {
+    weighted_means(X, y, sw, opt.n_shards, opt.n_threads, obj.mu, mean_y, obj.sum_w);
+  }
   if (!opt.fit_intercept) std::fill(obj.mu.begin(), obj.mu.end(), 0.0);
+  obj.lam.resize(static_cast<std::size_t>(d));
+  for (index_t j = 0; j < d; ++j) obj.lam[j] = opt.alpha + opt.noise_var / (obj.sigma[j] * obj.sigma[j]);
+  obj.uniform = opt.noise_var == 0.0;
+  obj.frozen = opt.frozen;
   theta0.assign(static_cast<std::size_t>(d + 1), 0.0);
   if (opt.has_init) {
-    for (index_t j = 0; j < d; ++j) theta0[j] = opt.coef_init[j];
+    // coef_init is w on X's scale unless it was drawn for the standardized model.
+    std::vector<double> w0(opt.coef_init.begin(), opt.coef_init.begin() + d);
+    for (index_t j = 0; j < d; ++j) {
+      if (opt.init_standardized) {
+        theta0[j] = w0[j];
+        w0[j] /= obj.sigma[j];
+      } else {
+        theta0[j] = w0[j] * obj.sigma[j];
+      }
+    }
     if (opt.fit_intercept) {
+      // beta is the intercept of the centered model: b + mu^T w, or the
+      // standardized model's own bias when the draw was made for it.
       double beta = opt.intercept_init;
-      for (index_t j = 0; j < d; ++j) beta += obj.mu[j] * theta0[j];
+      if (!opt.init_standardized) {
+        for (index_t j = 0; j < d; ++j) beta += obj.mu[j] * w0[j];
+      }
       theta0[d] = beta;
     }
   } else if (opt.fit_intercept) {
     theta0[d] = mean_y;
+  }
+  for (index_t j = 0; j < d; ++j) {
+    if (!obj.frozen.empty() && obj.frozen[j]) theta0[j] = 0.0;
   }
   return obj;
 }
@@ -645,6 +697,8 @@ FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, co
   const index_t n = X.rows, d = X.cols;
   double total = 0.0;
   for (index_t k0 = 0; k0 < n; k0 += batch) {
+    // An epoch over a large X takes a while: honour Ctrl-C between batches.
+    if ((k0 / batch) % 256 == 255 && cancel_requested()) return;
     const index_t nb = std::min(batch, n - k0);
     std::fill(g, g + d, T(0));
     T gb = 0, loss = 0;
@@ -680,6 +734,59 @@ FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, co
 
 FASTCOST_MULTIVERSION(sgd_epoch, sgd_epoch_body)
 
+// What the standardized / penalized / pruned epoch needs besides the plain one.
+template <class T>
+struct SgdPrep {
+  const double* mu;     // column offsets (zeros unless standardizing with an intercept)
+  const double* sigma;  // column scales (ones unless standardizing)
+  const T* lam;         // per-column penalty on v
+  const char* frozen;   // null, or 1 for columns held at zero
+  T* xt;                // d values: the current row, standardized on the fly
+};
+
+// The same epoch on x~ = (x - mu) / sigma, formed one row at a time in a
+// d-sized buffer (never a copy of X), with the arithmetic of
+// StandardScaler.transform so that it trains exactly the Keras recipe on
+// standardized inputs. v and b are the standardized model's parameters.
+template <class T, int W>
+FASTCOST_INLINE void sgd_epoch_prep_body(MatrixView<T> X, const T* y, const T* sw, const index_t* order,
+                                         index_t batch, T lr, const SgdPrep<T>* prep, T* v, T* b,
+                                         bool fit_intercept, T* g, double* epoch_loss) {
+  const index_t n = X.rows, d = X.cols;
+  T* xt = prep->xt;
+  double total = 0.0;
+  for (index_t k0 = 0; k0 < n; k0 += batch) {
+    const index_t nb = std::min(batch, n - k0);
+    std::fill(g, g + d, T(0));
+    T gb = 0, loss = 0;
+    for (index_t k = k0; k < k0 + nb; ++k) {
+      const index_t i = order[k];
+      for (index_t j = 0; j < d; ++j) {
+        const T c = static_cast<T>(static_cast<double>(X(i, j)) - prep->mu[j]);
+        xt[j] = static_cast<T>(static_cast<double>(c) / prep->sigma[j]);
+      }
+      const T r = simd::dot<T, W>(xt, v, d) + *b - y[i];
+      const T s = sw ? sw[i] : T(1);
+      const T sr = s * r;
+      loss += sr * r;
+      gb += sr;
+      simd::axpy<T, W>(g, sr, xt, d);
+    }
+    const T inv = T(1) / static_cast<T>(nb);
+    T pen = 0;
+    for (index_t j = 0; j < d; ++j) pen += prep->lam[j] * v[j] * v[j];
+    total += static_cast<double>(nb) * static_cast<double>(loss * inv + pen);
+    for (index_t j = 0; j < d; ++j) {
+      if (prep->frozen && prep->frozen[j]) continue;
+      v[j] -= lr * (T(2) * g[j] * inv + T(2) * prep->lam[j] * v[j]);
+    }
+    if (fit_intercept) *b -= lr * T(2) * gb * inv;
+  }
+  *epoch_loss = total;
+}
+
+FASTCOST_MULTIVERSION(sgd_epoch_prep, sgd_epoch_prep_body)
+
 }  // namespace detail
 
 // The Keras recipe with the same math: mini-batches of batch_size rows in an
@@ -697,10 +804,38 @@ FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOpti
     for (index_t j = 0; j < d; ++j) w[j] = static_cast<T>(opt.coef_init[j]);
     b = opt.fit_intercept ? static_cast<T>(opt.intercept_init) : T(0);
   }
+  // Standardizing, noise or pruning: train v = sigma * w on x~ = (x - mu) / sigma.
+  const bool prepped = opt.standardize || opt.noise_var > 0.0 || !opt.frozen.empty();
+  std::vector<double> mu(static_cast<std::size_t>(d), 0.0), sigma(static_cast<std::size_t>(d), 1.0);
+  std::vector<T> lam(static_cast<std::size_t>(d)), xt(static_cast<std::size_t>(d));
+  FitResult res;
+  if (prepped) {
+    if (!opt.frozen.empty() && static_cast<index_t>(opt.frozen.size()) != d) {
+      throw std::invalid_argument("frozen has the wrong length");
+    }
+    if (opt.standardize) {
+      const ColumnMoments m = compute_column_moments(X, sw, opt.n_shards, opt.n_threads);
+      if (!m.finite) throw std::domain_error("non-finite column means");
+      if (opt.fit_intercept) mu = m.mean;
+      sigma = scale_from_moments(m);
+      res.n_passes = 1;
+    }
+    double beta = static_cast<double>(b);
+    for (index_t j = 0; j < d; ++j) {
+      lam[j] = static_cast<T>(opt.alpha + opt.noise_var / (sigma[j] * sigma[j]));
+      if (opt.has_init && !opt.init_standardized) {  // (w, b) on X's scale -> (v, b~)
+        beta += mu[j] * static_cast<double>(w[j]);
+        w[j] = static_cast<T>(static_cast<double>(w[j]) * sigma[j]);
+      }
+      if (!opt.frozen.empty() && opt.frozen[j]) w[j] = T(0);
+    }
+    if (opt.fit_intercept) b = static_cast<T>(beta);
+  }
   std::vector<index_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), index_t(0));
   SplitMix64 rng{opt.seed};
-  FitResult res;
+  const detail::SgdPrep<T> prep{mu.data(), sigma.data(), lam.data(),
+                                opt.frozen.empty() ? nullptr : opt.frozen.data(), xt.data()};
   const Isa isa = active_isa();
   for (int epoch = 0; epoch < opt.max_iter; ++epoch) {
     if (cancel_requested()) throw Cancelled();
@@ -709,17 +844,29 @@ FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOpti
       std::swap(order[i], order[j]);
     }
     double total = 0.0;
-    detail::sgd_epoch<T>(isa, X, y, sw, order.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
-                         static_cast<T>(opt.alpha), w.data(), &b, opt.fit_intercept, g.data(), &total);
+    if (prepped) {
+      detail::sgd_epoch_prep<T>(isa, X, y, sw, order.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
+                                &prep, w.data(), &b, opt.fit_intercept, g.data(), &total);
+    } else {
+      detail::sgd_epoch<T>(isa, X, y, sw, order.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
+                           static_cast<T>(opt.alpha), w.data(), &b, opt.fit_intercept, g.data(), &total);
+    }
+    if (cancel_requested()) throw Cancelled();
     res.loss_history.push_back(total / static_cast<double>(n));
     if (!std::isfinite(res.loss_history.back())) {
       throw std::overflow_error("sgd diverged (the loss is no longer finite): lower learning_rate");
     }
   }
   res.n_iter = opt.max_iter;
-  res.n_passes = opt.max_iter;
+  res.n_passes += opt.max_iter;
   res.coef.assign(w.begin(), w.end());
   res.intercept = static_cast<double>(b);
+  if (prepped) {  // back to X's scale: w = v / sigma, b = b~ - mu^T w
+    for (index_t j = 0; j < d; ++j) {
+      res.coef[j] /= sigma[j];
+      res.intercept -= mu[j] * res.coef[j];
+    }
+  }
   res.rank = d;
   res.converged = true;  // a fixed number of epochs is the recipe, not a tolerance
   return res;

@@ -15,14 +15,30 @@
 // another shift only changes row 0 (exact), which is how Dask chunks merge. The
 // y column comes last, so R[p-1][p-1]^2 is the residual sum of squares.
 // Normal equations square the condition number; this factor does not.
+//
+// Precision: a backward-stable QR in double keeps about 16 - log10(k + k^2 tan t)
+// digits normwise (k the condition number of the equilibrated factor, tan t the
+// residual-to-fit ratio), fewer on parameters with a small effect. Where
+// qr_digits_estimate says fewer than kExtendedMinDigits, the pass can be repeated in extended precision (`long double`: 64-bit mantissa
+// on x86-64, IEEE quad on aarch64). X stays in its dtype; rows are widened as
+// they are packed. The extended factor travels as two doubles per entry
+// (r + r_lo == the long double value exactly for a 64-bit mantissa), so it
+// survives the Python boundary and Dask merges without losing its digits.
+//
+// X may itself be long double (T = extended_t): data whose digits float64
+// would round away (Filip's x^1..x^10) are read in place and widened to
+// nothing; Auto then goes straight to the extended pass, since a double pass
+// would discard exactly the digits the caller kept.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fastcost/gram.hpp"
@@ -33,17 +49,56 @@
 
 namespace fastcost {
 
+// Working precision of the qr pass. Auto: double, then extended only where the
+// double solve's qr_digits_estimate is below kExtendedMinDigits.
+enum class QrPrecision { Auto, Double, Extended };
+
+using extended_t = long double;
+
+// Where long double is just double (MSVC) the extended path gains nothing; it
+// still runs when asked for (same results as double, slower), but Auto skips it.
+constexpr bool kExtendedIsWider = std::numeric_limits<extended_t>::digits > std::numeric_limits<double>::digits;
+
+// Auto takes the extended pass when qr_digits_estimate of the double solve is
+// below this: the estimate undershoots by 0-3.6 digits on the NIST sets, so 9.5
+// keeps 9 correct digits there while well-conditioned data (estimate ~12-13 on
+// the 2,000,000 x 100 benchmark) never pays for the much slower second pass.
+constexpr double kExtendedMinDigits = 9.5;
+
 struct TsqrStats {
   index_t d = 0;               // features
   std::vector<double> shift;   // d + 1 values: c then c_y
   std::vector<double> r;       // p x p, row-major, upper triangular, columns [1, x - c, y - c_y]
+  std::vector<double> r_lo;    // empty, or the low parts of an extended-precision factor (r + r_lo)
   index_t n_rows = 0;          // rows summarized (weights may be zero)
   index_t n_nonzero = 0;       // rows with a positive weight (residual degrees of freedom)
   index_t n_shards = 0;
 
   index_t dim() const { return d + 2; }
+  bool extended() const { return !r_lo.empty(); }
   double at(index_t i, index_t j) const { return r[i * dim() + j]; }
   double sum_weights() const { return at(0, 0) * at(0, 0); }
+
+  // The factor (row-major) in Real: hi + lo where a low part is held.
+  template <class Real>
+  std::vector<Real> values() const {
+    std::vector<Real> out(r.begin(), r.end());
+    if (extended())
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] += static_cast<Real>(r_lo[i]);
+    return out;
+  }
+
+  // Stores a row-major factor; a wider Real keeps its low part in r_lo.
+  template <class Real>
+  void set_values(const std::vector<Real>& v) {
+    r.resize(v.size());
+    r_lo.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) r[i] = static_cast<double>(v[i]);
+    if constexpr (!std::is_same_v<Real, double>) {
+      r_lo.resize(v.size());
+      for (std::size_t i = 0; i < v.size(); ++i) r_lo[i] = static_cast<double>(v[i] - static_cast<Real>(r[i]));
+    }
+  }
 };
 
 namespace detail {
@@ -189,70 +244,182 @@ FASTCOST_INLINE void qr_stack_body(double* R, index_t p, double* B, index_t mb, 
 
 FASTCOST_MULTIVERSION(qr_stack, qr_stack_body)
 
+// Rows per packed block of the extended pass: a long double takes 16 bytes, so
+// half of kQrBlockRows keeps B of d = 100 at ~200 KiB, still in L2.
+constexpr index_t kQrBlockRowsWide = 128;
+
+template <class Real>
+Real dot_wide(const Real* a, const Real* b, index_t n) {
+  // Four partial sums: x87 adds have no vector form, so hide their latency instead.
+  Real s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// qr_stack_body's algebra for a type without SIMD lanes (long double): the same
+// reflectors, applied one at a time; with no vector units to feed, the compact
+// WY blocking would only add work.
+template <class Real>
+void qr_stack_wide(Real* R, index_t p, Real* B, index_t mb) {
+  for (index_t j = 0; j < p; ++j) {
+    Real* bj = B + j * mb;
+    Real xnorm2 = dot_wide(bj, bj, mb);
+    if (!(xnorm2 > 0)) continue;
+    const Real alpha = R[j * p + j];
+    Real scale = 1;
+    if (!std::isfinite(xnorm2) || xnorm2 < std::numeric_limits<Real>::min() / std::numeric_limits<Real>::epsilon()) {
+      // Only reachable when Real has double's range (MSVC); as in qr_stack_body.
+      Real amax = 0;
+      for (index_t i = 0; i < mb; ++i) amax = std::max(amax, std::fabs(bj[i]));
+      scale = amax;
+      xnorm2 = 0;
+      for (index_t i = 0; i < mb; ++i) xnorm2 += (bj[i] / amax) * (bj[i] / amax);
+    }
+    const Real beta = -std::copysign(scale * std::hypot(alpha / scale, std::sqrt(xnorm2)), alpha);
+    const Real t = (beta - alpha) / beta;
+    const Real inv = 1 / (alpha - beta);
+    for (index_t i = 0; i < mb; ++i) bj[i] *= inv;
+    R[j * p + j] = beta;
+    for (index_t k = j + 1; k < p; ++k) {
+      Real* FASTCOST_RESTRICT bk = B + k * mb;
+      const Real wk = t * (R[k * p + j] + dot_wide(bj, bk, mb));
+      R[k * p + j] -= wk;
+      for (index_t i = 0; i < mb; ++i) bk[i] -= wk * bj[i];
+    }
+  }
+}
+
+// One [R; B] -> R step in Real: the SIMD kernels for double, else the wide one.
+template <class Real>
+void stack_block(Isa isa, Real* R, index_t p, Real* B, index_t mb, Real* work) {
+  if constexpr (std::is_same_v<Real, double>) {
+    qr_stack<double>(isa, R, p, B, mb, work);
+  } else {
+    (void)isa;
+    (void)work;
+    qr_stack_wide(R, p, B, mb);
+  }
+}
+
+template <class Real>
+constexpr index_t block_rows() {
+  return std::is_same_v<Real, double> ? kQrBlockRows : kQrBlockRowsWide;
+}
+
 // Packs rows [i0, i0 + nb) as sqrt(s_i) [1, x_i - c, y_i - c_y] into the
-// column-major block B (ld mb); rows nb.. stay zero. Returns the rows with s_i > 0.
-template <class T>
+// column-major block B (ld mb), widened to Real; rows nb.. stay zero. Returns
+// the rows with s_i > 0.
+template <class Real, class T>
 index_t qr_pack(const MatrixView<T>& X, const T* y, const T* sw, const double* shift, index_t i0, index_t nb,
-                double* FASTCOST_RESTRICT B, index_t mb, double* FASTCOST_RESTRICT root) {
+                Real* FASTCOST_RESTRICT B, index_t mb, Real* FASTCOST_RESTRICT root) {
   const index_t d = X.cols;
   index_t nonzero = 0;
   for (index_t i = 0; i < nb; ++i) {
-    const double s = sw ? static_cast<double>(sw[i0 + i]) : 1.0;
-    nonzero += s > 0.0;
+    const Real s = sw ? static_cast<Real>(sw[i0 + i]) : Real(1);
+    nonzero += s > 0;
     root[i] = std::sqrt(s);
     B[i] = root[i];
-    B[(d + 1) * mb + i] = root[i] * ((y ? static_cast<double>(y[i0 + i]) : 0.0) - shift[d]);
+    B[(d + 1) * mb + i] = root[i] * ((y ? static_cast<Real>(y[i0 + i]) : Real(0)) - static_cast<Real>(shift[d]));
   }
   if (X.layout == Layout::RowMajor) {
     for (index_t i = 0; i < nb; ++i) {
       const T* xi = X.row(i0 + i);
-      const double ri = root[i];
-      for (index_t j = 0; j < d; ++j) B[(j + 1) * mb + i] = ri * (static_cast<double>(xi[j]) - shift[j]);
+      const Real ri = root[i];
+      for (index_t j = 0; j < d; ++j) B[(j + 1) * mb + i] = ri * (static_cast<Real>(xi[j]) - static_cast<Real>(shift[j]));
     }
   } else {
     for (index_t j = 0; j < d; ++j) {
       const T* xj = X.col(j) + i0;
-      double* bj = B + (j + 1) * mb;
-      const double cj = shift[j];
-      for (index_t i = 0; i < nb; ++i) bj[i] = root[i] * (static_cast<double>(xj[i]) - cj);
+      Real* bj = B + (j + 1) * mb;
+      const Real cj = static_cast<Real>(shift[j]);
+      for (index_t i = 0; i < nb; ++i) bj[i] = root[i] * (static_cast<Real>(xj[i]) - cj);
     }
   }
-  for (index_t j = 0; j < d + 2; ++j) std::fill(B + j * mb + nb, B + (j + 1) * mb, 0.0);
+  for (index_t j = 0; j < d + 2; ++j) std::fill(B + j * mb + nb, B + (j + 1) * mb, Real(0));
   return nonzero;
 }
 
 // Folds the upper-triangular `add` (p x p, column-major) into R: R <- R of [R; add].
-inline void qr_fold(Isa isa, double* R, const double* add, index_t p, std::vector<double>& buf, double* work) {
+template <class Real>
+void qr_fold(Isa isa, Real* R, const Real* add, index_t p, std::vector<Real>& buf, Real* work) {
   const index_t mb = round_up(p, 8);
-  buf.assign(static_cast<std::size_t>(mb * p), 0.0);
+  buf.assign(static_cast<std::size_t>(mb * p), Real(0));
   for (index_t k = 0; k < p; ++k)
     for (index_t i = 0; i <= k; ++i) buf[k * mb + i] = add[k * p + i];
-  qr_stack<double>(isa, R, p, buf.data(), mb, work);
+  stack_block(isa, R, p, buf.data(), mb, work);
 }
 
 // Row-major <-> column-major copies of a p x p factor (strict lower part zero).
-inline std::vector<double> upper_to_colmajor(const std::vector<double>& r, index_t p) {
-  std::vector<double> out(static_cast<std::size_t>(p * p), 0.0);
+template <class Real>
+std::vector<Real> upper_to_colmajor(const std::vector<Real>& r, index_t p) {
+  std::vector<Real> out(static_cast<std::size_t>(p * p), Real(0));
   for (index_t i = 0; i < p; ++i)
     for (index_t j = i; j < p; ++j) out[j * p + i] = r[i * p + j];
   return out;
 }
 
-inline std::vector<double> colmajor_to_upper(const double* c, index_t p) {
-  std::vector<double> out(static_cast<std::size_t>(p * p), 0.0);
+template <class Real>
+std::vector<Real> colmajor_to_upper(const Real* c, index_t p) {
+  std::vector<Real> out(static_cast<std::size_t>(p * p), Real(0));
   for (index_t i = 0; i < p; ++i)
     for (index_t j = i; j < p; ++j) out[i * p + j] = c[j * p + i];
   return out;
+}
+
+// The sharded pass in working precision Real; fills st.r (and st.r_lo).
+template <class Real, class T>
+void tsqr_pass(const MatrixView<T>& X, const T* y, const T* sample_weight, index_t n_shards, int n_threads,
+               TsqrStats& st) {
+  const index_t n = X.rows, d = X.cols, p = d + 2;
+  const Isa isa = active_isa();
+  if (n_shards <= 0) n_shards = default_shard_count(n, p, p * p);
+  const ShardPlan plan = make_plan(0, n, n_shards);
+  st.n_shards = plan.n_shards;
+  const index_t tile = p * p;
+  std::vector<Real> partials(static_cast<std::size_t>(plan.n_shards * tile), Real(0));
+  std::vector<index_t> nonzero(static_cast<std::size_t>(plan.n_shards), 0);
+  const index_t block = block_rows<Real>();
+  const int threads = n * d < 100000 ? 1 : n_threads;  // tiny work: threads cost more than they save
+
+  for_each_shard(plan, threads, [&](index_t s) {
+    const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
+    const index_t mb = round_up(std::min(block, r1 - r0), 8);
+    Scratch<Real> B(static_cast<std::size_t>(mb * p));
+    Scratch<Real> root(static_cast<std::size_t>(mb));
+    Scratch<Real> work(static_cast<std::size_t>(kQrPanel * (kQrPanel + 1)));
+    Real* R = partials.data() + s * tile;
+    for (index_t i0 = r0; i0 < r1; i0 += block) {
+      if (cancel_requested()) throw Cancelled();
+      const index_t nb = std::min(block, r1 - i0);
+      nonzero[s] += qr_pack<Real>(X, y, sample_weight, st.shift.data(), i0, nb, B.data(), mb, root.data());
+      stack_block(isa, R, p, B.data(), mb, work.data());
+    }
+  });
+
+  // Fixed-order reduction: fold shard 1, 2, ... into shard 0's factor.
+  std::vector<Real> R(partials.begin(), partials.begin() + tile), buf;
+  std::vector<Real> work(static_cast<std::size_t>(kQrPanel * (kQrPanel + 1)));
+  for (index_t s = 1; s < plan.n_shards; ++s) qr_fold(isa, R.data(), partials.data() + s * tile, p, buf, work.data());
+  st.set_values(colmajor_to_upper(R.data(), p));
+  st.n_nonzero = std::accumulate(nonzero.begin(), nonzero.end(), index_t(0));
 }
 
 }  // namespace detail
 
 // R factor of rows [0, n) of (X, y, sample_weight) in one sharded pass.
 // `shift` (d + 1 values) defaults to the first row and its target; pass zeros
-// for a model without intercept. y and sample_weight may be null.
+// for a model without intercept. y and sample_weight may be null. Extended
+// precision fills r_lo as well; Auto means Double here (the choice needs a solve).
 template <class T>
 TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample_weight, const double* shift,
-                             index_t n_shards, int n_threads) {
+                             index_t n_shards, int n_threads, QrPrecision precision = QrPrecision::Double) {
   X.validate();
   const index_t n = X.rows, d = X.cols, p = d + 2;
   TsqrStats st;
@@ -266,73 +433,68 @@ TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample
     st.shift[d] = y ? static_cast<double>(y[0]) : 0.0;
   }
   st.r.assign(static_cast<std::size_t>(p * p), 0.0);
+  if (precision == QrPrecision::Extended) st.r_lo.assign(st.r.size(), 0.0);
   if (n == 0) return st;
-  const Isa isa = active_isa();
-  if (n_shards <= 0) n_shards = default_shard_count(n, p, p * p);
-  const ShardPlan plan = make_plan(0, n, n_shards);
-  st.n_shards = plan.n_shards;
-  const index_t tile = p * p;
-  std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * tile), 0.0);
-  std::vector<index_t> nonzero(static_cast<std::size_t>(plan.n_shards), 0);
-  const index_t block = detail::kQrBlockRows;
-  const int threads = n * d < 100000 ? 1 : n_threads;  // tiny work: threads cost more than they save
-
-  for_each_shard(plan, threads, [&](index_t s) {
-    const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
-    const index_t mb = detail::round_up(std::min(block, r1 - r0), 8);
-    Scratch<double> B(static_cast<std::size_t>(mb * p));
-    Scratch<double> root(static_cast<std::size_t>(mb));
-    Scratch<double> work(static_cast<std::size_t>(detail::kQrPanel * (detail::kQrPanel + 1)));
-    double* R = partials.data() + s * tile;
-    for (index_t i0 = r0; i0 < r1; i0 += block) {
-      if (cancel_requested()) throw Cancelled();
-      const index_t nb = std::min(block, r1 - i0);
-      nonzero[s] += detail::qr_pack(X, y, sample_weight, st.shift.data(), i0, nb, B.data(), mb, root.data());
-      detail::qr_stack<double>(isa, R, p, B.data(), mb, work.data());
-    }
-  });
-
-  // Fixed-order reduction: fold shard 1, 2, ... into shard 0's factor.
-  std::vector<double> R(partials.begin(), partials.begin() + tile), buf;
-  std::vector<double> work(static_cast<std::size_t>(detail::kQrPanel * (detail::kQrPanel + 1)));
-  for (index_t s = 1; s < plan.n_shards; ++s) detail::qr_fold(isa, R.data(), partials.data() + s * tile, p, buf, work.data());
-  st.r = detail::colmajor_to_upper(R.data(), p);
-  st.n_nonzero = std::accumulate(nonzero.begin(), nonzero.end(), index_t(0));
+  if (precision == QrPrecision::Extended) {
+    detail::tsqr_pass<extended_t>(X, y, sample_weight, n_shards, n_threads, st);
+  } else {
+    detail::tsqr_pass<double>(X, y, sample_weight, n_shards, n_threads, st);
+  }
   for (double v : st.r) {
     if (!std::isfinite(v)) throw std::domain_error("non-finite statistics");
   }
   return st;
 }
 
+namespace detail {
+
 // Re-expresses a factor about another shift. Column j of Z gains
 // (c_j - c'_j) times the ones column, so only row 0 of R changes: exact algebra.
-inline TsqrStats tsqr_reshift(const TsqrStats& st, const std::vector<double>& new_shift) {
-  const index_t d = st.d, p = st.dim();
-  if (static_cast<index_t>(new_shift.size()) != d + 1) throw std::invalid_argument("shift has the wrong length");
+template <class Real>
+TsqrStats tsqr_reshift(const TsqrStats& st, const std::vector<double>& new_shift) {
+  const index_t p = st.dim();
   TsqrStats out = st;
   out.shift = new_shift;
-  for (index_t j = 1; j < p; ++j) out.r[j] += (st.shift[j - 1] - new_shift[j - 1]) * st.r[0];
+  std::vector<Real> r = st.values<Real>();
+  for (index_t j = 1; j < p; ++j)
+    r[j] += (static_cast<Real>(st.shift[j - 1]) - static_cast<Real>(new_shift[j - 1])) * r[0];
+  out.set_values(r);
   return out;
 }
 
+template <class Real>
+TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
+  const index_t p = a.dim();
+  const TsqrStats bb = a.shift == b.shift ? b : tsqr_reshift<Real>(b, a.shift);
+  std::vector<Real> R = upper_to_colmajor(a.values<Real>(), p);
+  const std::vector<Real> add = upper_to_colmajor(bb.values<Real>(), p);
+  std::vector<Real> buf, work(static_cast<std::size_t>(kQrPanel * (kQrPanel + 1)));
+  qr_fold(active_isa(), R.data(), add.data(), p, buf, work.data());
+  TsqrStats out = a;
+  out.set_values(colmajor_to_upper(R.data(), p));
+  out.n_rows += b.n_rows;
+  out.n_nonzero += b.n_nonzero;
+  out.n_shards += b.n_shards;
+  return out;
+}
+
+}  // namespace detail
+
+inline TsqrStats tsqr_reshift(const TsqrStats& st, const std::vector<double>& new_shift) {
+  if (static_cast<index_t>(new_shift.size()) != st.d + 1) throw std::invalid_argument("shift has the wrong length");
+  return st.extended() ? detail::tsqr_reshift<extended_t>(st, new_shift) : detail::tsqr_reshift<double>(st, new_shift);
+}
+
 // Factor of the union of two row sets (e.g. two Dask chunks): b is moved to
-// a's shift, then R of [R_a; R_b].
+// a's shift, then R of [R_a; R_b]. Extended if either factor is: merging in
+// double would throw the low parts away.
 inline TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
   if (a.d != b.d) throw std::invalid_argument("cannot merge factors with different feature counts");
   const index_t p = a.dim();
   if (static_cast<index_t>(a.r.size()) != p * p || static_cast<index_t>(b.r.size()) != p * p)
     throw std::invalid_argument("factor has the wrong size");
-  const TsqrStats bb = a.shift == b.shift ? b : tsqr_reshift(b, a.shift);
-  std::vector<double> R = detail::upper_to_colmajor(a.r, p);
-  const std::vector<double> add = detail::upper_to_colmajor(bb.r, p);
-  std::vector<double> buf, work(static_cast<std::size_t>(detail::kQrPanel * (detail::kQrPanel + 1)));
-  detail::qr_fold(active_isa(), R.data(), add.data(), p, buf, work.data());
-  TsqrStats out = a;
-  out.r = detail::colmajor_to_upper(R.data(), p);
-  out.n_rows += b.n_rows;
-  out.n_nonzero += b.n_nonzero;
-  out.n_shards += b.n_shards;
-  return out;
+  if (a.shift.size() != b.shift.size()) throw std::invalid_argument("shift has the wrong length");
+  return a.extended() || b.extended() ? detail::tsqr_merge<extended_t>(a, b) : detail::tsqr_merge<double>(a, b);
 }
 
 // ---- small dense tools for the solve (d x d, cost nothing next to the pass) ----
@@ -341,26 +503,27 @@ namespace linalg {
 
 // R of the m x n row-major matrix a (m >= n is not required), by Householder;
 // returns the n x n upper triangle, row-major. Used for the ridge rows and for
-// re-triangularizing a few extra rows.
-inline std::vector<double> small_qr_r(std::vector<double> a, index_t m, index_t n) {
+// re-triangularizing a few extra rows. Real: double or extended_t.
+template <class Real>
+std::vector<Real> small_qr_r(std::vector<Real> a, index_t m, index_t n) {
   for (index_t j = 0; j < n && j < m; ++j) {
-    double xnorm2 = 0.0;
+    Real xnorm2 = 0;
     for (index_t i = j + 1; i < m; ++i) xnorm2 += a[i * n + j] * a[i * n + j];
-    if (xnorm2 == 0.0) continue;
-    const double alpha = a[j * n + j];
-    const double beta = -std::copysign(std::hypot(alpha, std::sqrt(xnorm2)), alpha);
-    const double tau = (beta - alpha) / beta, inv = 1.0 / (alpha - beta);
+    if (xnorm2 == 0) continue;
+    const Real alpha = a[j * n + j];
+    const Real beta = -std::copysign(std::hypot(alpha, std::sqrt(xnorm2)), alpha);
+    const Real tau = (beta - alpha) / beta, inv = 1 / (alpha - beta);
     for (index_t i = j + 1; i < m; ++i) a[i * n + j] *= inv;
     a[j * n + j] = beta;
     for (index_t k = j + 1; k < n; ++k) {
-      double w = a[j * n + k];
+      Real w = a[j * n + k];
       for (index_t i = j + 1; i < m; ++i) w += a[i * n + j] * a[i * n + k];
       w *= tau;
       a[j * n + k] -= w;
       for (index_t i = j + 1; i < m; ++i) a[i * n + k] -= w * a[i * n + j];
     }
   }
-  std::vector<double> r(static_cast<std::size_t>(n * n), 0.0);
+  std::vector<Real> r(static_cast<std::size_t>(n * n), Real(0));
   for (index_t i = 0; i < std::min(m, n); ++i)
     for (index_t j = i; j < n; ++j) r[i * n + j] = a[i * n + j];
   return r;
@@ -368,16 +531,17 @@ inline std::vector<double> small_qr_r(std::vector<double> a, index_t m, index_t 
 
 // Solves R x = b (trans = false) or R^T x = b for the n x n upper-triangular
 // row-major R with leading dimension ld.
-inline void tri_solve(const double* r, index_t n, index_t ld, std::vector<double>& b, bool trans) {
+template <class Real>
+void tri_solve(const Real* r, index_t n, index_t ld, std::vector<Real>& b, bool trans) {
   if (!trans) {
     for (index_t i = n - 1; i >= 0; --i) {
-      double v = b[i];
+      Real v = b[i];
       for (index_t k = i + 1; k < n; ++k) v -= r[i * ld + k] * b[k];
       b[i] = v / r[i * ld + i];
     }
   } else {
     for (index_t i = 0; i < n; ++i) {
-      double v = b[i];
+      Real v = b[i];
       for (index_t k = 0; k < i; ++k) v -= r[k * ld + i] * b[k];
       b[i] = v / r[i * ld + i];
     }
@@ -388,17 +552,18 @@ inline void tri_solve(const double* r, index_t n, index_t ld, std::vector<double
 // return its columns are U * Sigma (norms = singular values), and v (n x n,
 // column-major) holds the right singular vectors. Accurate to high relative
 // precision, which is what a rank decision needs.
-inline void jacobi_svd(std::vector<double>& g, index_t m, index_t n, std::vector<double>& v) {
-  v.assign(static_cast<std::size_t>(n * n), 0.0);
-  for (index_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-  const double eps = std::numeric_limits<double>::epsilon();
+template <class Real>
+void jacobi_svd(std::vector<Real>& g, index_t m, index_t n, std::vector<Real>& v) {
+  v.assign(static_cast<std::size_t>(n * n), Real(0));
+  for (index_t i = 0; i < n; ++i) v[i * n + i] = 1;
+  const Real eps = std::numeric_limits<Real>::epsilon();
   for (int sweep = 0; sweep < 60; ++sweep) {
     bool rotated = false;
     for (index_t a = 0; a < n - 1; ++a) {
       for (index_t b = a + 1; b < n; ++b) {
-        double* ga = g.data() + a * m;
-        double* gb = g.data() + b * m;
-        double alpha = 0.0, beta = 0.0, gamma = 0.0;
+        Real* ga = g.data() + a * m;
+        Real* gb = g.data() + b * m;
+        Real alpha = 0, beta = 0, gamma = 0;
         for (index_t i = 0; i < m; ++i) {
           alpha += ga[i] * ga[i];
           beta += gb[i] * gb[i];
@@ -406,18 +571,18 @@ inline void jacobi_svd(std::vector<double>& g, index_t m, index_t n, std::vector
         }
         if (gamma == 0.0 || std::fabs(gamma) <= eps * std::sqrt(alpha * beta)) continue;
         rotated = true;
-        const double zeta = (beta - alpha) / (2.0 * gamma);
-        const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1.0 + zeta * zeta));
-        const double c = 1.0 / std::sqrt(1.0 + t * t), s = c * t;
+        const Real zeta = (beta - alpha) / (2 * gamma);
+        const Real t = (zeta >= 0 ? Real(1) : Real(-1)) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
+        const Real c = 1 / std::sqrt(1 + t * t), s = c * t;
         for (index_t i = 0; i < m; ++i) {
-          const double x = ga[i], y = gb[i];
+          const Real x = ga[i], y = gb[i];
           ga[i] = c * x - s * y;
           gb[i] = s * x + c * y;
         }
-        double* va = v.data() + a * n;
-        double* vb = v.data() + b * n;
+        Real* va = v.data() + a * n;
+        Real* vb = v.data() + b * n;
         for (index_t i = 0; i < n; ++i) {
-          const double x = va[i], y = vb[i];
+          const Real x = va[i], y = vb[i];
           va[i] = c * x - s * y;
           vb[i] = s * x + c * y;
         }
@@ -431,51 +596,59 @@ inline void jacobi_svd(std::vector<double>& g, index_t m, index_t n, std::vector
 
 // ---- the qr solve ---------------------------------------------------------------
 
+namespace detail {
+
 // The (d + 1) x (d + 1) factor of the weighted design [x, y] for the model:
 // the centered block with an intercept, else the unshifted design without
 // the ones column (row 0 unshifted, then the Hessenberg rest re-triangularized).
-inline std::vector<double> model_factor(const TsqrStats& st, bool fit_intercept) {
+template <class Real>
+std::vector<Real> model_factor(const TsqrStats& st, bool fit_intercept) {
   const index_t d = st.d, p = st.dim(), q = d + 1;
-  std::vector<double> out(static_cast<std::size_t>(q * q), 0.0);
+  const std::vector<Real> r = st.values<Real>();
+  std::vector<Real> out(static_cast<std::size_t>(q * q), Real(0));
   if (fit_intercept) {
     for (index_t i = 0; i < q; ++i)
-      for (index_t j = i; j < q; ++j) out[i * q + j] = st.at(i + 1, j + 1);
+      for (index_t j = i; j < q; ++j) out[i * q + j] = r[(i + 1) * p + j + 1];
     return out;
   }
-  std::vector<double> h(static_cast<std::size_t>(p * q), 0.0);
+  std::vector<Real> h(static_cast<std::size_t>(p * q), Real(0));
   for (index_t i = 0; i < p; ++i)
-    for (index_t j = 0; j < q; ++j) h[i * q + j] = st.at(i, j + 1);
-  for (index_t j = 0; j < q; ++j) h[j] += st.shift[j] * st.at(0, 0);
+    for (index_t j = 0; j < q; ++j) h[i * q + j] = r[i * p + j + 1];
+  for (index_t j = 0; j < q; ++j) h[j] += static_cast<Real>(st.shift[j]) * r[0];
   return linalg::small_qr_r(std::move(h), p, q);
 }
 
-// Solves the least-squares problem held in the factor (which may come from one
-// pass here or from many Dask chunks merged). Ridge: sqrt(alpha * S) I rows
-// are appended to the small factor. Rank-deficient (or numerically singular)
-// systems get the minimum-norm solution, like newton.
-inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+// solve_from_r in working precision Real (the factor's). The rank decision
+// and the condition estimate stay in double: for float64 or float32 data,
+// directions below double's rounding level are noise whatever the precision
+// of the arithmetic, and an estimate needs no extra digits. (Long double data
+// could resolve a little more; treating it like double only errs towards
+// calling a design rank deficient at condition ~1e13, far past any NIST set.)
+template <class Real>
+FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
   const index_t d = st.d, q = d + 1;
-  const double S = st.sum_weights();
-  if (!(S > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
+  const std::vector<Real> r = st.values<Real>();
+  const Real S = r[0] * r[0];
+  if (!(S > 0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
   FitResult res;
-  std::vector<double> f = model_factor(st, fit_intercept);
-  const std::vector<double> f0 = f;  // without the penalty, for the loss
+  std::vector<Real> f = model_factor<Real>(st, fit_intercept);
+  const std::vector<Real> f0 = f;  // without the penalty, for the loss
   if (alpha > 0.0 && d > 0) {
-    std::vector<double> a(static_cast<std::size_t>((q + d) * q), 0.0);
+    std::vector<Real> a(static_cast<std::size_t>((q + d) * q), Real(0));
     std::copy(f.begin(), f.end(), a.begin());
-    const double root = std::sqrt(alpha * S);
+    const Real root = std::sqrt(static_cast<Real>(alpha) * S);
     for (index_t j = 0; j < d; ++j) a[(q + j) * q + j] = root;
     f = linalg::small_qr_r(std::move(a), q + d, q);
   }
   // Equilibrate: unit column norms. Zero columns (constant, or all zero
   // without intercept) cannot be determined and get coefficient 0.
-  std::vector<double> scale(static_cast<std::size_t>(d), 0.0), rhs(static_cast<std::size_t>(d));
+  std::vector<Real> scale(static_cast<std::size_t>(d), Real(0)), rhs(static_cast<std::size_t>(d));
   std::vector<index_t> active;
   for (index_t j = 0; j < d; ++j) {
-    double s2 = 0.0;
+    Real s2 = 0;
     for (index_t i = 0; i <= j; ++i) s2 += f[i * q + j] * f[i * q + j];
-    if (s2 > 0.0 && std::isfinite(s2)) {
-      scale[j] = 1.0 / std::sqrt(s2);
+    if (s2 > 0 && std::isfinite(s2)) {
+      scale[j] = 1 / std::sqrt(s2);
       active.push_back(j);
     }
     rhs[j] = f[j * q + d];
@@ -483,7 +656,7 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
   const index_t m = static_cast<index_t>(active.size());
   const double eps = std::numeric_limits<double>::epsilon();
   const double rank_tol = 10.0 * static_cast<double>(std::max<index_t>(d, 1)) * eps;
-  res.coef.assign(static_cast<std::size_t>(d), 0.0);
+  std::vector<Real> coef(static_cast<std::size_t>(d), Real(0));
   bool full = m == d && d > 0;
   if (full) {
     // Condition of the column-scaled triangle, from its 1-norm and Hager's estimate.
@@ -492,7 +665,7 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
     for (index_t j = 0; j < d; ++j) {
       double col = 0.0;
       for (index_t i = 0; i <= j; ++i) {
-        rs[i * d + j] = f[i * q + j] * scale[j];
+        rs[i * d + j] = static_cast<double>(f[i * q + j] * scale[j]);
         col += std::fabs(rs[i * d + j]);
       }
       norm1 = std::max(norm1, col);
@@ -503,8 +676,8 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
     const double cond = norm1 * inv1;
     full = std::isfinite(cond) && cond * rank_tol < 1.0;
     if (full) {
-      res.coef = rhs;
-      linalg::tri_solve(f.data(), d, q, res.coef, false);
+      coef = rhs;
+      linalg::tri_solve(f.data(), d, q, coef, false);
       res.rank = d;
       res.condition_estimate = cond * cond;  // of the equivalent normal equations, like newton's
     }
@@ -512,55 +685,55 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
   if (!full && m > 0) {
     // Minimum-norm solution from the SVD of the scaled active columns, then the
     // null-space component (measured in the original coordinates) removed.
-    std::vector<double> g(static_cast<std::size_t>(d * m), 0.0), v;
-    for (index_t p = 0; p < m; ++p)
-      for (index_t i = 0; i < d; ++i) g[p * d + i] = f[i * q + active[p]] * scale[active[p]];
+    std::vector<Real> g(static_cast<std::size_t>(d * m), Real(0)), v;
+    for (index_t k = 0; k < m; ++k)
+      for (index_t i = 0; i < d; ++i) g[k * d + i] = f[i * q + active[k]] * scale[active[k]];
     linalg::jacobi_svd(g, d, m, v);
-    std::vector<double> sv(static_cast<std::size_t>(m));
-    double smax = 0.0;
+    std::vector<Real> sv(static_cast<std::size_t>(m));
+    Real smax = 0;
     for (index_t k = 0; k < m; ++k) {
-      double s2 = 0.0;
+      Real s2 = 0;
       for (index_t i = 0; i < d; ++i) s2 += g[k * d + i] * g[k * d + i];
       sv[k] = std::sqrt(s2);
       smax = std::max(smax, sv[k]);
     }
-    std::vector<double> xs(static_cast<std::size_t>(m), 0.0);
-    std::vector<std::vector<double>> null_space;
-    double smin_kept = std::numeric_limits<double>::infinity();
+    std::vector<Real> xs(static_cast<std::size_t>(m), Real(0));
+    std::vector<std::vector<Real>> null_space;
+    Real smin_kept = std::numeric_limits<Real>::infinity();
     index_t rank = 0;
     for (index_t k = 0; k < m; ++k) {
-      if (smax > 0.0 && sv[k] > rank_tol * smax) {
+      if (smax > 0 && sv[k] > static_cast<Real>(rank_tol) * smax) {
         ++rank;
         smin_kept = std::min(smin_kept, sv[k]);
-        double proj = 0.0;  // u_k . rhs / sigma_k, with g_k = sigma_k u_k
+        Real proj = 0;  // u_k . rhs / sigma_k, with g_k = sigma_k u_k
         for (index_t i = 0; i < d; ++i) proj += g[k * d + i] * rhs[i];
         proj /= sv[k] * sv[k];
-        for (index_t p = 0; p < m; ++p) xs[p] += proj * v[k * m + p];
+        for (index_t c = 0; c < m; ++c) xs[c] += proj * v[k * m + c];
       } else {
-        std::vector<double> nv(static_cast<std::size_t>(d), 0.0);
-        for (index_t p = 0; p < m; ++p) nv[active[p]] = v[k * m + p] * scale[active[p]];
+        std::vector<Real> nv(static_cast<std::size_t>(d), Real(0));
+        for (index_t c = 0; c < m; ++c) nv[active[c]] = v[k * m + c] * scale[active[c]];
         null_space.push_back(std::move(nv));
       }
     }
-    for (index_t p = 0; p < m; ++p) res.coef[active[p]] = xs[p] * scale[active[p]];
-    std::vector<std::vector<double>> basis;  // modified Gram-Schmidt, then project out
+    for (index_t c = 0; c < m; ++c) coef[active[c]] = xs[c] * scale[active[c]];
+    std::vector<std::vector<Real>> basis;  // modified Gram-Schmidt, then project out
     for (auto& nv : null_space) {
       for (const auto& u : basis) {
-        const double dd = std::inner_product(u.begin(), u.end(), nv.begin(), 0.0);
+        const Real dd = std::inner_product(u.begin(), u.end(), nv.begin(), Real(0));
         for (index_t i = 0; i < d; ++i) nv[i] -= dd * u[i];
       }
-      const double nrm = std::sqrt(std::inner_product(nv.begin(), nv.end(), nv.begin(), 0.0));
-      if (nrm > 1e-10) {
-        for (double& e : nv) e /= nrm;
+      const Real nrm = std::sqrt(std::inner_product(nv.begin(), nv.end(), nv.begin(), Real(0)));
+      if (nrm > Real(1e-10)) {
+        for (Real& e : nv) e /= nrm;
         basis.push_back(nv);
       }
     }
     for (const auto& u : basis) {
-      const double dd = std::inner_product(u.begin(), u.end(), res.coef.begin(), 0.0);
-      for (index_t i = 0; i < d; ++i) res.coef[i] -= dd * u[i];
+      const Real dd = std::inner_product(u.begin(), u.end(), coef.begin(), Real(0));
+      for (index_t i = 0; i < d; ++i) coef[i] -= dd * u[i];
     }
     res.rank = rank;
-    const double c = rank > 0 ? smax / smin_kept : std::numeric_limits<double>::infinity();
+    const double c = rank > 0 ? static_cast<double>(smax / smin_kept) : std::numeric_limits<double>::infinity();
     res.condition_estimate = c * c;
   }
   if (res.rank < d) {
@@ -568,40 +741,167 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
     res.message = "the design is rank deficient (constant or collinear columns, or fewer samples than "
                   "features); returned the minimum-norm solution";
   }
+  res.coef.resize(static_cast<std::size_t>(d));
+  for (index_t j = 0; j < d; ++j) res.coef[j] = static_cast<double>(coef[j]);
   if (fit_intercept) {
     // Row 0 of R: R00 b' + sum_j R0j w_j = R0y with b' the intercept about the shift.
-    double b = st.at(0, d + 1);
-    for (index_t j = 0; j < d; ++j) b -= st.at(0, j + 1) * res.coef[j];
-    b /= st.at(0, 0);
-    double cw = 0.0;
-    for (index_t j = 0; j < d; ++j) cw += st.shift[j] * res.coef[j];
-    res.intercept = st.shift[d] + b - cw;
+    Real b = r[d + 1];
+    for (index_t j = 0; j < d; ++j) b -= r[j + 1] * coef[j];
+    b /= r[0];
+    Real cw = 0;
+    for (index_t j = 0; j < d; ++j) cw += static_cast<Real>(st.shift[j]) * coef[j];
+    res.intercept = static_cast<double>(static_cast<Real>(st.shift[d]) + b - cw);
   }
   // Loss from the factor: ||F0 [w; -1]||^2 / S + alpha |w|^2.
-  double rss = 0.0, nrm2 = 0.0;
+  Real rss = 0, nrm2 = 0;
   for (index_t i = 0; i < q; ++i) {
-    double r = -f0[i * q + d];
-    for (index_t j = i; j < d; ++j) r += f0[i * q + j] * res.coef[j];
-    rss += r * r;
+    Real e = -f0[i * q + d];
+    for (index_t j = i; j < d; ++j) e += f0[i * q + j] * coef[j];
+    rss += e * e;
   }
-  for (double w : res.coef) nrm2 += w * w;
-  res.loss_history.push_back(rss / S + alpha * nrm2);
+  for (Real w : coef) nrm2 += w * w;
+  res.loss_history.push_back(static_cast<double>(rss / S + static_cast<Real>(alpha) * nrm2));
   res.n_iter = 1;
   return res;
 }
 
+}  // namespace detail
+
+// Solves the least-squares problem held in the factor (which may come from one
+// pass here or from many Dask chunks merged), in the factor's precision.
+// Ridge: sqrt(alpha * S) I rows are appended to the small factor.
+// Rank-deficient (or numerically singular) systems get the minimum-norm
+// solution, like newton.
+inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+  return st.extended() ? detail::solve_from_r<extended_t>(st, alpha, fit_intercept)
+                       : detail::solve_from_r<double>(st, alpha, fit_intercept);
+}
+
+// Digits of the least accurate parameter (intercept included) that a
+// backward-stable double QR keeps on this problem, estimated from the factor
+// by first-order perturbation theory of least squares. In the equilibrated
+// parameters z of the unshifted design (F z ~ c, residual norm rho):
+//     |dz_j| <~ u ||row j of F^-1|| (||z|| + ||F^-1||_F rho)
+// (the rho term is the k^2 tan t part of Wedin's bound, which decides Wampler5).
+// Measured against max(|z_j|, 1e-6 ||z||): a parameter that small in
+// equilibrated units (e.g. the intercept of centered data) has no relative
+// digits worth a second pass. On the NIST sets it undershoots the digits
+// double actually keeps by 0-3.6; it costs one d x d triangular inverse.
+// NaN for a rank-deficient solve.
+inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool fit_intercept) {
+  if (res.singular) return std::numeric_limits<double>::quiet_NaN();
+  const index_t d = st.d, p = st.dim();
+  std::vector<double> f;  // factor of [design, y], design = [1, x] or x, unshifted
+  index_t k;
+  if (fit_intercept) {
+    k = d + 1;
+    f.assign(st.r.begin(), st.r.end());
+    for (index_t j = 1; j < p; ++j) f[j] += st.shift[j - 1] * f[0];
+  } else {
+    k = d;
+    f = detail::model_factor<double>(st, false);
+  }
+  const index_t ld = k + 1;
+  if (k == 0) return 16.0;
+  std::vector<double> scale(static_cast<std::size_t>(k));
+  for (index_t j = 0; j < k; ++j) {
+    double s2 = 0.0;
+    for (index_t i = 0; i <= j; ++i) s2 += f[i * ld + j] * f[i * ld + j];
+    if (!(s2 > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+    scale[j] = 1.0 / std::sqrt(s2);
+  }
+  // Inverse of the equilibrated triangle, column by column (upper triangular).
+  std::vector<double> inv(static_cast<std::size_t>(k * k), 0.0), fs(static_cast<std::size_t>(k * k), 0.0);
+  for (index_t i = 0; i < k; ++i)
+    for (index_t j = i; j < k; ++j) fs[i * k + j] = f[i * ld + j] * scale[j];
+  std::vector<double> col(static_cast<std::size_t>(k));
+  for (index_t j = 0; j < k; ++j) {
+    std::fill(col.begin(), col.end(), 0.0);
+    col[j] = 1.0;
+    linalg::tri_solve(fs.data(), j + 1, k, col, false);
+    for (index_t i = 0; i <= j; ++i) inv[i * k + j] = col[i];
+  }
+  std::vector<double> z(static_cast<std::size_t>(k)), rown(static_cast<std::size_t>(k), 0.0);
+  for (index_t i = 0; i < k; ++i) z[i] = f[i * ld + k];
+  linalg::tri_solve(fs.data(), k, k, z, false);
+  double frob2 = 0.0, z2 = 0.0;
+  for (index_t i = 0; i < k; ++i) {
+    for (index_t j = i; j < k; ++j) rown[i] += inv[i * k + j] * inv[i * k + j];
+    frob2 += rown[i];
+    z2 += z[i] * z[i];
+  }
+  const double rho = std::fabs(f[k * ld + k]), znorm = std::sqrt(z2);
+  const double amp = znorm + std::sqrt(frob2) * rho;
+  const double u = std::numeric_limits<double>::epsilon() / 2;
+  double digits = 16.0;
+  for (index_t i = 0; i < k; ++i) {
+    const double err = u * std::sqrt(rown[i]) * amp / std::max(std::fabs(z[i]), 1e-6 * znorm);
+    if (err > 0.0) digits = std::min(digits, -std::log10(err));
+  }
+  return std::isfinite(digits) ? digits : 0.0;
+}
+
+// How fit_qr chose its working precision.
+struct QrPrecisionChoice {
+  bool extended = false;
+  double digits_estimate = 0.0;  // qr_digits_estimate of the first solve (NaN: rank deficient)
+  std::string reason;
+};
+
+// The qr fit: a double pass and solve; with Auto, a second pass in extended
+// precision when the double solve's digits estimate is below
+// kExtendedMinDigits (the double result is then discarded). Extended skips the
+// double pass, and so does Auto for long double X (T wider than double).
 template <class T>
-FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt, TsqrStats* stats_out = nullptr) {
+FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt, TsqrStats* stats_out = nullptr,
+                 QrPrecision precision = QrPrecision::Auto, QrPrecisionChoice* choice_out = nullptr) {
+  constexpr bool wide_input = std::numeric_limits<T>::digits > std::numeric_limits<double>::digits;
   std::vector<double> zero;
   const double* shift = nullptr;
   if (!opt.fit_intercept) {  // no centering to protect; a shift would only have to be undone
     zero.assign(static_cast<std::size_t>(X.cols + 1), 0.0);
     shift = zero.data();
   }
-  TsqrStats st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads);
+  QrPrecisionChoice choice;
+  const bool forced = precision == QrPrecision::Extended || (wide_input && precision == QrPrecision::Auto);
+  TsqrStats st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads,
+                                    forced ? QrPrecision::Extended : QrPrecision::Double);
   FitResult res = solve_from_r(st, opt.alpha, opt.fit_intercept);
   res.n_passes = 1;
+  choice.digits_estimate = qr_digits_estimate(st, res, opt.fit_intercept);
+  char buf[200];
+  if (forced && precision == QrPrecision::Auto) {
+    choice.extended = true;
+    choice.reason = "extended: X is long double, whose digits a double pass would round away";
+  } else if (forced) {
+    choice.extended = true;
+    choice.reason = kExtendedIsWider ? "qr_precision='extended'"
+                                     : "qr_precision='extended', but long double is double on this platform";
+  } else if (precision == QrPrecision::Double) {
+    choice.reason = wide_input ? "qr_precision='double': long double X rounded to double as it is read"
+                               : "qr_precision='double'";
+  } else if (res.singular) {
+    choice.reason = "double: the design is rank deficient at double's rounding level, which more working "
+                    "precision would not change";
+  } else if (!(choice.digits_estimate < kExtendedMinDigits)) {
+    std::snprintf(buf, sizeof buf, "double: estimated %.1f correct digits >= %.1f", choice.digits_estimate,
+                  kExtendedMinDigits);
+    choice.reason = buf;
+  } else if (!kExtendedIsWider) {
+    std::snprintf(buf, sizeof buf, "double: estimated %.1f correct digits < %.1f, but long double is double on "
+                  "this platform", choice.digits_estimate, kExtendedMinDigits);
+    choice.reason = buf;
+  } else {
+    std::snprintf(buf, sizeof buf, "extended: double would keep an estimated %.1f correct digits < %.1f, so the "
+                  "pass was redone in long double", choice.digits_estimate, kExtendedMinDigits);
+    choice.reason = buf;
+    choice.extended = true;
+    st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads, QrPrecision::Extended);
+    res = solve_from_r(st, opt.alpha, opt.fit_intercept);
+    res.n_passes = 2;
+  }
   if (stats_out) *stats_out = std::move(st);
+  if (choice_out) *choice_out = std::move(choice);
   return res;
 }
 

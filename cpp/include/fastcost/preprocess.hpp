@@ -1,0 +1,355 @@
+// Preprocessing kernels that read X in place: column moments (for standardizing),
+// the affine column map (standardize / undo it, optionally in place), and the
+// NaN/inf scan and imputation behind fastcost.preprocessing.clean.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "fastcost/matrix.hpp"
+#include "fastcost/parallel.hpp"
+
+namespace fastcost {
+
+// A writable matrix with the same layout conventions as MatrixView.
+template <class T>
+struct MutableMatrixView {
+  T* data = nullptr;
+  index_t rows = 0;
+  index_t cols = 0;
+  index_t ld = 0;
+  Layout layout = Layout::RowMajor;
+
+  MatrixView<T> view() const { return MatrixView<T>{data, rows, cols, ld, layout}; }
+  T& at(index_t i, index_t j) const { return layout == Layout::RowMajor ? data[i * ld + j] : data[j * ld + i]; }
+};
+
+// Weighted column moments: sum of weights, means and M2 = sum s (x - mean)^2.
+struct ColumnMoments {
+  double sum_w = 0.0;
+  std::vector<double> mean;
+  std::vector<double> m2;
+  index_t n_shards = 0;
+  bool finite = true;  // false when a sum is NaN/inf (a NaN/inf cell, or overflow)
+};
+
+namespace detail {
+
+constexpr index_t kMomentBlock = 256;  // rows per block: read twice, the second time from cache
+
+// Running moments of one shard, merged block by block (Chan, Golub & LeVeque).
+struct MomentAcc {
+  double w = 0.0;
+  std::vector<double> mean, m2;
+  void merge(double wb, const double* mb, const double* m2b, index_t d) {
+    if (!(wb > 0.0)) return;
+    if (!(w > 0.0)) {
+      w = wb;
+      mean.assign(mb, mb + d);
+      m2.assign(m2b, m2b + d);
+      return;
+    }
+    const double tot = w + wb, fb = wb / tot, cross = w * wb / tot;
+    for (index_t j = 0; j < d; ++j) {
+      const double delta = mb[j] - mean[j];
+      mean[j] += delta * fb;
+      m2[j] += m2b[j] + delta * delta * cross;
+    }
+    w = tot;
+  }
+};
+
+// Moments of rows [r0, r1) of x - c (c: a row of the data) with the corrected
+// two-pass algorithm per block: a provisional mean m from the block sum, then
+// sum s (x - c - m) (the correction) and sum s (x - c - m)^2. For a column with
+// a large mean and small spread x - c is exact, and the means and their
+// differences merged later keep full precision; stored about the large mean
+// they would lose it (1e9 + N(0, 1e-3): about 1e-7 of the variance).
+template <class T>
+void moments_shard(const MatrixView<T>& X, const T* sw, const double* c, index_t r0, index_t r1, MomentAcc& acc) {
+  const index_t d = X.cols;
+  std::vector<double> s1(static_cast<std::size_t>(d)), corr(static_cast<std::size_t>(d)),
+      q(static_cast<std::size_t>(d)), m(static_cast<std::size_t>(d));
+  acc.mean.assign(static_cast<std::size_t>(d), 0.0);
+  acc.m2.assign(static_cast<std::size_t>(d), 0.0);
+  for (index_t i0 = r0; i0 < r1; i0 += kMomentBlock) {
+    const index_t i1 = std::min(r1, i0 + kMomentBlock);
+    double wb = 0.0;
+    for (index_t i = i0; i < i1; ++i) wb += sw ? static_cast<double>(sw[i]) : 1.0;
+    if (!(wb > 0.0)) continue;  // zero-weight rows carry no information
+    std::fill(s1.begin(), s1.end(), 0.0);
+    std::fill(corr.begin(), corr.end(), 0.0);
+    std::fill(q.begin(), q.end(), 0.0);
+    if (X.layout == Layout::RowMajor) {
+      for (index_t i = i0; i < i1; ++i) {
+        const T* xi = X.row(i);
+        const double s = sw ? static_cast<double>(sw[i]) : 1.0;
+        for (index_t j = 0; j < d; ++j) s1[j] += s * (static_cast<double>(xi[j]) - c[j]);
+      }
+      for (index_t j = 0; j < d; ++j) m[j] = s1[j] / wb;
+      for (index_t i = i0; i < i1; ++i) {
+        const T* xi = X.row(i);
+        const double s = sw ? static_cast<double>(sw[i]) : 1.0;
+        for (index_t j = 0; j < d; ++j) {
+          const double e = (static_cast<double>(xi[j]) - c[j]) - m[j];
+          corr[j] += s * e;
+          q[j] += s * e * e;
+        }
+      }
+    } else {
+      for (index_t j = 0; j < d; ++j) {
+        const T* xj = X.col(j);
+        double a = 0.0;
+        for (index_t i = i0; i < i1; ++i) a += (sw ? static_cast<double>(sw[i]) : 1.0) * (static_cast<double>(xj[i]) - c[j]);
+        const double mj = a / wb;
+        double cc = 0.0, qq = 0.0;
+        for (index_t i = i0; i < i1; ++i) {
+          const double s = sw ? static_cast<double>(sw[i]) : 1.0;
+          const double e = (static_cast<double>(xj[i]) - c[j]) - mj;
+          cc += s * e;
+          qq += s * e * e;
+        }
+        m[j] = mj;
+        corr[j] = cc;
+        q[j] = qq;
+      }
+    }
+    for (index_t j = 0; j < d; ++j) {
+      q[j] -= corr[j] * corr[j] / wb;  // exact identity: removes the provisional mean's error
+      m[j] += corr[j] / wb;
+    }
+    acc.merge(wb, m.data(), q.data(), d);
+  }
+}
+
+}  // namespace detail
+
+// Weighted means and M2 of X's columns in one sharded pass; shard results are
+// merged in shard order, so the result depends on n_shards, not on n_threads.
+template <class T>
+ColumnMoments compute_column_moments(const MatrixView<T>& X, const T* sw, index_t n_shards, int n_threads) {
+  X.validate();
+  const index_t n = X.rows, d = X.cols;
+  ColumnMoments out;
+  out.mean.assign(static_cast<std::size_t>(d), 0.0);
+  out.m2.assign(static_cast<std::size_t>(d), 0.0);
+  if (n == 0) return out;
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, 2 * d + 1);
+  const ShardPlan plan = make_plan(0, n, n_shards);
+  out.n_shards = plan.n_shards;
+  std::vector<detail::MomentAcc> parts(static_cast<std::size_t>(plan.n_shards));
+  std::vector<double> shift(static_cast<std::size_t>(d));
+  for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
+  const int threads = n * d < 100000 ? 1 : n_threads;
+  for_each_shard(plan, threads, [&](index_t s) {
+    detail::moments_shard<T>(X, sw, shift.data(), plan.shard_begin(s), plan.shard_end(s), parts[s]);
+  });
+  detail::MomentAcc total;
+  for (const auto& p : parts) total.merge(p.w, p.mean.data(), p.m2.data(), d);
+  out.sum_w = total.w;
+  if (total.w > 0.0) {
+    for (index_t j = 0; j < d; ++j) out.mean[j] = shift[j] + total.mean[j];
+    out.m2 = total.m2;
+  }
+  for (index_t j = 0; j < d; ++j) {
+    if (!std::isfinite(out.mean[j]) || !std::isfinite(out.m2[j])) out.finite = false;
+  }
+  return out;
+}
+
+// Standard deviations with scikit-learn's rule for (near-)constant columns: a
+// variance within the error bound of the two-pass algorithm,
+// var <= n eps var + (n mean eps)^2, counts as zero and gets scale 1.
+inline std::vector<double> scale_from_moments(const ColumnMoments& m) {
+  const double eps = std::numeric_limits<double>::epsilon(), n = m.sum_w;
+  std::vector<double> scale(m.mean.size(), 1.0);
+  for (std::size_t j = 0; j < scale.size(); ++j) {
+    const double var = n > 0.0 ? m.m2[j] / n : 0.0;
+    const double bound = n * eps * var + (n * m.mean[j] * eps) * (n * m.mean[j] * eps);
+    if (var > bound) scale[j] = std::sqrt(var);
+  }
+  return scale;
+}
+
+// out = (x - offset) / scale, or x * scale + offset when `inverse`. `out` may be
+// X itself (in place) or an array of the same shape and layout. The arithmetic
+// is scikit-learn's (subtract, then divide, each rounded to T) so the results
+// agree bit for bit with StandardScaler.transform. Returns how many results are
+// NaN/inf, so callers can reject bad input without another pass.
+template <class T>
+std::int64_t affine_columns(const MatrixView<T>& X, const MutableMatrixView<T>& out, const double* offset,
+                    const double* scale, bool inverse, index_t n_shards, int n_threads) {
+  X.validate();
+  const index_t n = X.rows, d = X.cols;
+  if (out.rows != n || out.cols != d || out.layout != X.layout) throw std::invalid_argument("output shape or layout differs");
+  if (n == 0 || d == 0) return 0;
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, 1);
+  const ShardPlan plan = make_plan(0, n, n_shards);
+  std::vector<std::int64_t> bad(static_cast<std::size_t>(plan.n_shards), 0);
+  const int threads = n * d < 100000 ? 1 : n_threads;
+  auto map = [&](T x, index_t j) -> T {
+    const double o = offset ? offset[j] : 0.0;
+    if (inverse) {
+      const T t = scale ? static_cast<T>(static_cast<double>(x) * scale[j]) : x;
+      return static_cast<T>(static_cast<double>(t) + o);
+    }
+    const T t = static_cast<T>(static_cast<double>(x) - o);
+    return scale ? static_cast<T>(static_cast<double>(t) / scale[j]) : t;
+  };
+  for_each_shard(plan, threads, [&](index_t s) {
+    const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
+    std::int64_t b = 0;
+    if (X.layout == Layout::RowMajor) {
+      for (index_t i = r0; i < r1; ++i) {
+        const T* xi = X.row(i);
+        T* oi = out.data + i * out.ld;
+        for (index_t j = 0; j < d; ++j) {
+          oi[j] = map(xi[j], j);
+          b += std::isfinite(oi[j]) ? 0 : 1;
+        }
+      }
+    } else {
+      for (index_t j = 0; j < d; ++j) {
+        const T* xj = X.col(j);
+        T* oj = out.data + j * out.ld;
+        for (index_t i = r0; i < r1; ++i) {
+          oj[i] = map(xj[i], j);
+          b += std::isfinite(oj[i]) ? 0 : 1;
+        }
+      }
+    }
+    bad[s] = b;
+  });
+  std::int64_t total = 0;
+  for (std::int64_t b : bad) total += b;
+  return total;
+}
+
+// Where the NaN/inf cells are: counts per column, bad rows (X or y), the first
+// bad cell in row order, and the sums of the finite values (for imputation).
+struct NonfiniteScan {
+  std::vector<std::int64_t> col_bad;     // d counts
+  std::vector<double> col_finite_sum;    // d sums of finite values
+  std::int64_t y_bad = 0;
+  std::int64_t rows_bad = 0;
+  index_t first_row = -1, first_col = -1;  // first_col == d: y
+};
+
+template <class T>
+NonfiniteScan scan_nonfinite(const MatrixView<T>& X, const T* y, std::uint8_t* row_bad, index_t n_shards,
+                             int n_threads) {
+  X.validate();
+  const index_t n = X.rows, d = X.cols;
+  NonfiniteScan out;
+  out.col_bad.assign(static_cast<std::size_t>(d), 0);
+  out.col_finite_sum.assign(static_cast<std::size_t>(d), 0.0);
+  if (n == 0) return out;
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, 2 * d + 4);
+  const ShardPlan plan = make_plan(0, n, n_shards);
+  struct Part {
+    std::vector<std::int64_t> bad;
+    std::vector<double> sum;
+    std::int64_t y_bad = 0, rows_bad = 0;
+    index_t first_row = -1, first_col = -1;
+  };
+  std::vector<Part> parts(static_cast<std::size_t>(plan.n_shards));
+  const int threads = n * d < 100000 ? 1 : n_threads;
+  for_each_shard(plan, threads, [&](index_t s) {
+    const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
+    Part& p = parts[s];
+    p.bad.assign(static_cast<std::size_t>(d), 0);
+    p.sum.assign(static_cast<std::size_t>(d), 0.0);
+    // Row flags of this shard's rows only: shards never share a row.
+    std::vector<std::uint8_t> flags(static_cast<std::size_t>(r1 - r0), 0);
+    auto note = [&](index_t i, index_t j) {
+      if (p.first_row < 0 || i < p.first_row || (i == p.first_row && j < p.first_col)) {
+        p.first_row = i;
+        p.first_col = j;
+      }
+      flags[i - r0] = 1;
+    };
+    if (X.layout == Layout::RowMajor) {
+      for (index_t i = r0; i < r1; ++i) {
+        const T* xi = X.row(i);
+        for (index_t j = 0; j < d; ++j) {
+          if (std::isfinite(xi[j])) {
+            p.sum[j] += static_cast<double>(xi[j]);
+          } else {
+            ++p.bad[j];
+            note(i, j);
+          }
+        }
+      }
+    } else {
+      for (index_t j = 0; j < d; ++j) {
+        const T* xj = X.col(j);
+        for (index_t i = r0; i < r1; ++i) {
+          if (std::isfinite(xj[i])) {
+            p.sum[j] += static_cast<double>(xj[i]);
+          } else {
+            ++p.bad[j];
+            note(i, j);
+          }
+        }
+      }
+    }
+    if (y) {
+      for (index_t i = r0; i < r1; ++i) {
+        if (!std::isfinite(y[i])) {
+          ++p.y_bad;
+          note(i, d);
+        }
+      }
+    }
+    for (index_t i = r0; i < r1; ++i) {
+      p.rows_bad += flags[i - r0];
+      if (row_bad) row_bad[i] = flags[i - r0];
+    }
+  });
+  for (const Part& p : parts) {  // fixed shard order
+    for (index_t j = 0; j < d; ++j) {
+      out.col_bad[j] += p.bad[j];
+      out.col_finite_sum[j] += p.sum[j];
+    }
+    out.y_bad += p.y_bad;
+    out.rows_bad += p.rows_bad;
+    if (out.first_row < 0 && p.first_row >= 0) {  // shards are in row order
+      out.first_row = p.first_row;
+      out.first_col = p.first_col;
+    }
+  }
+  return out;
+}
+
+// Replaces every NaN/inf cell of column j with values[j], in place; returns
+// the number of cells replaced.
+template <class T>
+std::int64_t fill_nonfinite(const MutableMatrixView<T>& X, const double* values, index_t n_shards, int n_threads) {
+  const index_t n = X.rows, d = X.cols;
+  if (n == 0 || d == 0) return 0;
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, 1);
+  const ShardPlan plan = make_plan(0, n, n_shards);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(plan.n_shards), 0);
+  const int threads = n * d < 100000 ? 1 : n_threads;
+  for_each_shard(plan, threads, [&](index_t s) {
+    std::int64_t c = 0;
+    for (index_t i = plan.shard_begin(s); i < plan.shard_end(s); ++i) {
+      for (index_t j = 0; j < d; ++j) {
+        T& x = X.at(i, j);
+        if (!std::isfinite(x)) {
+          x = static_cast<T>(values[j]);
+          ++c;
+        }
+      }
+    }
+    counts[s] = c;
+  });
+  std::int64_t total = 0;
+  for (std::int64_t c : counts) total += c;
+  return total;
+}
+
+}  // namespace fastcost

@@ -1,0 +1,176 @@
+"""Saving and loading fitted estimators in a safe, versioned, non-pickle format.
+
+The file is UTF-8 JSON::
+
+    {"format": "fastcost-model", "format_version": 1, "fastcost_version": "...",
+     "class": "LinearRegression", "params": {...}, "attributes": {...},
+     "sha256": "<hex digest of the canonical JSON of everything above>"}
+
+Loading executes no code: only classes listed in ``_CLASSES`` can be rebuilt,
+parameters and attributes are plain numbers, strings and lists, arrays carry
+their dtype and shape, and the checksum rejects files changed after saving.
+Floats are written with Python's shortest round-trip repr, so float64 and
+float32 values come back bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+
+FORMAT = "fastcost-model"
+FORMAT_VERSION = 1
+
+# Fitted attributes that are saved, by name; anything else is derived or transient.
+_ARRAY_ATTRIBUTES = ("coef_", "loss_history_", "feature_names_in_", "coef_stderr_")
+_SCALAR_ATTRIBUTES = (
+    "intercept_",
+    "n_iter_",
+    "n_passes_",
+    "solver_",
+    "converged_",
+    "rank_",
+    "condition_number_",
+    "n_features_in_",
+    "intercept_stderr_",
+    "residual_std_",
+    "r2_",
+    "dof_resid_",
+)
+
+
+class ModelFileError(ValueError):
+    """A model file is truncated, tampered with, or not a fastcost model."""
+
+
+def _classes() -> dict[str, type]:
+    from .linear_model import LinearRegression
+
+    return {"LinearRegression": LinearRegression}
+
+
+def _encode_array(a: np.ndarray) -> dict[str, Any]:
+    a = np.asarray(a)
+    if a.dtype.kind in "fiub":
+        values = a.astype(np.float64).tolist() if a.dtype.kind == "f" else a.tolist()
+    elif a.dtype.kind in "OU":
+        values = [str(v) for v in a.tolist()]
+    else:
+        raise TypeError(f"cannot save an array of dtype {a.dtype}")
+    return {"__array__": True, "dtype": a.dtype.str if a.dtype.kind != "O" else "object",
+            "shape": list(a.shape), "values": values}
+
+
+def _decode_array(obj: dict[str, Any]) -> np.ndarray:
+    dtype = np.dtype(object) if obj["dtype"] == "object" else np.dtype(obj["dtype"])
+    if dtype.kind not in "fiubOU":
+        raise ModelFileError(f"unsupported array dtype {obj['dtype']!r} in model file")
+    shape = tuple(int(s) for s in obj["shape"])
+    a = np.array(obj["values"], dtype=np.float64 if dtype.kind == "f" else dtype)
+    if a.size != int(np.prod(shape)):
+        raise ModelFileError("array size does not match its shape in model file")
+    return a.astype(dtype).reshape(shape)
+
+
+def _encode_scalar(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return {"__scalar__": True, "dtype": v.dtype.str, "value": v.item()}
+    if isinstance(v, bool | int | float | str) or v is None:
+        return v
+    raise TypeError(f"cannot save attribute value {v!r}")
+
+
+def _decode_scalar(v: Any) -> Any:
+    if isinstance(v, dict) and v.get("__scalar__"):
+        return np.dtype(v["dtype"]).type(v["value"])
+    return v
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def save(estimator: Any, path: str | os.PathLike[str]) -> None:
+    """Write a fitted fastcost estimator to ``path`` (JSON, see module docstring)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    name = type(estimator).__name__
+    if _classes().get(name) is not type(estimator):
+        raise TypeError(f"cannot save {name}: only {sorted(_classes())} are supported")
+    check_is_fitted(estimator)
+    params = estimator.get_params(deep=False)
+    for key, value in params.items():
+        if not (isinstance(value, bool | int | float | str) or value is None):
+            raise TypeError(
+                f"parameter {key}={value!r} cannot be saved; use an int or None (e.g. for random_state)"
+            )
+    attributes: dict[str, Any] = {}
+    for attr in _ARRAY_ATTRIBUTES:
+        if hasattr(estimator, attr):
+            attributes[attr] = _encode_array(getattr(estimator, attr))
+    for attr in _SCALAR_ATTRIBUTES:
+        if hasattr(estimator, attr):
+            attributes[attr] = _encode_scalar(getattr(estimator, attr))
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fastcost_version": __version__,
+        "class": name,
+        "params": params,
+        "attributes": attributes,
+    }
+    document = dict(payload, sha256=_digest(payload))
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=1)
+    os.replace(tmp, path)  # never leave a half-written model behind
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read an estimator written by :func:`save`.
+
+    Raises
+    ------
+    ModelFileError
+        The file is truncated, was modified after saving, is from a newer format
+        version, or is not a fastcost model.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{os.fspath(path)} is truncated or not a fastcost model file: {exc}") from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ModelFileError(f"{os.fspath(path)} is not a fastcost model file")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{os.fspath(path)} has format version {version!r}; this fastcost reads up to {FORMAT_VERSION}"
+        )
+    digest = document.pop("sha256", None)
+    if digest != _digest(document):
+        raise ModelFileError(f"{os.fspath(path)} failed its checksum: the file was modified or damaged")
+    cls = _classes().get(document.get("class"))
+    if cls is None:
+        raise ModelFileError(f"unknown estimator class {document.get('class')!r} in model file")
+    try:
+        estimator = cls(**document["params"])
+        for attr, value in document["attributes"].items():
+            if attr not in _ARRAY_ATTRIBUTES and attr not in _SCALAR_ATTRIBUTES:
+                raise ModelFileError(f"unexpected attribute {attr!r} in model file")
+            if isinstance(value, dict) and value.get("__array__"):
+                setattr(estimator, attr, _decode_array(value))
+            else:
+                setattr(estimator, attr, _decode_scalar(value))
+    except (TypeError, KeyError, ValueError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"{os.fspath(path)} holds an invalid model: {exc}") from exc
+    return estimator
