@@ -10,10 +10,14 @@ auto, numpy's lstsq and scikit-learn's LinearRegression: the log relative error
 LRE = -log10(|est - cert| / |cert|) (capped at 15; absolute error where the
 certified value is 0), minimum over the coefficients (intercept included), plus
 qr's and auto's LREs of the certified standard errors, residual SD and R^2 and
-the working precision qr chose.
+the working precision qr chose. The "qr ld" columns fit qr on the data in
+``numpy.longdouble``, built from NIST's decimal strings (powers of x taken in
+longdouble): the certified values are for the exact data, and float64 rounding
+of Filip's x^1..x^10 alone caps any float64-fed solver at 7.6 digits there.
 
     python benchmarks/bench_accuracy.py                     # 2,000,000 x 100
     python benchmarks/bench_accuracy.py --n 200000 --d 50 --json out.json
+    python benchmarks/bench_accuracy.py --skip-timing       # NIST table only
 
 Prints both tables and writes JSON. It never asserts.
 """
@@ -26,6 +30,7 @@ import pathlib
 import platform
 import time
 import warnings
+from fractions import Fraction
 
 import numpy as np
 
@@ -98,11 +103,37 @@ def time_solvers(n: int, d: int, repeat: int, n_threads: int | None, extended: b
     return res
 
 
+def to_longdouble(text: str) -> np.longdouble:
+    """The decimal string rounded to longdouble: numpy's parser where it is
+    correctly rounded (tests/test_nist.py checks that it is here), else hi + lo."""
+    exact = Fraction(text)
+    v = np.longdouble(text)
+    if (
+        abs(Fraction(*v.as_integer_ratio()) - exact)
+        <= Fraction(*np.spacing(abs(v)).as_integer_ratio()) / 2
+    ):
+        return v
+    hi = float(exact)
+    return np.longdouble(hi) + np.longdouble(float(exact - Fraction(hi)))
+
+
+def longdouble_designs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every set's design and y in longdouble from the file's decimal strings."""
+    out = {}
+    for s in json.loads(NIST.read_text(), parse_float=str, parse_int=str)["datasets"]:
+        X = np.array([[to_longdouble(v) for v in row] for row in s["X"]], dtype=np.longdouble)
+        if s["name"] in POLYNOMIAL:
+            X = np.column_stack([X[:, 0] ** k for k in range(1, POLYNOMIAL[s["name"]] + 1)])
+        out[s["name"]] = (X, np.array([to_longdouble(v) for v in s["y"]], dtype=np.longdouble))
+    return out
+
+
 def nist_table() -> list[dict]:
     from fastcost import LinearRegression
     from sklearn.linear_model import LinearRegression as SkLinearRegression
 
     rows = []
+    wide = longdouble_designs() if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else {}
     for s in json.loads(NIST.read_text())["datasets"]:
         X = np.asarray(s["X"], dtype=np.float64)
         if s["name"] in POLYNOMIAL:  # the design as certified: powers of x
@@ -111,30 +142,33 @@ def nist_table() -> list[dict]:
         fi = s["fit_intercept"]
         cert = np.r_[s["intercept"], s["coef"]] if fi else np.asarray(s["coef"])
         row: dict = {"name": s["name"], "difficulty": s["difficulty"]}
-        for solver in ("qr", "newton", "auto"):
+        runs = [("qr", "qr", X, y), ("newton", "newton", X, y), ("auto", "auto", X, y)]
+        if wide:
+            runs.append(("qr ld", "qr", *wide[s["name"]]))
+        for key, solver, Xs, ys in runs:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # newton's IllConditionedWarning is expected
                 m = LinearRegression(solver=solver, fit_intercept=fi, compute_statistics=True).fit(
-                    X, y
+                    Xs, ys
                 )
-            row[solver] = lre(np.r_[m.intercept_, m.coef_] if fi else m.coef_, cert)
-            if solver == "auto":
+            row[key] = lre(np.r_[m.intercept_, m.coef_] if fi else m.coef_, cert)
+            if key == "auto":
                 row["auto_used"] = m.solver_
             if m.solver_ == "qr":
-                row[f"{solver}_precision"] = m.qr_precision_
+                row[f"{key}_precision"] = m.qr_precision_
             stats = []  # certified standard errors, residual SD and R^2, where NIST gives them
             if "coef_sd" in s:
                 sd = np.r_[m.intercept_stderr_, m.coef_stderr_] if fi else m.coef_stderr_
-                row[f"{solver}_sd"] = lre(
+                row[f"{key}_sd"] = lre(
                     sd, np.r_[s["intercept_sd"], s["coef_sd"]] if fi else s["coef_sd"]
                 )
-                stats.append(row[f"{solver}_sd"])
+                stats.append(row[f"{key}_sd"])
             if "residual_sd" in s:
                 stats.append(lre(m.residual_std_, s["residual_sd"]))
             if "r2" in s:
                 stats.append(lre(m.r2_, s["r2"]))
             if stats:
-                row[f"{solver}_stats"] = min(stats)
+                row[f"{key}_stats"] = min(stats)
         A = np.column_stack([np.ones(len(y)), X]) if fi else X
         row["numpy lstsq"] = lre(np.linalg.lstsq(A, y, rcond=None)[0], cert)
         sk = SkLinearRegression(fit_intercept=fi).fit(X, y)
@@ -153,34 +187,47 @@ def main() -> None:
         "--no-extended", action="store_true", help="skip timing the extended-precision qr pass"
     )
     parser.add_argument(
+        "--skip-timing",
+        action="store_true",
+        help="only the NIST table; the JSON keeps the timing of the file it replaces, marked as such",
+    )
+    parser.add_argument(
         "--json", default=str(ROOT / "benchmarks" / "results" / "bench_accuracy.json")
     )
     args = parser.parse_args()
 
     from fastcost import _core
 
-    timing = time_solvers(args.n, args.d, args.repeat, args.n_threads, not args.no_extended)
-    print(f"qr vs newton, {args.n:,} x {args.d} float64, best of {args.repeat}")
-    print(f"  newton {timing['newton_s']:8.3f} s")
-    print(
-        f"  qr     {timing['qr_s']:8.3f} s   ({timing['ratio_qr_over_newton']:.2f}x newton; "
-        f"precision {timing['qr_precision']}, {timing['qr_n_passes']} pass)"
-    )
-    if "qr_extended_s" in timing:
+    path = pathlib.Path(args.json)
+    if args.skip_timing:
+        previous = json.loads(path.read_text()) if path.exists() else {}
+        timing = previous.get("timing")
+        if timing is not None:
+            timing = {**timing, "not_rerun": "kept from the previous run (--skip-timing)"}
+    else:
+        timing = time_solvers(args.n, args.d, args.repeat, args.n_threads, not args.no_extended)
+        print(f"qr vs newton, {args.n:,} x {args.d} float64, best of {args.repeat}")
+        print(f"  newton {timing['newton_s']:8.3f} s")
         print(
-            f"  qr, qr_precision='extended' {timing['qr_extended_s']:8.3f} s   "
-            f"({timing['ratio_qr_extended_over_newton']:.1f}x newton, one fit)"
+            f"  qr     {timing['qr_s']:8.3f} s   ({timing['ratio_qr_over_newton']:.2f}x newton; "
+            f"precision {timing['qr_precision']}, {timing['qr_n_passes']} pass)"
         )
-    print(f"  max |coef_qr - coef_newton| = {timing['max_coef_difference']:.2e}")
+        if "qr_extended_s" in timing:
+            print(
+                f"  qr, qr_precision='extended' {timing['qr_extended_s']:8.3f} s   "
+                f"({timing['ratio_qr_extended_over_newton']:.1f}x newton, one fit)"
+            )
+        print(f"  max |coef_qr - coef_newton| = {timing['max_coef_difference']:.2e}")
 
     rows = nist_table()
-    cols = ["qr", "newton", "auto", "numpy lstsq", "sklearn"]
+    cols = [c for c in ("qr", "newton", "auto", "qr ld", "numpy lstsq", "sklearn") if c in rows[0]]
     print("\nNIST StRD linear regression: minimum LRE over the coefficients (15 = all digits)")
-    print("  (qr/auto stats: min LRE of the certified standard errors, residual SD and R^2)")
+    print("  (stats: min LRE of the certified standard errors, residual SD and R^2;")
+    print("   qr ld: qr on the data in numpy.longdouble, from NIST's decimal strings)")
     print(
         f"  {'set':10s} {'difficulty':10s} "
         + " ".join(f"{c:>11s}" for c in cols)
-        + "  auto used  qr precision  qr stats  auto stats"
+        + "  auto used  qr precision  qr stats  auto stats  qr ld stats"
     )
 
     def stat(r: dict, key: str) -> str:
@@ -192,6 +239,7 @@ def main() -> None:
             + " ".join(f"{r[c]:11.1f}" for c in cols)
             + f"  {r['auto_used']:9s}  {r.get('qr_precision', '-'):12s}"
             + f"  {stat(r, 'qr_stats')}  {stat(r, 'auto_stats'):>10s}"
+            + f"  {stat(r, 'qr ld_stats'):>11s}"
         )
 
     out = {
@@ -204,7 +252,6 @@ def main() -> None:
         "timing": timing,
         "nist_lre": rows,
     }
-    path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=float))
     print(f"\nwrote {path}")

@@ -361,3 +361,112 @@ def test_qr_precision_is_validated():
         LinearRegression(qr_precision="quad").fit(X, y)
     with pytest.raises(ValueError, match="precision"):
         _core.tsqr_stats(X, y, precision="auto")
+
+
+# -- longdouble input (qr only) --------------------------------------------------------
+
+needs_longdouble = pytest.mark.skipif(
+    np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+    reason="numpy.longdouble is float64 here",
+)
+
+
+def _as_longdouble(X, y, s, order="C"):
+    Xl = np.asarray(X, dtype=np.longdouble, order=order)
+    return Xl, y.astype(np.longdouble), None if s is None else s.astype(np.longdouble)
+
+
+@needs_longdouble
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_longdouble_input_matches_float64_extended_fit(order, weights, fit_intercept):
+    """The same numbers read as longdouble give the extended fit of the float64 data
+    (the pass widens float64 rows to the same long double values)."""
+    X, y, s = make_problem(3000, 9, seed=17, order=order, weights=weights)
+    Xl, yl, sl = _as_longdouble(X, y, s, order)
+    ext = LinearRegression(solver="qr", fit_intercept=fit_intercept, qr_precision="extended")
+    ext.fit(X, y, sample_weight=s)
+    for solver in ("qr", "auto"):
+        m = LinearRegression(solver=solver, fit_intercept=fit_intercept).fit(
+            Xl, yl, sample_weight=sl
+        )
+        assert m.solver_ == "qr" and m.qr_precision_ == "extended" and m.n_passes_ == 1
+        assert m.coef_.dtype == np.float64 and isinstance(m.intercept_, np.float64)
+        assert np.array_equal(m.coef_, ext.coef_) and m.intercept_ == ext.intercept_
+    assert "longdouble" in m.fit_info_ and "one more pass" not in m.fit_info_
+
+
+@needs_longdouble
+def test_longdouble_factor_and_precision_choice():
+    X, y, s = make_problem(2000, 5, seed=4, weights=True)
+    Xl, yl, sl = _as_longdouble(X, y, s)
+    st = _core.tsqr_stats(Xl, yl, sl, n_shards=3, precision="extended")
+    ref = _core.tsqr_stats(X, y, s, n_shards=3, precision="extended")
+    assert np.array_equal(st["r"], ref["r"]) and np.array_equal(st["r_lo"], ref["r_lo"])
+    auto = _core.fit_qr(Xl, yl, sl, {})
+    assert auto["precision"] == "extended" and "long double" in auto["precision_reason"]
+    dbl = _core.fit_qr(Xl, yl, sl, {"precision": "double"})  # honoured: X rounded as read
+    assert dbl["precision"] == "double" and "r_lo" not in dbl
+    np.testing.assert_array_equal(
+        dbl["coef"], _core.fit_qr(X, y, s, {"precision": "double"})["coef"]
+    )
+
+
+@needs_longdouble
+def test_longdouble_keeps_digits_float64_loses():
+    """y = 1 + x + delta x^2 with delta x^2 below half an ulp of y in float64 but
+    ~1000 ulps in long double: only the longdouble data carry the curvature."""
+    x = np.arange(1.0, 2001.0, dtype=np.longdouble)
+    delta = np.longdouble(2.0) ** -66
+    X = np.column_stack([x, x * x])
+    y = 1 + x + delta * x * x
+    assert np.array_equal(y.astype(np.float64), 1 + x.astype(np.float64))  # float64 drops it
+    m = LinearRegression(solver="qr").fit(X, y)
+    assert m.coef_[1] == pytest.approx(float(delta), rel=0.05)  # a parameter with a tiny effect
+    assert m.coef_[0] == pytest.approx(1.0, rel=1e-12) and m.intercept_ == pytest.approx(1.0)
+    m64 = LinearRegression(solver="qr").fit(X.astype(np.float64), y.astype(np.float64))
+    assert abs(m64.coef_[1]) < 0.1 * float(delta)
+
+
+@needs_longdouble
+def test_longdouble_predict_and_statistics():
+    X, y, s = make_problem(500, 4, seed=8, weights=True, noise=0.5)
+    Xl, yl, sl = _as_longdouble(X, y, s)
+    m = LinearRegression(solver="qr", compute_statistics=True).fit(Xl, yl, sample_weight=sl)
+    ref = LinearRegression(solver="qr", qr_precision="extended", compute_statistics=True)
+    ref.fit(X, y, sample_weight=s)
+    assert np.array_equal(m.coef_stderr_, ref.coef_stderr_) and m.r2_ == ref.r2_
+    pred = m.predict(Xl)
+    assert pred.dtype == np.longdouble
+    np.testing.assert_allclose(pred.astype(np.float64), m.predict(X), rtol=1e-14, atol=1e-13)
+
+
+@needs_longdouble
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_longdouble_input_is_float64_for_other_solvers(solver):
+    X, y, _ = make_problem(400, 3, seed=2)
+    Xl, yl, _ = _as_longdouble(X, y, None)
+    m = LinearRegression(solver=solver, tol=1e-12).fit(Xl, yl)
+    ref = LinearRegression(solver=solver, tol=1e-12).fit(X, y)
+    assert m.coef_.dtype == np.float64 and np.array_equal(m.coef_, ref.coef_)
+    m = LinearRegression(solver="qr", standardize=True).fit(Xl, yl)  # preprocessing: float64 too
+    assert m.coef_.dtype == np.float64
+
+
+@needs_longdouble
+def test_longdouble_is_rejected_where_not_read():
+    X, y, _ = make_problem(100, 3)
+    Xl, yl, _ = _as_longdouble(X, y, None)
+    for call in (
+        lambda: _core.gram_stats(Xl, yl, None, None, 0, 0),
+        lambda: _core.fit(Xl, yl, None, "newton", {}),
+        lambda: _core.find_nonfinite(Xl),
+    ):
+        with pytest.raises(TypeError, match="longdouble, which only the qr solver reads"):
+            call()
+    with pytest.raises(TypeError, match="same float dtype as X"):
+        _core.fit_qr(Xl, y, None, {})  # y float64, X longdouble
+    Xl[7, 2] = np.nan
+    with pytest.raises(ValueError, match="row 7, column 2"):
+        LinearRegression(solver="qr").fit(Xl, yl)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from . import _core
+from ._gpu import BUILD_HINT, cuda_status
 from ._threads import available_cores, resolve_n_threads
 from ._version import __version__
 
@@ -14,6 +15,7 @@ from ._version import __version__
 def config_info() -> dict[str, Any]:
     """fastcost's configuration as a dict (see :func:`show_config`)."""
     info = dict(_core.build_info())
+    cuda = cuda_status()
     return {
         "version": __version__,
         "python": sys.version.split()[0],
@@ -25,7 +27,11 @@ def config_info() -> dict[str, Any]:
         "isa": info["isa_active"],
         "isa_best_supported": info["isa_best"],
         "isa_compiled": list(info["isa_compiled"]),
-        "cuda": bool(info["cuda"]),
+        "cuda": cuda["built"],  # the optional fastcost._cuda module (FASTCOST_CUDA=ON)
+        "cuda_runtime": cuda["runtime_version"],
+        "cuda_driver": cuda["driver_version"],
+        "cuda_devices": [f"{d['name']} (sm_{d['compute_capability'].replace('.', '')})" for d in cuda["devices"]],
+        "cuda_error": cuda["error"],
     }
 
 
@@ -44,9 +50,18 @@ def show_config() -> None:
         f"  threads:   {info['threads']} (of {info['cores_available']} available cores)",
         f"  kernels:   {info['isa']} (best supported: {info['isa_best_supported']}; "
         f"compiled: {', '.join(info['isa_compiled'])})",
-        f"  CUDA:      {'on' if info['cuda'] else 'off'}",
+        f"  CUDA:      {_cuda_line(info)}",
     ]
     print("\n".join(lines))
+
+
+def _cuda_line(info: dict[str, Any]) -> str:
+    if not info["cuda"]:
+        return f"off (built without it; {BUILD_HINT})"
+    line = f"on (runtime {info['cuda_runtime']}, driver {info['cuda_driver'] or 'none'})"
+    if info["cuda_devices"]:
+        return f"{line}; devices: {', '.join(info['cuda_devices'])}"
+    return f"{line}; no CUDA device ({info['cuda_error']})"
 
 
 def set_isa(name: str) -> None:

@@ -11,6 +11,27 @@ from . import _core
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
+#: ``numpy.longdouble`` where it is wider than float64 (x86-64 Linux/macOS:
+#: 80-bit x87; aarch64 Linux: IEEE quad), else None (MSVC, Apple silicon: it is
+#: float64 there). Only the qr solver reads it (see ``LinearRegression``).
+LONGDOUBLE: np.dtype | None = (
+    np.dtype(np.longdouble) if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else None
+)
+
+
+def is_longdouble(a: Any) -> bool:
+    """Whether ``a`` is an array of a ``numpy.longdouble`` wider than float64."""
+    return LONGDOUBLE is not None and getattr(a, "dtype", None) == LONGDOUBLE
+
+
+def find_nonfinite(X: np.ndarray) -> tuple[int, int] | None:
+    """First NaN/inf cell of X (row, column), or None; ``_core.find_nonfinite``
+    for float32/float64, numpy for longdouble (which the compiled kernel does not read)."""
+    if not is_longdouble(X):
+        return _core.find_nonfinite(X)
+    bad = np.argwhere(~np.isfinite(X))
+    return None if len(bad) == 0 else (int(bad[0, 0]), int(bad[0, 1]))
+
 
 def kernel_layout(X: np.ndarray) -> np.ndarray:
     """Return X if the kernels can read it in place, else one C-ordered copy.
@@ -51,7 +72,7 @@ def check_weights(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.nda
 
 def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) -> None:
     """Raise a ValueError naming the first NaN/inf cell of X, or an overflow error."""
-    bad = _core.find_nonfinite(X)
+    bad = find_nonfinite(X)
     if bad is not None:
         i, j = bad
         raise ValueError(

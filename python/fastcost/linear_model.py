@@ -16,7 +16,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _core
 from ._statistics import gram_to_factor, regression_statistics
 from ._threads import resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
+from ._validation import (
+    FLOAT_DTYPES,
+    LONGDOUBLE,
+    check_weights,
+    find_nonfinite,
+    is_longdouble,
+    kernel_layout,
+    raise_for_nonfinite,
+)
 from .exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning, RankDeficientWarning
 from .preprocessing import FitPreprocessing, fit_preprocessed
 
@@ -61,6 +69,17 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     Fortran-ordered float32/float64 arrays are never copied; float32 data is
     fitted in float32 (statistics accumulated in float64) and ``coef_`` has X's dtype.
 
+    ``numpy.longdouble`` X keeps digits that float64 would round away (e.g. the
+    powers of a high-degree polynomial design built in extended precision). The
+    qr solver reads it in place, in its extended-precision pass; ``solver="auto"``
+    then goes straight to qr (newton's normal equations cannot use the digits).
+    y and sample_weight are converted to X's dtype. ``coef_`` and ``intercept_``
+    are float64 (solved in long double, rounded once at the end); ``predict``
+    accepts longdouble X and returns longdouble. Every other solver, and qr with
+    ``standardize``, ``prune`` or ``noise_augmentation``, converts longdouble X
+    to float64 (one copy). Where long double is just double (MSVC, Apple
+    silicon), ``numpy.longdouble`` is float64 and gains nothing.
+
     Parameters
     ----------
     alpha : float, default=0.0
@@ -80,6 +99,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         ``auto``: see :func:`choose_solver`; when that picks newton and newton's
         condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD`` (or the Gram is
         singular), the fit is redone with qr and ``fit_info_`` says why.
+        For longdouble X, ``auto`` is qr (see above).
     tol : float, default=1e-6
         lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``.
     max_iter : int or None, default=None
@@ -143,10 +163,20 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         far slower than the double pass (x87 arithmetic has no vector units).
         ``"extended"``: one long double pass. ``"double"``: never extended. Where
         long double is double (MSVC) the extended pass gains nothing and auto skips it.
+        For longdouble X, ``"auto"`` is one extended pass (a double pass would
+        round the data's extra digits away); ``"double"`` rounds X as it is read.
+    device : {"cpu", "cuda"}, default="cpu"
+        ``"cuda"``: fit on an NVIDIA GPU with the CUDA backend (built with
+        ``pip install . -Ccmake.define.FASTCOST_CUDA=ON``; see ``fastcost._gpu``).
+        X may then also be a CuPy array or PyTorch CUDA tensor, read in place;
+        numpy input is copied to the GPU once (``cuda_timings_`` separates the
+        copy from the compute). Solvers newton, lbfgs, gd, sgd (and auto);
+        not with qr, standardize, prune, noise_augmentation or compute_statistics.
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
+        X's dtype; float64 for longdouble X.
     intercept_ : float
     n_iter_ : int
         Iterations (lbfgs, gd), epochs (sgd) or 1 (newton).
@@ -202,6 +232,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         prune_tol: float | None = None,
         noise_augmentation: float = 0.0,
         qr_precision: str = "auto",
+        device: str = "cpu",
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -219,10 +250,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.prune_tol = prune_tol
         self.noise_augmentation = noise_augmentation
         self.qr_precision = qr_precision
+        self.device = device
 
     # -- parameters -------------------------------------------------------------
 
     def _check_params(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         _check_real(self.alpha, "alpha", minimum=0.0)
@@ -290,12 +324,20 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
     ) -> LinearRegression:
         self._check_params()
+        if self.device == "cuda":
+            from . import _gpu
+
+            return _gpu.fit(self, X, y, sample_weight, coef_init, intercept_init)
+        # longdouble X stays longdouble for plain qr (auto: straight to qr); else float64.
+        wide = (
+            is_longdouble(X) and self.solver in ("qr", "auto") and not _preprocessing(self).active
+        )
         X, y = validate_data(
             self,
             X,
             y,
             reset=True,
-            dtype=list(FLOAT_DTYPES),
+            dtype=[LONGDOUBLE] if wide else list(FLOAT_DTYPES),
             order=None,
             ensure_all_finite=False,  # X is checked inside the compiled pass, without a copy
             y_numeric=True,
@@ -304,7 +346,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         n, d = X.shape
         y = np.ascontiguousarray(y, dtype=X.dtype)
         sw = check_weights(sample_weight, n, X.dtype)
-        solver = self.solver if self.solver != "auto" else choose_solver(n, d)
+        solver = self.solver if self.solver != "auto" else "qr" if wide else choose_solver(n, d)
         options: dict[str, Any] = {
             "alpha": float(self.alpha),
             "fit_intercept": bool(self.fit_intercept),
@@ -346,6 +388,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         else:
             result = run(X, y, sw, solver, options)
         fit_info = f"{solver} (solver={self.solver!r})"
+        if wide and self.solver == "auto":
+            fit_info += ": X is longdouble, which only qr reads"
         if solver == "newton":
             cond = float(result["condition_estimate"])
             ill = bool(result["singular"]) or not cond <= ILL_CONDITIONED_THRESHOLD
@@ -374,11 +418,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 )
         elif solver == "qr":
             factor = result
-        self._set_result(result, solver, X.dtype)
+        self._set_result(result, solver, np.dtype(np.float64) if wide else X.dtype)
         if solver == "qr" and "precision" in result:
             self.qr_precision_ = str(result["precision"])
             fit_info += f"; precision {result['precision_reason']}"
-            if result["precision"] == "extended" and self.qr_precision == "auto":
+            if result["precision"] == "extended" and self.qr_precision == "auto" and not wide:
                 fit_info += " (one more pass)"
         self.fit_info_ = fit_info
         self.preprocessing_ = prep.as_dict() if prep.active else None
@@ -444,6 +488,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Predict ``X @ coef_ + intercept_``."""
         check_is_fitted(self)
+        if hasattr(X, "__cuda_array_interface__"):  # CuPy / PyTorch on the GPU: predict there
+            from . import _gpu
+
+            return _gpu.predict(self, X)
         X = _validate_X(self, X, reset=False)
         if not np.isfinite(X).all():
             raise ValueError("X contains NaN or infinity")
@@ -481,7 +529,8 @@ def _preprocessing(est: LinearRegression) -> FitPreprocessing:
 
 
 def _validate_X(est: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
-    X = validate_data(est, X, reset=reset, dtype=list(FLOAT_DTYPES), order=None, ensure_all_finite=False)
+    dtypes = [*FLOAT_DTYPES, LONGDOUBLE] if is_longdouble(X) else list(FLOAT_DTYPES)
+    X = validate_data(est, X, reset=reset, dtype=dtypes, order=None, ensure_all_finite=False)
     return kernel_layout(X)
 
 
@@ -496,10 +545,10 @@ def _run_core(X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, solver: str, 
             raise_for_nonfinite(X, exc)  # names the first bad cell, or reports overflow
         raise
     except OverflowError as exc:  # sgd's loss stopped being finite
-        if _core.find_nonfinite(X) is not None:
+        if find_nonfinite(X) is not None:
             raise_for_nonfinite(X, exc)
         raise DivergenceError(str(exc)) from exc
-    if not np.isfinite(result["coef"]).all() and _core.find_nonfinite(X) is not None:
+    if not np.isfinite(result["coef"]).all() and find_nonfinite(X) is not None:
         raise_for_nonfinite(X)
     return result
 

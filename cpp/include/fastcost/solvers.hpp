@@ -613,13 +613,11 @@ FitResult fit_lbfgs(const MatrixView<T>& X, const T* y, const T* sw, const FitOp
 // ---- gradient descent ------------------------------------------------------------
 
 // Full-batch gradient descent; the step comes from backtracking (Armijo,
-// halving) and grows by 1.25 after every accepted step.
-template <class T>
-FitResult fit_gd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& options) {
-  const FitOptions opt = with_tolerance_floor<T>(options);
-  std::vector<double> theta, g, g_new, x_new;
-  auto obj = make_objective(X, y, sw, opt, theta);
-  FitResult res;
+// halving) and grows by 1.25 after every accepted step. `obj(theta, grad)` as
+// for lbfgs_minimize (the CUDA backend passes its own objective).
+template <class F>
+void gd_minimize(F& obj, std::vector<double>& theta, const FitOptions& opt, FitResult& res) {
+  std::vector<double> g, g_new, x_new;
   double fx = obj(theta, g);
   const double g0 = max_abs(g);
   const double gtol = opt.tol * g0;
@@ -659,6 +657,15 @@ FitResult fit_gd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
   res.grad_norm = max_abs(g);
   if (res.loss_history.empty()) res.loss_history.push_back(fx);
   if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
+}
+
+template <class T>
+FitResult fit_gd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& options) {
+  const FitOptions opt = with_tolerance_floor<T>(options);
+  std::vector<double> theta;
+  auto obj = make_objective(X, y, sw, opt, theta);
+  FitResult res;
+  gd_minimize(obj, theta, opt, res);
   finish_iterative(obj, theta, res);
   return res;
 }

@@ -1,0 +1,379 @@
+"""Performance targets of issue 5: every figure a ratio against a baseline measured in the same run.
+
+Sections (``--only`` picks some; all by default):
+
+``large``   2,000,000 x 100: newton's Gram pass against numpy ``X.T @ X`` (float64 and
+            float32), one fused ``_core.loss_grad`` pass against numpy ``X @ v``, a plain
+            streaming read of X (``X.sum()``, halves summed in two threads for 2 threads)
+            as the bandwidth ceiling; 1 and 2 threads. Cases run interleaved in one
+            process (round-robin, ``--repeat`` rounds, best of), so machine noise hits
+            them alike.
+``memory``  extra peak RSS of a newton fit on 2,000,000 x 100 (float64, float32), each in its
+            own subprocess: peak RSS after the fit minus peak RSS with X loaded.
+``lbfgs``   fastcost ``lbfgs`` (default tol) against scipy L-BFGS-B with a numpy
+            loss/gradient and glum's lbfgs (if installed), same stopping rule
+            (max|grad| <= 1e-6 max|grad at 0|), on 1,000,000 x 100; accuracy reported as the
+            relative coefficient error against the exact (newton) solution.
+``small``   the seed scenario (``fastcost.datasets.make_default()``: 8,000 x 20 training rows):
+            ``LinearRegression(solver="newton").fit`` against scikit-learn's
+            ``LinearRegression().fit`` (median of many in-process calls, interleaved), and
+            ``solver="sgd"`` (Keras recipe: batch 100, 10 epochs, float32, Keras' initial
+            weights) against TensorFlow's ``model.fit`` (``fastcost.baselines.tensorflow``).
+
+    python benchmarks/bench_perf.py                  # everything (about 3 minutes)
+    python benchmarks/bench_perf.py --only small,lbfgs
+
+Prints one table of targets with the measured ratios and writes JSON
+(``benchmarks/results/bench_perf.json``) with every timing, the load average and
+``fastcost.config_info()``. It never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+N_LARGE, D_LARGE = 2_000_000, 100
+
+#: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
+#: spin-wait after a call, and would otherwise steal the cores from whichever
+#: method runs next in the interleaved order.
+PAUSE_S = 0.25
+
+
+def _best(ts: list[float]) -> float:
+    return float(min(ts))
+
+
+# ---------------------------------------------------------------------------- large
+
+
+def bench_large(repeat: int) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    from fastcost import _core
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N_LARGE, D_LARGE))
+    y = rng.standard_normal(N_LARGE)
+    X32 = rng.standard_normal((N_LARGE, D_LARGE), dtype=np.float32)
+    y32 = rng.standard_normal(N_LARGE, dtype=np.float32)
+    v = rng.standard_normal(D_LARGE)
+    v32 = v.astype(np.float32)
+    pool = ThreadPoolExecutor(2)
+
+    def stream(A: np.ndarray, threads: int) -> float:
+        if threads == 1:
+            return float(A.sum())
+        h = len(A) // 2
+        return sum(pool.map(lambda B: float(B.sum()), (A[:h], A[h:])))
+
+    out: dict = {}
+    for threads in (1, 2):
+        cases = {
+            "numpy X.T @ X (f64)": lambda: X.T @ X,
+            "fastcost gram_stats (f64)": lambda: _core.gram_stats(X, y, n_threads=threads),
+            "numpy X.T @ X (f32)": lambda: X32.T @ X32,
+            "fastcost gram_stats (f32)": lambda: _core.gram_stats(X32, y32, n_threads=threads),
+            "numpy X @ v (f64)": lambda: X @ v,
+            "fastcost loss_grad (f64)": lambda: _core.loss_grad(X, y, v, n_threads=threads),
+            "numpy X @ v (f32)": lambda: X32 @ v32,
+            "fastcost loss_grad (f32)": lambda: _core.loss_grad(X32, y32, v, n_threads=threads),
+            "stream read X.sum() (f64)": lambda: stream(X, threads),
+        }
+        times: dict[str, list[float]] = {k: [] for k in cases}
+        with threadpool_limits(threads):
+            for f in cases.values():  # warm-up
+                f()
+            for _ in range(repeat):
+                for k, f in cases.items():
+                    time.sleep(PAUSE_S)
+                    t = time.perf_counter()
+                    f()
+                    times[k].append(time.perf_counter() - t)
+        out[str(threads)] = {k: {"best_s": _best(t), "times_s": t} for k, t in times.items()}
+        print(f"  large, {threads} thread(s): done", file=sys.stderr)
+    pool.shutdown()
+    return out
+
+
+# ---------------------------------------------------------------------------- memory
+
+MEM_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+dtype = np.dtype(sys.argv[1]); n = int(sys.argv[2]); d = int(sys.argv[3])
+rng = np.random.default_rng(0)
+X = rng.standard_normal((n, d), dtype=dtype)
+y = rng.standard_normal(n, dtype=dtype)
+from fastcost import LinearRegression
+def kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = kb()
+t = time.perf_counter(); LinearRegression(solver="newton").fit(X, y); first = time.perf_counter() - t
+extra = (kb() - before) * 1024
+ts = []
+for _ in range(3):
+    t = time.perf_counter(); LinearRegression(solver="newton").fit(X, y); ts.append(time.perf_counter() - t)
+print(json.dumps({"extra_peak_bytes": extra, "x_bytes": X.nbytes, "fit_best_s": min(ts), "first_fit_s": first}))
+"""
+
+
+def bench_memory() -> dict:
+    out = {}
+    for dtype in ("float64", "float32"):
+        r = subprocess.run(
+            [sys.executable, "-c", MEM_CHILD, dtype, str(N_LARGE), str(D_LARGE)],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0:
+            print(f"memory {dtype}: failed\n{r.stderr[-2000:]}", file=sys.stderr)
+            continue
+        out[dtype] = json.loads(r.stdout.strip().splitlines()[-1])
+    print("  memory: done", file=sys.stderr)
+    return out
+
+
+# ---------------------------------------------------------------------------- lbfgs
+
+
+def bench_lbfgs(repeat: int, n: int = 1_000_000, d: int = 100) -> dict:
+    from scipy.optimize import minimize
+
+    from fastcost import LinearRegression
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, d))
+    w_true = rng.standard_normal(d)
+    y = X @ w_true + 0.5 + rng.standard_normal(n)
+    exact = LinearRegression(solver="newton").fit(X, y)
+    w_ref = np.r_[exact.coef_, exact.intercept_]
+    rtol = 1e-6
+
+    def coef_err(w: np.ndarray) -> float:
+        return float(np.abs(w - w_ref).max() / np.abs(w_ref).max())
+
+    # Objective and gradient as fastcost's: mean((Xw + b - y)^2); start at w = 0, b = 0.
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r = X @ theta[:d] + theta[d] - y
+        return float(r @ r) / n, np.r_[2.0 / n * (X.T @ r), 2.0 / n * r.sum()]
+
+    def fastcost_fit() -> np.ndarray:
+        m = LinearRegression(solver="lbfgs").fit(X, y)
+        return np.r_[m.coef_, m.intercept_]
+
+    g0 = np.abs(fun(np.zeros(d + 1))[1]).max()
+
+    def scipy_fit() -> np.ndarray:
+        res = minimize(
+            fun,
+            np.zeros(d + 1),
+            jac=True,
+            method="L-BFGS-B",
+            options={"gtol": rtol * g0, "ftol": 0.0, "maxiter": 1000},
+        )
+        return res.x
+
+    methods = {"fastcost lbfgs": fastcost_fit, "scipy L-BFGS-B (numpy grad)": scipy_fit}
+    try:
+        from glum import GeneralizedLinearRegressor
+
+        # glum minimizes mean(r^2) / 2 (half our objective, half our gradient).
+        def glum_fit() -> np.ndarray:
+            m = GeneralizedLinearRegressor(
+                family="normal", alpha=0.0, solver="lbfgs", gradient_tol=rtol * g0 / 2, max_iter=1000
+            ).fit(X, y)
+            return np.r_[m.coef_, m.intercept_]
+
+        methods["glum lbfgs"] = glum_fit
+    except ImportError:
+        print("  lbfgs: glum not installed (pip install glum); skipped", file=sys.stderr)
+
+    times: dict[str, list[float]] = {k: [] for k in methods}
+    errs: dict[str, float] = {}
+    for f in methods.values():  # warm-up
+        f()
+    for _ in range(max(repeat, 3)):
+        for k, f in methods.items():
+            time.sleep(PAUSE_S)
+            t = time.perf_counter()
+            w = f()
+            times[k].append(time.perf_counter() - t)
+            errs[k] = coef_err(w)
+    print("  lbfgs: done", file=sys.stderr)
+    return {
+        "n": n,
+        "d": d,
+        "results": {k: {"best_s": _best(times[k]), "times_s": times[k], "coef_rel_err": errs[k]} for k in methods},
+    }
+
+
+# ---------------------------------------------------------------------------- small
+
+
+def bench_small(calls: int) -> dict:
+    from sklearn.linear_model import LinearRegression as SkLinearRegression
+
+    from fastcost import LinearRegression, _core
+    from fastcost.datasets import make_default
+
+    data = make_default()
+    X, y = data.X_train, data.y_train
+
+    def med(f, k: int) -> list[float]:
+        ts = []
+        for _ in range(k):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+        return ts
+
+    cases = {
+        "fastcost newton fit": lambda: LinearRegression(solver="newton").fit(X, y),
+        "sklearn LinearRegression fit": lambda: SkLinearRegression().fit(X, y),
+        "fastcost _core.fit newton (no Python layer)": lambda: _core.fit(X, y, None, "newton", {}),
+        "fastcost _core.gram_stats": lambda: _core.gram_stats(X, y),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for f in cases.values():
+        med(f, 20)
+    for _ in range(10):  # interleaved batches
+        for k, f in cases.items():
+            time.sleep(PAUSE_S)
+            times[k] += med(f, max(1, calls // 10))
+    out = {"shape": list(X.shape), "results": {k: {"median_s": float(np.median(t)), "n_calls": len(t)} for k, t in times.items()}}
+
+    # The Keras recipe in float32, both from Keras' Glorot-uniform start.
+    try:
+        from fastcost.baselines.tensorflow import run_tensorflow
+
+        tf_res = run_tensorflow(X, y, data.X_test, data.y_test, repeat=3)
+        X32, y32 = X.astype(np.float32), y.astype(np.float32)
+        init = {"coef_init": tf_res.initial_coef, "intercept_init": tf_res.initial_intercept}
+
+        def sgd() -> LinearRegression:
+            return LinearRegression(solver="sgd", random_state=0).fit(X32, y32, **init)
+
+        med(sgd, 20)  # warm-up
+        ts = med(sgd, 100)
+        m = sgd()
+        Xte = data.X_test.astype(np.float32)
+        sgd_mse = float(np.mean((Xte @ m.coef_ + m.intercept_ - data.y_test) ** 2))
+        out["sgd"] = {
+            "tensorflow_fit_s": float(np.median(tf_res.wall_times_s)),
+            "tensorflow_test_mse": float(tf_res.test_mse),
+            "fastcost_sgd_median_s": float(np.median(ts)),
+            "fastcost_sgd_test_mse": sgd_mse,
+        }
+    except ImportError as exc:
+        print(f"  small: TensorFlow not available ({exc}); sgd comparison skipped", file=sys.stderr)
+    print("  small: done", file=sys.stderr)
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _row(target: str, measured: str, goal: str, met: bool | None) -> tuple[str, str, str, str]:
+    return (target, measured, goal, "-" if met is None else ("met" if met else "NOT met"))
+
+
+def report(res: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    L = res.get("large")
+    if L:
+        for t in ("1", "2"):
+            b = {k: v["best_s"] for k, v in L[t].items()}
+            for dt in ("f64", "f32"):
+                r = b[f"fastcost gram_stats ({dt})"] / b[f"numpy X.T @ X ({dt})"]
+                rows.append(_row(f"gram pass / numpy X.T@X, {dt}, {t} thr", f"{r:.2f}x ({b[f'fastcost gram_stats ({dt})']:.3f} s vs {b[f'numpy X.T @ X ({dt})']:.3f} s)", "<= 1.15x", r <= 1.15))
+            for dt in ("f64", "f32"):
+                r = b[f"fastcost loss_grad ({dt})"] / b[f"numpy X @ v ({dt})"]
+                rows.append(_row(f"loss_grad / numpy X@v, {dt}, {t} thr", f"{r:.2f}x ({b[f'fastcost loss_grad ({dt})']:.3f} s vs {b[f'numpy X @ v ({dt})']:.3f} s)", "<= 1.15x", r <= 1.15))
+        b1 = {k: v["best_s"] for k, v in L["1"].items()}
+        b2 = {k: v["best_s"] for k, v in L["2"].items()}
+        for dt in ("f64", "f32"):
+            s = b1[f"fastcost gram_stats ({dt})"] / b2[f"fastcost gram_stats ({dt})"]
+            rows.append(_row(f"gram speed-up 2 thr vs 1, {dt}", f"{s:.2f}x", ">= 1.7x", s >= 1.7))
+        xb = N_LARGE * D_LARGE * 8
+        for t, b in (("1", b1), ("2", b2)):
+            ceil = xb / b["stream read X.sum() (f64)"] / 1e9
+            lg = xb / b["fastcost loss_grad (f64)"] / 1e9
+            xv = xb / b["numpy X @ v (f64)"] / 1e9
+            rows.append(_row(f"bandwidth {t} thr: loss_grad / stream read", f"{lg:.1f} / {ceil:.1f} GB/s = {lg / ceil:.0%} (numpy X@v {xv:.1f} GB/s)", "report", None))
+    M = res.get("memory")
+    if M:
+        for dt, m in M.items():
+            pct = 100 * m["extra_peak_bytes"] / m["x_bytes"]
+            rows.append(_row(f"newton extra peak memory, {dt}", f"{m['extra_peak_bytes'] / 1e6:.1f} MB = {pct:.2f}% of X", "< 1% of X", pct < 1))
+    B = res.get("lbfgs")
+    if B:
+        r = B["results"]
+        fc = r["fastcost lbfgs"]["best_s"]
+        for name, goal in (("scipy L-BFGS-B (numpy grad)", 5.0), ("glum lbfgs", 3.0)):
+            if name in r:
+                s = r[name]["best_s"] / fc
+                rows.append(_row(f"lbfgs speed-up vs {name}", f"{s:.1f}x ({fc:.2f} s vs {r[name]['best_s']:.2f} s; coef err {r['fastcost lbfgs']['coef_rel_err']:.1e} vs {r[name]['coef_rel_err']:.1e})", f">= {goal:.0f}x", s >= goal))
+    S = res.get("small")
+    if S:
+        r = S["results"]
+        fc, sk = r["fastcost newton fit"]["median_s"], r["sklearn LinearRegression fit"]["median_s"]
+        rows.append(_row("small newton fit speed-up vs sklearn", f"{sk / fc:.1f}x ({fc * 1e3:.3f} ms vs {sk * 1e3:.3f} ms; _core.fit {r['fastcost _core.fit newton (no Python layer)']['median_s'] * 1e3:.3f} ms)", ">= 15x", sk / fc >= 15))
+        if "sgd" in S:
+            g = S["sgd"]
+            s = g["tensorflow_fit_s"] / g["fastcost_sgd_median_s"]
+            rows.append(_row("sgd Keras recipe speed-up vs TensorFlow", f"{s:.0f}x ({g['fastcost_sgd_median_s'] * 1e3:.2f} ms vs {g['tensorflow_fit_s']:.2f} s; test MSE {g['fastcost_sgd_test_mse']:.4g} vs {g['tensorflow_test_mse']:.4g})", ">= 500x", s >= 500))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="large,memory,lbfgs,small")
+    p.add_argument("--repeat", type=int, default=5, help="rounds of the large and lbfgs sections")
+    p.add_argument("--calls", type=int, default=400, help="calls per method in the small section")
+    p.add_argument("--json", default="benchmarks/results/bench_perf.json")
+    args = p.parse_args(argv)
+    import fastcost
+
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    load_before = os.getloadavg()
+    res: dict = {}
+    if "large" in only:
+        res["large"] = bench_large(args.repeat)
+    if "memory" in only:
+        res["memory"] = bench_memory()
+    if "lbfgs" in only:
+        res["lbfgs"] = bench_lbfgs(max(1, args.repeat // 2))
+    if "small" in only:
+        res["small"] = bench_small(args.calls)
+    load_after = os.getloadavg()
+    rows = report(res)
+    w = [max(len(r[i]) for r in rows + [("target", "measured", "goal", "status")]) for i in range(4)]
+    print(f"\nfastcost {fastcost.__version__}, kernels {fastcost.config_info()['isa']}; "
+          f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    for r in [("target", "measured", "goal", "status")] + rows:
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
+    payload = {
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "results": res,
+        "table": rows,
+        "config": fastcost.config_info(),
+    }
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as fh:
+        json.dump(payload, fh, indent=2)
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,431 @@
+// The fastcost._cuda extension module (built with FASTCOST_CUDA=ON): runtime
+// and device information, and the solvers, Gram and loss/gradient passes on a
+// GPU. Arrays come as numpy arrays (copied to the device once per call, timed
+// apart from the compute) or as dicts describing device memory that the caller
+// owns (from __cuda_array_interface__: CuPy, PyTorch), used in place.
+#include <cuda_runtime_api.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "device.hpp"
+#include "solvers_cuda.hpp"
+
+namespace py = pybind11;
+using namespace fastcost;
+using namespace fastcost::cuda;
+
+namespace {
+
+int current_device() {
+  int dev = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  return dev;
+}
+
+struct Transfer {
+  double seconds = 0.0;
+  std::size_t bytes = 0;
+};
+
+bool is_device_desc(const py::object& o) { return py::isinstance<py::dict>(o); }
+
+int dtype_size_of(const py::object& o, const char* name) {
+  if (is_device_desc(o)) {
+    const auto ts = py::cast<std::string>(py::dict(o)["typestr"]);
+    if (ts == "<f8") return 8;
+    if (ts == "<f4") return 4;
+    throw py::type_error(std::string(name) + " must be float32 or float64 on the device, got typestr " + ts);
+  }
+  return bindings::dtype_of(py::array(o), name) == bindings::Dtype::F64 ? 8 : 4;
+}
+
+// The device of a pointer into GPU memory (device or managed), or an error.
+int device_of(std::uintptr_t ptr, const char* name) {
+  cudaPointerAttributes attr{};
+  check(cudaPointerGetAttributes(&attr, reinterpret_cast<const void*>(ptr)), "cudaPointerGetAttributes");
+  if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged) {
+    throw py::value_error(std::string(name) + " does not point to GPU memory");
+  }
+  return attr.device;
+}
+
+void sync_producer_stream(const py::dict& desc) {
+  // __cuda_array_interface__ v3: the producer's stream must be synchronized
+  // before reading (1 and 2 are the legacy and per-thread default streams).
+  if (!desc.contains("stream") || desc["stream"].is_none()) return;
+  const auto s = py::cast<std::uintptr_t>(desc["stream"]);
+  if (s > 2) check(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(s)), "synchronizing the producer's stream");
+}
+
+struct Desc {
+  std::uintptr_t ptr = 0;
+  std::vector<index_t> shape, strides;  // strides in elements; empty: C-contiguous
+};
+
+Desc read_desc(const py::dict& d, std::size_t item) {
+  Desc out;
+  out.ptr = py::cast<std::uintptr_t>(d["ptr"]);
+  for (auto v : py::tuple(d["shape"])) out.shape.push_back(py::cast<index_t>(v));
+  if (d.contains("strides") && !d["strides"].is_none()) {
+    for (auto v : py::tuple(d["strides"])) {
+      const auto s = py::cast<index_t>(v);
+      if (s % static_cast<index_t>(item) != 0) throw py::value_error("device array strides are not whole elements");
+      out.strides.push_back(s / static_cast<index_t>(item));
+    }
+  }
+  sync_producer_stream(d);
+  return out;
+}
+
+template <class T>
+MatrixView<T> device_matrix(const Desc& desc, const char* name) {
+  if (desc.shape.size() != 2) throw py::value_error(std::string(name) + " must be 2-D");
+  MatrixView<T> v;
+  v.data = reinterpret_cast<const T*>(desc.ptr);
+  v.rows = desc.shape[0];
+  v.cols = desc.shape[1];
+  const index_t s0 = desc.strides.empty() ? v.cols : desc.strides[0];
+  const index_t s1 = desc.strides.empty() ? 1 : desc.strides[1];
+  if (s1 == 1 && s0 >= v.cols) {
+    v.layout = Layout::RowMajor;
+    v.ld = std::max<index_t>(s0, 1);
+  } else if (s0 == 1 && s1 >= v.rows) {
+    v.layout = Layout::ColMajor;
+    v.ld = std::max<index_t>(s1, 1);
+  } else {
+    throw py::value_error(std::string(name) + " must have unit stride along rows or columns (copy it first)");
+  }
+  v.validate();
+  return v;
+}
+
+// Builds the device problem: borrows device memory, copies host arrays. The
+// arrays are read and checked with the GIL held; the copies run without it.
+template <class T>
+DeviceProblem<T> make_problem(const py::object& X, const py::object& y, const py::object& sw, Transfer& tr) {
+  DeviceProblem<T> p;
+  const std::size_t item = sizeof(T);
+  MatrixView<T> host_x;
+  bool copy_x = false;
+  if (is_device_desc(X)) {
+    p.X = device_matrix<T>(read_desc(py::dict(X), item), "X");
+  } else {
+    host_x = bindings::matrix_view<T>(py::array(X), "X");
+    copy_x = true;
+    p.X = host_x;
+  }
+  const index_t n = p.X.rows;
+  const T* host_v[2] = {nullptr, nullptr};
+  const T* dev_v[2] = {nullptr, nullptr};
+  const py::object* objs[2] = {&y, &sw};
+  const char* names[2] = {"y", "sample_weight"};
+  for (int k = 0; k < 2; ++k) {
+    const py::object& o = *objs[k];
+    if (o.is_none()) continue;
+    if (is_device_desc(o)) {
+      const Desc desc = read_desc(py::dict(o), item);
+      if (desc.shape.size() != 1 || desc.shape[0] != n) {
+        throw py::value_error(std::string(names[k]) + " must be 1-D with " + std::to_string(n) + " entries");
+      }
+      if (n > 1 && !desc.strides.empty() && desc.strides[0] != 1) {
+        throw py::value_error(std::string(names[k]) + " must be contiguous");
+      }
+      dev_v[k] = reinterpret_cast<const T*>(desc.ptr);
+    } else {
+      host_v[k] = bindings::vector_ptr<T>(o, n, names[k]);
+    }
+  }
+  py::gil_scoped_release release;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (copy_x) {
+    const auto rows = static_cast<std::size_t>(host_x.rows), cols = static_cast<std::size_t>(host_x.cols);
+    p.own_x = DeviceBuffer<T>(rows * cols, "X");
+    p.X.data = p.own_x.data();
+    const bool row_major = host_x.layout == Layout::RowMajor;
+    const std::size_t width = row_major ? cols : rows, height = row_major ? rows : cols;
+    p.X.ld = static_cast<index_t>(std::max<std::size_t>(width, 1));
+    if (rows * cols > 0) {
+      check(cudaMemcpy2D(p.own_x.data(), width * item, host_x.data, static_cast<std::size_t>(host_x.ld) * item,
+                         width * item, height, cudaMemcpyHostToDevice),
+            "copying X to the device");
+    }
+    tr.bytes += rows * cols * item;
+  }
+  DeviceBuffer<T>* own[2] = {&p.own_y, &p.own_sw};
+  for (int k = 0; k < 2; ++k) {
+    if (host_v[k]) {
+      *own[k] = DeviceBuffer<T>(static_cast<std::size_t>(n), names[k]);
+      to_device(own[k]->data(), host_v[k], static_cast<std::size_t>(n), names[k]);
+      tr.bytes += static_cast<std::size_t>(n) * item;
+      dev_v[k] = own[k]->data();
+    }
+  }
+  p.y = dev_v[0];
+  p.sw = dev_v[1];
+  synchronize("copying inputs to the device");
+  tr.seconds = seconds_since(t0);
+  return p;
+}
+
+// The device to run on: that of X when X is GPU memory, else the current one.
+int pick_device(const py::object& X, const py::object& y, const py::object& sw) {
+  require_device();
+  int dev = -1;
+  for (const py::object* o : {&X, &y, &sw}) {
+    if (!o->is_none() && is_device_desc(*o)) {
+      const int d = device_of(py::cast<std::uintptr_t>(py::dict(*o)["ptr"]), "array");
+      if (dev >= 0 && d != dev) throw py::value_error("X, y and sample_weight are on different GPUs");
+      dev = d;
+    }
+  }
+  if (dev < 0) check(cudaGetDevice(&dev), "cudaGetDevice");
+  return dev;
+}
+
+FitOptions options_from(const py::dict& o, index_t d) {
+  FitOptions opt;
+  auto has = [&](const char* k) { return o.contains(k) && !o[k].is_none(); };
+  if (has("alpha")) opt.alpha = py::cast<double>(o["alpha"]);
+  if (has("fit_intercept")) opt.fit_intercept = py::cast<bool>(o["fit_intercept"]);
+  if (has("tol")) opt.tol = py::cast<double>(o["tol"]);
+  if (has("max_iter")) opt.max_iter = py::cast<int>(o["max_iter"]);
+  if (has("history")) opt.history = py::cast<int>(o["history"]);
+  if (has("batch_size")) opt.batch_size = py::cast<index_t>(o["batch_size"]);
+  if (has("learning_rate")) opt.learning_rate = py::cast<double>(o["learning_rate"]);
+  if (has("seed")) opt.seed = py::cast<std::uint64_t>(o["seed"]);
+  if (has("coef_init")) {
+    opt.has_init = true;
+    opt.coef_init = bindings::double_vector(o["coef_init"], d, "coef_init");
+    if (has("intercept_init")) opt.intercept_init = py::cast<double>(o["intercept_init"]);
+  }
+  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
+  if (!(opt.tol >= 0.0)) throw py::value_error("tol must be >= 0");
+  if (opt.max_iter < 1) throw py::value_error("max_iter must be >= 1");
+  if (opt.history < 1) throw py::value_error("history must be >= 1");
+  if (opt.batch_size < 1) throw py::value_error("batch_size must be >= 1");
+  if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
+  return opt;
+}
+
+py::dict timings_dict(const Transfer& tr, double compute_s, int device) {
+  py::dict t;
+  t["transfer_s"] = tr.seconds;
+  t["transfer_bytes"] = tr.bytes;
+  t["compute_s"] = compute_s;
+  t["device_index"] = device;
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, device) == cudaSuccess) t["device"] = std::string(prop.name);
+  return t;
+}
+
+template <class T>
+py::dict fit_impl(const py::object& X, const py::object& y, const py::object& sw, const std::string& solver,
+                  const py::dict& options) {
+  if (y.is_none()) throw py::value_error("y is required");
+  if (solver != "newton" && solver != "lbfgs" && solver != "gd" && solver != "sgd") {
+    throw py::value_error("unknown solver '" + solver + "' for the CUDA backend (newton, lbfgs, gd, sgd)");
+  }
+  const DeviceGuard guard(pick_device(X, y, sw));
+  Transfer tr;
+  double compute_s = 0.0;
+  FitResult r;
+  {
+    // Inputs are validated with the GIL held (make_problem reads Python objects);
+    // the copies and the solve run without it.
+    DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
+    if (p.X.rows == 0) throw py::value_error("X has no rows");
+    if (p.X.cols == 0) throw py::value_error("X has no columns");
+    const FitOptions opt = options_from(options, p.X.cols);
+    r = bindings::run_released([&] {
+      const auto t0 = std::chrono::steady_clock::now();
+      FitResult res = solver == "newton" ? cuda::fit_newton<T>(p, opt)
+                      : solver == "lbfgs" ? cuda::fit_lbfgs<T>(p, opt)
+                      : solver == "gd"    ? cuda::fit_gd<T>(p, opt)
+                                          : cuda::fit_sgd<T>(p, opt);
+      synchronize("finishing the fit");
+      compute_s = seconds_since(t0);
+      return res;
+    });
+  }
+  py::dict out;
+  out["coef"] = py::array_t<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
+  out["intercept"] = r.intercept;
+  out["n_iter"] = r.n_iter;
+  out["loss_history"] = py::array_t<double>(static_cast<py::ssize_t>(r.loss_history.size()), r.loss_history.data());
+  out["n_passes"] = r.n_passes;
+  out["converged"] = r.converged;
+  out["singular"] = r.singular;
+  out["rank"] = r.rank;
+  out["condition_estimate"] = r.condition_estimate;
+  out["grad_norm"] = r.grad_norm;
+  out["message"] = r.message;
+  out["timings"] = timings_dict(tr, compute_s, current_device());
+  return out;
+}
+
+template <class T>
+py::dict gram_stats_impl(const py::object& X, const py::object& y, const py::object& sw) {
+  const DeviceGuard guard(pick_device(X, y, sw));
+  Transfer tr;
+  DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
+  if (p.X.rows == 0 || p.X.cols == 0) throw py::value_error("X must have at least one row and one column");
+  double compute_s = 0.0;
+  GramStats st = bindings::run_released([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    GramStats s = device_gram_stats(p);
+    compute_s = seconds_since(t0);
+    return s;
+  });
+  py::dict out;
+  const auto da = static_cast<py::ssize_t>(st.dim());
+  py::array_t<double> gram({da, da});
+  std::copy(st.gram.begin(), st.gram.end(), gram.mutable_data());
+  out["gram"] = gram;
+  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
+  out["n_rows"] = st.n_rows;
+  out["n_shards"] = st.n_shards;
+  out["timings"] = timings_dict(tr, compute_s, current_device());
+  return out;
+}
+
+template <class T>
+py::tuple loss_grad_impl(const py::object& X, const py::object& y, const py::object& w, double b,
+                         const py::object& sw) {
+  const DeviceGuard guard(pick_device(X, y, sw));
+  Transfer tr;
+  DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
+  if (p.X.rows == 0 || p.X.cols == 0) throw py::value_error("X must have at least one row and one column");
+  const std::vector<double> wv = bindings::double_vector(w, p.X.cols, "w");
+  LossGradSums s = bindings::run_released([&] {
+    DeviceLossGrad<T> pass(p);
+    return pass(wv.data(), b, p.y != nullptr);
+  });
+  py::array_t<double> g(static_cast<py::ssize_t>(s.sum_wrx.size()), s.sum_wrx.data());
+  return py::make_tuple(s.sum_w, s.sum_wr2, s.sum_wr, g);
+}
+
+// A numpy array copied to GPU memory that exposes __cuda_array_interface__:
+// lets the tests exercise the zero-copy path without CuPy or PyTorch.
+class DeviceArray {
+ public:
+  explicit DeviceArray(const py::array& a) : dtype_(a.dtype()) {
+    require_device();
+    for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+      shape_.append(a.shape(k));
+      strides_.append(a.strides(k));
+    }
+    // Keep numpy's strides (C, Fortran or a block of either): copy the whole span.
+    std::size_t span = static_cast<std::size_t>(a.itemsize());
+    for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+      if (a.shape(k) == 0) span = 0;
+      else if (a.strides(k) < 0) throw py::value_error("negative strides are not supported");
+      else span += static_cast<std::size_t>((a.shape(k) - 1) * a.strides(k));
+    }
+    buf_ = DeviceBuffer<unsigned char>(std::max<std::size_t>(span, 1), "a test device array");
+    to_device(buf_.data(), static_cast<const unsigned char*>(a.data()), span, "copying a test array");
+  }
+  py::dict interface() const {
+    py::dict d;
+    d["shape"] = py::tuple(shape_);
+    d["strides"] = py::tuple(strides_);
+    d["typestr"] = py::str(dtype_.attr("str"));
+    d["data"] = py::make_tuple(reinterpret_cast<std::uintptr_t>(buf_.data()), false);
+    d["version"] = 3;
+    d["stream"] = py::none();
+    return d;
+  }
+
+ private:
+  py::dtype dtype_;
+  py::list shape_, strides_;
+  DeviceBuffer<unsigned char> buf_;
+};
+
+}  // namespace
+
+#ifndef FASTCOST_CUDA_ARCHITECTURES
+#define FASTCOST_CUDA_ARCHITECTURES "unknown"
+#endif
+#ifndef FASTCOST_CUDA_COMPILER
+#define FASTCOST_CUDA_COMPILER "unknown"
+#endif
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "fastcost CUDA backend: the least-squares solvers on an NVIDIA GPU";
+  py::register_exception<Cancelled>(m, "Cancelled", PyExc_KeyboardInterrupt);
+  py::register_exception<DeviceOutOfMemory>(m, "CudaOutOfMemoryError", PyExc_MemoryError);
+  py::register_exception<NoDevice>(m, "NoCudaDeviceError", PyExc_RuntimeError);
+
+  py::class_<DeviceArray>(m, "_DeviceArray", "Test helper: a numpy array copied to the GPU, with its strides.")
+      .def(py::init<const py::array&>())
+      .def_property_readonly("__cuda_array_interface__", &DeviceArray::interface);
+
+  m.def("_try_allocate", [](std::size_t nbytes) {
+    require_device();
+    const DeviceBuffer<unsigned char> probe(nbytes, "a test allocation");
+  }, py::arg("nbytes"), "Test helper: allocate and free nbytes of device memory (MemoryError if it cannot).");
+
+  m.def("build_info", [] {
+    py::dict info;
+    info["cuda_architectures"] = FASTCOST_CUDA_ARCHITECTURES;
+    info["cuda_compiler"] = FASTCOST_CUDA_COMPILER;
+    info["cudart_built"] = CUDART_VERSION;
+    return info;
+  }, "How the CUDA module was built: target architectures, nvcc version, CUDA runtime version.");
+
+  m.def("runtime_info", [] {
+    py::dict info;
+    int rt = 0, drv = 0;
+    (void)cudaRuntimeGetVersion(&rt);
+    (void)cudaDriverGetVersion(&drv);
+    (void)cudaGetLastError();
+    info["runtime_version"] = rt;
+    info["driver_version"] = drv;
+    std::string why;
+    const int n = device_count(&why);
+    py::list devices;
+    for (int i = 0; i < n; ++i) {
+      cudaDeviceProp prop{};
+      if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+        (void)cudaGetLastError();
+        continue;
+      }
+      py::dict d;
+      d["index"] = i;
+      d["name"] = std::string(prop.name);
+      d["compute_capability"] = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+      d["total_memory"] = prop.totalGlobalMem;
+      d["multiprocessors"] = prop.multiProcessorCount;
+      devices.append(d);
+    }
+    info["devices"] = devices;
+    info["error"] = n == 0 ? py::object(py::str(why)) : py::object(py::none());
+    return info;
+  }, "CUDA runtime and driver versions (1000 * major + 10 * minor) and the visible devices.");
+
+  m.def("fit", [](const py::object& X, const py::object& y, const py::object& sample_weight, const std::string& solver,
+                  const py::dict& options) {
+    return dtype_size_of(X, "X") == 8 ? fit_impl<double>(X, y, sample_weight, solver, options)
+                                      : fit_impl<float>(X, y, sample_weight, solver, options);
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("solver"), py::arg("options"),
+     "One solver's whole fit on the GPU (GIL released). X, y, sample_weight: numpy arrays (copied\n"
+     "to the device) or dicts {ptr, shape, strides, typestr, stream} describing device memory.\n"
+     "Returns _core.fit's dict plus timings {transfer_s, transfer_bytes, compute_s, device}.");
+
+  m.def("gram_stats", [](const py::object& X, const py::object& y, const py::object& sample_weight) {
+    return dtype_size_of(X, "X") == 8 ? gram_stats_impl<double>(X, y, sample_weight)
+                                      : gram_stats_impl<float>(X, y, sample_weight);
+  }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(),
+     "The augmented weighted Gram of _core.gram_stats (shift = first row), formed on the GPU.");
+
+  m.def("loss_grad", [](const py::object& X, const py::object& y, const py::object& w, double b,
+                        const py::object& sample_weight) {
+    return dtype_size_of(X, "X") == 8 ? loss_grad_impl<double>(X, y, w, b, sample_weight)
+                                      : loss_grad_impl<float>(X, y, w, b, sample_weight);
+  }, py::arg("X"), py::arg("y"), py::arg("w"), py::arg("b") = 0.0, py::arg("sample_weight") = py::none(),
+     "The fused pass of _core.loss_grad on the GPU: (sum s, sum s r^2, sum s r, sum s r x).");
+}

@@ -1,0 +1,253 @@
+"""The CUDA backend behind ``LinearRegression(device="cuda")``.
+
+``fastcost._cuda`` is built only with ``pip install . -Ccmake.define.FASTCOST_CUDA=ON``
+and is imported here lazily, so a CPU-only build never needs a CUDA library.
+
+Inputs are numpy arrays, copied to the GPU once per fit (the copy is timed apart
+from the compute: ``cuda_timings_``), or arrays already on the GPU — CuPy arrays,
+PyTorch CUDA tensors, anything with ``__cuda_array_interface__`` — read in place,
+without a copy. The solvers are newton (Gram on the GPU, the small solve on the
+host), lbfgs, gd and sgd; see ``cpp/cuda/``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+
+from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
+from .exceptions import IllConditionedWarning
+
+BUILD_HINT = "pip install . -Ccmake.define.FASTCOST_CUDA=ON"
+GPU_SOLVERS = ("newton", "lbfgs", "gd", "sgd")
+_TYPESTR = {"<f8": np.dtype(np.float64), "<f4": np.dtype(np.float32)}
+
+
+def load_module() -> Any:
+    """``fastcost._cuda``, or an ImportError that says how to build it."""
+    try:
+        from . import _cuda  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ImportError(
+            "device='cuda' needs fastcost's CUDA backend, which this installation was built "
+            f"without: rebuild with `{BUILD_HINT}` (needs the CUDA toolkit's nvcc)"
+        ) from exc
+    return _cuda
+
+
+def cuda_status() -> dict[str, Any]:
+    """Whether the CUDA module is built, the CUDA runtime/driver versions and the visible devices."""
+    try:
+        from . import _cuda  # type: ignore[attr-defined]
+    except ImportError as exc:
+        return {
+            "built": False,
+            "runtime_version": None,
+            "driver_version": None,
+            "devices": [],
+            "error": str(exc),
+        }
+    info = dict(_cuda.runtime_info())
+    build = dict(_cuda.build_info())
+    return {
+        "built": True,
+        "runtime_version": _version(info["runtime_version"]),
+        "driver_version": _version(info["driver_version"]),
+        "devices": [dict(d) for d in info["devices"]],
+        "error": info["error"],
+        "architectures": build["cuda_architectures"],
+        "compiler": build["cuda_compiler"],
+    }
+
+
+def _version(v: int) -> str | None:
+    return f"{v // 1000}.{(v % 1000) // 10}" if v else None
+
+
+def is_device_array(obj: Any) -> bool:
+    return hasattr(obj, "__cuda_array_interface__")
+
+
+def _describe(obj: Any, name: str) -> dict[str, Any]:
+    """The device-memory description the C++ side reads (no copy, no sync here)."""
+    try:
+        cai = obj.__cuda_array_interface__
+    except RuntimeError as exc:  # e.g. a PyTorch tensor that requires grad
+        raise TypeError(
+            f"{name}: cannot read __cuda_array_interface__ ({exc}); detach it first"
+        ) from exc
+    if cai.get("mask") is not None:
+        raise TypeError(f"{name}: masked device arrays are not supported")
+    return {
+        "ptr": int(cai["data"][0]),
+        "shape": tuple(int(s) for s in cai["shape"]),
+        "strides": None if cai.get("strides") is None else tuple(int(s) for s in cai["strides"]),
+        "typestr": str(cai["typestr"]),
+        "stream": cai.get("stream"),
+    }
+
+
+def _device_vector(obj: Any, n: int, dtype: np.dtype, name: str) -> dict[str, Any]:
+    desc = _describe(obj, name)
+    if _TYPESTR.get(desc["typestr"]) != dtype:
+        raise TypeError(
+            f"{name} on the GPU must have X's dtype {dtype}, got typestr {desc['typestr']!r}"
+        )
+    shape = desc["shape"]
+    if shape == (n, 1):  # a column vector: same memory as 1-D
+        desc["shape"] = (n,)
+        desc["strides"] = None if desc["strides"] is None else desc["strides"][:1]
+    elif shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {shape}")
+    return desc
+
+
+def _unsupported(est: Any, solver: str) -> None:
+    if solver not in GPU_SOLVERS + ("auto",):
+        raise ValueError(
+            f"solver={solver!r} is not available with device='cuda' (use one of {GPU_SOLVERS})"
+        )
+    for name, active in (
+        ("standardize", est.standardize),
+        ("prune", est.prune),
+        ("noise_augmentation", est.noise_augmentation > 0),
+        ("compute_statistics", est.compute_statistics),
+    ):
+        if active:
+            raise ValueError(f"{name} is not available with device='cuda' yet; use device='cpu'")
+
+
+def fit(
+    est: Any, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
+) -> Any:
+    """``LinearRegression.fit`` on the GPU; sets the same attributes as the CPU path."""
+    from .linear_model import DEFAULT_MAX_ITER, choose_solver
+
+    _unsupported(est, est.solver)
+    _cuda = load_module()
+    on_device = is_device_array(X)
+    if on_device:
+        Xa: Any = _describe(X, "X")
+        if len(Xa["shape"]) != 2:
+            raise ValueError(f"X must be 2-D, got shape {Xa['shape']}")
+        dtype: Any = _TYPESTR.get(Xa["typestr"])
+        if dtype is None:
+            raise TypeError(
+                f"X on the GPU must be float32 or float64, got typestr {Xa['typestr']!r}"
+            )
+        n, d = Xa["shape"]
+        if n < 1 or d < 1:
+            raise ValueError(f"X must have at least one sample and one feature, got shape {(n, d)}")
+        est.n_features_in_ = d
+        if hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
+        if is_device_array(y):
+            ya: Any = _device_vector(y, n, dtype, "y")
+        else:
+            ya = np.ascontiguousarray(np.asarray(y, dtype=dtype).reshape(-1))
+            if ya.shape != (n,):
+                raise ValueError(f"y must have shape ({n},), got {np.shape(y)}")
+        if sample_weight is None:
+            swa: Any = None
+        elif is_device_array(sample_weight):
+            swa = _device_vector(sample_weight, n, dtype, "sample_weight")
+        else:
+            swa = check_weights(sample_weight, n, dtype)
+    else:
+        X, y = validate_data(
+            est,
+            X,
+            y,
+            reset=True,
+            dtype=list(FLOAT_DTYPES),
+            order=None,
+            ensure_all_finite=False,
+            y_numeric=True,
+        )
+        Xa = kernel_layout(X)
+        dtype = Xa.dtype
+        n, d = Xa.shape
+        ya = np.ascontiguousarray(y, dtype=dtype)
+        swa = check_weights(sample_weight, n, dtype)
+
+    solver = est.solver if est.solver != "auto" else choose_solver(n, d)
+    options: dict[str, Any] = {
+        "alpha": float(est.alpha),
+        "fit_intercept": bool(est.fit_intercept),
+        "tol": float(est.tol),
+        "batch_size": int(est.batch_size),
+        "learning_rate": float(est.learning_rate),
+    }
+    if solver in DEFAULT_MAX_ITER:
+        options["max_iter"] = int(est.max_iter or DEFAULT_MAX_ITER[solver])
+    if coef_init is not None:
+        coef_init = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+        if coef_init.shape != (d,) or not np.isfinite(coef_init).all():
+            raise ValueError(f"coef_init must be {d} finite values")
+        options["coef_init"] = coef_init
+        options["intercept_init"] = float(intercept_init or 0.0)
+    if solver == "sgd":
+        rng = check_random_state(est.random_state)
+        if coef_init is None:  # Keras' Dense default, as on the CPU
+            limit = np.sqrt(6.0 / (d + 1))
+            options["coef_init"] = rng.uniform(-limit, limit, size=d)
+            options["intercept_init"] = 0.0
+        options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
+
+    try:
+        result = dict(_cuda.fit(Xa, ya, swa, solver, options))
+    except ValueError as exc:
+        if "non-finite" in str(exc):
+            if not on_device:
+                raise_for_nonfinite(Xa, exc)
+            raise ValueError(
+                "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
+                f"({exc}); clean or rescale the data"
+            ) from exc
+        raise
+    except OverflowError as exc:
+        from .exceptions import DivergenceError
+
+        raise DivergenceError(str(exc)) from exc
+    timings = dict(result.pop("timings"))
+    est._set_result(result, solver, dtype)
+    device = timings.get("device", "GPU")
+    est.fit_info_ = f"{solver} (solver={est.solver!r}) on device='cuda' ({device})"
+    est.preprocessing_ = None
+    est.cuda_timings_ = timings
+    if solver == "newton" and not result["singular"]:
+        from .linear_model import ILL_CONDITIONED_THRESHOLD
+
+        cond = float(result["condition_estimate"])
+        if not cond <= ILL_CONDITIONED_THRESHOLD:
+            warnings.warn(
+                f"newton (device='cuda'): the normal equations have condition estimate {cond:.3g} "
+                f"(> {ILL_CONDITIONED_THRESHOLD:.0e}) and keep only about "
+                f"{max(0.0, 16.0 - np.log10(cond)):.0f} significant digits; qr is CPU-only: "
+                "use device='cpu' with solver='qr' (or 'auto')",
+                IllConditionedWarning,
+                stacklevel=3,
+            )
+    return est
+
+
+def predict(est: Any, X: Any) -> Any:
+    """``X @ coef_ + intercept_`` computed where X lives (CuPy or PyTorch on the GPU)."""
+    desc = _describe(X, "X")
+    if len(desc["shape"]) != 2 or desc["shape"][1] != est.n_features_in_:
+        raise ValueError(f"X has shape {desc['shape']}, expected (n, {est.n_features_in_})")
+    lib = type(X).__module__.split(".")[0]
+    if lib == "cupy":
+        import cupy
+
+        return X @ cupy.asarray(est.coef_, dtype=X.dtype) + X.dtype.type(est.intercept_)
+    if lib == "torch":
+        import torch
+
+        coef = torch.as_tensor(np.asarray(est.coef_), device=X.device, dtype=X.dtype)
+        return X @ coef + float(est.intercept_)
+    raise TypeError(f"predict on GPU arrays supports CuPy and PyTorch, got {type(X).__name__}")

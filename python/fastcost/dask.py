@@ -1,0 +1,1036 @@
+"""Distributed training on Dask: the same estimator, one shard per chunk of rows.
+
+Every chunk of rows of a dask array (or partition of a dask DataFrame) is one
+shard that the compiled kernels process on the worker that holds it; only
+small per-chunk summaries travel, and they are added in a fixed tree, so the
+result does not depend on which worker ran what.
+
+- ``newton``: one pass. Each task returns the augmented weighted Gram of its
+  chunk (``_core.gram_stats``) about one shift common to all chunks (the first
+  row), so partial Grams add exactly; the client solves the small system
+  (``_core.solve_stats``).
+- ``qr``: one pass. Each task returns the R factor of its chunk
+  (``_core.tsqr_stats``); factors merge pairwise in a fixed order
+  (``_core.tsqr_merge``) and the client solves (``_core.solve_r``).
+- ``lbfgs`` / ``gd``: X, y and the weights are persisted on the workers once;
+  every loss+gradient evaluation is one map-reduce of ``_core.loss_grad`` with
+  the coefficients shipped in the task graph. The optimizer state lives on the
+  client and follows the C++ solvers step for step (same centering, line
+  search and stopping rule), so ``tol``/``max_iter`` mean the same thing.
+
+A lost worker costs nothing but time: Dask recomputes the lost chunks from
+their lineage, and since every summary is a deterministic function of its
+chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+from ._statistics import gram_to_factor
+from ._threads import available_cores, resolve_n_threads
+from ._validation import FLOAT_DTYPES, check_weights, kernel_layout
+from .exceptions import IllConditionedWarning
+from .linear_model import (
+    DEFAULT_MAX_ITER,
+    ILL_CONDITIONED_THRESHOLD,
+    choose_solver,
+)
+from .linear_model import (
+    LinearRegression as _LocalLinearRegression,
+)
+
+__all__ = ["DASK_HINT", "LinearRegression", "run_compare"]
+
+DASK_HINT = "pip install 'fastcost[dask]'"
+
+#: Solvers that run on a cluster. sgd is inherently sequential over
+#: mini-batches (each step needs the previous one), so it has no map-reduce form.
+DASK_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
+
+#: The local estimator's parameters (keyword-only, with their defaults).
+_LOCAL_PARAMETERS = {
+    name: p
+    for name, p in inspect.signature(_LocalLinearRegression.__init__).parameters.items()
+    if name != "self"
+}
+
+#: Those the distributed fit implements; the others must keep their default.
+DASK_PARAMETERS = frozenset(
+    {"alpha", "fit_intercept", "solver", "tol", "max_iter", "batch_size", "learning_rate",
+     "n_threads", "random_state", "n_shards", "compute_statistics"}
+)  # fmt: skip
+
+#: Partial results merged per reduction task. A fixed fan-in makes the tree,
+#: and hence the rounding of the sums, a function of the chunk count only.
+TREE_FAN_IN = 8
+
+
+def _import_dask() -> tuple[Any, Any, Any]:
+    try:
+        import dask
+        import dask.array as da
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            f"fastcost.dask needs dask and distributed; install them with {DASK_HINT}"
+        ) from exc
+    return dask, da, distributed
+
+
+# ----------------------------------------------------------------------- cluster
+
+
+@contextmanager
+def connect(
+    client: Any = None, scheduler: str | None = None, timeout: float = 10.0
+) -> Iterator[Any]:
+    """The Dask client a fit runs on, closed afterwards if fastcost opened it.
+
+    ``client`` is used as given; ``scheduler`` ("tcp://host:port") is connected
+    to; with neither, the current default client (if any) is used, else a
+    :class:`distributed.LocalCluster` is started for the fit: worker processes,
+    one per core with one thread each, on the loopback interface.
+    """
+    _, _, distributed = _import_dask()
+    if client is not None:
+        if scheduler is not None:
+            raise ValueError("pass either client or scheduler, not both")
+        yield client
+        return
+    if scheduler is not None:
+        try:
+            own = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}"
+            ) from exc
+        try:
+            yield own
+        finally:
+            own.close()
+        return
+    try:
+        current = distributed.default_client()
+    except ValueError:  # no client registered in this process
+        current = None
+    if current is not None and current.status == "running":
+        yield current
+        return
+    with (
+        distributed.LocalCluster(
+            n_workers=available_cores(),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",  # any free port: a fixed one may be taken
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as own,
+    ):
+        yield own
+
+
+# ------------------------------------------------------------------ worker tasks
+# Module-level functions: workers import them by name instead of unpickling code.
+
+
+def _task_threads(n_threads: int | None) -> int:
+    """Threads of one task: as asked, or the worker's cores shared among its task slots."""
+    if n_threads is not None:
+        return int(n_threads)
+    slots = 1
+    try:
+        from distributed import get_worker
+
+        slots = max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        pass
+    return max(1, resolve_n_threads(None) // slots)
+
+
+def _block(X: np.ndarray, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, Any, Any]:
+    X = kernel_layout(np.asarray(X))
+    y = None if y is None else np.ascontiguousarray(y, dtype=X.dtype)
+    sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
+    return X, y, sw
+
+
+def _weight_checks(sw: np.ndarray | None, n: int) -> np.ndarray:
+    """[non-finite weights, negative weights, rows with a positive weight]."""
+    if sw is None:
+        return np.array([0.0, 0.0, float(n)])
+    return np.array(
+        [
+            float(np.count_nonzero(~np.isfinite(sw))),
+            float(np.count_nonzero(sw < 0)),
+            float(np.count_nonzero(sw > 0)),
+        ]
+    )
+
+
+def _gram_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    X, y, sw = _block(X, y, sw)
+    st = _core.gram_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
+    return {"gram": np.asarray(st["gram"]), "checks": _weight_checks(sw, X.shape[0])}
+
+
+def _qr_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    X, y, sw = _block(X, y, sw)
+    st = _core.tsqr_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
+    return {"factor": st, "checks": _weight_checks(sw, X.shape[0])}
+
+
+def _means_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """[sum s, sum s y, sum s x...] and the weight checks, in one read of the chunk."""
+    X, y, sw = _block(X, y, sw)
+    d = X.shape[1]
+    # With w = 0, b = 1 and no targets every residual is 1: the sums are sum s x and sum s.
+    s_w, _, _, s_x = _core.loss_grad(
+        X, None, np.zeros(d), 1.0, sw, n_shards, _task_threads(n_threads)
+    )
+    yy = y.astype(np.float64)
+    s_y = float(yy.sum()) if sw is None else float(np.dot(sw.astype(np.float64), yy))
+    return {"sums": np.r_[s_w, s_y, s_x], "checks": _weight_checks(sw, X.shape[0])}
+
+
+def _loss_grad_task(X, y, sw, w, b, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """[sum s, sum s r^2, sum s r, sum s r x...] for r = X w + b - y."""
+    X, y, sw = _block(X, y, sw)
+    s_w, s_r2, s_r, s_rx = _core.loss_grad(X, y, w, b, sw, n_shards, _task_threads(n_threads))
+    return np.r_[s_w, s_r2, s_r, s_rx]
+
+
+def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
+    """First (what, row, column) of the chunk that is NaN/inf, or None."""
+    X, y, sw = _block(X, y, sw)
+    bad = _core.find_nonfinite(X)
+    if bad is not None:
+        return ("X", int(bad[0]), int(bad[1]))
+    for name, v in (("y", y), ("sample_weight", sw)):
+        if v is not None and not np.isfinite(v).all():
+            return (name, int(np.flatnonzero(~np.isfinite(v))[0]), -1)
+    return None
+
+
+def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
+    X = np.asarray(X)
+    return X @ coef.astype(X.dtype, copy=False) + X.dtype.type(intercept)
+
+
+def _add(*parts: Any) -> Any:
+    """Sum of partial results (arrays, or dicts of arrays), left to right."""
+    if isinstance(parts[0], dict):
+        return {k: _add(*(p[k] for p in parts)) for k in parts[0]}
+    total = np.array(parts[0], dtype=np.float64, copy=True)
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _merge_qr(*parts: dict[str, Any]) -> dict[str, Any]:
+    factor = parts[0]["factor"]
+    for p in parts[1:]:
+        factor = _core.tsqr_merge(factor, p["factor"])
+    return {"factor": factor, "checks": _add(*(p["checks"] for p in parts))}
+
+
+# ---------------------------------------------------------------------- passes
+
+
+class _Data:
+    """X, y and the weights as aligned lists of per-chunk dask objects."""
+
+    def __init__(self, X: Any, y: Any, sw: Any) -> None:
+        self.X, self.y, self.sw = X, y, sw
+        self.n, self.d = (int(s) for s in X.shape)
+        self.dtype = np.dtype(X.dtype)
+        self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
+        self._blocks()
+
+    def _blocks(self) -> None:
+        self.xb = list(self.X.to_delayed().ravel())
+        self.yb = list(self.y.to_delayed().ravel())
+        self.sb = [None] * len(self.xb) if self.sw is None else list(self.sw.to_delayed().ravel())
+
+    def persist(self, client: Any) -> None:
+        """Keep the chunks in the workers' memory for the passes to come."""
+        parts = [self.X, self.y] + ([] if self.sw is None else [self.sw])
+        parts = client.persist(parts)
+        self.X, self.y = parts[0], parts[1]
+        self.sw = parts[2] if self.sw is not None else None
+        self._blocks()
+
+    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any) -> Any:
+        """``combine`` over ``task(chunk, *args)`` for all chunks, as a fixed tree."""
+        import dask
+
+        call = dask.delayed(task, pure=True)
+        join = dask.delayed(combine, pure=True)
+        nodes = [call(x, y, s, *args) for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)]
+        while len(nodes) > 1:
+            nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
+        return client.compute(nodes[0]).result()
+
+    def first_row(self, client: Any) -> np.ndarray:
+        """[x_0, y_0]: the shift common to all chunks (reads one chunk)."""
+        x0, y0 = client.compute([self.X[0], self.y[0]], sync=True)
+        return np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
+
+    def raise_for_nonfinite(self, client: Any, original: BaseException | None = None) -> None:
+        """ValueError naming the first NaN/inf cell (a scan, only on the error path)."""
+        import dask
+
+        tasks = [
+            dask.delayed(_nonfinite_task, pure=True)(x, y, s)
+            for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)
+        ]
+        for k, bad in enumerate(client.compute(tasks, sync=True)):
+            if bad is not None:
+                what, i, j = bad
+                row = int(self.offsets[k]) + i
+                where = f"row {row}, column {j}" if what == "X" else f"row {row}"
+                raise ValueError(
+                    f"{what} contains NaN or infinity (first at {where}); "
+                    "clean it first, e.g. with fastcost.preprocessing"
+                ) from original
+        raise ValueError(
+            f"numerical overflow: the values of X ({self.dtype}) are too large for the sums "
+            "of squares; rescale X or use float64"
+        ) from original
+
+
+def _check_weights_summary(checks: np.ndarray) -> int:
+    n_bad, n_neg, n_pos = (int(v) for v in checks)
+    if n_bad:
+        raise ValueError("sample_weight contains NaN or infinity")
+    if n_neg:
+        raise ValueError("sample_weight contains negative values")
+    if n_pos == 0:
+        raise ValueError("sample_weight sums to zero: nothing to fit")
+    return n_pos
+
+
+# ------------------------------------------------------------ iterative solvers
+
+
+class _Objective:
+    """The C++ ``LeastSquaresObjective`` with its pass run on the cluster.
+
+    theta = [v, beta] parametrizes the model ``v^T (x - mu) + beta``, i.e.
+    ``w = v`` and ``b = beta - mu^T v``: centering only shifts b in the kernel
+    and makes the problem far better conditioned.
+    """
+
+    def __init__(self, data: _Data, client: Any, alpha: float, fit_intercept: bool,
+                 mu: np.ndarray, sum_w: float, n_shards: int, n_threads: int | None) -> None:  # fmt: skip
+        self.data, self.client = data, client
+        self.alpha, self.fit_intercept = alpha, fit_intercept
+        self.mu, self.sum_w = mu, sum_w
+        self.n_shards, self.n_threads = n_shards, n_threads
+        self.n_evals = 0
+
+    def to_model(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
+        d = self.data.d
+        w = np.array(theta[:d], dtype=np.float64)
+        b = float(theta[d] - self.mu @ w) if self.fit_intercept else 0.0
+        return w, b
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        d = self.data.d
+        w, b = self.to_model(theta)
+        s = self.data.map_reduce(
+            self.client, _loss_grad_task, _add, w, b, self.n_shards, self.n_threads
+        )
+        self.n_evals += 1
+        s_r2, s_r, s_rx = s[1], s[2], s[3:]
+        grad = np.empty(d + 1)
+        grad[:d] = 2.0 * (s_rx - self.mu * s_r) / self.sum_w + 2.0 * self.alpha * w
+        grad[d] = 2.0 * s_r / self.sum_w if self.fit_intercept else 0.0
+        f = float(s_r2 / self.sum_w + self.alpha * (w @ w))
+        if not (math.isfinite(f) and np.isfinite(grad).all()):
+            self.data.raise_for_nonfinite(self.client)
+        return f, grad
+
+
+def _cubic_step(a: float, fa: float, ga: float, b: float, fb: float, gb: float) -> float:
+    """Minimizer of the cubic through (a, fa, ga), (b, fb, gb), kept inside the interval."""
+    d1 = ga + gb - 3.0 * (fa - fb) / (a - b)
+    disc = d1 * d1 - ga * gb
+    lo, hi = min(a, b), max(a, b)
+    width = hi - lo
+    t = 0.5 * (a + b)
+    if disc >= 0.0:
+        d2 = (1.0 if b > a else -1.0) * math.sqrt(disc)
+        denom = gb - ga + 2.0 * d2
+        if denom != 0.0:
+            t = b - (b - a) * (gb + d2 - d1) / denom
+    if not math.isfinite(t) or t < lo + 0.1 * width or t > hi - 0.1 * width:
+        t = 0.5 * (a + b)
+    return t
+
+
+def _max_abs(v: np.ndarray) -> float:
+    return float(np.max(np.abs(v))) if v.size else 0.0
+
+
+def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
+           history: int = 10) -> dict[str, Any]:  # fmt: skip
+    """L-BFGS with a strong Wolfe line search, as ``lbfgs_minimize`` in solvers.hpp."""
+    fx, g = f(theta)
+    g0 = _max_abs(g)
+    gtol = tol * g0
+    s_hist: list[np.ndarray] = []
+    y_hist: list[np.ndarray] = []
+    rho_hist: list[float] = []
+    converged = g0 == 0.0
+    message = ""
+    losses: list[float] = []
+    c1, c2 = 1e-4, 0.9
+    it = 0
+    while not converged and it < max_iter:
+        # Two-loop recursion: direction = -H g.
+        q = g.copy()
+        k = len(s_hist)
+        alphas = [0.0] * k
+        for i in range(k - 1, -1, -1):
+            alphas[i] = rho_hist[i] * float(s_hist[i] @ q)
+            q -= alphas[i] * y_hist[i]
+        gamma = float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1]) if k else 1.0
+        q *= gamma
+        for i in range(k):
+            beta = rho_hist[i] * float(y_hist[i] @ q)
+            q += (alphas[i] - beta) * s_hist[i]
+        direction = -q
+        dphi0 = float(g @ direction)
+        if not dphi0 < 0.0:  # not a descent direction: restart from steepest descent
+            s_hist.clear()
+            y_hist.clear()
+            rho_hist.clear()
+            direction = -g
+            dphi0 = float(g @ direction)
+        step = 1.0 if k else min(1.0, 1.0 / math.sqrt(float(g @ g)))
+        # Rounding in f grows with the terms summed, not with f: a small relative
+        # slack (Hager-Zhang's approximate Wolfe test) lets the derivative decide.
+        f_noise = 1e-8 * abs(fx)
+
+        def evaluate(a: float, x0=theta, p=direction) -> tuple[float, float, Any, Any]:
+            x_new = x0 + a * p
+            fa, g_new = f(x_new)
+            return fa, float(g_new @ p), x_new, g_new
+
+        def decrease_ok(a: float, fa: float, da: float, f0=fx, d0=dphi0, noise=f_noise) -> bool:
+            # Armijo, or the approximate-Wolfe form (Hager-Zhang) once f is at rounding level.
+            return fa <= f0 + c1 * a * d0 or (fa <= f0 + noise and da <= (1.0 - 2.0 * c1) * abs(d0))
+
+        found = zoom = False
+        a_prev, f_prev, d_prev = 0.0, fx, dphi0
+        a_lo = f_lo = d_lo = a_hi = f_hi = d_hi = 0.0
+        best_x: np.ndarray | None = None
+        best_g = g
+        best_f = fx
+        for ls in range(25):
+            fa, dA, x_new, g_new = evaluate(step)
+            if not decrease_ok(step, fa, dA) or (ls > 0 and fa >= f_prev):
+                a_lo, f_lo, d_lo, a_hi, f_hi, d_hi = a_prev, f_prev, d_prev, step, fa, dA
+                zoom = True
+            elif abs(dA) <= -c2 * dphi0:
+                found = True
+                best_f, best_x, best_g = fa, x_new, g_new
+            elif dA >= 0.0:
+                a_lo, f_lo, d_lo, a_hi, f_hi, d_hi = step, fa, dA, a_prev, f_prev, d_prev
+                best_f, best_x, best_g = fa, x_new, g_new
+                zoom = True
+            else:
+                best_f, best_x, best_g = fa, x_new, g_new
+                a_prev, f_prev, d_prev = step, fa, dA
+                step *= 2.0
+            if found or zoom:
+                break
+        if zoom:
+            for _ in range(30):
+                a = _cubic_step(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi)
+                fa, dA, x_new, g_new = evaluate(a)
+                if not decrease_ok(a, fa, dA) or fa >= f_lo:
+                    a_hi, f_hi, d_hi = a, fa, dA
+                else:
+                    best_f, best_x, best_g = fa, x_new, g_new
+                    if abs(dA) <= -c2 * dphi0:
+                        break
+                    if dA * (a_hi - a_lo) >= 0.0:
+                        a_hi, f_hi, d_hi = a_lo, f_lo, d_lo
+                    a_lo, f_lo, d_lo = a, fa, dA
+                if abs(a_hi - a_lo) <= 1e-16 * max(1.0, abs(a_lo)):
+                    break
+        if best_x is None or not best_f <= fx + f_noise:
+            # No decrease possible: the iterate is as good as rounding allows.
+            converged = _max_abs(g) <= gtol
+            if not converged:
+                message = "line search could not decrease the loss further (rounding limit)"
+            break
+        s = best_x - theta
+        yv = best_g - g
+        sy = float(s @ yv)
+        if sy > 1e-16 * float(yv @ yv):
+            if len(s_hist) == history:
+                s_hist.pop(0)
+                y_hist.pop(0)
+                rho_hist.pop(0)
+            s_hist.append(s)
+            y_hist.append(yv)
+            rho_hist.append(1.0 / sy)
+        theta, g, fx = best_x, best_g, best_f
+        it += 1
+        losses.append(fx)
+        converged = _max_abs(g) <= gtol
+    if not losses:
+        losses.append(fx)
+    if not converged and not message:
+        message = "reached max_iter before the gradient tolerance"
+    return {"theta": theta, "n_iter": it, "loss_history": losses, "converged": converged,
+            "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
+
+
+def _gd(f: _Objective, theta: np.ndarray, tol: float, max_iter: int) -> dict[str, Any]:
+    """Gradient descent with Armijo backtracking, as ``fit_gd`` in solvers.hpp."""
+    fx, g = f(theta)
+    g0 = _max_abs(g)
+    gtol = tol * g0
+    step = 1.0
+    converged = g0 == 0.0
+    message = ""
+    losses: list[float] = []
+    it = 0
+    while not converged and it < max_iter:
+        gg = float(g @ g)
+        accepted = False
+        for _ in range(60):
+            x_new = theta - step * g
+            f_new, g_new = f(x_new)
+            # Armijo with c = 1/2; for this quadratic it equals g_new . g >= 0,
+            # which stays decidable once f changes below its rounding.
+            if f_new <= fx - 0.5 * step * gg or (
+                f_new <= fx + 1e-8 * abs(fx) and float(g_new @ g) >= 0.0
+            ):
+                accepted = True
+                break
+            step *= 0.5
+        if not accepted:
+            converged = _max_abs(g) <= gtol
+            if not converged:
+                message = "backtracking could not decrease the loss further (rounding limit)"
+            break
+        theta, g, fx = x_new, g_new, f_new
+        step *= 1.25
+        it += 1
+        losses.append(fx)
+        converged = _max_abs(g) <= gtol
+    if not losses:
+        losses.append(fx)
+    if not converged and not message:
+        message = "reached max_iter before the gradient tolerance"
+    return {"theta": theta, "n_iter": it, "loss_history": losses, "converged": converged,
+            "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
+
+
+# --------------------------------------------------------------------- inputs
+
+
+def _is_dask_collection(obj: Any) -> bool:
+    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
+
+
+def _to_dask_array(obj: Any, name: str, row_chunks: Any = None) -> tuple[Any, list[str] | None]:
+    """A dask array (and column names, for data frames) from dask/pandas/numpy data."""
+    _, da, _ = _import_dask()
+    names = None
+    columns = getattr(obj, "columns", None)
+    if columns is not None:
+        names = [str(c) for c in columns] if all(isinstance(c, str) for c in columns) else None
+    if _is_dask_collection(obj):
+        if not isinstance(obj, da.Array):  # dask DataFrame / Series: partitions -> row chunks
+            obj = obj.to_dask_array(lengths=True)
+        elif any(math.isnan(c) for c in obj.chunks[0]):
+            obj = obj.compute_chunk_sizes()
+        return obj, names
+    arr = np.asarray(obj.to_numpy() if hasattr(obj, "to_numpy") else obj)
+    if row_chunks is not None:
+        return da.from_array(arr, chunks=(row_chunks,) + ((-1,) if arr.ndim == 2 else ())), names
+    return da.from_array(arr, chunks=("auto",) + ((-1,) if arr.ndim == 2 else ())), names
+
+
+def _float_dtype(dtype: np.dtype, name: str) -> np.dtype:
+    if dtype in (np.float32, np.float64):
+        return dtype
+    if dtype.kind in "biuf":
+        return np.dtype(np.float64)
+    if dtype.kind == "c":  # scikit-learn's wording
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}")
+    raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
+
+
+def _prepare_local(
+    est: Any, X: Any, y: Any, sample_weight: Any, n_chunks: int
+) -> tuple[_Data, list[str] | None]:
+    """numpy/pandas/list input: scikit-learn's checks (and messages), then chunks of rows."""
+    _, da, _ = _import_dask()
+    X, y = validate_data(
+        est, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
+        ensure_all_finite=False, y_numeric=True,
+    )  # fmt: skip
+    n = X.shape[0]
+    y = np.ascontiguousarray(y, dtype=X.dtype)
+    sw = check_weights(sample_weight, n, X.dtype)
+    # At least one chunk per worker, and none above ~128 MiB.
+    n_chunks = max(n_chunks, -(-X.nbytes // 2**27))
+    rows = max(1, -(-n // n_chunks))
+    data = _Data(
+        da.from_array(X, chunks=(rows, -1)),
+        da.from_array(y, chunks=(rows,)),
+        None if sw is None else da.from_array(sw, chunks=(rows,)),
+    )
+    names = getattr(est, "feature_names_in_", None)
+    return data, None if names is None else list(names)
+
+
+def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | None]:
+    """Dask input: aligned dask arrays of one column block, in a float dtype."""
+    Xd, names = _to_dask_array(X, "X")
+    if Xd.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {Xd.ndim} dimension(s)")
+    n, d = (int(s) for s in Xd.shape)
+    if n < 1 or d < 1:
+        raise ValueError(f"X has shape {Xd.shape}: need at least one sample and one feature")
+    Xd = Xd.astype(_float_dtype(Xd.dtype, "X"))
+    if Xd.numblocks[1] > 1:  # the kernels need whole rows: one column block
+        Xd = Xd.rechunk({1: -1})
+    rows = Xd.chunks[0]
+    yd, _ = _to_dask_array(y, "y", rows)
+    if yd.ndim == 2 and yd.shape[1] == 1:
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was raveled",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        yd = yd[:, 0]
+    if yd.ndim != 1 or int(yd.shape[0]) != n:
+        raise ValueError(f"y must have shape ({n},), got {yd.shape}")
+    _float_dtype(yd.dtype, "y")
+    yd = yd.astype(Xd.dtype).rechunk({0: rows})
+    sw = None
+    if sample_weight is not None:
+        if isinstance(sample_weight, numbers.Number):
+            sample_weight = np.full(n, sample_weight, dtype=np.float64)
+        sw, _ = _to_dask_array(sample_weight, "sample_weight", rows)
+        if sw.ndim != 1 or int(sw.shape[0]) != n:
+            raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+        _float_dtype(sw.dtype, "sample_weight")
+        sw = sw.astype(Xd.dtype).rechunk({0: rows})
+    return _Data(Xd, yd, sw), names
+
+
+# ------------------------------------------------------------------ estimator
+
+
+class LinearRegression(_LocalLinearRegression):
+    """Least-squares linear regression trained on a Dask cluster.
+
+    The same model, parameters and fitted attributes as
+    :class:`fastcost.LinearRegression`; X may be a dask array or dask DataFrame
+    (numpy/pandas data are split into chunks of rows). Each chunk of rows is one
+    shard processed by the compiled kernels on its worker; chunks that split the
+    columns are rechunked to one column block first.
+
+    Parameters
+    ----------
+    alpha, fit_intercept, tol, max_iter, n_shards, compute_statistics
+        As in :class:`fastcost.LinearRegression`; ``n_shards`` is per chunk.
+    other parameters of :class:`fastcost.LinearRegression`
+        Accepted (``get_params`` lists them all); anything but their default
+        raises NotImplementedError until the distributed fit supports it.
+    solver : {"auto", "newton", "qr", "lbfgs", "gd"}, default="auto"
+        ``newton`` and ``qr`` make one pass; ``lbfgs`` and ``gd`` one map-reduce
+        per loss+gradient evaluation on data persisted on the workers. ``sgd``
+        (sequential by nature) raises NotImplementedError.
+    batch_size, learning_rate, random_state
+        Accepted for parameter compatibility; used by ``sgd`` only.
+    n_threads : int or None, default=None
+        Threads per task; None shares each worker's cores among its task slots.
+    client : distributed.Client or None, default=None
+        Cluster to run on. With neither ``client`` nor ``scheduler``, the current
+        default client is used if there is one, else a LocalCluster (one
+        single-threaded worker process per core, loopback) is started for the
+        fit and closed after it.
+    scheduler : str or None, default=None
+        Address of a scheduler to connect to, e.g. ``"tcp://10.0.0.5:8786"``.
+    timeout : float, default=10.0
+        Seconds to wait for ``scheduler``; past it, a ConnectionError names it.
+
+    Attributes
+    ----------
+    coef_, intercept_, n_iter_, loss_history_, n_passes_, solver_, fit_info_,
+    condition_number_, converged_, rank_, n_features_in_, feature_names_in_
+        As in :class:`fastcost.LinearRegression`.
+    n_chunks_ : int
+        Chunks of rows (shards) the data was processed in.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from distributed import Client, LocalCluster
+    >>> from fastcost.dask import LinearRegression
+    >>> X = da.random.default_rng(0).standard_normal((10_000, 3), chunks=(2_500, 3))
+    >>> y = X @ da.from_array([1.0, -2.0, 0.5]) + 3.0
+    >>> with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as c:
+    ...     model = LinearRegression(solver="newton").fit(X, y)
+    >>> np.round(model.coef_, 6), round(float(model.intercept_), 6)
+    (array([ 1. , -2. ,  0.5]), 3.0)
+    """
+
+    def __init__(
+        self, *, client: Any = None, scheduler: str | None = None, timeout: float = 10.0,
+        **params: Any,
+    ) -> None:  # fmt: skip
+        # Every parameter of the local estimator, whatever it has today: the
+        # signature scikit-learn reads is set below, from the local estimator's.
+        super().__init__(**params)
+        self.client = client
+        self.scheduler = scheduler
+        self.timeout = timeout
+
+    def _check_params(self) -> None:
+        for name, p in _LOCAL_PARAMETERS.items():
+            value = getattr(self, name)
+            if name not in DASK_PARAMETERS and not (value is p.default or value == p.default):
+                raise NotImplementedError(
+                    f"{name}={value!r} is not available on Dask yet (only its default, "
+                    f"{p.default!r}); the distributed fit supports {sorted(DASK_PARAMETERS)}"
+                )
+        super()._check_params()
+        if self.solver == "sgd":
+            raise NotImplementedError(
+                "solver='sgd' is not available on Dask: each mini-batch step needs the "
+                "previous one, so it has no map-reduce form; use newton, qr, lbfgs or gd"
+            )
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise TypeError(f"scheduler must be an address string, got {self.scheduler!r}")
+        if self.client is not None and self.scheduler is not None:
+            raise ValueError("pass either client or scheduler, not both")
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, numbers.Real):
+            raise TypeError(f"timeout must be a number of seconds, got {self.timeout!r}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ValueError(f"timeout must be finite and > 0, got {self.timeout!r}")
+        if self.n_threads is not None:
+            resolve_n_threads(self.n_threads)  # type and range checks
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        coef_init: Any = None,
+        intercept_init: float | None = None,
+    ) -> LinearRegression:
+        """Fit the model on the cluster.
+
+        Parameters
+        ----------
+        X : dask array or dask DataFrame of shape (n_samples, n_features)
+            numpy arrays and pandas frames are accepted too (split into chunks).
+        y : dask array or dask Series of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+        coef_init, intercept_init : optional
+            Starting point for lbfgs and gd.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        _import_dask()
+        # As the local estimator: a fit that fails (or a lost cluster) leaves the
+        # fitted attributes as they were.
+        saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        try:
+            with connect(self.client, self.scheduler, float(self.timeout)) as client:
+                self._fit_on(client, X, y, sample_weight, coef_init, intercept_init)
+        except BaseException:
+            for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                delattr(self, k)
+            self.__dict__.update(saved)
+            raise
+        return self
+
+    def _fit_on(self, client: Any, X: Any, y: Any, sample_weight: Any,
+                coef_init: Any, intercept_init: float | None) -> None:  # fmt: skip
+        if _is_dask_collection(X) or _is_dask_collection(y):
+            data, names = _prepare(X, y, sample_weight)
+        else:
+            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            data, names = _prepare_local(self, X, y, sample_weight, max(1, n_workers))
+        n, d = data.n, data.d
+        solver = self.solver if self.solver != "auto" else choose_solver(n, d)
+        n_shards = int(self.n_shards or 0)
+        threads = self.n_threads if self.n_threads not in (None, -1) else None
+
+        factor: dict[str, Any] | None = None
+        fit_info = f"{solver} (solver={self.solver!r}) on {len(data.xb)} Dask chunks"
+        if solver in ("newton", "qr"):
+            result, factor = self._one_pass(client, data, solver, n_shards, threads)
+            if solver == "newton":
+                cond = float(result["condition_estimate"])
+                ill = bool(result["singular"]) or not cond <= ILL_CONDITIONED_THRESHOLD
+                if ill and self.solver == "auto":
+                    why = "are singular" if result["singular"] else (
+                        f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
+                    )  # fmt: skip
+                    result, factor = self._one_pass(client, data, "qr", n_shards, threads)
+                    result["n_passes"] = 2  # newton's pass came first
+                    solver = "qr"
+                    fit_info = (
+                        f"qr (solver='auto'): newton's normal equations {why}, too "
+                        "ill-conditioned to keep the digits, so the fit was redone with qr"
+                    )
+                elif ill and not result["singular"]:
+                    digits = max(0.0, 16.0 - np.log10(cond))
+                    warnings.warn(
+                        f"newton: the normal equations have condition estimate {cond:.3g} "
+                        f"(> {ILL_CONDITIONED_THRESHOLD:.0e}); they keep only about "
+                        f"{digits:.0f} significant digits and coefficients with a small "
+                        "effect can lose more. Use solver='qr' (or 'auto').",
+                        IllConditionedWarning,
+                        stacklevel=3,
+                    )
+        else:
+            result = self._iterative(client, data, solver, n_shards, threads,
+                                     coef_init, intercept_init)  # fmt: skip
+        self._set_result(result, solver, data.dtype)
+        self.fit_info_ = fit_info
+        self.n_features_in_ = d
+        self.n_chunks_ = len(data.xb)
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if self.compute_statistics:
+            if factor is None:  # iterative solvers: one extra qr pass for the factor
+                _, factor = self._one_pass(client, data, "qr", n_shards, threads)
+                self.n_passes_ += 1
+            self._set_statistics(result, factor, solver)
+
+    def _one_pass(self, client: Any, data: _Data, solver: str, n_shards: int,
+                  threads: int | None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """newton or qr: one map-reduce of shard summaries, then the solve on the client."""
+        alpha, fit_intercept = float(self.alpha), bool(self.fit_intercept)
+        if solver == "qr" and not fit_intercept:
+            shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
+        else:
+            shift = data.first_row(client)
+        if not np.isfinite(shift).all():
+            data.raise_for_nonfinite(client)
+        if solver == "newton":
+            total = data.map_reduce(client, _gram_task, _add, shift, n_shards, threads)
+            n_pos = _check_weights_summary(total["checks"])
+            gram = total["gram"]
+            if not np.isfinite(gram).all():
+                data.raise_for_nonfinite(client)
+            result = _core.solve_stats(gram, shift, alpha, fit_intercept)
+            factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": n_pos}
+        else:
+            total = data.map_reduce(client, _qr_task, _merge_qr, shift, n_shards, threads)
+            _check_weights_summary(total["checks"])
+            factor = total["factor"]
+            if not np.isfinite(factor["r"]).all():
+                data.raise_for_nonfinite(client)
+            result = _core.solve_r(factor["r"], factor["shift"], alpha, fit_intercept)
+        result["n_passes"] = 1
+        return result, factor
+
+    def _iterative(self, client: Any, data: _Data, solver: str, n_shards: int,
+                   threads: int | None, coef_init: Any,
+                   intercept_init: float | None) -> dict[str, Any]:  # fmt: skip
+        d = data.d
+        fit_intercept = bool(self.fit_intercept)
+        if coef_init is not None:
+            coef_init = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+            if coef_init.shape != (d,) or not np.isfinite(coef_init).all():
+                raise ValueError(f"coef_init must be {d} finite values")
+        data.persist(client)  # every evaluation reads the chunks again: keep them on the workers
+        means = data.map_reduce(client, _means_task, _add, n_shards, threads)
+        _check_weights_summary(means["checks"])
+        sums = means["sums"]
+        sum_w = float(sums[0])
+        if not sum_w > 0:
+            raise ValueError("sample_weight sums to zero: nothing to fit")
+        mu = sums[2:] / sum_w
+        mean_y = float(sums[1]) / sum_w
+        if not (np.isfinite(mu).all() and math.isfinite(mean_y)):
+            data.raise_for_nonfinite(client)
+        if not fit_intercept:
+            mu = np.zeros(d)
+        theta = np.zeros(d + 1)
+        if coef_init is not None:
+            theta[:d] = coef_init
+            if fit_intercept:
+                theta[d] = float(intercept_init or 0.0) + float(mu @ coef_init)
+        elif fit_intercept:
+            theta[d] = mean_y
+        objective = _Objective(data, client, float(self.alpha), fit_intercept, mu, sum_w,
+                               n_shards, threads)  # fmt: skip
+        # Gradients in X's precision cannot be resolved below a few thousand ulps
+        # of their starting size: the same floor as the compiled solvers.
+        tol = max(float(self.tol), 1000.0 * float(np.finfo(data.dtype).eps))
+        max_iter = int(self.max_iter or DEFAULT_MAX_ITER[solver])
+        run = _lbfgs if solver == "lbfgs" else _gd
+        out = run(objective, theta, tol, max_iter)
+        coef, intercept = objective.to_model(out["theta"])
+        return {
+            "coef": coef,
+            "intercept": intercept,
+            "n_iter": out["n_iter"],
+            "loss_history": np.asarray(out["loss_history"]),
+            "n_passes": objective.n_evals + 1,  # + the pass for the means
+            "converged": out["converged"],
+            "singular": False,
+            "rank": d,
+            "condition_estimate": 1.0,
+            "grad_norm": out["grad_norm"],
+            "message": out["message"],
+        }
+
+    # -- prediction -------------------------------------------------------------
+
+    def predict(self, X: Any) -> Any:
+        """Predict ``X @ coef_ + intercept_``: lazily (a dask array) for dask input."""
+        check_is_fitted(self)
+        if not _is_dask_collection(X):
+            return super().predict(X)
+        Xd, _ = _to_dask_array(X, "X")
+        if Xd.ndim != 2 or int(Xd.shape[1]) != self.n_features_in_:
+            raise ValueError(
+                f"X has {Xd.shape[1] if Xd.ndim == 2 else '?'} features, but "
+                f"{type(self).__name__} is expecting {self.n_features_in_} features as input"
+            )
+        Xd = Xd.astype(_float_dtype(Xd.dtype, "X"))
+        if Xd.numblocks[1] > 1:
+            Xd = Xd.rechunk({1: -1})
+        return Xd.map_blocks(
+            _predict_task, self.coef_, float(self.intercept_), drop_axis=1, dtype=Xd.dtype
+        )
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² of the prediction (computed on the cluster for dask input)."""
+        if not _is_dask_collection(X):
+            return float(super().score(X, y, sample_weight=sample_weight))
+        pred = self.predict(X)
+        yd, _ = _to_dask_array(y, "y", pred.chunks[0])
+        yd = yd.astype(np.float64).rechunk({0: pred.chunks[0]})
+        s = 1.0
+        if sample_weight is not None:
+            s, _ = _to_dask_array(sample_weight, "sample_weight", pred.chunks[0])
+            s = s.astype(np.float64).rechunk({0: pred.chunks[0]})
+        pred = pred.astype(np.float64)
+        sum_w = (s * yd**0).sum()
+        mean_y = (s * yd).sum() / sum_w
+        ss_res = (s * (yd - pred) ** 2).sum()
+        ss_tot = (s * (yd - mean_y) ** 2).sum()
+        with connect(self.client, self.scheduler, float(self.timeout)) as client:
+            res, tot = client.compute([ss_res, ss_tot], sync=True)
+        return 1.0 - float(res) / float(tot) if tot > 0 else (1.0 if res == 0 else 0.0)
+
+
+def _init_signature() -> inspect.Signature:
+    own = inspect.signature(LinearRegression.__init__).parameters
+    params = [own["self"], *_LOCAL_PARAMETERS.values()]
+    params += [own[name] for name in ("client", "scheduler", "timeout")]
+    return inspect.Signature(params)
+
+
+# scikit-learn finds the parameters (get_params, clone) in this signature.
+LinearRegression.__init__.__signature__ = _init_signature()  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- compare runner
+
+
+def run_compare(
+    solver: str,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    scheduler: str | None = None,
+    client: Any = None,
+    timeout: float = 10.0,
+    n_chunks: int | None = None,
+    price_per_hour: float | None = None,
+    repeat: int = 1,
+    **params: Any,
+) -> Any:
+    """Fit :class:`LinearRegression` on a cluster and measure it, for ``fastcost compare``.
+
+    The training data are sent to the cluster and persisted once, outside the
+    measurement, as a fit on data that already live on the workers would find
+    them. Resources are those of this (client) process: the workers' CPU time and
+    memory are not in the report.
+
+    Returns
+    -------
+    fastcost.baselines.RunResult
+        Named ``"fastcost-dask-<solver>"``.
+    """
+    from .baselines import RunResult, measure_repeated, scores
+
+    _, da, _ = _import_dask()
+    with connect(client, scheduler, timeout) as c:
+        n_workers = max(1, len(c.scheduler_info(n_workers=-1)["workers"]))
+        chunks = n_chunks or n_workers
+        rows = max(1, -(-X_train.shape[0] // chunks))
+        X = c.persist(da.from_array(X_train, chunks=(rows, -1)))
+        y = c.persist(da.from_array(y_train, chunks=(rows,)))
+        kwargs: dict[str, Any] = {"alpha": 0.0, "n_threads": None, **params}
+
+        def make() -> LinearRegression:
+            return LinearRegression(solver=solver, client=c, **kwargs)
+
+        t0 = time.perf_counter()
+        make().fit(X[: min(rows, 200)], y[: min(rows, 200)])
+        warmup = time.perf_counter() - t0
+        report, est, walls = measure_repeated(
+            lambda: make().fit(X, y), repeat=repeat, price_per_hour=price_per_hour
+        )
+    mse, r2 = scores(y_test, est.predict(X_test))
+    return RunResult(
+        name=f"fastcost-dask-{solver}",
+        report=report,
+        test_mse=mse,
+        r2=r2,
+        loss_history=[float(v) for v in est.loss_history_],
+        n_iter=int(est.n_iter_),
+        coef=np.asarray(est.coef_, dtype=np.float64),
+        intercept=float(est.intercept_),
+        params={
+            "library": "fastcost.dask",
+            "solver": solver,
+            "dtype": X_train.dtype.name,
+            "scheduler": scheduler or ("client" if client is not None else "local"),
+            "workers": n_workers,
+            "chunks": int(est.n_chunks_),
+            **kwargs,
+        },
+        wall_times_s=walls,
+        warmup_s=warmup,
+    )

@@ -1,0 +1,223 @@
+"""The CUDA backend (fastcost._cuda, device="cuda").
+
+Tests that need no GPU (error messages, show_config) run everywhere; the others
+skip with "no CUDA device" when there is none (the only skip). The GPU results
+are compared with the CPU backend on the same data.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import fastcost
+import numpy as np
+import pytest
+from fastcost import LinearRegression, _gpu
+
+
+def _cuda_module():
+    try:
+        from fastcost import _cuda
+    except ImportError:
+        return None
+    return _cuda
+
+
+_CUDA = _cuda_module()
+HAS_DEVICE = _CUDA is not None and len(_CUDA.runtime_info()["devices"]) > 0
+needs_gpu = pytest.mark.skipif(not HAS_DEVICE, reason="no CUDA device")
+
+
+# ---- everywhere -------------------------------------------------------------------
+
+
+def test_show_config_reports_cuda(capsys):
+    info = fastcost.config_info()
+    for key in ("cuda", "cuda_runtime", "cuda_driver", "cuda_devices"):
+        assert key in info
+    fastcost.show_config()
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "CUDA:" in ln)
+    if _CUDA is None:
+        assert info["cuda"] is False and info["cuda_devices"] == []
+        assert "off" in line and "-Ccmake.define.FASTCOST_CUDA=ON" in line
+    else:
+        assert info["cuda"] is True and info["cuda_runtime"]
+        assert "on (runtime" in line
+        if not HAS_DEVICE:
+            assert "no CUDA device" in line
+
+
+def test_device_cuda_error_without_gpu_or_build():
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    y = X @ np.arange(1.0, 4.0)
+    model = LinearRegression(device="cuda")
+    if _CUDA is None:
+        with pytest.raises(ImportError, match="-Ccmake.define.FASTCOST_CUDA=ON"):
+            model.fit(X, y)
+    elif not HAS_DEVICE:
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            model.fit(X, y)
+    else:  # a GPU: the same call fits
+        np.testing.assert_allclose(model.fit(X, y).coef_, [1.0, 2.0, 3.0], rtol=1e-8)
+    assert not hasattr(model, "coef_") or HAS_DEVICE  # a failed fit leaves no attributes
+
+
+def test_device_parameter_is_checked():
+    with pytest.raises(ValueError, match="device must be"):
+        LinearRegression(device="gpu").fit(np.ones((3, 1)), np.ones(3))
+    assert LinearRegression().get_params()["device"] == "cpu"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "qr"},
+        {"standardize": True},
+        {"prune": True},
+        {"noise_augmentation": 0.1},
+        {"compute_statistics": True},
+    ],
+)
+def test_cuda_rejects_cpu_only_options(params):
+    with pytest.raises(ValueError, match="device='cuda'"):
+        LinearRegression(device="cuda", **params).fit(np.ones((4, 2)), np.ones(4))
+
+
+def test_cuda_status_without_module_is_off():
+    status = _gpu.cuda_status()
+    assert status["built"] is (_CUDA is not None)
+    if _CUDA is None:
+        assert status["devices"] == [] and status["runtime_version"] is None
+
+
+# ---- on a GPU ---------------------------------------------------------------------------
+
+
+def _data(n=3000, d=17, dtype=np.float64, order="C", seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.uniform(-5, 5, d)
+    y = X @ rng.standard_normal(d) + 1.5 + 0.1 * rng.standard_normal(n)
+    w = rng.uniform(0.0, 2.0, n)
+    return np.asarray(X, dtype=dtype, order=order), y.astype(dtype), w.astype(dtype)
+
+
+def _tol(dtype):
+    return 1e-9 if dtype == np.float64 else 2e-3
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("d", [1, 17, 300])
+def test_gram_matches_cpu(dtype, order, weighted, d):
+    X, y, w = _data(n=2500, d=d, dtype=dtype, order=order)
+    sw = w if weighted else None
+    gpu = _CUDA.gram_stats(X, y, sw)
+    cpu = fastcost._core.gram_stats(X, y, sw, None, 0, 0)
+    np.testing.assert_array_equal(gpu["shift"], cpu["shift"])
+    scale = np.abs(cpu["gram"]).max()
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(gpu["gram"], cpu["gram"], rtol=0, atol=tol * scale)
+    assert np.array_equal(gpu["gram"], gpu["gram"].T)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("d", [3, 100, 700, 6000])  # 6000 float64: the wide-row kernel
+def test_loss_grad_matches_cpu(dtype, order, d):
+    n = 800 if d == 6000 else 5000
+    X, y, w = _data(n=n, d=d, dtype=dtype, order=order)
+    coef = np.random.default_rng(1).standard_normal(d) / np.sqrt(d)
+    gpu = _CUDA.loss_grad(X, y, coef, 0.25, w)
+    cpu = fastcost._core.loss_grad(X, y, coef, 0.25, w, 0, 0)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    for g, c in zip(gpu[:3], cpu[:3], strict=True):
+        assert abs(g - c) <= tol * max(1.0, abs(c))
+    np.testing.assert_allclose(gpu[3], cpu[3], rtol=0, atol=tol * np.abs(cpu[3]).max())
+
+
+@needs_gpu
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_solvers_match_cpu(solver, dtype, order, fit_intercept, weighted):
+    X, y, w = _data(dtype=dtype, order=order)
+    sw = w if weighted else None
+    params = dict(solver=solver, fit_intercept=fit_intercept, alpha=0.01, tol=1e-10, max_iter=5000)
+    cpu = LinearRegression(**params).fit(X, y, sample_weight=sw)
+    gpu = LinearRegression(device="cuda", **params).fit(X, y, sample_weight=sw)
+    tol = _tol(dtype) if solver == "newton" else max(_tol(dtype), 1e-6)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gpu.intercept_, cpu.intercept_, rtol=tol, atol=tol)
+    assert gpu.coef_.dtype == dtype and gpu.solver_ == solver
+    t = gpu.cuda_timings_
+    assert t["transfer_bytes"] >= X.nbytes and t["transfer_s"] >= 0 and t["compute_s"] > 0
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sgd_matches_cpu_recipe(dtype):
+    X, y, _ = _data(n=2000, d=8, dtype=dtype)
+    params = dict(solver="sgd", max_iter=5, random_state=3, learning_rate=0.01)
+    cpu = LinearRegression(**params).fit(X / 5, y / 5)
+    gpu = LinearRegression(device="cuda", **params).fit(X / 5, y / 5)
+    # Same start and batch order; only the summation order inside a batch differs.
+    tol = 1e-8 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gpu.loss_history_, cpu.loss_history_, rtol=tol)
+
+
+def _device_copies(a):
+    """The same array on the GPU through every producer available here."""
+    out = [("fastcost", _CUDA._DeviceArray(a))]
+    if importlib.util.find_spec("cupy") is not None:
+        import cupy
+
+        out.append(
+            ("cupy", cupy.asarray(a, order="F" if a.flags.f_contiguous and a.ndim == 2 else "C"))
+        )
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            out.append(("torch", torch.as_tensor(np.ascontiguousarray(a), device="cuda")))
+    return out
+
+
+@needs_gpu
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_device_arrays_are_read_in_place(order, solver):
+    X, y, w = _data(order=order)
+    ref = LinearRegression(solver=solver, device="cuda").fit(X, y, sample_weight=w)
+    for (name, Xd), (_, yd), (_, wd) in zip(
+        _device_copies(X), _device_copies(y), _device_copies(w), strict=True
+    ):
+        model = LinearRegression(solver=solver, device="cuda").fit(Xd, yd, sample_weight=wd)
+        np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-10, err_msg=name)
+        assert model.cuda_timings_["transfer_bytes"] == 0, name  # nothing copied
+        assert model.n_features_in_ == X.shape[1]
+        if name in ("cupy", "torch"):
+            pred = model.predict(Xd)
+            np.testing.assert_allclose(
+                np.asarray(pred.get() if name == "cupy" else pred.cpu()), ref.predict(X), rtol=1e-9
+            )
+
+
+@needs_gpu
+def test_out_of_memory_is_a_memory_error_and_the_process_goes_on():
+    total = max(d["total_memory"] for d in _CUDA.runtime_info()["devices"])
+    with pytest.raises(MemoryError, match=r"cannot allocate .* GiB"):
+        _CUDA._try_allocate(2 * total)  # the DeviceBuffer every fit allocates through
+    # Nothing leaked and no error is left pending: the device still works.
+    X, y, _ = _data(n=500, d=4)
+    np.testing.assert_allclose(
+        LinearRegression(device="cuda").fit(X, y).coef_,
+        LinearRegression().fit(X, y).coef_,
+        rtol=1e-9,
+    )

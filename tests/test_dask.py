@@ -1,0 +1,366 @@
+"""fastcost.dask: the estimator on a Dask cluster against the local fit and numpy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.array")
+pytest.importorskip("distributed")
+
+import dask.array as da  # noqa: E402
+import fastcost  # noqa: E402
+import fastcost.dask as fdask  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+from fastcost.exceptions import RankDeficientWarning  # noqa: E402
+from helpers import make_problem, reference_fit  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+# Chunkings of 600 rows: one chunk, even chunks, uneven ones with a one-row
+# chunk, and more chunks than the reduction's fan-in (a two-level tree).
+CHUNKINGS = [(600,), (150, 150, 150, 150), (1, 299, 100, 200), (40,) * 15]
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Worker processes, as in production: tasks and results really cross
+    # process boundaries (pickling, the worker's own import of fastcost).
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster, set_as_default=False) as c,
+    ):
+        yield c
+
+
+def _dask(X, y, s, chunks):
+    Xd = da.from_array(X, chunks=(chunks, X.shape[1]))
+    yd = da.from_array(y, chunks=(chunks,))
+    sd = None if s is None else da.from_array(s, chunks=(chunks,))
+    return Xd, yd, sd
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+# ------------------------------------------------------------ one-pass solvers
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weights", [False, True])
+def test_one_pass_equals_local_fit_for_any_chunking(client, solver, fit_intercept, weights):
+    X, y, s = make_problem(600, 5, seed=1, weights=weights)
+    X += 50.0  # large column means: the common shift must keep the centering exact
+    alpha = 0.05
+    local = fastcost.LinearRegression(solver=solver, alpha=alpha, fit_intercept=fit_intercept)
+    local.fit(X, y, sample_weight=s)
+    w_ref, b_ref = reference_fit(X, y, s, alpha=alpha, fit_intercept=fit_intercept)
+    for chunks in CHUNKINGS:
+        Xd, yd, sd = _dask(X, y, s, chunks)
+        model = fdask.LinearRegression(
+            solver=solver, alpha=alpha, fit_intercept=fit_intercept, client=client
+        ).fit(Xd, yd, sample_weight=sd)
+        assert model.n_chunks_ == len(chunks)
+        assert _rel(model.coef_, local.coef_) <= 1e-10, chunks
+        assert abs(model.intercept_ - local.intercept_) <= 1e-10 * max(1.0, abs(b_ref))
+        assert _rel(model.coef_, w_ref) <= 1e-9
+        assert model.n_passes_ == 1 and model.n_iter_ == 1 and model.solver_ == solver
+        assert model.coef_.dtype == np.float64
+        np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+def test_float32_is_fitted_in_float32(client, solver):
+    X, y, s = make_problem(600, 4, seed=2, dtype=np.float32, weights=True)
+    local = fastcost.LinearRegression(solver=solver).fit(X, y, sample_weight=s)
+    w_ref, b_ref = reference_fit(X, y, s)
+    eps = np.finfo(np.float32).eps
+    for chunks in CHUNKINGS[1:3]:
+        Xd, yd, sd = _dask(X, y, s, chunks)
+        model = fdask.LinearRegression(solver=solver, client=client).fit(Xd, yd, sample_weight=sd)
+        assert model.coef_.dtype == np.float32 and isinstance(model.intercept_, np.float32)
+        # Chunk boundaries move the float32 accumulation blocks: rounding-level differences.
+        assert _rel(model.coef_, local.coef_) <= 200 * eps
+        assert _rel(model.coef_, w_ref) <= 200 * eps
+        assert abs(model.intercept_ - b_ref) <= 200 * eps * max(1.0, abs(b_ref))
+
+
+def test_columns_chunks_dataframes_and_numpy_input(client):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = make_problem(500, 6, seed=3)
+    local = fastcost.LinearRegression(solver="newton").fit(X, y)
+    # Chunks that split the columns are rechunked to one column block.
+    Xd = da.from_array(X, chunks=(125, 2))
+    model = fdask.LinearRegression(solver="newton", client=client).fit(Xd, da.from_array(y, 125))
+    assert _rel(model.coef_, local.coef_) <= 1e-10
+    # A dask DataFrame: partitions are the shards, column names are kept.
+    cols = [f"f{j}" for j in range(6)]
+    frame = dd.from_pandas(pd.DataFrame(X, columns=cols), npartitions=3)
+    target = dd.from_pandas(pd.Series(y, name="y"), npartitions=3)
+    model = fdask.LinearRegression(solver="qr", client=client).fit(frame, target)
+    assert _rel(model.coef_, local.coef_) <= 1e-10
+    assert model.n_chunks_ == 3
+    assert list(model.feature_names_in_) == cols
+    # numpy input is split into chunks of rows.
+    model = fdask.LinearRegression(solver="newton", client=client).fit(X, y)
+    assert _rel(model.coef_, local.coef_) <= 1e-10 and model.n_features_in_ == 6
+
+
+def test_weights_mean_repeated_and_dropped_rows(client):
+    # Independent of any weighted formula: integer weights equal repeating rows,
+    # zero weights equal dropping them.
+    X, y, _ = make_problem(300, 3, seed=4)
+    counts = np.random.default_rng(4).integers(0, 4, 300).astype(np.float64)
+    model = fdask.LinearRegression(solver="newton", client=client).fit(
+        da.from_array(X, 70), da.from_array(y, 70), sample_weight=counts
+    )
+    rows = np.repeat(np.arange(300), counts.astype(int))
+    w_ref, b_ref = reference_fit(X[rows], y[rows])
+    assert _rel(model.coef_, w_ref) <= 1e-10
+    assert abs(model.intercept_ - b_ref) <= 1e-10 * max(1.0, abs(b_ref))
+
+
+def test_auto_switches_to_qr_when_ill_conditioned(client):
+    rng = np.random.default_rng(5)
+    t = rng.uniform(0, 1, 400)
+    X = np.column_stack([t**k for k in range(1, 8)])  # polynomial: cond far above 1e6
+    y = X @ np.ones(7) + 0.01 * rng.standard_normal(400)
+    local = fastcost.LinearRegression().fit(X, y)
+    model = fdask.LinearRegression(client=client).fit(da.from_array(X, 100), da.from_array(y, 100))
+    assert model.solver_ == "qr" == local.solver_
+    assert model.n_passes_ == 2 and "ill-conditioned" in model.fit_info_
+    np.testing.assert_allclose(model.coef_, local.coef_, rtol=1e-6)
+
+
+def test_compute_statistics_match_local(client):
+    X, y, s = make_problem(400, 3, seed=6, weights=True)
+    for solver in ("newton", "qr", "lbfgs"):
+        local = fastcost.LinearRegression(solver=solver, compute_statistics=True)
+        local.fit(X, y, sample_weight=s)
+        model = fdask.LinearRegression(solver=solver, compute_statistics=True, client=client)
+        model.fit(*_dask(X, y, s, 100)[:2], sample_weight=s)
+        np.testing.assert_allclose(model.coef_stderr_, local.coef_stderr_, rtol=1e-8)
+        np.testing.assert_allclose(model.residual_std_, local.residual_std_, rtol=1e-8)
+        assert model.dof_resid_ == local.dof_resid_ and model.n_passes_ == local.n_passes_
+
+
+def test_rank_deficient_gets_minimum_norm_with_warning(client):
+    X, y, _ = make_problem(200, 3, seed=7)
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])
+    with pytest.warns(RankDeficientWarning):
+        model = fdask.LinearRegression(solver="newton", client=client).fit(
+            da.from_array(X, 50), da.from_array(y, 50)
+        )
+    w_ref, _ = reference_fit(X, y)
+    assert _rel(model.coef_, w_ref) <= 1e-8 and model.rank_ == 3
+
+
+# ------------------------------------------------------------ iterative solvers
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_iterative_follow_the_compiled_solver(client, solver, fit_intercept):
+    X, y, s = make_problem(400, 4, seed=8, weights=True)
+    kw = {"solver": solver, "alpha": 0.01, "fit_intercept": fit_intercept, "tol": 1e-8}
+    local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+    w_ref, b_ref = reference_fit(X, y, s, alpha=0.01, fit_intercept=fit_intercept)
+    for chunks in [(400,), (1, 199, 200)]:
+        Xd, yd, sd = _dask(X, y, s, chunks)
+        model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
+        # The same centering, line search and stopping rule as solvers.hpp: the
+        # iterates agree to rounding, so do the counts.
+        assert model.n_iter_ == local.n_iter_ and model.n_passes_ == local.n_passes_
+        assert model.converged_
+        assert _rel(model.coef_, local.coef_) <= 1e-10
+        np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-10)
+        assert _rel(model.coef_, w_ref) <= 1e-6
+        assert abs(model.intercept_ - b_ref) <= 1e-6 * max(1.0, abs(b_ref))
+
+
+def test_lbfgs_float32_and_warm_start(client):
+    X, y, _ = make_problem(300, 3, seed=9, dtype=np.float32)
+    w_ref, _ = reference_fit(X, y)
+    model = fdask.LinearRegression(solver="lbfgs", client=client)
+    model.fit(da.from_array(X, 100), da.from_array(y, 100))
+    assert model.coef_.dtype == np.float32
+    assert _rel(model.coef_, w_ref) <= 1e4 * np.finfo(np.float32).eps
+    # A warm start (float64 data) follows the compiled solver's warm start.
+    X, y, _ = make_problem(300, 3, seed=9)
+    start = {"coef_init": np.array([0.5, -1.0, 2.0]), "intercept_init": 3.0}
+    local = fastcost.LinearRegression(solver="lbfgs").fit(X, y, **start)
+    model.fit(da.from_array(X, 100), da.from_array(y, 100), **start)
+    assert model.n_iter_ == local.n_iter_
+    assert _rel(model.coef_, local.coef_) <= 1e-10
+
+
+def test_killed_worker_does_not_change_the_fit(client, monkeypatch):
+    X, y, _ = make_problem(4000, 5, seed=10)
+    Xd, yd, _ = _dask(X, y, None, 250)
+    undisturbed = fdask.LinearRegression(solver="lbfgs", client=client).fit(Xd, yd)
+    assert undisturbed.n_passes_ > 4
+
+    killed: list[int] = []
+    call = fdask._Objective.__call__
+
+    def kill_then_evaluate(self, theta):
+        # Mid-fit, with chunks persisted on both workers: kill one worker
+        # process outright. Its chunks are lost and must be recomputed.
+        if self.n_evals == 3 and not killed:
+            holding = {w: len(keys) for w, keys in client.has_what().items()}
+            victim = max(holding, key=holding.get)
+            assert holding[victim] > 0
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        return call(self, theta)
+
+    monkeypatch.setattr(fdask._Objective, "__call__", kill_then_evaluate)
+    disturbed = fdask.LinearRegression(solver="lbfgs", client=client).fit(Xd, yd)
+    assert killed and killed[0] not in client.run(os.getpid).values()
+    assert _rel(disturbed.coef_, undisturbed.coef_) <= 1e-10
+    assert abs(disturbed.intercept_ - undisturbed.intercept_) <= 1e-10
+    assert disturbed.n_passes_ == undisturbed.n_passes_
+    client.wait_for_workers(2)  # the nanny restarts it, for the tests that follow
+
+
+# ------------------------------------------------------------ cluster handling
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    X, y, _ = make_problem(50, 2)
+    # Port 1 on loopback: nothing listens there.
+    model = fdask.LinearRegression(scheduler="tcp://127.0.0.1:1", timeout=1)
+    with pytest.raises(ConnectionError, match=r"tcp://127\.0\.0\.1:1.*within 1 s"):
+        model.fit(X, y)
+
+
+def test_scheduler_address_and_current_client(client):
+    X, y, _ = make_problem(200, 2, seed=11)
+    local = fastcost.LinearRegression(solver="newton").fit(X, y)
+    model = fdask.LinearRegression(solver="newton", scheduler=client.scheduler.address)
+    assert _rel(model.fit(X, y).coef_, local.coef_) <= 1e-10
+    with client.as_current():  # no client parameter: the current client is used
+        with fdask.connect() as c:
+            assert c is client
+
+
+def test_embedded_local_cluster_is_started_and_closed():
+    X, y, _ = make_problem(300, 3, seed=12)
+    local = fastcost.LinearRegression(solver="newton").fit(X, y)
+    seen = []
+    with fdask.connect() as c:  # what fit() does without a client
+        seen.append(c)
+        info = c.scheduler_info(n_workers=-1)["workers"]
+        assert len(info) == fastcost._threads.available_cores()
+        assert all(w["nthreads"] == 1 and "127.0.0.1" in a for a, w in info.items())
+    assert seen[0].status == "closed"
+    model = fdask.LinearRegression(solver="newton").fit(da.from_array(X, 100), y)
+    assert _rel(model.coef_, local.coef_) <= 1e-10
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import now fails
+    X, y, _ = make_problem(20, 2)
+    with pytest.raises(ImportError, match=r"pip install 'fastcost\[dask\]'"):
+        fdask.LinearRegression().fit(X, y)
+
+
+# ------------------------------------------------------------ checks and outputs
+
+
+def test_parameters_are_checked_and_sgd_is_refused(client):
+    X, y, _ = make_problem(20, 2)
+    with pytest.raises(NotImplementedError, match="sgd"):
+        fdask.LinearRegression(solver="sgd", client=client).fit(X, y)
+    with pytest.raises(ValueError, match="alpha"):
+        fdask.LinearRegression(alpha=-1.0, client=client).fit(X, y)
+    # Every parameter of the local estimator exists here too; those the
+    # distributed fit lacks refuse anything but their default.
+    local_params = fastcost.LinearRegression().get_params()
+    for name, default in local_params.items():
+        if name not in fdask.DASK_PARAMETERS:
+            other = (not default) if isinstance(default, bool) else "not-the-default"
+            with pytest.raises(NotImplementedError, match=name):
+                fdask.LinearRegression(client=client, **{name: other}).fit(X, y)
+    with pytest.raises(ValueError, match="timeout"):
+        fdask.LinearRegression(timeout=0, client=client).fit(X, y)
+    with pytest.raises(ValueError, match="either client or scheduler"):
+        fdask.LinearRegression(client=client, scheduler="tcp://127.0.0.1:1").fit(X, y)
+    params = fdask.LinearRegression().get_params()
+    assert set(fastcost.LinearRegression().get_params()) < set(params)
+    assert {"client", "scheduler", "timeout"} <= set(params)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_bad_values_are_named_in_global_rows(client, solver):
+    X, y, s = make_problem(300, 3, seed=13, weights=True)
+    Xb = X.copy()
+    Xb[211, 2] = np.nan  # in the third chunk of 100: the row must be global
+    with pytest.raises(ValueError, match=r"X contains NaN.*row 211, column 2"):
+        fdask.LinearRegression(solver=solver, client=client).fit(da.from_array(Xb, 100), y)
+    yb = y.copy()
+    yb[150] = np.inf
+    with pytest.raises(ValueError, match=r"y contains NaN.*row 150"):
+        fdask.LinearRegression(solver=solver, client=client).fit(da.from_array(X, 100), yb)
+    sb = s.copy()
+    sb[5] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        fdask.LinearRegression(solver=solver, client=client).fit(X, y, sample_weight=sb)
+    with pytest.raises(ValueError, match="sums to zero"):
+        fdask.LinearRegression(solver=solver, client=client).fit(X, y, sample_weight=0 * s)
+
+
+def test_predict_and_score_stay_lazy_on_dask(client):
+    X, y, s = make_problem(400, 3, seed=14, weights=True)
+    model = fdask.LinearRegression(solver="newton", client=client).fit(X, y)
+    Xd = da.from_array(X, 100)
+    pred = model.predict(Xd)
+    assert isinstance(pred, da.Array) and pred.chunks == ((100,) * 4,)
+    expected = X @ model.coef_ + model.intercept_
+    np.testing.assert_allclose(client.compute(pred, sync=True), expected, rtol=1e-12)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-12)
+    from sklearn.metrics import r2_score
+
+    r2 = model.score(Xd, da.from_array(y, 100), sample_weight=da.from_array(s, 100))
+    assert r2 == pytest.approx(r2_score(y, expected, sample_weight=s), rel=1e-12)
+
+
+def test_compare_cli_runs_on_the_cluster(client, capsys):
+    from fastcost.cli import main
+
+    status = main(
+        ["compare", "--solvers", "newton,lbfgs", "--n-samples", "2000", "--n-features", "5",
+         "--scheduler", client.scheduler.address, "--quiet"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0, out
+    rows = {line.split()[0] for line in out.splitlines() if line.startswith("fastcost")}
+    assert {
+        "fastcost-newton",
+        "fastcost-lbfgs",
+        "fastcost-dask-newton",
+        "fastcost-dask-lbfgs",
+    } <= rows
+
+
+# Some checks fit tiny random data with fewer samples than features: newton then
+# returns the minimum-norm solution and warns, as the local estimator does.
+@pytest.mark.filterwarnings("ignore::fastcost.exceptions.RankDeficientWarning")
+@parametrize_with_checks([fdask.LinearRegression()])
+def test_sklearn_compatible(estimator, check, client):
+    with client.as_current():  # the module's cluster, not one started per fit
+        check(estimator)
