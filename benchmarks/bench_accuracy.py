@@ -28,31 +28,28 @@ import argparse
 import json
 import pathlib
 import platform
+import sys
 import time
 import warnings
-from fractions import Fraction
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-NIST = ROOT / "tests" / "data" / "nist_strd_lls.json"
-POLYNOMIAL = {
-    "Pontius": 2,
-    "Filip": 10,
-    "Wampler1": 5,
-    "Wampler2": 5,
-    "Wampler3": 5,
-    "Wampler4": 5,
-    "Wampler5": 5,
-}
+sys.path.insert(0, str(ROOT / "tests"))  # the NIST loader the certification tests use
+from nist_data import (  # noqa: E402
+    DATA,
+    DECIMALS,
+    LONGDOUBLE_IS_WIDER,
+    certified_params,
+    design,
+    design_longdouble,
+)
+from nist_data import lre as lre_each  # noqa: E402
 
 
 def lre(est, cert) -> float:
-    est = np.atleast_1d(np.asarray(est, dtype=np.float64))
-    cert = np.atleast_1d(np.asarray(cert, dtype=np.float64))
-    err = np.abs(est - cert) / np.where(cert == 0, 1.0, np.abs(cert))
-    with np.errstate(divide="ignore"):
-        return float(np.minimum(15.0, -np.log10(err)).min())
+    """Minimum LRE over the entries."""
+    return float(lre_each(est, cert).min())
 
 
 def time_solvers(n: int, d: int, repeat: int, n_threads: int | None, extended: bool) -> dict:
@@ -103,44 +100,17 @@ def time_solvers(n: int, d: int, repeat: int, n_threads: int | None, extended: b
     return res
 
 
-def to_longdouble(text: str) -> np.longdouble:
-    """The decimal string rounded to longdouble: numpy's parser where it is
-    correctly rounded (tests/test_nist.py checks that it is here), else hi + lo."""
-    exact = Fraction(text)
-    v = np.longdouble(text)
-    if (
-        abs(Fraction(*v.as_integer_ratio()) - exact)
-        <= Fraction(*np.spacing(abs(v)).as_integer_ratio()) / 2
-    ):
-        return v
-    hi = float(exact)
-    return np.longdouble(hi) + np.longdouble(float(exact - Fraction(hi)))
-
-
-def longdouble_designs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every set's design and y in longdouble from the file's decimal strings."""
-    out = {}
-    for s in json.loads(NIST.read_text(), parse_float=str, parse_int=str)["datasets"]:
-        X = np.array([[to_longdouble(v) for v in row] for row in s["X"]], dtype=np.longdouble)
-        if s["name"] in POLYNOMIAL:
-            X = np.column_stack([X[:, 0] ** k for k in range(1, POLYNOMIAL[s["name"]] + 1)])
-        out[s["name"]] = (X, np.array([to_longdouble(v) for v in s["y"]], dtype=np.longdouble))
-    return out
-
-
 def nist_table() -> list[dict]:
     from fastcost import LinearRegression
     from sklearn.linear_model import LinearRegression as SkLinearRegression
 
     rows = []
-    wide = longdouble_designs() if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else {}
-    for s in json.loads(NIST.read_text())["datasets"]:
-        X = np.asarray(s["X"], dtype=np.float64)
-        if s["name"] in POLYNOMIAL:  # the design as certified: powers of x
-            X = np.column_stack([X[:, 0] ** k for k in range(1, POLYNOMIAL[s["name"]] + 1)])
-        y = np.asarray(s["y"], dtype=np.float64)
+    # Every set's design and y in longdouble from the file's decimal strings.
+    wide = {name: design_longdouble(name) for name in DECIMALS} if LONGDOUBLE_IS_WIDER else {}
+    for s in DATA:
+        X, y = design(s)  # the design as certified: powers of x
         fi = s["fit_intercept"]
-        cert = np.r_[s["intercept"], s["coef"]] if fi else np.asarray(s["coef"])
+        cert = certified_params(s)
         row: dict = {"name": s["name"], "difficulty": s["difficulty"]}
         runs = [("qr", "qr", X, y), ("newton", "newton", X, y), ("auto", "auto", X, y)]
         if wide:

@@ -241,6 +241,7 @@ def test_fastcost_sgd_tracks_tensorflow(tf_classic: RunResult, classic, dtype) -
 
 def test_run_fastcost_sgd_uses_initial_weights(tf_classic: RunResult, classic) -> None:
     import fastcost.linear_model  # noqa: F401
+
     res = run_fastcost(
         "sgd",
         classic.X_train,
@@ -262,6 +263,7 @@ def test_run_fastcost_sgd_uses_initial_weights(tf_classic: RunResult, classic) -
 @pytest.mark.parametrize("solver", fastcost_solvers())
 def test_run_fastcost_every_solver(small, solver: str) -> None:
     import fastcost.linear_model  # noqa: F401
+
     res = run_fastcost(
         solver, small.X_train, small.y_train, small.X_test, small.y_test, threads=2, repeat=2
     )

@@ -83,6 +83,7 @@ def test_unknown_solver_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_compare_end_to_end(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     import matplotlib  # noqa: F401  (installed by the test extra)
     import tensorflow  # noqa: F401  (installed by the test extra)
+
     js, png = tmp_path / "out.json", tmp_path / "out.png"
     code = main(
         ["compare", *SMALL, "--json", str(js), "--plot", str(png), "--price-per-hour", "2.5"]
@@ -177,12 +178,14 @@ def _write_table(tmp_path, fmt: str):
         np.savez(path, X=X, y=y)
         return path, []
     import pandas as pd
+
     frame = pd.DataFrame({"price": y, "a": X[:, 0], "b": X[:, 1], "c": X[:, 2]})
     if fmt == "csv":
         path = tmp_path / "d.csv"
         frame.to_csv(path, index=False)
     else:
         import pyarrow  # noqa: F401  (installed by the test extra)
+
         path = tmp_path / "d.parquet"
         frame.to_parquet(path)
     return path, ["--target", "price"]

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import fastcost
+import pytest
 
 
 def test_show_config_reports_build(capsys):
@@ -18,25 +19,18 @@ def test_show_config_reports_build(capsys):
     assert info["isa"] in ("baseline", "avx2+fma", "avx512f")
 
 
-def test_isa_can_be_forced_by_environment():
-    code = "import fastcost; print(fastcost.config_info()['isa'])"
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [("FASTCOST_ISA", "baseline", "isa"), ("OMP_NUM_THREADS", "1", "threads")],
+    ids=["isa_forced_by_FASTCOST_ISA", "omp_num_threads_honoured"],
+)
+def test_environment_sets_config(variable, value, key):
+    code = f"import fastcost; print(fastcost.config_info()[{key!r}])"
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env={"FASTCOST_ISA": "baseline", "PATH": ""},
+        env={variable: value, "PATH": ""},
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    assert out == "baseline"
-
-
-def test_omp_num_threads_is_honoured():
-    code = "import fastcost; print(fastcost.config_info()['threads'])"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"OMP_NUM_THREADS": "1", "PATH": ""},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert out == "1"
+    assert out == value

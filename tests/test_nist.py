@@ -27,31 +27,23 @@ the certified values on all eleven sets, Filip included.
 
 from __future__ import annotations
 
-import json
 import math
-import pathlib
 from fractions import Fraction
 
 import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
 from fastcost.exceptions import IllConditionedWarning
-
-TEXT = (pathlib.Path(__file__).parent / "data" / "nist_strd_lls.json").read_text()
-DATA = json.loads(TEXT)["datasets"]
-SETS = {s["name"]: s for s in DATA}
-#: The same file with every number kept as its decimal string.
-DECIMALS = {s["name"]: s for s in json.loads(TEXT, parse_float=str, parse_int=str)["datasets"]}
-LONGDOUBLE_IS_WIDER = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
-POLYNOMIAL = {
-    "Pontius": 2,
-    "Filip": 10,
-    "Wampler1": 5,
-    "Wampler2": 5,
-    "Wampler3": 5,
-    "Wampler4": 5,
-    "Wampler5": 5,
-}
+from nist_data import (
+    DECIMALS,
+    LONGDOUBLE_IS_WIDER,
+    POLYNOMIAL,
+    SETS,
+    certified_params,
+    design,
+    design_longdouble,
+    lre,
+)
 
 #: Minimum LRE against the certified values for qr and auto: the issue's 9 and 8,
 #: except Filip, whose float64 design carries only 7.6 digits of them (see above).
@@ -59,56 +51,6 @@ QR_COEF_LRE = {name: 9.0 for name in SETS} | {"Filip": 7.5}
 QR_STAT_LRE = {name: 8.0 for name in SETS} | {"Filip": 7.5}
 #: Sets where newton's normal equations keep >= 9 digits (measured: 11.8-15).
 NEWTON_OK = ["Norris", "Pontius", "NoInt1", "NoInt2", "Longley"]
-
-
-def lre(est, cert):
-    est = np.atleast_1d(np.asarray(est, dtype=np.float64))
-    cert = np.atleast_1d(np.asarray(cert, dtype=np.float64))
-    err = np.abs(est - cert) / np.where(cert == 0, 1.0, np.abs(cert))
-    with np.errstate(divide="ignore"):
-        return np.minimum(15.0, -np.log10(err))
-
-
-def design(s):
-    """The design as certified: powers of x for the polynomial sets."""
-    X = np.asarray(s["X"], dtype=np.float64)
-    if s["name"] in POLYNOMIAL:
-        x = X[:, 0]
-        built = np.column_stack([x**k for k in range(1, POLYNOMIAL[s["name"]] + 1)])
-        np.testing.assert_array_equal(built, X)  # the stored columns are these powers
-        X = built
-    return X, np.asarray(s["y"], dtype=np.float64)
-
-
-def to_longdouble(text):
-    """The decimal string rounded to the nearest longdouble: numpy's parser where
-    it is correctly rounded (checked against exact rationals), else hi + lo of
-    the exact value (two float64 roundings; the sum rounds once more)."""
-    exact = Fraction(text)
-    v = np.longdouble(text)
-    if (
-        abs(Fraction(*v.as_integer_ratio()) - exact)
-        <= Fraction(*np.spacing(abs(v)).as_integer_ratio()) / 2
-    ):
-        return v
-    hi = float(exact)
-    return np.longdouble(hi) + np.longdouble(float(exact - Fraction(hi)))
-
-
-def design_longdouble(name):
-    """The design in longdouble from the certified decimal strings; powers of x
-    taken in longdouble (what a user would do), not rounded to float64 first."""
-    s = DECIMALS[name]
-    X = np.array([[to_longdouble(v) for v in row] for row in s["X"]], dtype=np.longdouble)
-    if name in POLYNOMIAL:
-        x = X[:, 0]
-        X = np.column_stack([x**k for k in range(1, POLYNOMIAL[name] + 1)])
-    y = np.array([to_longdouble(v) for v in s["y"]], dtype=np.longdouble)
-    return X, y
-
-
-def certified_params(s):
-    return np.r_[s["intercept"], s["coef"]] if s["fit_intercept"] else np.asarray(s["coef"])
 
 
 def fitted_params(m, s):

@@ -51,7 +51,9 @@ def test_scaler_matches_sklearn(dtype, order, weights):
     Z = ours.transform(X)
     assert Z.dtype == dtype and Z.shape == X.shape
     np.testing.assert_allclose(Z, ref.transform(X), rtol=0, atol=100 * np.finfo(dtype).eps)
-    np.testing.assert_allclose(ours.inverse_transform(Z), X, rtol=0, atol=100 * np.finfo(dtype).eps * 10)
+    np.testing.assert_allclose(
+        ours.inverse_transform(Z), X, rtol=0, atol=100 * np.finfo(dtype).eps * 10
+    )
 
 
 def test_scaler_large_mean_small_spread():

@@ -13,17 +13,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import fastcost
 import numpy as np
 import pytest
+from fastcost import LinearRegression, _core
+from fastcost.exceptions import DivergenceError, RankDeficientWarning
+from fastcost.persistence import ModelFileError
 from helpers import make_problem, reference_fit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import fastcost
-from fastcost import LinearRegression, _core
-from fastcost.exceptions import DivergenceError, RankDeficientWarning
-from fastcost.persistence import ModelFileError
 
 SOLVERS = ["newton", "qr", "lbfgs", "gd", "sgd"]
 
@@ -39,15 +38,27 @@ def _xy(n=30, d=3, seed=0):
 @pytest.mark.parametrize(
     ("mutate", "exc", "match"),
     [
-        (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y), ValueError, "row 2, column 1"),
-        (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, np.inf, X), y), ValueError, "row 2, column 1"),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y),
+            ValueError,
+            "row 2, column 1",
+        ),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, np.inf, X), y),
+            ValueError,
+            "row 2, column 1",
+        ),
         (lambda X, y: (X, np.r_[y[:-1], np.nan]), ValueError, "Input y contains NaN"),
         (lambda X, y: (X[:0], y[:0]), ValueError, "0 sample"),
         (lambda X, y: (X, y[:-2]), ValueError, "inconsistent numbers of samples"),
         (lambda X, y: (X[:, 0], y), ValueError, "Expected 2D array"),
         (lambda X, y: (X[:, :, None], y), ValueError, "dim 3"),
         (lambda X, y: (X.astype(complex), y), ValueError, "Complex data not supported"),
-        (lambda X, y: (np.array([["a"] * 3] * 30, dtype=object), y), ValueError, "could not convert"),
+        (
+            lambda X, y: (np.array([["a"] * 3] * 30, dtype=object), y),
+            ValueError,
+            "could not convert",
+        ),
         (lambda X, y: (X[:, :0], y), ValueError, "0 feature"),
     ],
 )
@@ -135,7 +146,9 @@ def test_float32_overflow_is_an_error_or_a_correct_result():
         assert np.isfinite(m.coef_).all()
         if solver != "sgd":
             np.testing.assert_allclose(m.predict(X), pred_ref, atol=1e-3)
-    m = LinearRegression().fit(np.arange(10, dtype=np.float32)[:, None], 2 * np.arange(10, dtype=np.float32))
+    m = LinearRegression().fit(
+        np.arange(10, dtype=np.float32)[:, None], 2 * np.arange(10, dtype=np.float32)
+    )
     with pytest.raises(ValueError, match="predictions overflow"):
         m.predict(np.full((2, 1), 3e38, dtype=np.float32))
 
@@ -143,7 +156,9 @@ def test_float32_overflow_is_an_error_or_a_correct_result():
 def test_sgd_divergence_is_a_value_error():
     X, y = _xy(500, 3)
     with pytest.raises(DivergenceError, match="learning_rate"):
-        LinearRegression(solver="sgd", learning_rate=10.0, max_iter=100, random_state=0).fit(X * 1e3, y)
+        LinearRegression(solver="sgd", learning_rate=10.0, max_iter=100, random_state=0).fit(
+            X * 1e3, y
+        )
 
 
 _dtypes = st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128])
@@ -165,7 +180,9 @@ _values = st.one_of(
 def test_fuzz_fit_and_predict(data, n, d, dtype, solver, order):
     """Random shapes, dtypes and values: a finite model or a clear error, never a crash."""
     with np.errstate(all="ignore"):  # casting inf/NaN to ints is part of the fuzzing
-        X = np.asarray(data.draw(hnp.arrays(np.float64, (n, d), elements=_values)).astype(dtype), order=order)
+        X = np.asarray(
+            data.draw(hnp.arrays(np.float64, (n, d), elements=_values)).astype(dtype), order=order
+        )
     y = data.draw(hnp.arrays(np.float64, (n,), elements=_values))
     with np.errstate(all="ignore"):
         try:
@@ -258,7 +275,10 @@ _INTERRUPT_CHILD = textwrap.dedent(
 def test_ctrl_c_interrupts_a_fit_promptly(solver):
     with subprocess.Popen(
         [sys.executable, "-c", _INTERRUPT_CHILD, solver],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
         try:
             delays = []
@@ -285,7 +305,9 @@ def test_ctrl_c_interrupts_a_fit_promptly(solver):
 # ---------------------------------------------------------------- concurrency
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short runs on purpose
+@pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)  # short runs on purpose
 def test_fits_from_several_threads_match_serial_fits():
     problems = [make_problem(20_000, 8, seed=s, weights=True) for s in range(6)]
     jobs = [(SOLVERS[i % len(SOLVERS)], p) for i, p in enumerate(problems)]
@@ -389,13 +411,17 @@ def test_load_rejects_tampered_truncated_and_foreign_files(tmp_path):
 # ---------------------------------------------------------------- determinism
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short runs on purpose
+@pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)  # short runs on purpose
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_bitwise_deterministic_across_runs_and_threads(solver):
     X, y, s = make_problem(30_000, 7, seed=9, weights=True)
     X = (X - X.mean(0)) / X.std(0)
     fits = [
-        LinearRegression(solver=solver, n_threads=t, n_shards=6, random_state=5, max_iter=15).fit(X, y, s)
+        LinearRegression(solver=solver, n_threads=t, n_shards=6, random_state=5, max_iter=15).fit(
+            X, y, s
+        )
         for t in (1, 2, 2, 1)
     ]
     for m in fits[1:]:
@@ -457,7 +483,8 @@ def test_memmap_larger_than_the_memory_limit(tmp_path):
     assert os.path.getsize(path) > 2 * limit
     out = subprocess.run(
         [sys.executable, "-c", _MEMMAP_CHILD, str(path), str(n), str(d), str(limit)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])

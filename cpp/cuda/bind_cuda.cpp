@@ -251,18 +251,7 @@ py::dict fit_impl(const py::object& X, const py::object& y, const py::object& sw
       return res;
     });
   }
-  py::dict out;
-  out["coef"] = py::array_t<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
-  out["intercept"] = r.intercept;
-  out["n_iter"] = r.n_iter;
-  out["loss_history"] = py::array_t<double>(static_cast<py::ssize_t>(r.loss_history.size()), r.loss_history.data());
-  out["n_passes"] = r.n_passes;
-  out["converged"] = r.converged;
-  out["singular"] = r.singular;
-  out["rank"] = r.rank;
-  out["condition_estimate"] = r.condition_estimate;
-  out["grad_norm"] = r.grad_norm;
-  out["message"] = r.message;
+  py::dict out = bindings::result_dict(r);
   out["timings"] = timings_dict(tr, compute_s, current_device());
   return out;
 }
@@ -274,20 +263,13 @@ py::dict gram_stats_impl(const py::object& X, const py::object& y, const py::obj
   DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
   if (p.X.rows == 0 || p.X.cols == 0) throw py::value_error("X must have at least one row and one column");
   double compute_s = 0.0;
-  GramStats st = bindings::run_released([&] {
+  const GramStats st = bindings::run_released([&] {
     const auto t0 = std::chrono::steady_clock::now();
     GramStats s = device_gram_stats(p);
     compute_s = seconds_since(t0);
     return s;
   });
-  py::dict out;
-  const auto da = static_cast<py::ssize_t>(st.dim());
-  py::array_t<double> gram({da, da});
-  std::copy(st.gram.begin(), st.gram.end(), gram.mutable_data());
-  out["gram"] = gram;
-  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
-  out["n_rows"] = st.n_rows;
-  out["n_shards"] = st.n_shards;
+  py::dict out = bindings::gram_stats_dict(st);
   out["timings"] = timings_dict(tr, compute_s, current_device());
   return out;
 }
@@ -300,12 +282,11 @@ py::tuple loss_grad_impl(const py::object& X, const py::object& y, const py::obj
   DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
   if (p.X.rows == 0 || p.X.cols == 0) throw py::value_error("X must have at least one row and one column");
   const std::vector<double> wv = bindings::double_vector(w, p.X.cols, "w");
-  LossGradSums s = bindings::run_released([&] {
+  const LossGradSums s = bindings::run_released([&] {
     DeviceLossGrad<T> pass(p);
     return pass(wv.data(), b, p.y != nullptr);
   });
-  py::array_t<double> g(static_cast<py::ssize_t>(s.sum_wrx.size()), s.sum_wrx.data());
-  return py::make_tuple(s.sum_w, s.sum_wr2, s.sum_wr, g);
+  return bindings::loss_grad_tuple(s);
 }
 
 // A numpy array copied to GPU memory that exposes __cuda_array_interface__:

@@ -137,11 +137,7 @@ struct DeviceObjective {
 
   void to_model(const std::vector<double>& theta, std::vector<double>& w, double& b) const {
     w.assign(theta.begin(), theta.begin() + d);
-    b = 0.0;
-    if (fit_intercept) {
-      b = theta[d];
-      for (index_t j = 0; j < d; ++j) b -= mu[j] * w[j];
-    }
+    b = intercept_on_x_scale(theta, w, mu, fit_intercept);
   }
 
   double operator()(const std::vector<double>& theta, std::vector<double>& grad) {
@@ -203,35 +199,31 @@ DeviceObjective<T> make_device_objective(const DeviceProblem<T>& p, DeviceLossGr
   return obj;
 }
 
+// Selected by fit_iterative (solvers.hpp) for the device objective.
 template <class T>
-void finish_device_iterative(const DeviceObjective<T>& obj, const std::vector<double>& theta, FitResult& res) {
+void finish_iterative(const DeviceObjective<T>& obj, const std::vector<double>& theta, FitResult& res) {
   obj.to_model(theta, res.coef, res.intercept);
   res.n_passes = obj.n_evals + 1;  // + the pass for the means
   res.rank = obj.d;
 }
 
+// lbfgs and gd as on the CPU, with the loss/gradient pass on the device.
+template <class T>
+FitResult fit_device_iterative(const DeviceProblem<T>& p, const FitOptions& options, Minimizer minimizer) {
+  DeviceLossGrad<T> pass(p);
+  return fit_iterative<T>(minimizer, options, [&](const FitOptions& opt, std::vector<double>& theta) {
+    return make_device_objective(p, pass, opt, theta);
+  });
+}
+
 template <class T>
 FitResult fit_lbfgs(const DeviceProblem<T>& p, const FitOptions& options) {
-  const FitOptions opt = with_tolerance_floor<T>(options);
-  DeviceLossGrad<T> pass(p);
-  std::vector<double> theta;
-  auto obj = make_device_objective(p, pass, opt, theta);
-  FitResult res;
-  lbfgs_minimize(obj, theta, opt, res);
-  finish_device_iterative(obj, theta, res);
-  return res;
+  return fit_device_iterative(p, options, Minimizer::Lbfgs);
 }
 
 template <class T>
 FitResult fit_gd(const DeviceProblem<T>& p, const FitOptions& options) {
-  const FitOptions opt = with_tolerance_floor<T>(options);
-  DeviceLossGrad<T> pass(p);
-  std::vector<double> theta;
-  auto obj = make_device_objective(p, pass, opt, theta);
-  FitResult res;
-  gd_minimize(obj, theta, opt, res);
-  finish_device_iterative(obj, theta, res);
-  return res;
+  return fit_device_iterative(p, options, Minimizer::Gd);
 }
 
 // The Keras recipe as fit_sgd (solvers.hpp): the same splitmix64 Fisher-Yates

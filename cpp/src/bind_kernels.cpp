@@ -16,37 +16,24 @@ namespace {
 template <class T>
 py::dict gram_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
                          index_t n_shards, int n_threads) {
-  const MatrixView<T> v = matrix_view<T>(X, "X");
-  const T* yp = vector_ptr<T>(y, v.rows, "y");
-  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
-  std::vector<double> sh;
-  if (!shift.is_none()) sh = double_vector(shift, v.cols + 1, "shift");
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  const std::vector<double> sh = optional_shift(shift, a.X.cols);
   const int threads = resolve_threads(n_threads);
-  GramStats st = run_released([&] {
-    return compute_gram_stats<T>(v, yp, sp, sh.empty() ? nullptr : sh.data(), n_shards, threads);
+  const GramStats st = run_released([&] {
+    return compute_gram_stats<T>(a.X, a.y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads);
   });
-  py::dict out;
-  const auto da = static_cast<py::ssize_t>(st.dim());
-  py::array_t<double> gram({da, da});
-  std::copy(st.gram.begin(), st.gram.end(), gram.mutable_data());
-  out["gram"] = gram;
-  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
-  out["n_rows"] = st.n_rows;
-  out["n_shards"] = st.n_shards;
-  return out;
+  return gram_stats_dict(st);
 }
 
 template <class T>
 py::tuple loss_grad_impl(const py::array& X, const py::object& y, const py::object& w, double b, const py::object& sw,
                          index_t n_shards, int n_threads) {
-  const MatrixView<T> v = matrix_view<T>(X, "X");
-  const T* yp = vector_ptr<T>(y, v.rows, "y");
-  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
-  const std::vector<double> wv = double_vector(w, v.cols, "w");
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  const std::vector<double> wv = double_vector(w, a.X.cols, "w");
   const int threads = resolve_threads(n_threads);
-  LossGradSums s = run_released([&] { return loss_grad_sums<T>(v, yp, sp, wv.data(), b, n_shards, threads); });
-  py::array_t<double> g(static_cast<py::ssize_t>(s.sum_wrx.size()), s.sum_wrx.data());
-  return py::make_tuple(s.sum_w, s.sum_wr2, s.sum_wr, g);
+  const LossGradSums s =
+      run_released([&] { return loss_grad_sums<T>(a.X, a.y, a.sw, wv.data(), b, n_shards, threads); });
+  return loss_grad_tuple(s);
 }
 
 // First (row, column) holding NaN or +-inf in row order, or None.
@@ -96,16 +83,9 @@ void bind_kernels(py::module_& m) {
 
   m.def("reshift_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                             const py::object& shift, const py::object& new_shift) {
-    GramStats st;
-    const index_t da = gram.shape(0);
-    if (gram.ndim() != 2 || gram.shape(1) != da || da < 2) throw py::value_error("gram must be square");
-    st.d = da - 2;
-    st.gram.assign(gram.data(), gram.data() + da * da);
-    st.shift = double_vector(shift, st.d + 1, "shift");
+    const GramStats st = gram_stats_from(gram, shift);
     const GramStats out = reshift(st, double_vector(new_shift, st.d + 1, "new_shift"));
-    py::array_t<double> g({static_cast<py::ssize_t>(da), static_cast<py::ssize_t>(da)});
-    std::copy(out.gram.begin(), out.gram.end(), g.mutable_data());
-    return g;
+    return square_array(out.gram, out.dim());
   }, py::arg("gram"), py::arg("shift"), py::arg("new_shift"),
      "Re-express augmented Gram statistics about another shift (exact; no data needed).");
 }

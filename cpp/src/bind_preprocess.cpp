@@ -28,10 +28,10 @@ py::dict moments_impl(const py::array& X, const py::object& sw, index_t n_shards
   const ColumnMoments m = run_released([&] { return compute_column_moments<T>(v, sp, n_shards, threads); });
   py::dict out;
   out["sum_weights"] = m.sum_w;
-  out["mean"] = py::array_t<double>(static_cast<py::ssize_t>(m.mean.size()), m.mean.data());
-  out["m2"] = py::array_t<double>(static_cast<py::ssize_t>(m.m2.size()), m.m2.data());
+  out["mean"] = vector_array(m.mean);
+  out["m2"] = vector_array(m.m2);
   const std::vector<double> scale = scale_from_moments(m);
-  out["scale"] = py::array_t<double>(static_cast<py::ssize_t>(scale.size()), scale.data());
+  out["scale"] = vector_array(scale);
   out["finite"] = m.finite;
   out["n_shards"] = m.n_shards;
   return out;

@@ -17,19 +17,19 @@ namespace {
 
 using RArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-py::array_t<double> square(const std::vector<double>& v, index_t p) {
-  py::array_t<double> out({static_cast<py::ssize_t>(p), static_cast<py::ssize_t>(p)});
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
+// The factor's keys of tsqr_stats' and fit_qr's dicts: r (and r_lo when
+// extended), shift, n_rows, n_nonzero.
+void add_factor(py::dict& out, const TsqrStats& st) {
+  out["r"] = square_array(st.r, st.dim());
+  if (st.extended()) out["r_lo"] = square_array(st.r_lo, st.dim());
+  out["shift"] = vector_array(st.shift);
+  out["n_rows"] = st.n_rows;
+  out["n_nonzero"] = st.n_nonzero;
 }
 
 py::dict stats_dict(const TsqrStats& st) {
   py::dict out;
-  out["r"] = square(st.r, st.dim());
-  if (st.extended()) out["r_lo"] = square(st.r_lo, st.dim());
-  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
-  out["n_rows"] = st.n_rows;
-  out["n_nonzero"] = st.n_nonzero;
+  add_factor(out, st);
   out["n_shards"] = st.n_shards;
   return out;
 }
@@ -66,22 +66,6 @@ TsqrStats stats_from_dict(const py::dict& o) {
   return st;
 }
 
-py::dict result_dict(const FitResult& r) {
-  py::dict out;
-  out["coef"] = py::array_t<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
-  out["intercept"] = r.intercept;
-  out["n_iter"] = r.n_iter;
-  out["loss_history"] = py::array_t<double>(static_cast<py::ssize_t>(r.loss_history.size()), r.loss_history.data());
-  out["n_passes"] = r.n_passes;
-  out["converged"] = r.converged;
-  out["singular"] = r.singular;
-  out["rank"] = r.rank;
-  out["condition_estimate"] = r.condition_estimate;
-  out["grad_norm"] = r.grad_norm;
-  out["message"] = r.message;
-  return out;
-}
-
 QrPrecision precision_from(const std::string& s, bool allow_auto) {
   if (s == "double") return QrPrecision::Double;
   if (s == "extended") return QrPrecision::Extended;
@@ -92,14 +76,11 @@ QrPrecision precision_from(const std::string& s, bool allow_auto) {
 template <class T>
 py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
                          index_t n_shards, int n_threads, QrPrecision precision) {
-  const MatrixView<T> v = matrix_view<T>(X, "X");
-  const T* yp = vector_ptr<T>(y, v.rows, "y");
-  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
-  std::vector<double> sh;
-  if (!shift.is_none()) sh = double_vector(shift, v.cols + 1, "shift");
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  const std::vector<double> sh = optional_shift(shift, a.X.cols);
   const int threads = resolve_threads(n_threads);
   const TsqrStats st = run_released([&] {
-    return compute_tsqr_stats<T>(v, yp, sp, sh.empty() ? nullptr : sh.data(), n_shards, threads, precision);
+    return compute_tsqr_stats<T>(a.X, a.y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads, precision);
   });
   return stats_dict(st);
 }
@@ -117,10 +98,10 @@ FitOptions qr_options(const py::dict& options) {
 
 template <class T>
 py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& sw, const py::dict& options) {
-  const MatrixView<T> v = matrix_view<T>(X, "X");
-  const T* yp = vector_ptr<T>(y, v.rows, "y");
-  if (!yp) throw py::value_error("y is required");
-  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  if (!a.y) throw py::value_error("y is required");
+  const MatrixView<T>& v = a.X;
+  const T *yp = a.y, *sp = a.sw;
   if (v.rows == 0) throw py::value_error("X has no rows");
   const FitOptions opt = qr_options(options);
   const QrPrecision precision =
@@ -132,11 +113,7 @@ py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& 
   out["precision"] = choice.extended ? "extended" : "double";
   out["precision_reason"] = choice.reason;
   out["digits_estimate"] = choice.digits_estimate;
-  out["r"] = square(st.r, st.dim());
-  if (st.extended()) out["r_lo"] = square(st.r_lo, st.dim());
-  out["shift"] = py::array_t<double>(static_cast<py::ssize_t>(st.shift.size()), st.shift.data());
-  out["n_rows"] = st.n_rows;
-  out["n_nonzero"] = st.n_nonzero;
+  add_factor(out, st);
   return out;
 }
 

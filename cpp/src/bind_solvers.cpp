@@ -10,22 +10,6 @@ namespace fastcost::bindings {
 
 namespace {
 
-py::dict result_dict(const FitResult& r) {
-  py::dict out;
-  out["coef"] = py::array_t<double>(static_cast<py::ssize_t>(r.coef.size()), r.coef.data());
-  out["intercept"] = r.intercept;
-  out["n_iter"] = r.n_iter;
-  out["loss_history"] = py::array_t<double>(static_cast<py::ssize_t>(r.loss_history.size()), r.loss_history.data());
-  out["n_passes"] = r.n_passes;
-  out["converged"] = r.converged;
-  out["singular"] = r.singular;
-  out["rank"] = r.rank;
-  out["condition_estimate"] = r.condition_estimate;
-  out["grad_norm"] = r.grad_norm;
-  out["message"] = r.message;
-  return out;
-}
-
 FitOptions options_from(const py::dict& o, index_t d) {
   FitOptions opt;
   auto get = [&](const char* key) -> py::object { return o.contains(key) ? py::object(o[key]) : py::object(py::none()); };
@@ -64,10 +48,10 @@ FitOptions options_from(const py::dict& o, index_t d) {
 template <class T>
 py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw, const std::string& solver,
                   const py::dict& options) {
-  const MatrixView<T> v = matrix_view<T>(X, "X");
-  const T* yp = vector_ptr<T>(y, v.rows, "y");
-  if (!yp) throw py::value_error("y is required");
-  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  if (!a.y) throw py::value_error("y is required");
+  const MatrixView<T>& v = a.X;
+  const T *yp = a.y, *sp = a.sw;
   const FitOptions opt = options_from(options, v.cols);
   if (v.rows == 0) throw py::value_error("X has no rows");
   FitResult r;
@@ -100,13 +84,7 @@ void bind_solvers(py::module_& m) {
 
   m.def("solve_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                           const py::object& shift, double alpha, bool fit_intercept) {
-    GramStats st;
-    const index_t da = gram.shape(0);
-    if (gram.ndim() != 2 || gram.shape(1) != da || da < 2) throw py::value_error("gram must be square");
-    st.d = da - 2;
-    st.gram.assign(gram.data(), gram.data() + da * da);
-    st.shift = double_vector(shift, st.d + 1, "shift");
-    return result_dict(solve_from_stats(st, alpha, fit_intercept));
+    return result_dict(solve_from_stats(gram_stats_from(gram, shift), alpha, fit_intercept));
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      "The newton solve from (possibly merged) statistics of gram_stats.");
 }

@@ -1,5 +1,6 @@
-// Shared helpers for the pybind11 bindings: array checks (done with the GIL
-// held), dtype dispatch and a SIGINT guard around long GIL-free calls.
+// Shared helpers for the pybind11 bindings of _core and _cuda: array checks
+// (done with the GIL held), dtype dispatch, the result dicts both modules
+// return and a SIGINT guard around long GIL-free calls.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -8,9 +9,11 @@
 #include <csignal>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
+#include "fastcost/solvers.hpp"
 
 namespace fastcost::bindings {
 
@@ -94,6 +97,85 @@ inline std::vector<double> double_vector(const py::object& o, index_t n, const c
     throw py::value_error(std::string(name) + " must be a 1-D array of length " + std::to_string(n));
   }
   return std::vector<double>(a.data(), a.data() + n);
+}
+
+// X, y and sample_weight of one call, checked together; y and sample_weight
+// may be None (null here).
+template <class T>
+struct RowsArgs {
+  MatrixView<T> X;
+  const T* y = nullptr;
+  const T* sw = nullptr;
+};
+
+template <class T>
+RowsArgs<T> rows_args(const py::array& X, const py::object& y, const py::object& sw) {
+  RowsArgs<T> a;
+  a.X = matrix_view<T>(X, "X");
+  a.y = vector_ptr<T>(y, a.X.rows, "y");
+  a.sw = vector_ptr<T>(sw, a.X.rows, "sample_weight");
+  return a;
+}
+
+// The d + 1 values of a shift argument, or empty for None (the kernel's default).
+inline std::vector<double> optional_shift(const py::object& shift, index_t d) {
+  if (shift.is_none()) return {};
+  return double_vector(shift, d + 1, "shift");
+}
+
+// Augmented Gram statistics as gram_stats returns them: a square float64 gram
+// and its shift (d + 1 values).
+inline GramStats gram_stats_from(const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
+                                 const py::object& shift) {
+  GramStats st;
+  const index_t da = gram.shape(0);
+  if (gram.ndim() != 2 || gram.shape(1) != da || da < 2) throw py::value_error("gram must be square");
+  st.d = da - 2;
+  st.gram.assign(gram.data(), gram.data() + da * da);
+  st.shift = double_vector(shift, st.d + 1, "shift");
+  return st;
+}
+
+inline py::array_t<double> vector_array(const std::vector<double>& v) {
+  return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
+}
+
+inline py::array_t<double> square_array(const std::vector<double>& v, index_t p) {
+  py::array_t<double> out({static_cast<py::ssize_t>(p), static_cast<py::ssize_t>(p)});
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+// fit()'s dict, the same from every solver and both modules.
+inline py::dict result_dict(const FitResult& r) {
+  py::dict out;
+  out["coef"] = vector_array(r.coef);
+  out["intercept"] = r.intercept;
+  out["n_iter"] = r.n_iter;
+  out["loss_history"] = vector_array(r.loss_history);
+  out["n_passes"] = r.n_passes;
+  out["converged"] = r.converged;
+  out["singular"] = r.singular;
+  out["rank"] = r.rank;
+  out["condition_estimate"] = r.condition_estimate;
+  out["grad_norm"] = r.grad_norm;
+  out["message"] = r.message;
+  return out;
+}
+
+// gram_stats()'s dict: gram, shift, n_rows, n_shards.
+inline py::dict gram_stats_dict(const GramStats& st) {
+  py::dict out;
+  out["gram"] = square_array(st.gram, st.dim());
+  out["shift"] = vector_array(st.shift);
+  out["n_rows"] = st.n_rows;
+  out["n_shards"] = st.n_shards;
+  return out;
+}
+
+// loss_grad()'s tuple: (sum s, sum s r^2, sum s r, sum s r x).
+inline py::tuple loss_grad_tuple(const LossGradSums& s) {
+  return py::make_tuple(s.sum_w, s.sum_wr2, s.sum_wr, vector_array(s.sum_wrx));
 }
 
 // While any GIL-free call runs, SIGINT sets fastcost's cancel flag instead of

@@ -30,7 +30,9 @@ def config_info() -> dict[str, Any]:
         "cuda": cuda["built"],  # the optional fastcost._cuda module (FASTCOST_CUDA=ON)
         "cuda_runtime": cuda["runtime_version"],
         "cuda_driver": cuda["driver_version"],
-        "cuda_devices": [f"{d['name']} (sm_{d['compute_capability'].replace('.', '')})" for d in cuda["devices"]],
+        "cuda_devices": [
+            f"{d['name']} (sm_{d['compute_capability'].replace('.', '')})" for d in cuda["devices"]
+        ],
         "cuda_error": cuda["error"],
     }
 

@@ -16,7 +16,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
@@ -125,7 +124,7 @@ def fit(
     est: Any, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
 ) -> Any:
     """``LinearRegression.fit`` on the GPU; sets the same attributes as the CPU path."""
-    from .linear_model import DEFAULT_MAX_ITER, choose_solver
+    from .linear_model import choose_solver, solver_options
 
     _unsupported(est, est.solver)
     _cuda = load_module()
@@ -175,28 +174,7 @@ def fit(
         swa = check_weights(sample_weight, n, dtype)
 
     solver = est.solver if est.solver != "auto" else choose_solver(n, d)
-    options: dict[str, Any] = {
-        "alpha": float(est.alpha),
-        "fit_intercept": bool(est.fit_intercept),
-        "tol": float(est.tol),
-        "batch_size": int(est.batch_size),
-        "learning_rate": float(est.learning_rate),
-    }
-    if solver in DEFAULT_MAX_ITER:
-        options["max_iter"] = int(est.max_iter or DEFAULT_MAX_ITER[solver])
-    if coef_init is not None:
-        coef_init = np.asarray(coef_init, dtype=np.float64).reshape(-1)
-        if coef_init.shape != (d,) or not np.isfinite(coef_init).all():
-            raise ValueError(f"coef_init must be {d} finite values")
-        options["coef_init"] = coef_init
-        options["intercept_init"] = float(intercept_init or 0.0)
-    if solver == "sgd":
-        rng = check_random_state(est.random_state)
-        if coef_init is None:  # Keras' Dense default, as on the CPU
-            limit = np.sqrt(6.0 / (d + 1))
-            options["coef_init"] = rng.uniform(-limit, limit, size=d)
-            options["intercept_init"] = 0.0
-        options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
+    options = solver_options(est, solver, d, coef_init, intercept_init)
 
     try:
         result = dict(_cuda.fit(Xa, ya, swa, solver, options))

@@ -70,6 +70,16 @@ def check_weights(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.nda
     return sw
 
 
+def check_coef_init(coef_init: Any, n_features: int) -> np.ndarray | None:
+    """A starting point as ``n_features`` finite float64 values, or None."""
+    if coef_init is None:
+        return None
+    coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+    if coef.shape != (n_features,) or not np.isfinite(coef).all():
+        raise ValueError(f"coef_init must be {n_features} finite values")
+    return coef
+
+
 def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) -> None:
     """Raise a ValueError naming the first NaN/inf cell of X, or an overflow error."""
     bad = find_nonfinite(X)

@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype for scikit-learn and fastcost (TensorFlow always computes in float32)",
     )
 
-    prep = cmp.add_argument_group("preprocessing (fastcost.preprocessing; reported in the footer and JSON)")
+    prep = cmp.add_argument_group(
+        "preprocessing (fastcost.preprocessing; reported in the footer and JSON)"
+    )
     prep.add_argument(
         "--clean",
         choices=("raise", "drop", "impute"),
@@ -459,7 +461,9 @@ def _plot(path: str, results: list[Any], title: str) -> None:
     fig.savefig(path, dpi=150)
 
 
-def _preprocessing_summary(args: argparse.Namespace, data: Any, X_train: np.ndarray) -> dict[str, Any]:
+def _preprocessing_summary(
+    args: argparse.Namespace, data: Any, X_train: np.ndarray
+) -> dict[str, Any]:
     """The preprocessing steps' reports, and one footer line per step used."""
     reports = dict(data.description.get("preprocessing_reports") or {})
     notes = []

@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _core
 from ._statistics import gram_to_factor
 from ._threads import available_cores, resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_weights, kernel_layout
+from ._validation import FLOAT_DTYPES, check_coef_init, check_weights, kernel_layout
 from .exceptions import IllConditionedWarning
 from .linear_model import (
     DEFAULT_MAX_ITER,
@@ -384,6 +384,17 @@ def _max_abs(v: np.ndarray) -> float:
     return float(np.max(np.abs(v))) if v.size else 0.0
 
 
+def _minimize_result(theta: np.ndarray, it: int, losses: list[float], converged: bool,
+                     message: str, g: np.ndarray, fx: float) -> dict[str, Any]:  # fmt: skip
+    """The common end of ``_lbfgs`` and ``_gd``, as ``finish_minimize`` in solvers.hpp."""
+    if not losses:
+        losses.append(fx)
+    if not converged and not message:
+        message = "reached max_iter before the gradient tolerance"
+    return {"theta": theta, "n_iter": it, "loss_history": losses, "converged": converged,
+            "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
+
+
 def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
            history: int = 10) -> dict[str, Any]:  # fmt: skip
     """L-BFGS with a strong Wolfe line search, as ``lbfgs_minimize`` in solvers.hpp."""
@@ -493,12 +504,7 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
         it += 1
         losses.append(fx)
         converged = _max_abs(g) <= gtol
-    if not losses:
-        losses.append(fx)
-    if not converged and not message:
-        message = "reached max_iter before the gradient tolerance"
-    return {"theta": theta, "n_iter": it, "loss_history": losses, "converged": converged,
-            "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
+    return _minimize_result(theta, it, losses, converged, message, g, fx)
 
 
 def _gd(f: _Objective, theta: np.ndarray, tol: float, max_iter: int) -> dict[str, Any]:
@@ -535,12 +541,7 @@ def _gd(f: _Objective, theta: np.ndarray, tol: float, max_iter: int) -> dict[str
         it += 1
         losses.append(fx)
         converged = _max_abs(g) <= gtol
-    if not losses:
-        losses.append(fx)
-    if not converged and not message:
-        message = "reached max_iter before the gradient tolerance"
-    return {"theta": theta, "n_iter": it, "loss_history": losses, "converged": converged,
-            "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
+    return _minimize_result(theta, it, losses, converged, message, g, fx)
 
 
 # --------------------------------------------------------------------- inputs
@@ -863,10 +864,7 @@ class LinearRegression(_LocalLinearRegression):
                    intercept_init: float | None) -> dict[str, Any]:  # fmt: skip
         d = data.d
         fit_intercept = bool(self.fit_intercept)
-        if coef_init is not None:
-            coef_init = np.asarray(coef_init, dtype=np.float64).reshape(-1)
-            if coef_init.shape != (d,) or not np.isfinite(coef_init).all():
-                raise ValueError(f"coef_init must be {d} finite values")
+        coef_init = check_coef_init(coef_init, d)
         data.persist(client)  # every evaluation reads the chunks again: keep them on the workers
         means = data.map_reduce(client, _means_task, _add, n_shards, threads)
         _check_weights_summary(means["checks"])

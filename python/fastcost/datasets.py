@@ -108,7 +108,9 @@ def split_and_scale(
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     reports: dict[str, Any] = {}
     if clean != "raise" or not (np.isfinite(X).all() and np.isfinite(y).all()):
-        X, y, clean_report = clean_data(X, y, policy=clean)
+        X, y_kept, clean_report = clean_data(X, y, policy=clean)
+        assert y_kept is not None  # clean returns y's rows when given y
+        y = y_kept
         reports["clean"] = clean_report.as_dict()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed

@@ -19,13 +19,19 @@ from ._threads import resolve_n_threads
 from ._validation import (
     FLOAT_DTYPES,
     LONGDOUBLE,
+    check_coef_init,
     check_weights,
     find_nonfinite,
     is_longdouble,
     kernel_layout,
     raise_for_nonfinite,
 )
-from .exceptions import ConvergenceWarning, DivergenceError, IllConditionedWarning, RankDeficientWarning
+from .exceptions import (
+    ConvergenceWarning,
+    DivergenceError,
+    IllConditionedWarning,
+    RankDeficientWarning,
+)
 from .preprocessing import FitPreprocessing, fit_preprocessed
 
 SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd", "sgd")
@@ -59,6 +65,38 @@ def choose_solver(n_samples: int, n_features: int) -> str:
     if n_features <= AUTO_NEWTON_MAX_FEATURES or n_samples <= n_features:
         return "newton"
     return "lbfgs"
+
+
+def solver_options(
+    est: Any, solver: str, d: int, coef_init: Any, intercept_init: float | None
+) -> dict[str, Any]:
+    """The options of ``_core.fit`` and ``_cuda.fit`` that both backends read alike.
+
+    ``coef_init`` is checked here (d finite values). For sgd without a starting
+    point the Keras Dense default is drawn from ``est.random_state``: a
+    Glorot-uniform kernel and zero bias, then the shuffle seed.
+    """
+    options: dict[str, Any] = {
+        "alpha": float(est.alpha),
+        "fit_intercept": bool(est.fit_intercept),
+        "tol": float(est.tol),
+        "batch_size": int(est.batch_size),
+        "learning_rate": float(est.learning_rate),
+    }
+    if solver in DEFAULT_MAX_ITER:
+        options["max_iter"] = int(est.max_iter or DEFAULT_MAX_ITER[solver])
+    coef_init = check_coef_init(coef_init, d)
+    if coef_init is not None:
+        options["coef_init"] = coef_init
+        options["intercept_init"] = float(intercept_init or 0.0)
+    if solver == "sgd":
+        rng = check_random_state(est.random_state)
+        if coef_init is None:
+            limit = np.sqrt(6.0 / (d + 1))
+            options["coef_init"] = rng.uniform(-limit, limit, size=d)
+            options["intercept_init"] = 0.0
+        options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
+    return options
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -347,33 +385,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         y = np.ascontiguousarray(y, dtype=X.dtype)
         sw = check_weights(sample_weight, n, X.dtype)
         solver = self.solver if self.solver != "auto" else "qr" if wide else choose_solver(n, d)
-        options: dict[str, Any] = {
-            "alpha": float(self.alpha),
-            "fit_intercept": bool(self.fit_intercept),
-            "tol": float(self.tol),
-            "n_threads": resolve_n_threads(self.n_threads),
-            "n_shards": int(self.n_shards or 0),
-            "precision": str(self.qr_precision),  # qr only
-            "batch_size": int(self.batch_size),
-            "learning_rate": float(self.learning_rate),
-        }
-        if solver in DEFAULT_MAX_ITER:
-            options["max_iter"] = int(self.max_iter or DEFAULT_MAX_ITER[solver])
-        if coef_init is not None:
-            coef_init = np.asarray(coef_init, dtype=np.float64).reshape(-1)
-            if coef_init.shape != (d,) or not np.isfinite(coef_init).all():
-                raise ValueError(f"coef_init must be {d} finite values")
-            options["coef_init"] = coef_init
-            options["intercept_init"] = float(intercept_init or 0.0)
-        if solver == "sgd":
-            rng = check_random_state(self.random_state)
-            if coef_init is None:
-                # Keras' Dense default: Glorot-uniform kernel, zero bias.
-                limit = np.sqrt(6.0 / (d + 1))
-                options["coef_init"] = rng.uniform(-limit, limit, size=d)
-                options["intercept_init"] = 0.0
-                options["init_standardized"] = bool(self.standardize)  # drawn for v
-            options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
+        options = solver_options(self, solver, d, coef_init, intercept_init)
+        options["n_threads"] = resolve_n_threads(self.n_threads)
+        options["n_shards"] = int(self.n_shards or 0)
+        options["precision"] = str(self.qr_precision)  # qr only
+        if solver == "sgd" and coef_init is None:
+            options["init_standardized"] = bool(self.standardize)  # the draw is for v
 
         run, prep = _run_core, _preprocessing(self)
         if prep.active:
@@ -534,7 +551,9 @@ def _validate_X(est: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
     return kernel_layout(X)
 
 
-def _run_core(X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, solver: str, options: dict[str, Any]) -> dict:
+def _run_core(
+    X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, solver: str, options: dict[str, Any]
+) -> dict:
     try:
         if solver == "qr":  # fit()'s dict plus the R factor, for statistics
             result = _core.fit_qr(X, y, sw, options)
@@ -571,7 +590,7 @@ def _run_newton_with_factor(
 def _check_real(value: Any, name: str, *, minimum: float, strict: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not np.isfinite(value) or value < minimum or (strict and value <= minimum):
+    if not np.isfinite(float(value)) or value < minimum or (strict and value <= minimum):
         op = ">" if strict else ">="
         raise ValueError(f"{name} must be finite and {op} {minimum}, got {value!r}")
 

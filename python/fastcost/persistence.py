@@ -18,11 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 FORMAT = "fastcost-model"
 FORMAT_VERSION = 1
@@ -49,7 +52,7 @@ class ModelFileError(ValueError):
     """A model file is truncated, tampered with, or not a fastcost model."""
 
 
-def _classes() -> dict[str, type]:
+def _classes() -> dict[str, type[BaseEstimator]]:
     from .linear_model import LinearRegression
 
     return {"LinearRegression": LinearRegression}
@@ -63,8 +66,12 @@ def _encode_array(a: np.ndarray) -> dict[str, Any]:
         values = [str(v) for v in a.tolist()]
     else:
         raise TypeError(f"cannot save an array of dtype {a.dtype}")
-    return {"__array__": True, "dtype": a.dtype.str if a.dtype.kind != "O" else "object",
-            "shape": list(a.shape), "values": values}
+    return {
+        "__array__": True,
+        "dtype": a.dtype.str if a.dtype.kind != "O" else "object",
+        "shape": list(a.shape),
+        "values": values,
+    }
 
 
 def _decode_array(obj: dict[str, Any]) -> np.ndarray:
@@ -146,7 +153,9 @@ def load(path: str | os.PathLike[str]) -> Any:
         with open(path, encoding="utf-8") as fh:
             document = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{os.fspath(path)} is truncated or not a fastcost model file: {exc}") from exc
+        raise ModelFileError(
+            f"{os.fspath(path)} is truncated or not a fastcost model file: {exc}"
+        ) from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{os.fspath(path)} is not a fastcost model file")
     version = document.get("format_version")
@@ -156,8 +165,11 @@ def load(path: str | os.PathLike[str]) -> Any:
         )
     digest = document.pop("sha256", None)
     if digest != _digest(document):
-        raise ModelFileError(f"{os.fspath(path)} failed its checksum: the file was modified or damaged")
-    cls = _classes().get(document.get("class"))
+        raise ModelFileError(
+            f"{os.fspath(path)} failed its checksum: the file was modified or damaged"
+        )
+    class_name = document.get("class")
+    cls = _classes().get(class_name) if isinstance(class_name, str) else None
     if cls is None:
         raise ModelFileError(f"unknown estimator class {document.get('class')!r} in model file")
     try:

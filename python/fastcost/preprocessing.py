@@ -520,7 +520,9 @@ class Cleaner(TransformerMixin, BaseEstimator):
            [3., 4.]])
     """
 
-    def __init__(self, policy: str = "raise", *, copy: bool = True, n_threads: int | None = None) -> None:
+    def __init__(
+        self, policy: str = "raise", *, copy: bool = True, n_threads: int | None = None
+    ) -> None:
         self.policy = policy
         self.copy = copy
         self.n_threads = n_threads
@@ -535,7 +537,9 @@ class Cleaner(TransformerMixin, BaseEstimator):
         col_bad = np.asarray(scan["col_bad"])
         finite = X.shape[0] - col_bad
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.statistics_ = np.where(finite > 0, np.asarray(scan["col_finite_sum"]) / finite, np.nan)
+            self.statistics_ = np.where(
+                finite > 0, np.asarray(scan["col_finite_sum"]) / finite, np.nan
+            )
         first = None if scan["first"] is None else (int(scan["first"][0]), int(scan["first"][1]))
         self.report_ = CleanReport(
             policy=self.policy, n_rows=X.shape[0], bad_cells_X=int(col_bad.sum()), bad_cells_y=0,
@@ -582,7 +586,9 @@ class Cleaner(TransformerMixin, BaseEstimator):
 # ------------------------------------------------------------------- pruning
 
 
-def _centered(gram: np.ndarray, shift: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, float, np.ndarray]:
+def _centered(
+    gram: np.ndarray, shift: np.ndarray, fit_intercept: bool
+) -> tuple[np.ndarray, float, np.ndarray]:
     """The x-block of the weighted Gram about the means (intercept) or about 0,
     the sum of weights and the column means, from gram_stats' augmented Gram."""
     d = gram.shape[0] - 2
@@ -887,4 +893,3 @@ def fit_preprocessed(
     result["n_passes"] = int(result["n_passes"]) + extra
     prep.extra_passes = extra
     return result
-

@@ -280,6 +280,17 @@ inline double max_abs_of(const std::vector<double>& v) {
 
 // ---- objective for the iterative solvers ---------------------------------------
 
+// The intercept on X's scale of a model fitted to centered columns: the
+// centered model's bias theta[d] minus mu^T w (0 without an intercept).
+inline double intercept_on_x_scale(const std::vector<double>& theta, const std::vector<double>& w,
+                                   const std::vector<double>& mu, bool fit_intercept) {
+  if (!fit_intercept) return 0.0;
+  const std::size_t d = w.size();
+  double b = theta[d];
+  for (std::size_t j = 0; j < d; ++j) b -= mu[j] * w[j];
+  return b;
+}
+
 // Least squares in centered, optionally scaled coordinates: theta = [v, beta]
 // with the model v^T (x - mu) / sigma + beta, i.e. w = v / sigma and
 // b = beta - mu^T w. Centering and scaling cost nothing in the kernel (they
@@ -308,11 +319,7 @@ struct LeastSquaresObjective {
     const index_t d = X.cols;
     w.assign(theta.begin(), theta.begin() + d);
     for (index_t j = 0; j < d; ++j) w[j] /= sigma[j];
-    b = 0.0;
-    if (fit_intercept) {
-      b = theta[d];
-      for (index_t j = 0; j < d; ++j) b -= mu[j] * w[j];
-    }
+    b = intercept_on_x_scale(theta, w, mu, fit_intercept);
   }
 
   double operator()(const std::vector<double>& theta, std::vector<double>& grad) {
@@ -455,6 +462,15 @@ inline double cubic_step(double a, double fa, double ga, double b, double fb, do
 
 }  // namespace detail
 
+// The common end of lbfgs_minimize and gd_minimize: iterations, final
+// gradient size, a loss history of at least the starting loss, and why it stopped.
+inline void finish_minimize(FitResult& res, int iter, const std::vector<double>& g, double fx) {
+  res.n_iter = iter;
+  res.grad_norm = max_abs(g);
+  if (res.loss_history.empty()) res.loss_history.push_back(fx);
+  if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
+}
+
 // Minimizes a smooth function with L-BFGS. `f(theta, grad)` returns the value
 // and writes the gradient. Stops when max|grad| <= tol * max|grad(theta0)|.
 template <class F>
@@ -585,10 +601,7 @@ void lbfgs_minimize(F& f, std::vector<double>& theta, const FitOptions& opt, Fit
     res.loss_history.push_back(fx);
     res.converged = max_abs(g) <= gtol;
   }
-  res.n_iter = iter;
-  res.grad_norm = max_abs(g);
-  if (res.loss_history.empty()) res.loss_history.push_back(fx);
-  if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
+  finish_minimize(res, iter, g, fx);
 }
 
 // Gradients evaluated in X's precision cannot be resolved below a few thousand
@@ -597,17 +610,6 @@ template <class T>
 FitOptions with_tolerance_floor(FitOptions opt) {
   opt.tol = std::max(opt.tol, 1000.0 * static_cast<double>(std::numeric_limits<T>::epsilon()));
   return opt;
-}
-
-template <class T>
-FitResult fit_lbfgs(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& options) {
-  const FitOptions opt = with_tolerance_floor<T>(options);
-  std::vector<double> theta;
-  auto obj = make_objective(X, y, sw, opt, theta);
-  FitResult res;
-  lbfgs_minimize(obj, theta, opt, res);
-  finish_iterative(obj, theta, res);
-  return res;
 }
 
 // ---- gradient descent ------------------------------------------------------------
@@ -653,21 +655,41 @@ void gd_minimize(F& obj, std::vector<double>& theta, const FitOptions& opt, FitR
     res.loss_history.push_back(fx);
     res.converged = max_abs(g) <= gtol;
   }
-  res.n_iter = iter;
-  res.grad_norm = max_abs(g);
-  if (res.loss_history.empty()) res.loss_history.push_back(fx);
-  if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
+  finish_minimize(res, iter, g, fx);
+}
+
+enum class Minimizer { Lbfgs, Gd };
+
+// An iterative fit: `make(opt, theta)` builds the objective and writes the
+// starting point; the CPU solvers and the CUDA backend differ only there (and
+// in the finish_iterative overload that the objective selects).
+template <class T, class MakeObjective>
+FitResult fit_iterative(Minimizer minimizer, const FitOptions& options, MakeObjective&& make) {
+  const FitOptions opt = with_tolerance_floor<T>(options);
+  std::vector<double> theta;
+  auto obj = make(opt, theta);
+  FitResult res;
+  if (minimizer == Minimizer::Lbfgs) {
+    lbfgs_minimize(obj, theta, opt, res);
+  } else {
+    gd_minimize(obj, theta, opt, res);
+  }
+  finish_iterative(obj, theta, res);
+  return res;
+}
+
+template <class T>
+FitResult fit_lbfgs(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& options) {
+  return fit_iterative<T>(Minimizer::Lbfgs, options, [&](const FitOptions& opt, std::vector<double>& theta) {
+    return make_objective(X, y, sw, opt, theta);
+  });
 }
 
 template <class T>
 FitResult fit_gd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& options) {
-  const FitOptions opt = with_tolerance_floor<T>(options);
-  std::vector<double> theta;
-  auto obj = make_objective(X, y, sw, opt, theta);
-  FitResult res;
-  gd_minimize(obj, theta, opt, res);
-  finish_iterative(obj, theta, res);
-  return res;
+  return fit_iterative<T>(Minimizer::Gd, options, [&](const FitOptions& opt, std::vector<double>& theta) {
+    return make_objective(X, y, sw, opt, theta);
+  });
 }
 
 // ---- SGD: the Keras recipe --------------------------------------------------------

@@ -231,6 +231,31 @@ def _warmup_rows(n: int, batch_size: int) -> int:
     return min(n, batch_size + (n % batch_size or batch_size))
 
 
+def _warm_up_and_measure(
+    fit: Callable[[np.ndarray, np.ndarray], Any],
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    n_warm: int,
+    *,
+    repeat: int,
+    price_per_hour: float | None,
+) -> tuple[ResourceReport, Any, list[float], float]:
+    """Steps 1 and 2 of the protocol for a runner whose ``fit(X, y)`` builds a
+    fresh model: a timed, unmeasured warm-up on the first ``n_warm`` rows, then
+    :func:`measure_repeated` on the whole training set.
+
+    Returns the report, the reported run's model, every wall time and the
+    warm-up's wall time.
+    """
+    t0 = time.perf_counter()
+    fit(X_train[:n_warm], y_train[:n_warm])
+    warmup = time.perf_counter() - t0
+    report, est, walls = measure_repeated(
+        lambda: fit(X_train, y_train), repeat=repeat, price_per_hour=price_per_hour
+    )
+    return report, est, walls, warmup
+
+
 # ----------------------------------------------------------------------- fastcost
 
 
@@ -324,16 +349,11 @@ def run_fastcost(
             fit_kwargs["intercept_init"] = float(intercept_init or 0.0)
     kwargs.update(params)
 
-    def make() -> Any:
-        return LinearRegression(solver=solver, **kwargs)
-
-    n_warm = _warmup_rows(X_train.shape[0], batch_size)
-    t0 = time.perf_counter()
-    make().fit(X_train[:n_warm], y_train[:n_warm], **fit_kwargs)
-    warmup = time.perf_counter() - t0
-
-    report, est, walls = measure_repeated(
-        lambda: make().fit(X_train, y_train, **fit_kwargs),
+    report, est, walls, warmup = _warm_up_and_measure(
+        lambda X, y: LinearRegression(solver=solver, **kwargs).fit(X, y, **fit_kwargs),
+        X_train,
+        y_train,
+        _warmup_rows(X_train.shape[0], batch_size),
         repeat=repeat,
         price_per_hour=price_per_hour,
     )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from fastcost.baselines import RunResult, measure_repeated, scores
+from fastcost.baselines import RunResult, _warm_up_and_measure, scores
 
 __all__ = ["run_sklearn_lr", "run_sklearn_sgd"]
+
+#: Rows of the unmeasured warm-up fit.
+_WARMUP_ROWS = 200
 
 
 def _limit_threads(threads: int | None) -> contextlib.AbstractContextManager[Any]:
@@ -20,6 +23,35 @@ def _limit_threads(threads: int | None) -> contextlib.AbstractContextManager[Any
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=threads)
+
+
+def _measured_run(
+    fit: Callable[[np.ndarray, np.ndarray], Any],
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    threads: int | None,
+    repeat: int,
+    price_per_hour: float | None,
+) -> tuple[Any, dict[str, Any]]:
+    """The runner protocol for a scikit-learn estimator, with the BLAS threads
+    limited throughout: the fitted estimator of the reported run and the
+    :class:`RunResult` fields measured (report, test scores, wall times)."""
+    with _limit_threads(threads):
+        report, est, walls, warmup = _warm_up_and_measure(
+            fit, X_train, y_train, _WARMUP_ROWS, repeat=repeat, price_per_hour=price_per_hour
+        )
+        mse, r2 = scores(y_test, est.predict(X_test))
+    measured = {
+        "report": report,
+        "test_mse": mse,
+        "r2": r2,
+        "wall_times_s": walls,
+        "warmup_s": warmup,
+    }
+    return est, measured
 
 
 def run_sklearn_lr(
@@ -50,21 +82,19 @@ def run_sklearn_lr(
     """
     from sklearn.linear_model import LinearRegression
 
-    with _limit_threads(threads):
-        t0 = time.perf_counter()
-        LinearRegression().fit(X_train[:200], y_train[:200])
-        warmup = time.perf_counter() - t0
-        report, est, walls = measure_repeated(
-            lambda: LinearRegression().fit(X_train, y_train),
-            repeat=repeat,
-            price_per_hour=price_per_hour,
-        )
-        mse, r2 = scores(y_test, est.predict(X_test))
+    est, measured = _measured_run(
+        lambda X, y: LinearRegression().fit(X, y),
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        threads=threads,
+        repeat=repeat,
+        price_per_hour=price_per_hour,
+    )
     return RunResult(
         name="sklearn-lr",
-        report=report,
-        test_mse=mse,
-        r2=r2,
+        **measured,
         loss_history=[],
         n_iter=None,
         coef=np.asarray(est.coef_, dtype=np.float64).ravel(),
@@ -75,8 +105,6 @@ def run_sklearn_lr(
             "dtype": X_train.dtype.name,
             "threads": threads,
         },
-        wall_times_s=walls,
-        warmup_s=warmup,
     )
 
 
@@ -146,21 +174,19 @@ def run_sklearn_sgd(
         fit_kwargs["coef_init"] = np.asarray(coef_init, dtype=np.float64).ravel()
         fit_kwargs["intercept_init"] = np.array([float(intercept_init or 0.0)])
 
-    with _limit_threads(threads):
-        t0 = time.perf_counter()
-        make().fit(X_train[:200], y_train[:200], **fit_kwargs)
-        warmup = time.perf_counter() - t0
-        report, est, walls = measure_repeated(
-            lambda: make().fit(X_train, y_train, **fit_kwargs),
-            repeat=repeat,
-            price_per_hour=price_per_hour,
-        )
-        mse, r2 = scores(y_test, est.predict(X_test))
+    est, measured = _measured_run(
+        lambda X, y: make().fit(X, y, **fit_kwargs),
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        threads=threads,
+        repeat=repeat,
+        price_per_hour=price_per_hour,
+    )
     return RunResult(
         name="sklearn-sgd",
-        report=report,
-        test_mse=mse,
-        r2=r2,
+        **measured,
         loss_history=[],
         n_iter=int(est.n_iter_),
         coef=np.asarray(est.coef_, dtype=np.float64).ravel(),
@@ -179,6 +205,4 @@ def run_sklearn_sgd(
             "threads": threads,
             "seed": seed,
         },
-        wall_times_s=walls,
-        warmup_s=warmup,
     )

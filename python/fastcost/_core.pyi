@@ -1,0 +1,109 @@
+# Types of the compiled module fastcost._core (cpp/src/). Kept in step with the
+# bindings by tests/test_stub.py (every public name here and in the module).
+# Dict results: see each function's docstring for the keys.
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+class Cancelled(KeyboardInterrupt): ...
+
+EXTENDED_IS_WIDER: bool
+EXTENDED_MIN_DIGITS: float
+
+# module.cpp: build information and kernel selection
+def build_info() -> dict[str, Any]: ...
+def max_threads() -> int: ...
+def set_isa(name: str) -> None: ...
+def get_isa() -> str: ...
+def default_shard_count(
+    rows: int, cols: int, partial_doubles: int, min_rows: int = 2048
+) -> int: ...
+
+# bind_kernels.cpp: shard kernels
+def gram_stats(
+    X: np.ndarray,
+    y: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    shift: npt.ArrayLike | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def loss_grad(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    w: npt.ArrayLike,
+    b: float = 0.0,
+    sample_weight: np.ndarray | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> tuple[float, float, float, npt.NDArray[np.float64]]: ...
+def find_nonfinite(X: np.ndarray) -> tuple[int, int] | None: ...
+def reshift_stats(
+    gram: npt.ArrayLike, shift: npt.ArrayLike, new_shift: npt.ArrayLike
+) -> npt.NDArray[np.float64]: ...
+
+# bind_solvers.cpp: whole fits
+def fit(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    solver: str,
+    options: dict[str, Any],
+) -> dict[str, Any]: ...
+def solve_stats(
+    gram: npt.ArrayLike, shift: npt.ArrayLike, alpha: float = 0.0, fit_intercept: bool = True
+) -> dict[str, Any]: ...
+
+# bind_qr.cpp: tall-skinny QR
+def tsqr_stats(
+    X: np.ndarray,
+    y: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    shift: npt.ArrayLike | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+    *,
+    precision: str = "double",
+) -> dict[str, Any]: ...
+def tsqr_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]: ...
+def solve_r(
+    r: npt.ArrayLike,
+    shift: npt.ArrayLike,
+    alpha: float = 0.0,
+    fit_intercept: bool = True,
+    r_lo: npt.ArrayLike | None = None,
+) -> dict[str, Any]: ...
+def fit_qr(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    options: dict[str, Any],
+) -> dict[str, Any]: ...
+
+# bind_preprocess.cpp: column passes
+def column_moments(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def affine_columns(
+    X: np.ndarray,
+    out: np.ndarray,
+    offset: npt.ArrayLike | None = None,
+    scale: npt.ArrayLike | None = None,
+    inverse: bool = False,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> int: ...
+def scan_nonfinite(
+    X: np.ndarray,
+    y: np.ndarray | None = None,
+    row_mask: bool = False,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def fill_nonfinite(
+    X: np.ndarray, values: npt.ArrayLike, n_shards: int = 0, n_threads: int = 0
+) -> int: ...

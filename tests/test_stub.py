@@ -1,0 +1,33 @@
+"""python/fastcost/_core.pyi names exactly what the compiled module exports."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import fastcost
+from fastcost import _core
+
+# Next to the package's Python files (an editable install keeps the compiled
+# module elsewhere; a wheel has both in one folder).
+STUB = pathlib.Path(fastcost.__file__).with_name("_core.pyi")
+
+
+def _stub_names() -> set[str]:
+    names = set()
+    for node in ast.parse(STUB.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return {n for n in names if not n.startswith("_")}
+
+
+def test_stub_covers_the_module_and_nothing_else():
+    assert STUB.is_file(), f"no stub at {STUB}"
+    exported = {n for n in dir(_core) if not n.startswith("_")}
+    stub = _stub_names()
+    assert exported - stub == set(), "add these to _core.pyi"
+    assert stub - exported == set(), "_core.pyi names what _core no longer has"
