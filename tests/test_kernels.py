@@ -8,6 +8,11 @@ import pytest
 from fastcost import _core
 from helpers import make_problem
 
+# Forced instruction sets: baseline, avx2 when the CPU has it, and auto (the best).
+ISAS = ["baseline", "auto"] + (
+    ["avx2"] if fastcost.config_info()["isa_best_supported"] in ("avx2+fma", "avx512f") else []
+)
+
 
 def _augmented_gram(X, y, s, shift):
     n = len(X)
@@ -18,7 +23,7 @@ def _augmented_gram(X, y, s, shift):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("shape", [(1, 1), (7, 3), (1000, 17), (5000, 40)])
-@pytest.mark.parametrize("isa", ["baseline", "auto"])
+@pytest.mark.parametrize("isa", ISAS)
 def test_gram_stats_matches_numpy(dtype, order, shape, isa):
     X, y, s = make_problem(*shape, seed=1, dtype=dtype, order=order, weights=True)
     fastcost.set_isa(isa)
@@ -45,7 +50,7 @@ def test_gram_stats_without_targets_or_weights():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("isa", ["baseline", "auto"])
+@pytest.mark.parametrize("isa", ISAS)
 def test_loss_grad_matches_numpy(dtype, order, isa):
     X, y, s = make_problem(3000, 13, seed=3, dtype=dtype, order=order, weights=True)
     w = np.random.default_rng(0).standard_normal(13)

@@ -4,6 +4,7 @@
 
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
+#include "fastcost/solvers.hpp"
 
 namespace py = pybind11;
 using namespace fastcost;
@@ -26,6 +27,7 @@ PYBIND11_MODULE(_core, m) {
     info["isa_compiled"] = py::make_tuple("baseline", "avx2+fma", "avx512f");
     return info;
   }, "How the module was built and what it will use now.");
+  m.attr("CENTER_ROWS") = kCenterRows;  // rows sampled for the iterative solvers' centering point
   m.def("max_threads", &max_threads, "Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl).");
   m.def("set_isa", &set_isa, py::arg("name"),
         "Select the kernel instruction set: 'auto', 'baseline', 'avx2' or 'avx512'.");

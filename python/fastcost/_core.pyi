@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 class Cancelled(KeyboardInterrupt): ...
 
+CENTER_ROWS: int
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
 

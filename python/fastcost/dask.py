@@ -191,17 +191,13 @@ def _qr_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-d
     return {"factor": st, "checks": _weight_checks(sw, X.shape[0])}
 
 
-def _means_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """[sum s, sum s y, sum s x...] and the weight checks, in one read of the chunk."""
-    X, y, sw = _block(X, y, sw)
-    d = X.shape[1]
-    # With w = 0, b = 1 and no targets every residual is 1: the sums are sum s x and sum s.
-    s_w, _, _, s_x = _core.loss_grad(
-        X, None, np.zeros(d), 1.0, sw, n_shards, _task_threads(n_threads)
-    )
-    yy = y.astype(np.float64)
-    s_y = float(yy.sum()) if sw is None else float(np.dot(sw.astype(np.float64), yy))
-    return {"sums": np.r_[s_w, s_y, s_x], "checks": _weight_checks(sw, X.shape[0])}
+def _totals_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """[sum s, sum s y] and the weight checks; reads y and the weights, not X."""
+    _, y, sw = _block(X[:0], y, sw)
+    yy = np.asarray(y, dtype=np.float64)
+    s_w = float(len(yy)) if sw is None else float(np.sum(sw, dtype=np.float64))
+    s_y = float(yy.sum()) if sw is None else float(np.dot(np.asarray(sw, dtype=np.float64), yy))
+    return {"sums": np.r_[s_w, s_y], "checks": _weight_checks(sw, len(yy))}
 
 
 def _loss_grad_task(X, y, sw, w, b, n_shards, n_threads):  # type: ignore[no-untyped-def]
@@ -281,6 +277,20 @@ class _Data:
         while len(nodes) > 1:
             nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
         return client.compute(nodes[0]).result()
+
+    def sampled_center(self, client: Any) -> np.ndarray:
+        """The compiled solvers' centering point: the weighted mean of
+        ``_core.CENTER_ROWS`` rows spread evenly over X (no pass over X)."""
+        m = min(self.n, int(_core.CENTER_ROWS))
+        idx = (np.arange(m, dtype=np.int64) * self.n) // m
+        parts = [self.X[idx]] + ([] if self.sw is None else [self.sw[idx]])
+        got = client.compute(parts, sync=True)
+        rows = np.asarray(got[0], dtype=np.float64)
+        s = np.ones(m) if self.sw is None else np.asarray(got[1], dtype=np.float64)
+        mu = s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
+        if not np.isfinite(mu).all():
+            self.raise_for_nonfinite(client)
+        return mu
 
     def first_row(self, client: Any) -> np.ndarray:
         """[x_0, y_0]: the shift common to all chunks (reads one chunk)."""
@@ -866,13 +876,13 @@ class LinearRegression(_LocalLinearRegression):
         fit_intercept = bool(self.fit_intercept)
         coef_init = check_coef_init(coef_init, d)
         data.persist(client)  # every evaluation reads the chunks again: keep them on the workers
-        means = data.map_reduce(client, _means_task, _add, n_shards, threads)
-        _check_weights_summary(means["checks"])
-        sums = means["sums"]
+        totals = data.map_reduce(client, _totals_task, _add, n_shards, threads)
+        _check_weights_summary(totals["checks"])
+        sums = totals["sums"]
         sum_w = float(sums[0])
         if not sum_w > 0:
             raise ValueError("sample_weight sums to zero: nothing to fit")
-        mu = sums[2:] / sum_w
+        mu = data.sampled_center(client)
         mean_y = float(sums[1]) / sum_w
         if not (np.isfinite(mu).all() and math.isfinite(mean_y)):
             data.raise_for_nonfinite(client)
@@ -899,7 +909,7 @@ class LinearRegression(_LocalLinearRegression):
             "intercept": intercept,
             "n_iter": out["n_iter"],
             "loss_history": np.asarray(out["loss_history"]),
-            "n_passes": objective.n_evals + 1,  # + the pass for the means
+            "n_passes": objective.n_evals,  # the centering point needs no pass over X
             "converged": out["converged"],
             "singular": False,
             "rank": d,

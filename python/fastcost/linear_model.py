@@ -370,16 +370,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         wide = (
             is_longdouble(X) and self.solver in ("qr", "auto") and not _preprocessing(self).active
         )
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=True,
-            dtype=[LONGDOUBLE] if wide else list(FLOAT_DTYPES),
-            order=None,
-            ensure_all_finite=False,  # X is checked inside the compiled pass, without a copy
-            y_numeric=True,
-        )
+        X, y = _validate_fit_data(self, X, y, wide)
         X = kernel_layout(X)
         n, d = X.shape
         y = np.ascontiguousarray(y, dtype=X.dtype)
@@ -542,6 +533,45 @@ def _preprocessing(est: LinearRegression) -> FitPreprocessing:
         prune=bool(est.prune),
         noise_std=float(est.noise_augmentation),
         prune_tol=None if est.prune_tol is None else float(est.prune_tol),
+    )
+
+
+def _validate_fit_data(
+    est: BaseEstimator, X: Any, y: Any, wide: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """X and y checked and converted as scikit-learn's ``validate_data`` would.
+
+    A plain 2-D float ndarray X with a finite 1-D real ndarray y needs none of
+    its conversions, and its checks (dataframe detection, two check_array calls,
+    feature names) cost about 0.2 ms, as much as a whole 8,000 x 20 fit: such
+    input takes a direct path with the same outcome. Everything else (lists,
+    dataframes, other dtypes, NaN in y, longdouble) goes through validate_data.
+    """
+    if (
+        not wide
+        and type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in FLOAT_DTYPES
+        and type(y) is np.ndarray
+        and y.ndim == 1
+        and y.dtype.kind in "fiu"
+        and X.shape[0] == y.shape[0] >= 1
+        and X.shape[1] >= 1
+        and np.isfinite(y).all()
+    ):
+        est.n_features_in_ = X.shape[1]
+        if hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
+        return X, y
+    return validate_data(  # type: ignore[no-any-return]
+        est,
+        X,
+        y,
+        reset=True,
+        dtype=[LONGDOUBLE] if wide else list(FLOAT_DTYPES),
+        order=None,
+        ensure_all_finite=False,  # X is checked inside the compiled pass, without a copy
+        y_numeric=True,
     )
 
 

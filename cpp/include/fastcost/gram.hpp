@@ -54,110 +54,169 @@ class Scratch {
 
 namespace detail {
 
-constexpr int kGramMR = 6;  // rows of a register tile (broadcast side)
-
-template <class T, int W>
+// Register tile: MR rows (broadcast side) x NR = NV vectors of columns. MR
+// divides NR, so the broadcast side reads the same packed panels as the vector
+// side and only one packed copy of the block exists (two with weights: s z
+// beside z). NV = 2 (MR = 8 on AVX-512's 32 registers, 4 on the 16 of the
+// others) is the large-d tile; NV = 1 with square L x L tiles follows the
+// diagonal closely, which halves the multiply-adds for narrow problems
+// (d + 2 = 22: 6 tiles of 8 x 8 instead of 5 of 8 x 16) and needs the 32
+// registers of AVX-512 for its L accumulators.
+template <class T, int W, int NV>
 constexpr int gram_nr() {
-  return 2 * simd::lanes<T, W>();  // columns of a register tile: two vectors
+  return NV * simd::lanes<T, W>();
+}
+template <class T, int W, int NV>
+constexpr int gram_mr() {
+  return NV == 1 ? simd::lanes<T, W>() : W == 64 ? 8 : 4;
 }
 
 template <class T>
 constexpr index_t gram_block_rows() {
-  return sizeof(T) == 8 ? 128 : 256;  // keeps one A and one B panel in L1
+  // One B panel (NB x NR) stays in L1 while the A rows stream past it; float
+  // accumulates NB rows in float before adding to the double partials.
+  return sizeof(T) == 8 ? 128 : 192;
 }
 
-// out[r][c] += sum_i a[i][r] * b[i][c] for an MR x NR tile over `rows` packed rows.
-template <class T, int W>
+// out[r][c] += sum_i a[i*NR + r] * b[i*NR + c] for an MR x NR tile over `rows` packed rows.
+template <class T, int W, int NV>
 FASTCOST_INLINE void gram_tile(const T* FASTCOST_RESTRICT a, const T* FASTCOST_RESTRICT b, index_t rows,
                                double* FASTCOST_RESTRICT out, index_t ld_out) {
   constexpr int L = simd::lanes<T, W>();
-  constexpr int MR = kGramMR;
+  constexpr int NR = gram_nr<T, W, NV>();
+  constexpr int MR = gram_mr<T, W, NV>();
   using V = simd::vec_t<T, W>;
-  V acc[MR][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = V{};
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+  }
   for (index_t i = 0; i < rows; ++i) {
-    const V b0 = simd::load<T, W>(b + i * 2 * L);
-    const V b1 = simd::load<T, W>(b + i * 2 * L + L);
-    const T* ai = a + i * MR;
-#pragma GCC unroll 6
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = simd::load<T, W>(b + i * NR + v * L);
+    const T* ai = a + i * NR;
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      acc[r][0] += b0 * ai[r];
-      acc[r][1] += b1 * ai[r];
+      for (int v = 0; v < NV; ++v) acc[r][v] += bv[v] * ai[r];
     }
   }
   for (int r = 0; r < MR; ++r) {
     double* o = out + r * ld_out;
-    for (int l = 0; l < L; ++l) {
-      o[l] += static_cast<double>(acc[r][0][l]);
-      o[L + l] += static_cast<double>(acc[r][1][l]);
+    for (int v = 0; v < NV; ++v) {
+      for (int l = 0; l < L; ++l) o[v * L + l] += static_cast<double>(acc[r][v][l]);
     }
   }
 }
 
 // Accumulates the augmented weighted Gram of rows [r0, r1) into `partial`
-// (pa x pb doubles, padded). `pack` holds (pa + pb) * block rows of T.
-template <class T, int W>
+// (p x p doubles, p = d + 2 padded to NR; upper-triangle tiles only). `pack`
+// holds 2 * p * NB values of T: z panels, then s z panels when weighted.
+template <class T, int W, int NV>
 FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, const T* y, const T* sw, const double* shift,
                                      index_t r0, index_t r1, double* partial, T* pack) {
-  constexpr int MR = kGramMR;
-  constexpr int NR = gram_nr<T, W>();
+  constexpr int L = simd::lanes<T, W>();
+  constexpr int MR = gram_mr<T, W, NV>();
+  constexpr int NR = gram_nr<T, W, NV>();
   constexpr index_t NB = gram_block_rows<T>();
   const index_t d = X.cols;
   const index_t da = d + 2;
-  const index_t ga = (da + MR - 1) / MR, gb = (da + NR - 1) / NR;
-  const index_t pa = ga * MR, pb = gb * NR;
-  T* apack = pack;            // ga panels of NB x MR, weighted
-  T* bpack = pack + pa * NB;  // gb panels of NB x NR
+  const index_t gb = (da + NR - 1) / NR, ga = (da + MR - 1) / MR;
+  const index_t p = gb * NR;
+  T* bpack = pack;                             // gb panels of NB x NR: z
+  T* apack = sw ? pack + p * NB : bpack;       // the same layout: s z
   const T cy = static_cast<T>(shift[d]);
   std::vector<T> c(static_cast<std::size_t>(d));
   for (index_t j = 0; j < d; ++j) c[j] = static_cast<T>(shift[j]);
+  const T* cp = c.data();
+  // Element j of packed row i; j < p.
+  auto at = [&](T* base, index_t i, index_t j) -> T& { return base[(j / NR) * NR * NB + i * NR + (j % NR)]; };
 
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
     const index_t nb = std::min(NB, r1 - i0);
-    // Pack z_i (B side) and s_i z_i (A side) panel by panel; padding stays zero.
-    auto put = [&](index_t i, index_t j, T v, T s) {
-      bpack[(j / NR) * NR * NB + i * NR + (j % NR)] = v;
-      apack[(j / MR) * MR * NB + i * MR + (j % MR)] = s * v;
-    };
+    // Pack z_i = [x_i - c, y_i - c_y, 1]; columns beyond da stay zero (the
+    // buffer starts zeroed and they are never written).
     if (X.layout == Layout::RowMajor) {
       for (index_t i = 0; i < nb; ++i) {
-        const T* xi = X.row(i0 + i);
-        const T s = sw ? sw[i0 + i] : T(1);
-        for (index_t j = 0; j < d; ++j) put(i, j, xi[j] - c[j], s);
-        put(i, d, (y ? y[i0 + i] : T(0)) - cy, s);
-        put(i, d + 1, T(1), s);
+        const T* FASTCOST_RESTRICT xi = X.row(i0 + i);
+        index_t j = 0;
+        // Vector chunks of L never straddle a panel (NR = NV L).
+        for (; j + L <= d; j += L) {
+          simd::store<T, W>(&at(bpack, i, j), simd::load<T, W>(xi + j) - simd::load<T, W>(cp + j));
+        }
+        for (; j < d; ++j) at(bpack, i, j) = xi[j] - cp[j];
+        at(bpack, i, d) = (y ? y[i0 + i] : T(0)) - cy;
+        at(bpack, i, d + 1) = T(1);
       }
     } else {
       for (index_t j = 0; j < d; ++j) {
-        const T* xj = X.col(j) + i0;
-        for (index_t i = 0; i < nb; ++i) put(i, j, xj[i] - c[j], sw ? sw[i0 + i] : T(1));
+        const T* FASTCOST_RESTRICT xj = X.col(j) + i0;
+        T* dst = &at(bpack, 0, j);
+        const T cj = cp[j];
+        for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[i] - cj;
       }
       for (index_t i = 0; i < nb; ++i) {
-        const T s = sw ? sw[i0 + i] : T(1);
-        put(i, d, (y ? y[i0 + i] : T(0)) - cy, s);
-        put(i, d + 1, T(1), s);
+        at(bpack, i, d) = (y ? y[i0 + i] : T(0)) - cy;
+        at(bpack, i, d + 1) = T(1);
+      }
+    }
+    if (sw) {
+      for (index_t h = 0; h < gb; ++h) {
+        const T* src = bpack + h * NR * NB;
+        T* dst = apack + h * NR * NB;
+        for (index_t i = 0; i < nb; ++i) {
+          const T s = sw[i0 + i];
+          for (int v = 0; v < NV; ++v) simd::store<T, W>(dst + i * NR + v * L, simd::load<T, W>(src + i * NR + v * L) * s);
+        }
       }
     }
     // gram_tile reads only the nb packed rows, so a short last block needs no clearing.
     // Upper-triangle tiles only: tile (g, h) is needed when some row <= column.
     for (index_t h = 0; h < gb; ++h) {
+      const T* bp = bpack + h * NR * NB;
       for (index_t g = 0; g < ga && g * MR < (h + 1) * NR; ++g) {
-        gram_tile<T, W>(apack + g * MR * NB, bpack + h * NR * NB, nb, partial + g * MR * pb + h * NR, pb);
+        const T* ap = apack + (g * MR / NR) * NR * NB + (g * MR) % NR;
+        gram_tile<T, W, NV>(ap, bp, nb, partial + g * MR * p + h * NR, p);
       }
     }
   }
 }
 
-FASTCOST_MULTIVERSION(gram_shard, gram_shard_body)
+template <class T, int W>
+FASTCOST_INLINE void gram_shard_wide_body(MatrixView<T> X, const T* y, const T* sw, const double* shift,
+                                          index_t r0, index_t r1, double* partial, T* pack) {
+  gram_shard_body<T, W, 2>(X, y, sw, shift, r0, r1, partial, pack);
+}
+template <class T, int W>
+FASTCOST_INLINE void gram_shard_square_body(MatrixView<T> X, const T* y, const T* sw, const double* shift,
+                                            index_t r0, index_t r1, double* partial, T* pack) {
+  gram_shard_body<T, W, 1>(X, y, sw, shift, r0, r1, partial, pack);
+}
+
+FASTCOST_MULTIVERSION(gram_shard_wide, gram_shard_wide_body)
+FASTCOST_MULTIVERSION(gram_shard_square, gram_shard_square_body)
+
+// The tile the Gram pass uses: two-vector tiles of the active ISA's width,
+// except on AVX-512 for float32 (16 x 16 tiles: 1.0x numpy's X.T @ X on one
+// thread at 2M x 100 where 8 x 32 tiles gave 1.2x, fewer wasted multiply-adds
+// on the diagonal) and for narrow float64 problems (d + 2 <= 32). A choice from
+// the dtype and shape only, so as deterministic as the ISA itself.
+struct GramKernel {
+  Isa isa;
+  int nv;
+};
 
 template <class T>
-void padded_gram_dims(Isa isa, index_t d, index_t& pa, index_t& pb) {
-  const int w = isa == Isa::Avx512 ? 64 : isa == Isa::Avx2Fma ? 32 : 16;
-  const index_t nr = 2 * w / static_cast<index_t>(sizeof(T));
-  const index_t da = d + 2;
-  pa = (da + kGramMR - 1) / kGramMR * kGramMR;
-  pb = (da + nr - 1) / nr * nr;
+GramKernel gram_kernel(Isa active, index_t d) {
+  constexpr index_t lanes512 = 64 / static_cast<index_t>(sizeof(T));
+  if (active == Isa::Avx512 && (sizeof(T) == 4 || d + 2 <= 4 * lanes512)) return {active, 1};
+  return {active, 2};
+}
+
+template <class T>
+index_t padded_gram_dim(GramKernel k, index_t d) {
+  const int w = k.isa == Isa::Avx512 ? 64 : k.isa == Isa::Avx2Fma ? 32 : 16;
+  const index_t nr = k.nv * w / static_cast<index_t>(sizeof(T));
+  return (d + 2 + nr - 1) / nr * nr;
 }
 
 }  // namespace detail
@@ -186,21 +245,30 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample
     st.n_shards = 0;
     return st;
   }
-  const Isa isa = active_isa();
-  index_t pa = 0, pb = 0;
-  detail::padded_gram_dims<T>(isa, d, pa, pb);
-  if (n_shards <= 0) n_shards = default_shard_count(n, d, pa * pb);
+  const detail::GramKernel kernel = detail::gram_kernel<T>(active_isa(), d);
+  const index_t pb = detail::padded_gram_dim<T>(kernel, d);
+  // The partials are doubles whatever T is: count them in units of T so that
+  // float32 data gets the same memory bound (0.5 % of X) as float64.
+  const auto per_t = static_cast<index_t>(sizeof(double) / sizeof(T));
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, pb * pb * per_t);
   const ShardPlan plan = make_plan(0, n, n_shards);
   st.n_shards = plan.n_shards;
-  const index_t tile = pa * pb;
+  const index_t tile = pb * pb;
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * tile), 0.0);
   const index_t nb = detail::gram_block_rows<T>();
-  const int threads = n * d < 100000 ? 1 : n_threads;  // tiny work: threads cost more than they save
+  // ~n (d + 2)^2 / 2 multiply-adds at a few per nanosecond.
+  const double da_ = static_cast<double>(d + 2);
+  const int threads = threads_for_work(static_cast<double>(n) * da_ * da_ * 0.5 / 8e9, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
-    Scratch<T> pack(static_cast<std::size_t>((pa + pb) * nb));
-    detail::gram_shard<T>(isa, X, y, sample_weight, st.shift.data(), plan.shard_begin(s),
-                          plan.shard_end(s), partials.data() + s * tile, pack.data());
+    Scratch<T> pack(static_cast<std::size_t>((sample_weight ? 2 : 1) * pb * nb));
+    if (kernel.nv == 1) {
+      detail::gram_shard_square<T>(kernel.isa, X, y, sample_weight, st.shift.data(), plan.shard_begin(s),
+                                   plan.shard_end(s), partials.data() + s * tile, pack.data());
+    } else {
+      detail::gram_shard_wide<T>(kernel.isa, X, y, sample_weight, st.shift.data(), plan.shard_begin(s),
+                                 plan.shard_end(s), partials.data() + s * tile, pack.data());
+    }
   });
 
   // Fixed-order reduction of the shard partials, then mirror the upper triangle.

@@ -35,6 +35,17 @@ inline int resolve_threads(int requested) {
   return requested;
 }
 
+// Threads for a pass whose single-threaded time is estimated at `seconds`.
+// Waking an OpenMP team costs tens of microseconds on an idle machine and
+// milliseconds on a loaded one, so passes estimated below kMinParallelSeconds
+// run on the calling thread. The estimate depends only on the shape, so the
+// choice is deterministic (and results are bitwise equal either way).
+constexpr double kMinParallelSeconds = 5e-4;
+
+inline int threads_for_work(double seconds, int n_threads) {
+  return seconds < kMinParallelSeconds ? 1 : n_threads;
+}
+
 // ---- instruction sets -------------------------------------------------------
 
 enum class Isa : int { Baseline = 0, Avx2Fma = 1, Avx512 = 2 };

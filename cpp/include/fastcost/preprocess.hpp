@@ -143,7 +143,7 @@ ColumnMoments compute_column_moments(const MatrixView<T>& X, const T* sw, index_
   std::vector<detail::MomentAcc> parts(static_cast<std::size_t>(plan.n_shards));
   std::vector<double> shift(static_cast<std::size_t>(d));
   for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
-  const int threads = n * d < 100000 ? 1 : n_threads;
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
   for_each_shard(plan, threads, [&](index_t s) {
     detail::moments_shard<T>(X, sw, shift.data(), plan.shard_begin(s), plan.shard_end(s), parts[s]);
   });
@@ -189,7 +189,7 @@ std::int64_t affine_columns(const MatrixView<T>& X, const MutableMatrixView<T>& 
   if (n_shards <= 0) n_shards = default_shard_count(n, d, 1);
   const ShardPlan plan = make_plan(0, n, n_shards);
   std::vector<std::int64_t> bad(static_cast<std::size_t>(plan.n_shards), 0);
-  const int threads = n * d < 100000 ? 1 : n_threads;
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
   auto map = [&](T x, index_t j) -> T {
     const double o = offset ? offset[j] : 0.0;
     if (inverse) {
@@ -256,7 +256,7 @@ NonfiniteScan scan_nonfinite(const MatrixView<T>& X, const T* y, std::uint8_t* r
     index_t first_row = -1, first_col = -1;
   };
   std::vector<Part> parts(static_cast<std::size_t>(plan.n_shards));
-  const int threads = n * d < 100000 ? 1 : n_threads;
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
   for_each_shard(plan, threads, [&](index_t s) {
     const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
     Part& p = parts[s];
@@ -333,7 +333,7 @@ std::int64_t fill_nonfinite(const MutableMatrixView<T>& X, const double* values,
   if (n_shards <= 0) n_shards = default_shard_count(n, d, 1);
   const ShardPlan plan = make_plan(0, n, n_shards);
   std::vector<std::int64_t> counts(static_cast<std::size_t>(plan.n_shards), 0);
-  const int threads = n * d < 100000 ? 1 : n_threads;
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
   for_each_shard(plan, threads, [&](index_t s) {
     std::int64_t c = 0;
     for (index_t i = plan.shard_begin(s); i < plan.shard_end(s); ++i) {

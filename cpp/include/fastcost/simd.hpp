@@ -54,14 +54,34 @@ FASTCOST_INLINE void store(T* p, vec_t<T, W> v) {
   std::memcpy(p, &v, sizeof(v));
 }
 
+// Halves of a vector (the compiler turns the copies into one extract).
 template <class T, int W>
-FASTCOST_INLINE T hsum(vec_t<T, W> v) {
-  T s = 0;
-  for (int l = 0; l < lanes<T, W>(); ++l) s += v[l];
-  return s;
+FASTCOST_INLINE vec_t<T, W / 2> low_half(vec_t<T, W> v) {
+  vec_t<T, W / 2> h;
+  std::memcpy(&h, &v, sizeof(h));
+  return h;
+}
+template <class T, int W>
+FASTCOST_INLINE vec_t<T, W / 2> high_half(vec_t<T, W> v) {
+  vec_t<T, W / 2> h;
+  std::memcpy(&h, reinterpret_cast<const char*>(&v) + W / 2, sizeof(h));
+  return h;
 }
 
-// dot(a, b) over n elements, two independent vector accumulators.
+// Sum of the lanes by halving (log2 steps instead of a serial chain).
+template <class T, int W>
+FASTCOST_INLINE T hsum(vec_t<T, W> v) {
+  if constexpr (W > 16) {
+    return hsum<T, W / 2>(low_half<T, W>(v) + high_half<T, W>(v));
+  } else {
+    T s = 0;
+    for (int l = 0; l < lanes<T, W>(); ++l) s += v[l];
+    return s;
+  }
+}
+
+// dot(a, b) over n elements, two independent vector accumulators; a tail of at
+// least half a vector takes one half-width step before the scalar remainder.
 template <class T, int W>
 FASTCOST_INLINE T dot(const T* FASTCOST_RESTRICT a, const T* FASTCOST_RESTRICT b, index_t n) {
   constexpr int L = lanes<T, W>();
@@ -72,7 +92,17 @@ FASTCOST_INLINE T dot(const T* FASTCOST_RESTRICT a, const T* FASTCOST_RESTRICT b
     s1 += load<T, W>(a + j + L) * load<T, W>(b + j + L);
   }
   for (; j + L <= n; j += L) s0 += load<T, W>(a + j) * load<T, W>(b + j);
-  T s = hsum<T, W>(s0 + s1);
+  T s;
+  if constexpr (W > 16) {
+    vec_t<T, W / 2> h = low_half<T, W>(s0 + s1) + high_half<T, W>(s0 + s1);
+    if (j + L / 2 <= n) {
+      h += load<T, W / 2>(a + j) * load<T, W / 2>(b + j);
+      j += L / 2;
+    }
+    s = hsum<T, W / 2>(h);
+  } else {
+    s = hsum<T, W>(s0 + s1);
+  }
   for (; j < n; ++j) s += a[j] * b[j];
   return s;
 }
@@ -83,6 +113,12 @@ FASTCOST_INLINE void axpy(T* FASTCOST_RESTRICT y, T alpha, const T* FASTCOST_RES
   constexpr int L = lanes<T, W>();
   index_t j = 0;
   for (; j + L <= n; j += L) store<T, W>(y + j, load<T, W>(y + j) + load<T, W>(x + j) * alpha);
+  if constexpr (W > 16) {
+    if (j + L / 2 <= n) {
+      store<T, W / 2>(y + j, load<T, W / 2>(y + j) + load<T, W / 2>(x + j) * alpha);
+      j += L / 2;
+    }
+  }
   for (; j < n; ++j) y[j] += alpha * x[j];
 }
 

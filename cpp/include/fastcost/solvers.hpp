@@ -312,6 +312,7 @@ struct LeastSquaresObjective {
   index_t n_shards = 0;
   int n_threads = 1;
   index_t n_evals = 0;
+  bool moments_pass = false;  // standardize: one pass for the means and scales
 
   index_t dim() const { return X.cols + 1; }
 
@@ -350,24 +351,45 @@ inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return s;
 }
 
-// Weighted means of X's columns and y (one pass) for the centered parametrization.
+// Totals from y and the weights alone (no pass over X), and a centering point
+// for the iterative solvers' parametrization. Every point gives the same
+// minimizer; one near the column means keeps the problem well conditioned. The
+// weighted mean of kCenterRows rows spread evenly over X is within about
+// sigma / sqrt(kCenterRows) of the mean, which is as good for conditioning as
+// the exact mean, and it saves a whole pass over X.
+constexpr index_t kCenterRows = 4096;
+
 template <class T>
-void weighted_means(const MatrixView<T>& X, const T* y, const T* sw, index_t n_shards, int n_threads,
-                    std::vector<double>& mu, double& mean_y, double& sum_w) {
-  const index_t d = X.cols;
-  const std::vector<double> zero(static_cast<std::size_t>(d), 0.0);
-  // With w = 0, b = 1 and no targets every residual is 1: the sums are sum s x and sum s.
-  const LossGradSums s = loss_grad_sums<T>(X, nullptr, sw, zero.data(), 1.0, n_shards, n_threads);
-  sum_w = s.sum_w;
+void center_and_totals(const MatrixView<T>& X, const T* y, const T* sw, std::vector<double>& mu, double& mean_y,
+                       double& sum_w) {
+  const index_t n = X.rows, d = X.cols;
+  double sy = 0.0;
+  sum_w = 0.0;
+  for (index_t i = 0; i < n; ++i) {
+    const double s = sw ? static_cast<double>(sw[i]) : 1.0;
+    sum_w += s;
+    sy += s * static_cast<double>(y[i]);
+  }
   if (!(sum_w > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
+  mean_y = sy / sum_w;
+  const index_t m = std::min(n, kCenterRows);
+  std::vector<double> total(static_cast<std::size_t>(d), 0.0), plain(static_cast<std::size_t>(d), 0.0);
+  double ws = 0.0;
+  for (index_t k = 0; k < m; ++k) {
+    const index_t i = k * n / m;
+    const double s = sw ? static_cast<double>(sw[i]) : 1.0;
+    ws += s;
+    for (index_t j = 0; j < d; ++j) {
+      const double x = static_cast<double>(X(i, j));
+      total[j] += s * x;
+      plain[j] += x;
+    }
+  }
   mu.resize(static_cast<std::size_t>(d));
   for (index_t j = 0; j < d; ++j) {
-    mu[j] = s.sum_wrx[j] / sum_w;
+    mu[j] = ws > 0.0 ? total[j] / ws : plain[j] / static_cast<double>(m);
     if (!std::isfinite(mu[j])) throw std::domain_error("non-finite column means");
   }
-  double sy = 0.0;
-  for (index_t i = 0; i < X.rows; ++i) sy += (sw ? static_cast<double>(sw[i]) : 1.0) * static_cast<double>(y[i]);
-  mean_y = sy / sum_w;
 }
 
 template <class T>
@@ -387,6 +409,7 @@ LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, cons
   if (opt.standardize) {
     // One pass gives the means and the scales (the same kernel as StandardScaler).
     const ColumnMoments m = compute_column_moments(X, sw, opt.n_shards, opt.n_threads);
+    obj.moments_pass = true;
     if (!m.finite) throw std::domain_error("non-finite column means");
     obj.sum_w = m.sum_w;
     if (!(obj.sum_w > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
@@ -396,7 +419,7 @@ LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, cons
     for (index_t i = 0; i < X.rows; ++i) sy += (sw ? static_cast<double>(sw[i]) : 1.0) * static_cast<double>(y[i]);
     mean_y = sy / obj.sum_w;
   } else {
-    weighted_means(X, y, sw, opt.n_shards, opt.n_threads, obj.mu, mean_y, obj.sum_w);
+    center_and_totals(X, y, sw, obj.mu, mean_y, obj.sum_w);
   }
   if (!opt.fit_intercept) std::fill(obj.mu.begin(), obj.mu.end(), 0.0);
   obj.lam.resize(static_cast<std::size_t>(d));
@@ -436,7 +459,7 @@ LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, cons
 template <class T>
 void finish_iterative(const LeastSquaresObjective<T>& obj, const std::vector<double>& theta, FitResult& res) {
   obj.to_model(theta, res.coef, res.intercept);
-  res.n_passes = obj.n_evals + 1;  // + the pass for the means
+  res.n_passes = obj.n_evals + (obj.moments_pass ? 1 : 0);
   res.rank = obj.X.cols;
 }
 
@@ -531,9 +554,11 @@ void lbfgs_minimize(F& f, std::vector<double>& theta, const FitOptions& opt, Fit
     bool zoom = false;
     std::vector<double> best_x, best_g;
     double best_f = fx;
+    double first_step = step, first_d = dphi0;
     for (int ls = 0; ls < 25 && !found && !zoom; ++ls) {
       double fa, da;
       eval(step, fa, da);
+      if (ls == 0) first_d = da;
       if (!decrease_ok(step, fa, da) || (ls > 0 && fa >= f_prev)) {
         a_lo = a_prev; f_lo = f_prev; d_lo = d_prev; a_hi = step; f_hi = fa; d_hi = da;
         zoom = true;
@@ -569,6 +594,19 @@ void lbfgs_minimize(F& f, std::vector<double>& theta, const FitOptions& opt, Fit
           a_lo = a; f_lo = fa; d_lo = da;
         }
         if (std::fabs(a_hi - a_lo) <= 1e-16 * std::max(1.0, std::fabs(a_lo))) break;
+      }
+    }
+    if (!found && first_d > dphi0) {
+      // Near the optimum f changes below its rounding and comparisons of f
+      // mislead the search. The objective is quadratic, so its directional
+      // derivative is linear in the step: the secant through (0, dphi0) and the
+      // first trial gives the exact line minimizer from derivatives alone.
+      const double a = first_step * (-dphi0) / (first_d - dphi0);
+      double fa, da;
+      eval(a, fa, da);
+      if (std::fabs(da) <= -c2 * dphi0 && fa <= fx + f_noise) {
+        found = true;
+        best_f = fa; best_x = x_new; best_g = g_new;
       }
     }
     if (best_x.empty() || !(best_f <= fx + f_noise)) {

@@ -386,7 +386,8 @@ void tsqr_pass(const MatrixView<T>& X, const T* y, const T* sample_weight, index
   std::vector<Real> partials(static_cast<std::size_t>(plan.n_shards * tile), Real(0));
   std::vector<index_t> nonzero(static_cast<std::size_t>(plan.n_shards), 0);
   const index_t block = block_rows<Real>();
-  const int threads = n * d < 100000 ? 1 : n_threads;  // tiny work: threads cost more than they save
+  // QR does about 2.2x the multiply-adds of the Gram pass (see gram.hpp for the rate).
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d + 2) * static_cast<double>(d + 2) * 1.1 / 8e9, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
     const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
