@@ -281,3 +281,22 @@ def test_to_dict_is_complete_and_finite() -> None:
 )
 def test_format_bytes(n: int | None, text: str) -> None:
     assert format_bytes(n) == text
+
+
+def test_every_fit_carries_its_report() -> None:
+    from fastcost import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 10))
+    y = X @ rng.standard_normal(10)
+    for solver, passes in [("newton", 1), ("lbfgs", None), ("sgd", 10)]:
+        m = LinearRegression(solver=solver, random_state=0).fit(X, y)
+        r = m.fit_report_
+        assert r.wall_time_s > 0 and r.cpu_time_s >= 0
+        assert r.passes == m.n_passes_ and (passes is None or r.passes == passes)
+        assert r.bytes_read == m.n_passes_ * X.shape[0] * 11 * 8
+        assert r.gb_per_s == pytest.approx(r.bytes_read / r.wall_time_s / 1e9)
+        assert r.flops is not None and r.gflop_per_s is not None and r.gflop_per_s > 0
+        assert r.energy_source in ("rapl", "estimated")
+        assert r.max_threads >= 1
+        assert "fit_report_" not in LinearRegression().__dict__

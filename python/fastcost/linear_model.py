@@ -33,6 +33,7 @@ from .exceptions import (
     RankDeficientWarning,
 )
 from .preprocessing import FitPreprocessing, fit_preprocessed
+from .resources import fit_clock, solver_flops
 
 SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd", "sgd")
 QR_PRECISIONS = ("auto", "double", "extended")
@@ -225,6 +226,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         Full passes over X made by the fit.
     solver_ : str
         The solver used (resolves ``"auto"``).
+    fit_report_ : fastcost.resources.ResourceReport
+        What the fit cost: wall and CPU time, threads, energy (RAPL when
+        readable, else estimated and marked so), passes over X, bytes read,
+        FLOPs and the achieved GB/s and GFLOP/s (see ``fastcost.resources.fit_clock``).
     fit_info_ : str
         How the solver was chosen (e.g. why ``"auto"`` switched from newton to qr)
         and, for qr, its working precision and why.
@@ -351,7 +356,16 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         """
         saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
         try:
-            return self._fit(X, y, sample_weight, coef_init, intercept_init)
+            with fit_clock() as clock:
+                self._fit(X, y, sample_weight, coef_init, intercept_init)
+            n, d, itemsize = self._fit_work
+            self.fit_report_ = clock.report(
+                threads=resolve_n_threads(self.n_threads),
+                n_passes=self.n_passes_,
+                bytes_per_pass=n * (d + 1) * itemsize,
+                flops=solver_flops(self.solver_, n, d, self.n_passes_, self.n_iter_),
+            )
+            return self
         except BaseException:
             for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
                 delattr(self, k)
@@ -373,6 +387,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         X, y = _validate_fit_data(self, X, y, wide)
         X = kernel_layout(X)
         n, d = X.shape
+        self._fit_work = (n, d, X.itemsize)
         y = np.ascontiguousarray(y, dtype=X.dtype)
         sw = check_weights(sample_weight, n, X.dtype)
         solver = self.solver if self.solver != "auto" else "qr" if wide else choose_solver(n, d)

@@ -759,7 +759,7 @@ namespace detail {
 // mean_batch(s r^2) + alpha |w|^2, then w -= lr * grad (Keras' SGD without
 // momentum). Returns sum over batches of (batch size * batch loss).
 template <class T, int W>
-FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, const index_t* order, index_t batch,
+FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, const std::uint32_t* order, index_t batch,
                                     T lr, T alpha, T* w, T* b, bool fit_intercept, T* g, double* epoch_loss) {
   const index_t n = X.rows, d = X.cols;
   double total = 0.0;
@@ -770,7 +770,7 @@ FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, co
     std::fill(g, g + d, T(0));
     T gb = 0, loss = 0;
     for (index_t k = k0; k < k0 + nb; ++k) {
-      const index_t i = order[k];
+      const auto i = static_cast<index_t>(order[k]);
       T r;
       if (X.layout == Layout::RowMajor) {
         r = simd::dot<T, W>(X.row(i), w, d);
@@ -816,7 +816,7 @@ struct SgdPrep {
 // StandardScaler.transform so that it trains exactly the Keras recipe on
 // standardized inputs. v and b are the standardized model's parameters.
 template <class T, int W>
-FASTCOST_INLINE void sgd_epoch_prep_body(MatrixView<T> X, const T* y, const T* sw, const index_t* order,
+FASTCOST_INLINE void sgd_epoch_prep_body(MatrixView<T> X, const T* y, const T* sw, const std::uint32_t* order,
                                          index_t batch, T lr, const SgdPrep<T>* prep, T* v, T* b,
                                          bool fit_intercept, T* g, double* epoch_loss) {
   const index_t n = X.rows, d = X.cols;
@@ -827,7 +827,7 @@ FASTCOST_INLINE void sgd_epoch_prep_body(MatrixView<T> X, const T* y, const T* s
     std::fill(g, g + d, T(0));
     T gb = 0, loss = 0;
     for (index_t k = k0; k < k0 + nb; ++k) {
-      const index_t i = order[k];
+      const auto i = static_cast<index_t>(order[k]);
       for (index_t j = 0; j < d; ++j) {
         const T c = static_cast<T>(static_cast<double>(X(i, j)) - prep->mu[j]);
         xt[j] = static_cast<T>(static_cast<double>(c) / prep->sigma[j]);
@@ -898,8 +898,13 @@ FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOpti
     }
     if (opt.fit_intercept) b = static_cast<T>(beta);
   }
-  std::vector<index_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), index_t(0));
+  // The epoch's row order is the one array of length n the recipe needs (Keras
+  // keeps one too); 32-bit indices keep it at 4 bytes a row.
+  if (static_cast<std::uint64_t>(n) > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("sgd shuffles at most 2^32 - 1 rows; use lbfgs or newton for more");
+  }
+  std::vector<std::uint32_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), std::uint32_t(0));
   SplitMix64 rng{opt.seed};
   const detail::SgdPrep<T> prep{mu.data(), sigma.data(), lam.data(),
                                 opt.frozen.empty() ? nullptr : opt.frozen.data(), xt.data()};

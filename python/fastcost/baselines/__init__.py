@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fastcost.resources import ResourceReport, add_throughput, measure
+from fastcost.resources import ResourceReport, add_throughput, measure, solver_flops
 
 __all__ = [
     "RunResult",
@@ -272,23 +272,6 @@ def fastcost_solvers() -> tuple[str, ...]:
     return tuple(s for s in SOLVERS if s != "auto")
 
 
-def _flops_model(solver: str, n: int, d: int, n_passes: float, n_iter: int | None) -> float | None:
-    """Approximate floating-point work of a fit, from passes over ``X``.
-
-    A pass of a first-order solver (``gd``, ``lbfgs``, ``sgd``) computes
-    ``X @ w`` and ``X.T @ r``: 4·n·d flops. ``newton`` builds the Gram matrix
-    ``X.T @ X`` once per pass (n·d·(d+1) using symmetry, plus 2·n·d for
-    ``X.T @ y``) and solves a d×d system per iteration (d³/3). These are
-    models for reporting rates, not counts of what the kernels execute; for a
-    solver without a model this returns None and no GFLOP/s is reported.
-    """
-    if solver == "newton":
-        return n_passes * (n * d * (d + 1) + 2.0 * n * d) + (n_iter or 1) * d**3 / 3.0
-    if solver in ("gd", "lbfgs", "sgd"):
-        return n_passes * 4.0 * n * d
-    return None
-
-
 def run_fastcost(
     solver: str,
     X_train: np.ndarray,
@@ -366,7 +349,7 @@ def run_fastcost(
             report,
             n_passes,
             X_train.nbytes + y_train.nbytes,
-            _flops_model(solver, n, d, n_passes, n_iter),
+            solver_flops(solver, n, d, n_passes, n_iter),
         )
     mse, r2 = scores(y_test, est.predict(X_test))
     history = getattr(est, "loss_history_", None)
