@@ -40,7 +40,10 @@ inline int resolve_threads(int requested) {
 // milliseconds on a loaded one, so passes estimated below kMinParallelSeconds
 // run on the calling thread. The estimate depends only on the shape, so the
 // choice is deterministic (and results are bitwise equal either way).
-constexpr double kMinParallelSeconds = 5e-4;
+// 2 ms: on a shared machine a pass this short gains less from a second thread than
+// it can lose waiting for one (measured: 8000 x 20 qr, 0.9 ms on one thread, 5-8 ms
+// on two while another process held a core).
+constexpr double kMinParallelSeconds = 2e-3;
 
 inline int threads_for_work(double seconds, int n_threads) {
   return seconds < kMinParallelSeconds ? 1 : n_threads;
