@@ -237,6 +237,123 @@ def test_killed_worker_does_not_change_the_fit(client, monkeypatch):
     client.wait_for_workers(2)  # the nanny restarts it, for the tests that follow
 
 
+# ------------------------------------------------ standardize, noise, prune
+
+# (fit_intercept, weights, alpha, noise_augmentation): every switch on and off.
+PREP_CASES = [(True, False, 0.05, 0.0), (True, True, 0.05, 0.3), (False, True, 0.0, 0.3),
+              (False, False, 0.05, 0.3)]  # fmt: skip
+
+
+def _prep_problem(fit_intercept, weights, seed=20):
+    X, y, s = make_problem(600, 5, seed=seed, weights=weights)
+    X *= np.array([1.0, 10.0, 0.1, 100.0, 3.0])  # scales the standardization must undo
+    if fit_intercept:
+        X += 50.0  # large means: the moments and the common shift must keep the centering
+    return X, y, s
+
+
+def _standardized_reference(X, y, s, alpha, noise, fit_intercept):
+    """numpy: StandardScaler's weighted mean and scale (centered std, whatever
+    the intercept), centering only with an intercept, ridge with penalty
+    alpha + noise^2 / scale^2 on v = scale * w, mapped back to X's scale."""
+    s = np.ones(len(y)) if s is None else s
+    mean = s @ X / s.sum()
+    scale = np.sqrt(s @ (X - mean) ** 2 / s.sum())
+    xm, ym = (mean, s @ y / s.sum()) if fit_intercept else (np.zeros(X.shape[1]), 0.0)
+    Z = (X - xm) / scale
+    lam = alpha + noise**2 / scale**2
+    Zs = Z * s[:, None]
+    v = np.linalg.solve(Zs.T @ Z + s.sum() * np.diag(lam), Zs.T @ (y - ym))
+    w = v / scale
+    return w, (ym - xm @ w if fit_intercept else 0.0)
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+@pytest.mark.parametrize(("fit_intercept", "weights", "alpha", "noise"), PREP_CASES)
+def test_one_pass_standardize_and_noise_equal_local_fit(
+    client, solver, fit_intercept, weights, alpha, noise
+):
+    X, y, s = _prep_problem(fit_intercept, weights)
+    kw = {"solver": solver, "alpha": alpha, "fit_intercept": fit_intercept,
+          "standardize": True, "noise_augmentation": noise}  # fmt: skip
+    local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+    w_ref, b_ref = _standardized_reference(X, y, s, alpha, noise, fit_intercept)
+    assert _rel(local.coef_, w_ref) <= 1e-9  # the reference is the right one
+    for chunks in CHUNKINGS[1:]:
+        Xd, yd, sd = _dask(X, y, s, chunks)
+        model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
+        assert _rel(model.coef_, local.coef_) <= 1e-10, chunks
+        assert abs(model.intercept_ - local.intercept_) <= 1e-10 * max(1.0, abs(b_ref))
+        assert model.n_passes_ == 1 == local.n_passes_ and model.solver_ == solver
+        assert model.preprocessing_ == local.preprocessing_
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize(("fit_intercept", "weights", "alpha", "noise"), PREP_CASES)
+def test_iterative_standardize_and_noise_equal_local_fit(
+    client, monkeypatch, solver, fit_intercept, weights, alpha, noise
+):
+    X, y, s = _prep_problem(fit_intercept, weights)
+    kw = {"solver": solver, "alpha": alpha, "fit_intercept": fit_intercept, "tol": 1e-10,
+          "standardize": True, "noise_augmentation": noise}  # fmt: skip
+    local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+    w_ref, b_ref = _standardized_reference(X, y, s, alpha, noise, fit_intercept)
+    evals = [0]
+    call = fdask._Objective.__call__
+
+    def counted(self, theta):
+        evals[0] += 1
+        return call(self, theta)
+
+    monkeypatch.setattr(fdask._Objective, "__call__", counted)
+    for chunks in [(600,), (1, 299, 100, 200)]:
+        evals[0] = 0
+        Xd, yd, sd = _dask(X, y, s, chunks)
+        model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
+        assert model.converged_
+        # The moments merged over chunks differ from the local pass's by rounding:
+        # the iterates (and gd's stopping iteration) may differ at that level.
+        assert _rel(model.coef_, local.coef_) <= 1e-8, chunks
+        assert abs(model.intercept_ - local.intercept_) <= 1e-8 * max(1.0, abs(b_ref))
+        assert _rel(model.coef_, w_ref) <= 1e-7
+        # One moments pass, then one pass per loss+gradient evaluation.
+        assert model.n_passes_ == evals[0] + 1
+        if solver == "lbfgs":
+            assert model.n_iter_ == local.n_iter_ and model.n_passes_ == local.n_passes_
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr", "lbfgs", "gd"])
+def test_prune_drops_the_columns_the_local_fit_drops(client, solver):
+    X, y, s = make_problem(400, 4, seed=21, weights=True)
+    # constant, duplicate of 0, collinear with 1 and 2: dropped, coefficient 0.
+    X = np.column_stack([X, np.full(400, 3.0), X[:, 0], X[:, 1] - 2 * X[:, 2]])
+    kw = {"solver": solver, "alpha": 0.01, "prune": True, "standardize": True, "tol": 1e-10}
+    local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+    model = fdask.LinearRegression(client=client, **kw)
+    model.fit(*_dask(X, y, None, (1, 149, 250))[:2], sample_weight=s)
+    tol = 1e-10 if solver in ("newton", "qr") else 1e-8
+    assert _rel(model.coef_, local.coef_) <= tol
+    assert abs(model.intercept_ - local.intercept_) <= tol * max(1.0, abs(local.intercept_))
+    report = model.prune_report_
+    assert report.kept == local.prune_report_.kept == (0, 1, 2, 3)
+    assert report.constant == (4,) and np.all(model.coef_[4:] == 0.0)
+    # No X on the client to confirm the duplicate cell by cell: it counts as collinear.
+    assert set(report.dropped) == set(local.prune_report_.dropped) == {4, 5, 6}
+    if solver in ("newton", "qr"):  # pruned on the statistics of the one pass
+        assert model.preprocessing_["extra_passes"] == 0 and model.n_passes_ == 1
+    else:  # one Gram pass to find the columns, one moments pass, the evaluations
+        assert model.preprocessing_["extra_passes"] == 1
+        assert model.n_passes_ >= model.n_iter_ + 3
+    if solver == "lbfgs":
+        assert model.n_passes_ == local.n_passes_
+
+
+def test_preprocessing_refuses_statistics_as_locally(client):
+    X, y, _ = make_problem(100, 2, seed=22)
+    with pytest.raises(ValueError, match="compute_statistics is not available"):
+        fdask.LinearRegression(standardize=True, compute_statistics=True, client=client).fit(X, y)
+
+
 # ------------------------------------------------------------ cluster handling
 
 

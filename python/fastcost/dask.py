@@ -18,6 +18,14 @@ result does not depend on which worker ran what.
   client and follows the C++ solvers step for step (same centering, line
   search and stopping rule), so ``tol``/``max_iter`` mean the same thing.
 
+``standardize``, ``noise_augmentation`` and ``prune`` are folded in as on one
+machine. newton and qr still make one pass: the column means and scales, the
+redundant columns and the per-column penalty all come from the merged
+statistics, solved by the local estimator's own code
+(``preprocessing.solve_exact_from_stats``). lbfgs and gd standardize with one
+more map-reduce, of per-chunk column moments (``_core.column_moments``, merged
+in a fixed order), and prune with one Gram map-reduce before they start.
+
 A lost worker costs nothing but time: Dask recomputes the lost chunks from
 their lineage, and since every summary is a deterministic function of its
 chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
@@ -45,10 +53,18 @@ from .exceptions import IllConditionedWarning
 from .linear_model import (
     DEFAULT_MAX_ITER,
     ILL_CONDITIONED_THRESHOLD,
+    _preprocessing,
     choose_solver,
 )
 from .linear_model import (
     LinearRegression as _LocalLinearRegression,
+)
+from .preprocessing import (
+    DEFAULT_PRUNE_TOL,
+    FitPreprocessing,
+    _is_constant,
+    redundant_from_gram,
+    solve_exact_from_stats,
 )
 
 __all__ = ["DASK_HINT", "LinearRegression", "run_compare"]
@@ -69,7 +85,8 @@ _LOCAL_PARAMETERS = {
 #: Those the distributed fit implements; the others must keep their default.
 DASK_PARAMETERS = frozenset(
     {"alpha", "fit_intercept", "solver", "tol", "max_iter", "batch_size", "learning_rate",
-     "n_threads", "random_state", "n_shards", "compute_statistics"}
+     "n_threads", "random_state", "n_shards", "compute_statistics", "standardize",
+     "prune", "prune_tol", "noise_augmentation"}
 )  # fmt: skip
 
 #: Partial results merged per reduction task. A fixed fan-in makes the tree,
@@ -200,6 +217,17 @@ def _totals_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
     return {"sums": np.r_[s_w, s_y], "checks": _weight_checks(sw, len(yy))}
 
 
+def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The chunk's weighted column moments (``_core.column_moments``), with the
+    totals and weight checks of ``_totals_task``."""
+    X, y, sw = _block(X, y, sw)
+    m = _core.column_moments(X, sw, n_shards, _task_threads(n_threads))
+    out = _totals_task(X[:0], y, sw, n_shards, n_threads)
+    out["moments"] = (float(m["sum_weights"]), np.asarray(m["mean"], dtype=np.float64),
+                      np.asarray(m["m2"], dtype=np.float64), bool(m["finite"]))  # fmt: skip
+    return out
+
+
 def _loss_grad_task(X, y, sw, w, b, n_shards, n_threads):  # type: ignore[no-untyped-def]
     """[sum s, sum s r^2, sum s r, sum s r x...] for r = X w + b - y."""
     X, y, sw = _block(X, y, sw)
@@ -232,6 +260,32 @@ def _add(*parts: Any) -> Any:
     for p in parts[1:]:
         total += p
     return total
+
+
+def _merge_moments(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Moments merged left to right as the compiled kernel merges its shards
+    (Chan, Golub & LeVeque; parts without weight carry nothing)."""
+    w, mean, m2, finite = parts[0]["moments"]
+    mean, m2 = mean.copy(), m2.copy()
+    for p in parts[1:]:
+        wb, mb, m2b, fb_ok = p["moments"]
+        finite = finite and fb_ok
+        if not wb > 0.0:
+            continue
+        if not w > 0.0:
+            w, mean, m2 = wb, mb.copy(), m2b.copy()
+            continue
+        tot = w + wb
+        fb, cross = wb / tot, w * wb / tot
+        delta = mb - mean
+        mean += delta * fb
+        m2 += m2b + delta * delta * cross
+        w = tot
+    return {
+        "moments": (w, mean, m2, finite),
+        "sums": _add(*(p["sums"] for p in parts)),
+        "checks": _add(*(p["checks"] for p in parts)),
+    }
 
 
 def _merge_qr(*parts: dict[str, Any]) -> dict[str, Any]:
@@ -337,22 +391,32 @@ def _check_weights_summary(checks: np.ndarray) -> int:
 class _Objective:
     """The C++ ``LeastSquaresObjective`` with its pass run on the cluster.
 
-    theta = [v, beta] parametrizes the model ``v^T (x - mu) + beta``, i.e.
-    ``w = v`` and ``b = beta - mu^T v``: centering only shifts b in the kernel
-    and makes the problem far better conditioned.
+    theta = [v, beta] parametrizes the model ``v^T (x - mu) / sigma + beta``,
+    i.e. ``w = v / sigma`` and ``b = beta - mu^T w``: centering and scaling only
+    change w and b in the kernel and make the problem far better conditioned.
+    The penalty is ``sum_j lam_j v_j^2``; sigma is 1 unless standardizing, lam
+    is alpha unless there is noise augmentation (``uniform``: the plain
+    objective's arithmetic). ``frozen`` columns (pruned) keep a zero gradient.
     """
 
     def __init__(self, data: _Data, client: Any, alpha: float, fit_intercept: bool,
-                 mu: np.ndarray, sum_w: float, n_shards: int, n_threads: int | None) -> None:  # fmt: skip
+                 mu: np.ndarray, sum_w: float, n_shards: int, n_threads: int | None,
+                 sigma: np.ndarray | None = None, noise_var: float = 0.0,
+                 frozen: np.ndarray | None = None) -> None:  # fmt: skip
+        d = data.d
         self.data, self.client = data, client
         self.alpha, self.fit_intercept = alpha, fit_intercept
         self.mu, self.sum_w = mu, sum_w
+        self.sigma = np.ones(d) if sigma is None else np.asarray(sigma, dtype=np.float64)
+        self.lam = alpha + noise_var / (self.sigma * self.sigma)
+        self.uniform = noise_var == 0.0
+        self.frozen = None if frozen is None else np.asarray(frozen, dtype=bool)
         self.n_shards, self.n_threads = n_shards, n_threads
         self.n_evals = 0
 
     def to_model(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
         d = self.data.d
-        w = np.array(theta[:d], dtype=np.float64)
+        w = np.array(theta[:d], dtype=np.float64) / self.sigma
         b = float(theta[d] - self.mu @ w) if self.fit_intercept else 0.0
         return w, b
 
@@ -364,10 +428,14 @@ class _Objective:
         )
         self.n_evals += 1
         s_r2, s_r, s_rx = s[1], s[2], s[3:]
+        v = theta[:d]
         grad = np.empty(d + 1)
-        grad[:d] = 2.0 * (s_rx - self.mu * s_r) / self.sum_w + 2.0 * self.alpha * w
+        grad[:d] = 2.0 * (s_rx - self.mu * s_r) / self.sum_w / self.sigma + 2.0 * self.lam * v
+        if self.frozen is not None:
+            grad[:d][self.frozen] = 0.0
         grad[d] = 2.0 * s_r / self.sum_w if self.fit_intercept else 0.0
-        f = float(s_r2 / self.sum_w + self.alpha * (w @ w))
+        pen = self.alpha * float(v @ v) if self.uniform else float((self.lam * v) @ v)
+        f = float(s_r2 / self.sum_w + pen)
         if not (math.isfinite(f) and np.isfinite(grad).all()):
             self.data.raise_for_nonfinite(self.client)
         return f, grad
@@ -668,9 +736,18 @@ class LinearRegression(_LocalLinearRegression):
     ----------
     alpha, fit_intercept, tol, max_iter, n_shards, compute_statistics
         As in :class:`fastcost.LinearRegression`; ``n_shards`` is per chunk.
+    standardize, prune, prune_tol, noise_augmentation
+        As in :class:`fastcost.LinearRegression`, with the same results.
+        newton and qr take the scales and the redundant columns from their one
+        pass; lbfgs and gd make one moments pass for ``standardize``
+        (``n_passes_`` = evaluations + 1) and one Gram pass for ``prune``.
+        Without X on the client, exact duplicate columns are not confirmed
+        cell by cell: ``prune_report_`` lists them as collinear (they are
+        dropped all the same).
     other parameters of :class:`fastcost.LinearRegression`
         Accepted (``get_params`` lists them all); anything but their default
-        raises NotImplementedError until the distributed fit supports it.
+        (``qr_precision``, ``device``) raises NotImplementedError until the
+        distributed fit supports it.
     solver : {"auto", "newton", "qr", "lbfgs", "gd"}, default="auto"
         ``newton`` and ``qr`` make one pass; ``lbfgs`` and ``gd`` one map-reduce
         per loss+gradient evaluation on data persisted on the workers. ``sgd``
@@ -692,7 +769,8 @@ class LinearRegression(_LocalLinearRegression):
     Attributes
     ----------
     coef_, intercept_, n_iter_, loss_history_, n_passes_, solver_, fit_info_,
-    condition_number_, converged_, rank_, n_features_in_, feature_names_in_
+    condition_number_, converged_, rank_, n_features_in_, feature_names_in_,
+    preprocessing_, prune_report_
         As in :class:`fastcost.LinearRegression`.
     n_chunks_ : int
         Chunks of rows (shards) the data was processed in.
@@ -795,11 +873,16 @@ class LinearRegression(_LocalLinearRegression):
         solver = self.solver if self.solver != "auto" else choose_solver(n, d)
         n_shards = int(self.n_shards or 0)
         threads = self.n_threads if self.n_threads not in (None, -1) else None
+        prep = _preprocessing(self)
+        if prep.active and self.compute_statistics:
+            raise ValueError(
+                "compute_statistics is not available with standardize, prune or noise_augmentation"
+            )
 
         factor: dict[str, Any] | None = None
         fit_info = f"{solver} (solver={self.solver!r}) on {len(data.xb)} Dask chunks"
         if solver in ("newton", "qr"):
-            result, factor = self._one_pass(client, data, solver, n_shards, threads)
+            result, factor = self._one_pass(client, data, solver, n_shards, threads, prep)
             if solver == "newton":
                 cond = float(result["condition_estimate"])
                 ill = bool(result["singular"]) or not cond <= ILL_CONDITIONED_THRESHOLD
@@ -807,7 +890,7 @@ class LinearRegression(_LocalLinearRegression):
                     why = "are singular" if result["singular"] else (
                         f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
                     )  # fmt: skip
-                    result, factor = self._one_pass(client, data, "qr", n_shards, threads)
+                    result, factor = self._one_pass(client, data, "qr", n_shards, threads, prep)
                     result["n_passes"] = 2  # newton's pass came first
                     solver = "qr"
                     fit_info = (
@@ -826,9 +909,12 @@ class LinearRegression(_LocalLinearRegression):
                     )
         else:
             result = self._iterative(client, data, solver, n_shards, threads,
-                                     coef_init, intercept_init)  # fmt: skip
+                                     coef_init, intercept_init, prep)  # fmt: skip
         self._set_result(result, solver, data.dtype)
         self.fit_info_ = fit_info
+        self.preprocessing_ = prep.as_dict() if prep.active else None
+        if prep.prune_report is not None:
+            self.prune_report_ = prep.prune_report
         self.n_features_in_ = d
         self.n_chunks_ = len(data.xb)
         if names is not None:
@@ -837,13 +923,18 @@ class LinearRegression(_LocalLinearRegression):
             del self.feature_names_in_
         if self.compute_statistics:
             if factor is None:  # iterative solvers: one extra qr pass for the factor
-                _, factor = self._one_pass(client, data, "qr", n_shards, threads)
+                _, factor = self._one_pass(client, data, "qr", n_shards, threads, prep)
                 self.n_passes_ += 1
             self._set_statistics(result, factor, solver)
 
-    def _one_pass(self, client: Any, data: _Data, solver: str, n_shards: int,
-                  threads: int | None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-        """newton or qr: one map-reduce of shard summaries, then the solve on the client."""
+    def _one_pass(self, client: Any, data: _Data, solver: str, n_shards: int, threads: int | None,
+                  prep: FitPreprocessing) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """newton or qr: one map-reduce of shard summaries, then the solve on the client.
+
+        With standardize, prune or noise_augmentation the merged statistics go
+        through the local estimator's own solve (``solve_exact_from_stats``):
+        the column means and scales, the pruned columns and the per-column
+        penalty all come from them, so it is still one pass."""
         alpha, fit_intercept = float(self.alpha), bool(self.fit_intercept)
         if solver == "qr" and not fit_intercept:
             shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
@@ -857,46 +948,97 @@ class LinearRegression(_LocalLinearRegression):
             gram = total["gram"]
             if not np.isfinite(gram).all():
                 data.raise_for_nonfinite(client)
-            result = _core.solve_stats(gram, shift, alpha, fit_intercept)
-            factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": n_pos}
+            if prep.active:
+                result = self._solve_prepped(solver, gram, shift, data, prep)
+                factor = {}
+            else:
+                result = _core.solve_stats(gram, shift, alpha, fit_intercept)
+                factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": n_pos}
         else:
             total = data.map_reduce(client, _qr_task, _merge_qr, shift, n_shards, threads)
             _check_weights_summary(total["checks"])
             factor = total["factor"]
             if not np.isfinite(factor["r"]).all():
                 data.raise_for_nonfinite(client)
-            result = _core.solve_r(factor["r"], factor["shift"], alpha, fit_intercept)
+            if prep.active:
+                result = self._solve_prepped(solver, factor["r"], factor["shift"], data, prep)
+            else:
+                result = _core.solve_r(factor["r"], factor["shift"], alpha, fit_intercept)
         result["n_passes"] = 1
         return result, factor
 
+    def _solve_prepped(self, solver: str, stats: np.ndarray, shift: np.ndarray, data: _Data,
+                       prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
+        options = {"alpha": float(self.alpha), "fit_intercept": bool(self.fit_intercept)}
+        # No X on the client: exact duplicates are dropped as collinear (see prune_report_).
+        return solve_exact_from_stats(solver, stats, shift, options, prep, data.dtype)
+
     def _iterative(self, client: Any, data: _Data, solver: str, n_shards: int,
-                   threads: int | None, coef_init: Any,
-                   intercept_init: float | None) -> dict[str, Any]:  # fmt: skip
+                   threads: int | None, coef_init: Any, intercept_init: float | None,
+                   prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
+        """lbfgs / gd as ``make_objective`` in solvers.hpp sets them up: totals from
+        y and the weights, the sampled centering point (no pass over X) or, with
+        standardize, one moments pass for the exact means and the scales; with
+        prune one more pass for the Gram that finds the columns to freeze."""
         d = data.d
         fit_intercept = bool(self.fit_intercept)
         coef_init = check_coef_init(coef_init, d)
         data.persist(client)  # every evaluation reads the chunks again: keep them on the workers
-        totals = data.map_reduce(client, _totals_task, _add, n_shards, threads)
-        _check_weights_summary(totals["checks"])
-        sums = totals["sums"]
-        sum_w = float(sums[0])
-        if not sum_w > 0:
-            raise ValueError("sample_weight sums to zero: nothing to fit")
-        mu = data.sampled_center(client)
-        mean_y = float(sums[1]) / sum_w
+        extra_passes = 0
+        frozen = None
+        if prep.prune:  # as fit_preprocessed: one Gram pass finds the columns to hold at 0
+            shift = data.first_row(client)
+            if not np.isfinite(shift).all():
+                data.raise_for_nonfinite(client)
+            total = data.map_reduce(client, _gram_task, _add, shift, n_shards, threads)
+            _check_weights_summary(total["checks"])
+            if not np.isfinite(total["gram"]).all():
+                data.raise_for_nonfinite(client)
+            tol = DEFAULT_PRUNE_TOL[data.dtype] if prep.prune_tol is None else prep.prune_tol
+            prep.prune_report = redundant_from_gram(
+                total["gram"], shift, fit_intercept=fit_intercept, tol=tol
+            )
+            frozen = np.ones(d, dtype=bool)
+            frozen[list(prep.prune_report.kept)] = False
+            extra_passes += 1
+        prep.extra_passes = extra_passes  # as the local fit: the moments pass is not extra
+        sigma = None
+        if prep.standardize:
+            totals = data.map_reduce(client, _moments_task, _merge_moments, n_shards, threads)
+            _check_weights_summary(totals["checks"])
+            sum_w, mu, m2, finite = totals["moments"]
+            if not (finite and np.isfinite(mu).all() and np.isfinite(m2).all()):
+                data.raise_for_nonfinite(client)
+            if not sum_w > 0:
+                raise ValueError("sample_weight sums to zero: nothing to fit")
+            # scale_from_moments in preprocess.hpp: scikit-learn's near-constant rule.
+            var = m2 / sum_w
+            sigma = np.where(_is_constant(var, mu, sum_w), 1.0, np.sqrt(var))
+            extra_passes += 1
+        else:
+            totals = data.map_reduce(client, _totals_task, _add, n_shards, threads)
+            _check_weights_summary(totals["checks"])
+            sum_w = float(totals["sums"][0])
+            if not sum_w > 0:
+                raise ValueError("sample_weight sums to zero: nothing to fit")
+            mu = data.sampled_center(client)
+        mean_y = float(totals["sums"][1]) / sum_w
         if not (np.isfinite(mu).all() and math.isfinite(mean_y)):
             data.raise_for_nonfinite(client)
         if not fit_intercept:
             mu = np.zeros(d)
         theta = np.zeros(d + 1)
         if coef_init is not None:
-            theta[:d] = coef_init
+            theta[:d] = coef_init if sigma is None else coef_init * sigma
             if fit_intercept:
                 theta[d] = float(intercept_init or 0.0) + float(mu @ coef_init)
         elif fit_intercept:
             theta[d] = mean_y
+        if frozen is not None:
+            theta[:d][frozen] = 0.0
         objective = _Objective(data, client, float(self.alpha), fit_intercept, mu, sum_w,
-                               n_shards, threads)  # fmt: skip
+                               n_shards, threads, sigma=sigma,
+                               noise_var=prep.noise_std**2, frozen=frozen)  # fmt: skip
         # Gradients in X's precision cannot be resolved below a few thousand ulps
         # of their starting size: the same floor as the compiled solvers.
         tol = max(float(self.tol), 1000.0 * float(np.finfo(data.dtype).eps))
@@ -909,7 +1051,8 @@ class LinearRegression(_LocalLinearRegression):
             "intercept": intercept,
             "n_iter": out["n_iter"],
             "loss_history": np.asarray(out["loss_history"]),
-            "n_passes": objective.n_evals,  # the centering point needs no pass over X
+            # The centering point needs no pass over X; the moments and prune passes do.
+            "n_passes": objective.n_evals + extra_passes,
             "converged": out["converged"],
             "singular": False,
             "rank": d,

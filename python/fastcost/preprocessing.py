@@ -779,27 +779,46 @@ def _solve_exact(
     """newton / qr with pruning and a per-column penalty: one pass for the
     statistics (the Gram or the R factor), everything else on (d + 2)^2 numbers."""
     d = X.shape[1]
-    fit_intercept = bool(options["fit_intercept"])
     n_shards, n_threads = options["n_shards"], options["n_threads"]
     if solver == "newton":
         st = _core.gram_stats(X, y, sw, None, n_shards, n_threads)
-        gram = np.asarray(st["gram"])
-        if not np.isfinite(gram).all():
-            raise _nonfinite_error(X)
-        shift = np.asarray(st["shift"], dtype=np.float64)
+        stats = np.asarray(st["gram"])
     else:
-        shift0 = None if fit_intercept else np.zeros(d + 1)
+        shift0 = None if options["fit_intercept"] else np.zeros(d + 1)
         st = _core.tsqr_stats(X, y, sw, shift0, n_shards, n_threads)
-        R = np.asarray(st["r"], dtype=np.float64)
-        if not np.isfinite(R).all():
-            raise _nonfinite_error(X)
-        shift = np.asarray(st["shift"], dtype=np.float64)
+        stats = np.asarray(st["r"], dtype=np.float64)
+    if not np.isfinite(stats).all():
+        raise _nonfinite_error(X)
+    return solve_exact_from_stats(solver, stats, st["shift"], options, prep, X.dtype, X=X)
+
+
+def solve_exact_from_stats(
+    solver: str, stats: np.ndarray, shift: np.ndarray, options: dict[str, Any],
+    prep: FitPreprocessing, dtype: np.dtype, X: np.ndarray | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The solve of :func:`_solve_exact` from the statistics of its pass.
+
+    ``stats`` is ``_core.gram_stats``' augmented Gram (newton) or
+    ``_core.tsqr_stats``' R factor (qr), with its ``shift``; ``fastcost.dask``
+    passes the statistics merged over its chunks. Standardizing takes the
+    weighted column means and scales from them, pruning the kept block, and the
+    penalty becomes per column (:func:`penalty_per_column`). ``X``, when given,
+    confirms duplicate columns cell by cell; without it they count as collinear
+    (dropped all the same). ``options`` needs ``alpha`` and ``fit_intercept``.
+    """
+    fit_intercept = bool(options["fit_intercept"])
+    shift = np.asarray(shift, dtype=np.float64)
+    d = shift.size - 1
+    if solver == "newton":
+        gram = np.asarray(stats, dtype=np.float64)
+    else:
+        R = np.asarray(stats, dtype=np.float64)
         # R^T R is the Gram of [1, x - c, y - c_y]; reorder to gram_stats' [x, y, 1].
         order = np.r_[np.arange(1, d + 2), 0]
         gram = (R.T @ R)[np.ix_(order, order)]
     A, S, mean = _centered(gram, shift, True)
     if prep.prune:
-        tol = DEFAULT_PRUNE_TOL[X.dtype] if prep.prune_tol is None else prep.prune_tol
+        tol = DEFAULT_PRUNE_TOL[np.dtype(dtype)] if prep.prune_tol is None else prep.prune_tol
         prep.prune_report = redundant_from_gram(
             gram, shift, fit_intercept=fit_intercept, tol=tol, X=X
         )
