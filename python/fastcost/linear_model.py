@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
@@ -635,7 +636,7 @@ def _run_newton_with_factor(
 def _check_real(value: Any, name: str, *, minimum: float, strict: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not np.isfinite(float(value)) or value < minimum or (strict and value <= minimum):
+    if not math.isfinite(float(value)) or value < minimum or (strict and value <= minimum):
         op = ">" if strict else ">="
         raise ValueError(f"{name} must be finite and {op} {minimum}, got {value!r}")
 
