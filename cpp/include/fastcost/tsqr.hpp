@@ -103,6 +103,19 @@ struct TsqrStats {
 
 namespace detail {
 
+// sqrt(a^2 + b^2) without overflow or underflow. Written out rather than
+// std::hypot: glibc 2.35 versioned the double hypot symbol, and that one
+// reference alone would raise the wheel's manylinux floor from 2_34 to 2_35.
+template <class R>
+inline R hypot2(R a, R b) {
+  a = std::fabs(a);
+  b = std::fabs(b);
+  const R m = std::max(a, b);
+  if (m == R(0) || !std::isfinite(m)) return m;
+  const R p = a / m, q = b / m;
+  return m * std::sqrt(p * p + q * q);
+}
+
 constexpr index_t kQrPanel = 8;        // reflectors per compact-WY block (one zmm of doubles)
 constexpr index_t kQrBlockRows = 256;  // rows per packed block: B of d = 100 is ~200 KiB, in L2
 constexpr int kQrCols = 3;             // trailing columns updated together (register tile)
@@ -205,7 +218,7 @@ FASTCOST_INLINE void qr_stack_body(double* R, index_t p, double* B, index_t mb, 
           xnorm2 = 0.0;
           for (index_t i = 0; i < mb; ++i) xnorm2 += (bj[i] / amax) * (bj[i] / amax);
         }
-        const double beta = -std::copysign(scale * std::hypot(alpha / scale, std::sqrt(xnorm2)), alpha);
+        const double beta = -std::copysign(scale * hypot2(alpha / scale, std::sqrt(xnorm2)), alpha);
         t = (beta - alpha) / beta;
         const double inv = 1.0 / (alpha - beta);  // |alpha - beta| >= |beta|: no cancellation
         for (index_t i = 0; i < mb; ++i) bj[i] *= inv;
@@ -282,7 +295,7 @@ void qr_stack_wide(Real* R, index_t p, Real* B, index_t mb) {
       xnorm2 = 0;
       for (index_t i = 0; i < mb; ++i) xnorm2 += (bj[i] / amax) * (bj[i] / amax);
     }
-    const Real beta = -std::copysign(scale * std::hypot(alpha / scale, std::sqrt(xnorm2)), alpha);
+    const Real beta = -std::copysign(scale * hypot2(alpha / scale, std::sqrt(xnorm2)), alpha);
     const Real t = (beta - alpha) / beta;
     const Real inv = 1 / (alpha - beta);
     for (index_t i = 0; i < mb; ++i) bj[i] *= inv;
@@ -512,7 +525,7 @@ std::vector<Real> small_qr_r(std::vector<Real> a, index_t m, index_t n) {
     for (index_t i = j + 1; i < m; ++i) xnorm2 += a[i * n + j] * a[i * n + j];
     if (xnorm2 == 0) continue;
     const Real alpha = a[j * n + j];
-    const Real beta = -std::copysign(std::hypot(alpha, std::sqrt(xnorm2)), alpha);
+    const Real beta = -std::copysign(detail::hypot2(alpha, std::sqrt(xnorm2)), alpha);
     const Real tau = (beta - alpha) / beta, inv = 1 / (alpha - beta);
     for (index_t i = j + 1; i < m; ++i) a[i * n + j] *= inv;
     a[j * n + j] = beta;
