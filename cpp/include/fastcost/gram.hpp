@@ -221,6 +221,21 @@ index_t padded_gram_dim(GramKernel k, index_t d) {
 
 }  // namespace detail
 
+// The shift (c, c_y) of the one-pass statistics: the caller's (d + 1 values,
+// e.g. one shared by all Dask chunks), or else the first row and its target.
+template <class T>
+std::vector<double> choose_shift(const MatrixView<T>& X, const T* y, const double* shift) {
+  const index_t n = X.rows, d = X.cols;
+  std::vector<double> out(static_cast<std::size_t>(d + 1), 0.0);
+  if (shift) {
+    std::copy(shift, shift + d + 1, out.begin());
+  } else if (n > 0) {
+    for (index_t j = 0; j < d; ++j) out[j] = static_cast<double>(X(0, j));
+    out[d] = y ? static_cast<double>(y[0]) : 0.0;
+  }
+  return out;
+}
+
 // Statistics of rows [row_begin, row_end) of X (one Dask chunk, or all rows).
 // `shift` (d + 1 values) defaults to the first row of the range and its target.
 // y and sample_weight may be null (zeros / ones).
@@ -232,13 +247,7 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample
   GramStats st;
   st.d = d;
   st.n_rows = n;
-  st.shift.assign(static_cast<std::size_t>(d + 1), 0.0);
-  if (shift) {
-    std::copy(shift, shift + d + 1, st.shift.begin());
-  } else if (n > 0) {
-    for (index_t j = 0; j < d; ++j) st.shift[j] = static_cast<double>(X(0, j));
-    st.shift[d] = y ? static_cast<double>(y[0]) : 0.0;
-  }
+  st.shift = choose_shift(X, y, shift);
   const index_t da = d + 2;
   st.gram.assign(static_cast<std::size_t>(da * da), 0.0);
   if (n == 0) {

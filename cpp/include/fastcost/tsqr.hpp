@@ -439,13 +439,7 @@ TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample
   TsqrStats st;
   st.d = d;
   st.n_rows = n;
-  st.shift.assign(static_cast<std::size_t>(d + 1), 0.0);
-  if (shift) {
-    std::copy(shift, shift + d + 1, st.shift.begin());
-  } else if (n > 0) {
-    for (index_t j = 0; j < d; ++j) st.shift[j] = static_cast<double>(X(0, j));
-    st.shift[d] = y ? static_cast<double>(y[0]) : 0.0;
-  }
+  st.shift = choose_shift(X, y, shift);
   st.r.assign(static_cast<std::size_t>(p * p), 0.0);
   if (precision == QrPrecision::Extended) st.r_lo.assign(st.r.size(), 0.0);
   if (n == 0) return st;
