@@ -6,19 +6,15 @@ import os
 import signal
 import sys
 
+import dask.array as da
+import fastcost
+import fastcost.dask as fdask
 import numpy as np
 import pytest
-
-pytest.importorskip("dask.array")
-pytest.importorskip("distributed")
-
-import dask.array as da  # noqa: E402
-import fastcost  # noqa: E402
-import fastcost.dask as fdask  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-from fastcost.exceptions import RankDeficientWarning  # noqa: E402
-from helpers import make_problem, reference_fit  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from distributed import Client, LocalCluster
+from fastcost.exceptions import RankDeficientWarning
+from helpers import make_problem, reference_fit
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 # Chunkings of 600 rows: one chunk, even chunks, uneven ones with a one-row
 # chunk, and more chunks than the reduction's fan-in (a two-level tree).
@@ -99,7 +95,8 @@ def test_float32_is_fitted_in_float32(client, solver):
 
 def test_columns_chunks_dataframes_and_numpy_input(client):
     pd = pytest.importorskip("pandas")
-    dd = pytest.importorskip("dask.dataframe")
+    import dask.dataframe as dd
+
     X, y, _ = make_problem(500, 6, seed=3)
     local = fastcost.LinearRegression(solver="newton").fit(X, y)
     # Chunks that split the columns are rechunked to one column block.

@@ -517,11 +517,16 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
             return _gpu.predict(self, X)
         X = _validate_X(self, X, reset=False)
-        if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinity")
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error
             pred = X @ self.coef_.astype(X.dtype, copy=False) + X.dtype.type(self.intercept_)
         if not np.isfinite(pred).all():
+            # NaN/inf in X always reaches the prediction (0 * inf is NaN), so X
+            # is only scanned, without a temporary, when something is wrong.
+            bad = find_nonfinite(X)
+            if bad is not None:
+                raise ValueError(
+                    f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
+                )
             raise ValueError(
                 f"predictions overflow {X.dtype}: X holds values too large for this model; "
                 "rescale X or use float64"

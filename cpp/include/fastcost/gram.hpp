@@ -316,15 +316,4 @@ inline GramStats reshift(const GramStats& st, const std::vector<double>& new_shi
   return out;
 }
 
-// Sum of two sets of statistics (e.g. two Dask chunks); b is moved to a's shift.
-inline GramStats merge(const GramStats& a, const GramStats& b) {
-  if (a.d != b.d) throw std::invalid_argument("cannot merge statistics with different feature counts");
-  const GramStats bb = a.shift == b.shift ? b : reshift(b, a.shift);
-  GramStats out = a;
-  for (std::size_t k = 0; k < out.gram.size(); ++k) out.gram[k] += bb.gram[k];
-  out.n_rows += b.n_rows;
-  out.n_shards += b.n_shards;
-  return out;
-}
-
 }  // namespace fastcost

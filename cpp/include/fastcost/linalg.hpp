@@ -93,25 +93,4 @@ inline void symmetric_eigen(std::vector<double> a, index_t d, std::vector<double
   for (index_t i = 0; i < d; ++i) values[i] = a[i * d + i];
 }
 
-// Minimum-norm solution of the consistent symmetric PSD system a x = b:
-// eigenvalues below rel_tol * max eigenvalue count as zero. Returns the rank.
-inline index_t pinv_solve(const std::vector<double>& a, index_t d, const std::vector<double>& b,
-                          double rel_tol, std::vector<double>& x) {
-  std::vector<double> values, vectors;
-  symmetric_eigen(a, d, values, vectors);
-  double vmax = 0.0;
-  for (double v : values) vmax = std::max(vmax, std::fabs(v));
-  x.assign(static_cast<std::size_t>(d), 0.0);
-  index_t rank = 0;
-  for (index_t k = 0; k < d; ++k) {
-    if (!(values[k] > rel_tol * vmax) || vmax == 0.0) continue;
-    ++rank;
-    double proj = 0.0;
-    for (index_t i = 0; i < d; ++i) proj += vectors[i * d + k] * b[i];
-    proj /= values[k];
-    for (index_t i = 0; i < d; ++i) x[i] += proj * vectors[i * d + k];
-  }
-  return rank;
-}
-
 }  // namespace fastcost::linalg
