@@ -23,6 +23,7 @@ import tempfile
 import time
 
 import numpy as np
+from _results import write_results
 
 METHODS = {
     "fastcost newton": "from fastcost import LinearRegression as M; m = lambda: M(solver='newton')",
@@ -119,19 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:28s} {r['time_s']:9.3f} {ratio:>12s} {extra / 1e6:10.1f} MB {100 * extra / x_bytes:7.2f}%"
         )
-    import fastcost
-
-    payload = {
-        "n": args.n,
-        "d": args.d,
-        "x_bytes": x_bytes,
-        "results": results,
-        "config": fastcost.config_info(),
-    }
-    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as fh:
-        json.dump(payload, fh, indent=2)
-    print(f"\nwrote {args.json}")
+    write_results(args.json, {"n": args.n, "d": args.d, "x_bytes": x_bytes, "results": results})
     return 0
 
 

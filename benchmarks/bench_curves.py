@@ -22,12 +22,12 @@ Writes ``benchmarks/results/bench_curves.json`` and ``bench_curves.png``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
+from _results import write_results
 
 PAUSE_S = 0.1  # lets BLAS/OpenMP worker threads stop spinning between methods
 
@@ -164,10 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     res["load_average_after"] = os.getloadavg()
     res["total_s"] = time.perf_counter() - t0
-    res["config"] = fastcost.config_info()
-    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as fh:
-        json.dump(res, fh, indent=2)
+    write_results(args.json, res)
     try:
         plot(res, args.png)
         print(f"wrote {args.png}")

@@ -42,6 +42,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from _results import write_results
 
 N_LARGE, D_LARGE = 2_000_000, 100
 
@@ -515,17 +516,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     for r in [("target", "measured", "goal", "status")] + rows:
         print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
-    payload = {
-        "load_average_before": load_before,
-        "load_average_after": load_after,
-        "results": res,
-        "table": rows,
-        "config": fastcost.config_info(),
-    }
-    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as fh:
-        json.dump(payload, fh, indent=2)
-    print(f"\nwrote {args.json}")
+    write_results(
+        args.json,
+        {
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "results": res,
+            "table": rows,
+        },
+    )
     return 0
 
 
