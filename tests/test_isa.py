@@ -99,8 +99,69 @@ def test_loss_grad_every_isa(name, dtype, d):
     assert np.all(np.abs(g - X64.T @ (s64 * r)) <= bound)
 
 
+PROBE_SETS = {
+    "point": [("w", -0.5, True)],
+    "point+direction": [("w", -0.5, True), ("p", 0.25, False)],
+    "point+means": [("w", -0.5, True), (None, 1.0, False)],
+    "means+point+zero": [(None, 1.0, False), ("w", 0.0, True), (None, 2.0, True)],
+    "three vectors": [("p", 0.0, False), ("w", 1.0, True), ("p", -1.0, True)],
+    "two zeros": [(None, 1.0, False), (None, 0.5, True)],
+}
+
+
 @pytest.mark.parametrize("name", SUPPORTED)
-@pytest.mark.parametrize("kernel", ["gram", "loss_grad"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("d", [1, 5, 12, 100])
+@pytest.mark.parametrize("probes", list(PROBE_SETS))
+def test_probe_sums_every_isa(name, dtype, order, d, probes):
+    # 1013 rows: blocks of 256 and a tail of 5 rows after the groups of eight.
+    X, y, s = make_problem(1013, d, seed=d, dtype=dtype, weights=True)
+    X = np.asarray(X, order=order)
+    rng = np.random.default_rng(d)
+    vec = {"w": rng.standard_normal(d), "p": rng.standard_normal(d), None: None}
+    spec = [(vec[k], b, with_y) for k, b, with_y in PROBE_SETS[probes]]
+    with isa(name):
+        out = _core.probe_sums(X, y, spec, s)
+    X64, y64, s64 = X.astype(float), y.astype(float), s.astype(float)
+    us = []
+    for v, b, with_y in spec:
+        u = (X64 @ v.astype(dtype).astype(float) if v is not None else np.zeros(len(y))) + b
+        us.append(u - y64 if with_y else u)
+    U = np.array(us)
+    rtol = 1e-12 if dtype == np.float64 else 2e-4
+    assert out["sum_w"] == pytest.approx(s64.sum(), rel=rtol)
+    np.testing.assert_allclose(out["sum_u"], U @ s64, rtol=rtol, atol=rtol * (np.abs(U) @ s64).max())
+    uu = (U * s64) @ U.T
+    np.testing.assert_allclose(out["sum_uu"], uu, rtol=rtol, atol=rtol * np.abs(uu).max())
+    ux = (U * s64) @ X64
+    bound = rtol * ((np.abs(U) * s64) @ np.abs(X64)) + 1e-300
+    assert np.all(np.abs(out["sum_ux"] - ux) <= bound)
+
+
+def test_probe_sums_of_one_probe_equal_loss_grad():
+    X, y, s = make_problem(3001, 17, seed=3, weights=True)
+    w = np.linspace(-1, 1, 17)
+    sum_w, sum_r2, sum_r, g = _core.loss_grad(X, y, w, 0.5, s)
+    out = _core.probe_sums(X, y, [(w, 0.5, True)], s)
+    assert (out["sum_w"], out["sum_uu"][0, 0], out["sum_u"][0]) == (sum_w, sum_r2, sum_r)
+    assert out["sum_ux"][0].tobytes() == g.tobytes()
+
+
+def test_probe_sums_argument_errors():
+    X, y, _ = make_problem(20, 3, seed=1)
+    with pytest.raises(ValueError, match="one to three"):
+        _core.probe_sums(X, y, [])
+    with pytest.raises(ValueError, match="one to three"):
+        _core.probe_sums(X, y, [(None, 1.0, False)] * 4)
+    with pytest.raises(ValueError, match="length 3"):
+        _core.probe_sums(X, y, [(np.ones(2), 1.0, True)])
+    with pytest.raises(ValueError, match="needs y"):
+        _core.probe_sums(X, None, [(np.ones(3), 1.0, True)])
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+@pytest.mark.parametrize("kernel", ["gram", "loss_grad", "probes"])
 @pytest.mark.parametrize("d", [9, 40])
 def test_bitwise_identical_for_any_thread_count_every_isa(name, kernel, d):
     X, y, s = make_problem(30000, d, seed=4, weights=True)
@@ -109,6 +170,10 @@ def test_bitwise_identical_for_any_thread_count_every_isa(name, kernel, d):
     def run(threads):
         if kernel == "gram":
             return _core.gram_stats(X, y, s, n_shards=11, n_threads=threads)["gram"].tobytes()
+        if kernel == "probes":
+            spec = [(w, 0.5, True), (w[::-1].copy(), -1.0, False), (None, 1.0, False)]
+            out = _core.probe_sums(X, y, spec, s, n_shards=11, n_threads=threads)
+            return b"".join(np.asarray(out[k]).tobytes() for k in ("sum_w", "sum_ux", "sum_u", "sum_uu"))
         out = _core.loss_grad(X, y, w, 0.5, s, n_shards=11, n_threads=threads)
         return np.r_[out[:3], out[3]].tobytes()
 

@@ -328,3 +328,94 @@ def test_sgd_divergence_is_an_error_not_nan():
         LinearRegression(solver="sgd", learning_rate=10.0, max_iter=50, random_state=0).fit(
             X * 100, y
         )
+
+
+# ------------------------------------------------------------ lbfgs: one pass per iteration
+
+
+def _max_rel(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_makes_one_pass_per_iteration(weights, fit_intercept, dtype):
+    # 40000 x 12: large enough for the sample warm start (2 n / d rows).
+    X, y, s = make_problem(40000, 12, seed=31, dtype=dtype, weights=weights, noise=1.0)
+    m = LinearRegression(solver="lbfgs", fit_intercept=fit_intercept, tol=1e-8)
+    m.fit(X, y, sample_weight=s)
+    w_ref, b_ref = reference_fit(X, y, s, fit_intercept=fit_intercept)
+    assert m.converged_
+    # The first pass, then one per iteration (the last may only confirm convergence).
+    assert m.n_iter_ + 1 <= m.n_passes_ <= m.n_iter_ + 2
+    assert len(m.loss_history_) == m.n_iter_
+    # float32 gradients stop at the tolerance floor of 1000 eps(float32).
+    tol = 1e-7 if dtype == np.float64 else 5e-3
+    assert _max_rel(m.coef_, w_ref) <= tol
+    assert abs(m.intercept_ - b_ref) <= tol * max(1.0, abs(b_ref))
+    if dtype == np.float64:
+        # The loss history is the exact loss of each iterate.
+        r = X @ m.coef_ + m.intercept_ - y
+        sw = np.ones(len(y)) if s is None else s
+        assert m.loss_history_[-1] == pytest.approx((sw @ r**2) / sw.sum(), rel=1e-9)
+
+
+def test_lbfgs_needs_few_passes_on_well_conditioned_data():
+    # Isotropic data: the warm start from a row sample leaves only the sampling
+    # error, and exact steps remove it by about 100x per pass.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((100_000, 20))
+    y = X @ rng.standard_normal(20) + 3.0 + rng.standard_normal(100_000)
+    m = LinearRegression(solver="lbfgs").fit(X, y)
+    w_ref, b_ref = reference_fit(X, y)
+    assert m.converged_ and m.n_passes_ <= 4
+    assert _max_rel(m.coef_, w_ref) <= 1e-5
+
+
+def test_lbfgs_exact_means_handle_large_offsets():
+    # Columns far from zero: the first pass's exact means center the problem.
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((20000, 6)) * [1, 2, 3, 1, 0.5, 4] + [1e4, -3e3, 50, 7e5, 0, 1e3]
+    y = X @ np.array([0.5, -1, 2, 0.1, 3, -0.2]) + 1.0 + rng.standard_normal(20000)
+    m = LinearRegression(solver="lbfgs", tol=1e-10).fit(X, y)
+    newton = LinearRegression(solver="newton").fit(X, y)
+    assert m.converged_
+    assert _max_rel(m.coef_, newton.coef_) <= 1e-7
+    assert abs(m.intercept_ - newton.intercept_) <= 1e-6 * max(1.0, abs(newton.intercept_))
+
+
+def test_lbfgs_ill_conditioned_and_rank_deficient_data():
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((5000, 3))
+    # Nearly collinear columns (condition number ~1e5 after centering).
+    X = np.column_stack([base, base[:, 0] + 1e-3 * rng.standard_normal(5000), base[:, 1] * 2])
+    y = base @ [1.0, 2.0, -1.0] + 0.1 * rng.standard_normal(5000)
+    m = LinearRegression(solver="lbfgs", tol=1e-12, max_iter=5000).fit(X, y)
+    with pytest.warns(RankDeficientWarning):
+        newton = LinearRegression(solver="newton").fit(X, y)
+    # An exact duplicate (column 4 = 2 x column 1) leaves a flat direction:
+    # the predictions, not the split of the coefficients, are determined.
+    np.testing.assert_allclose(m.predict(X), newton.predict(X), rtol=0, atol=1e-6)
+    assert np.all(np.isfinite(m.coef_))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"alpha": 0.5},
+        {"standardize": True},
+        {"standardize": True, "alpha": 0.1},
+        {"noise_augmentation": 0.3},
+    ],
+)
+def test_lbfgs_with_and_without_the_warm_start_agree_with_newton(kw):
+    # alpha alone and standardize alone use the sample warm start; per-column
+    # penalties (standardize + alpha, noise) start from zero. All reach newton.
+    X, y, s = make_problem(30000, 8, seed=8, weights=True, noise=0.5)
+    X = X * np.linspace(0.5, 5, 8) + 2.0
+    m = LinearRegression(solver="lbfgs", tol=1e-10, **kw).fit(X, y, sample_weight=s)
+    ref = LinearRegression(solver="newton", **kw).fit(X, y, sample_weight=s)
+    assert m.converged_
+    assert _max_rel(m.coef_, ref.coef_) <= 1e-7
+    assert abs(m.intercept_ - ref.intercept_) <= 1e-7 * max(1.0, abs(ref.intercept_))

@@ -36,6 +36,36 @@ py::tuple loss_grad_impl(const py::array& X, const py::object& y, const py::obje
   return loss_grad_tuple(s);
 }
 
+// probes: a sequence of (w or None, b, with_y) for u = X w + b - (y if with_y).
+template <class T>
+py::dict probe_sums_impl(const py::array& X, const py::object& y, const py::sequence& probes, const py::object& sw,
+                         index_t n_shards, int n_threads) {
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  const auto k = static_cast<int>(py::len(probes));
+  if (k < 1 || k > kMaxProbes) throw py::value_error("probes must hold one to three (w, b, with_y) tuples");
+  std::vector<std::vector<double>> ws(static_cast<std::size_t>(k));
+  std::vector<Probe> list(static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    const auto t = py::reinterpret_borrow<py::sequence>(probes[static_cast<std::size_t>(i)]);
+    if (py::len(t) != 3) throw py::value_error("each probe is a (w or None, b, with_y) tuple");
+    if (!t[0].is_none()) {
+      ws[i] = double_vector(t[0], a.X.cols, "probe w");
+      list[i].w = ws[i].data();
+    }
+    list[i].b = t[1].cast<double>();
+    list[i].with_y = t[2].cast<bool>();
+    if (list[i].with_y && !a.y) throw py::value_error("a probe with with_y=True needs y");
+  }
+  const int threads = resolve_threads(n_threads);
+  const ProbeSums s = run_released([&] { return probe_sums<T>(a.X, a.y, a.sw, list, n_shards, threads); });
+  py::dict out;
+  out["sum_w"] = s.sum_w;
+  out["sum_ux"] = vector_array(s.sum_ux).attr("reshape")(k, a.X.cols);
+  out["sum_u"] = vector_array(s.sum_u);
+  out["sum_uu"] = vector_array(s.sum_uu).attr("reshape")(k, k);
+  return out;
+}
+
 // First (row, column) holding NaN or +-inf in row order, or None.
 template <class T>
 py::object find_nonfinite_impl(const py::array& X) {
@@ -76,6 +106,16 @@ void bind_kernels(py::module_& m) {
   }, py::arg("X"), py::arg("y"), py::arg("w"), py::arg("b") = 0.0, py::arg("sample_weight") = py::none(),
      py::arg("n_shards") = 0, py::arg("n_threads") = 0,
      "Fused pass: (sum s, sum s r^2, sum s r, sum s r x) for r = X w + b - y.");
+
+  m.def("probe_sums", [](const py::array& X, const py::object& y, const py::sequence& probes,
+                         const py::object& sample_weight, index_t n_shards, int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64
+               ? probe_sums_impl<double>(X, y, probes, sample_weight, n_shards, n_threads)
+               : probe_sums_impl<float>(X, y, probes, sample_weight, n_shards, n_threads);
+  }, py::arg("X"), py::arg("y"), py::arg("probes"), py::arg("sample_weight") = py::none(),
+     py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "One fused pass for up to three probes u_k = X w_k + b_k (- y if with_y); probes are\n"
+     "(w or None, b, with_y) tuples. Returns dict(sum_w, sum_ux (k x d), sum_u (k), sum_uu (k x k)).");
 
   m.def("find_nonfinite", [](const py::array& X) {
     return dtype_of(X, "X") == Dtype::F64 ? find_nonfinite_impl<double>(X) : find_nonfinite_impl<float>(X);

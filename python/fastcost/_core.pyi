@@ -1,6 +1,7 @@
 # Types of the compiled module fastcost._core (cpp/src/). Kept in step with the
 # bindings by tests/test_stub.py (every public name here and in the module).
 # Dict results: see each function's docstring for the keys.
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,14 @@ def loss_grad(
     n_shards: int = 0,
     n_threads: int = 0,
 ) -> tuple[float, float, float, npt.NDArray[np.float64]]: ...
+def probe_sums(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    probes: Sequence[tuple[npt.ArrayLike | None, float, bool]],
+    sample_weight: np.ndarray | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
 def find_nonfinite(X: np.ndarray) -> tuple[int, int] | None: ...
 def reshift_stats(
     gram: npt.ArrayLike, shift: npt.ArrayLike, new_shift: npt.ArrayLike

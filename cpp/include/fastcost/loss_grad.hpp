@@ -4,6 +4,9 @@
 // For parameters (w, b) over rows [r0, r1) it returns the raw sums
 //     sum s r^2,  sum s r,  sum s r x,  sum s       with r = x^T w + b - y,
 // which the solvers turn into a loss and gradient (and Dask adds across chunks).
+// The same pass takes up to three such "probes" at once (probe_sums): lbfgs
+// gets the gradient at its iterate and the Hessian times its search direction
+// from one read of X.
 #pragma once
 
 #include <algorithm>
@@ -26,6 +29,8 @@ struct LossGradSums {
 namespace detail {
 
 constexpr index_t kLossGradBlock = 256;
+// Rows per group of the row-major loop (a multiple of 2, dividing kLossGradBlock).
+constexpr int kRowGroup = 8;
 
 // Rows to prefetch ahead of the row-major loop: about 12 KB of X (into L1),
 // measured best on the 2M x 100 (16 rows) and 1M x 20 cases. Rows over 2 KB
@@ -37,189 +42,327 @@ inline index_t prefetch_rows(index_t row_bytes) {
   return std::min<index_t>(64, std::max<index_t>(16, 12288 / std::max<index_t>(row_bytes, 1)));
 }
 
-// Four rows at once (row-major X): four independent dot products with w, then
-// one update g += s0 r0 x0 + ... + s3 r3 x3, so g and w are loaded once per four
-// rows and the four rows are read from memory once (the second sweep hits L1).
-// Returns the four residuals r_k = x_k^T w + b - y_k in r.
-template <class T, int W>
-FASTCOST_INLINE void loss_grad_rows4(const T* FASTCOST_RESTRICT x0, const T* FASTCOST_RESTRICT x1,
-                                     const T* FASTCOST_RESTRICT x2, const T* FASTCOST_RESTRICT x3,
-                                     const T* FASTCOST_RESTRICT w, index_t d, T* r) {
+// G rows at once (row-major X) against ND vectors: G ND independent dot
+// products from one read of the rows, r[k][q] = x_q^T w_k. The accumulation
+// below (grad_update_rows) then re-reads the G rows from L1.
+template <class T, int W, int ND, int G>
+FASTCOST_INLINE void dots_rows(const T* const* xs, const T* const* w, index_t d, T (*r)[G]) {
   constexpr int L = simd::lanes<T, W>();
   using V = simd::vec_t<T, W>;
-  V a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  V a[ND][G] = {};
   index_t j = 0;
   for (; j + L <= d; j += L) {
-    const V wv = simd::load<T, W>(w + j);
-    a0 += simd::load<T, W>(x0 + j) * wv;
-    a1 += simd::load<T, W>(x1 + j) * wv;
-    a2 += simd::load<T, W>(x2 + j) * wv;
-    a3 += simd::load<T, W>(x3 + j) * wv;
-  }
-  T s0, s1, s2, s3;
-  if constexpr (W > 16) {
-    using H = simd::vec_t<T, W / 2>;
-    H h0 = simd::low_half<T, W>(a0) + simd::high_half<T, W>(a0);
-    H h1 = simd::low_half<T, W>(a1) + simd::high_half<T, W>(a1);
-    H h2 = simd::low_half<T, W>(a2) + simd::high_half<T, W>(a2);
-    H h3 = simd::low_half<T, W>(a3) + simd::high_half<T, W>(a3);
-    if (j + L / 2 <= d) {
-      const H wv = simd::load<T, W / 2>(w + j);
-      h0 += simd::load<T, W / 2>(x0 + j) * wv;
-      h1 += simd::load<T, W / 2>(x1 + j) * wv;
-      h2 += simd::load<T, W / 2>(x2 + j) * wv;
-      h3 += simd::load<T, W / 2>(x3 + j) * wv;
-      j += L / 2;
+    V v[G];
+    for (int q = 0; q < G; ++q) v[q] = simd::load<T, W>(xs[q] + j);
+    for (int k = 0; k < ND; ++k) {
+      const V wv = simd::load<T, W>(w[k] + j);
+      for (int q = 0; q < G; ++q) a[k][q] += v[q] * wv;
     }
-    s0 = simd::hsum<T, W / 2>(h0);
-    s1 = simd::hsum<T, W / 2>(h1);
-    s2 = simd::hsum<T, W / 2>(h2);
-    s3 = simd::hsum<T, W / 2>(h3);
-  } else {
-    s0 = simd::hsum<T, W>(a0);
-    s1 = simd::hsum<T, W>(a1);
-    s2 = simd::hsum<T, W>(a2);
-    s3 = simd::hsum<T, W>(a3);
+  }
+  for (int k = 0; k < ND; ++k) {
+    for (int q = 0; q < G; ++q) {
+      if constexpr (W > 16) {
+        using H = simd::vec_t<T, W / 2>;
+        H h = simd::low_half<T, W>(a[k][q]) + simd::high_half<T, W>(a[k][q]);
+        if (j + L / 2 <= d) h += simd::load<T, W / 2>(xs[q] + j) * simd::load<T, W / 2>(w[k] + j);
+        r[k][q] = simd::hsum<T, W / 2>(h);
+      } else {
+        r[k][q] = simd::hsum<T, W>(a[k][q]);
+      }
+    }
+  }
+  if constexpr (W > 16) {
+    if (j + L / 2 <= d) j += L / 2;
   }
   for (; j < d; ++j) {
-    s0 += x0[j] * w[j];
-    s1 += x1[j] * w[j];
-    s2 += x2[j] * w[j];
-    s3 += x3[j] * w[j];
+    for (int k = 0; k < ND; ++k) {
+      for (int q = 0; q < G; ++q) r[k][q] += xs[q][j] * w[k][j];
+    }
   }
-  r[0] = s0;
-  r[1] = s1;
-  r[2] = s2;
-  r[3] = s3;
 }
 
-template <class T, int W>
-FASTCOST_INLINE void grad_update4(T* FASTCOST_RESTRICT g, const T* FASTCOST_RESTRICT x0, const T* FASTCOST_RESTRICT x1,
-                                  const T* FASTCOST_RESTRICT x2, const T* FASTCOST_RESTRICT x3, const T* c,
-                                  index_t d) {
+// acc_k += sum_q c[k][q] x_q for the K accumulators: the G rows are loaded
+// once per column chunk whatever K is, and each accumulator chunk is loaded
+// and stored once per G rows.
+template <class T, int W, int K, int G>
+FASTCOST_INLINE void grad_update_rows(T* const* acc, const T* const* xs, const T (*c)[G], index_t d) {
   constexpr int L = simd::lanes<T, W>();
   using V = simd::vec_t<T, W>;
-  const T c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
   index_t j = 0;
   for (; j + L <= d; j += L) {
-    const V u = simd::load<T, W>(x0 + j) * c0 + simd::load<T, W>(x1 + j) * c1;
-    const V v = simd::load<T, W>(x2 + j) * c2 + simd::load<T, W>(x3 + j) * c3;
-    simd::store<T, W>(g + j, simd::load<T, W>(g + j) + (u + v));
+    V v[G];
+    for (int q = 0; q < G; ++q) v[q] = simd::load<T, W>(xs[q] + j);
+    for (int k = 0; k < K; ++k) {
+      V u = v[0] * c[k][0], t = v[1] * c[k][1];
+      for (int q = 2; q + 1 < G; q += 2) {
+        u += v[q] * c[k][q];
+        t += v[q + 1] * c[k][q + 1];
+      }
+      simd::store<T, W>(acc[k] + j, simd::load<T, W>(acc[k] + j) + (u + t));
+    }
   }
   if constexpr (W > 16) {
     if (j + L / 2 <= d) {
       using H = simd::vec_t<T, W / 2>;
-      const H u = simd::load<T, W / 2>(x0 + j) * c0 + simd::load<T, W / 2>(x1 + j) * c1;
-      const H v = simd::load<T, W / 2>(x2 + j) * c2 + simd::load<T, W / 2>(x3 + j) * c3;
-      simd::store<T, W / 2>(g + j, simd::load<T, W / 2>(g + j) + (u + v));
+      H v[G];
+      for (int q = 0; q < G; ++q) v[q] = simd::load<T, W / 2>(xs[q] + j);
+      for (int k = 0; k < K; ++k) {
+        H u = v[0] * c[k][0], t = v[1] * c[k][1];
+        for (int q = 2; q + 1 < G; q += 2) {
+          u += v[q] * c[k][q];
+          t += v[q + 1] * c[k][q + 1];
+        }
+        simd::store<T, W / 2>(acc[k] + j, simd::load<T, W / 2>(acc[k] + j) + (u + t));
+      }
       j += L / 2;
     }
   }
-  for (; j < d; ++j) g[j] += (x0[j] * c0 + x1[j] * c1) + (x2[j] * c2 + x3[j] * c3);
-}
-
-// out: d values sum s r x, then sum s, sum s r^2, sum s r. buf: d + 2 * NB values of T.
-template <class T, int W>
-FASTCOST_INLINE void loss_grad_shard_body(MatrixView<T> X, const T* y, const T* sw, const T* w, T b,
-                                          index_t r0, index_t r1, double* out, T* buf) {
-  constexpr index_t NB = kLossGradBlock;
-  const index_t d = X.cols;
-  T* g = buf;            // block-local gradient accumulator
-  T* r = buf + d;        // block residuals (column-major path)
-  T* sr = r + NB;        // weighted residuals
-  for (index_t i0 = r0; i0 < r1; i0 += NB) {
-    const index_t nb = std::min(NB, r1 - i0);
-    T lw = 0, l2 = 0, l1 = 0;
-    if (X.layout == Layout::RowMajor) {
-      std::fill(g, g + d, T(0));
-      index_t i = i0;
-      const auto row_bytes = static_cast<index_t>(static_cast<std::size_t>(d) * sizeof(T));
-      const index_t pf = prefetch_rows(row_bytes);
-      for (; i + 4 <= i0 + nb; i += 4) {
-        // Software prefetch (prefetcht0): the hardware prefetcher alone leaves
-        // the stream ~1.3x short of numpy's X @ v between the two sweeps.
-        if (pf > 0 && i + pf + 4 <= r1) {
-          for (int k = 0; k < 4; ++k) {
-            const char* p = reinterpret_cast<const char*>(X.row(i + pf + k));
-            for (index_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-          }
-        }
-        T rr[4], c[4];
-        loss_grad_rows4<T, W>(X.row(i), X.row(i + 1), X.row(i + 2), X.row(i + 3), w, d, rr);
-        for (int k = 0; k < 4; ++k) {
-          const T ri = rr[k] + b - (y ? y[i + k] : T(0));
-          const T s = sw ? sw[i + k] : T(1);
-          c[k] = s * ri;
-          lw += s;
-          l2 += c[k] * ri;
-          l1 += c[k];
-        }
-        grad_update4<T, W>(g, X.row(i), X.row(i + 1), X.row(i + 2), X.row(i + 3), c, d);
+  for (; j < d; ++j) {
+    for (int k = 0; k < K; ++k) {
+      T u = xs[0][j] * c[k][0], t = xs[1][j] * c[k][1];
+      for (int q = 2; q + 1 < G; q += 2) {
+        u += xs[q][j] * c[k][q];
+        t += xs[q + 1][j] * c[k][q + 1];
       }
-      for (; i < i0 + nb; ++i) {
-        const T* xi = X.row(i);
-        const T ri = simd::dot<T, W>(xi, w, d) + b - (y ? y[i] : T(0));
-        const T s = sw ? sw[i] : T(1);
-        const T si = s * ri;
-        lw += s;
-        l2 += si * ri;
-        l1 += si;
-        simd::axpy<T, W>(g, si, xi, d);
-      }
-      for (index_t j = 0; j < d; ++j) out[j] += static_cast<double>(g[j]);
-    } else {
-      for (index_t i = 0; i < nb; ++i) r[i] = b - (y ? y[i0 + i] : T(0));
-      for (index_t j = 0; j < d; ++j) simd::axpy<T, W>(r, w[j], X.col(j) + i0, nb);
-      for (index_t i = 0; i < nb; ++i) {
-        const T s = sw ? sw[i0 + i] : T(1);
-        sr[i] = s * r[i];
-        lw += s;
-        l2 += sr[i] * r[i];
-        l1 += sr[i];
-      }
-      for (index_t j = 0; j < d; ++j) out[j] += static_cast<double>(simd::dot<T, W>(X.col(j) + i0, sr, nb));
+      acc[k][j] += u + t;
     }
-    out[d] += static_cast<double>(lw);
-    out[d + 1] += static_cast<double>(l2);
-    out[d + 2] += static_cast<double>(l1);
   }
 }
 
-FASTCOST_MULTIVERSION(loss_grad_shard, loss_grad_shard_body)
+// Index of the pair (k, l), k <= l, in the packed upper triangle of a K x K matrix.
+constexpr int pair_index(int k, int l, int K) { return k * K - k * (k - 1) / 2 + (l - k); }
+
+// Probes u_k = x^T w_k + b_k - (minus_y_k ? y : 0), k < K, over rows [r0, r1);
+// the first ND have a vector w_k, the others w_k = 0 (no dot product). Adds to out, in this order:
+// K blocks of d values sum s u_k x, then sum s, then K values sum s u_k, then the
+// K (K + 1) / 2 products sum s u_k u_l (k <= l, packed by rows).
+// buf: K d + 2 K NB values of T.
+template <class T, int W, int K, int ND>
+FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, const T* const* w, const T* b,
+                                      const bool* minus_y, index_t r0, index_t r1, double* out, T* buf) {
+  constexpr index_t NB = kLossGradBlock;
+  constexpr int P = K * (K + 1) / 2;
+  constexpr int G = kRowGroup;
+  const index_t d = X.cols;
+  T* acc[K];
+  T* u[K];
+  T* su[K];
+  for (int k = 0; k < K; ++k) {
+    acc[k] = buf + k * d;
+    u[k] = buf + K * d + k * NB;
+    su[k] = buf + K * d + (K + k) * NB;
+  }
+  double* o_w = out + K * d;
+  double* o_u = o_w + 1;
+  double* o_uu = o_u + K;
+  auto offset = [&](int k, index_t i) { return b[k] - (minus_y[k] && y ? y[i] : T(0)); };
+  for (index_t i0 = r0; i0 < r1; i0 += NB) {
+    const index_t nb = std::min(NB, r1 - i0);
+    T lw = 0, lu[K] = {}, luu[P] = {};
+    if (X.layout == Layout::RowMajor) {
+      for (int k = 0; k < K; ++k) std::fill(acc[k], acc[k] + d, T(0));
+      index_t i = i0;
+      const auto row_bytes = static_cast<index_t>(static_cast<std::size_t>(d) * sizeof(T));
+      const index_t pf = prefetch_rows(row_bytes);
+      for (; i + G <= i0 + nb; i += G) {
+        // Software prefetch (prefetcht0): the hardware prefetcher alone leaves
+        // the stream ~1.3x short of numpy's X @ v between the two sweeps.
+        if (pf > 0 && i + pf + G <= r1) {
+          for (int q = 0; q < G; ++q) {
+            const char* p = reinterpret_cast<const char*>(X.row(i + pf + q));
+            for (index_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+          }
+        }
+        const T* xs[G];
+        for (int q = 0; q < G; ++q) xs[q] = X.row(i + q);
+        T rr[K][G] = {}, c[K][G];
+        if constexpr (ND > 0) dots_rows<T, W, ND, G>(xs, w, d, rr);
+        for (int q = 0; q < G; ++q) {
+          const T s = sw ? sw[i + q] : T(1);
+          lw += s;
+          for (int k = 0; k < K; ++k) {
+            rr[k][q] += offset(k, i + q);
+            c[k][q] = s * rr[k][q];
+            lu[k] += c[k][q];
+          }
+          for (int k = 0; k < K; ++k) {
+            for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += c[k][q] * rr[l][q];
+          }
+        }
+        grad_update_rows<T, W, K, G>(acc, xs, c, d);
+      }
+      for (; i < i0 + nb; ++i) {
+        const T* xi = X.row(i);
+        const T s = sw ? sw[i] : T(1);
+        lw += s;
+        T ri[K];
+        for (int k = 0; k < K; ++k) {
+          ri[k] = (k < ND ? simd::dot<T, W>(xi, w[k], d) : T(0)) + offset(k, i);
+          lu[k] += s * ri[k];
+          simd::axpy<T, W>(acc[k], s * ri[k], xi, d);
+        }
+        for (int k = 0; k < K; ++k) {
+          for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += s * ri[k] * ri[l];
+        }
+      }
+      for (int k = 0; k < K; ++k) {
+        for (index_t j = 0; j < d; ++j) out[k * d + j] += static_cast<double>(acc[k][j]);
+      }
+    } else {
+      for (int k = 0; k < K; ++k) {
+        for (index_t i = 0; i < nb; ++i) u[k][i] = offset(k, i0 + i);
+        if (k < ND) {
+          for (index_t j = 0; j < d; ++j) simd::axpy<T, W>(u[k], w[k][j], X.col(j) + i0, nb);
+        }
+      }
+      for (index_t i = 0; i < nb; ++i) {
+        const T s = sw ? sw[i0 + i] : T(1);
+        lw += s;
+        for (int k = 0; k < K; ++k) {
+          su[k][i] = s * u[k][i];
+          lu[k] += su[k][i];
+        }
+        for (int k = 0; k < K; ++k) {
+          for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += su[k][i] * u[l][i];
+        }
+      }
+      for (index_t j = 0; j < d; ++j) {
+        for (int k = 0; k < K; ++k) out[k * d + j] += static_cast<double>(simd::dot<T, W>(X.col(j) + i0, su[k], nb));
+      }
+    }
+    *o_w += static_cast<double>(lw);
+    for (int k = 0; k < K; ++k) o_u[k] += static_cast<double>(lu[k]);
+    for (int p = 0; p < P; ++p) o_uu[p] += static_cast<double>(luu[p]);
+  }
+}
+
+// K probes of which the first ND have vectors: the combinations the solvers
+// use get their own code; any other runs as ND = K with zero vectors.
+template <class T, int W>
+FASTCOST_INLINE void probe_shard_body(int K, int ND, MatrixView<T> X, const T* y, const T* sw, const T* const* w,
+                                      const T* b, const bool* minus_y, index_t r0, index_t r1, double* out, T* buf) {
+  const int key = K * 4 + ND;
+  switch (key) {
+    case 1 * 4 + 1: probe_shard_impl<T, W, 1, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
+    case 2 * 4 + 1: probe_shard_impl<T, W, 2, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
+    case 2 * 4 + 2: probe_shard_impl<T, W, 2, 2>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
+    case 3 * 4 + 1: probe_shard_impl<T, W, 3, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
+    default: probe_shard_impl<T, W, 3, 3>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
+  }
+}
+
+FASTCOST_MULTIVERSION(probe_shard, probe_shard_body)
 
 }  // namespace detail
 
+// One probe of probe_sums: u = x^T w + b - y (with_y) or x^T w + b; w null: zero.
+struct Probe {
+  const double* w = nullptr;
+  double b = 0.0;
+  bool with_y = true;
+};
+
+// The sums of one pass over X for up to kMaxProbes probes.
+struct ProbeSums {
+  int k = 0;
+  index_t d = 0;
+  double sum_w = 0.0;             // sum s
+  std::vector<double> sum_ux;     // k blocks of d: sum s u_k x
+  std::vector<double> sum_u;      // sum s u_k
+  std::vector<double> sum_uu;     // k x k, row-major: sum s u_k u_l
+
+  const double* ux(int i) const { return sum_ux.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(d); }
+  double uu(int i, int j) const { return sum_uu[static_cast<std::size_t>(i * k + j)]; }
+};
+
+constexpr int kMaxProbes = 3;
+
+// ONE read of X, sharded and reduced in a fixed order (bitwise reproducible
+// for any thread count), for up to three probes: the loss and gradient at a
+// point, a Hessian-vector product along a direction, or the column sums (w = 0,
+// b = 1) all come from the same fused pass.
 template <class T>
-LossGradSums loss_grad_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const double* w,
-                            double b, index_t n_shards, int n_threads) {
+ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const std::vector<Probe>& probes,
+                     index_t n_shards, int n_threads) {
   X.validate();
+  const int K = static_cast<int>(probes.size());
+  if (K < 1 || K > kMaxProbes) throw std::invalid_argument("probe_sums takes one to three probes");
   const index_t n = X.rows, d = X.cols;
-  LossGradSums res;
-  res.sum_wrx.assign(static_cast<std::size_t>(d), 0.0);
+  ProbeSums res;
+  res.k = K;
+  res.d = d;
+  res.sum_ux.assign(static_cast<std::size_t>(K * d), 0.0);
+  res.sum_u.assign(static_cast<std::size_t>(K), 0.0);
+  res.sum_uu.assign(static_cast<std::size_t>(K * K), 0.0);
   if (n == 0) return res;
-  if (n_shards <= 0) n_shards = default_shard_count(n, d, d + 3, 4096);
+  const int P = K * (K + 1) / 2;
+  const index_t width = K * d + 1 + K + P;
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, width, 4096);
   const ShardPlan plan = make_plan(0, n, n_shards);
-  const index_t width = d + 3;
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
-  std::vector<T> wt(static_cast<std::size_t>(d));
-  for (index_t j = 0; j < d; ++j) wt[j] = static_cast<T>(w[j]);
-  const T bt = static_cast<T>(b);
+  // The kernel wants the probes with vectors first: order[i] is the caller's
+  // index of kernel probe i. Combinations without their own code get zero vectors.
+  int order[kMaxProbes] = {}, nd = 0;
+  for (int k = 0; k < K; ++k) {
+    if (probes[k].w) order[nd++] = k;
+  }
+  for (int k = 0, i = nd; k < K; ++k) {
+    if (!probes[k].w) order[i++] = k;
+  }
+  const int key = K * 4 + nd;
+  if (!(key == 5 || key == 9 || key == 10 || key == 13)) nd = K;
+  std::vector<T> wt(static_cast<std::size_t>(K * d), T(0));
+  const T* wp[kMaxProbes] = {};
+  T bt[kMaxProbes] = {};
+  bool my[kMaxProbes] = {};
+  for (int i = 0; i < K; ++i) {
+    const Probe& pr = probes[order[i]];
+    if (pr.w) {
+      for (index_t j = 0; j < d; ++j) wt[i * d + j] = static_cast<T>(pr.w[j]);
+    }
+    wp[i] = wt.data() + i * d;
+    bt[i] = static_cast<T>(pr.b);
+    my[i] = pr.with_y;
+  }
   const Isa isa = active_isa();
   // Memory-bound: ~n d sizeof(T) bytes at ~10 GB/s on one core.
   const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
-    std::vector<T> buf(static_cast<std::size_t>(d + 2 * detail::kLossGradBlock));
-    detail::loss_grad_shard<T>(isa, X, y, sample_weight, wt.data(), bt, plan.shard_begin(s), plan.shard_end(s),
-                               partials.data() + s * width, buf.data());
+    std::vector<T> buf(static_cast<std::size_t>(K * d + 2 * K * detail::kLossGradBlock));
+    detail::probe_shard<T>(isa, K, nd, X, y, sample_weight, static_cast<const T* const*>(wp), static_cast<const T*>(bt),
+                           static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s),
+                           partials.data() + s * width, buf.data());
   });
+  std::vector<double> total(static_cast<std::size_t>(width), 0.0);
   for (index_t s = 0; s < plan.n_shards; ++s) {
     const double* p = partials.data() + s * width;
-    for (index_t j = 0; j < d; ++j) res.sum_wrx[j] += p[j];
-    res.sum_w += p[d];
-    res.sum_wr2 += p[d + 1];
-    res.sum_wr += p[d + 2];
+    for (index_t j = 0; j < width; ++j) total[j] += p[j];
   }
+  res.sum_w = total[K * d];
+  for (int i = 0; i < K; ++i) {
+    const int k = order[i];
+    std::copy(total.begin() + i * d, total.begin() + (i + 1) * d, res.sum_ux.begin() + k * d);
+    res.sum_u[k] = total[K * d + 1 + i];
+    for (int l = i; l < K; ++l) {
+      const double v = total[K * d + 1 + K + detail::pair_index(i, l, K)];
+      res.sum_uu[k * K + order[l]] = v;
+      res.sum_uu[order[l] * K + k] = v;
+    }
+  }
+  return res;
+}
+
+// The fused loss and gradient: probe_sums with the one probe r = x^T w + b - y.
+template <class T>
+LossGradSums loss_grad_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const double* w,
+                            double b, index_t n_shards, int n_threads) {
+  ProbeSums p = probe_sums(X, y, sample_weight, {Probe{w, b, true}}, n_shards, n_threads);
+  LossGradSums res;
+  res.sum_w = p.sum_w;
+  res.sum_wr2 = p.sum_uu[0];
+  res.sum_wr = p.sum_u[0];
+  res.sum_wrx = std::move(p.sum_ux);
   return res;
 }
 
