@@ -15,8 +15,11 @@ result does not depend on which worker ran what.
 - ``lbfgs`` / ``gd``: X, y and the weights are persisted on the workers once;
   every loss+gradient evaluation is one map-reduce of ``_core.loss_grad`` with
   the coefficients shipped in the task graph. The optimizer state lives on the
-  client and follows the C++ solvers step for step (same centering, line
-  search and stopping rule), so ``tol``/``max_iter`` mean the same thing.
+  client. gd follows the C++ solver step for step; lbfgs is L-BFGS with a
+  strong Wolfe line search (as ``lbfgs_minimize`` in solvers.hpp, which the
+  CUDA backend also uses), not the local solver's exact line search with a
+  sample warm start, so it needs a few more map-reduces. The stopping rule is
+  the same, so ``tol``/``max_iter`` mean the same thing.
 
 ``standardize``, ``noise_augmentation`` and ``prune`` are folded in as on one
 machine. newton and qr still make one pass: the column means and scales, the

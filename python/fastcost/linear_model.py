@@ -133,7 +133,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         ``qr``: one pass of a sharded tall-skinny Householder QR and a triangular
         solve; keeps the digits the normal equations lose (about 2-2.5x newton's
         time on tall data).
-        ``lbfgs``: L-BFGS with a strong Wolfe line search. ``gd``: gradient descent
+        ``lbfgs``: L-BFGS with exact line searches: each iteration is one pass
+        over X that returns the gradient and the Hessian times the search
+        direction, which give the exact step (the loss is quadratic). It starts
+        from the least-squares solution of a sample of about ``2 n / d`` rows
+        (when the penalty is uniform and no ``coef_init`` is given) and centers
+        at the exact column means from its first pass. ``gd``: gradient descent
         with backtracking. ``sgd``: the Keras recipe (mini-batches of ``batch_size``,
         constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
         ``auto``: see :func:`choose_solver`; when that picks newton and newton's
