@@ -278,8 +278,12 @@ def bench_lbfgs(repeat: int, kind: str = "isotropic", n: int = 1_000_000, d: int
         "data": kind,
         "data_doc": " ".join(lbfgs_data.__doc__.split()),
         "results": {
-            k: {"best_s": _best(times[k]), "times_s": times[k], "coef_rel_err": errs[k],
-                "passes_or_evaluations": counts.get(k)}
+            k: {
+                "best_s": _best(times[k]),
+                "times_s": times[k],
+                "coef_rel_err": errs[k],
+                "passes_or_evaluations": counts.get(k),
+            }
             for k in methods
         },
     }
@@ -530,7 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in only:
         res["memory"] = bench_memory()
     if "lbfgs" in only:
-        res["lbfgs"] = [bench_lbfgs(max(1, args.repeat // 2), kind) for kind in ("isotropic", "raw")]
+        res["lbfgs"] = [
+            bench_lbfgs(max(1, args.repeat // 2), kind) for kind in ("isotropic", "raw")
+        ]
     if "small" in only:
         res["small"] = bench_small(args.calls)
     load_after = os.getloadavg()

@@ -131,7 +131,9 @@ def test_probe_sums_every_isa(name, dtype, order, d, probes):
     U = np.array(us)
     rtol = 1e-12 if dtype == np.float64 else 2e-4
     assert out["sum_w"] == pytest.approx(s64.sum(), rel=rtol)
-    np.testing.assert_allclose(out["sum_u"], U @ s64, rtol=rtol, atol=rtol * (np.abs(U) @ s64).max())
+    np.testing.assert_allclose(
+        out["sum_u"], U @ s64, rtol=rtol, atol=rtol * (np.abs(U) @ s64).max()
+    )
     uu = (U * s64) @ U.T
     np.testing.assert_allclose(out["sum_uu"], uu, rtol=rtol, atol=rtol * np.abs(uu).max())
     ux = (U * s64) @ X64
@@ -173,7 +175,9 @@ def test_bitwise_identical_for_any_thread_count_every_isa(name, kernel, d):
         if kernel == "probes":
             spec = [(w, 0.5, True), (w[::-1].copy(), -1.0, False), (None, 1.0, False)]
             out = _core.probe_sums(X, y, spec, s, n_shards=11, n_threads=threads)
-            return b"".join(np.asarray(out[k]).tobytes() for k in ("sum_w", "sum_ux", "sum_u", "sum_uu"))
+            return b"".join(
+                np.asarray(out[k]).tobytes() for k in ("sum_w", "sum_ux", "sum_u", "sum_uu")
+            )
         out = _core.loss_grad(X, y, w, 0.5, s, n_shards=11, n_threads=threads)
         return np.r_[out[:3], out[3]].tobytes()
 

@@ -10,6 +10,7 @@ import numpy.typing as npt
 class Cancelled(KeyboardInterrupt): ...
 
 CENTER_ROWS: int
+SAMPLE_BLOCK: int
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
 

@@ -95,6 +95,8 @@ DASK_PARAMETERS = frozenset(
 #: Partial results merged per reduction task. A fixed fan-in makes the tree,
 #: and hence the rounding of the sums, a function of the chunk count only.
 TREE_FAN_IN = 8
+#: Rows per block of the lbfgs warm start's sample (as the compiled solver).
+SAMPLE_BLOCK = int(_core.SAMPLE_BLOCK)
 
 
 def _import_dask() -> tuple[Any, Any, Any]:
@@ -236,6 +238,20 @@ def _loss_grad_task(X, y, sw, w, b, n_shards, n_threads):  # type: ignore[no-unt
     X, y, sw = _block(X, y, sw)
     s_w, s_r2, s_r, s_rx = _core.loss_grad(X, y, w, b, sw, n_shards, _task_threads(n_threads))
     return np.r_[s_w, s_r2, s_r, s_rx]
+
+
+def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The chunk's ``_core.probe_sums`` for the (w or None, b, with_y) probes."""
+    X, y, sw = _block(X, y, sw)
+    out = _core.probe_sums(X, y, probes, sw, n_shards, _task_threads(n_threads))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def _sample_gram_task(X, y, sw, shift):  # type: ignore[no-untyped-def]
+    """One block of the warm start's row sample: its Gram about ``shift``, in one
+    shard on one thread (``sample_warm_start`` in solvers.hpp)."""
+    X, y, sw = _block(X, y, sw)
+    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
 
 
 def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
@@ -423,6 +439,32 @@ class _Objective:
         b = float(theta[d] - self.mu @ w) if self.fit_intercept else 0.0
         return w, b
 
+    def probe(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
+        """One map-reduce of ``_core.probe_sums`` (a pass over X)."""
+        out = self.data.map_reduce(
+            self.client, _probe_task, _add, probes, self.n_shards, self.n_threads
+        )
+        self.n_evals += 1
+        return out
+
+    def theta_grad(self, sums: dict[str, Any], k: int, t: np.ndarray) -> np.ndarray:
+        """``theta_grad`` in solvers.hpp: the gradient at t (probe k the model of
+        t, with y) or the Hessian times t (probe k the model of direction t)."""
+        d = self.data.d
+        ux, su = sums["sum_ux"][k], float(sums["sum_u"][k])
+        grad = np.empty(d + 1)
+        grad[:d] = 2.0 * (ux - self.mu * su) / self.sum_w / self.sigma + 2.0 * self.lam * t[:d]
+        if self.frozen is not None:
+            grad[:d][self.frozen] = 0.0
+        grad[d] = 2.0 * su / self.sum_w if self.fit_intercept else 0.0
+        return grad
+
+    def penalty_dot(self, a: np.ndarray, b: np.ndarray) -> float:
+        d = self.data.d
+        if self.uniform:
+            return self.alpha * float(a[:d] @ b[:d])
+        return float((self.lam * a[:d]) @ b[:d])
+
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         d = self.data.d
         w, b = self.to_model(theta)
@@ -444,23 +486,6 @@ class _Objective:
         return f, grad
 
 
-def _cubic_step(a: float, fa: float, ga: float, b: float, fb: float, gb: float) -> float:
-    """Minimizer of the cubic through (a, fa, ga), (b, fb, gb), kept inside the interval."""
-    d1 = ga + gb - 3.0 * (fa - fb) / (a - b)
-    disc = d1 * d1 - ga * gb
-    lo, hi = min(a, b), max(a, b)
-    width = hi - lo
-    t = 0.5 * (a + b)
-    if disc >= 0.0:
-        d2 = (1.0 if b > a else -1.0) * math.sqrt(disc)
-        denom = gb - ga + 2.0 * d2
-        if denom != 0.0:
-            t = b - (b - a) * (gb + d2 - d1) / denom
-    if not math.isfinite(t) or t < lo + 0.1 * width or t > hi - 0.1 * width:
-        t = 0.5 * (a + b)
-    return t
-
-
 def _max_abs(v: np.ndarray) -> float:
     return float(np.max(np.abs(v))) if v.size else 0.0
 
@@ -476,112 +501,149 @@ def _minimize_result(theta: np.ndarray, it: int, losses: list[float], converged:
             "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
 
 
+class _History:
+    """The L-BFGS memory and two-loop recursion (``LbfgsHistory`` in solvers.hpp)."""
+
+    def __init__(self, m: int) -> None:
+        self.m = max(1, m)
+        self.s: list[np.ndarray] = []
+        self.y: list[np.ndarray] = []
+        self.rho: list[float] = []
+
+    def push(self, s: np.ndarray, y: np.ndarray) -> None:
+        sy = float(s @ y)
+        if not sy > 1e-16 * float(y @ y):
+            return
+        if len(self.s) == self.m:
+            del self.s[0], self.y[0], self.rho[0]
+        self.s.append(s)
+        self.y.append(y)
+        self.rho.append(1.0 / sy)
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        q = g.copy()
+        k = len(self.s)
+        a = [0.0] * k
+        for i in range(k - 1, -1, -1):
+            a[i] = self.rho[i] * float(self.s[i] @ q)
+            q -= a[i] * self.y[i]
+        if k:
+            q *= float(self.s[-1] @ self.y[-1]) / float(self.y[-1] @ self.y[-1])
+        for i in range(k):
+            beta = self.rho[i] * float(self.y[i] @ q)
+            q += (a[i] - beta) * self.s[i]
+        if not float(g @ -q) < 0.0:
+            self.s, self.y, self.rho = [], [], []
+            return -g
+        return -q
+
+
+def _sample_warm_start(f: _Objective, prep_uniform: bool, coef_init: Any, standardize: bool,
+                       shift: np.ndarray) -> tuple[np.ndarray, float] | None:  # fmt: skip
+    """``sample_warm_start`` in solvers.hpp on the cluster: the same row blocks,
+    Gram shift and solve, so the same start as the local fit."""
+    import dask
+
+    data = f.data
+    n, d = data.n, data.d
+    if coef_init is not None or not prep_uniform or f.frozen is not None:
+        return None
+    if standardize and f.alpha != 0.0:
+        return None
+    m = min(n // 4, 2 * n // max(d, 1))
+    if m < 8 * (d + 2):
+        return None
+    blocks = max(1, m // SAMPLE_BLOCK)
+    task = dask.delayed(_sample_gram_task, pure=True)
+    parts = []
+    for k in range(blocks):
+        i0 = min(k * n // blocks, n - min(n, SAMPLE_BLOCK))
+        i1 = i0 + min(SAMPLE_BLOCK, n - i0)
+        sw = None if data.sw is None else data.sw[i0:i1]
+        parts.append(task(data.X[i0:i1], data.y[i0:i1], sw, shift))
+    grams = f.client.compute(parts, sync=True)
+    total = np.zeros_like(np.asarray(grams[0], dtype=np.float64))
+    for g in grams:
+        total += g
+    if not np.isfinite(total).all():
+        return None
+    try:
+        r = _core.solve_stats(total, shift, f.alpha, f.fit_intercept)
+    except (ValueError, ArithmeticError):
+        return None
+    coef = np.asarray(r["coef"], dtype=np.float64)
+    if int(r["rank"]) < d or not (np.isfinite(coef).all() and math.isfinite(float(r["intercept"]))):
+        return None
+    return coef, float(r["intercept"])
+
+
 def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
+           warm: tuple[np.ndarray, float] | None = None, exact_means: bool = False,
            history: int = 10) -> dict[str, Any]:  # fmt: skip
-    """L-BFGS with a strong Wolfe line search, as ``lbfgs_minimize`` in solvers.hpp."""
-    fx, g = f(theta)
+    """``lbfgs_least_squares`` in solvers.hpp: L-BFGS with exact line searches,
+    one map-reduce of ``_core.probe_sums`` per iteration (the gradient at the
+    iterate and the Hessian times the direction), the exact column means from
+    the first pass and, given ``warm``, the sample warm start."""
+    d = theta.size - 1
+    w_ref, b_ref = f.to_model(theta)
+    w_start, b_start = warm if warm is not None else (w_ref, b_ref)
+    probes: list[tuple[np.ndarray | None, float, bool]] = [(w_start, b_start, True)]
+    if exact_means:
+        probes.append((None, 1.0, False))  # u = 1: sum s x and sum s
+    if warm is not None:
+        probes.append((None if not np.any(w_ref) else w_ref, b_ref, True))
+    first = f.probe(probes)
+    if exact_means:
+        f.mu = first["sum_ux"][1] / float(first["sum_u"][1])
+        if not np.isfinite(f.mu).all():
+            f.data.raise_for_nonfinite(f.client)
+
+    def to_theta(w: np.ndarray, b: float) -> np.ndarray:
+        t = np.zeros(d + 1)
+        t[:d] = w * f.sigma
+        if f.fit_intercept:
+            t[d] = b + float(f.mu @ w)
+        return t
+
+    theta = to_theta(w_start, b_start)
+    g = f.theta_grad(first, 0, theta)
+    fx = float(first["sum_uu"][0, 0]) / f.sum_w + f.penalty_dot(theta, theta)
     g0 = _max_abs(g)
+    if warm is not None:
+        t_ref = to_theta(w_ref, b_ref)
+        g0 = _max_abs(f.theta_grad(first, 2 if exact_means else 1, t_ref))
+    if not (math.isfinite(fx) and math.isfinite(g0) and np.isfinite(g).all()):
+        f.data.raise_for_nonfinite(f.client)
     gtol = tol * g0
-    s_hist: list[np.ndarray] = []
-    y_hist: list[np.ndarray] = []
-    rho_hist: list[float] = []
-    converged = g0 == 0.0
-    message = ""
+    hist = _History(history)
     losses: list[float] = []
-    c1, c2 = 1e-4, 0.9
+    message = ""
+    converged = _max_abs(g) <= gtol
     it = 0
     while not converged and it < max_iter:
-        # Two-loop recursion: direction = -H g.
-        q = g.copy()
-        k = len(s_hist)
-        alphas = [0.0] * k
-        for i in range(k - 1, -1, -1):
-            alphas[i] = rho_hist[i] * float(s_hist[i] @ q)
-            q -= alphas[i] * y_hist[i]
-        gamma = float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1]) if k else 1.0
-        q *= gamma
-        for i in range(k):
-            beta = rho_hist[i] * float(y_hist[i] @ q)
-            q += (alphas[i] - beta) * s_hist[i]
-        direction = -q
-        dphi0 = float(g @ direction)
-        if not dphi0 < 0.0:  # not a descent direction: restart from steepest descent
-            s_hist.clear()
-            y_hist.clear()
-            rho_hist.clear()
-            direction = -g
-            dphi0 = float(g @ direction)
-        step = 1.0 if k else min(1.0, 1.0 / math.sqrt(float(g @ g)))
-        # Rounding in f grows with the terms summed, not with f: a small relative
-        # slack (Hager-Zhang's approximate Wolfe test) lets the derivative decide.
-        f_noise = 1e-8 * abs(fx)
-
-        def evaluate(a: float, x0=theta, p=direction) -> tuple[float, float, Any, Any]:
-            x_new = x0 + a * p
-            fa, g_new = f(x_new)
-            return fa, float(g_new @ p), x_new, g_new
-
-        def decrease_ok(a: float, fa: float, da: float, f0=fx, d0=dphi0, noise=f_noise) -> bool:
-            # Armijo, or the approximate-Wolfe form (Hager-Zhang) once f is at rounding level.
-            return fa <= f0 + c1 * a * d0 or (fa <= f0 + noise and da <= (1.0 - 2.0 * c1) * abs(d0))
-
-        found = zoom = False
-        a_prev, f_prev, d_prev = 0.0, fx, dphi0
-        a_lo = f_lo = d_lo = a_hi = f_hi = d_hi = 0.0
-        best_x: np.ndarray | None = None
-        best_g = g
-        best_f = fx
-        for ls in range(25):
-            fa, dA, x_new, g_new = evaluate(step)
-            if not decrease_ok(step, fa, dA) or (ls > 0 and fa >= f_prev):
-                a_lo, f_lo, d_lo, a_hi, f_hi, d_hi = a_prev, f_prev, d_prev, step, fa, dA
-                zoom = True
-            elif abs(dA) <= -c2 * dphi0:
-                found = True
-                best_f, best_x, best_g = fa, x_new, g_new
-            elif dA >= 0.0:
-                a_lo, f_lo, d_lo, a_hi, f_hi, d_hi = step, fa, dA, a_prev, f_prev, d_prev
-                best_f, best_x, best_g = fa, x_new, g_new
-                zoom = True
-            else:
-                best_f, best_x, best_g = fa, x_new, g_new
-                a_prev, f_prev, d_prev = step, fa, dA
-                step *= 2.0
-            if found or zoom:
-                break
-        if zoom:
-            for _ in range(30):
-                a = _cubic_step(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi)
-                fa, dA, x_new, g_new = evaluate(a)
-                if not decrease_ok(a, fa, dA) or fa >= f_lo:
-                    a_hi, f_hi, d_hi = a, fa, dA
-                else:
-                    best_f, best_x, best_g = fa, x_new, g_new
-                    if abs(dA) <= -c2 * dphi0:
-                        break
-                    if dA * (a_hi - a_lo) >= 0.0:
-                        a_hi, f_hi, d_hi = a_lo, f_lo, d_lo
-                    a_lo, f_lo, d_lo = a, fa, dA
-                if abs(a_hi - a_lo) <= 1e-16 * max(1.0, abs(a_lo)):
-                    break
-        if best_x is None or not best_f <= fx + f_noise:
-            # No decrease possible: the iterate is as good as rounding allows.
-            converged = _max_abs(g) <= gtol
-            if not converged:
-                message = "line search could not decrease the loss further (rounding limit)"
+        p = hist.direction(g)
+        w, b = f.to_model(theta)
+        pw, pb = f.to_model(p)
+        sums = f.probe([(w, b, True), (pw, pb, False)])
+        g = f.theta_grad(sums, 0, theta)
+        hp = f.theta_grad(sums, 1, p)
+        fx = float(sums["sum_uu"][0, 0]) / f.sum_w + f.penalty_dot(theta, theta)
+        if not (math.isfinite(fx) and np.isfinite(g).all() and np.isfinite(hp).all()):
+            f.data.raise_for_nonfinite(f.client)
+        if _max_abs(g) <= gtol:
+            converged = True
             break
-        s = best_x - theta
-        yv = best_g - g
-        sy = float(s @ yv)
-        if sy > 1e-16 * float(yv @ yv):
-            if len(s_hist) == history:
-                s_hist.pop(0)
-                y_hist.pop(0)
-                rho_hist.pop(0)
-            s_hist.append(s)
-            y_hist.append(yv)
-            rho_hist.append(1.0 / sy)
-        theta, g, fx = best_x, best_g, best_f
+        gp = 2.0 * float(sums["sum_uu"][0, 1]) / f.sum_w + 2.0 * f.penalty_dot(theta, p)
+        php = 2.0 * float(sums["sum_uu"][1, 1]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
+        if not (php > 0.0 and gp < 0.0):
+            message = "no further decrease along the search direction (rounding limit)"
+            break
+        a = -gp / php
+        s, yv = a * p, a * hp
+        theta = theta + s
+        g = g + yv
+        fx += 0.5 * a * gp
+        hist.push(s, yv)
         it += 1
         losses.append(fx)
         converged = _max_abs(g) <= gtol
@@ -1046,8 +1108,13 @@ class LinearRegression(_LocalLinearRegression):
         # of their starting size: the same floor as the compiled solvers.
         tol = max(float(self.tol), 1000.0 * float(np.finfo(data.dtype).eps))
         max_iter = int(self.max_iter or DEFAULT_MAX_ITER[solver])
-        run = _lbfgs if solver == "lbfgs" else _gd
-        out = run(objective, theta, tol, max_iter)
+        if solver == "lbfgs":
+            warm = _sample_warm_start(objective, prep.noise_std == 0.0, coef_init,
+                                      bool(prep.standardize), data.first_row(client))  # fmt: skip
+            exact_means = fit_intercept and not prep.standardize
+            out = _lbfgs(objective, theta, tol, max_iter, warm=warm, exact_means=exact_means)
+        else:
+            out = _gd(objective, theta, tol, max_iter)
         coef, intercept = objective.to_model(out["theta"])
         return {
             "coef": coef,

@@ -143,6 +143,12 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, const T* y, const T* sw, c
         for (; j + L <= d; j += L) {
           simd::store<T, W>(&at(bpack, i, j), simd::load<T, W>(xi + j) - simd::load<T, W>(cp + j));
         }
+        if constexpr (W > 16) {  // a half vector: the tail of d = 20 in one step
+          if (j + L / 2 <= d) {
+            simd::store<T, W / 2>(&at(bpack, i, j), simd::load<T, W / 2>(xi + j) - simd::load<T, W / 2>(cp + j));
+            j += L / 2;
+          }
+        }
         for (; j < d; ++j) at(bpack, i, j) = xi[j] - cp[j];
         at(bpack, i, d) = (y ? y[i0 + i] : T(0)) - cy;
         at(bpack, i, d + 1) = T(1);
