@@ -483,3 +483,22 @@ def test_compare_cli_runs_on_the_cluster(client, capsys):
 def test_sklearn_compatible(estimator, check, client):
     with client.as_current():  # the module's cluster, not one started per fit
         check(estimator)
+
+
+def test_preconditioned_lbfgs_follows_the_compiled_solver(client):
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((20000, 12))
+    for j in range(1, 12):
+        X[:, j] = 0.8 * X[:, j - 1] + 0.6 * X[:, j]
+    X = X * np.geomspace(0.2, 5, 12) + rng.uniform(-20, 20, 12)
+    y = X @ rng.standard_normal(12) + rng.standard_normal(20000)
+    kw = {"solver": "lbfgs", "tol": 1e-10}
+    local = fastcost.LinearRegression(**kw).fit(X, y)
+    assert "preconditioned" in local.fit_info_
+    model = fdask.LinearRegression(client=client, **kw).fit(
+        *_dask(X, y, None, (7000, 6000, 7000))[:2]
+    )
+    assert "preconditioned" in model.fit_info_ and "sampled rows" in model.fit_info_
+    assert model.n_iter_ == local.n_iter_ and model.n_passes_ == local.n_passes_
+    assert _rel(model.coef_, local.coef_) <= 1e-10
+    np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-10)

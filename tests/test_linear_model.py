@@ -419,3 +419,78 @@ def test_lbfgs_with_and_without_the_warm_start_agree_with_newton(kw):
     assert m.converged_
     assert _max_rel(m.coef_, ref.coef_) <= 1e-7
     assert abs(m.intercept_ - ref.intercept_) <= 1e-7 * max(1.0, abs(ref.intercept_))
+
+
+def _raw_problem(n=60000, d=30, seed=11):
+    # Correlated (AR(1), rho = 0.7), scaled 0.3..3 and offset columns: condition
+    # number ~1e3 before centering and scaling.
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    for j in range(1, d):
+        X[:, j] = 0.7 * X[:, j - 1] + np.sqrt(1 - 0.49) * X[:, j]
+    X = X * np.geomspace(0.3, 3, d) + rng.uniform(-10, 10, d)
+    y = X @ rng.standard_normal(d) + 2.0 + rng.standard_normal(n)
+    return X, y
+
+
+def test_lbfgs_preconditions_ill_conditioned_data_only():
+    X, y = _raw_problem()
+    m = LinearRegression(solver="lbfgs", tol=1e-10).fit(X, y)
+    ref = LinearRegression(solver="newton").fit(X, y)
+    assert "preconditioned by the sample's Hessian" in m.fit_info_
+    assert m.converged_ and m.n_passes_ <= 10
+    assert _max_rel(m.coef_, ref.coef_) <= 1e-7
+    assert abs(m.intercept_ - ref.intercept_) <= 1e-7 * max(1.0, abs(ref.intercept_))
+    # Isotropic data: the sample's Hessian would be worse than the identity.
+    rng = np.random.default_rng(12)
+    Xi = rng.standard_normal((60000, 30))
+    mi = LinearRegression(solver="lbfgs").fit(Xi, Xi @ np.ones(30) + rng.standard_normal(60000))
+    assert "preconditioned" not in mi.fit_info_ and "sampled rows" in mi.fit_info_
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"noise_augmentation": 0.5},
+        {"standardize": True, "alpha": 0.01},
+        {"prune": True},
+        {"fit_intercept": False},
+    ],
+)
+def test_preconditioned_lbfgs_with_options_agrees_with_newton(kw):
+    X, y = _raw_problem(seed=13)
+    if kw.get("prune"):
+        X = np.column_stack([X, X[:, 0] * 2.0, np.full(len(y), 1.5)])  # duplicate, constant
+    m = LinearRegression(solver="lbfgs", tol=1e-10, **kw).fit(X, y)
+    ref = LinearRegression(solver="newton", **kw).fit(X, y)
+    assert m.converged_ and "preconditioned" in m.fit_info_
+    assert _max_rel(m.coef_, ref.coef_) <= 1e-6
+    assert abs(m.intercept_ - ref.intercept_) <= 1e-6 * max(1.0, abs(ref.intercept_))
+
+
+def test_sample_preconditioner_against_numpy():
+    from fastcost import _core
+
+    X, y = _raw_problem(n=5000, d=8, seed=14)
+    st = _core.gram_stats(X, y, None, None, 1, 1)
+    sigma, lam = np.linspace(0.5, 2, 8), np.full(8, 0.01)
+    pc = _core.sample_preconditioner(st["gram"], st["shift"], 5000, True, sigma, lam)
+    Xc = X - X.mean(axis=0)
+    M = 2 * (Xc.T @ Xc) / 5000 / np.outer(sigma, sigma) + 2 * np.diag(lam)
+    ev = np.linalg.eigvalsh(M)
+    assert pc["use"] and pc["kappa"] == pytest.approx(ev[-1] / ev[0], rel=0.1)
+    r = np.sqrt(8 / 5000)
+    assert pc["kappa_sampling"] == pytest.approx(((1 + r) / (1 - r)) ** 2, rel=1e-12)
+    L = pc["chol"]
+    np.testing.assert_allclose(
+        np.tril(L) @ np.tril(L).T, M, rtol=1e-10, atol=1e-12 * np.abs(M).max()
+    )
+    q = np.linspace(-1, 1, 9)
+    np.testing.assert_allclose(
+        _core.apply_preconditioner(L, q), np.r_[np.linalg.solve(M, q[:8]), q[8] / 2], rtol=1e-10
+    )
+    # Near-identity statistics: the sampling alone explains the spread.
+    Z = np.random.default_rng(1).standard_normal((20000, 8))
+    sz = _core.gram_stats(Z, None, None, None, 1, 1)
+    pz = _core.sample_preconditioner(sz["gram"], sz["shift"], 20000, True, np.ones(8), np.zeros(8))
+    assert not pz["use"] and pz["kappa"] < pz["kappa_sampling"] ** 2

@@ -87,6 +87,41 @@ void bind_solvers(py::module_& m) {
     return result_dict(solve_from_stats(gram_stats_from(gram, shift), alpha, fit_intercept));
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      "The newton solve from (possibly merged) statistics of gram_stats.");
+
+  m.def("sample_preconditioner", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
+                                    const py::object& shift, index_t rows, bool fit_intercept, const py::object& sigma,
+                                    const py::object& lam, const py::object& frozen) {
+    const GramStats st = gram_stats_from(gram, shift);
+    std::vector<char> fz;
+    if (!frozen.is_none()) {
+      const auto f = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(frozen);
+      if (!f || f.ndim() != 1 || f.shape(0) != st.d) throw py::value_error("frozen must be a 1-D bool array of length d");
+      fz.assign(f.data(), f.data() + st.d);
+    }
+    const std::vector<double> sg = double_vector(sigma, st.d, "sigma"), lm = double_vector(lam, st.d, "lam");
+    const SamplePreconditioner pc = sample_preconditioner(st, rows, fit_intercept, sg, lm, fz);
+    py::dict out;
+    out["use"] = pc.use;
+    out["chol"] = square_array(pc.use ? pc.chol : std::vector<double>(static_cast<std::size_t>(st.d * st.d), 0.0),
+                               st.d);
+    out["kappa"] = pc.kappa;
+    out["kappa_sampling"] = pc.kappa_sampling;
+    return out;
+  }, py::arg("gram"), py::arg("shift"), py::arg("rows"), py::arg("fit_intercept"), py::arg("sigma"), py::arg("lam"),
+     py::arg("frozen") = py::none(),
+     "lbfgs' preconditioner from its row sample's statistics (sample_preconditioner in solvers.hpp):\n"
+     "dict(use, chol, kappa, kappa_sampling).");
+
+  m.def("apply_preconditioner", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& chol,
+                                   const py::object& q) {
+    if (chol.ndim() != 2 || chol.shape(0) != chol.shape(1)) throw py::value_error("chol must be a square matrix");
+    const auto d = static_cast<index_t>(chol.shape(0));
+    SamplePreconditioner pc;
+    pc.chol.assign(chol.data(), chol.data() + d * d);
+    std::vector<double> v = double_vector(q, d + 1, "q");
+    apply_preconditioner(pc, d, v);
+    return vector_array(v);
+  }, py::arg("chol"), py::arg("q"), "M^-1 q for lbfgs' preconditioner (coefficients, then the intercept).");
 }
 
 }  // namespace fastcost::bindings

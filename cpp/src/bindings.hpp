@@ -160,6 +160,7 @@ inline py::dict result_dict(const FitResult& r) {
   out["condition_estimate"] = r.condition_estimate;
   out["grad_norm"] = r.grad_norm;
   out["message"] = r.message;
+  out["notes"] = r.notes;
   return out;
 }
 

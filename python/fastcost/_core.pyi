@@ -65,6 +65,16 @@ def fit(
 def solve_stats(
     gram: npt.ArrayLike, shift: npt.ArrayLike, alpha: float = 0.0, fit_intercept: bool = True
 ) -> dict[str, Any]: ...
+def sample_preconditioner(
+    gram: npt.ArrayLike,
+    shift: npt.ArrayLike,
+    rows: int,
+    fit_intercept: bool,
+    sigma: npt.ArrayLike,
+    lam: npt.ArrayLike,
+    frozen: npt.ArrayLike | None = None,
+) -> dict[str, Any]: ...
+def apply_preconditioner(chol: npt.ArrayLike, q: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
 
 # bind_qr.cpp: tall-skinny QR
 def tsqr_stats(

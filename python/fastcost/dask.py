@@ -520,39 +520,40 @@ class _History:
         self.y.append(y)
         self.rho.append(1.0 / sy)
 
-    def direction(self, g: np.ndarray) -> np.ndarray:
+    def direction(self, g: np.ndarray, h0: Callable | None = None) -> np.ndarray:
+        """-H g; H0 = ``h0`` (a preconditioner's inverse) or (s^T y / y^T y) I."""
         q = g.copy()
         k = len(self.s)
         a = [0.0] * k
         for i in range(k - 1, -1, -1):
             a[i] = self.rho[i] * float(self.s[i] @ q)
             q -= a[i] * self.y[i]
-        if k:
+        if h0 is not None:
+            q = h0(q)
+        elif k:
             q *= float(self.s[-1] @ self.y[-1]) / float(self.y[-1] @ self.y[-1])
         for i in range(k):
             beta = self.rho[i] * float(self.y[i] @ q)
             q += (a[i] - beta) * self.s[i]
         if not float(g @ -q) < 0.0:
             self.s, self.y, self.rho = [], [], []
-            return -g
+            q = g.copy() if h0 is None else h0(g.copy())
+            if not float(g @ -q) < 0.0:
+                q = g.copy()
         return -q
 
 
-def _sample_warm_start(f: _Objective, prep_uniform: bool, coef_init: Any, standardize: bool,
-                       shift: np.ndarray) -> tuple[np.ndarray, float] | None:  # fmt: skip
-    """``sample_warm_start`` in solvers.hpp on the cluster: the same row blocks,
-    Gram shift and solve, so the same start as the local fit."""
+def _sample(f: _Objective, closed_form: bool, shift: np.ndarray) -> dict[str, Any]:
+    """``lbfgs_sample`` in solvers.hpp on the cluster: the same row blocks, Gram
+    shift, warm start (when ``closed_form``) and preconditioner as the local fit."""
     import dask
 
     data = f.data
     n, d = data.n, data.d
-    if coef_init is not None or not prep_uniform or f.frozen is not None:
-        return None
-    if standardize and f.alpha != 0.0:
-        return None
+    out: dict[str, Any] = {"warm": None, "pc": None, "rows": 0}
     m = min(n // 4, 2 * n // max(d, 1))
     if m < 8 * (d + 2):
-        return None
+        return out
     blocks = max(1, m // SAMPLE_BLOCK)
     task = dask.delayed(_sample_gram_task, pure=True)
     parts = []
@@ -561,30 +562,39 @@ def _sample_warm_start(f: _Objective, prep_uniform: bool, coef_init: Any, standa
         i1 = i0 + min(SAMPLE_BLOCK, n - i0)
         sw = None if data.sw is None else data.sw[i0:i1]
         parts.append(task(data.X[i0:i1], data.y[i0:i1], sw, shift))
+        out["rows"] += i1 - i0
     grams = f.client.compute(parts, sync=True)
     total = np.zeros_like(np.asarray(grams[0], dtype=np.float64))
     for g in grams:
         total += g
-    if not np.isfinite(total).all():
-        return None
-    try:
-        r = _core.solve_stats(total, shift, f.alpha, f.fit_intercept)
-    except (ValueError, ArithmeticError):
-        return None
-    coef = np.asarray(r["coef"], dtype=np.float64)
-    if int(r["rank"]) < d or not (np.isfinite(coef).all() and math.isfinite(float(r["intercept"]))):
-        return None
-    return coef, float(r["intercept"])
+    if closed_form and np.isfinite(total).all():
+        try:
+            r = _core.solve_stats(total, shift, f.alpha, f.fit_intercept)
+        except (ValueError, ArithmeticError):
+            r = None
+        if r is not None:
+            coef = np.asarray(r["coef"], dtype=np.float64)
+            b = float(r["intercept"])
+            if int(r["rank"]) == d and np.isfinite(coef).all() and math.isfinite(b):
+                out["warm"] = (coef, b)
+    if np.isfinite(total).all():
+        pc = _core.sample_preconditioner(
+            total, shift, out["rows"], f.fit_intercept, f.sigma, f.lam, f.frozen
+        )
+        out["pc"] = pc if pc["use"] else None
+    return out
 
 
 def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
-           warm: tuple[np.ndarray, float] | None = None, exact_means: bool = False,
+           sample: dict[str, Any] | None = None, exact_means: bool = False,
            history: int = 10) -> dict[str, Any]:  # fmt: skip
     """``lbfgs_least_squares`` in solvers.hpp: L-BFGS with exact line searches,
     one map-reduce of ``_core.probe_sums`` per iteration (the gradient at the
     iterate and the Hessian times the direction), the exact column means from
     the first pass and, given ``warm``, the sample warm start."""
     d = theta.size - 1
+    sample = sample or {"warm": None, "pc": None, "rows": 0}
+    warm, pc = sample["warm"], sample["pc"]
     w_ref, b_ref = f.to_model(theta)
     w_start, b_start = warm if warm is not None else (w_ref, b_ref)
     probes: list[tuple[np.ndarray | None, float, bool]] = [(w_start, b_start, True)]
@@ -620,8 +630,22 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
     message = ""
     converged = _max_abs(g) <= gtol
     it = 0
+    notes = []
+    if warm is not None:
+        notes.append(f"started from the exact solution of {sample['rows']} sampled rows")
+    h0 = None
+    if pc is not None:
+        kappa, limit = float(pc["kappa"]), float(pc["kappa_sampling"]) ** 2
+        notes.append(
+            f"preconditioned by the sample's Hessian (its condition {kappa:.3g} > {limit:.3g})"
+        )
+        chol = np.asarray(pc["chol"])
+
+        def h0(q: np.ndarray) -> np.ndarray:
+            return np.asarray(_core.apply_preconditioner(chol, q))
+
     while not converged and it < max_iter:
-        p = hist.direction(g)
+        p = hist.direction(g, h0)
         w, b = f.to_model(theta)
         pw, pb = f.to_model(p)
         sums = f.probe([(w, b, True), (pw, pb, False)])
@@ -647,7 +671,9 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
         it += 1
         losses.append(fx)
         converged = _max_abs(g) <= gtol
-    return _minimize_result(theta, it, losses, converged, message, g, fx)
+    out = _minimize_result(theta, it, losses, converged, message, g, fx)
+    out["notes"] = "; ".join(notes)
+    return out
 
 
 def _gd(f: _Objective, theta: np.ndarray, tol: float, max_iter: int) -> dict[str, Any]:
@@ -975,6 +1001,8 @@ class LinearRegression(_LocalLinearRegression):
         else:
             result = self._iterative(client, data, solver, n_shards, threads,
                                      coef_init, intercept_init, prep)  # fmt: skip
+            if result.get("notes"):
+                fit_info += f"; {result['notes']}"
         self._set_result(result, solver, data.dtype)
         self.fit_info_ = fit_info
         self.preprocessing_ = prep.as_dict() if prep.active else None
@@ -1109,10 +1137,11 @@ class LinearRegression(_LocalLinearRegression):
         tol = max(float(self.tol), 1000.0 * float(np.finfo(data.dtype).eps))
         max_iter = int(self.max_iter or DEFAULT_MAX_ITER[solver])
         if solver == "lbfgs":
-            warm = _sample_warm_start(objective, prep.noise_std == 0.0, coef_init,
-                                      bool(prep.standardize), data.first_row(client))  # fmt: skip
+            closed_form = (coef_init is None and prep.noise_std == 0.0 and frozen is None
+                           and not (prep.standardize and float(self.alpha) != 0.0))  # fmt: skip
+            sample = _sample(objective, closed_form, data.first_row(client))
             exact_means = fit_intercept and not prep.standardize
-            out = _lbfgs(objective, theta, tol, max_iter, warm=warm, exact_means=exact_means)
+            out = _lbfgs(objective, theta, tol, max_iter, sample=sample, exact_means=exact_means)
         else:
             out = _gd(objective, theta, tol, max_iter)
         coef, intercept = objective.to_model(out["theta"])
@@ -1129,6 +1158,7 @@ class LinearRegression(_LocalLinearRegression):
             "condition_estimate": 1.0,
             "grad_norm": out["grad_norm"],
             "message": out["message"],
+            "notes": out.get("notes", ""),
         }
 
     # -- prediction -------------------------------------------------------------

@@ -447,6 +447,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 )
         elif solver == "qr":
             factor = result
+        if result.get("notes"):
+            fit_info += f"; {result['notes']}"
         self._set_result(result, solver, np.dtype(np.float64) if wide else X.dtype)
         if solver == "qr" and "precision" in result:
             self.qr_precision_ = str(result["precision"])

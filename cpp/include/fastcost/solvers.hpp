@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,7 @@ struct FitResult {
   double condition_estimate = 1.0;  // newton: of the equilibrated system
   double grad_norm = 0.0;      // final max|grad|
   std::string message;
+  std::string notes;           // how the solver ran (lbfgs: warm start, preconditioner)
 };
 
 namespace linalg {
@@ -104,16 +106,14 @@ double inverse_norm1_estimate(index_t n, Solve solve, SolveT solve_t) {
 
 // ---- newton: solve from statistics -------------------------------------------
 
-// Solves the penalized normal equations held in `st` (which may come from one
-// pass here or from many Dask chunks merged). Rank-deficient systems get the
-// minimum-norm solution of the (centered) least-squares problem.
-inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_intercept) {
+// The d x d normal matrix X^T S X, right-hand side X^T S y and y^T S y of the
+// statistics: about the weighted means with an intercept, about zero without.
+inline void normal_equations(const GramStats& st, bool fit_intercept, std::vector<double>& a, std::vector<double>& rhs,
+                             double& syy) {
   const index_t d = st.d, yi = d, one = d + 1;
   const double S = st.sum_weights();
-  if (!(S > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
-  FitResult res;
-  std::vector<double> a(static_cast<std::size_t>(d * d)), rhs(static_cast<std::size_t>(d));
-  double syy;
+  a.assign(static_cast<std::size_t>(d * d), 0.0);
+  rhs.assign(static_cast<std::size_t>(d), 0.0);
   const std::vector<double>& c = st.shift;
   if (fit_intercept) {
     for (index_t j = 0; j < d; ++j) {
@@ -132,6 +132,20 @@ inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_in
     }
     syy = st.at(yi, yi) + 2.0 * cy * my + S * cy * cy;
   }
+}
+
+// Solves the penalized normal equations held in `st` (which may come from one
+// pass here or from many Dask chunks merged). Rank-deficient systems get the
+// minimum-norm solution of the (centered) least-squares problem.
+inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_intercept) {
+  const index_t d = st.d, yi = d, one = d + 1;
+  const double S = st.sum_weights();
+  if (!(S > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
+  FitResult res;
+  std::vector<double> a, rhs;
+  double syy;
+  normal_equations(st, fit_intercept, a, rhs, syy);
+  const std::vector<double>& c = st.shift;
   const std::vector<double> a0 = a;  // without the penalty, for the loss
   for (index_t j = 0; j < d; ++j) a[j * d + j] += alpha * S;
 
@@ -536,6 +550,17 @@ class LbfgsHistory {
   // Two-loop recursion: dir = -H g with H0 = (s^T y / y^T y) I; steepest
   // descent (and a cleared memory) when that is not a descent direction.
   void direction(const std::vector<double>& g, std::vector<double>& dir) {
+    direction(g, dir, [this](std::vector<double>& q) {
+      const std::size_t k = s_.size();
+      const double gamma = k > 0 ? dot(s_[k - 1], y_[k - 1]) / dot(y_[k - 1], y_[k - 1]) : 1.0;
+      for (double& e : q) e *= gamma;
+    });
+  }
+
+  // The same with H0 applied by `h0(q)` in place (a preconditioner's inverse);
+  // without a descent direction, dir = -H0 g and a cleared memory.
+  template <class H0>
+  void direction(const std::vector<double>& g, std::vector<double>& dir, H0&& h0) {
     const std::size_t n = g.size(), k = s_.size();
     dir = g;
     std::vector<double> a(k);
@@ -543,8 +568,7 @@ class LbfgsHistory {
       a[i] = rho_[i] * dot(s_[i], dir);
       for (std::size_t j = 0; j < n; ++j) dir[j] -= a[i] * y_[i][j];
     }
-    const double gamma = k > 0 ? dot(s_[k - 1], y_[k - 1]) / dot(y_[k - 1], y_[k - 1]) : 1.0;
-    for (double& e : dir) e *= gamma;
+    h0(dir);
     for (std::size_t i = 0; i < k; ++i) {
       const double beta = rho_[i] * dot(y_[i], dir);
       for (std::size_t j = 0; j < n; ++j) dir[j] += (a[i] - beta) * s_[i][j];
@@ -554,7 +578,12 @@ class LbfgsHistory {
       s_.clear();
       y_.clear();
       rho_.clear();
-      for (std::size_t j = 0; j < n; ++j) dir[j] = -g[j];
+      dir = g;
+      h0(dir);
+      for (double& e : dir) e = -e;
+      if (!(dot(g, dir) < 0.0)) {
+        for (std::size_t j = 0; j < n; ++j) dir[j] = -g[j];
+      }
     }
   }
 
@@ -770,40 +799,126 @@ FitResult fit_iterative(Minimizer minimizer, const FitOptions& options, MakeObje
 
 // ---- lbfgs on the data: one pass per iteration ------------------------------------
 
-// Rows of the warm start's sample: evenly spread blocks of kSampleBlock rows.
+// Rows of lbfgs' sample: evenly spread blocks of kSampleBlock rows.
 constexpr index_t kSampleBlock = 256;
 
-// Sketch-and-solve warm start: the exact least-squares solution (w, b) of a
-// sample of rows (evenly spread blocks, no copy), from their Gram statistics.
-// Its gradient on the full data is only the sampling error, a few thousandths
-// of the gradient at zero for typical data. The sample's Gram costs about
-// m d^2 / 2 multiply-adds; it is kept near a tenth of one pass over X (m about
-// 2 n / d rows) and skipped when that leaves too few rows for a solve. Returns
-// false when the options have no closed form here (per-column penalties,
-// frozen columns, a start given by the caller) or the solve fails.
-template <class T>
-bool sample_warm_start(const LeastSquaresObjective<T>& obj, const FitOptions& opt, std::vector<double>& w,
-                       double& b) {
-  const MatrixView<T>& X = obj.X;
-  const index_t n = X.rows, d = X.cols;
-  if (opt.has_init || !obj.uniform || !opt.frozen.empty() || (opt.standardize && opt.alpha != 0.0)) return false;
+// The rows of lbfgs' sample, about 2 n / d of them (the sample's Gram costs
+// about m d^2 / 2 multiply-adds, near a tenth of one pass over X), in blocks;
+// 0 when that leaves fewer than 8 (d + 2) rows.
+inline index_t sample_rows(index_t n, index_t d) {
   const index_t m = std::min(n / 4, 2 * n / std::max<index_t>(d, 1));
-  if (m < 8 * (d + 2)) return false;
+  return m < 8 * (d + 2) ? 0 : m;
+}
+
+// Start of block k of `blocks` over n rows (the last block may overlap).
+inline index_t sample_block_begin(index_t k, index_t blocks, index_t n) {
+  return std::min(k * n / blocks, n - std::min(n, kSampleBlock));
+}
+
+// The preconditioner lbfgs builds from its sample: M = the sample's Hessian of
+// the loss in the solver's coordinates (v = sigma w; the intercept's entry is
+// 2 and decoupled by the centering), used as L-BFGS's initial inverse Hessian
+// when the problem is ill-conditioned. Row sampling alone makes M's condition
+// about kappa_s = ((1 + r) / (1 - r))^2 with r = sqrt(d / m); the plain
+// method converges at a rate set by the full problem's condition, about
+// kappa / kappa_s, so M is used when kappa > kappa_s^2 (and r < 1/2).
+struct SamplePreconditioner {
+  bool use = false;
+  std::vector<double> chol;     // lower Cholesky factor of M (d x d, row-major)
+  double kappa = 1.0;           // condition of M (power iterations)
+  double kappa_sampling = 1.0;  // kappa_s
+};
+
+// lambda_max / lambda_min of the SPD matrix with factor l, from power
+// iterations on M and on M^-1 (about 10 % accuracy is all the rule needs).
+inline double spd_condition(const std::vector<double>& m, const std::vector<double>& l, index_t d) {
+  auto iterate = [&](bool inverse) {
+    std::vector<double> v(static_cast<std::size_t>(d)), w(static_cast<std::size_t>(d));
+    for (index_t j = 0; j < d; ++j) v[j] = 1.0 + 0.5 * static_cast<double>(j % 3);
+    double lam = 0.0;
+    for (int it = 0; it < 40; ++it) {
+      double nv = std::sqrt(dot(v, v));
+      for (double& e : v) e /= nv;
+      if (inverse) {
+        w = v;
+        linalg::cholesky_solve(l, d, w);
+      } else {
+        for (index_t j = 0; j < d; ++j) {
+          double t = 0.0;
+          for (index_t k = 0; k < d; ++k) t += m[j * d + k] * v[k];
+          w[j] = t;
+        }
+      }
+      lam = std::sqrt(dot(w, w));
+      v.swap(w);
+    }
+    return lam;
+  };
+  const double lmax = iterate(false), inv_lmin = iterate(true);
+  return lmax * inv_lmin;
+}
+
+inline SamplePreconditioner sample_preconditioner(const GramStats& st, index_t rows, bool fit_intercept,
+                                                  const std::vector<double>& sigma, const std::vector<double>& lam,
+                                                  const std::vector<char>& frozen) {
+  SamplePreconditioner pc;
+  const index_t d = st.d;
+  const double S = st.sum_weights();
+  if (!(S > 0.0) || d == 0) return pc;
+  std::vector<double> a, rhs;
+  double syy = 0.0;
+  normal_equations(st, fit_intercept, a, rhs, syy);
+  std::vector<double> m(static_cast<std::size_t>(d * d));
+  index_t active = 0;
+  double diag_sum = 0.0;
+  for (index_t j = 0; j < d; ++j) {
+    const bool fj = !frozen.empty() && frozen[j];
+    for (index_t k = 0; k < d; ++k) {
+      const bool fk = !frozen.empty() && frozen[k];
+      m[j * d + k] = fj || fk ? 0.0 : 2.0 * a[j * d + k] / S / (sigma[j] * sigma[k]);
+    }
+    if (!fj) {
+      m[j * d + j] += 2.0 * lam[j];
+      diag_sum += m[j * d + j];
+      ++active;
+    }
+  }
+  if (active == 0) return pc;
+  for (index_t j = 0; j < d; ++j) {  // frozen columns: a neutral diagonal entry
+    if (!frozen.empty() && frozen[j]) m[j * d + j] = diag_sum / static_cast<double>(active);
+  }
+  for (double v : m) {
+    if (!std::isfinite(v)) return pc;
+  }
+  std::vector<double> l = m;
+  if (!linalg::cholesky(l, d)) return pc;
+  const double r = std::sqrt(static_cast<double>(active) / static_cast<double>(rows));
+  if (!(r < 0.5)) return pc;
+  pc.kappa_sampling = ((1.0 + r) / (1.0 - r)) * ((1.0 + r) / (1.0 - r));
+  pc.kappa = spd_condition(m, l, d);
+  pc.use = std::isfinite(pc.kappa) && pc.kappa > pc.kappa_sampling * pc.kappa_sampling;
+  if (pc.use) pc.chol = std::move(l);
+  return pc;
+}
+
+// The statistics of lbfgs' row sample (evenly spread blocks, no copy) about
+// `shift`: each block's Gram in one shard, summed in block order.
+template <class T>
+GramStats sample_stats(const MatrixView<T>& X, const T* y, const T* sw, index_t m, const std::vector<double>& shift,
+                       int n_threads) {
+  const index_t n = X.rows, d = X.cols, da = d + 2;
   const index_t blocks = std::max<index_t>(1, m / kSampleBlock);
-  std::vector<double> shift(static_cast<std::size_t>(d + 1));  // one shift for every block: sums add up
-  for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
-  shift[d] = static_cast<double>(obj.y[0]);
-  const index_t da = d + 2;
   std::vector<double> partials(static_cast<std::size_t>(blocks * da * da), 0.0);
+  std::vector<index_t> counts(static_cast<std::size_t>(blocks), 0);
   const double work = static_cast<double>(m) * static_cast<double>(da * da) * 0.5 / 8e9;
-  for_each_shard(make_plan(0, blocks, blocks), threads_for_work(work, opt.n_threads), [&](index_t k) {
-    const index_t i0 = std::min(k * n / blocks, n - std::min(n, kSampleBlock));
-    const index_t rows = std::min(kSampleBlock, n - i0);
+  for_each_shard(make_plan(0, blocks, blocks), threads_for_work(work, n_threads), [&](index_t k) {
+    const index_t i0 = sample_block_begin(k, blocks, n);
     MatrixView<T> part = X;
-    part.rows = rows;
+    part.rows = std::min(kSampleBlock, n - i0);
     part.data = X.layout == Layout::RowMajor ? X.row(i0) : X.data + i0;
-    const GramStats st = compute_gram_stats(part, obj.y + i0, obj.sw ? obj.sw + i0 : nullptr, shift.data(), 1, 1);
+    const GramStats st = compute_gram_stats(part, y + i0, sw ? sw + i0 : nullptr, shift.data(), 1, 1);
     std::copy(st.gram.begin(), st.gram.end(), partials.begin() + k * da * da);
+    counts[k] = part.rows;
   });
   GramStats total;
   total.d = d;
@@ -811,13 +926,33 @@ bool sample_warm_start(const LeastSquaresObjective<T>& obj, const FitOptions& op
   total.gram.assign(static_cast<std::size_t>(da * da), 0.0);
   for (index_t k = 0; k < blocks; ++k) {
     for (index_t e = 0; e < da * da; ++e) total.gram[e] += partials[k * da * da + e];
+    total.n_rows += counts[k];
   }
+  return total;
+}
+
+// What lbfgs takes from its sample: a warm start (the sample's exact
+// least-squares solution: its gradient on the full data is only the sampling
+// error, a few thousandths of the gradient at zero for typical data) and the
+// preconditioner. The warm start needs a closed form (a uniform penalty, no
+// frozen columns, no start given by the caller); the preconditioner does not.
+struct SampleStart {
+  bool warm = false;
+  std::vector<double> w;
+  double b = 0.0;
+  index_t rows = 0;
+  SamplePreconditioner pc;
+};
+
+// The warm start from the sample's statistics; false if none.
+inline bool sample_solution(const GramStats& total, double alpha, bool fit_intercept, std::vector<double>& w,
+                            double& b) {
   for (double v : total.gram) {
     if (!std::isfinite(v)) return false;
   }
   try {
-    const FitResult r = solve_from_stats(total, opt.alpha, opt.fit_intercept);
-    if (r.rank < d) return false;  // the sample cannot pin every coefficient down
+    const FitResult r = solve_from_stats(total, alpha, fit_intercept);
+    if (r.rank < total.d) return false;  // the sample cannot pin every coefficient down
     for (double v : r.coef) {
       if (!std::isfinite(v)) return false;
     }
@@ -828,6 +963,34 @@ bool sample_warm_start(const LeastSquaresObjective<T>& obj, const FitOptions& op
   } catch (const std::exception&) {
     return false;
   }
+}
+
+template <class T>
+SampleStart lbfgs_sample(const LeastSquaresObjective<T>& obj, const FitOptions& opt) {
+  SampleStart out;
+  const MatrixView<T>& X = obj.X;
+  const index_t n = X.rows, d = X.cols;
+  const index_t m = sample_rows(n, d);
+  if (m == 0) return out;
+  std::vector<double> shift(static_cast<std::size_t>(d + 1));  // one shift for every block: sums add up
+  for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
+  shift[d] = static_cast<double>(obj.y[0]);
+  const GramStats total = sample_stats(X, obj.y, obj.sw, m, shift, opt.n_threads);
+  out.rows = total.n_rows;
+  const bool closed_form =
+      !opt.has_init && obj.uniform && opt.frozen.empty() && !(opt.standardize && opt.alpha != 0.0);
+  if (closed_form) out.warm = sample_solution(total, opt.alpha, opt.fit_intercept, out.w, out.b);
+  out.pc = sample_preconditioner(total, out.rows, opt.fit_intercept, obj.sigma, obj.lam, opt.frozen);
+  return out;
+}
+
+// M^-1 q in place for the preconditioner: Cholesky solves on the coefficients,
+// the intercept's entry (2) halved.
+inline void apply_preconditioner(const SamplePreconditioner& pc, index_t d, std::vector<double>& q) {
+  std::vector<double> v(q.begin(), q.begin() + d);
+  linalg::cholesky_solve(pc.chol, d, v);
+  std::copy(v.begin(), v.end(), q.begin());
+  q[d] *= 0.5;
 }
 
 // L-BFGS with exact line searches. The loss is quadratic, so the pass at the
@@ -850,8 +1013,12 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
   std::vector<double> w_ref, w_start, w_dir;
   double b_ref = 0.0, b_start = 0.0;
   obj.to_model(theta, w_ref, b_ref);
-  const bool warm = sample_warm_start(obj, opt, w_start, b_start);
-  if (!warm) {
+  const SampleStart smp = lbfgs_sample(obj, opt);
+  const bool warm = smp.warm;
+  if (warm) {
+    w_start = smp.w;
+    b_start = smp.b;
+  } else {
     w_start = w_ref;
     b_start = b_ref;
   }
@@ -899,8 +1066,20 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
   std::vector<double> dir, pw;
   res.converged = max_abs(g) <= gtol;
   int iter = 0;
+  if (warm) res.notes = "started from the exact solution of " + std::to_string(smp.rows) + " sampled rows";
+  if (smp.pc.use) {
+    if (!res.notes.empty()) res.notes += "; ";
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "preconditioned by the sample's Hessian (its condition %.3g > %.3g)", smp.pc.kappa,
+                  smp.pc.kappa_sampling * smp.pc.kappa_sampling);
+    res.notes += buf;
+  }
   while (!res.converged && iter < opt.max_iter) {
-    hist.direction(g, dir);
+    if (smp.pc.use) {
+      hist.direction(g, dir, [&](std::vector<double>& q) { apply_preconditioner(smp.pc, d, q); });
+    } else {
+      hist.direction(g, dir);
+    }
     double pb = 0.0;
     obj.to_model(dir, pw, pb);
     std::vector<double> wt;
