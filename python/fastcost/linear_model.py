@@ -360,7 +360,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         A fit that fails or is interrupted (Ctrl-C raises ``KeyboardInterrupt``
         promptly, even inside the compiled loops) leaves the estimator as it was.
         """
-        saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        saved = self.__dict__.copy()  # fit only sets attributes: this undoes it
         try:
             with fit_clock() as clock:
                 self._fit(X, y, sample_weight, coef_init, intercept_init)
@@ -373,8 +373,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
             return self
         except BaseException:
-            for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-                delattr(self, k)
+            self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
@@ -646,6 +645,8 @@ def _run_newton_with_factor(
 
 
 def _check_real(value: Any, name: str, *, minimum: float, strict: bool = False) -> None:
+    if type(value) is float and minimum <= value < math.inf and (value > minimum or not strict):
+        return  # the common case, without the numbers.Real ABC check
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     if not math.isfinite(float(value)) or value < minimum or (strict and value <= minimum):
