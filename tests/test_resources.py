@@ -300,3 +300,14 @@ def test_every_fit_carries_its_report() -> None:
         assert r.energy_source in ("rapl", "estimated")
         assert r.max_threads >= 1
         assert "fit_report_" not in LinearRegression().__dict__
+
+
+def test_solver_flops_models():
+    from fastcost.resources import solver_flops
+
+    n, d = 1000, 10
+    assert solver_flops("gd", n, d, 3, 2) == 3 * 4.0 * n * d
+    # lbfgs: a plain first pass, then two probes (gradient and Hessian-vector) per pass.
+    assert solver_flops("lbfgs", n, d, 3, 2) == (4.0 + 2 * 8.0) * n * d
+    assert solver_flops("newton", n, d, 1, 1) == n * d * (d + 1) + 2.0 * n * d + d**3 / 3.0
+    assert solver_flops("unknown", n, d, 1, 1) is None

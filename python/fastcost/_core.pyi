@@ -11,6 +11,7 @@ class Cancelled(KeyboardInterrupt): ...
 
 CENTER_ROWS: int
 SAMPLE_BLOCK: int
+SAMPLE_GROUPS: int
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
 

@@ -12,14 +12,15 @@ result does not depend on which worker ran what.
 - ``qr``: one pass. Each task returns the R factor of its chunk
   (``_core.tsqr_stats``); factors merge pairwise in a fixed order
   (``_core.tsqr_merge``) and the client solves (``_core.solve_r``).
-- ``lbfgs`` / ``gd``: X, y and the weights are persisted on the workers once;
-  every loss+gradient evaluation is one map-reduce of ``_core.loss_grad`` with
-  the coefficients shipped in the task graph. The optimizer state lives on the
-  client. gd follows the C++ solver step for step; lbfgs is L-BFGS with a
-  strong Wolfe line search (as ``lbfgs_minimize`` in solvers.hpp, which the
-  CUDA backend also uses), not the local solver's exact line search with a
-  sample warm start, so it needs a few more map-reduces. The stopping rule is
-  the same, so ``tol``/``max_iter`` mean the same thing.
+- ``lbfgs`` / ``gd``: X, y and the weights are persisted on the workers once.
+  gd: every loss+gradient evaluation is one map-reduce of ``_core.loss_grad``;
+  lbfgs: every iteration is one map-reduce of ``_core.probe_sums`` (the
+  gradient at the iterate and the Hessian times the search direction, for an
+  exact step), after the same row sample as the local solver (its blocks'
+  Grams, computed where the rows are) for the warm start and preconditioner.
+  The coefficients travel in the task graph; the optimizer state lives on the
+  client and follows the C++ solvers step for step (same centering, steps and
+  stopping rule), so ``tol``/``max_iter`` mean the same thing.
 
 ``standardize``, ``noise_augmentation`` and ``prune`` are folded in as on one
 machine. newton and qr still make one pass: the column means and scales, the
@@ -97,6 +98,7 @@ DASK_PARAMETERS = frozenset(
 TREE_FAN_IN = 8
 #: Rows per block of the lbfgs warm start's sample (as the compiled solver).
 SAMPLE_BLOCK = int(_core.SAMPLE_BLOCK)
+SAMPLE_GROUPS = int(_core.SAMPLE_GROUPS)
 
 
 def _import_dask() -> tuple[Any, Any, Any]:
@@ -564,9 +566,15 @@ def _sample(f: _Objective, closed_form: bool, shift: np.ndarray) -> dict[str, An
         parts.append(task(data.X[i0:i1], data.y[i0:i1], sw, shift))
         out["rows"] += i1 - i0
     grams = f.client.compute(parts, sync=True)
+    # Summed as the compiled solver sums them: in SAMPLE_GROUPS runs of
+    # consecutive blocks, then the runs in order.
+    n_groups = min(SAMPLE_GROUPS, blocks)
     total = np.zeros_like(np.asarray(grams[0], dtype=np.float64))
-    for g in grams:
-        total += g
+    for g in range(n_groups):
+        run = np.zeros_like(total)
+        for k in range(g * blocks // n_groups, (g + 1) * blocks // n_groups):
+            run += grams[k]
+        total += run
     if closed_form and np.isfinite(total).all():
         try:
             r = _core.solve_stats(total, shift, f.alpha, f.fit_intercept)
@@ -1070,9 +1078,10 @@ class LinearRegression(_LocalLinearRegression):
                    threads: int | None, coef_init: Any, intercept_init: float | None,
                    prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
         """lbfgs / gd as ``make_objective`` in solvers.hpp sets them up: totals from
-        y and the weights, the sampled centering point (no pass over X) or, with
-        standardize, one moments pass for the exact means and the scales; with
-        prune one more pass for the Gram that finds the columns to freeze."""
+        y and the weights, the centering point (gd: sampled, no pass over X;
+        lbfgs: the exact means of its first pass) or, with standardize, one
+        moments pass for the exact means and the scales; with prune one more
+        pass for the Gram that finds the columns to freeze."""
         d = data.d
         fit_intercept = bool(self.fit_intercept)
         coef_init = check_coef_init(coef_init, d)
@@ -1114,7 +1123,8 @@ class LinearRegression(_LocalLinearRegression):
             sum_w = float(totals["sums"][0])
             if not sum_w > 0:
                 raise ValueError("sample_weight sums to zero: nothing to fit")
-            mu = data.sampled_center(client)
+            # lbfgs' first pass gives the exact means (as the compiled solver).
+            mu = np.zeros(d) if solver == "lbfgs" else data.sampled_center(client)
         mean_y = float(totals["sums"][1]) / sum_w
         if not (np.isfinite(mu).all() and math.isfinite(mean_y)):
             data.raise_for_nonfinite(client)

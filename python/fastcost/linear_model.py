@@ -137,8 +137,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         over X that returns the gradient and the Hessian times the search
         direction, which give the exact step (the loss is quadratic). It starts
         from the least-squares solution of a sample of about ``2 n / d`` rows
-        (when the penalty is uniform and no ``coef_init`` is given) and centers
-        at the exact column means from its first pass. ``gd``: gradient descent
+        (when the penalty is uniform and no ``coef_init`` is given), centers at
+        the exact column means from its first pass and, when the sample shows
+        an ill-conditioned problem, takes the sample's Hessian as its
+        preconditioner (``fit_info_`` says which). ``gd``: gradient descent
         with backtracking. ``sgd``: the Keras recipe (mini-batches of ``batch_size``,
         constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
         ``auto``: see :func:`choose_solver`; when that picks newton and newton's

@@ -550,8 +550,9 @@ class measure(contextlib.AbstractContextManager["measure"]):  # noqa: N801 - rea
 def solver_flops(solver: str, n: int, d: int, n_passes: float, n_iter: int | None) -> float | None:
     """Approximate floating-point work of a fit, from passes over ``X``.
 
-    A pass of a first-order solver (``gd``, ``lbfgs``, ``sgd``) computes
-    ``X @ w`` and ``X.T @ r``: 4·n·d flops. ``newton`` builds the Gram matrix
+    A pass of a first-order solver (``gd``, ``sgd``) computes ``X @ w`` and
+    ``X.T @ r``: 4·n·d flops; ``lbfgs`` does that once, then every pass also
+    takes ``X @ p`` and ``X.T @ (X p)`` for its exact step: 8·n·d. ``newton`` builds the Gram matrix
     ``X.T @ X`` once per pass (n·d·(d+1) using symmetry, plus 2·n·d for
     ``X.T @ y``) and solves a d×d system (d³/3); ``qr`` does about twice the
     Gram's multiply-adds per pass (Householder, 2·n·d²). These are models for
@@ -562,7 +563,9 @@ def solver_flops(solver: str, n: int, d: int, n_passes: float, n_iter: int | Non
         return n_passes * (n * d * (d + 1) + 2.0 * n * d) + (n_iter or 1) * d**3 / 3.0
     if solver == "qr":
         return n_passes * 2.0 * n * (d + 1) ** 2
-    if solver in ("gd", "lbfgs", "sgd"):
+    if solver == "lbfgs":
+        return (4.0 + 8.0 * max(n_passes - 1.0, 0.0)) * n * d
+    if solver in ("gd", "sgd"):
         return n_passes * 4.0 * n * d
     return None
 

@@ -405,7 +405,7 @@ constexpr index_t kCenterRows = 4096;
 
 template <class T>
 void center_and_totals(const MatrixView<T>& X, const T* y, const T* sw, std::vector<double>& mu, double& mean_y,
-                       double& sum_w) {
+                       double& sum_w, bool sample_center = true) {
   const index_t n = X.rows, d = X.cols;
   double sy = 0.0;
   sum_w = 0.0;
@@ -416,6 +416,10 @@ void center_and_totals(const MatrixView<T>& X, const T* y, const T* sw, std::vec
   }
   if (!(sum_w > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
   mean_y = sy / sum_w;
+  if (!sample_center) {  // the caller centers at exact means of its own
+    mu.assign(static_cast<std::size_t>(d), 0.0);
+    return;
+  }
   const index_t m = std::min(n, kCenterRows);
   std::vector<double> total(static_cast<std::size_t>(d), 0.0), plain(static_cast<std::size_t>(d), 0.0);
   double ws = 0.0;
@@ -438,7 +442,7 @@ void center_and_totals(const MatrixView<T>& X, const T* y, const T* sw, std::vec
 
 template <class T>
 LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt,
-                                        std::vector<double>& theta0) {
+                                        std::vector<double>& theta0, bool sample_center = true) {
   LeastSquaresObjective<T> obj;
   obj.X = X;
   obj.y = y;
@@ -463,7 +467,7 @@ LeastSquaresObjective<T> make_objective(const MatrixView<T>& X, const T* y, cons
     for (index_t i = 0; i < X.rows; ++i) sy += (sw ? static_cast<double>(sw[i]) : 1.0) * static_cast<double>(y[i]);
     mean_y = sy / obj.sum_w;
   } else {
-    center_and_totals(X, y, sw, obj.mu, mean_y, obj.sum_w);
+    center_and_totals(X, y, sw, obj.mu, mean_y, obj.sum_w, sample_center);
   }
   if (!opt.fit_intercept) std::fill(obj.mu.begin(), obj.mu.end(), 0.0);
   obj.lam.resize(static_cast<std::size_t>(d));
@@ -901,32 +905,41 @@ inline SamplePreconditioner sample_preconditioner(const GramStats& st, index_t r
   return pc;
 }
 
+// Groups of consecutive sample blocks: each sums its blocks' Grams in order,
+// then the groups are summed in order (a fixed association for any thread
+// count, and only kSampleGroups partial Grams in memory).
+constexpr index_t kSampleGroups = 8;
+
 // The statistics of lbfgs' row sample (evenly spread blocks, no copy) about
-// `shift`: each block's Gram in one shard, summed in block order.
+// `shift`: each block's Gram in one shard on one thread.
 template <class T>
 GramStats sample_stats(const MatrixView<T>& X, const T* y, const T* sw, index_t m, const std::vector<double>& shift,
                        int n_threads) {
   const index_t n = X.rows, d = X.cols, da = d + 2;
   const index_t blocks = std::max<index_t>(1, m / kSampleBlock);
-  std::vector<double> partials(static_cast<std::size_t>(blocks * da * da), 0.0);
-  std::vector<index_t> counts(static_cast<std::size_t>(blocks), 0);
+  const ShardPlan groups = make_plan(0, blocks, kSampleGroups);
+  std::vector<double> partials(static_cast<std::size_t>(groups.n_shards * da * da), 0.0);
+  std::vector<index_t> counts(static_cast<std::size_t>(groups.n_shards), 0);
   const double work = static_cast<double>(m) * static_cast<double>(da * da) * 0.5 / 8e9;
-  for_each_shard(make_plan(0, blocks, blocks), threads_for_work(work, n_threads), [&](index_t k) {
-    const index_t i0 = sample_block_begin(k, blocks, n);
-    MatrixView<T> part = X;
-    part.rows = std::min(kSampleBlock, n - i0);
-    part.data = X.layout == Layout::RowMajor ? X.row(i0) : X.data + i0;
-    const GramStats st = compute_gram_stats(part, y + i0, sw ? sw + i0 : nullptr, shift.data(), 1, 1);
-    std::copy(st.gram.begin(), st.gram.end(), partials.begin() + k * da * da);
-    counts[k] = part.rows;
+  for_each_shard(groups, threads_for_work(work, n_threads), [&](index_t g) {
+    double* out = partials.data() + g * da * da;
+    for (index_t k = groups.shard_begin(g); k < groups.shard_end(g); ++k) {
+      const index_t i0 = sample_block_begin(k, blocks, n);
+      MatrixView<T> part = X;
+      part.rows = std::min(kSampleBlock, n - i0);
+      part.data = X.layout == Layout::RowMajor ? X.row(i0) : X.data + i0;
+      const GramStats st = compute_gram_stats(part, y + i0, sw ? sw + i0 : nullptr, shift.data(), 1, 1);
+      for (index_t e = 0; e < da * da; ++e) out[e] += st.gram[e];
+      counts[g] += part.rows;
+    }
   });
   GramStats total;
   total.d = d;
   total.shift = shift;
   total.gram.assign(static_cast<std::size_t>(da * da), 0.0);
-  for (index_t k = 0; k < blocks; ++k) {
-    for (index_t e = 0; e < da * da; ++e) total.gram[e] += partials[k * da * da + e];
-    total.n_rows += counts[k];
+  for (index_t g = 0; g < groups.n_shards; ++g) {
+    for (index_t e = 0; e < da * da; ++e) total.gram[e] += partials[g * da * da + e];
+    total.n_rows += counts[g];
   }
   return total;
 }
@@ -1126,7 +1139,8 @@ template <class T>
 FitResult fit_lbfgs(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& options) {
   const FitOptions opt = with_tolerance_floor<T>(options);
   std::vector<double> theta;
-  LeastSquaresObjective<T> obj = make_objective(X, y, sw, opt, theta);
+  // lbfgs' first pass gives the exact means: no sampled centering point.
+  LeastSquaresObjective<T> obj = make_objective(X, y, sw, opt, theta, /*sample_center=*/false);
   FitResult res;
   lbfgs_least_squares(obj, theta, opt, res);
   finish_iterative(obj, theta, res);
