@@ -502,3 +502,19 @@ def test_preconditioned_lbfgs_follows_the_compiled_solver(client):
     assert model.n_iter_ == local.n_iter_ and model.n_passes_ == local.n_passes_
     assert _rel(model.coef_, local.coef_) <= 1e-10
     np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-10)
+
+
+def test_long_lbfgs_run_follows_the_compiled_solver(client):
+    # No sample (too few rows), correlated columns: many iterations, with the
+    # gradient recomputed from the data every 8 steps, as locally.
+    rng = np.random.default_rng(17)
+    X = rng.standard_normal((2000, 40))
+    for j in range(1, 40):
+        X[:, j] = 0.9 * X[:, j - 1] + np.sqrt(1 - 0.81) * X[:, j]
+    y = X @ rng.standard_normal(40) + rng.standard_normal(2000)
+    kw = {"solver": "lbfgs", "tol": 1e-10}
+    local = fastcost.LinearRegression(**kw).fit(X, y)
+    assert local.n_iter_ > 16
+    model = fdask.LinearRegression(client=client, **kw).fit(*_dask(X, y, None, (700, 600, 700))[:2])
+    assert model.n_iter_ == local.n_iter_ and model.n_passes_ == local.n_passes_
+    assert _rel(model.coef_, local.coef_) <= 1e-9

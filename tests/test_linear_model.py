@@ -494,3 +494,34 @@ def test_sample_preconditioner_against_numpy():
     sz = _core.gram_stats(Z, None, None, None, 1, 1)
     pz = _core.sample_preconditioner(sz["gram"], sz["shift"], 20000, True, np.ones(8), np.zeros(8))
     assert not pz["use"] and pz["kappa"] < pz["kappa_sampling"] ** 2
+
+
+def _correlated(n, d, rho, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    for j in range(1, d):
+        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho**2) * X[:, j]
+    return X, X @ rng.standard_normal(d) + 1.0 + 0.1 * rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_long_runs_refresh_the_carried_gradient(dtype):
+    # 2000 x 50: too few rows for the sample (no warm start, no preconditioner),
+    # correlated columns: many iterations, so the gradient carried as g + a Hp
+    # is recomputed from the data several times (every 8 steps in float64).
+    X, y = _correlated(2000, 50, 0.9, seed=16)
+    X, y = X.astype(dtype), y.astype(dtype)
+    m = LinearRegression(solver="lbfgs", tol=1e-10, max_iter=10000).fit(X, y)
+    ref = LinearRegression(solver="newton").fit(X, y)
+    assert "sampled rows" not in m.fit_info_
+    assert m.converged_ and m.n_iter_ > 16
+    assert m.n_iter_ + 1 <= m.n_passes_ <= m.n_iter_ + 2
+    tol = 1e-6 if dtype == np.float64 else 1e-2
+    assert _max_rel(m.coef_, ref.coef_) <= tol
+    # The final gradient, from the data, meets the tolerance the solver claims.
+    X64, y64 = X.astype(float), y.astype(float)
+    r = X64 @ m.coef_.astype(float) + float(m.intercept_) - y64
+    g = np.r_[2 * (X64 - X64.mean(0)).T @ r / len(y), 2 * r.mean()]
+    g0 = 2 * (X64 - X64.mean(0)).T @ (y64 - y64.mean()) / len(y)
+    floor = 1000 * np.finfo(dtype).eps
+    assert np.abs(g).max() <= 2 * max(1e-10, floor) * np.abs(g0).max()

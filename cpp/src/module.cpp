@@ -30,6 +30,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("CENTER_ROWS") = kCenterRows;  // rows sampled for the iterative solvers' centering point
   m.attr("SAMPLE_BLOCK") = kSampleBlock;    // rows per block of lbfgs' warm-start sample
   m.attr("SAMPLE_GROUPS") = kSampleGroups;  // runs of blocks summed together
+  m.attr("GRADIENT_REFRESH") = kGradientRefresh;  // lbfgs: steps between gradients from the data
   m.def("max_threads", &max_threads, "Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl).");
   m.def("set_isa", &set_isa, py::arg("name"),
         "Select the kernel instruction set: 'auto', 'baseline', 'avx2' or 'avx512'.");

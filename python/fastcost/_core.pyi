@@ -12,6 +12,7 @@ class Cancelled(KeyboardInterrupt): ...
 CENTER_ROWS: int
 SAMPLE_BLOCK: int
 SAMPLE_GROUPS: int
+GRADIENT_REFRESH: int
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
 

@@ -99,6 +99,8 @@ TREE_FAN_IN = 8
 #: Rows per block of the lbfgs warm start's sample (as the compiled solver).
 SAMPLE_BLOCK = int(_core.SAMPLE_BLOCK)
 SAMPLE_GROUPS = int(_core.SAMPLE_GROUPS)
+#: lbfgs recomputes its gradient from the data at least every this many steps.
+GRADIENT_REFRESH = int(_core.GRADIENT_REFRESH)
 
 
 def _import_dask() -> tuple[Any, Any, Any]:
@@ -652,21 +654,34 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
         def h0(q: np.ndarray) -> np.ndarray:
             return np.asarray(_core.apply_preconditioner(chol, q))
 
+    # Steps since g last came from the data: carried as g + a Hp in between and
+    # recomputed every GRADIENT_REFRESH steps (every step for float32 data).
+    since_fresh = 0
+    carry = f.data.dtype == np.float64
     while not converged and it < max_iter:
         p = hist.direction(g, h0)
-        w, b = f.to_model(theta)
         pw, pb = f.to_model(p)
-        sums = f.probe([(w, b, True), (pw, pb, False)])
-        g = f.theta_grad(sums, 0, theta)
-        hp = f.theta_grad(sums, 1, p)
-        fx = float(sums["sum_uu"][0, 0]) / f.sum_w + f.penalty_dot(theta, theta)
-        if not (math.isfinite(fx) and np.isfinite(g).all() and np.isfinite(hp).all()):
-            f.data.raise_for_nonfinite(f.client)
-        if _max_abs(g) <= gtol:
-            converged = True
-            break
-        gp = 2.0 * float(sums["sum_uu"][0, 1]) / f.sum_w + 2.0 * f.penalty_dot(theta, p)
-        php = 2.0 * float(sums["sum_uu"][1, 1]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
+        if not carry or since_fresh >= GRADIENT_REFRESH:
+            w, b = f.to_model(theta)
+            sums = f.probe([(w, b, True), (pw, pb, False)])
+            g = f.theta_grad(sums, 0, theta)
+            hp = f.theta_grad(sums, 1, p)
+            fx = float(sums["sum_uu"][0, 0]) / f.sum_w + f.penalty_dot(theta, theta)
+            since_fresh = 0
+            if not (math.isfinite(fx) and np.isfinite(g).all() and np.isfinite(hp).all()):
+                f.data.raise_for_nonfinite(f.client)
+            if _max_abs(g) <= gtol:
+                converged = True
+                break
+            gp = 2.0 * float(sums["sum_uu"][0, 1]) / f.sum_w + 2.0 * f.penalty_dot(theta, p)
+            php = 2.0 * float(sums["sum_uu"][1, 1]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
+        else:  # H p alone: a one-probe pass
+            sums = f.probe([(pw, pb, False)])
+            hp = f.theta_grad(sums, 0, p)
+            if not np.isfinite(hp).all():
+                f.data.raise_for_nonfinite(f.client)
+            gp = float(g @ p)
+            php = 2.0 * float(sums["sum_uu"][0, 0]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
         if not (php > 0.0 and gp < 0.0):
             message = "no further decrease along the search direction (rounding limit)"
             break
@@ -677,6 +692,7 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
         fx += 0.5 * a * gp
         hist.push(s, yv)
         it += 1
+        since_fresh += 1
         losses.append(fx)
         converged = _max_abs(g) <= gtol
     out = _minimize_result(theta, it, losses, converged, message, g, fx)

@@ -7,10 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <numeric>
-#include <cstdio>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fastcost/gram.hpp"
@@ -1006,15 +1007,18 @@ inline void apply_preconditioner(const SamplePreconditioner& pc, index_t d, std:
   q[d] *= 0.5;
 }
 
-// L-BFGS with exact line searches. The loss is quadratic, so the pass at the
-// iterate theta that returns the gradient g can also return H p for the search
-// direction p (a second probe of the same read of X): the exact step
-// a = -g.p / p.Hp, the next gradient g + a Hp and the next loss follow without
-// another pass. Every iteration reads X once, with no line-search trials, and
-// each gradient comes from the data at the previous iterate, so rounding never
-// accumulates. The first pass also gives the exact column means (a probe with
-// u = 1), which become the centering point, and, with the sample warm start,
-// the gradient at the default start that the tolerance is relative to.
+// lbfgs recomputes the gradient from the data at least every this many steps.
+constexpr int kGradientRefresh = 8;
+
+// L-BFGS with exact line searches. The loss is quadratic, so one pass gives
+// H p for the search direction p, and with it the exact step a = -g.p / p.Hp,
+// the next gradient g + a Hp and the next loss: every iteration reads X once,
+// with no line-search trials. The gradient is carried that way and recomputed
+// from the data (a second probe of the same pass) every kGradientRefresh
+// steps, so rounding cannot accumulate. The first pass gives the gradient at
+// the start, the exact column means (a probe with u = 1), which become the
+// centering point, and, after the sample warm start, the gradient at the
+// default start that the tolerance is relative to.
 // Stops when max|g| <= tol * max|g at the default start|.
 template <class T>
 void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& theta, const FitOptions& opt,
@@ -1079,6 +1083,15 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
   std::vector<double> dir, pw;
   res.converged = max_abs(g) <= gtol;
   int iter = 0;
+  // Steps since g last came from the data (the first pass gave it). In
+  // between, g + a Hp carries it: exact for the quadratic, with rounding of
+  // order eps max|g| per step in double. Every kGradientRefresh steps (and
+  // every step for float32 data, whose kernels round at 1e-7) the pass also
+  // recomputes it, two probes instead of one.
+  int since_fresh = 0;
+  auto fresh_gradient = [](int steps) {
+    return !std::is_same<T, double>::value || steps >= kGradientRefresh;
+  };
   if (warm) res.notes = "started from the exact solution of " + std::to_string(smp.rows) + " sampled rows";
   if (smp.pc.use) {
     if (!res.notes.empty()) res.notes += "; ";
@@ -1095,24 +1108,34 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
     }
     double pb = 0.0;
     obj.to_model(dir, pw, pb);
-    std::vector<double> wt;
-    double bt = 0.0;
-    obj.to_model(theta, wt, bt);
-    const ProbeSums ps = obj.pass({Probe{wt.data(), bt, true}, Probe{pw.data(), pb, false}});
-    // The gradient and loss at theta from the data (they equal the values
-    // carried over from the last step up to rounding), and H p.
-    obj.theta_grad(ps, 0, theta, g);
-    obj.theta_grad(ps, 1, dir, hp);
-    fx = ps.uu(0, 0) / obj.sum_w + obj.penalty_dot(theta, theta);
-    if (!std::isfinite(fx) || !std::isfinite(max_abs_of(g)) || !std::isfinite(max_abs_of(hp))) {
-      throw std::domain_error("non-finite loss or gradient");
+    double gp = 0.0, php = 0.0;
+    if (fresh_gradient(since_fresh)) {
+      std::vector<double> wt;
+      double bt = 0.0;
+      obj.to_model(theta, wt, bt);
+      const ProbeSums ps = obj.pass({Probe{wt.data(), bt, true}, Probe{pw.data(), pb, false}});
+      // The gradient and loss at theta from the data (they equal the values
+      // carried over from the last steps up to rounding), and H p.
+      obj.theta_grad(ps, 0, theta, g);
+      obj.theta_grad(ps, 1, dir, hp);
+      fx = ps.uu(0, 0) / obj.sum_w + obj.penalty_dot(theta, theta);
+      since_fresh = 0;
+      if (!std::isfinite(fx) || !std::isfinite(max_abs_of(g)) || !std::isfinite(max_abs_of(hp))) {
+        throw std::domain_error("non-finite loss or gradient");
+      }
+      if (max_abs(g) <= gtol) {
+        res.converged = true;
+        break;
+      }
+      gp = 2.0 * ps.uu(0, 1) / obj.sum_w + 2.0 * obj.penalty_dot(theta, dir);
+      php = 2.0 * ps.uu(1, 1) / obj.sum_w + 2.0 * obj.penalty_dot(dir, dir);
+    } else {  // H p alone: a one-probe pass
+      const ProbeSums ps = obj.pass({Probe{pw.data(), pb, false}});
+      obj.theta_grad(ps, 0, dir, hp);
+      if (!std::isfinite(max_abs_of(hp))) throw std::domain_error("non-finite loss or gradient");
+      gp = dot(g, dir);
+      php = 2.0 * ps.uu(0, 0) / obj.sum_w + 2.0 * obj.penalty_dot(dir, dir);
     }
-    if (max_abs(g) <= gtol) {
-      res.converged = true;
-      break;
-    }
-    const double gp = 2.0 * ps.uu(0, 1) / obj.sum_w + 2.0 * obj.penalty_dot(theta, dir);
-    const double php = 2.0 * ps.uu(1, 1) / obj.sum_w + 2.0 * obj.penalty_dot(dir, dir);
     if (!(php > 0.0) || !(gp < 0.0)) {
       // No curvature or no descent along p: theta is as good as rounding allows.
       res.message = "no further decrease along the search direction (rounding limit)";
@@ -1129,6 +1152,7 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
     fx += 0.5 * a * gp;  // f(theta + a p) = f + a g.p + a^2 p.Hp / 2, with a = -g.p / p.Hp
     hist.push(std::move(s), std::move(yv));
     ++iter;
+    ++since_fresh;
     res.loss_history.push_back(fx);
     res.converged = max_abs(g) <= gtol;
   }
