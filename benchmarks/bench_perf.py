@@ -24,7 +24,7 @@ Sections (``--only`` picks some; all by default):
             ``solver="sgd"`` (Keras recipe: batch 100, 10 epochs, float32, Keras' initial
             weights) against TensorFlow's ``model.fit`` (``fastcost.baselines.tensorflow``).
 
-    python benchmarks/bench_perf.py                  # everything (about 3 minutes)
+    python benchmarks/bench_perf.py                  # everything (about 4 minutes)
     python benchmarks/bench_perf.py --only small,lbfgs
 
 Prints one table of targets with the measured ratios and writes JSON
