@@ -253,7 +253,7 @@ def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyp
 
 def _sample_gram_task(X, y, sw, shift):  # type: ignore[no-untyped-def]
     """One block of the warm start's row sample: its Gram about ``shift``, in one
-    shard on one thread (``sample_warm_start`` in solvers.hpp)."""
+    shard on one thread (``sample_stats`` in solvers.hpp)."""
     X, y, sw = _block(X, y, sw)
     return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
 
