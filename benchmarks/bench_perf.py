@@ -402,26 +402,21 @@ def report(res: dict) -> list[tuple[str, str, str, str]]:
     if L:
         for t in ("1", "2"):
             b = {k: v["best_s"] for k, v in L[t].items()}
-            for dt in ("f64", "f32"):
-                r = b[f"fastcost gram_stats ({dt})"] / b[f"numpy X.T @ X ({dt})"]
-                rows.append(
-                    _row(
-                        f"gram pass / numpy X.T@X, {dt}, {t} thr",
-                        f"{r:.2f}x ({b[f'fastcost gram_stats ({dt})']:.3f} s vs {b[f'numpy X.T @ X ({dt})']:.3f} s)",
-                        "<= 1.15x",
-                        r <= 1.15,
+            pairs = (
+                ("gram_stats", "X.T @ X", "gram pass", "X.T@X"),
+                ("loss_grad", "X @ v", "loss_grad", "X@v"),
+            )
+            for kernel, base, label, short in pairs:
+                for dt in ("f64", "f32"):
+                    fc, np_s = b[f"fastcost {kernel} ({dt})"], b[f"numpy {base} ({dt})"]
+                    rows.append(
+                        _row(
+                            f"{label} / numpy {short}, {dt}, {t} thr",
+                            f"{fc / np_s:.2f}x ({fc:.3f} s vs {np_s:.3f} s)",
+                            "<= 1.15x",
+                            fc / np_s <= 1.15,
+                        )
                     )
-                )
-            for dt in ("f64", "f32"):
-                r = b[f"fastcost loss_grad ({dt})"] / b[f"numpy X @ v ({dt})"]
-                rows.append(
-                    _row(
-                        f"loss_grad / numpy X@v, {dt}, {t} thr",
-                        f"{r:.2f}x ({b[f'fastcost loss_grad ({dt})']:.3f} s vs {b[f'numpy X @ v ({dt})']:.3f} s)",
-                        "<= 1.15x",
-                        r <= 1.15,
-                    )
-                )
         b1 = {k: v["best_s"] for k, v in L["1"].items()}
         b2 = {k: v["best_s"] for k, v in L["2"].items()}
         for dt in ("f64", "f32"):

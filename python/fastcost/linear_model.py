@@ -6,6 +6,8 @@ import math
 import numbers
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -362,8 +364,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         A fit that fails or is interrupted (Ctrl-C raises ``KeyboardInterrupt``
         promptly, even inside the compiled loops) leaves the estimator as it was.
         """
-        saved = self.__dict__.copy()  # fit only sets attributes: this undoes it
-        try:
+        with unchanged_on_failure(self):
             with fit_clock() as clock:
                 self._fit(X, y, sample_weight, coef_init, intercept_init)
             n, d, itemsize = self._fit_work
@@ -373,11 +374,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 bytes_per_pass=n * (d + 1) * itemsize,
                 flops=solver_flops(self.solver_, n, d, self.n_passes_, self.n_iter_),
             )
-            return self
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self
 
     def _fit(
         self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
@@ -644,6 +641,19 @@ def _run_newton_with_factor(
     result["n_passes"] = 1
     n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
     return result, {"r": gram_to_factor(gram), "shift": st["shift"], "n_nonzero": n_nonzero}
+
+
+@contextmanager
+def unchanged_on_failure(est: BaseEstimator) -> Iterator[None]:
+    """Undo every attribute the block sets if it raises (a failed or interrupted
+    fit leaves the estimator as it was); fit only sets attributes."""
+    saved = est.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        est.__dict__.clear()
+        est.__dict__.update(saved)
+        raise
 
 
 def _check_real(value: Any, name: str, *, minimum: float, strict: bool = False) -> None:
