@@ -525,3 +525,16 @@ def test_lbfgs_long_runs_refresh_the_carried_gradient(dtype):
     g0 = 2 * (X64 - X64.mean(0)).T @ (y64 - y64.mean()) / len(y)
     floor = 1000 * np.finfo(dtype).eps
     assert np.abs(g).max() <= 2 * max(1e-10, floor) * np.abs(g0).max()
+
+
+def test_lbfgs_float32_with_a_huge_gradient_stays_finite():
+    # Found by the fuzz test: g ~ 1e19 made the first direction -g overflow
+    # (x^T p)^2 in float32 sums; lbfgs now probes along a unit direction.
+    X = np.array([[380874.0], [0.0]], dtype=np.float32)
+    y = np.array([9.6865337e13, 0.0])
+    m = LinearRegression(solver="lbfgs").fit(X, y)
+    w_ref = 9.6865337e13 / 380874.0
+    assert m.converged_ and np.isfinite(m.intercept_)
+    assert m.coef_[0] == pytest.approx(w_ref, rel=1e-5)
+    assert abs(m.intercept_) <= 1e-7 * 9.6865337e13
+    assert m.loss_history_.min() >= 0.0

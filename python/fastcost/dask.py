@@ -59,6 +59,7 @@ from .linear_model import (
     ILL_CONDITIONED_THRESHOLD,
     _preprocessing,
     choose_solver,
+    unchanged_on_failure,
 )
 from .linear_model import (
     LinearRegression as _LocalLinearRegression,
@@ -660,6 +661,10 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
     carry = f.data.dtype == np.float64
     while not converged and it < max_iter:
         p = hist.direction(g, h0)
+        p_norm = math.sqrt(float(p @ p))  # unit length, as the compiled solver
+        if not (p_norm > 0.0 and math.isfinite(p_norm)):
+            f.data.raise_for_nonfinite(f.client)
+        p = p / p_norm
         pw, pb = f.to_model(p)
         if not carry or since_fresh >= GRADIENT_REFRESH:
             w, b = f.to_model(theta)
@@ -682,6 +687,8 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
                 f.data.raise_for_nonfinite(f.client)
             gp = float(g @ p)
             php = 2.0 * float(sums["sum_uu"][0, 0]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
+        if not (math.isfinite(gp) and math.isfinite(php)):
+            f.data.raise_for_nonfinite(f.client)
         if not (php > 0.0 and gp < 0.0):
             message = "no further decrease along the search direction (rounding limit)"
             break
@@ -689,7 +696,7 @@ def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
         s, yv = a * p, a * hp
         theta = theta + s
         g = g + yv
-        fx += 0.5 * a * gp
+        fx = max(0.0, fx + 0.5 * a * gp)
         hist.push(s, yv)
         it += 1
         since_fresh += 1
@@ -966,15 +973,11 @@ class LinearRegression(_LocalLinearRegression):
         _import_dask()
         # As the local estimator: a fit that fails (or a lost cluster) leaves the
         # fitted attributes as they were.
-        saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
-        try:
-            with connect(self.client, self.scheduler, float(self.timeout)) as client:
-                self._fit_on(client, X, y, sample_weight, coef_init, intercept_init)
-        except BaseException:
-            for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-                delattr(self, k)
-            self.__dict__.update(saved)
-            raise
+        with (
+            unchanged_on_failure(self),
+            connect(self.client, self.scheduler, float(self.timeout)) as client,
+        ):
+            self._fit_on(client, X, y, sample_weight, coef_init, intercept_init)
         return self
 
     def _fit_on(self, client: Any, X: Any, y: Any, sample_weight: Any,

@@ -1027,7 +1027,7 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
   const std::size_t n = theta.size();
   // The default start (zero or the caller's coefficients) on X's scale; the
   // tolerance is relative to the gradient there.
-  std::vector<double> w_ref, w_start, w_dir;
+  std::vector<double> w_ref, w_start;
   double b_ref = 0.0, b_start = 0.0;
   obj.to_model(theta, w_ref, b_ref);
   const SampleStart smp = lbfgs_sample(obj, opt);
@@ -1106,6 +1106,11 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
     } else {
       hist.direction(g, dir);
     }
+    // Unit length: the exact step absorbs the scale, and the probe's sums
+    // (x^T p)^2 stay in range in float32 when g is huge (the first direction is -g).
+    const double dir_norm = std::sqrt(dot(dir, dir));
+    if (!(dir_norm > 0.0) || !std::isfinite(dir_norm)) throw std::domain_error("non-finite loss or gradient");
+    for (double& e : dir) e /= dir_norm;
     double pb = 0.0;
     obj.to_model(dir, pw, pb);
     double gp = 0.0, php = 0.0;
@@ -1136,6 +1141,7 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
       gp = dot(g, dir);
       php = 2.0 * ps.uu(0, 0) / obj.sum_w + 2.0 * obj.penalty_dot(dir, dir);
     }
+    if (!std::isfinite(gp) || !std::isfinite(php)) throw std::domain_error("non-finite loss or gradient");
     if (!(php > 0.0) || !(gp < 0.0)) {
       // No curvature or no descent along p: theta is as good as rounding allows.
       res.message = "no further decrease along the search direction (rounding limit)";
@@ -1149,7 +1155,9 @@ void lbfgs_least_squares(LeastSquaresObjective<T>& obj, std::vector<double>& the
       theta[j] += s[j];
       g[j] += yv[j];
     }
-    fx += 0.5 * a * gp;  // f(theta + a p) = f + a g.p + a^2 p.Hp / 2, with a = -g.p / p.Hp
+    // f(theta + a p) = f + a g.p + a^2 p.Hp / 2 with a = -g.p / p.Hp; a sum of
+    // squares, so not below 0 (the update can round there when f drops to ~0).
+    fx = std::max(0.0, fx + 0.5 * a * gp);
     hist.push(std::move(s), std::move(yv));
     ++iter;
     ++since_fresh;
