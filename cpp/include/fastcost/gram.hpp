@@ -225,7 +225,66 @@ index_t padded_gram_dim(GramKernel k, index_t d) {
   return (d + 2 + nr - 1) / nr * nr;
 }
 
+// One thread's packing buffer for the Gram kernel, and the kernel call: adds
+// the augmented Gram of rows [r0, r1) to a padded tile (padded_gram_dim
+// squared, upper triangle).
+template <class T>
+class GramPack {
+ public:
+  GramPack(GramKernel kernel, index_t d, bool weighted)
+      : kernel_(kernel), pb_(padded_gram_dim<T>(kernel, d)),
+        buf_(static_cast<std::size_t>((weighted ? 2 : 1) * pb_ * gram_block_rows<T>())) {}
+
+  index_t padded_dim() const { return pb_; }
+
+  void run(const MatrixView<T>& X, const T* y, const T* sw, const double* shift, index_t r0, index_t r1,
+           double* tile) {
+    if (kernel_.nv == 1) {
+      gram_shard_square<T>(kernel_.isa, X, y, sw, shift, r0, r1, tile, buf_.data());
+    } else {
+      gram_shard_wide<T>(kernel_.isa, X, y, sw, shift, r0, r1, tile, buf_.data());
+    }
+  }
+
+ private:
+  GramKernel kernel_;
+  index_t pb_;
+  Scratch<T> buf_;
+};
+
 }  // namespace detail
+
+// Augmented Grams of many small row blocks, each computed from zero exactly as
+// compute_gram_stats(block, ..., 1 shard, 1 thread) computes it and added to a
+// running sum, with one workspace for all of them (lbfgs' row sample: its
+// blocks are too small to pay for fresh buffers each).
+template <class T>
+class BlockGrams {
+ public:
+  BlockGrams(index_t d, bool weighted)
+      : d_(d), pack_(detail::gram_kernel<T>(active_isa(), d), d, weighted),
+        tile_(static_cast<std::size_t>(pack_.padded_dim() * pack_.padded_dim())) {}
+
+  // out (d + 2 squared, row-major) += the Gram of `block` about `shift`.
+  void add(const MatrixView<T>& block, const T* y, const T* sw, const double* shift, double* out) {
+    block.validate();
+    const index_t da = d_ + 2, pb = pack_.padded_dim();
+    std::fill(tile_.begin(), tile_.end(), 0.0);
+    if (block.rows > 0) pack_.run(block, y, sw, shift, 0, block.rows, tile_.data());
+    for (index_t i = 0; i < da; ++i) {
+      for (index_t j = i; j < da; ++j) {
+        const double v = tile_[i * pb + j];
+        out[i * da + j] += v;
+        if (j != i) out[j * da + i] += v;
+      }
+    }
+  }
+
+ private:
+  index_t d_;
+  detail::GramPack<T> pack_;
+  std::vector<double> tile_;
+};
 
 // The shift (c, c_y) of the one-pass statistics: the caller's (d + 1 values,
 // e.g. one shared by all Dask chunks), or else the first row and its target.
@@ -270,20 +329,14 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample
   st.n_shards = plan.n_shards;
   const index_t tile = pb * pb;
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * tile), 0.0);
-  const index_t nb = detail::gram_block_rows<T>();
   // ~n (d + 2)^2 / 2 multiply-adds at a few per nanosecond.
   const double da_ = static_cast<double>(d + 2);
   const int threads = threads_for_work(static_cast<double>(n) * da_ * da_ * 0.5 / 8e9, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
-    Scratch<T> pack(static_cast<std::size_t>((sample_weight ? 2 : 1) * pb * nb));
-    if (kernel.nv == 1) {
-      detail::gram_shard_square<T>(kernel.isa, X, y, sample_weight, st.shift.data(), plan.shard_begin(s),
-                                   plan.shard_end(s), partials.data() + s * tile, pack.data());
-    } else {
-      detail::gram_shard_wide<T>(kernel.isa, X, y, sample_weight, st.shift.data(), plan.shard_begin(s),
-                                 plan.shard_end(s), partials.data() + s * tile, pack.data());
-    }
+    detail::GramPack<T> pack(kernel, d, sample_weight != nullptr);
+    pack.run(X, y, sample_weight, st.shift.data(), plan.shard_begin(s), plan.shard_end(s),
+             partials.data() + s * tile);
   });
 
   // Fixed-order reduction of the shard partials, then mirror the upper triangle.
