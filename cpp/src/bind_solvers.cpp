@@ -88,6 +88,14 @@ void bind_solvers(py::module_& m) {
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      "The newton solve from (possibly merged) statistics of gram_stats.");
 
+  m.def("sample_blocks", [](index_t n, index_t d) {
+    if (n < 0 || d < 0) throw py::value_error("n and d must be >= 0");
+    py::list out;
+    for (const auto& [begin, end] : sample_blocks(n, d)) out.append(py::make_tuple(begin, end));
+    return out;
+  }, py::arg("n"), py::arg("d"),
+     "lbfgs' row sample for n rows and d columns: a list of [begin, end) row blocks (empty: no sample).");
+
   m.def("sample_preconditioner", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                                     const py::object& shift, index_t rows, bool fit_intercept, const py::object& sigma,
                                     const py::object& lam, const py::object& frozen) {

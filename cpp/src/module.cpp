@@ -28,7 +28,6 @@ PYBIND11_MODULE(_core, m) {
     return info;
   }, "How the module was built and what it will use now.");
   m.attr("CENTER_ROWS") = kCenterRows;  // rows sampled for the iterative solvers' centering point
-  m.attr("SAMPLE_BLOCK") = kSampleBlock;    // rows per block of lbfgs' warm-start sample
   m.attr("SAMPLE_GROUPS") = kSampleGroups;  // runs of blocks summed together
   m.attr("GRADIENT_REFRESH") = kGradientRefresh;  // lbfgs: steps between gradients from the data
   m.def("max_threads", &max_threads, "Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl).");

@@ -98,7 +98,6 @@ DASK_PARAMETERS = frozenset(
 #: and hence the rounding of the sums, a function of the chunk count only.
 TREE_FAN_IN = 8
 #: Rows per block of the lbfgs warm start's sample (as the compiled solver).
-SAMPLE_BLOCK = int(_core.SAMPLE_BLOCK)
 SAMPLE_GROUPS = int(_core.SAMPLE_GROUPS)
 #: lbfgs recomputes its gradient from the data at least every this many steps.
 GRADIENT_REFRESH = int(_core.GRADIENT_REFRESH)
@@ -556,15 +555,13 @@ def _sample(f: _Objective, closed_form: bool, shift: np.ndarray) -> dict[str, An
     data = f.data
     n, d = data.n, data.d
     out: dict[str, Any] = {"warm": None, "pc": None, "rows": 0}
-    m = min(n // 4, 2 * n // max(d, 1))
-    if m < 8 * (d + 2):
+    spans = _core.sample_blocks(n, d)
+    if not spans:
         return out
-    blocks = max(1, m // SAMPLE_BLOCK)
+    blocks = len(spans)
     task = dask.delayed(_sample_gram_task, pure=True)
     parts = []
-    for k in range(blocks):
-        i0 = min(k * n // blocks, n - min(n, SAMPLE_BLOCK))
-        i1 = i0 + min(SAMPLE_BLOCK, n - i0)
+    for i0, i1 in spans:
         sw = None if data.sw is None else data.sw[i0:i1]
         parts.append(task(data.X[i0:i1], data.y[i0:i1], sw, shift))
         out["rows"] += i1 - i0

@@ -252,6 +252,18 @@ class GramPack {
   Scratch<T> buf_;
 };
 
+// out (da x da, row-major) += the symmetric matrix whose upper triangle is
+// the leading da x da block of `tile` (row stride pb).
+inline void add_mirrored(const double* tile, index_t pb, index_t da, double* out) {
+  for (index_t i = 0; i < da; ++i) {
+    for (index_t j = i; j < da; ++j) {
+      const double v = tile[i * pb + j];
+      out[i * da + j] += v;
+      if (j != i) out[j * da + i] += v;
+    }
+  }
+}
+
 }  // namespace detail
 
 // Augmented Grams of many small row blocks, each computed from zero exactly as
@@ -268,16 +280,9 @@ class BlockGrams {
   // out (d + 2 squared, row-major) += the Gram of `block` about `shift`.
   void add(const MatrixView<T>& block, const T* y, const T* sw, const double* shift, double* out) {
     block.validate();
-    const index_t da = d_ + 2, pb = pack_.padded_dim();
     std::fill(tile_.begin(), tile_.end(), 0.0);
     if (block.rows > 0) pack_.run(block, y, sw, shift, 0, block.rows, tile_.data());
-    for (index_t i = 0; i < da; ++i) {
-      for (index_t j = i; j < da; ++j) {
-        const double v = tile_[i * pb + j];
-        out[i * da + j] += v;
-        if (j != i) out[j * da + i] += v;
-      }
-    }
+    detail::add_mirrored(tile_.data(), pack_.padded_dim(), d_ + 2, out);
   }
 
  private:
@@ -345,13 +350,7 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample
     const double* p = partials.data() + s * tile;
     for (index_t k = 0; k < tile; ++k) total[k] += p[k];
   }
-  for (index_t i = 0; i < da; ++i) {
-    for (index_t j = i; j < da; ++j) {
-      const double v = total[i * pb + j];
-      st.gram[i * da + j] = v;
-      st.gram[j * da + i] = v;
-    }
-  }
+  detail::add_mirrored(total.data(), pb, da, st.gram.data());  // st.gram is zero
   return st;
 }
 

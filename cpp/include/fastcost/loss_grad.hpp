@@ -242,12 +242,17 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
   }
 }
 
-// K probes of which the first ND have vectors: the combinations the solvers
-// use get their own code; any other runs as ND = K with zero vectors.
+// K probes of which the first ND have vectors (the others' w_k are zero
+// vectors in `w`): the combinations the solvers use get their own code; any
+// other runs as ND = K, reading the zero vectors.
+constexpr bool has_probe_kernel(int K, int ND) {
+  return (K == 1 && ND == 1) || (K == 2 && (ND == 1 || ND == 2)) || (K == 3 && (ND == 1 || ND == 3));
+}
+
 template <class T, int W>
 FASTCOST_INLINE void probe_shard_body(int K, int ND, MatrixView<T> X, const T* y, const T* sw, const T* const* w,
                                       const T* b, const bool* minus_y, index_t r0, index_t r1, double* out, T* buf) {
-  const int key = K * 4 + ND;
+  const int key = K * 4 + (has_probe_kernel(K, ND) ? ND : K);
   switch (key) {
     case 1 * 4 + 1: probe_shard_impl<T, W, 1, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
     case 2 * 4 + 1: probe_shard_impl<T, W, 2, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
@@ -307,7 +312,7 @@ ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight,
   const ShardPlan plan = make_plan(0, n, n_shards);
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
   // The kernel wants the probes with vectors first: order[i] is the caller's
-  // index of kernel probe i. Combinations without their own code get zero vectors.
+  // index of kernel probe i. Probes without a vector get zero vectors.
   int order[kMaxProbes] = {}, nd = 0;
   for (int k = 0; k < K; ++k) {
     if (probes[k].w) order[nd++] = k;
@@ -315,8 +320,6 @@ ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight,
   for (int k = 0, i = nd; k < K; ++k) {
     if (!probes[k].w) order[i++] = k;
   }
-  const int key = K * 4 + nd;
-  if (!(key == 5 || key == 9 || key == 10 || key == 13)) nd = K;
   std::vector<T> wt(static_cast<std::size_t>(K * d), T(0));
   const T* wp[kMaxProbes] = {};
   T bt[kMaxProbes] = {};

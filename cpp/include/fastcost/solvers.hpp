@@ -12,6 +12,7 @@
 #include <numeric>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fastcost/gram.hpp"
@@ -846,9 +847,19 @@ inline index_t sample_rows(index_t n, index_t d) {
   return m < 8 * (d + 2) ? 0 : m;
 }
 
-// Start of block k of `blocks` over n rows (the last block may overlap).
-inline index_t sample_block_begin(index_t k, index_t blocks, index_t n) {
-  return std::min(k * n / blocks, n - std::min(n, kSampleBlock));
+// The sample's rows as [begin, end) blocks of kSampleBlock rows spread evenly
+// over n (the last may overlap its neighbour); none when sample_rows is 0.
+// Dask's lbfgs reads the same blocks (_core.sample_blocks).
+inline std::vector<std::pair<index_t, index_t>> sample_blocks(index_t n, index_t d) {
+  std::vector<std::pair<index_t, index_t>> out;
+  const index_t m = sample_rows(n, d);
+  if (m == 0) return out;
+  const index_t blocks = std::max<index_t>(1, m / kSampleBlock);
+  for (index_t k = 0; k < blocks; ++k) {
+    const index_t i0 = std::min(k * n / blocks, n - std::min(n, kSampleBlock));
+    out.emplace_back(i0, i0 + std::min(kSampleBlock, n - i0));
+  }
+  return out;
 }
 
 // The preconditioner lbfgs builds from its sample: M = the sample's Hessian of
@@ -945,11 +956,13 @@ constexpr index_t kSampleGroups = 8;
 // The statistics of lbfgs' row sample (evenly spread blocks, no copy) about
 // `shift`: each block's Gram in one shard on one thread.
 template <class T>
-GramStats sample_stats(const MatrixView<T>& X, const T* y, const T* sw, index_t m, const std::vector<double>& shift,
+GramStats sample_stats(const MatrixView<T>& X, const T* y, const T* sw,
+                       const std::vector<std::pair<index_t, index_t>>& blocks, const std::vector<double>& shift,
                        int n_threads) {
-  const index_t n = X.rows, d = X.cols, da = d + 2;
-  const index_t blocks = std::max<index_t>(1, m / kSampleBlock);
-  const ShardPlan groups = make_plan(0, blocks, kSampleGroups);
+  const index_t d = X.cols, da = d + 2;
+  const auto n_blocks = static_cast<index_t>(blocks.size());
+  const index_t m = n_blocks * kSampleBlock;
+  const ShardPlan groups = make_plan(0, n_blocks, kSampleGroups);
   std::vector<double> partials(static_cast<std::size_t>(groups.n_shards * da * da), 0.0);
   std::vector<index_t> counts(static_cast<std::size_t>(groups.n_shards), 0);
   const double work = static_cast<double>(m) * static_cast<double>(da * da) * 0.5 / 8e9;
@@ -957,9 +970,9 @@ GramStats sample_stats(const MatrixView<T>& X, const T* y, const T* sw, index_t 
     double* out = partials.data() + g * da * da;
     BlockGrams<T> grams(d, sw != nullptr);
     for (index_t k = groups.shard_begin(g); k < groups.shard_end(g); ++k) {
-      const index_t i0 = sample_block_begin(k, blocks, n);
+      const index_t i0 = blocks[k].first;
       MatrixView<T> part = X;
-      part.rows = std::min(kSampleBlock, n - i0);
+      part.rows = blocks[k].second - i0;
       part.data = X.layout == Layout::RowMajor ? X.row(i0) : X.data + i0;
       grams.add(part, y + i0, sw ? sw + i0 : nullptr, shift.data(), out);
       counts[g] += part.rows;
@@ -1015,12 +1028,12 @@ SampleStart lbfgs_sample(const LeastSquaresObjective<T>& obj, const FitOptions& 
   SampleStart out;
   const MatrixView<T>& X = obj.X;
   const index_t n = X.rows, d = X.cols;
-  const index_t m = sample_rows(n, d);
-  if (m == 0) return out;
+  const auto blocks = sample_blocks(n, d);
+  if (blocks.empty()) return out;
   std::vector<double> shift(static_cast<std::size_t>(d + 1));  // one shift for every block: sums add up
   for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
   shift[d] = static_cast<double>(obj.y[0]);
-  const GramStats total = sample_stats(X, obj.y, obj.sw, m, shift, opt.n_threads);
+  const GramStats total = sample_stats(X, obj.y, obj.sw, blocks, shift, opt.n_threads);
   out.rows = total.n_rows;
   const bool closed_form =
       !opt.has_init && obj.uniform && opt.frozen.empty() && !(opt.standardize && opt.alpha != 0.0);
