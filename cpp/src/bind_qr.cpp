@@ -85,17 +85,6 @@ py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::obje
   return stats_dict(st);
 }
 
-FitOptions qr_options(const py::dict& options) {
-  FitOptions opt;
-  auto get = [&](const char* key) -> py::object { return options.contains(key) ? py::object(options[key]) : py::object(py::none()); };
-  if (!get("alpha").is_none()) opt.alpha = get("alpha").cast<double>();
-  if (!get("fit_intercept").is_none()) opt.fit_intercept = get("fit_intercept").cast<bool>();
-  if (!get("n_shards").is_none()) opt.n_shards = get("n_shards").cast<index_t>();
-  opt.n_threads = resolve_threads(get("n_threads").is_none() ? 0 : get("n_threads").cast<int>());
-  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
-  return opt;
-}
-
 template <class T>
 py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& sw, const py::dict& options) {
   const RowsArgs<T> a = rows_args<T>(X, y, sw);
@@ -103,7 +92,7 @@ py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& 
   const MatrixView<T>& v = a.X;
   const T *yp = a.y, *sp = a.sw;
   if (v.rows == 0) throw py::value_error("X has no rows");
-  const FitOptions opt = qr_options(options);
+  const FitOptions opt = fit_options(options, v.cols);
   const QrPrecision precision =
       precision_from(options.contains("precision") ? options["precision"].cast<std::string>() : "auto", true);
   TsqrStats st;

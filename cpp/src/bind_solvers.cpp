@@ -1,7 +1,10 @@
 // Bindings of the solver loops: each call runs a whole fit without the GIL.
 #include "bindings.hpp"
 
+#include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fastcost/solvers.hpp"
 #include "fastcost/tsqr.hpp"
@@ -10,40 +13,126 @@ namespace fastcost::bindings {
 
 namespace {
 
-FitOptions options_from(const py::dict& o, index_t d) {
-  FitOptions opt;
-  auto get = [&](const char* key) -> py::object { return o.contains(key) ? py::object(o[key]) : py::object(py::none()); };
-  if (!get("alpha").is_none()) opt.alpha = get("alpha").cast<double>();
-  if (!get("fit_intercept").is_none()) opt.fit_intercept = get("fit_intercept").cast<bool>();
-  if (!get("tol").is_none()) opt.tol = get("tol").cast<double>();
-  if (!get("max_iter").is_none()) opt.max_iter = get("max_iter").cast<int>();
-  if (!get("history").is_none()) opt.history = get("history").cast<int>();
-  if (!get("batch_size").is_none()) opt.batch_size = get("batch_size").cast<index_t>();
-  if (!get("learning_rate").is_none()) opt.learning_rate = get("learning_rate").cast<double>();
-  if (!get("seed").is_none()) opt.seed = get("seed").cast<std::uint64_t>();
-  opt.n_threads = resolve_threads(get("n_threads").is_none() ? 0 : get("n_threads").cast<int>());
-  if (!get("n_shards").is_none()) opt.n_shards = get("n_shards").cast<index_t>();
-  if (!get("coef_init").is_none()) {
-    opt.has_init = true;
-    opt.coef_init = double_vector(get("coef_init"), d, "coef_init");
-    if (!get("intercept_init").is_none()) opt.intercept_init = get("intercept_init").cast<double>();
+// The data pass of fastcost.dask (and of any Python object with the same
+// methods): each request of the compiled lbfgs and gd loops becomes one call
+// back into Python, the GIL taken only for that call. The object has
+//   n_rows, n_features, dtype (float32 or float64)
+//   start(moments: bool, center_rows: list[int] | None, sample: list[(begin, end)])
+//     -> dict(sum_w, sum_wy, moments=(sum_w, mean, m2, finite) | None,
+//             center=(d,) weighted mean of center_rows | None,
+//             sample=(list of (d + 2)^2 block Grams, shift) | None)
+//   probes(list of (w (d,) or None, b, with_y)) -> dict(sum_w, sum_ux (K, d), sum_u (K,), sum_uu (K, K))
+// Errors raised there propagate unchanged.
+class PyPass {
+ public:
+  explicit PyPass(py::object obj) : obj_(std::move(obj)) {
+    rows_ = obj_.attr("n_rows").cast<index_t>();
+    cols_ = obj_.attr("n_features").cast<index_t>();
+    const std::string dtype = py::str(obj_.attr("dtype"));
+    if (dtype == "float64") {
+      eps_ = std::numeric_limits<double>::epsilon();
+    } else if (dtype == "float32") {
+      eps_ = static_cast<double>(std::numeric_limits<float>::epsilon());
+    } else {
+      throw py::type_error("the data pass's dtype must be float32 or float64, got " + dtype);
+    }
+    if (rows_ < 1 || cols_ < 1) throw py::value_error("the data pass needs at least one row and one column");
   }
-  if (!get("standardize").is_none()) opt.standardize = get("standardize").cast<bool>();
-  if (!get("init_standardized").is_none()) opt.init_standardized = get("init_standardized").cast<bool>();
-  if (!get("noise_var").is_none()) opt.noise_var = get("noise_var").cast<double>();
-  if (!get("frozen").is_none()) {
-    const std::vector<double> f = double_vector(get("frozen"), d, "frozen");
-    opt.frozen.assign(f.begin(), f.end());  // nonzero: held at coefficient 0
-    for (std::size_t j = 0; j < f.size(); ++j) opt.frozen[j] = f[j] != 0.0 ? 1 : 0;
+
+  index_t rows() const { return rows_; }
+  index_t cols() const { return cols_; }
+  double epsilon() const { return eps_; }
+  index_t reads() const { return reads_; }
+
+  PassStartResult start(const PassStart& req) {
+    py::gil_scoped_acquire gil;
+    py::object center = py::none();
+    if (req.center) {
+      py::list rows;
+      for (index_t i : center_rows(rows_)) rows.append(i);
+      center = rows;
+    }
+    py::list blocks;
+    for (const auto& [begin, end] : req.sample) blocks.append(py::make_tuple(begin, end));
+    const py::dict r = obj_.attr("start")(req.moments, center, blocks);
+    PassStartResult out;
+    out.sum_w = r["sum_w"].cast<double>();
+    out.sum_wy = r["sum_wy"].cast<double>();
+    if (req.moments) {
+      const auto m = r["moments"].cast<py::tuple>();
+      out.moments.sum_w = m[0].cast<double>();
+      out.moments.mean = double_vector(m[1], cols_, "moments mean");
+      out.moments.m2 = double_vector(m[2], cols_, "moments m2");
+      out.moments.finite = m[3].cast<bool>();
+      ++reads_;
+    }
+    if (req.center) out.center = double_vector(r["center"], cols_, "center");
+    if (!req.sample.empty()) {
+      const auto smp = r["sample"].cast<py::tuple>();
+      const auto grams = smp[0].cast<py::list>();
+      if (grams.size() != req.sample.size()) throw py::value_error("start() must return one Gram per sample block");
+      out.sample = sum_block_grams(grams, smp[1], req.sample);
+    }
+    return out;
   }
-  if (!(opt.noise_var >= 0.0)) throw py::value_error("noise_var must be >= 0");
-  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
-  if (!(opt.tol >= 0.0)) throw py::value_error("tol must be >= 0");
-  if (opt.max_iter < 1) throw py::value_error("max_iter must be >= 1");
-  if (opt.history < 1) throw py::value_error("history must be >= 1");
-  if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
-  return opt;
-}
+
+  ProbeSums probes(const std::vector<Probe>& probes) {
+    py::gil_scoped_acquire gil;
+    const auto K = static_cast<int>(probes.size());
+    py::list spec;
+    for (const Probe& p : probes) {
+      py::object w = py::none();
+      if (p.w) w = vector_array(std::vector<double>(p.w, p.w + cols_));
+      spec.append(py::make_tuple(w, p.b, p.with_y));
+    }
+    const py::dict r = obj_.attr("probes")(spec);
+    ++reads_;
+    using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
+    const auto ux = Doubles::ensure(r["sum_ux"]), u = Doubles::ensure(r["sum_u"]), uu = Doubles::ensure(r["sum_uu"]);
+    if (!ux || ux.ndim() != 2 || ux.shape(0) != K || ux.shape(1) != cols_ || !u || u.ndim() != 1 || u.shape(0) != K ||
+        !uu || uu.ndim() != 2 || uu.shape(0) != K || uu.shape(1) != K) {
+      throw py::value_error("probes() returned sums of the wrong shape");
+    }
+    ProbeSums out;
+    out.k = K;
+    out.d = cols_;
+    out.sum_w = r["sum_w"].cast<double>();
+    out.sum_ux.assign(ux.data(), ux.data() + K * cols_);
+    out.sum_u.assign(u.data(), u.data() + K);
+    out.sum_uu.assign(uu.data(), uu.data() + K * K);
+    return out;
+  }
+
+ private:
+  // The blocks' Grams summed as block_stats (data_pass.hpp) sums them: runs of
+  // consecutive blocks, then the runs in order.
+  GramStats sum_block_grams(const py::list& grams, const py::object& shift, const RowBlocks& blocks) const {
+    const index_t da = cols_ + 2;
+    const auto n_blocks = static_cast<index_t>(blocks.size());
+    const ShardPlan groups = make_plan(0, n_blocks, kSampleGroups);
+    GramStats total;
+    total.d = cols_;
+    total.shift = double_vector(shift, cols_ + 1, "sample shift");
+    total.gram.assign(static_cast<std::size_t>(da * da), 0.0);
+    std::vector<double> run(static_cast<std::size_t>(da * da));
+    for (index_t g = 0; g < groups.n_shards; ++g) {
+      std::fill(run.begin(), run.end(), 0.0);
+      for (index_t k = groups.shard_begin(g); k < groups.shard_end(g); ++k) {
+        const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(grams[k]);
+        if (!a || a.size() != da * da) throw py::value_error("a sample block's Gram has the wrong shape");
+        for (index_t e = 0; e < da * da; ++e) run[e] += a.data()[e];
+        total.n_rows += blocks[k].second - blocks[k].first;
+      }
+      for (index_t e = 0; e < da * da; ++e) total.gram[e] += run[e];
+    }
+    return total;
+  }
+
+  py::object obj_;
+  index_t rows_ = 0, cols_ = 0;
+  double eps_ = 0.0;
+  index_t reads_ = 0;
+};
 
 template <class T>
 py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw, const std::string& solver,
@@ -52,7 +141,7 @@ py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw,
   if (!a.y) throw py::value_error("y is required");
   const MatrixView<T>& v = a.X;
   const T *yp = a.y, *sp = a.sw;
-  const FitOptions opt = options_from(options, v.cols);
+  const FitOptions opt = fit_options(options, v.cols);
   if (v.rows == 0) throw py::value_error("X has no rows");
   FitResult r;
   if (solver == "newton") {
@@ -88,13 +177,15 @@ void bind_solvers(py::module_& m) {
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      "The newton solve from (possibly merged) statistics of gram_stats.");
 
-  m.def("sample_blocks", [](index_t n, index_t d) {
-    if (n < 0 || d < 0) throw py::value_error("n and d must be >= 0");
-    py::list out;
-    for (const auto& [begin, end] : sample_blocks(n, d)) out.append(py::make_tuple(begin, end));
-    return out;
-  }, py::arg("n"), py::arg("d"),
-     "lbfgs' row sample for n rows and d columns: a list of [begin, end) row blocks (empty: no sample).");
+  m.def("minimize", [](const py::object& data, const std::string& solver, const py::dict& options) {
+    PyPass pass(data);
+    const FitOptions opt = fit_options(options, pass.cols());
+    if (solver == "lbfgs") return result_dict(run_released([&] { return fit_lbfgs(pass, opt); }));
+    if (solver == "gd") return result_dict(run_released([&] { return fit_gd(pass, opt); }));
+    throw py::value_error("unknown solver '" + solver + "' for minimize (lbfgs, gd)");
+  }, py::arg("data"), py::arg("solver"), py::arg("options"),
+     "The compiled lbfgs or gd loop over a data pass written in Python (see PyPass in\n"
+     "bind_solvers.cpp; fastcost.dask runs each request as one map-reduce). Returns fit()'s dict.");
 
   m.def("sample_preconditioner", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                                     const py::object& shift, index_t rows, bool fit_intercept, const py::object& sigma,

@@ -6,7 +6,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -99,6 +102,58 @@ inline std::vector<double> double_vector(const py::object& o, index_t n, const c
   return std::vector<double>(a.data(), a.data() + n);
 }
 
+// FitOptions from the options dict of fit(), fit_qr() and _cuda.fit(): one
+// table of keys for every binding; an unknown key is an error, so a misspelt
+// option never passes silently.
+inline FitOptions fit_options(const py::dict& o, index_t d) {
+  static const char* const known[] = {"alpha", "fit_intercept", "tol", "max_iter", "history", "batch_size",
+                                      "learning_rate", "seed", "n_threads", "n_shards", "coef_init",
+                                      "intercept_init", "standardize", "init_standardized", "noise_var",
+                                      "frozen", "precision"};
+  for (const auto& item : o) {
+    const std::string key = py::str(item.first);
+    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
+      std::string names;
+      for (const char* k : known) names += std::string(names.empty() ? "" : ", ") + k;
+      throw py::value_error("unknown option '" + key + "' (known: " + names + ")");
+    }
+  }
+  auto has = [&](const char* k) { return o.contains(k) && !o[k].is_none(); };
+  FitOptions opt;
+  if (has("alpha")) opt.alpha = py::cast<double>(o["alpha"]);
+  if (has("fit_intercept")) opt.fit_intercept = py::cast<bool>(o["fit_intercept"]);
+  if (has("tol")) opt.tol = py::cast<double>(o["tol"]);
+  if (has("max_iter")) opt.max_iter = py::cast<int>(o["max_iter"]);
+  if (has("history")) opt.history = py::cast<int>(o["history"]);
+  if (has("batch_size")) opt.batch_size = py::cast<index_t>(o["batch_size"]);
+  if (has("learning_rate")) opt.learning_rate = py::cast<double>(o["learning_rate"]);
+  if (has("seed")) opt.seed = py::cast<std::uint64_t>(o["seed"]);
+  opt.n_threads = resolve_threads(has("n_threads") ? py::cast<int>(o["n_threads"]) : 0);
+  if (has("n_shards")) opt.n_shards = py::cast<index_t>(o["n_shards"]);
+  if (has("coef_init")) {
+    opt.has_init = true;
+    opt.coef_init = double_vector(o["coef_init"], d, "coef_init");
+    if (has("intercept_init")) opt.intercept_init = py::cast<double>(o["intercept_init"]);
+  }
+  if (has("standardize")) opt.standardize = py::cast<bool>(o["standardize"]);
+  if (has("init_standardized")) opt.init_standardized = py::cast<bool>(o["init_standardized"]);
+  if (has("noise_var")) opt.noise_var = py::cast<double>(o["noise_var"]);
+  if (has("frozen")) {
+    const std::vector<double> f = double_vector(o["frozen"], d, "frozen");
+    opt.frozen.resize(f.size());  // nonzero: held at coefficient 0
+    for (std::size_t j = 0; j < f.size(); ++j) opt.frozen[j] = f[j] != 0.0 ? 1 : 0;
+  }
+  if (!(opt.noise_var >= 0.0)) throw py::value_error("noise_var must be >= 0");
+  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
+  if (!(opt.tol >= 0.0)) throw py::value_error("tol must be >= 0");
+  if (opt.max_iter < 1) throw py::value_error("max_iter must be >= 1");
+  if (opt.history < 1) throw py::value_error("history must be >= 1");
+  if (opt.batch_size < 1) throw py::value_error("batch_size must be >= 1");
+  if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
+  if (opt.n_shards < 0) throw py::value_error("n_shards must be >= 0");
+  return opt;
+}
+
 // X, y and sample_weight of one call, checked together; y and sample_weight
 // may be None (null here).
 template <class T>
@@ -177,6 +232,24 @@ inline py::dict gram_stats_dict(const GramStats& st) {
 // loss_grad()'s tuple: (sum s, sum s r^2, sum s r, sum s r x).
 inline py::tuple loss_grad_tuple(const LossGradSums& s) {
   return py::make_tuple(s.sum_w, s.sum_wr2, s.sum_wr, vector_array(s.sum_wrx));
+}
+
+// NonFiniteError and DivergenceError (fit_types.hpp) raise the Python classes
+// of fastcost.exceptions, so callers catch a type instead of matching text.
+inline void register_errors() {
+  py::register_exception_translator([](std::exception_ptr p) {
+    auto raise = [](const char* name, const char* what) {
+      const py::object cls = py::module_::import("fastcost.exceptions").attr(name);
+      PyErr_SetString(cls.ptr(), what);
+    };
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const NonFiniteError& e) {
+      raise("NonFiniteError", e.what());
+    } catch (const DivergenceError& e) {
+      raise("DivergenceError", e.what());
+    }
+  });
 }
 
 // While any GIL-free call runs, SIGINT sets fastcost's cancel flag instead of

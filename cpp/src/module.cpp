@@ -12,6 +12,7 @@ using namespace fastcost;
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastcost compiled core: sharded least-squares kernels and solvers";
   py::register_exception<Cancelled>(m, "Cancelled", PyExc_KeyboardInterrupt);
+  bindings::register_errors();
 
   m.def("build_info", [] {
     py::dict info;
@@ -27,9 +28,6 @@ PYBIND11_MODULE(_core, m) {
     info["isa_compiled"] = py::make_tuple("baseline", "avx2+fma", "avx512f");
     return info;
   }, "How the module was built and what it will use now.");
-  m.attr("CENTER_ROWS") = kCenterRows;  // rows sampled for the iterative solvers' centering point
-  m.attr("SAMPLE_GROUPS") = kSampleGroups;  // runs of blocks summed together
-  m.attr("GRADIENT_REFRESH") = kGradientRefresh;  // lbfgs: steps between gradients from the data
   m.def("max_threads", &max_threads, "Threads OpenMP would use now (OMP_NUM_THREADS, threadpoolctl).");
   m.def("set_isa", &set_isa, py::arg("name"),
         "Select the kernel instruction set: 'auto', 'baseline', 'avx2' or 'avx512'.");

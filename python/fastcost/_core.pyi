@@ -9,9 +9,6 @@ import numpy.typing as npt
 
 class Cancelled(KeyboardInterrupt): ...
 
-CENTER_ROWS: int
-SAMPLE_GROUPS: int
-GRADIENT_REFRESH: int
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
 
@@ -66,7 +63,7 @@ def fit(
 def solve_stats(
     gram: npt.ArrayLike, shift: npt.ArrayLike, alpha: float = 0.0, fit_intercept: bool = True
 ) -> dict[str, Any]: ...
-def sample_blocks(n: int, d: int) -> list[tuple[int, int]]: ...
+def minimize(data: Any, solver: str, options: dict[str, Any]) -> dict[str, Any]: ...
 def sample_preconditioner(
     gram: npt.ArrayLike,
     shift: npt.ArrayLike,

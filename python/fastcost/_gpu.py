@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
-from .exceptions import IllConditionedWarning
+from .exceptions import IllConditionedWarning, NonFiniteError
 
 BUILD_HINT = "pip install . -Ccmake.define.FASTCOST_CUDA=ON"
 GPU_SOLVERS = ("newton", "lbfgs", "gd", "sgd")
@@ -178,19 +178,13 @@ def fit(
 
     try:
         result = dict(_cuda.fit(Xa, ya, swa, solver, options))
-    except ValueError as exc:
-        if "non-finite" in str(exc):
-            if not on_device:
-                raise_for_nonfinite(Xa, exc)
-            raise ValueError(
-                "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
-                f"({exc}); clean or rescale the data"
-            ) from exc
-        raise
-    except OverflowError as exc:
-        from .exceptions import DivergenceError
-
-        raise DivergenceError(str(exc)) from exc
+    except NonFiniteError as exc:
+        if not on_device:
+            raise_for_nonfinite(Xa, exc)
+        raise NonFiniteError(
+            "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
+            f"({exc}); clean or rescale the data"
+        ) from exc
     timings = dict(result.pop("timings"))
     est._set_result(result, solver, dtype)
     device = timings.get("device", "GPU")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from .exceptions import NonFiniteError
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -81,15 +82,15 @@ def check_coef_init(coef_init: Any, n_features: int) -> np.ndarray | None:
 
 
 def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) -> None:
-    """Raise a ValueError naming the first NaN/inf cell of X, or an overflow error."""
+    """Raise a NonFiniteError naming the first NaN/inf cell of X, or the overflow."""
     bad = find_nonfinite(X)
     if bad is not None:
         i, j = bad
-        raise ValueError(
+        raise NonFiniteError(
             f"X contains NaN or infinity (first at row {i}, column {j}); "
             "clean it first, e.g. with fastcost.preprocessing"
         ) from original
-    raise ValueError(
+    raise NonFiniteError(
         f"numerical overflow: the values of X ({X.dtype}) are too large for the sums "
         "of squares; rescale X or use float64"
     ) from original

@@ -12,23 +12,21 @@ result does not depend on which worker ran what.
 - ``qr``: one pass. Each task returns the R factor of its chunk
   (``_core.tsqr_stats``); factors merge pairwise in a fixed order
   (``_core.tsqr_merge``) and the client solves (``_core.solve_r``).
-- ``lbfgs`` / ``gd``: X, y and the weights are persisted on the workers once.
-  gd: every loss+gradient evaluation is one map-reduce of ``_core.loss_grad``;
-  lbfgs: every iteration is one map-reduce of ``_core.probe_sums`` (the
-  gradient at the iterate and the Hessian times the search direction, for an
-  exact step), after the same row sample as the local solver (its blocks'
-  Grams, computed where the rows are) for the warm start and preconditioner.
-  The coefficients travel in the task graph; the optimizer state lives on the
-  client and follows the C++ solvers step for step (same centering, steps and
-  stopping rule), so ``tol``/``max_iter`` mean the same thing.
+- ``lbfgs`` / ``gd``: X, y and the weights are persisted on the workers once,
+  and the compiled loops of a local fit run on the client
+  (``_core.minimize``) with a data pass that calls back here: every read of X
+  they ask for is one map-reduce of ``_core.probe_sums`` (lbfgs: one per
+  iteration; gd: one per evaluation), and what they need before the first
+  iteration (totals, column moments, the centering rows, lbfgs' row sample)
+  is one more round trip. The iterates are those of the local fit.
 
 ``standardize``, ``noise_augmentation`` and ``prune`` are folded in as on one
 machine. newton and qr still make one pass: the column means and scales, the
 redundant columns and the per-column penalty all come from the merged
 statistics, solved by the local estimator's own code
 (``preprocessing.solve_exact_from_stats``). lbfgs and gd standardize with one
-more map-reduce, of per-chunk column moments (``_core.column_moments``, merged
-in a fixed order), and prune with one Gram map-reduce before they start.
+more read of X, of per-chunk column moments (``_core.column_moments``, merged
+in a fixed order, in the start-up round trip), and prune with one Gram map-reduce before they start.
 
 A lost worker costs nothing but time: Dask recomputes the lost chunks from
 their lineage, and since every summary is a deterministic function of its
@@ -53,7 +51,7 @@ from . import _core
 from ._statistics import gram_to_factor
 from ._threads import available_cores, resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_coef_init, check_weights, kernel_layout
-from .exceptions import IllConditionedWarning
+from .exceptions import IllConditionedWarning, NonFiniteError
 from .linear_model import (
     DEFAULT_MAX_ITER,
     ILL_CONDITIONED_THRESHOLD,
@@ -67,7 +65,6 @@ from .linear_model import (
 from .preprocessing import (
     DEFAULT_PRUNE_TOL,
     FitPreprocessing,
-    _is_constant,
     redundant_from_gram,
     solve_exact_from_stats,
 )
@@ -97,10 +94,6 @@ DASK_PARAMETERS = frozenset(
 #: Partial results merged per reduction task. A fixed fan-in makes the tree,
 #: and hence the rounding of the sums, a function of the chunk count only.
 TREE_FAN_IN = 8
-#: Rows per block of the lbfgs warm start's sample (as the compiled solver).
-SAMPLE_GROUPS = int(_core.SAMPLE_GROUPS)
-#: lbfgs recomputes its gradient from the data at least every this many steps.
-GRADIENT_REFRESH = int(_core.GRADIENT_REFRESH)
 
 
 def _import_dask() -> tuple[Any, Any, Any]:
@@ -237,25 +230,11 @@ def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def
     return out
 
 
-def _loss_grad_task(X, y, sw, w, b, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """[sum s, sum s r^2, sum s r, sum s r x...] for r = X w + b - y."""
-    X, y, sw = _block(X, y, sw)
-    s_w, s_r2, s_r, s_rx = _core.loss_grad(X, y, w, b, sw, n_shards, _task_threads(n_threads))
-    return np.r_[s_w, s_r2, s_r, s_rx]
-
-
 def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
     """The chunk's ``_core.probe_sums`` for the (w or None, b, with_y) probes."""
     X, y, sw = _block(X, y, sw)
     out = _core.probe_sums(X, y, probes, sw, n_shards, _task_threads(n_threads))
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
-
-
-def _sample_gram_task(X, y, sw, shift):  # type: ignore[no-untyped-def]
-    """One block of the warm start's row sample: its Gram about ``shift``, in one
-    shard on one thread (``sample_stats`` in solvers.hpp)."""
-    X, y, sw = _block(X, y, sw)
-    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
 
 
 def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
@@ -344,8 +323,8 @@ class _Data:
         self.sw = parts[2] if self.sw is not None else None
         self._blocks()
 
-    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any) -> Any:
-        """``combine`` over ``task(chunk, *args)`` for all chunks, as a fixed tree."""
+    def tree(self, task: Callable, combine: Callable, *args: Any) -> Any:
+        """The delayed ``combine`` over ``task(chunk, *args)`` for all chunks, as a fixed tree."""
         import dask
 
         call = dask.delayed(task, pure=True)
@@ -353,21 +332,11 @@ class _Data:
         nodes = [call(x, y, s, *args) for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)]
         while len(nodes) > 1:
             nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
-        return client.compute(nodes[0]).result()
+        return nodes[0]
 
-    def sampled_center(self, client: Any) -> np.ndarray:
-        """The compiled solvers' centering point: the weighted mean of
-        ``_core.CENTER_ROWS`` rows spread evenly over X (no pass over X)."""
-        m = min(self.n, int(_core.CENTER_ROWS))
-        idx = (np.arange(m, dtype=np.int64) * self.n) // m
-        parts = [self.X[idx]] + ([] if self.sw is None else [self.sw[idx]])
-        got = client.compute(parts, sync=True)
-        rows = np.asarray(got[0], dtype=np.float64)
-        s = np.ones(m) if self.sw is None else np.asarray(got[1], dtype=np.float64)
-        mu = s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
-        if not np.isfinite(mu).all():
-            self.raise_for_nonfinite(client)
-        return mu
+    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any) -> Any:
+        """``tree(...)`` computed: one round trip."""
+        return client.compute(self.tree(task, combine, *args)).result()
 
     def first_row(self, client: Any) -> np.ndarray:
         """[x_0, y_0]: the shift common to all chunks (reads one chunk)."""
@@ -411,334 +380,77 @@ def _check_weights_summary(checks: np.ndarray) -> int:
 # ------------------------------------------------------------ iterative solvers
 
 
-class _Objective:
-    """The C++ ``LeastSquaresObjective`` with its pass run on the cluster.
+def _center_task(rows: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
+    """Weighted mean of the centering rows (``weighted_row_mean`` in data_pass.hpp)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    s = np.ones(len(rows)) if sw is None else np.asarray(sw, dtype=np.float64)
+    return s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
 
-    theta = [v, beta] parametrizes the model ``v^T (x - mu) / sigma + beta``,
-    i.e. ``w = v / sigma`` and ``b = beta - mu^T w``: centering and scaling only
-    change w and b in the kernel and make the problem far better conditioned.
-    The penalty is ``sum_j lam_j v_j^2``; sigma is 1 unless standardizing, lam
-    is alpha unless there is noise augmentation (``uniform``: the plain
-    objective's arithmetic). ``frozen`` columns (pruned) keep a zero gradient.
+
+def _sample_gram_task(X, y, sw, x0, y0):  # type: ignore[no-untyped-def]
+    """One block of lbfgs' row sample: its Gram about the first row [x0, y0],
+    in one shard on one thread (``block_stats`` in data_pass.hpp)."""
+    X, y, sw = _block(X, y, sw)
+    shift = np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
+    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
+
+
+class _ClusterPass:
+    """The data pass of the compiled lbfgs and gd loops on a cluster.
+
+    ``_core.minimize`` runs the same loops as a local fit and calls back here
+    (``PyPass`` in bind_solvers.cpp): ``start`` answers everything the solver
+    needs before it iterates in one round trip, ``probes`` is one map-reduce of
+    ``_core.probe_sums`` over the chunks (one read of X).
     """
 
-    def __init__(self, data: _Data, client: Any, alpha: float, fit_intercept: bool,
-                 mu: np.ndarray, sum_w: float, n_shards: int, n_threads: int | None,
-                 sigma: np.ndarray | None = None, noise_var: float = 0.0,
-                 frozen: np.ndarray | None = None) -> None:  # fmt: skip
-        d = data.d
+    def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None) -> None:
         self.data, self.client = data, client
-        self.alpha, self.fit_intercept = alpha, fit_intercept
-        self.mu, self.sum_w = mu, sum_w
-        self.sigma = np.ones(d) if sigma is None else np.asarray(sigma, dtype=np.float64)
-        self.lam = alpha + noise_var / (self.sigma * self.sigma)
-        self.uniform = noise_var == 0.0
-        self.frozen = None if frozen is None else np.asarray(frozen, dtype=bool)
-        self.n_shards, self.n_threads = n_shards, n_threads
-        self.n_evals = 0
+        self.n_shards, self.threads = n_shards, threads
+        self.n_rows, self.n_features, self.dtype = data.n, data.d, data.dtype
+        self.round_trips = 0
 
-    def to_model(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
-        d = self.data.d
-        w = np.array(theta[:d], dtype=np.float64) / self.sigma
-        b = float(theta[d] - self.mu @ w) if self.fit_intercept else 0.0
-        return w, b
+    def start(self, moments: bool, center_rows: list[int] | None,
+              sample: list[tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
+        import dask
 
-    def probe(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
-        """One map-reduce of ``_core.probe_sums`` (a pass over X)."""
-        out = self.data.map_reduce(
-            self.client, _probe_task, _add, probes, self.n_shards, self.n_threads
-        )
-        self.n_evals += 1
+        data = self.data
+        args = (self.n_shards, self.threads)
+        jobs: dict[str, Any] = {
+            "totals": data.tree(_moments_task, _merge_moments, *args)
+            if moments
+            else data.tree(_totals_task, _add, *args)
+        }
+        if center_rows is not None:
+            idx = np.asarray(center_rows, dtype=np.int64)
+            sw = None if data.sw is None else data.sw[idx]
+            jobs["center"] = dask.delayed(_center_task, pure=True)(data.X[idx], sw)
+        if sample:
+            x0, y0 = data.X[0], data.y[0]
+            task = dask.delayed(_sample_gram_task, pure=True)
+            jobs["grams"] = [
+                task(data.X[i0:i1], data.y[i0:i1],
+                     None if data.sw is None else data.sw[i0:i1], x0, y0)  # fmt: skip
+                for i0, i1 in sample
+            ]
+            jobs["shift"] = (x0, y0)
+        got = self.client.compute(jobs, sync=True)
+        self.round_trips += 1
+        totals = got["totals"]
+        _check_weights_summary(totals["checks"])
+        out: dict[str, Any] = {"sum_w": float(totals["sums"][0]), "sum_wy": float(totals["sums"][1])}
+        out["moments"] = totals.get("moments")
+        out["center"] = got.get("center")
+        if sample:
+            x0, y0 = got["shift"]
+            out["sample"] = (got["grams"], np.r_[np.asarray(x0, dtype=np.float64), float(y0)])
         return out
 
-    def theta_grad(self, sums: dict[str, Any], k: int, t: np.ndarray) -> np.ndarray:
-        """``theta_grad`` in solvers.hpp: the gradient at t (probe k the model of
-        t, with y) or the Hessian times t (probe k the model of direction t)."""
-        d = self.data.d
-        ux, su = sums["sum_ux"][k], float(sums["sum_u"][k])
-        grad = np.empty(d + 1)
-        grad[:d] = 2.0 * (ux - self.mu * su) / self.sum_w / self.sigma + 2.0 * self.lam * t[:d]
-        if self.frozen is not None:
-            grad[:d][self.frozen] = 0.0
-        grad[d] = 2.0 * su / self.sum_w if self.fit_intercept else 0.0
-        return grad
-
-    def penalty_dot(self, a: np.ndarray, b: np.ndarray) -> float:
-        d = self.data.d
-        if self.uniform:
-            return self.alpha * float(a[:d] @ b[:d])
-        return float((self.lam * a[:d]) @ b[:d])
-
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        d = self.data.d
-        w, b = self.to_model(theta)
-        s = self.data.map_reduce(
-            self.client, _loss_grad_task, _add, w, b, self.n_shards, self.n_threads
+    def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
+        self.round_trips += 1
+        return self.data.map_reduce(  # type: ignore[no-any-return]
+            self.client, _probe_task, _add, probes, self.n_shards, self.threads
         )
-        self.n_evals += 1
-        s_r2, s_r, s_rx = s[1], s[2], s[3:]
-        v = theta[:d]
-        grad = np.empty(d + 1)
-        grad[:d] = 2.0 * (s_rx - self.mu * s_r) / self.sum_w / self.sigma + 2.0 * self.lam * v
-        if self.frozen is not None:
-            grad[:d][self.frozen] = 0.0
-        grad[d] = 2.0 * s_r / self.sum_w if self.fit_intercept else 0.0
-        pen = self.alpha * float(v @ v) if self.uniform else float((self.lam * v) @ v)
-        f = float(s_r2 / self.sum_w + pen)
-        if not (math.isfinite(f) and np.isfinite(grad).all()):
-            self.data.raise_for_nonfinite(self.client)
-        return f, grad
-
-
-def _max_abs(v: np.ndarray) -> float:
-    return float(np.max(np.abs(v))) if v.size else 0.0
-
-
-def _minimize_result(theta: np.ndarray, it: int, losses: list[float], converged: bool,
-                     message: str, g: np.ndarray, fx: float) -> dict[str, Any]:  # fmt: skip
-    """The common end of ``_lbfgs`` and ``_gd``, as ``finish_minimize`` in solvers.hpp."""
-    if not losses:
-        losses.append(fx)
-    if not converged and not message:
-        message = "reached max_iter before the gradient tolerance"
-    return {"theta": theta, "n_iter": it, "loss_history": losses, "converged": converged,
-            "message": message, "grad_norm": _max_abs(g)}  # fmt: skip
-
-
-class _History:
-    """The L-BFGS memory and two-loop recursion (``LbfgsHistory`` in solvers.hpp)."""
-
-    def __init__(self, m: int) -> None:
-        self.m = max(1, m)
-        self.s: list[np.ndarray] = []
-        self.y: list[np.ndarray] = []
-        self.rho: list[float] = []
-
-    def push(self, s: np.ndarray, y: np.ndarray) -> None:
-        sy = float(s @ y)
-        if not sy > 1e-16 * float(y @ y):
-            return
-        if len(self.s) == self.m:
-            del self.s[0], self.y[0], self.rho[0]
-        self.s.append(s)
-        self.y.append(y)
-        self.rho.append(1.0 / sy)
-
-    def direction(self, g: np.ndarray, h0: Callable | None = None) -> np.ndarray:
-        """-H g; H0 = ``h0`` (a preconditioner's inverse) or (s^T y / y^T y) I."""
-        q = g.copy()
-        k = len(self.s)
-        a = [0.0] * k
-        for i in range(k - 1, -1, -1):
-            a[i] = self.rho[i] * float(self.s[i] @ q)
-            q -= a[i] * self.y[i]
-        if h0 is not None:
-            q = h0(q)
-        elif k:
-            q *= float(self.s[-1] @ self.y[-1]) / float(self.y[-1] @ self.y[-1])
-        for i in range(k):
-            beta = self.rho[i] * float(self.y[i] @ q)
-            q += (a[i] - beta) * self.s[i]
-        if not float(g @ -q) < 0.0:
-            self.s, self.y, self.rho = [], [], []
-            q = g.copy() if h0 is None else h0(g.copy())
-            if not float(g @ -q) < 0.0:
-                q = g.copy()
-        return -q
-
-
-def _sample(f: _Objective, closed_form: bool, shift: np.ndarray) -> dict[str, Any]:
-    """``lbfgs_sample`` in solvers.hpp on the cluster: the same row blocks, Gram
-    shift, warm start (when ``closed_form``) and preconditioner as the local fit."""
-    import dask
-
-    data = f.data
-    n, d = data.n, data.d
-    out: dict[str, Any] = {"warm": None, "pc": None, "rows": 0}
-    spans = _core.sample_blocks(n, d)
-    if not spans:
-        return out
-    blocks = len(spans)
-    task = dask.delayed(_sample_gram_task, pure=True)
-    parts = []
-    for i0, i1 in spans:
-        sw = None if data.sw is None else data.sw[i0:i1]
-        parts.append(task(data.X[i0:i1], data.y[i0:i1], sw, shift))
-        out["rows"] += i1 - i0
-    grams = f.client.compute(parts, sync=True)
-    # Summed as the compiled solver sums them: in SAMPLE_GROUPS runs of
-    # consecutive blocks, then the runs in order.
-    n_groups = min(SAMPLE_GROUPS, blocks)
-    total = np.zeros_like(np.asarray(grams[0], dtype=np.float64))
-    for g in range(n_groups):
-        run = np.zeros_like(total)
-        for k in range(g * blocks // n_groups, (g + 1) * blocks // n_groups):
-            run += grams[k]
-        total += run
-    if closed_form and np.isfinite(total).all():
-        try:
-            r = _core.solve_stats(total, shift, f.alpha, f.fit_intercept)
-        except (ValueError, ArithmeticError):
-            r = None
-        if r is not None:
-            coef = np.asarray(r["coef"], dtype=np.float64)
-            b = float(r["intercept"])
-            if int(r["rank"]) == d and np.isfinite(coef).all() and math.isfinite(b):
-                out["warm"] = (coef, b)
-    if np.isfinite(total).all():
-        pc = _core.sample_preconditioner(
-            total, shift, out["rows"], f.fit_intercept, f.sigma, f.lam, f.frozen
-        )
-        out["pc"] = pc if pc["use"] else None
-    return out
-
-
-def _lbfgs(f: _Objective, theta: np.ndarray, tol: float, max_iter: int,
-           sample: dict[str, Any] | None = None, exact_means: bool = False,
-           history: int = 10) -> dict[str, Any]:  # fmt: skip
-    """``lbfgs_least_squares`` in solvers.hpp: L-BFGS with exact line searches,
-    one map-reduce of ``_core.probe_sums`` per iteration (the gradient at the
-    iterate and the Hessian times the direction), the exact column means from
-    the first pass and, given ``warm``, the sample warm start."""
-    d = theta.size - 1
-    sample = sample or {"warm": None, "pc": None, "rows": 0}
-    warm, pc = sample["warm"], sample["pc"]
-    w_ref, b_ref = f.to_model(theta)
-    w_start, b_start = warm if warm is not None else (w_ref, b_ref)
-    probes: list[tuple[np.ndarray | None, float, bool]] = [(w_start, b_start, True)]
-    if exact_means:
-        probes.append((None, 1.0, False))  # u = 1: sum s x and sum s
-    if warm is not None:
-        probes.append((None if not np.any(w_ref) else w_ref, b_ref, True))
-    first = f.probe(probes)
-    if exact_means:
-        f.mu = first["sum_ux"][1] / float(first["sum_u"][1])
-        if not np.isfinite(f.mu).all():
-            f.data.raise_for_nonfinite(f.client)
-
-    def to_theta(w: np.ndarray, b: float) -> np.ndarray:
-        t = np.zeros(d + 1)
-        t[:d] = w * f.sigma
-        if f.fit_intercept:
-            t[d] = b + float(f.mu @ w)
-        return t
-
-    theta = to_theta(w_start, b_start)
-    g = f.theta_grad(first, 0, theta)
-    fx = float(first["sum_uu"][0, 0]) / f.sum_w + f.penalty_dot(theta, theta)
-    g0 = _max_abs(g)
-    if warm is not None:
-        t_ref = to_theta(w_ref, b_ref)
-        g0 = _max_abs(f.theta_grad(first, 2 if exact_means else 1, t_ref))
-    if not (math.isfinite(fx) and math.isfinite(g0) and np.isfinite(g).all()):
-        f.data.raise_for_nonfinite(f.client)
-    gtol = tol * g0
-    hist = _History(history)
-    losses: list[float] = []
-    message = ""
-    converged = _max_abs(g) <= gtol
-    it = 0
-    notes = []
-    if warm is not None:
-        notes.append(f"started from the exact solution of {sample['rows']} sampled rows")
-    h0 = None
-    if pc is not None:
-        kappa, limit = float(pc["kappa"]), float(pc["kappa_sampling"]) ** 2
-        notes.append(
-            f"preconditioned by the sample's Hessian (its condition {kappa:.3g} > {limit:.3g})"
-        )
-        chol = np.asarray(pc["chol"])
-
-        def h0(q: np.ndarray) -> np.ndarray:
-            return np.asarray(_core.apply_preconditioner(chol, q))
-
-    # Steps since g last came from the data: carried as g + a Hp in between and
-    # recomputed every GRADIENT_REFRESH steps (every step for float32 data).
-    since_fresh = 0
-    carry = f.data.dtype == np.float64
-    while not converged and it < max_iter:
-        p = hist.direction(g, h0)
-        p_norm = math.sqrt(float(p @ p))  # unit length, as the compiled solver
-        if not (p_norm > 0.0 and math.isfinite(p_norm)):
-            f.data.raise_for_nonfinite(f.client)
-        p = p / p_norm
-        pw, pb = f.to_model(p)
-        if not carry or since_fresh >= GRADIENT_REFRESH:
-            w, b = f.to_model(theta)
-            sums = f.probe([(w, b, True), (pw, pb, False)])
-            g = f.theta_grad(sums, 0, theta)
-            hp = f.theta_grad(sums, 1, p)
-            fx = float(sums["sum_uu"][0, 0]) / f.sum_w + f.penalty_dot(theta, theta)
-            since_fresh = 0
-            if not (math.isfinite(fx) and np.isfinite(g).all() and np.isfinite(hp).all()):
-                f.data.raise_for_nonfinite(f.client)
-            if _max_abs(g) <= gtol:
-                converged = True
-                break
-            gp = 2.0 * float(sums["sum_uu"][0, 1]) / f.sum_w + 2.0 * f.penalty_dot(theta, p)
-            php = 2.0 * float(sums["sum_uu"][1, 1]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
-        else:  # H p alone: a one-probe pass
-            sums = f.probe([(pw, pb, False)])
-            hp = f.theta_grad(sums, 0, p)
-            if not np.isfinite(hp).all():
-                f.data.raise_for_nonfinite(f.client)
-            gp = float(g @ p)
-            php = 2.0 * float(sums["sum_uu"][0, 0]) / f.sum_w + 2.0 * f.penalty_dot(p, p)
-        if not (math.isfinite(gp) and math.isfinite(php)):
-            f.data.raise_for_nonfinite(f.client)
-        if not (php > 0.0 and gp < 0.0):
-            message = "no further decrease along the search direction (rounding limit)"
-            break
-        a = -gp / php
-        s, yv = a * p, a * hp
-        theta = theta + s
-        g = g + yv
-        fx = max(0.0, fx + 0.5 * a * gp)
-        hist.push(s, yv)
-        it += 1
-        since_fresh += 1
-        losses.append(fx)
-        converged = _max_abs(g) <= gtol
-    out = _minimize_result(theta, it, losses, converged, message, g, fx)
-    out["notes"] = "; ".join(notes)
-    return out
-
-
-def _gd(f: _Objective, theta: np.ndarray, tol: float, max_iter: int) -> dict[str, Any]:
-    """Gradient descent with Armijo backtracking, as ``fit_gd`` in solvers.hpp."""
-    fx, g = f(theta)
-    g0 = _max_abs(g)
-    gtol = tol * g0
-    step = 1.0
-    converged = g0 == 0.0
-    message = ""
-    losses: list[float] = []
-    it = 0
-    while not converged and it < max_iter:
-        gg = float(g @ g)
-        accepted = False
-        for _ in range(60):
-            x_new = theta - step * g
-            f_new, g_new = f(x_new)
-            # Armijo with c = 1/2; for this quadratic it equals g_new . g >= 0,
-            # which stays decidable once f changes below its rounding.
-            if f_new <= fx - 0.5 * step * gg or (
-                f_new <= fx + 1e-8 * abs(fx) and float(g_new @ g) >= 0.0
-            ):
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
-            converged = _max_abs(g) <= gtol
-            if not converged:
-                message = "backtracking could not decrease the loss further (rounding limit)"
-            break
-        theta, g, fx = x_new, g_new, f_new
-        step *= 1.25
-        it += 1
-        losses.append(fx)
-        converged = _max_abs(g) <= gtol
-    return _minimize_result(theta, it, losses, converged, message, g, fx)
 
 
 # --------------------------------------------------------------------- inputs
@@ -1093,17 +805,24 @@ class LinearRegression(_LocalLinearRegression):
     def _iterative(self, client: Any, data: _Data, solver: str, n_shards: int,
                    threads: int | None, coef_init: Any, intercept_init: float | None,
                    prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
-        """lbfgs / gd as ``make_objective`` in solvers.hpp sets them up: totals from
-        y and the weights, the centering point (gd: sampled, no pass over X;
-        lbfgs: the exact means of its first pass) or, with standardize, one
-        moments pass for the exact means and the scales; with prune one more
-        pass for the Gram that finds the columns to freeze."""
+        """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
+        their data pass on the cluster (:class:`_ClusterPass`); with prune, one
+        Gram pass first finds the columns to hold at 0, as the local fit."""
         d = data.d
-        fit_intercept = bool(self.fit_intercept)
+        data.persist(client)  # every pass reads the chunks again: keep them on the workers
+        options: dict[str, Any] = {
+            "alpha": float(self.alpha),
+            "fit_intercept": bool(self.fit_intercept),
+            "tol": float(self.tol),
+            "max_iter": int(self.max_iter or DEFAULT_MAX_ITER[solver]),
+            "standardize": prep.standardize,
+            "noise_var": prep.noise_std**2,
+        }
         coef_init = check_coef_init(coef_init, d)
-        data.persist(client)  # every evaluation reads the chunks again: keep them on the workers
+        if coef_init is not None:
+            options["coef_init"] = coef_init
+            options["intercept_init"] = float(intercept_init or 0.0)
         extra_passes = 0
-        frozen = None
         if prep.prune:  # as fit_preprocessed: one Gram pass finds the columns to hold at 0
             shift = data.first_row(client)
             if not np.isfinite(shift).all():
@@ -1114,78 +833,21 @@ class LinearRegression(_LocalLinearRegression):
                 data.raise_for_nonfinite(client)
             tol = DEFAULT_PRUNE_TOL[data.dtype] if prep.prune_tol is None else prep.prune_tol
             prep.prune_report = redundant_from_gram(
-                total["gram"], shift, fit_intercept=fit_intercept, tol=tol
+                total["gram"], shift, fit_intercept=bool(self.fit_intercept), tol=tol
             )
-            frozen = np.ones(d, dtype=bool)
-            frozen[list(prep.prune_report.kept)] = False
-            extra_passes += 1
+            frozen = np.ones(d)
+            frozen[list(prep.prune_report.kept)] = 0.0
+            options["frozen"] = frozen
+            extra_passes = 1
         prep.extra_passes = extra_passes  # as the local fit: the moments pass is not extra
-        sigma = None
-        if prep.standardize:
-            totals = data.map_reduce(client, _moments_task, _merge_moments, n_shards, threads)
-            _check_weights_summary(totals["checks"])
-            sum_w, mu, m2, finite = totals["moments"]
-            if not (finite and np.isfinite(mu).all() and np.isfinite(m2).all()):
-                data.raise_for_nonfinite(client)
-            if not sum_w > 0:
-                raise ValueError("sample_weight sums to zero: nothing to fit")
-            # scale_from_moments in preprocess.hpp: scikit-learn's near-constant rule.
-            var = m2 / sum_w
-            sigma = np.where(_is_constant(var, mu, sum_w), 1.0, np.sqrt(var))
-            extra_passes += 1
-        else:
-            totals = data.map_reduce(client, _totals_task, _add, n_shards, threads)
-            _check_weights_summary(totals["checks"])
-            sum_w = float(totals["sums"][0])
-            if not sum_w > 0:
-                raise ValueError("sample_weight sums to zero: nothing to fit")
-            # lbfgs' first pass gives the exact means (as the compiled solver).
-            mu = np.zeros(d) if solver == "lbfgs" else data.sampled_center(client)
-        mean_y = float(totals["sums"][1]) / sum_w
-        if not (np.isfinite(mu).all() and math.isfinite(mean_y)):
-            data.raise_for_nonfinite(client)
-        if not fit_intercept:
-            mu = np.zeros(d)
-        theta = np.zeros(d + 1)
-        if coef_init is not None:
-            theta[:d] = coef_init if sigma is None else coef_init * sigma
-            if fit_intercept:
-                theta[d] = float(intercept_init or 0.0) + float(mu @ coef_init)
-        elif fit_intercept:
-            theta[d] = mean_y
-        if frozen is not None:
-            theta[:d][frozen] = 0.0
-        objective = _Objective(data, client, float(self.alpha), fit_intercept, mu, sum_w,
-                               n_shards, threads, sigma=sigma,
-                               noise_var=prep.noise_std**2, frozen=frozen)  # fmt: skip
-        # Gradients in X's precision cannot be resolved below a few thousand ulps
-        # of their starting size: the same floor as the compiled solvers.
-        tol = max(float(self.tol), 1000.0 * float(np.finfo(data.dtype).eps))
-        max_iter = int(self.max_iter or DEFAULT_MAX_ITER[solver])
-        if solver == "lbfgs":
-            closed_form = (coef_init is None and prep.noise_std == 0.0 and frozen is None
-                           and not (prep.standardize and float(self.alpha) != 0.0))  # fmt: skip
-            sample = _sample(objective, closed_form, data.first_row(client))
-            exact_means = fit_intercept and not prep.standardize
-            out = _lbfgs(objective, theta, tol, max_iter, sample=sample, exact_means=exact_means)
-        else:
-            out = _gd(objective, theta, tol, max_iter)
-        coef, intercept = objective.to_model(out["theta"])
-        return {
-            "coef": coef,
-            "intercept": intercept,
-            "n_iter": out["n_iter"],
-            "loss_history": np.asarray(out["loss_history"]),
-            # The centering point needs no pass over X; the moments and prune passes do.
-            "n_passes": objective.n_evals + extra_passes,
-            "converged": out["converged"],
-            "singular": False,
-            "rank": d,
-            "condition_estimate": 1.0,
-            "grad_norm": out["grad_norm"],
-            "message": out["message"],
-            "notes": out.get("notes", ""),
-        }
+        cluster_pass = _ClusterPass(data, client, n_shards, threads)
+        try:
+            result = dict(_core.minimize(cluster_pass, solver, options))
+        except NonFiniteError as exc:
+            data.raise_for_nonfinite(client, exc)
+        result["n_passes"] = int(result["n_passes"]) + extra_passes
+        self.round_trips_ = cluster_pass.round_trips
+        return result
 
     # -- prediction -------------------------------------------------------------
 

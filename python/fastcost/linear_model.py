@@ -33,6 +33,7 @@ from .exceptions import (
     ConvergenceWarning,
     DivergenceError,
     IllConditionedWarning,
+    NonFiniteError,
     RankDeficientWarning,
 )
 from .preprocessing import FitPreprocessing, fit_preprocessed
@@ -615,14 +616,12 @@ def _run_core(
             result = _core.fit_qr(X, y, sw, options)
         else:
             result = _core.fit(X, y, sw, solver, options)
-    except ValueError as exc:
-        if "non-finite" in str(exc):
-            raise_for_nonfinite(X, exc)  # names the first bad cell, or reports overflow
-        raise
-    except OverflowError as exc:  # sgd's loss stopped being finite
+    except NonFiniteError as exc:
+        raise_for_nonfinite(X, exc)  # names the first bad cell, or reports overflow
+    except DivergenceError as exc:  # sgd's loss stopped being finite
         if find_nonfinite(X) is not None:
             raise_for_nonfinite(X, exc)
-        raise DivergenceError(str(exc)) from exc
+        raise
     if not np.isfinite(result["coef"]).all() and find_nonfinite(X) is not None:
         raise_for_nonfinite(X)
     return result

@@ -449,7 +449,7 @@ TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample
     detail::tsqr_pass<double>(X, y, sample_weight, n_shards, n_threads, st);
   }
   for (double v : st.r) {
-    if (!std::isfinite(v)) throw std::domain_error("non-finite statistics");
+    if (!std::isfinite(v)) throw NonFiniteError("non-finite statistics");
   }
   return st;
 }
