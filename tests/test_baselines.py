@@ -1,4 +1,4 @@
-"""Runners of fastcost.baselines: TensorFlow's recipe, scikit-learn, fastcost's solvers.
+"""Runners of fastcost compare: TensorFlow's recipe, scikit-learn, fastcost's solvers.
 
 Tolerances for the SGD loss curves come from measurements, not guesses. On the
 classic problem (make_regression 10000 x 20, noise 0.1, 80/20 split, X
@@ -29,15 +29,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fastcost.baselines import (  # noqa: E402
-    RunResult,
-    fastcost_solvers,
-    glorot_uniform,
-    measure_repeated,
-    run_fastcost,
-    run_sklearn_lr,
-    run_sklearn_sgd,
-)
+from fastcost.baselines import glorot_uniform, run_sklearn_lr, run_sklearn_sgd  # noqa: E402
+from fastcost.compare.result import RunResult, measure_repeated  # noqa: E402
+from fastcost.compare.solvers import fastcost_solvers, run_fastcost  # noqa: E402
 from fastcost.datasets import make_default  # noqa: E402
 
 LOG_LOSS_TOL = 0.03  # see the module docstring

@@ -91,6 +91,65 @@ def test_cuda_status_without_module_is_off():
         assert status["devices"] == [] and status["runtime_version"] is None
 
 
+# ---- the Python path with a stand-in device module ----------------------------------
+
+
+class _StandInCuda:
+    """``fastcost._cuda``'s fit() interface served by the CPU core, so that the
+    whole ``device="cuda"`` Python path (input checks, the fit pipeline, the
+    fitted attributes, the report) runs on machines without a GPU."""
+
+    def __init__(self):
+        self.calls = []
+
+    def fit(self, X, y, sample_weight, solver, options):
+        assert isinstance(X, np.ndarray)  # numpy input reaches the module as is
+        self.calls.append((X.shape, solver, dict(options)))
+        out = dict(fastcost._core.fit(X, y, sample_weight, solver, options))
+        out["timings"] = {"transfer_s": 0.0, "transfer_bytes": X.nbytes, "compute_s": 0.0,
+                          "device_index": 0, "device": "stand-in"}  # fmt: skip
+        return out
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    module = _StandInCuda()
+    monkeypatch.setattr(_gpu, "load_module", lambda: module)
+    return module
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd", "sgd", "auto"])
+def test_cuda_python_path_end_to_end_with_a_stand_in(stand_in, solver):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((400, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.7 + 0.01 * rng.standard_normal(400)
+    kw = {"solver": solver, "random_state": 0}
+    if solver == "sgd":  # the recipe itself, not converged: compare with the CPU's recipe
+        kw["max_iter"] = 3
+    model = LinearRegression(device="cuda", **kw).fit(X, y)
+    cpu = LinearRegression(**kw).fit(X, y)
+    np.testing.assert_allclose(model.coef_, cpu.coef_, rtol=1e-12)
+    assert model.solver_ == cpu.solver_ == ("newton" if solver == "auto" else solver)
+    assert model.fit_info_.startswith(
+        f"{model.solver_} (solver={solver!r}) on device='cuda' (stand-in)"
+    )
+    assert model.cuda_timings_["device"] == "stand-in"
+    assert model.n_features_in_ == 4 and model.n_passes_ == cpu.n_passes_
+    assert model.fit_report_.passes == model.n_passes_ and model.fit_report_.wall_time_s > 0
+    # A second fit on other data reports the new shape, not the first fit's.
+    model.fit(X[:100, :2], y[:100])
+    assert model.n_features_in_ == 2 and model.coef_.shape == (2,)
+    assert model.fit_report_.bytes_read == 100 * 3 * 8 * model.n_passes_
+    assert [c[0] for c in stand_in.calls] == [(400, 4), (100, 2)]
+
+
+def test_cuda_python_path_reports_nonfinite_data_with_a_stand_in(stand_in):
+    X = np.ones((20, 2))
+    X[3, 1] = np.nan
+    with pytest.raises(fastcost.exceptions.NonFiniteError, match="row 3, column 1"):
+        LinearRegression(device="cuda", solver="lbfgs").fit(X, np.arange(20.0))
+
+
 # ---- on a GPU ---------------------------------------------------------------------------
 
 

@@ -31,3 +31,33 @@ def test_stub_covers_the_module_and_nothing_else():
     stub = _stub_names()
     assert exported - stub == set(), "add these to _core.pyi"
     assert stub - exported == set(), "_core.pyi names what _core no longer has"
+
+
+def _stub_functions() -> dict[str, list[str]]:
+    out = {}
+    for node in ast.parse(STUB.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            a = node.args
+            out[node.name] = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+    return out
+
+
+def _runtime_parameters(func) -> list[list[str]]:
+    """Parameter names of each signature in a pybind11 docstring."""
+    import re
+
+    sigs = re.findall(rf"^(?:\d+\. )?{func.__name__}\((.*)\) ->", func.__doc__ or "", re.M)
+    names = []
+    for sig in sigs:
+        params = [p.strip() for p in re.split(r",(?![^\[]*\])", sig) if p.strip()]
+        names.append([p.split(":")[0].strip() for p in params if p.strip() not in ("*", "/")])
+    return names
+
+
+def test_stub_signatures_match_the_module():
+    mismatched = {}
+    for name, params in _stub_functions().items():
+        runtime = _runtime_parameters(getattr(_core, name))
+        if runtime and params not in runtime:
+            mismatched[name] = (params, runtime)
+    assert mismatched == {}, "_core.pyi parameters differ from the compiled module's"

@@ -103,24 +103,29 @@ MatrixView<T> device_matrix(const Desc& desc, const char* name) {
   return v;
 }
 
-// Builds the device problem: borrows device memory, copies host arrays. The
-// arrays are read and checked with the GIL held; the copies run without it.
+// The inputs of one call as read from Python (GIL held), before anything is
+// copied: device views for GPU memory, host pointers for numpy arrays. Reading
+// them first lets a call check its shape and options before it pays for the
+// copy of X.
 template <class T>
-DeviceProblem<T> make_problem(const py::object& X, const py::object& y, const py::object& sw, Transfer& tr) {
-  DeviceProblem<T> p;
-  const std::size_t item = sizeof(T);
-  MatrixView<T> host_x;
+struct ProblemInputs {
+  MatrixView<T> X;       // device memory, or the host array when copy_x
   bool copy_x = false;
+  const T* host_v[2] = {nullptr, nullptr};  // y, sample_weight on the host
+  const T* dev_v[2] = {nullptr, nullptr};   // y, sample_weight on the device
+};
+
+template <class T>
+ProblemInputs<T> read_inputs(const py::object& X, const py::object& y, const py::object& sw) {
+  ProblemInputs<T> in;
+  const std::size_t item = sizeof(T);
   if (is_device_desc(X)) {
-    p.X = device_matrix<T>(read_desc(py::dict(X), item), "X");
+    in.X = device_matrix<T>(read_desc(py::dict(X), item), "X");
   } else {
-    host_x = bindings::matrix_view<T>(py::array(X), "X");
-    copy_x = true;
-    p.X = host_x;
+    in.X = bindings::matrix_view<T>(py::array(X), "X");
+    in.copy_x = true;
   }
-  const index_t n = p.X.rows;
-  const T* host_v[2] = {nullptr, nullptr};
-  const T* dev_v[2] = {nullptr, nullptr};
+  const index_t n = in.X.rows;
   const py::object* objs[2] = {&y, &sw};
   const char* names[2] = {"y", "sample_weight"};
   for (int k = 0; k < 2; ++k) {
@@ -134,14 +139,28 @@ DeviceProblem<T> make_problem(const py::object& X, const py::object& y, const py
       if (n > 1 && !desc.strides.empty() && desc.strides[0] != 1) {
         throw py::value_error(std::string(names[k]) + " must be contiguous");
       }
-      dev_v[k] = reinterpret_cast<const T*>(desc.ptr);
+      in.dev_v[k] = reinterpret_cast<const T*>(desc.ptr);
     } else {
-      host_v[k] = bindings::vector_ptr<T>(o, n, names[k]);
+      in.host_v[k] = bindings::vector_ptr<T>(o, n, names[k]);
     }
   }
+  return in;
+}
+
+// The device problem of read_inputs: borrows device memory, copies host
+// arrays, without the GIL.
+template <class T>
+DeviceProblem<T> upload(const ProblemInputs<T>& in, Transfer& tr) {
   py::gil_scoped_release release;
+  DeviceProblem<T> p;
+  const std::size_t item = sizeof(T);
+  const MatrixView<T>& host_x = in.X;
+  p.X = in.X;
+  const index_t n = in.X.rows;
+  const char* names[2] = {"y", "sample_weight"};
+  const T* dev_v[2] = {in.dev_v[0], in.dev_v[1]};
   const auto t0 = std::chrono::steady_clock::now();
-  if (copy_x) {
+  if (in.copy_x) {
     const auto rows = static_cast<std::size_t>(host_x.rows), cols = static_cast<std::size_t>(host_x.cols);
     p.own_x = DeviceBuffer<T>(rows * cols, "X");
     p.X.data = p.own_x.data();
@@ -157,18 +176,25 @@ DeviceProblem<T> make_problem(const py::object& X, const py::object& y, const py
   }
   DeviceBuffer<T>* own[2] = {&p.own_y, &p.own_sw};
   for (int k = 0; k < 2; ++k) {
-    if (host_v[k]) {
+    if (in.host_v[k]) {
       *own[k] = DeviceBuffer<T>(static_cast<std::size_t>(n), names[k]);
-      to_device(own[k]->data(), host_v[k], static_cast<std::size_t>(n), names[k]);
+      to_device(own[k]->data(), in.host_v[k], static_cast<std::size_t>(n), names[k]);
       tr.bytes += static_cast<std::size_t>(n) * item;
       dev_v[k] = own[k]->data();
     }
   }
   p.y = dev_v[0];
   p.sw = dev_v[1];
+  // A copy from pageable memory may return before its DMA ends: wait, so that
+  // the transfer time is the copy's and not the first kernel's.
   synchronize("copying inputs to the device");
   tr.seconds = seconds_since(t0);
   return p;
+}
+
+template <class T>
+DeviceProblem<T> make_problem(const py::object& X, const py::object& y, const py::object& sw, Transfer& tr) {
+  return upload(read_inputs<T>(X, y, sw), tr);
 }
 
 // The device to run on: that of X when X is GPU memory, else the current one.
@@ -186,29 +212,15 @@ int pick_device(const py::object& X, const py::object& y, const py::object& sw) 
   return dev;
 }
 
-FitOptions options_from(const py::dict& o, index_t d) {
-  FitOptions opt;
-  auto has = [&](const char* k) { return o.contains(k) && !o[k].is_none(); };
-  if (has("alpha")) opt.alpha = py::cast<double>(o["alpha"]);
-  if (has("fit_intercept")) opt.fit_intercept = py::cast<bool>(o["fit_intercept"]);
-  if (has("tol")) opt.tol = py::cast<double>(o["tol"]);
-  if (has("max_iter")) opt.max_iter = py::cast<int>(o["max_iter"]);
-  if (has("history")) opt.history = py::cast<int>(o["history"]);
-  if (has("batch_size")) opt.batch_size = py::cast<index_t>(o["batch_size"]);
-  if (has("learning_rate")) opt.learning_rate = py::cast<double>(o["learning_rate"]);
-  if (has("seed")) opt.seed = py::cast<std::uint64_t>(o["seed"]);
-  if (has("coef_init")) {
-    opt.has_init = true;
-    opt.coef_init = bindings::double_vector(o["coef_init"], d, "coef_init");
-    if (has("intercept_init")) opt.intercept_init = py::cast<double>(o["intercept_init"]);
+// What fit_options accepts but the device solvers do not do: refused before
+// X is copied, rather than ignored (newton and sgd here read neither the
+// penalty noise_var adds nor frozen columns; lbfgs and gd share the CPU's
+// objective, which does).
+void check_device_options(const FitOptions& opt, const std::string& solver) {
+  if (opt.standardize) throw py::value_error("standardize is not available on the CUDA device");
+  if ((solver == "newton" || solver == "sgd") && (opt.noise_var != 0.0 || !opt.frozen.empty())) {
+    throw py::value_error("noise_var and frozen are not available with solver='" + solver + "' on the CUDA device");
   }
-  if (!(opt.alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
-  if (!(opt.tol >= 0.0)) throw py::value_error("tol must be >= 0");
-  if (opt.max_iter < 1) throw py::value_error("max_iter must be >= 1");
-  if (opt.history < 1) throw py::value_error("history must be >= 1");
-  if (opt.batch_size < 1) throw py::value_error("batch_size must be >= 1");
-  if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
-  return opt;
 }
 
 py::dict timings_dict(const Transfer& tr, double compute_s, int device) {
@@ -234,12 +246,15 @@ py::dict fit_impl(const py::object& X, const py::object& y, const py::object& sw
   double compute_s = 0.0;
   FitResult r;
   {
-    // Inputs are validated with the GIL held (make_problem reads Python objects);
-    // the copies and the solve run without it.
-    DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
-    if (p.X.rows == 0) throw py::value_error("X has no rows");
-    if (p.X.cols == 0) throw py::value_error("X has no columns");
-    const FitOptions opt = options_from(options, p.X.cols);
+    // Shapes and options are checked with the GIL held and before X is copied
+    // (a bad option should not cost a transfer of X); the copies and the solve
+    // run without the GIL.
+    const ProblemInputs<T> in = read_inputs<T>(X, y, sw);
+    if (in.X.rows == 0) throw py::value_error("X has no rows");
+    if (in.X.cols == 0) throw py::value_error("X has no columns");
+    const FitOptions opt = bindings::fit_options(options, in.X.cols);
+    check_device_options(opt, solver);
+    DeviceProblem<T> p = upload(in, tr);
     r = bindings::run_released([&] {
       const auto t0 = std::chrono::steady_clock::now();
       FitResult res = solver == "newton" ? cuda::fit_newton<T>(p, opt)
@@ -338,6 +353,7 @@ class DeviceArray {
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "fastcost CUDA backend: the least-squares solvers on an NVIDIA GPU";
   py::register_exception<Cancelled>(m, "Cancelled", PyExc_KeyboardInterrupt);
+  bindings::register_errors();
   py::register_exception<DeviceOutOfMemory>(m, "CudaOutOfMemoryError", PyExc_MemoryError);
   py::register_exception<NoDevice>(m, "NoCudaDeviceError", PyExc_RuntimeError);
 

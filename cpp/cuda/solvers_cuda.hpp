@@ -1,21 +1,39 @@
-// The solver loops of the CUDA backend: the same newton, lbfgs, gd and sgd as
-// solvers.hpp, run on the host around the device kernels of kernels.cuh. X, y
-// and the weights stay on the device; per iteration only O(d) numbers cross the
-// bus (w down, the d + 3 loss/gradient sums up). newton forms the Gram on the
-// device and does the small (d + 2)^2 solve on the host with solve_from_stats,
-// so both backends share one numerically careful solve (equilibration,
-// condition estimate, minimum-norm fallback). Compiled by the host compiler.
+// The solvers of the CUDA backend, run on the host around the device kernels
+// of kernels.cuh; X, y and the weights stay on the device.
+//
+// lbfgs and gd are not written here: DevicePass implements the data pass of
+// data_pass.hpp over device memory, and the loops of lbfgs.hpp and gd.hpp run
+// on it exactly as they run on host arrays (HostPass) and on Dask (PyPass), so
+// a fix or an option of those loops reaches every backend at once. Per read of
+// X only O(d) numbers cross the bus: the probes' coefficients down, their sums
+// up. newton forms the Gram on the device and does the small (d + 2)^2 solve on
+// the host with solve_from_stats, so both backends share one numerically
+// careful solve (equilibration, condition estimate, minimum-norm fallback).
+// sgd keeps its own loop: its batches are sequential, so one kernel runs a
+// whole epoch rather than a pass per batch. Compiled by the host compiler.
 #pragma once
 
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "device.hpp"
-#include "fastcost/solvers.hpp"
+#include "fastcost/data_pass.hpp"
+#include "fastcost/fit_types.hpp"
+#include "fastcost/gd.hpp"
+#include "fastcost/lbfgs.hpp"
+#include "fastcost/loss_grad.hpp"
+#include "fastcost/newton.hpp"
+#include "fastcost/sgd.hpp"
 #include "kernels.cuh"
 
 namespace fastcost::cuda {
@@ -34,44 +52,79 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-inline void synchronize(const char* what) { check(cudaDeviceSynchronize(), what); }
+// Waits for the legacy default stream, where every launch and copy of this
+// backend goes (kernels.cuh), and surfaces its errors. Not a device-wide
+// synchronize: that would also wait for whatever CuPy or PyTorch keep running
+// on their own streams, which neither the timings nor the results depend on.
+inline void synchronize(const char* what) { check(cudaStreamSynchronize(cudaStreamLegacy), what); }
 
-// Repeated fused loss+gradient passes with their workspace allocated once.
+// Batches of the fused loss/gradient pass, each launch being one read of X:
+// the batch's coefficients go down in one copy and all its sums come back in
+// one, so a batch pays two transfers however many launches it holds. The
+// workspaces are allocated once for the whole fit. All launches share one
+// partial-sums buffer: they run in order on one stream, so each reduction has
+// read it before the next launch writes it.
 template <class T>
 class DeviceLossGrad {
  public:
-  explicit DeviceLossGrad(const DeviceProblem<T>& p)
+  explicit DeviceLossGrad(const DeviceProblem<T>& p, int slots = 1)
       : p_(p),
+        slots_(std::max(slots, 1)),
         plan_(plan_loss_grad<T>(p.X.rows, p.X.cols)),
-        partial_(static_cast<std::size_t>(plan_.blocks * plan_.width), "loss/gradient partial sums"),
-        out_(static_cast<std::size_t>(plan_.width), "loss/gradient sums"),
-        w_(static_cast<std::size_t>(p.X.cols), "coefficients"),
-        host_w_(static_cast<std::size_t>(p.X.cols)),
-        host_out_(static_cast<std::size_t>(plan_.width)) {}
+        partial_(static_cast<std::size_t>(plan_.blocks) * static_cast<std::size_t>(plan_.width),
+                 "loss/gradient partial sums"),
+        out_(static_cast<std::size_t>(slots_) * static_cast<std::size_t>(plan_.width), "loss/gradient sums"),
+        w_(static_cast<std::size_t>(slots_) * static_cast<std::size_t>(p.X.cols), "coefficients"),
+        host_w_(w_.size()),
+        host_out_(out_.size()) {}
 
-  // The sums of loss_grad_sums (loss_grad.hpp) for (w, b); y null: zero targets.
+  // Launches so far: the reads of X they cost.
+  index_t launches() const { return launches_; }
+
+  // The sums of loss_grad_sums (loss_grad.hpp) for each (w, b, with_y) of the
+  // batch: r = X w + b - y, or X w + b without y (also when there is no y).
+  std::vector<LossGradSums> run(const std::vector<Probe>& batch) {
+    const auto k_count = static_cast<index_t>(batch.size());
+    if (k_count < 1 || k_count > slots_) throw std::invalid_argument("too many loss/gradient launches in one batch");
+    const index_t d = p_.X.cols, width = plan_.width;
+    for (index_t k = 0; k < k_count; ++k) {
+      const double* w = batch[static_cast<std::size_t>(k)].w;
+      for (index_t j = 0; j < d; ++j) host_w_[k * d + j] = w ? static_cast<T>(w[j]) : T(0);
+    }
+    to_device(w_.data(), host_w_.data(), static_cast<std::size_t>(k_count * d), "copying coefficients to the device");
+    for (index_t k = 0; k < k_count; ++k) {
+      const Probe& pr = batch[static_cast<std::size_t>(k)];
+      loss_grad<T>(p_.X, pr.with_y ? p_.y : nullptr, p_.sw, w_.data() + k * d, static_cast<T>(pr.b), plan_,
+                   partial_.data(), out_.data() + k * width);
+      ++launches_;
+    }
+    to_host(host_out_.data(), out_.data(), static_cast<std::size_t>(k_count * width),
+            "copying loss/gradient sums to the host");
+    std::vector<LossGradSums> sums(static_cast<std::size_t>(k_count));
+    for (index_t k = 0; k < k_count; ++k) {
+      const double* o = host_out_.data() + k * width;
+      LossGradSums& s = sums[static_cast<std::size_t>(k)];
+      s.sum_wrx.assign(o, o + d);
+      s.sum_w = o[d];
+      s.sum_wr2 = o[d + 1];
+      s.sum_wr = o[d + 2];
+    }
+    return sums;
+  }
+
   LossGradSums operator()(const double* w, double b, bool with_y = true) {
-    const index_t d = p_.X.cols;
-    for (index_t j = 0; j < d; ++j) host_w_[j] = static_cast<T>(w[j]);
-    to_device(w_.data(), host_w_.data(), host_w_.size(), "copying coefficients to the device");
-    loss_grad<T>(p_.X, with_y ? p_.y : nullptr, p_.sw, w_.data(), static_cast<T>(b), plan_, partial_.data(),
-                 out_.data());
-    to_host(host_out_.data(), out_.data(), host_out_.size(), "copying loss/gradient sums to the host");
-    LossGradSums s;
-    s.sum_wrx.assign(host_out_.begin(), host_out_.begin() + d);
-    s.sum_w = host_out_[d];
-    s.sum_wr2 = host_out_[d + 1];
-    s.sum_wr = host_out_[d + 2];
-    return s;
+    return std::move(run({Probe{w, b, with_y}}).front());
   }
 
  private:
   const DeviceProblem<T>& p_;
+  index_t slots_;
   LossGradPlan plan_;
   DeviceBuffer<double> partial_, out_;
   DeviceBuffer<T> w_;
   std::vector<T> host_w_;
   std::vector<double> host_out_;
+  index_t launches_ = 0;
 };
 
 // Row 0 of X and y[0] (the Gram's shift, as gram.hpp's default) copied to the host.
@@ -111,122 +164,224 @@ GramStats device_gram_stats(const DeviceProblem<T>& p) {
   return st;
 }
 
+// Device memory for the sample's block Grams fetched in one copy: bounds the
+// buffer when d is large, while a typical sample (thousands of small Grams)
+// still comes back in a handful of copies rather than one per block.
+constexpr std::size_t kSampleBatchBytes = std::size_t(16) << 20;
+
+// The data pass of data_pass.hpp over device memory. Each probe is one
+// launch of the fused loss/gradient kernel (the kernel takes one vector), so
+// a request of K probes reads X K times, plus once per pair of probes that
+// both have y (see probes()); reads() counts every launch.
+template <class T>
+class DevicePass {
+ public:
+  // Probes plus one difference launch per pair of them.
+  static constexpr int kMaxLaunches = kMaxProbes + kMaxProbes * (kMaxProbes - 1) / 2;
+
+  explicit DevicePass(const DeviceProblem<T>& p) : p_(p), lg_(p, kMaxLaunches) {
+    p_.X.validate();
+    if (!p_.y) throw std::invalid_argument("the device data pass needs y");
+  }
+
+  index_t rows() const { return p_.X.rows; }
+  index_t cols() const { return p_.X.cols; }
+  double epsilon() const { return static_cast<double>(std::numeric_limits<T>::epsilon()); }
+  index_t reads() const { return lg_.launches(); }
+
+  PassStartResult start(const PassStart& req) {
+    if (req.moments) throw std::invalid_argument("standardize is not available on the CUDA device");
+    PassStartResult out;
+    {
+      DeviceBuffer<double> partial(static_cast<std::size_t>(kSumBlocks) * 2, "weighted sums"), sums(2, "weighted sums");
+      weighted_sums<T>(p_.y, p_.sw, p_.X.rows, partial.data(), sums.data());
+      double host[2] = {0.0, 0.0};
+      to_host(host, sums.data(), 2, "copying weighted sums to the host");
+      out.sum_w = host[0];
+      out.sum_wy = host[1];
+    }
+    if (req.center) {
+      // The exact weighted column means from a pass with u = 1 (w = 0, b = 1,
+      // no y), not the host's mean of kCenterRows rows spread over X: a gather
+      // of that many scattered rows costs more on a GPU than reading X once.
+      // Any centering point gives the same minimizer; only conditioning and
+      // hence the iteration count depend on it.
+      const LossGradSums s = lg_.run({Probe{nullptr, 1.0, false}}).front();
+      out.center.assign(static_cast<std::size_t>(cols()), 0.0);
+      // Weights summing to zero leave no mean; make_objective then refuses the
+      // fit, so the zero point is never used.
+      if (s.sum_w > 0.0) {
+        for (index_t j = 0; j < cols(); ++j) out.center[j] = s.sum_wrx[j] / s.sum_w;
+      }
+    }
+    if (!req.sample.empty()) out.sample = sample_stats(req.sample);
+    return out;
+  }
+
+  // The sums of probe_sums (loss_grad.hpp). The kernel gives each probe's
+  // sum s u x, sum s, sum s u^2 and sum s u; the cross terms follow from them
+  // by linearity where one probe of a pair has no y:
+  //   sum s u_k u_l = (sum s u_k x) . w_l + b_l sum s u_k   (u_l = x . w_l + b_l).
+  // A pair that both have y needs y's products, which no probe gave, so one
+  // more launch reads u_k - u_l = X (w_k - w_l) + (b_k - b_l) (y cancels) and
+  //   sum s u_k u_l = (sum s u_k^2 + sum s u_l^2 - sum s (u_k - u_l)^2) / 2.
+  ProbeSums probes(const std::vector<Probe>& probes) {
+    const int K = static_cast<int>(probes.size());
+    if (K < 1 || K > kMaxProbes) throw std::invalid_argument("a data pass takes one to three probes");
+    const index_t d = cols();
+    // diff_slot[k][l]: the batch index of u_k - u_l, for pairs k < l that both have y.
+    int diff_slot[kMaxProbes][kMaxProbes] = {};
+    std::vector<std::vector<double>> diff_w;
+    std::vector<double> diff_b;
+    diff_w.reserve(static_cast<std::size_t>(kMaxLaunches - K));
+    for (int k = 0; k < K; ++k) {
+      for (int l = k + 1; l < K; ++l) {
+        const Probe& a = probes[static_cast<std::size_t>(k)];
+        const Probe& c = probes[static_cast<std::size_t>(l)];
+        if (!a.with_y || !c.with_y) continue;
+        std::vector<double> w(static_cast<std::size_t>(d), 0.0);
+        for (index_t j = 0; j < d; ++j) w[j] = (a.w ? a.w[j] : 0.0) - (c.w ? c.w[j] : 0.0);
+        diff_slot[k][l] = K + static_cast<int>(diff_w.size());
+        diff_w.push_back(std::move(w));
+        diff_b.push_back(a.b - c.b);
+      }
+    }
+    std::vector<Probe> batch(probes.begin(), probes.end());
+    for (std::size_t i = 0; i < diff_w.size(); ++i) batch.push_back(Probe{diff_w[i].data(), diff_b[i], false});
+    const std::vector<LossGradSums> s = lg_.run(batch);
+
+    ProbeSums out;
+    out.k = K;
+    out.d = d;
+    out.sum_w = s.front().sum_w;
+    out.sum_ux.assign(static_cast<std::size_t>(K) * static_cast<std::size_t>(d), 0.0);
+    out.sum_u.assign(static_cast<std::size_t>(K), 0.0);
+    out.sum_uu.assign(static_cast<std::size_t>(K * K), 0.0);
+    for (int k = 0; k < K; ++k) {
+      const LossGradSums& sk = s[static_cast<std::size_t>(k)];
+      std::copy(sk.sum_wrx.begin(), sk.sum_wrx.end(), out.sum_ux.begin() + static_cast<std::ptrdiff_t>(k) * d);
+      out.sum_u[static_cast<std::size_t>(k)] = sk.sum_wr;
+      out.sum_uu[static_cast<std::size_t>(k * K + k)] = sk.sum_wr2;
+    }
+    // sum s u_k u_l when u_l = x . w_l + b_l (probe l without y).
+    auto linear = [&](int k, int l) {
+      const Probe& pl = probes[static_cast<std::size_t>(l)];
+      const LossGradSums& sk = s[static_cast<std::size_t>(k)];
+      double v = pl.b * sk.sum_wr;
+      if (pl.w) {
+        for (index_t j = 0; j < d; ++j) v += sk.sum_wrx[static_cast<std::size_t>(j)] * pl.w[j];
+      }
+      return v;
+    };
+    for (int k = 0; k < K; ++k) {
+      for (int l = k + 1; l < K; ++l) {
+        double v = 0.0;
+        if (!probes[static_cast<std::size_t>(l)].with_y) {
+          v = linear(k, l);
+        } else if (!probes[static_cast<std::size_t>(k)].with_y) {
+          v = linear(l, k);
+        } else {
+          const double dd = s[static_cast<std::size_t>(diff_slot[k][l])].sum_wr2;
+          v = 0.5 * (s[static_cast<std::size_t>(k)].sum_wr2 + s[static_cast<std::size_t>(l)].sum_wr2 - dd);
+        }
+        out.sum_uu[static_cast<std::size_t>(k * K + l)] = v;
+        out.sum_uu[static_cast<std::size_t>(l * K + k)] = v;
+      }
+    }
+    return out;
+  }
+
+ private:
+  // The augmented Gram of the sample's row blocks about one common shift (row
+  // 0 and y[0], as device_gram_stats), so that the blocks' sums add up. Each
+  // block is one Gram launch on a view of its rows; the Grams are added on the
+  // host in block_stats' grouping (data_pass.hpp): runs of consecutive blocks,
+  // then the runs in order.
+  GramStats sample_stats(const RowBlocks& blocks) {
+    const index_t d = cols(), da = d + 2;
+    const auto gram_size = static_cast<std::size_t>(da * da);
+    const auto n_blocks = static_cast<index_t>(blocks.size());
+    const std::vector<T> row = first_row(p_);
+    GramStats total;
+    total.d = d;
+    total.shift.assign(row.begin(), row.end());
+    total.gram.assign(gram_size, 0.0);
+    DeviceBuffer<T> shift(row.size(), "the sample Gram's shift");
+    to_device(shift.data(), row.data(), row.size(), "copying the sample Gram's shift");
+
+    std::vector<GramPlan> plans;
+    plans.reserve(blocks.size());
+    std::size_t partial_doubles = 0;
+    for (const auto& b : blocks) {
+      if (b.first < 0 || b.second > rows() || b.second <= b.first) throw std::invalid_argument("bad sample block");
+      plans.push_back(plan_gram(b.second - b.first, d));
+      partial_doubles = std::max(partial_doubles, plans.back().partial_doubles());
+    }
+    // One partial buffer for every launch: stream order again.
+    DeviceBuffer<double> partial(partial_doubles, "the sample Grams' partial tiles");
+    const auto batch = static_cast<index_t>(
+        std::min<std::size_t>(static_cast<std::size_t>(n_blocks),
+                              std::max<std::size_t>(1, kSampleBatchBytes / (gram_size * sizeof(double)))));
+    DeviceBuffer<double> grams(static_cast<std::size_t>(batch) * gram_size, "the sample's block Grams");
+    std::vector<double> host(grams.size());
+
+    const ShardPlan groups = make_plan(0, n_blocks, kSampleGroups);
+    std::vector<double> run(gram_size, 0.0);
+    index_t g = 0;
+    for (index_t k0 = 0; k0 < n_blocks; k0 += batch) {
+      const index_t k1 = std::min(n_blocks, k0 + batch);
+      for (index_t k = k0; k < k1; ++k) {
+        const index_t i0 = blocks[static_cast<std::size_t>(k)].first;
+        MatrixView<T> part = p_.X;
+        part.rows = blocks[static_cast<std::size_t>(k)].second - i0;
+        part.data = p_.X.layout == Layout::RowMajor ? p_.X.data + i0 * p_.X.ld : p_.X.data + i0;
+        gram<T>(part, p_.y + i0, p_.sw ? p_.sw + i0 : nullptr, shift.data(), plans[static_cast<std::size_t>(k)],
+                partial.data(), grams.data() + static_cast<std::size_t>(k - k0) * gram_size);
+      }
+      to_host(host.data(), grams.data(), static_cast<std::size_t>(k1 - k0) * gram_size,
+              "copying the sample's block Grams to the host");
+      for (index_t k = k0; k < k1; ++k) {
+        const double* gk = host.data() + static_cast<std::size_t>(k - k0) * gram_size;
+        for (std::size_t e = 0; e < gram_size; ++e) run[e] += gk[e];
+        total.n_rows += blocks[static_cast<std::size_t>(k)].second - blocks[static_cast<std::size_t>(k)].first;
+        if (k + 1 == groups.shard_end(g)) {
+          for (std::size_t e = 0; e < gram_size; ++e) total.gram[e] += run[e];
+          std::fill(run.begin(), run.end(), 0.0);
+          ++g;
+        }
+      }
+    }
+    return total;
+  }
+
+  const DeviceProblem<T>& p_;
+  DeviceLossGrad<T> lg_;
+};
+
 template <class T>
 FitResult fit_newton(const DeviceProblem<T>& p, const FitOptions& opt) {
   const GramStats st = device_gram_stats(p);
   for (double v : st.gram) {
-    if (!std::isfinite(v)) throw std::domain_error("non-finite statistics");
+    if (!std::isfinite(v)) throw NonFiniteError("non-finite statistics");
   }
   FitResult res = solve_from_stats(st, opt.alpha, opt.fit_intercept);
   res.n_passes = 1;
   return res;
 }
 
-// LeastSquaresObjective (solvers.hpp) with the pass on the device: theta = [v, beta]
-// in centered coordinates, w = v, b = beta - mu^T w; uniform L2 penalty alpha.
-template <class T>
-struct DeviceObjective {
-  explicit DeviceObjective(DeviceLossGrad<T>& p) : pass(p) {}
-  DeviceLossGrad<T>& pass;
-  index_t d = 0;
-  double alpha = 0.0;
-  bool fit_intercept = true;
-  std::vector<double> mu;
-  double sum_w = 0.0;
-  index_t n_evals = 0;
-
-  void to_model(const std::vector<double>& theta, std::vector<double>& w, double& b) const {
-    w.assign(theta.begin(), theta.begin() + d);
-    b = intercept_on_x_scale(theta, w, mu, fit_intercept);
-  }
-
-  double operator()(const std::vector<double>& theta, std::vector<double>& grad) {
-    if (cancel_requested()) throw Cancelled();
-    std::vector<double> w;
-    double b;
-    to_model(theta, w, b);
-    const LossGradSums s = pass(w.data(), b);
-    ++n_evals;
-    double pen = 0.0;
-    grad.assign(static_cast<std::size_t>(d + 1), 0.0);
-    for (index_t j = 0; j < d; ++j) {
-      grad[j] = 2.0 * (s.sum_wrx[j] - mu[j] * s.sum_wr) / sum_w + 2.0 * alpha * theta[j];
-      pen += theta[j] * theta[j];
-    }
-    grad[d] = fit_intercept ? 2.0 * s.sum_wr / sum_w : 0.0;
-    const double f = s.sum_wr2 / sum_w + alpha * pen;
-    if (!std::isfinite(f) || !std::isfinite(max_abs_of(grad))) throw std::domain_error("non-finite loss or gradient");
-    return f;
-  }
-};
-
-// Means of X's columns (one pass) and of y, and the starting point, as make_objective.
-template <class T>
-DeviceObjective<T> make_device_objective(const DeviceProblem<T>& p, DeviceLossGrad<T>& pass, const FitOptions& opt,
-                                         std::vector<double>& theta0) {
-  const index_t d = p.X.cols;
-  DeviceObjective<T> obj(pass);
-  obj.d = d;
-  obj.alpha = opt.alpha;
-  obj.fit_intercept = opt.fit_intercept;
-  const std::vector<double> zero(static_cast<std::size_t>(d), 0.0);
-  const LossGradSums s = pass(zero.data(), 1.0, /*with_y=*/false);  // residuals 1: sum s x and sum s
-  obj.sum_w = s.sum_w;
-  if (!(obj.sum_w > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
-  obj.mu.assign(static_cast<std::size_t>(d), 0.0);
-  if (opt.fit_intercept) {
-    for (index_t j = 0; j < d; ++j) {
-      obj.mu[j] = s.sum_wrx[j] / obj.sum_w;
-      if (!std::isfinite(obj.mu[j])) throw std::domain_error("non-finite column means");
-    }
-  }
-  DeviceBuffer<double> partial(static_cast<std::size_t>(kSumBlocks * 2), "weighted sums"), out(2, "weighted sums");
-  weighted_sums<T>(p.y, p.sw, p.X.rows, partial.data(), out.data());
-  double sums[2];
-  to_host(sums, out.data(), 2, "copying weighted sums to the host");
-  const double mean_y = sums[1] / obj.sum_w;
-  theta0.assign(static_cast<std::size_t>(d + 1), 0.0);
-  if (opt.has_init) {
-    for (index_t j = 0; j < d; ++j) theta0[j] = opt.coef_init[j];
-    if (opt.fit_intercept) {
-      double beta = opt.intercept_init;
-      for (index_t j = 0; j < d; ++j) beta += obj.mu[j] * opt.coef_init[j];
-      theta0[d] = beta;
-    }
-  } else if (opt.fit_intercept) {
-    theta0[d] = mean_y;
-  }
-  return obj;
-}
-
-// Selected by fit_iterative (solvers.hpp) for the device objective.
-template <class T>
-void finish_iterative(const DeviceObjective<T>& obj, const std::vector<double>& theta, FitResult& res) {
-  obj.to_model(theta, res.coef, res.intercept);
-  res.n_passes = obj.n_evals + 1;  // + the pass for the means
-  res.rank = obj.d;
-}
-
-// lbfgs and gd as on the CPU, with the loss/gradient pass on the device.
-template <class T>
-FitResult fit_device_iterative(const DeviceProblem<T>& p, const FitOptions& options, Minimizer minimizer) {
-  DeviceLossGrad<T> pass(p);
-  return fit_iterative<T>(minimizer, options, [&](const FitOptions& opt, std::vector<double>& theta) {
-    return make_device_objective(p, pass, opt, theta);
-  });
-}
-
 template <class T>
 FitResult fit_lbfgs(const DeviceProblem<T>& p, const FitOptions& options) {
-  return fit_device_iterative(p, options, Minimizer::Lbfgs);
+  DevicePass<T> pass(p);
+  return fastcost::fit_lbfgs(pass, options);
 }
 
 template <class T>
 FitResult fit_gd(const DeviceProblem<T>& p, const FitOptions& options) {
-  return fit_device_iterative(p, options, Minimizer::Gd);
+  DevicePass<T> pass(p);
+  return fastcost::fit_gd(pass, options);
 }
 
-// The Keras recipe as fit_sgd (solvers.hpp): the same splitmix64 Fisher-Yates
+// The Keras recipe as fit_sgd (sgd.hpp): the same splitmix64 Fisher-Yates
 // shuffle on the host, so a seed gives the CPU's batch order; each epoch's order
 // (8 bytes per row) goes to the device, then one kernel runs all its batches.
 // Parameters live in X's precision on the device; only the epoch loss comes back.
@@ -263,7 +418,7 @@ FitResult fit_sgd(const DeviceProblem<T>& p, const FitOptions& opt) {
     to_host(&total, dloss.data(), 1, "copying the sgd epoch loss");
     res.loss_history.push_back(total / static_cast<double>(n));
     if (!std::isfinite(res.loss_history.back())) {
-      throw std::overflow_error("sgd diverged (the loss is no longer finite): lower learning_rate");
+      throw DivergenceError("sgd diverged (the loss is no longer finite): lower learning_rate");
     }
   }
   to_host(w.data(), dw.data(), w.size(), "copying sgd coefficients to the host");

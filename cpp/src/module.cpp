@@ -2,6 +2,7 @@
 // the kernel and solver bindings.
 #include "bindings.hpp"
 
+#include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
 #include "fastcost/solvers.hpp"

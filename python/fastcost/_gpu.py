@@ -12,18 +12,17 @@ host), lbfgs, gd and sgd; see ``cpp/cuda/``.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
-from .exceptions import IllConditionedWarning, NonFiniteError
+from .exceptions import NonFiniteError
 
 BUILD_HINT = "pip install . -Ccmake.define.FASTCOST_CUDA=ON"
 GPU_SOLVERS = ("newton", "lbfgs", "gd", "sgd")
-_TYPESTR = {"<f8": np.dtype(np.float64), "<f4": np.dtype(np.float32)}
+_TYPESTR: dict[str, np.dtype] = {"<f8": np.dtype(np.float64), "<f4": np.dtype(np.float32)}
 
 
 def load_module() -> Any:
@@ -105,10 +104,10 @@ def _device_vector(obj: Any, n: int, dtype: np.dtype, name: str) -> dict[str, An
     return desc
 
 
-def _unsupported(est: Any, solver: str) -> None:
-    if solver not in GPU_SOLVERS + ("auto",):
+def _unsupported(est: Any) -> None:
+    if est.solver not in GPU_SOLVERS + ("auto",):
         raise ValueError(
-            f"solver={solver!r} is not available with device='cuda' (use one of {GPU_SOLVERS})"
+            f"solver={est.solver!r} is not available with device='cuda' (use one of {GPU_SOLVERS})"
         )
     for name, active in (
         ("standardize", est.standardize),
@@ -120,91 +119,96 @@ def _unsupported(est: Any, solver: str) -> None:
             raise ValueError(f"{name} is not available with device='cuda' yet; use device='cpu'")
 
 
-def fit(
-    est: Any, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
-) -> Any:
-    """``LinearRegression.fit`` on the GPU; sets the same attributes as the CPU path."""
-    from .linear_model import choose_solver, solver_options
+class CudaBackend:
+    """The fit pipeline's backend (``_pipeline.Backend``) for ``device="cuda"``:
+    numpy input copied to the GPU once per fit, device arrays read in place."""
 
-    _unsupported(est, est.solver)
-    _cuda = load_module()
-    on_device = is_device_array(X)
-    if on_device:
-        Xa: Any = _describe(X, "X")
-        if len(Xa["shape"]) != 2:
-            raise ValueError(f"X must be 2-D, got shape {Xa['shape']}")
-        dtype: Any = _TYPESTR.get(Xa["typestr"])
+    solvers: tuple[str, ...] = GPU_SOLVERS
+
+    def __init__(self, est: Any, X: Any, y: Any, sample_weight: Any) -> None:
+        _unsupported(est)
+        self.module = load_module()
+        self.on_device = is_device_array(X)
+        if self.on_device:
+            self._describe_device_input(est, X, y, sample_weight)
+        else:
+            X, y = validate_data(
+                est, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
+                ensure_all_finite=False, y_numeric=True,
+            )  # fmt: skip
+            self.X: Any = kernel_layout(X)
+            self.dtype = self.X.dtype
+            self.n_samples, self.n_features = self.X.shape
+            self.y: Any = np.ascontiguousarray(y, dtype=self.dtype)
+            self.sw: Any = check_weights(sample_weight, self.n_samples, self.dtype)
+        self.timings: dict[str, Any] = {}
+
+    def _describe_device_input(self, est: Any, X: Any, y: Any, sample_weight: Any) -> None:
+        self.X = _describe(X, "X")
+        if len(self.X["shape"]) != 2:
+            raise ValueError(f"X must be 2-D, got shape {self.X['shape']}")
+        dtype = _TYPESTR.get(self.X["typestr"])
         if dtype is None:
             raise TypeError(
-                f"X on the GPU must be float32 or float64, got typestr {Xa['typestr']!r}"
+                f"X on the GPU must be float32 or float64, got typestr {self.X['typestr']!r}"
             )
-        n, d = Xa["shape"]
+        self.dtype = dtype
+        n, d = self.n_samples, self.n_features = self.X["shape"]
         if n < 1 or d < 1:
             raise ValueError(f"X must have at least one sample and one feature, got shape {(n, d)}")
         est.n_features_in_ = d
         if hasattr(est, "feature_names_in_"):
             del est.feature_names_in_
         if is_device_array(y):
-            ya: Any = _device_vector(y, n, dtype, "y")
+            self.y = _device_vector(y, n, dtype, "y")
         else:
-            ya = np.ascontiguousarray(np.asarray(y, dtype=dtype).reshape(-1))
-            if ya.shape != (n,):
+            self.y = np.ascontiguousarray(np.asarray(y, dtype=dtype).reshape(-1))
+            if self.y.shape != (n,):
                 raise ValueError(f"y must have shape ({n},), got {np.shape(y)}")
         if sample_weight is None:
-            swa: Any = None
+            self.sw = None
         elif is_device_array(sample_weight):
-            swa = _device_vector(sample_weight, n, dtype, "sample_weight")
+            self.sw = _device_vector(sample_weight, n, dtype, "sample_weight")
         else:
-            swa = check_weights(sample_weight, n, dtype)
-    else:
-        X, y = validate_data(
-            est,
-            X,
-            y,
-            reset=True,
-            dtype=list(FLOAT_DTYPES),
-            order=None,
-            ensure_all_finite=False,
-            y_numeric=True,
+            self.sw = check_weights(sample_weight, n, dtype)
+
+    def auto_solver(self) -> tuple[str, str]:
+        from ._pipeline import choose_solver
+
+        return choose_solver(self.n_samples, self.n_features), ""
+
+    def solve(self, solver: str, options: dict[str, Any], prep: Any, want_factor: bool) -> Any:
+        from ._pipeline import SolveResult
+
+        try:
+            result = dict(self.module.fit(self.X, self.y, self.sw, solver, options))
+        except NonFiniteError as exc:
+            if not self.on_device:
+                raise_for_nonfinite(self.X, exc)
+            raise NonFiniteError(
+                "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
+                f"({exc}); clean or rescale the data"
+            ) from exc
+        self.timings = dict(result.pop("timings"))
+        return SolveResult.from_core(result)
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError("compute_statistics is not available with device='cuda'")
+
+    def where(self) -> str:
+        return f" on device='cuda' ({self.timings.get('device', 'GPU')})"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"cuda_timings_": self.timings}
+
+    def report(self, clock: Any, n_passes: int, flops: float | None) -> Any:
+        itemsize = np.dtype(self.dtype).itemsize
+        return clock.report(
+            threads=1,
+            n_passes=n_passes,
+            bytes_per_pass=self.n_samples * (self.n_features + 1) * itemsize,
+            flops=flops,
         )
-        Xa = kernel_layout(X)
-        dtype = Xa.dtype
-        n, d = Xa.shape
-        ya = np.ascontiguousarray(y, dtype=dtype)
-        swa = check_weights(sample_weight, n, dtype)
-
-    solver = est.solver if est.solver != "auto" else choose_solver(n, d)
-    options = solver_options(est, solver, d, coef_init, intercept_init)
-
-    try:
-        result = dict(_cuda.fit(Xa, ya, swa, solver, options))
-    except NonFiniteError as exc:
-        if not on_device:
-            raise_for_nonfinite(Xa, exc)
-        raise NonFiniteError(
-            "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
-            f"({exc}); clean or rescale the data"
-        ) from exc
-    timings = dict(result.pop("timings"))
-    est._set_result(result, solver, dtype)
-    device = timings.get("device", "GPU")
-    est.fit_info_ = f"{solver} (solver={est.solver!r}) on device='cuda' ({device})"
-    est.preprocessing_ = None
-    est.cuda_timings_ = timings
-    if solver == "newton" and not result["singular"]:
-        from .linear_model import ILL_CONDITIONED_THRESHOLD
-
-        cond = float(result["condition_estimate"])
-        if not cond <= ILL_CONDITIONED_THRESHOLD:
-            warnings.warn(
-                f"newton (device='cuda'): the normal equations have condition estimate {cond:.3g} "
-                f"(> {ILL_CONDITIONED_THRESHOLD:.0e}) and keep only about "
-                f"{max(0.0, 16.0 - np.log10(cond)):.0f} significant digits; qr is CPU-only: "
-                "use device='cpu' with solver='qr' (or 'auto')",
-                IllConditionedWarning,
-                stacklevel=3,
-            )
-    return est
 
 
 def predict(est: Any, X: Any) -> Any:

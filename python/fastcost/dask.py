@@ -24,7 +24,7 @@ result does not depend on which worker ran what.
 machine. newton and qr still make one pass: the column means and scales, the
 redundant columns and the per-column penalty all come from the merged
 statistics, solved by the local estimator's own code
-(``preprocessing.solve_exact_from_stats``). lbfgs and gd standardize with one
+(``_fit_preprocessing.solve_exact_from_stats``). lbfgs and gd standardize with one
 more read of X, of per-chunk column moments (``_core.column_moments``, merged
 in a fixed order, in the start-up round trip), and prune with one Gram map-reduce before they start.
 
@@ -38,7 +38,6 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,28 +47,18 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
+from ._pipeline import SolveResult, choose_solver, finish_report, fit_preprocessing, run_fit
 from ._statistics import gram_to_factor
 from ._threads import available_cores, resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_coef_init, check_weights, kernel_layout
-from .exceptions import IllConditionedWarning, NonFiniteError
-from .linear_model import (
-    DEFAULT_MAX_ITER,
-    ILL_CONDITIONED_THRESHOLD,
-    _preprocessing,
-    choose_solver,
-    unchanged_on_failure,
-)
-from .linear_model import (
-    LinearRegression as _LocalLinearRegression,
-)
-from .preprocessing import (
-    DEFAULT_PRUNE_TOL,
-    FitPreprocessing,
-    redundant_from_gram,
-    solve_exact_from_stats,
-)
+from ._validation import FLOAT_DTYPES, check_weights, kernel_layout
+from .exceptions import NonFiniteError
+from .linear_model import LinearRegression as _LocalLinearRegression
+from .linear_model import unchanged_on_failure
+from .preprocessing import DEFAULT_PRUNE_TOL, redundant_from_gram
+from .resources import ResourceReport, fit_clock
 
-__all__ = ["DASK_HINT", "LinearRegression", "run_compare"]
+__all__ = ["DASK_HINT", "LinearRegression"]
 
 DASK_HINT = "pip install 'fastcost[dask]'"
 
@@ -429,8 +418,13 @@ class _ClusterPass:
             x0, y0 = data.X[0], data.y[0]
             task = dask.delayed(_sample_gram_task, pure=True)
             jobs["grams"] = [
-                task(data.X[i0:i1], data.y[i0:i1],
-                     None if data.sw is None else data.sw[i0:i1], x0, y0)  # fmt: skip
+                task(
+                    data.X[i0:i1],
+                    data.y[i0:i1],
+                    None if data.sw is None else data.sw[i0:i1],
+                    x0,
+                    y0,
+                )  # fmt: skip
                 for i0, i1 in sample
             ]
             jobs["shift"] = (x0, y0)
@@ -438,7 +432,10 @@ class _ClusterPass:
         self.round_trips += 1
         totals = got["totals"]
         _check_weights_summary(totals["checks"])
-        out: dict[str, Any] = {"sum_w": float(totals["sums"][0]), "sum_wy": float(totals["sums"][1])}
+        out: dict[str, Any] = {
+            "sum_w": float(totals["sums"][0]),
+            "sum_wy": float(totals["sums"][1]),
+        }
         out["moments"] = totals.get("moments")
         out["center"] = got.get("center")
         if sample:
@@ -549,6 +546,173 @@ def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | Non
         _float_dtype(sw.dtype, "sample_weight")
         sw = sw.astype(Xd.dtype).rechunk({0: rows})
     return _Data(Xd, yd, sw), names
+
+
+# -------------------------------------------------------------------- backend
+
+
+class _TaskSeconds:
+    """Seconds the workers spent computing the tasks of a block, from the
+    scheduler's task stream (one scheduler call at each end, no worker round trip)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.seconds: float | None = None
+
+    def __enter__(self) -> _TaskSeconds:
+        from distributed import get_task_stream
+
+        self._stream = get_task_stream(client=self.client)
+        self._stream.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stream.__exit__(*exc)
+        try:
+            self.seconds = float(
+                sum(
+                    ss["stop"] - ss["start"]
+                    for task in self._stream.data
+                    for ss in task.get("startstops", ())
+                    if ss.get("action") == "compute"
+                )
+            )
+        except (TypeError, KeyError, AttributeError):  # a scheduler that reports none
+            self.seconds = None
+
+
+class _DaskBackend:
+    """The fit pipeline's backend (``_pipeline.Backend``) on a Dask cluster:
+    newton and qr in one map-reduce of chunk statistics, lbfgs and gd through
+    the compiled loops with :class:`_ClusterPass`."""
+
+    solvers: tuple[str, ...] = ("newton", "qr", "lbfgs", "gd")
+
+    def __init__(self, est: LinearRegression, client: Any, X: Any, y: Any,
+                 sample_weight: Any) -> None:  # fmt: skip
+        self.est, self.client = est, client
+        if _is_dask_collection(X) or _is_dask_collection(y):
+            data, names = _prepare(X, y, sample_weight)
+        else:
+            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            data, names = _prepare_local(est, X, y, sample_weight, max(1, n_workers))
+        self.data, self.names = data, names
+        self.n_samples, self.n_features, self.dtype = data.n, data.d, data.dtype
+        self.n_shards = int(est.n_shards or 0)
+        self.threads = est.n_threads if est.n_threads not in (None, -1) else None
+        self.round_trips: int | None = None
+        self.worker_compute_s: float | None = None
+
+    def auto_solver(self) -> tuple[str, str]:
+        return choose_solver(self.n_samples, self.n_features), ""
+
+    def solve(self, solver: str, options: dict[str, Any], prep: FitPreprocessing,
+              want_factor: bool) -> SolveResult:  # fmt: skip
+        if solver in ("newton", "qr"):
+            result, factor = self._one_pass(solver, options, prep)
+            return SolveResult.from_core(result, None if prep.active else factor)
+        return SolveResult.from_core(self._iterative(solver, options, prep))
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        return self._one_pass("qr", options, fit_preprocessing(self.est))[1]
+
+    def where(self) -> str:
+        return f" on {len(self.data.xb)} Dask chunks"
+
+    def attributes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_features_in_": self.n_features, "n_chunks_": len(self.data.xb)}
+        if self.names is not None:
+            out["feature_names_in_"] = np.asarray(self.names, dtype=object)
+        elif hasattr(self.est, "feature_names_in_"):
+            del self.est.feature_names_in_
+        if self.round_trips is not None:
+            out["round_trips_"] = self.round_trips
+        return out
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        report = clock.report(
+            threads=resolve_n_threads(None),
+            n_passes=n_passes,
+            bytes_per_pass=self.n_samples * (self.n_features + 1) * self.dtype.itemsize,
+            flops=flops,
+        )
+        report.worker_compute_s = self.worker_compute_s
+        return report
+
+    def _one_pass(self, solver: str, options: dict[str, Any],
+                  prep: FitPreprocessing) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """newton or qr: one map-reduce of shard summaries, then the solve on the client.
+
+        With standardize, prune or noise_augmentation the merged statistics go
+        through the local estimator's own solve (``solve_exact_from_stats``):
+        the column means and scales, the pruned columns and the per-column
+        penalty all come from them, so it is still one pass."""
+        client, data = self.client, self.data
+        args = (self.n_shards, self.threads)
+        alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
+        if solver == "qr" and not fit_intercept:
+            shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
+        else:
+            shift = data.first_row(client)
+        if not np.isfinite(shift).all():
+            data.raise_for_nonfinite(client)
+        if solver == "newton":
+            total = data.map_reduce(client, _gram_task, _add, shift, *args)
+            n_pos = _check_weights_summary(total["checks"])
+            stats = total["gram"]
+            factor = {"r": None, "shift": shift, "n_nonzero": n_pos}
+        else:
+            total = data.map_reduce(client, _qr_task, _merge_qr, shift, *args)
+            _check_weights_summary(total["checks"])
+            factor = total["factor"]
+            stats, shift = factor["r"], factor["shift"]
+        if not np.isfinite(stats).all():
+            data.raise_for_nonfinite(client)
+        if prep.active:
+            # No X on the client: exact duplicates are dropped as collinear (see prune_report_).
+            result = solve_exact_from_stats(solver, stats, shift, options, prep, data.dtype)
+        elif solver == "newton":
+            result = _core.solve_stats(stats, shift, alpha, fit_intercept)
+            factor["r"] = gram_to_factor(stats)
+        else:
+            result = _core.solve_r(stats, shift, alpha, fit_intercept)
+        result["n_passes"] = 1
+        return result, factor
+
+    def _iterative(self, solver: str, options: dict[str, Any],
+                   prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
+        """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
+        their data pass on the cluster (:class:`_ClusterPass`); with prune, one
+        Gram pass first finds the columns to hold at 0, as the local fit."""
+        client, data = self.client, self.data
+        data.persist(client)  # every pass reads the chunks again: keep them on the workers
+        options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
+        extra_passes = 0
+        if prep.prune:  # as fit_preprocessed: one Gram pass finds the columns to hold at 0
+            shift = data.first_row(client)
+            if not np.isfinite(shift).all():
+                data.raise_for_nonfinite(client)
+            total = data.map_reduce(client, _gram_task, _add, shift, self.n_shards, self.threads)
+            _check_weights_summary(total["checks"])
+            if not np.isfinite(total["gram"]).all():
+                data.raise_for_nonfinite(client)
+            tol = DEFAULT_PRUNE_TOL[data.dtype] if prep.prune_tol is None else prep.prune_tol
+            prep.prune_report = redundant_from_gram(
+                total["gram"], shift, fit_intercept=bool(options["fit_intercept"]), tol=tol
+            )
+            frozen = np.ones(data.d)
+            frozen[list(prep.prune_report.kept)] = 0.0
+            options["frozen"] = frozen
+            extra_passes = 1
+        prep.extra_passes = extra_passes  # as the local fit: the moments pass is not extra
+        cluster_pass = _ClusterPass(data, client, self.n_shards, self.threads)
+        try:
+            result = dict(_core.minimize(cluster_pass, solver, options))
+        except NonFiniteError as exc:
+            data.raise_for_nonfinite(client, exc)
+        result["n_passes"] = int(result["n_passes"]) + extra_passes
+        self.round_trips = cluster_pass.round_trips + extra_passes
+        return result
 
 
 # ------------------------------------------------------------------ estimator
@@ -686,168 +850,12 @@ class LinearRegression(_LocalLinearRegression):
             unchanged_on_failure(self),
             connect(self.client, self.scheduler, float(self.timeout)) as client,
         ):
-            self._fit_on(client, X, y, sample_weight, coef_init, intercept_init)
+            with fit_clock() as clock, _TaskSeconds(client) as tasks:
+                backend = _DaskBackend(self, client, X, y, sample_weight)
+                run_fit(self, backend, coef_init, intercept_init)
+            backend.worker_compute_s = tasks.seconds
+            finish_report(self, backend, clock)
         return self
-
-    def _fit_on(self, client: Any, X: Any, y: Any, sample_weight: Any,
-                coef_init: Any, intercept_init: float | None) -> None:  # fmt: skip
-        if _is_dask_collection(X) or _is_dask_collection(y):
-            data, names = _prepare(X, y, sample_weight)
-        else:
-            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
-            data, names = _prepare_local(self, X, y, sample_weight, max(1, n_workers))
-        n, d = data.n, data.d
-        solver = self.solver if self.solver != "auto" else choose_solver(n, d)
-        n_shards = int(self.n_shards or 0)
-        threads = self.n_threads if self.n_threads not in (None, -1) else None
-        prep = _preprocessing(self)
-        if prep.active and self.compute_statistics:
-            raise ValueError(
-                "compute_statistics is not available with standardize, prune or noise_augmentation"
-            )
-
-        factor: dict[str, Any] | None = None
-        fit_info = f"{solver} (solver={self.solver!r}) on {len(data.xb)} Dask chunks"
-        if solver in ("newton", "qr"):
-            result, factor = self._one_pass(client, data, solver, n_shards, threads, prep)
-            if solver == "newton":
-                cond = float(result["condition_estimate"])
-                ill = bool(result["singular"]) or not cond <= ILL_CONDITIONED_THRESHOLD
-                if ill and self.solver == "auto":
-                    why = "are singular" if result["singular"] else (
-                        f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
-                    )  # fmt: skip
-                    result, factor = self._one_pass(client, data, "qr", n_shards, threads, prep)
-                    result["n_passes"] = 2  # newton's pass came first
-                    solver = "qr"
-                    fit_info = (
-                        f"qr (solver='auto'): newton's normal equations {why}, too "
-                        "ill-conditioned to keep the digits, so the fit was redone with qr"
-                    )
-                elif ill and not result["singular"]:
-                    digits = max(0.0, 16.0 - np.log10(cond))
-                    warnings.warn(
-                        f"newton: the normal equations have condition estimate {cond:.3g} "
-                        f"(> {ILL_CONDITIONED_THRESHOLD:.0e}); they keep only about "
-                        f"{digits:.0f} significant digits and coefficients with a small "
-                        "effect can lose more. Use solver='qr' (or 'auto').",
-                        IllConditionedWarning,
-                        stacklevel=3,
-                    )
-        else:
-            result = self._iterative(client, data, solver, n_shards, threads,
-                                     coef_init, intercept_init, prep)  # fmt: skip
-            if result.get("notes"):
-                fit_info += f"; {result['notes']}"
-        self._set_result(result, solver, data.dtype)
-        self.fit_info_ = fit_info
-        self.preprocessing_ = prep.as_dict() if prep.active else None
-        if prep.prune_report is not None:
-            self.prune_report_ = prep.prune_report
-        self.n_features_in_ = d
-        self.n_chunks_ = len(data.xb)
-        if names is not None:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        if self.compute_statistics:
-            if factor is None:  # iterative solvers: one extra qr pass for the factor
-                _, factor = self._one_pass(client, data, "qr", n_shards, threads, prep)
-                self.n_passes_ += 1
-            self._set_statistics(result, factor, solver)
-
-    def _one_pass(self, client: Any, data: _Data, solver: str, n_shards: int, threads: int | None,
-                  prep: FitPreprocessing) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-        """newton or qr: one map-reduce of shard summaries, then the solve on the client.
-
-        With standardize, prune or noise_augmentation the merged statistics go
-        through the local estimator's own solve (``solve_exact_from_stats``):
-        the column means and scales, the pruned columns and the per-column
-        penalty all come from them, so it is still one pass."""
-        alpha, fit_intercept = float(self.alpha), bool(self.fit_intercept)
-        if solver == "qr" and not fit_intercept:
-            shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
-        else:
-            shift = data.first_row(client)
-        if not np.isfinite(shift).all():
-            data.raise_for_nonfinite(client)
-        if solver == "newton":
-            total = data.map_reduce(client, _gram_task, _add, shift, n_shards, threads)
-            n_pos = _check_weights_summary(total["checks"])
-            gram = total["gram"]
-            if not np.isfinite(gram).all():
-                data.raise_for_nonfinite(client)
-            if prep.active:
-                result = self._solve_prepped(solver, gram, shift, data, prep)
-                factor = {}
-            else:
-                result = _core.solve_stats(gram, shift, alpha, fit_intercept)
-                factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": n_pos}
-        else:
-            total = data.map_reduce(client, _qr_task, _merge_qr, shift, n_shards, threads)
-            _check_weights_summary(total["checks"])
-            factor = total["factor"]
-            if not np.isfinite(factor["r"]).all():
-                data.raise_for_nonfinite(client)
-            if prep.active:
-                result = self._solve_prepped(solver, factor["r"], factor["shift"], data, prep)
-            else:
-                result = _core.solve_r(factor["r"], factor["shift"], alpha, fit_intercept)
-        result["n_passes"] = 1
-        return result, factor
-
-    def _solve_prepped(self, solver: str, stats: np.ndarray, shift: np.ndarray, data: _Data,
-                       prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
-        options = {"alpha": float(self.alpha), "fit_intercept": bool(self.fit_intercept)}
-        # No X on the client: exact duplicates are dropped as collinear (see prune_report_).
-        return solve_exact_from_stats(solver, stats, shift, options, prep, data.dtype)
-
-    def _iterative(self, client: Any, data: _Data, solver: str, n_shards: int,
-                   threads: int | None, coef_init: Any, intercept_init: float | None,
-                   prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
-        """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
-        their data pass on the cluster (:class:`_ClusterPass`); with prune, one
-        Gram pass first finds the columns to hold at 0, as the local fit."""
-        d = data.d
-        data.persist(client)  # every pass reads the chunks again: keep them on the workers
-        options: dict[str, Any] = {
-            "alpha": float(self.alpha),
-            "fit_intercept": bool(self.fit_intercept),
-            "tol": float(self.tol),
-            "max_iter": int(self.max_iter or DEFAULT_MAX_ITER[solver]),
-            "standardize": prep.standardize,
-            "noise_var": prep.noise_std**2,
-        }
-        coef_init = check_coef_init(coef_init, d)
-        if coef_init is not None:
-            options["coef_init"] = coef_init
-            options["intercept_init"] = float(intercept_init or 0.0)
-        extra_passes = 0
-        if prep.prune:  # as fit_preprocessed: one Gram pass finds the columns to hold at 0
-            shift = data.first_row(client)
-            if not np.isfinite(shift).all():
-                data.raise_for_nonfinite(client)
-            total = data.map_reduce(client, _gram_task, _add, shift, n_shards, threads)
-            _check_weights_summary(total["checks"])
-            if not np.isfinite(total["gram"]).all():
-                data.raise_for_nonfinite(client)
-            tol = DEFAULT_PRUNE_TOL[data.dtype] if prep.prune_tol is None else prep.prune_tol
-            prep.prune_report = redundant_from_gram(
-                total["gram"], shift, fit_intercept=bool(self.fit_intercept), tol=tol
-            )
-            frozen = np.ones(d)
-            frozen[list(prep.prune_report.kept)] = 0.0
-            options["frozen"] = frozen
-            extra_passes = 1
-        prep.extra_passes = extra_passes  # as the local fit: the moments pass is not extra
-        cluster_pass = _ClusterPass(data, client, n_shards, threads)
-        try:
-            result = dict(_core.minimize(cluster_pass, solver, options))
-        except NonFiniteError as exc:
-            data.raise_for_nonfinite(client, exc)
-        result["n_passes"] = int(result["n_passes"]) + extra_passes
-        self.round_trips_ = cluster_pass.round_trips
-        return result
 
     # -- prediction -------------------------------------------------------------
 
@@ -899,77 +907,3 @@ def _init_signature() -> inspect.Signature:
 
 # scikit-learn finds the parameters (get_params, clone) in this signature.
 LinearRegression.__init__.__signature__ = _init_signature()  # type: ignore[attr-defined]
-
-
-# ---------------------------------------------------------------- compare runner
-
-
-def run_compare(
-    solver: str,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    scheduler: str | None = None,
-    client: Any = None,
-    timeout: float = 10.0,
-    n_chunks: int | None = None,
-    price_per_hour: float | None = None,
-    repeat: int = 1,
-    **params: Any,
-) -> Any:
-    """Fit :class:`LinearRegression` on a cluster and measure it, for ``fastcost compare``.
-
-    The training data are sent to the cluster and persisted once, outside the
-    measurement, as a fit on data that already live on the workers would find
-    them. Resources are those of this (client) process: the workers' CPU time and
-    memory are not in the report.
-
-    Returns
-    -------
-    fastcost.baselines.RunResult
-        Named ``"fastcost-dask-<solver>"``.
-    """
-    from .baselines import RunResult, measure_repeated, scores
-
-    _, da, _ = _import_dask()
-    with connect(client, scheduler, timeout) as c:
-        n_workers = max(1, len(c.scheduler_info(n_workers=-1)["workers"]))
-        chunks = n_chunks or n_workers
-        rows = max(1, -(-X_train.shape[0] // chunks))
-        X = c.persist(da.from_array(X_train, chunks=(rows, -1)))
-        y = c.persist(da.from_array(y_train, chunks=(rows,)))
-        kwargs: dict[str, Any] = {"alpha": 0.0, "n_threads": None, **params}
-
-        def make() -> LinearRegression:
-            return LinearRegression(solver=solver, client=c, **kwargs)
-
-        t0 = time.perf_counter()
-        make().fit(X[: min(rows, 200)], y[: min(rows, 200)])
-        warmup = time.perf_counter() - t0
-        report, est, walls = measure_repeated(
-            lambda: make().fit(X, y), repeat=repeat, price_per_hour=price_per_hour
-        )
-    mse, r2 = scores(y_test, est.predict(X_test))
-    return RunResult(
-        name=f"fastcost-dask-{solver}",
-        report=report,
-        test_mse=mse,
-        r2=r2,
-        loss_history=[float(v) for v in est.loss_history_],
-        n_iter=int(est.n_iter_),
-        coef=np.asarray(est.coef_, dtype=np.float64),
-        intercept=float(est.intercept_),
-        params={
-            "library": "fastcost.dask",
-            "solver": solver,
-            "dtype": X_train.dtype.name,
-            "scheduler": scheduler or ("client" if client is not None else "local"),
-            "workers": n_workers,
-            "chunks": int(est.n_chunks_),
-            **kwargs,
-        },
-        wall_times_s=walls,
-        warmup_s=warmup,
-    )

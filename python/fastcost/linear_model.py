@@ -5,103 +5,55 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
-from ._statistics import gram_to_factor, regression_statistics
+from ._fit_preprocessing import FitPreprocessing, fit_preprocessed
+from ._pipeline import (
+    AUTO_NEWTON_MAX_FEATURES,
+    DEFAULT_MAX_ITER,
+    ILL_CONDITIONED_THRESHOLD,
+    Backend,
+    SolveResult,
+    choose_solver,
+    finish_report,
+    fit_preprocessing,
+    run_fit,
+    solver_options,
+)
+from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from ._validation import (
     FLOAT_DTYPES,
     LONGDOUBLE,
-    check_coef_init,
     check_weights,
     find_nonfinite,
     is_longdouble,
     kernel_layout,
     raise_for_nonfinite,
 )
-from .exceptions import (
-    ConvergenceWarning,
-    DivergenceError,
-    IllConditionedWarning,
-    NonFiniteError,
-    RankDeficientWarning,
-)
-from .preprocessing import FitPreprocessing, fit_preprocessed
-from .resources import fit_clock, solver_flops
+from .exceptions import DivergenceError, NonFiniteError
+from .resources import ResourceReport, fit_clock
+
+__all__ = [
+    "AUTO_NEWTON_MAX_FEATURES",
+    "DEFAULT_MAX_ITER",
+    "ILL_CONDITIONED_THRESHOLD",
+    "QR_PRECISIONS",
+    "SOLVERS",
+    "LinearRegression",
+    "choose_solver",
+    "solver_options",
+]
 
 SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd", "sgd")
 QR_PRECISIONS = ("auto", "double", "extended")
-
-#: Default ``max_iter`` per solver when ``max_iter=None``: iterations for
-#: lbfgs and gd, epochs for sgd (the Keras recipe's 10).
-DEFAULT_MAX_ITER = {"lbfgs": 1000, "gd": 1000, "sgd": 10}
-
-#: ``solver="auto"`` uses newton up to this many features and lbfgs above.
-AUTO_NEWTON_MAX_FEATURES = 1000
-
-#: Above this condition estimate of newton's equilibrated normal equations,
-#: ``solver="auto"`` redoes the fit with qr and an explicit ``solver="newton"``
-#: warns (:class:`~fastcost.exceptions.IllConditionedWarning`). The normal
-#: equations lose about log10(cond) of float64's ~16 digits normwise, and
-#: coefficients with a small effect on the fit lose more: on NIST's Wampler1
-#: (cond 3.4e6) newton keeps 6 digits where qr keeps 9.7. So at 1e6 newton may
-#: already keep fewer than ~8 digits; qr keeps about 16 - log10(sqrt(cond)).
-ILL_CONDITIONED_THRESHOLD = 1e6
-
-
-def choose_solver(n_samples: int, n_features: int) -> str:
-    """The rule behind ``solver="auto"``.
-
-    newton costs one pass over X plus O(n d^2) compute-bound work and d^2 memory
-    per shard; lbfgs costs one memory-bound pass per iteration and O(d) memory.
-    Up to ``AUTO_NEWTON_MAX_FEATURES`` features (or whenever n <= d, where the
-    exact minimum-norm solution matters) newton is cheaper; above, lbfgs.
-    """
-    if n_features <= AUTO_NEWTON_MAX_FEATURES or n_samples <= n_features:
-        return "newton"
-    return "lbfgs"
-
-
-def solver_options(
-    est: Any, solver: str, d: int, coef_init: Any, intercept_init: float | None
-) -> dict[str, Any]:
-    """The options of ``_core.fit`` and ``_cuda.fit`` that both backends read alike.
-
-    ``coef_init`` is checked here (d finite values). For sgd without a starting
-    point the Keras Dense default is drawn from ``est.random_state``: a
-    Glorot-uniform kernel and zero bias, then the shuffle seed.
-    """
-    options: dict[str, Any] = {
-        "alpha": float(est.alpha),
-        "fit_intercept": bool(est.fit_intercept),
-        "tol": float(est.tol),
-        "batch_size": int(est.batch_size),
-        "learning_rate": float(est.learning_rate),
-    }
-    if solver in DEFAULT_MAX_ITER:
-        options["max_iter"] = int(est.max_iter or DEFAULT_MAX_ITER[solver])
-    coef_init = check_coef_init(coef_init, d)
-    if coef_init is not None:
-        options["coef_init"] = coef_init
-        options["intercept_init"] = float(intercept_init or 0.0)
-    if solver == "sgd":
-        rng = check_random_state(est.random_state)
-        if coef_init is None:
-            limit = np.sqrt(6.0 / (d + 1))
-            options["coef_init"] = rng.uniform(-limit, limit, size=d)
-            options["intercept_init"] = 0.0
-        options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
-    return options
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -367,151 +319,18 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         """
         with unchanged_on_failure(self):
             with fit_clock() as clock:
-                self._fit(X, y, sample_weight, coef_init, intercept_init)
-            n, d, itemsize = self._fit_work
-            self.fit_report_ = clock.report(
-                threads=resolve_n_threads(self.n_threads),
-                n_passes=self.n_passes_,
-                bytes_per_pass=n * (d + 1) * itemsize,
-                flops=solver_flops(self.solver_, n, d, self.n_passes_, self.n_iter_),
-            )
+                self._check_params()
+                backend = self._backend(X, y, sample_weight)
+                run_fit(self, backend, coef_init, intercept_init)
+            finish_report(self, backend, clock)
         return self
 
-    def _fit(
-        self, X: Any, y: Any, sample_weight: Any, coef_init: Any, intercept_init: float | None
-    ) -> LinearRegression:
-        self._check_params()
+    def _backend(self, X: Any, y: Any, sample_weight: Any) -> Backend:
         if self.device == "cuda":
-            from . import _gpu
+            from ._gpu import CudaBackend
 
-            return _gpu.fit(self, X, y, sample_weight, coef_init, intercept_init)
-        # longdouble X stays longdouble for plain qr (auto: straight to qr); else float64.
-        wide = (
-            is_longdouble(X) and self.solver in ("qr", "auto") and not _preprocessing(self).active
-        )
-        X, y = _validate_fit_data(self, X, y, wide)
-        X = kernel_layout(X)
-        n, d = X.shape
-        self._fit_work = (n, d, X.itemsize)
-        y = np.ascontiguousarray(y, dtype=X.dtype)
-        sw = check_weights(sample_weight, n, X.dtype)
-        solver = self.solver if self.solver != "auto" else "qr" if wide else choose_solver(n, d)
-        options = solver_options(self, solver, d, coef_init, intercept_init)
-        options["n_threads"] = resolve_n_threads(self.n_threads)
-        options["n_shards"] = int(self.n_shards or 0)
-        options["precision"] = str(self.qr_precision)  # qr only
-        if solver == "sgd" and coef_init is None:
-            options["init_standardized"] = bool(self.standardize)  # the draw is for v
-
-        run, prep = _run_core, _preprocessing(self)
-        if prep.active:
-            if self.compute_statistics:
-                raise ValueError(
-                    "compute_statistics is not available with standardize, prune or noise_augmentation"
-                )
-            run = partial(fit_preprocessed, prep=prep, run_core=_run_core)
-        factor: dict[str, Any] | None = None
-        if solver == "newton" and self.compute_statistics:
-            result, factor = _run_newton_with_factor(X, y, sw, options)
-        else:
-            result = run(X, y, sw, solver, options)
-        fit_info = f"{solver} (solver={self.solver!r})"
-        if wide and self.solver == "auto":
-            fit_info += ": X is longdouble, which only qr reads"
-        if solver == "newton":
-            cond = float(result["condition_estimate"])
-            ill = bool(result["singular"]) or not cond <= ILL_CONDITIONED_THRESHOLD
-            if ill and self.solver == "auto":
-                why = (
-                    "are singular"
-                    if result["singular"]
-                    else f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
-                )
-                result = run(X, y, sw, "qr", options)
-                result["n_passes"] = int(result["n_passes"]) + 1  # newton's pass came first
-                solver, factor = "qr", result
-                fit_info = (
-                    f"qr (solver='auto'): newton's normal equations {why}, too ill-conditioned "
-                    "to keep the digits, so the fit was redone with qr"
-                )
-            elif ill and not result["singular"]:  # singular: RankDeficientWarning says it
-                digits = max(0.0, 16.0 - np.log10(cond))
-                warnings.warn(
-                    f"newton: the normal equations have condition estimate {cond:.3g} "
-                    f"(> {ILL_CONDITIONED_THRESHOLD:.0e}); they keep only about {digits:.0f} "
-                    "significant digits and coefficients with a small effect can lose more. "
-                    "Use solver='qr' (or 'auto').",
-                    IllConditionedWarning,
-                    stacklevel=2,
-                )
-        elif solver == "qr":
-            factor = result
-        if result.get("notes"):
-            fit_info += f"; {result['notes']}"
-        self._set_result(result, solver, np.dtype(np.float64) if wide else X.dtype)
-        if solver == "qr" and "precision" in result:
-            self.qr_precision_ = str(result["precision"])
-            fit_info += f"; precision {result['precision_reason']}"
-            if result["precision"] == "extended" and self.qr_precision == "auto" and not wide:
-                fit_info += " (one more pass)"
-        self.fit_info_ = fit_info
-        self.preprocessing_ = prep.as_dict() if prep.active else None
-        if prep.prune_report is not None:
-            self.prune_report_ = prep.prune_report
-        if self.compute_statistics:
-            if factor is None:  # iterative solvers: one extra pass for the factor
-                shift = None if self.fit_intercept else np.zeros(d + 1)
-                n_shards, n_threads = options["n_shards"], options["n_threads"]
-                factor = _core.tsqr_stats(X, y, sw, shift, n_shards, n_threads)
-                self.n_passes_ += 1
-            self._set_statistics(result, factor, solver)
-        return self
-
-    def _set_statistics(self, result: dict[str, Any], factor: dict[str, Any], solver: str) -> None:
-        stats = regression_statistics(
-            factor["r"],
-            factor["shift"],
-            result["coef"],
-            float(result["intercept"]),
-            alpha=float(self.alpha),
-            fit_intercept=bool(self.fit_intercept),
-            n_nonzero=int(factor["n_nonzero"]),
-            rank=self.rank_,
-            exact=solver in ("newton", "qr"),
-            r_lo=factor.get("r_lo"),
-        )
-        self.coef_stderr_ = stats["coef_stderr"]
-        self.intercept_stderr_ = stats["intercept_stderr"]
-        self.residual_std_ = stats["residual_std"]
-        self.r2_ = stats["r2"]
-        self.dof_resid_ = stats["dof_resid"]
-
-    def _set_result(self, result: dict[str, Any], solver: str, dtype: np.dtype) -> None:
-        coef = np.asarray(result["coef"], dtype=np.float64)
-        if not (np.isfinite(coef).all() and np.isfinite(result["intercept"])):
-            raise FloatingPointError(
-                f"solver {solver!r} produced non-finite coefficients; "
-                "the data are too badly scaled for this solver (standardize X)"
-            )
-        self.coef_ = coef.astype(dtype)
-        self.intercept_ = dtype.type(result["intercept"]) if self.fit_intercept else dtype.type(0.0)
-        self.n_iter_ = int(result["n_iter"])
-        self.loss_history_ = np.asarray(result["loss_history"], dtype=np.float64)
-        self.n_passes_ = int(result["n_passes"])
-        self.solver_ = solver
-        self.converged_ = bool(result["converged"])
-        self.rank_ = int(result["rank"])
-        if solver in ("newton", "qr"):
-            self.condition_number_ = float(result["condition_estimate"])
-        if result["singular"]:
-            warnings.warn(str(result["message"]), RankDeficientWarning, stacklevel=3)
-        if not result["converged"]:
-            warnings.warn(
-                f"{solver} did not converge: {result['message']} (n_iter={self.n_iter_}); "
-                "raise max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            return CudaBackend(self, X, y, sample_weight)
+        return _CpuBackend(self, X, y, sample_weight)
 
     # -- prediction -------------------------------------------------------------
 
@@ -554,13 +373,68 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         return tags
 
 
-def _preprocessing(est: LinearRegression) -> FitPreprocessing:
-    return FitPreprocessing(
-        standardize=bool(est.standardize),
-        prune=bool(est.prune),
-        noise_std=float(est.noise_augmentation),
-        prune_tol=None if est.prune_tol is None else float(est.prune_tol),
-    )
+class _CpuBackend:
+    """The fit pipeline's backend (``_pipeline.Backend``) for arrays in host
+    memory: the compiled kernels read X in place."""
+
+    solvers: tuple[str, ...] = ("newton", "qr", "lbfgs", "gd", "sgd")
+
+    def __init__(self, est: LinearRegression, X: Any, y: Any, sample_weight: Any) -> None:
+        # longdouble X stays longdouble for plain qr (auto: straight to qr); else float64.
+        self.wide = (
+            is_longdouble(X) and est.solver in ("qr", "auto") and not fit_preprocessing(est).active
+        )
+        X, y = _validate_fit_data(est, X, y, self.wide)
+        self.X = kernel_layout(X)
+        self.n_samples, self.n_features = self.X.shape
+        self.dtype = np.dtype(np.float64) if self.wide else self.X.dtype
+        self.y = np.ascontiguousarray(y, dtype=self.X.dtype)
+        self.sw = check_weights(sample_weight, self.n_samples, self.X.dtype)
+        self.n_threads = resolve_n_threads(est.n_threads)
+        self.n_shards = int(est.n_shards or 0)
+        self.qr_precision = str(est.qr_precision)
+
+    def auto_solver(self) -> tuple[str, str]:
+        if self.wide:
+            return "qr", ": X is longdouble, which only qr reads"
+        return choose_solver(self.n_samples, self.n_features), ""
+
+    def solve(
+        self, solver: str, options: dict[str, Any], prep: FitPreprocessing, want_factor: bool
+    ) -> SolveResult:
+        options = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)
+        if solver == "qr":
+            options["precision"] = self.qr_precision
+        X, y, sw = self.X, self.y, self.sw
+        if prep.active:
+            return SolveResult.from_core(
+                fit_preprocessed(X, y, sw, solver, options, prep=prep, run_core=_run_core)
+            )
+        if solver == "newton" and want_factor:
+            return SolveResult.from_core(*_run_newton_with_factor(X, y, sw, options))
+        out = _run_core(X, y, sw, solver, options)
+        result = SolveResult.from_core(out, out if solver == "qr" else None)
+        if result.precision == "extended" and self.qr_precision == "auto" and not self.wide:
+            result.precision_reason = f"{result.precision_reason} (one more pass)"
+        return result
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        shift = None if options["fit_intercept"] else np.zeros(self.n_features + 1)
+        return dict(_core.tsqr_stats(self.X, self.y, self.sw, shift, self.n_shards, self.n_threads))
+
+    def where(self) -> str:
+        return ""
+
+    def attributes(self) -> dict[str, Any]:
+        return {}
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        return clock.report(
+            threads=self.n_threads,
+            n_passes=n_passes,
+            bytes_per_pass=self.n_samples * (self.n_features + 1) * self.X.itemsize,
+            flops=flops,
+        )
 
 
 def _validate_fit_data(

@@ -106,6 +106,10 @@ class ResourceReport:
     peak_source : str
         ``"hwm+sampled"`` when the kernel's high-water mark (reset at entry)
         was combined with the samples, ``"sampled"`` when only samples were.
+    worker_compute_s : float or None
+        Dask fits: seconds the cluster's workers spent computing the fit's
+        tasks, from the scheduler's task stream (the other fields describe the
+        client process).
 
     Examples
     --------
@@ -136,6 +140,7 @@ class ResourceReport:
     gb_per_s: float | None = None
     gflop_per_s: float | None = None
     peak_source: str = "sampled"
+    worker_compute_s: float | None = None
 
     @property
     def cpu_time_s(self) -> float:

@@ -16,6 +16,7 @@
 #include <new>
 #include <vector>
 
+#include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
 #include "fastcost/simd.hpp"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fastcost/gram.hpp"
+#include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
 #include "fastcost/simd.hpp"

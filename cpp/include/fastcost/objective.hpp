@@ -131,7 +131,7 @@ LeastSquaresObjective<Pass> make_objective(Pass& data, const FitOptions& opt, st
   obj.fit_intercept = opt.fit_intercept;
   PassStart req;
   req.moments = opt.standardize;
-  req.center = center && !opt.standardize;
+  req.center = center && !opt.standardize && opt.fit_intercept;  // mu is 0 without an intercept
   req.sample = sample;
   obj.start = data.start(req);
   obj.sigma.assign(static_cast<std::size_t>(d), 1.0);

@@ -1,13 +1,10 @@
-// Threads, run-time instruction-set dispatch and cooperative cancellation.
+// Threads and cooperative cancellation (instruction-set selection: isa.hpp).
 #pragma once
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
-#include <stdexcept>
-#include <string>
 
 #include "fastcost/matrix.hpp"
 
@@ -48,57 +45,6 @@ constexpr double kMinParallelSeconds = 2e-3;
 inline int threads_for_work(double seconds, int n_threads) {
   return seconds < kMinParallelSeconds ? 1 : n_threads;
 }
-
-// ---- instruction sets -------------------------------------------------------
-
-enum class Isa : int { Baseline = 0, Avx2Fma = 1, Avx512 = 2 };
-
-inline const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return "avx512f";
-    case Isa::Avx2Fma: return "avx2+fma";
-    default: return "baseline";
-  }
-}
-
-inline Isa best_supported_isa() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return Isa::Avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2Fma;
-#endif
-  return Isa::Baseline;
-}
-
-inline Isa parse_isa(const std::string& name) {
-  const Isa best = best_supported_isa();
-  Isa want;
-  if (name.empty() || name == "auto") return best;
-  if (name == "baseline") want = Isa::Baseline;
-  else if (name == "avx2" || name == "avx2+fma") want = Isa::Avx2Fma;
-  else if (name == "avx512" || name == "avx512f") want = Isa::Avx512;
-  else throw std::invalid_argument("unknown instruction set '" + name + "' (use auto, baseline, avx2 or avx512)");
-  if (static_cast<int>(want) > static_cast<int>(best))
-    throw std::invalid_argument("instruction set '" + name + "' is not supported by this CPU");
-  return want;
-}
-
-inline std::atomic<int>& isa_state() {
-  // Chosen once from the CPU and FASTCOST_ISA; set_isa() may change it later.
-  static std::atomic<int> state{[] {
-    const char* env = std::getenv("FASTCOST_ISA");
-    try {
-      return static_cast<int>(parse_isa(env ? env : "auto"));
-    } catch (const std::exception&) {
-      return static_cast<int>(Isa::Baseline);
-    }
-  }()};
-  return state;
-}
-
-inline Isa active_isa() { return static_cast<Isa>(isa_state().load(std::memory_order_relaxed)); }
-inline void set_isa(const std::string& name) { isa_state().store(static_cast<int>(parse_isa(name))); }
 
 // ---- cancellation -----------------------------------------------------------
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fastcost/fit_types.hpp"
+#include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
 #include "fastcost/preprocess.hpp"

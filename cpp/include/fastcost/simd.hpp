@@ -1,16 +1,14 @@
-// Portable SIMD building blocks (GCC/Clang vector extensions) and the macros
-// that compile one kernel body once per instruction set.
+// Portable SIMD building blocks (GCC/Clang vector extensions).
 //
 // A kernel body is an always-inline template over the vector width W (bytes).
-// Thin wrappers carry `target` attributes, so each ISA variant is its own symbol
-// and the default build contains no -march code; the caller picks a variant at
-// run time from active_isa().
+// FASTCOST_MULTIVERSION (isa.hpp) wraps it in thin wrappers with `target`
+// attributes, so each ISA variant is its own symbol and the default build
+// contains no -march code; the caller picks a variant at run time from active_isa().
 #pragma once
 
 #include <cstring>
 
 #include "fastcost/matrix.hpp"
-#include "fastcost/parallel.hpp"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTCOST_INLINE inline __attribute__((always_inline))
@@ -18,14 +16,6 @@
 #else
 #define FASTCOST_INLINE inline
 #define FASTCOST_RESTRICT
-#endif
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define FASTCOST_X86_DISPATCH 1
-#define FASTCOST_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define FASTCOST_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#else
-#define FASTCOST_X86_DISPATCH 0
 #endif
 
 namespace fastcost::simd {
@@ -123,27 +113,3 @@ FASTCOST_INLINE void axpy(T* FASTCOST_RESTRICT y, T alpha, const T* FASTCOST_RES
 }
 
 }  // namespace fastcost::simd
-
-// Defines NAME##_variant(Isa, ...) dispatching to BODY<T, W>(...) compiled for
-// baseline (16-byte vectors), AVX2+FMA (32) and AVX-512 (64).
-#if FASTCOST_X86_DISPATCH
-#define FASTCOST_MULTIVERSION(NAME, BODY)                                                \
-  template <class T, class... Args>                                                      \
-  void NAME##_baseline(Args... args) { BODY<T, 16>(args...); }                           \
-  template <class T, class... Args>                                                      \
-  FASTCOST_TARGET_AVX2 void NAME##_avx2(Args... args) { BODY<T, 32>(args...); }          \
-  template <class T, class... Args>                                                      \
-  FASTCOST_TARGET_AVX512 void NAME##_avx512(Args... args) { BODY<T, 64>(args...); }      \
-  template <class T, class... Args>                                                      \
-  void NAME(::fastcost::Isa isa, Args... args) {                                         \
-    switch (isa) {                                                                       \
-      case ::fastcost::Isa::Avx512: NAME##_avx512<T>(args...); break;                    \
-      case ::fastcost::Isa::Avx2Fma: NAME##_avx2<T>(args...); break;                     \
-      default: NAME##_baseline<T>(args...); break;                                       \
-    }                                                                                    \
-  }
-#else
-#define FASTCOST_MULTIVERSION(NAME, BODY)                                                \
-  template <class T, class... Args>                                                      \
-  void NAME(::fastcost::Isa, Args... args) { BODY<T, 16>(args...); }
-#endif

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fastcost.baselines import RunResult, _warm_up_and_measure, scores
+from fastcost.compare.result import RunResult, scores, warm_up_and_measure
 
 __all__ = ["run_sklearn_lr", "run_sklearn_sgd"]
 
@@ -36,11 +36,13 @@ def _measured_run(
     repeat: int,
     price_per_hour: float | None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The runner protocol for a scikit-learn estimator, with the BLAS threads
-    limited throughout: the fitted estimator of the reported run and the
-    :class:`RunResult` fields measured (report, test scores, wall times)."""
+    """The measurement steps for a scikit-learn estimator, BLAS threads limited throughout.
+
+    Returns the fitted estimator of the reported run and the :class:`RunResult`
+    fields measured (report, test scores, wall times).
+    """
     with _limit_threads(threads):
-        report, est, walls, warmup = _warm_up_and_measure(
+        report, est, walls, warmup = warm_up_and_measure(
             fit, X_train, y_train, _WARMUP_ROWS, repeat=repeat, price_per_hour=price_per_hour
         )
         mse, r2 = scores(y_test, est.predict(X_test))

@@ -8,6 +8,7 @@ optimizer ``SGD(learning_rate=0.01)``, loss ``"mse"``, ``batch_size=100``,
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -15,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from fastcost.baselines import RunResult, _warmup_rows, measure_repeated, scores
+from fastcost.compare.result import RunResult, measure_repeated, scores, warmup_rows
 
-__all__ = ["run_tensorflow", "configure_tensorflow", "TENSORFLOW_HINT"]
+__all__ = ["run_tensorflow", "configure_tensorflow", "glorot_uniform", "TENSORFLOW_HINT"]
 
 TENSORFLOW_HINT = "pip install 'fastcost[tensorflow]'"
 
@@ -65,6 +66,30 @@ def configure_tensorflow(threads: int | None = None) -> Any:
                 stacklevel=2,
             )
     return tf
+
+
+def glorot_uniform(n_features: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Keras' default start for ``Dense(1)``: Glorot-uniform kernel, zero bias.
+
+    Used when TensorFlow is not run, so fastcost's ``sgd`` still starts from a
+    point drawn the way Keras draws it (not the same numbers as Keras).
+
+    Parameters
+    ----------
+    n_features : int
+        Inputs of the layer.
+    seed : int, default=0
+        Seed of NumPy's generator.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features,)
+    intercept : float
+        Always 0.0.
+    """
+    limit = math.sqrt(6.0 / (n_features + 1))
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-limit, limit, size=n_features), 0.0
 
 
 def _keras() -> Any:
@@ -155,7 +180,7 @@ def run_tensorflow(
         model.set_weights(initial)
 
     t0 = time.perf_counter()
-    n_warm = _warmup_rows(n, batch_size)
+    n_warm = warmup_rows(n, batch_size)
     model.fit(Xtr[:n_warm], ytr[:n_warm], batch_size=batch_size, epochs=1, verbose=0)
     warmup = time.perf_counter() - t0
 

@@ -1,0 +1,209 @@
+"""The preprocessing steps ``LinearRegression`` folds into its fit, without a copy of X.
+
+``standardize``, ``prune`` and ``noise_augmentation``: the settings and results
+(:class:`FitPreprocessing`), the per-column penalty, and the fits that use them
+(:func:`fit_preprocessed`; :func:`solve_exact_from_stats` for statistics merged
+elsewhere, e.g. by ``fastcost.dask``). The standalone steps are in
+:mod:`fastcost.preprocessing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from .preprocessing import DEFAULT_PRUNE_TOL, PruneReport, redundant_from_gram
+from .preprocessing._common import _centered, _is_constant, _nonfinite_error
+
+
+@dataclass
+class FitPreprocessing:
+    """Settings and results of the steps ``LinearRegression`` folds into a fit."""
+
+    standardize: bool
+    prune: bool
+    noise_std: float
+    prune_tol: float | None = None
+    prune_report: PruneReport | None = None
+    x_mean: np.ndarray | None = None
+    x_scale: np.ndarray | None = None
+    penalty: np.ndarray | None = None
+    extra_passes: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.standardize or self.prune or self.noise_std > 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "standardize": self.standardize,
+            "prune": self.prune,
+            "noise_augmentation": self.noise_std,
+            "extra_passes": self.extra_passes,
+        }
+        if self.prune_report is not None:
+            out["prune_report"] = self.prune_report.as_dict()
+        return out
+
+
+def penalty_per_column(
+    alpha: float, noise_std: float, scale: np.ndarray | None
+) -> np.ndarray | float:
+    """L2 penalty on each original-scale coefficient w_j.
+
+    ``alpha`` penalizes the coefficients of the model the solver sees: the
+    standardized one when ``scale`` is given (v = scale * w, so
+    ``alpha * v_j^2 = alpha * scale_j^2 * w_j^2``, as StandardScaler + fit).
+    Gaussian noise of variance s^2 added to X adds ``s^2 |w|^2`` in
+    expectation, ``E (x + e)^T w - y)^2 = (x^T w - y)^2 + s^2 |w|^2``, on X's
+    own scale whatever the standardization (on v: ``s^2 / scale_j^2``).
+    """
+    noise = noise_std**2
+    if scale is None:
+        return alpha + noise
+    return alpha * scale**2 + noise
+
+
+def _solve_exact(
+    solver: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, options: dict[str, Any],
+    prep: FitPreprocessing,
+) -> dict[str, Any]:  # fmt: skip
+    """newton / qr with pruning and a per-column penalty: one pass for the
+    statistics (the Gram or the R factor), everything else on (d + 2)^2 numbers."""
+    d = X.shape[1]
+    n_shards, n_threads = options["n_shards"], options["n_threads"]
+    if solver == "newton":
+        st = _core.gram_stats(X, y, sw, None, n_shards, n_threads)
+        stats = np.asarray(st["gram"])
+    else:
+        shift0 = None if options["fit_intercept"] else np.zeros(d + 1)
+        st = _core.tsqr_stats(X, y, sw, shift0, n_shards, n_threads)
+        stats = np.asarray(st["r"], dtype=np.float64)
+    if not np.isfinite(stats).all():
+        raise _nonfinite_error(X)
+    return solve_exact_from_stats(solver, stats, st["shift"], options, prep, X.dtype, X=X)
+
+
+def solve_exact_from_stats(
+    solver: str, stats: np.ndarray, shift: np.ndarray, options: dict[str, Any],
+    prep: FitPreprocessing, dtype: np.dtype, X: np.ndarray | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The solve of :func:`_solve_exact` from the statistics of its pass.
+
+    ``stats`` is ``_core.gram_stats``' augmented Gram (newton) or
+    ``_core.tsqr_stats``' R factor (qr), with its ``shift``; ``fastcost.dask``
+    passes the statistics merged over its chunks. Standardizing takes the
+    weighted column means and scales from them, pruning the kept block, and the
+    penalty becomes per column (:func:`penalty_per_column`). ``X``, when given,
+    confirms duplicate columns cell by cell; without it they count as collinear
+    (dropped all the same). ``options`` needs ``alpha`` and ``fit_intercept``.
+    """
+    fit_intercept = bool(options["fit_intercept"])
+    shift = np.asarray(shift, dtype=np.float64)
+    d = shift.size - 1
+    if solver == "newton":
+        gram = np.asarray(stats, dtype=np.float64)
+    else:
+        R = np.asarray(stats, dtype=np.float64)
+        # R^T R is the Gram of [1, x - c, y - c_y]; reorder to gram_stats' [x, y, 1].
+        order = np.r_[np.arange(1, d + 2), 0]
+        gram = (R.T @ R)[np.ix_(order, order)]
+    A, S, mean = _centered(gram, shift, True)
+    if prep.prune:
+        tol = DEFAULT_PRUNE_TOL[np.dtype(dtype)] if prep.prune_tol is None else prep.prune_tol
+        prep.prune_report = redundant_from_gram(
+            gram, shift, fit_intercept=fit_intercept, tol=tol, X=X
+        )
+        kept = np.asarray(prep.prune_report.kept, dtype=np.intp)
+    else:
+        kept = np.arange(d)
+    scale = None
+    if prep.standardize:
+        var = np.diag(A) / S
+        scale = np.sqrt(var)
+        scale[_is_constant(var, mean, S) | (scale < 10 * np.finfo(np.float64).eps)] = 1.0
+        prep.x_mean, prep.x_scale = mean, scale
+    lam = np.broadcast_to(penalty_per_column(float(options["alpha"]), prep.noise_std, scale), (d,))
+    prep.penalty = np.array(lam, dtype=np.float64)
+    lam_k = lam[kept]
+    # Column scaling u = f w with f = sqrt(lam / mean(lam)) turns the per-column
+    # penalty into a uniform one the compiled solves take; equilibration inside
+    # them makes the scaling harmless to the digits.
+    alpha_u = float(lam_k.mean()) if lam_k.size and lam_k.mean() > 0 else 0.0
+    f = np.sqrt(lam_k / alpha_u) if alpha_u > 0 else np.ones(kept.size)
+    if solver == "newton":
+        idx = np.r_[kept, d, d + 1]
+        g = gram[np.ix_(idx, idx)].copy()
+        fx = np.r_[f, 1.0, 1.0]
+        g /= np.outer(fx, fx)
+        sh = np.r_[shift[kept] / f, shift[d]]
+        result = _core.solve_stats(g, sh, alpha_u, fit_intercept)
+        result["n_passes"] = 1
+    else:
+        cols = np.r_[0, kept + 1, d + 1]
+        Rs: np.ndarray = R[:, cols]
+        if kept.size < d:  # re-triangularize the selected columns: X_S = Q (R[:, S])
+            Rs = np.asarray(np.linalg.qr(Rs, mode="r"))
+            signs = np.where(np.diag(Rs) < 0, -1.0, 1.0)
+            Rs = Rs * signs[:, None]
+        else:
+            Rs = Rs.copy()
+        Rs[:, 1 : kept.size + 1] /= f
+        sh = np.r_[shift[kept] / f, shift[d]]
+        result = _core.solve_r(Rs, sh, alpha_u, fit_intercept)
+        result["n_passes"] = 1
+        result["precision"] = "double"
+        result["precision_reason"] = "double (the preprocessed qr path solves tsqr_stats' factor)"
+        result["r"], result["shift"] = Rs, sh
+    coef = np.zeros(d)
+    coef[kept] = np.asarray(result["coef"]) / f
+    result["coef"] = coef
+    return result
+
+
+def fit_preprocessed(
+    X: np.ndarray,
+    y: np.ndarray,
+    sw: np.ndarray | None,
+    solver: str,
+    options: dict[str, Any],
+    *,
+    prep: FitPreprocessing,
+    run_core: Any,
+) -> dict[str, Any]:
+    """``LinearRegression``'s fit with the steps in ``prep`` folded in, without a copy of X.
+
+    newton and qr: one statistics pass, pruning by selecting the kept block of
+    the Gram (or re-triangularizing the kept columns of R), the penalty made
+    per column (see :func:`penalty_per_column`); standardizing changes nothing
+    else, their equilibration already removes column scale. lbfgs, gd, sgd: the
+    compiled objective works in standardized coordinates (one moments pass
+    replaces the means pass), pruned columns are frozen at 0 after one extra
+    Gram pass to find them, and the noise penalty is added per column.
+    """
+    if solver in ("newton", "qr"):
+        return _solve_exact(solver, X, y, sw, options, prep)
+    opts = dict(options)
+    opts["standardize"] = prep.standardize
+    opts["noise_var"] = prep.noise_std**2
+    extra = 0
+    if prep.prune:
+        st = _core.gram_stats(X, None, sw, None, options["n_shards"], options["n_threads"])
+        gram = np.asarray(st["gram"])
+        if not np.isfinite(gram).all():
+            raise _nonfinite_error(X)
+        tol = DEFAULT_PRUNE_TOL[X.dtype] if prep.prune_tol is None else prep.prune_tol
+        prep.prune_report = redundant_from_gram(
+            gram, st["shift"], fit_intercept=bool(options["fit_intercept"]), tol=tol, X=X
+        )
+        frozen = np.ones(X.shape[1])
+        frozen[list(prep.prune_report.kept)] = 0.0
+        opts["frozen"] = frozen
+        extra = 1
+    result = run_core(X, y, sw, solver, opts)
+    result["n_passes"] = int(result["n_passes"]) + extra
+    prep.extra_passes = extra
+    return result

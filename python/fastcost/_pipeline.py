@@ -1,0 +1,322 @@
+"""The fit pipeline: what every fit does, whatever runs it.
+
+Solver resolution (``solver="auto"``), the newton -> qr fallback for
+ill-conditioned data and its warnings, the extra pass for
+``compute_statistics``, the fitted attributes (from one typed result) and the
+fit report live here, once. Where the data live is a backend's business: the
+CPU (``linear_model``), the CUDA device (``_gpu``) and a Dask cluster
+(``dask``) each implement :class:`Backend`, a small protocol of one-pass
+statistics, the iterative solvers' pass and a description for ``fit_info_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any, Protocol
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._fit_preprocessing import FitPreprocessing
+from ._statistics import regression_statistics
+from ._validation import check_coef_init
+from .exceptions import ConvergenceWarning, IllConditionedWarning, RankDeficientWarning
+from .resources import ResourceReport, fit_clock, solver_flops
+
+#: Default ``max_iter`` per solver when ``max_iter=None``: iterations for
+#: lbfgs and gd, epochs for sgd (the Keras recipe's 10).
+DEFAULT_MAX_ITER = {"lbfgs": 1000, "gd": 1000, "sgd": 10}
+
+#: ``solver="auto"`` uses newton up to this many features and lbfgs above.
+AUTO_NEWTON_MAX_FEATURES = 1000
+
+#: Above this condition estimate of newton's equilibrated normal equations,
+#: ``solver="auto"`` redoes the fit with qr and an explicit ``solver="newton"``
+#: warns (:class:`~fastcost.exceptions.IllConditionedWarning`). The normal
+#: equations lose about log10(cond) of float64's ~16 digits normwise, and
+#: coefficients with a small effect on the fit lose more: on NIST's Wampler1
+#: (cond 3.4e6) newton keeps 6 digits where qr keeps 9.7. So at 1e6 newton may
+#: already keep fewer than ~8 digits; qr keeps about 16 - log10(sqrt(cond)).
+ILL_CONDITIONED_THRESHOLD = 1e6
+
+
+def choose_solver(n_samples: int, n_features: int) -> str:
+    """The rule behind ``solver="auto"``.
+
+    newton costs one pass over X plus O(n d^2) compute-bound work and d^2 memory
+    per shard; lbfgs costs one memory-bound pass per iteration and O(d) memory.
+    Up to ``AUTO_NEWTON_MAX_FEATURES`` features (or whenever n <= d, where the
+    exact minimum-norm solution matters) newton is cheaper; above, lbfgs.
+    """
+    if n_features <= AUTO_NEWTON_MAX_FEATURES or n_samples <= n_features:
+        return "newton"
+    return "lbfgs"
+
+
+def solver_options(
+    est: Any, solver: str, d: int, coef_init: Any, intercept_init: float | None
+) -> dict[str, Any]:
+    """The options of the compiled solvers (``_core.fit``, ``_core.minimize``,
+    ``_cuda.fit``) that every backend reads alike.
+
+    ``coef_init`` is checked here (d finite values). For sgd without a starting
+    point the Keras Dense default is drawn from ``est.random_state``: a
+    Glorot-uniform kernel and zero bias, then the shuffle seed.
+    """
+    options: dict[str, Any] = {
+        "alpha": float(est.alpha),
+        "fit_intercept": bool(est.fit_intercept),
+        "tol": float(est.tol),
+        "batch_size": int(est.batch_size),
+        "learning_rate": float(est.learning_rate),
+    }
+    if solver in DEFAULT_MAX_ITER:
+        options["max_iter"] = int(est.max_iter or DEFAULT_MAX_ITER[solver])
+    coef_init = check_coef_init(coef_init, d)
+    if coef_init is not None:
+        options["coef_init"] = coef_init
+        options["intercept_init"] = float(intercept_init or 0.0)
+    if solver == "sgd":
+        rng = check_random_state(est.random_state)
+        if coef_init is None:
+            limit = np.sqrt(6.0 / (d + 1))
+            options["coef_init"] = rng.uniform(-limit, limit, size=d)
+            options["intercept_init"] = 0.0
+            options["init_standardized"] = bool(est.standardize)  # the draw is for v
+        options["seed"] = int(rng.randint(0, np.iinfo(np.int32).max))
+    return options
+
+
+def fit_preprocessing(est: Any) -> FitPreprocessing:
+    """The preprocessing steps an estimator's parameters fold into its fit."""
+    return FitPreprocessing(
+        standardize=bool(est.standardize),
+        prune=bool(est.prune),
+        noise_std=float(est.noise_augmentation),
+        prune_tol=None if est.prune_tol is None else float(est.prune_tol),
+    )
+
+
+@dataclasses.dataclass
+class SolveResult:
+    """What a backend's solve returns: the compiled solvers' result, typed."""
+
+    coef: np.ndarray
+    intercept: float
+    n_iter: int
+    loss_history: np.ndarray
+    n_passes: int
+    converged: bool
+    singular: bool
+    rank: int
+    condition_estimate: float
+    grad_norm: float = 0.0
+    message: str = ""
+    notes: str = ""
+    #: qr: the precision it ran in and why (None for the other solvers).
+    precision: str | None = None
+    precision_reason: str | None = None
+    #: The factor ``regression_statistics`` reads (newton's Gram factor, qr's R),
+    #: when the solve produced one.
+    factor: dict[str, Any] | None = None
+
+    @classmethod
+    def from_core(cls, out: dict[str, Any], factor: dict[str, Any] | None = None) -> SolveResult:
+        """From the dict of ``_core.fit``, ``fit_qr``, ``minimize`` or ``_cuda.fit``."""
+        return cls(
+            coef=np.asarray(out["coef"], dtype=np.float64),
+            intercept=float(out["intercept"]),
+            n_iter=int(out["n_iter"]),
+            loss_history=np.asarray(out["loss_history"], dtype=np.float64),
+            n_passes=int(out["n_passes"]),
+            converged=bool(out["converged"]),
+            singular=bool(out["singular"]),
+            rank=int(out["rank"]),
+            condition_estimate=float(out["condition_estimate"]),
+            grad_norm=float(out.get("grad_norm", 0.0)),
+            message=str(out.get("message", "")),
+            notes=str(out.get("notes", "")),
+            precision=out.get("precision"),
+            precision_reason=out.get("precision_reason"),
+            factor=factor,
+        )
+
+
+class Backend(Protocol):
+    """Where a fit runs: what the pipeline needs from the CPU, CUDA or Dask side."""
+
+    #: Solvers the backend runs (``"auto"`` resolves among them).
+    solvers: tuple[str, ...]
+    n_samples: int
+    n_features: int
+    #: The dtype of the fitted coefficients.
+    dtype: np.dtype
+
+    def auto_solver(self) -> tuple[str, str]:
+        """The solver ``"auto"`` picks here and why (``""``: the usual rule)."""
+        ...
+
+    def solve(
+        self, solver: str, options: dict[str, Any], prep: FitPreprocessing, want_factor: bool
+    ) -> SolveResult:
+        """newton and qr from one-pass statistics, the others by their loop; with
+        ``want_factor``, the result keeps newton's or qr's factor."""
+        ...
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        """One extra qr pass for the statistics of an iterative fit."""
+        ...
+
+    def where(self) -> str:
+        """Where it ran, for ``fit_info_`` (e.g. ``" on 7 Dask chunks"``)."""
+        ...
+
+    def attributes(self) -> dict[str, Any]:
+        """Fitted attributes of this backend only (e.g. ``n_chunks_``)."""
+        ...
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        """The fit's resource report."""
+        ...
+
+
+def run_fit(
+    est: Any, backend: Backend, coef_init: Any = None, intercept_init: float | None = None
+) -> None:
+    """Fit ``est`` on ``backend`` and set every fitted attribute and ``fit_report_``.
+
+    The caller validated the parameters and built the backend inside the same
+    :func:`fit_clock` (``clock``) so that the report covers the whole fit.
+    """
+    prep = fit_preprocessing(est)
+    if prep.active and est.compute_statistics:
+        raise ValueError(
+            "compute_statistics is not available with standardize, prune or noise_augmentation"
+        )
+    d = backend.n_features
+    if est.solver == "auto":
+        solver, why_auto = backend.auto_solver()
+    else:
+        solver, why_auto = est.solver, ""
+    if solver not in backend.solvers:
+        raise NotImplementedError(
+            f"solver={solver!r} is not available here (use one of {backend.solvers})"
+        )
+    options = solver_options(est, solver, d, coef_init, intercept_init)
+    want_factor = bool(est.compute_statistics)
+    result = backend.solve(solver, options, prep, want_factor)
+    fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
+    if solver == "newton":
+        result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
+    if result.notes:
+        fit_info += f"; {result.notes}"
+    _set_result(est, result, solver, backend.dtype)
+    if result.precision is not None:
+        est.qr_precision_ = result.precision
+        fit_info += f"; precision {result.precision_reason}"
+    est.fit_info_ = fit_info
+    for name, value in backend.attributes().items():
+        setattr(est, name, value)
+    est.preprocessing_ = prep.as_dict() if prep.active else None
+    if prep.prune_report is not None:
+        est.prune_report_ = prep.prune_report
+    if want_factor:
+        factor = result.factor
+        if factor is None:  # iterative solvers: one extra qr pass for the factor
+            factor = backend.statistics_factor(options)
+            est.n_passes_ += 1
+        _set_statistics(est, result, factor, solver)
+
+
+def _newton_fallback(
+    est: Any, backend: Backend, result: SolveResult, options: dict[str, Any],
+    prep: FitPreprocessing, fit_info: str,
+) -> tuple[SolveResult, str, str]:  # fmt: skip
+    """``auto`` redoes an ill-conditioned newton fit with qr; an explicit newton warns."""
+    cond = result.condition_estimate
+    ill = result.singular or not cond <= ILL_CONDITIONED_THRESHOLD
+    if not ill:
+        return result, "newton", fit_info
+    if est.solver == "auto" and "qr" in backend.solvers:
+        why = "are singular" if result.singular else (
+            f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
+        )  # fmt: skip
+        redo = backend.solve("qr", options, prep, bool(est.compute_statistics))
+        redo.n_passes += result.n_passes  # newton's pass came first
+        info = (
+            f"qr (solver='auto'){backend.where()}: newton's normal equations {why}, too "
+            "ill-conditioned to keep the digits, so the fit was redone with qr"
+        )
+        return redo, "qr", info
+    if not result.singular:  # singular: RankDeficientWarning says it
+        digits = max(0.0, 16.0 - math.log10(cond)) if math.isfinite(cond) else 0.0
+        advice = (
+            "Use solver='qr' (or 'auto')."
+            if "qr" in backend.solvers
+            else "qr is not available here: use device='cpu' with solver='qr' (or 'auto')."
+        )
+        warnings.warn(
+            f"newton: the normal equations have condition estimate {cond:.3g} "
+            f"(> {ILL_CONDITIONED_THRESHOLD:.0e}); they keep only about {digits:.0f} "
+            f"significant digits and coefficients with a small effect can lose more. {advice}",
+            IllConditionedWarning,
+            stacklevel=4,
+        )
+    return result, "newton", fit_info
+
+
+def _set_result(est: Any, result: SolveResult, solver: str, dtype: np.dtype) -> None:
+    if not (np.isfinite(result.coef).all() and math.isfinite(result.intercept)):
+        raise FloatingPointError(
+            f"solver {solver!r} produced non-finite coefficients; "
+            "the data are too badly scaled for this solver (standardize X)"
+        )
+    est.coef_ = result.coef.astype(dtype)
+    est.intercept_ = dtype.type(result.intercept) if est.fit_intercept else dtype.type(0.0)
+    est.n_iter_ = result.n_iter
+    est.loss_history_ = result.loss_history
+    est.n_passes_ = result.n_passes
+    est.solver_ = solver
+    est.converged_ = result.converged
+    est.rank_ = result.rank
+    if solver in ("newton", "qr"):
+        est.condition_number_ = result.condition_estimate
+    if result.singular:
+        warnings.warn(result.message, RankDeficientWarning, stacklevel=4)
+    if not result.converged:
+        warnings.warn(
+            f"{solver} did not converge: {result.message} (n_iter={result.n_iter}); "
+            "raise max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+
+def _set_statistics(est: Any, result: SolveResult, factor: dict[str, Any], solver: str) -> None:
+    stats = regression_statistics(
+        factor["r"],
+        factor["shift"],
+        result.coef,
+        result.intercept,
+        alpha=float(est.alpha),
+        fit_intercept=bool(est.fit_intercept),
+        n_nonzero=int(factor["n_nonzero"]),
+        rank=est.rank_,
+        exact=solver in ("newton", "qr"),
+        r_lo=factor.get("r_lo"),
+    )
+    est.coef_stderr_ = stats["coef_stderr"]
+    est.intercept_stderr_ = stats["intercept_stderr"]
+    est.residual_std_ = stats["residual_std"]
+    est.r2_ = stats["r2"]
+    est.dof_resid_ = stats["dof_resid"]
+
+
+def finish_report(est: Any, backend: Backend, clock: fit_clock) -> None:
+    """``fit_report_`` of a finished fit, from its clock and the backend."""
+    flops = solver_flops(
+        est.solver_, backend.n_samples, backend.n_features, est.n_passes_, est.n_iter_
+    )
+    est.fit_report_ = backend.report(clock, est.n_passes_, flops)

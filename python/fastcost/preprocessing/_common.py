@@ -1,0 +1,53 @@
+"""Helpers shared by the preprocessing steps (and by the fit that folds them in)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._validation import FLOAT_DTYPES, kernel_layout
+
+
+def _nonfinite_error(X: np.ndarray, what: str = "X") -> ValueError:
+    bad = _core.find_nonfinite(X)
+    where = "" if bad is None else f" (first at row {bad[0]}, column {bad[1]})"
+    return ValueError(
+        f"{what} contains NaN or infinity{where}; clean it first with "
+        "fastcost.preprocessing.clean or Cleaner"
+    )
+
+
+def _is_constant(var: np.ndarray, mean: np.ndarray, n: float) -> np.ndarray:
+    """scikit-learn's rule: a variance within the two-pass algorithm's error bound."""
+    eps = np.finfo(np.float64).eps
+    return var <= n * eps * var + (n * mean * eps) ** 2
+
+
+def _as_float_matrix(X: Any) -> tuple[np.ndarray, bool]:
+    """X as an array the kernels read in place; True when that took a copy."""
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {arr.shape}")
+    if arr.dtype not in FLOAT_DTYPES:
+        return kernel_layout(arr.astype(np.float64)), True
+    out = kernel_layout(arr)
+    return out, out is not X
+
+
+def _centered(
+    gram: np.ndarray, shift: np.ndarray, fit_intercept: bool
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """The x-block of the weighted Gram about the means (intercept) or about 0,
+    the sum of weights and the column means, from gram_stats' augmented Gram."""
+    d = gram.shape[0] - 2
+    S = float(gram[d + 1, d + 1])
+    m = gram[:d, d + 1]
+    c = np.asarray(shift[:d], dtype=np.float64)
+    mean = c + m / S
+    if fit_intercept:
+        A = gram[:d, :d] - np.outer(m, m) / S
+    else:
+        A = gram[:d, :d] + np.outer(c, m) + np.outer(m, c) + S * np.outer(c, c)
+    return A, S, mean
