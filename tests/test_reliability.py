@@ -408,6 +408,44 @@ def test_load_rejects_tampered_truncated_and_foreign_files(tmp_path):
         LinearRegression().save(tmp_path / "unfitted.json")
 
 
+def _resealed(doc):
+    """A model document with its checksum recomputed, as an attacker would."""
+    from fastcost.persistence import _digest
+
+    doc = dict(doc)
+    doc.pop("sha256", None)
+    return dict(doc, sha256=_digest(doc))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda d: d["params"].update(solver="__import__('os')"), "solver must be one of"),
+        (lambda d: d["params"].update(alpha=-1.0), "alpha must be finite"),
+        (lambda d: d["params"].update(extra=1), "unknown parameter"),
+        (lambda d: d["attributes"]["coef_"].update(dtype="object"), "coef_ must be a float array"),
+        (lambda d: d["attributes"].update(n_features_in_=7), r"coef_ has shape \(3,\)"),
+        (lambda d: d["attributes"].update(n_features_in_=0), "n_features_in_ must be at least 1"),
+        (lambda d: d["attributes"].update(solver_="auto"), "solver_ must be a solver that ran"),
+        (lambda d: d["attributes"].update(intercept_="1.0"), "intercept_ must be a real number"),
+        (lambda d: d["attributes"].pop("coef_"), "lacks coef_"),
+        (lambda d: d["attributes"].update(__class__=1), "unexpected attribute"),
+    ],
+)
+def test_load_validates_a_resealed_file_with_the_declarations(tmp_path, change, match):
+    X, y, _ = make_problem(100, 3, seed=1)
+    path = tmp_path / "m.json"
+    LinearRegression().fit(X, y).save(path)
+    doc = json.loads(path.read_text())
+    change(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_resealed(doc)))
+    with pytest.raises(ModelFileError, match=match):
+        fastcost.load(bad)
+    # The untouched file still loads and predicts like the original.
+    assert fastcost.load(path).predict(X[:2]).shape == (2,)
+
+
 # ---------------------------------------------------------------- determinism
 
 

@@ -6,10 +6,15 @@ with resource reports and a comparison against the TensorFlow recipe.
 
 from __future__ import annotations
 
-from ._config import config_info, set_isa, show_config
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .linear_model import SOLVERS, LinearRegression
-from .persistence import load
+
+if TYPE_CHECKING:
+    from ._config import config_info, set_isa, show_config
+    from .linear_model import SOLVERS, LinearRegression
+    from .persistence import load
 
 __all__ = [
     "SOLVERS",
@@ -20,3 +25,28 @@ __all__ = [
     "set_isa",
     "show_config",
 ]
+
+# Loaded on first use (PEP 562): importing a submodule, e.g. the Dask workers'
+# fastcost._dask_tasks, then costs only that submodule and what it imports, not
+# scikit-learn.
+_LAZY = {
+    "SOLVERS": "linear_model",
+    "LinearRegression": "linear_model",
+    "config_info": "_config",
+    "load": "persistence",
+    "set_isa": "_config",
+    "show_config": "_config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next lookup finds it without calling here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -35,7 +35,6 @@ chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import warnings
@@ -47,11 +46,26 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._dask_tasks import (
+    _add,
+    _center_task,
+    _gram_task,
+    _merge_moments,
+    _merge_qr,
+    _moments_task,
+    _nonfinite_task,
+    _predict_task,
+    _probe_task,
+    _qr_task,
+    _sample_gram_task,
+    _totals_task,
+)
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
+from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import SolveResult, choose_solver, finish_report, fit_preprocessing, run_fit
 from ._statistics import gram_to_factor
 from ._threads import available_cores, resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_weights, kernel_layout
+from ._validation import FLOAT_DTYPES, check_weights
 from .exceptions import NonFiniteError
 from .linear_model import LinearRegression as _LocalLinearRegression
 from .linear_model import unchanged_on_failure
@@ -66,18 +80,11 @@ DASK_HINT = "pip install 'fastcost[dask]'"
 #: mini-batches (each step needs the previous one), so it has no map-reduce form.
 DASK_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
 
-#: The local estimator's parameters (keyword-only, with their defaults).
-_LOCAL_PARAMETERS = {
-    name: p
-    for name, p in inspect.signature(_LocalLinearRegression.__init__).parameters.items()
-    if name != "self"
-}
-
 #: Those the distributed fit implements; the others must keep their default.
 DASK_PARAMETERS = frozenset(
     {"alpha", "fit_intercept", "solver", "tol", "max_iter", "batch_size", "learning_rate",
      "n_threads", "random_state", "n_shards", "compute_statistics", "standardize",
-     "prune", "prune_tol", "noise_augmentation"}
+     "prune", "prune_tol", "noise_augmentation", "client", "scheduler", "timeout"}
 )  # fmt: skip
 
 #: Partial results merged per reduction task. A fixed fan-in makes the tree,
@@ -150,140 +157,8 @@ def connect(
 
 
 # ------------------------------------------------------------------ worker tasks
-# Module-level functions: workers import them by name instead of unpickling code.
-
-
-def _task_threads(n_threads: int | None) -> int:
-    """Threads of one task: as asked, or the worker's cores shared among its task slots."""
-    if n_threads is not None:
-        return int(n_threads)
-    slots = 1
-    try:
-        from distributed import get_worker
-
-        slots = max(1, int(get_worker().state.nthreads))
-    except (ImportError, ValueError, AttributeError):
-        pass
-    return max(1, resolve_n_threads(None) // slots)
-
-
-def _block(X: np.ndarray, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, Any, Any]:
-    X = kernel_layout(np.asarray(X))
-    y = None if y is None else np.ascontiguousarray(y, dtype=X.dtype)
-    sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
-    return X, y, sw
-
-
-def _weight_checks(sw: np.ndarray | None, n: int) -> np.ndarray:
-    """[non-finite weights, negative weights, rows with a positive weight]."""
-    if sw is None:
-        return np.array([0.0, 0.0, float(n)])
-    return np.array(
-        [
-            float(np.count_nonzero(~np.isfinite(sw))),
-            float(np.count_nonzero(sw < 0)),
-            float(np.count_nonzero(sw > 0)),
-        ]
-    )
-
-
-def _gram_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    X, y, sw = _block(X, y, sw)
-    st = _core.gram_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
-    return {"gram": np.asarray(st["gram"]), "checks": _weight_checks(sw, X.shape[0])}
-
-
-def _qr_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    X, y, sw = _block(X, y, sw)
-    st = _core.tsqr_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
-    return {"factor": st, "checks": _weight_checks(sw, X.shape[0])}
-
-
-def _totals_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """[sum s, sum s y] and the weight checks; reads y and the weights, not X."""
-    _, y, sw = _block(X[:0], y, sw)
-    yy = np.asarray(y, dtype=np.float64)
-    s_w = float(len(yy)) if sw is None else float(np.sum(sw, dtype=np.float64))
-    s_y = float(yy.sum()) if sw is None else float(np.dot(np.asarray(sw, dtype=np.float64), yy))
-    return {"sums": np.r_[s_w, s_y], "checks": _weight_checks(sw, len(yy))}
-
-
-def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """The chunk's weighted column moments (``_core.column_moments``), with the
-    totals and weight checks of ``_totals_task``."""
-    X, y, sw = _block(X, y, sw)
-    m = _core.column_moments(X, sw, n_shards, _task_threads(n_threads))
-    out = _totals_task(X[:0], y, sw, n_shards, n_threads)
-    out["moments"] = (float(m["sum_weights"]), np.asarray(m["mean"], dtype=np.float64),
-                      np.asarray(m["m2"], dtype=np.float64), bool(m["finite"]))  # fmt: skip
-    return out
-
-
-def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """The chunk's ``_core.probe_sums`` for the (w or None, b, with_y) probes."""
-    X, y, sw = _block(X, y, sw)
-    out = _core.probe_sums(X, y, probes, sw, n_shards, _task_threads(n_threads))
-    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
-
-
-def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
-    """First (what, row, column) of the chunk that is NaN/inf, or None."""
-    X, y, sw = _block(X, y, sw)
-    bad = _core.find_nonfinite(X)
-    if bad is not None:
-        return ("X", int(bad[0]), int(bad[1]))
-    for name, v in (("y", y), ("sample_weight", sw)):
-        if v is not None and not np.isfinite(v).all():
-            return (name, int(np.flatnonzero(~np.isfinite(v))[0]), -1)
-    return None
-
-
-def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
-    X = np.asarray(X)
-    return X @ coef.astype(X.dtype, copy=False) + X.dtype.type(intercept)
-
-
-def _add(*parts: Any) -> Any:
-    """Sum of partial results (arrays, or dicts of arrays), left to right."""
-    if isinstance(parts[0], dict):
-        return {k: _add(*(p[k] for p in parts)) for k in parts[0]}
-    total = np.array(parts[0], dtype=np.float64, copy=True)
-    for p in parts[1:]:
-        total += p
-    return total
-
-
-def _merge_moments(*parts: dict[str, Any]) -> dict[str, Any]:
-    """Moments merged left to right as the compiled kernel merges its shards
-    (Chan, Golub & LeVeque; parts without weight carry nothing)."""
-    w, mean, m2, finite = parts[0]["moments"]
-    mean, m2 = mean.copy(), m2.copy()
-    for p in parts[1:]:
-        wb, mb, m2b, fb_ok = p["moments"]
-        finite = finite and fb_ok
-        if not wb > 0.0:
-            continue
-        if not w > 0.0:
-            w, mean, m2 = wb, mb.copy(), m2b.copy()
-            continue
-        tot = w + wb
-        fb, cross = wb / tot, w * wb / tot
-        delta = mb - mean
-        mean += delta * fb
-        m2 += m2b + delta * delta * cross
-        w = tot
-    return {
-        "moments": (w, mean, m2, finite),
-        "sums": _add(*(p["sums"] for p in parts)),
-        "checks": _add(*(p["checks"] for p in parts)),
-    }
-
-
-def _merge_qr(*parts: dict[str, Any]) -> dict[str, Any]:
-    factor = parts[0]["factor"]
-    for p in parts[1:]:
-        factor = _core.tsqr_merge(factor, p["factor"])
-    return {"factor": factor, "checks": _add(*(p["checks"] for p in parts))}
+# In fastcost._dask_tasks: a worker unpickling a task imports that module, which
+# imports numpy and the compiled module only, not this module's scikit-learn chain.
 
 
 # ---------------------------------------------------------------------- passes
@@ -367,21 +242,6 @@ def _check_weights_summary(checks: np.ndarray) -> int:
 
 
 # ------------------------------------------------------------ iterative solvers
-
-
-def _center_task(rows: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
-    """Weighted mean of the centering rows (``weighted_row_mean`` in data_pass.hpp)."""
-    rows = np.asarray(rows, dtype=np.float64)
-    s = np.ones(len(rows)) if sw is None else np.asarray(sw, dtype=np.float64)
-    return s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
-
-
-def _sample_gram_task(X, y, sw, x0, y0):  # type: ignore[no-untyped-def]
-    """One block of lbfgs' row sample: its Gram about the first row [x0, y0],
-    in one shard on one thread (``block_stats`` in data_pass.hpp)."""
-    X, y, sw = _block(X, y, sw)
-    shift = np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
-    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
 
 
 class _ClusterPass:
@@ -783,19 +643,48 @@ class LinearRegression(_LocalLinearRegression):
     (array([ 1. , -2. ,  0.5]), 3.0)
     """
 
+    _parameters = DASK_LINEAR_REGRESSION
+
+    # scikit-learn reads the parameters from this signature; tests/test_dask.py
+    # checks it against the declarations in _params (names and defaults).
     def __init__(
-        self, *, client: Any = None, scheduler: str | None = None, timeout: float = 10.0,
-        **params: Any,
-    ) -> None:  # fmt: skip
-        # Every parameter of the local estimator, whatever it has today: the
-        # signature scikit-learn reads is set below, from the local estimator's.
-        super().__init__(**params)
+        self,
+        *,
+        alpha: float = 0.0,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int | None = None,
+        batch_size: int = 100,
+        learning_rate: float = 0.01,
+        n_threads: int | None = None,
+        random_state: Any = None,
+        n_shards: int | None = None,
+        compute_statistics: bool = False,
+        standardize: bool = False,
+        prune: bool = False,
+        prune_tol: float | None = None,
+        noise_augmentation: float = 0.0,
+        qr_precision: str = "auto",
+        device: str = "cpu",
+        client: Any = None,
+        scheduler: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            alpha=alpha, fit_intercept=fit_intercept, solver=solver, tol=tol,
+            max_iter=max_iter, batch_size=batch_size, learning_rate=learning_rate,
+            n_threads=n_threads, random_state=random_state, n_shards=n_shards,
+            compute_statistics=compute_statistics, standardize=standardize, prune=prune,
+            prune_tol=prune_tol, noise_augmentation=noise_augmentation,
+            qr_precision=qr_precision, device=device,
+        )  # fmt: skip
         self.client = client
         self.scheduler = scheduler
         self.timeout = timeout
 
     def _check_params(self) -> None:
-        for name, p in _LOCAL_PARAMETERS.items():
+        for name, p in self._parameters.items():
             value = getattr(self, name)
             if name not in DASK_PARAMETERS and not (value is p.default or value == p.default):
                 raise NotImplementedError(
@@ -808,16 +697,8 @@ class LinearRegression(_LocalLinearRegression):
                 "solver='sgd' is not available on Dask: each mini-batch step needs the "
                 "previous one, so it has no map-reduce form; use newton, qr, lbfgs or gd"
             )
-        if self.scheduler is not None and not isinstance(self.scheduler, str):
-            raise TypeError(f"scheduler must be an address string, got {self.scheduler!r}")
         if self.client is not None and self.scheduler is not None:
             raise ValueError("pass either client or scheduler, not both")
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, numbers.Real):
-            raise TypeError(f"timeout must be a number of seconds, got {self.timeout!r}")
-        if not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise ValueError(f"timeout must be finite and > 0, got {self.timeout!r}")
-        if self.n_threads is not None:
-            resolve_n_threads(self.n_threads)  # type and range checks
 
     def fit(
         self,
@@ -896,14 +777,3 @@ class LinearRegression(_LocalLinearRegression):
         with connect(self.client, self.scheduler, float(self.timeout)) as client:
             res, tot = client.compute([ss_res, ss_tot], sync=True)
         return 1.0 - float(res) / float(tot) if tot > 0 else (1.0 if res == 0 else 0.0)
-
-
-def _init_signature() -> inspect.Signature:
-    own = inspect.signature(LinearRegression.__init__).parameters
-    params = [own["self"], *_LOCAL_PARAMETERS.values()]
-    params += [own[name] for name in ("client", "scheduler", "timeout")]
-    return inspect.Signature(params)
-
-
-# scikit-learn finds the parameters (get_params, clone) in this signature.
-LinearRegression.__init__.__signature__ = _init_signature()  # type: ignore[attr-defined]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._fit_preprocessing import FitPreprocessing, fit_preprocessed
+from ._params import LINEAR_REGRESSION, QR_PRECISIONS, SOLVERS, validate
 from ._pipeline import (
     AUTO_NEWTON_MAX_FEATURES,
     DEFAULT_MAX_ITER,
@@ -52,8 +51,6 @@ __all__ = [
     "solver_options",
 ]
 
-SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd", "sgd")
-QR_PRECISIONS = ("auto", "double", "extended")
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -260,33 +257,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     # -- parameters -------------------------------------------------------------
 
+    #: The declaration every parameter is validated from (``_params``).
+    _parameters = LINEAR_REGRESSION
+
     def _check_params(self) -> None:
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        _check_real(self.alpha, "alpha", minimum=0.0)
-        _check_real(self.tol, "tol", minimum=0.0)
-        _check_real(self.learning_rate, "learning_rate", minimum=0.0, strict=True)
-        if not isinstance(self.fit_intercept, bool | np.bool_):
-            raise TypeError(f"fit_intercept must be a bool, got {self.fit_intercept!r}")
-        if not isinstance(self.compute_statistics, bool | np.bool_):
-            raise TypeError(f"compute_statistics must be a bool, got {self.compute_statistics!r}")
-        if self.max_iter is not None:
-            _check_int(self.max_iter, "max_iter", minimum=1)
-        _check_int(self.batch_size, "batch_size", minimum=1)
-        if self.n_shards is not None:
-            _check_int(self.n_shards, "n_shards", minimum=1)
-        for name in ("standardize", "prune"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.prune_tol is not None:
-            _check_real(self.prune_tol, "prune_tol", minimum=0.0)
-        _check_real(self.noise_augmentation, "noise_augmentation", minimum=0.0)
-        if self.qr_precision not in QR_PRECISIONS:
-            raise ValueError(
-                f"qr_precision must be one of {QR_PRECISIONS}, got {self.qr_precision!r}"
-            )
+        validate({name: getattr(self, name) for name in self._parameters}, self._parameters)
 
     # -- fitting ----------------------------------------------------------------
 
@@ -527,20 +502,3 @@ def unchanged_on_failure(est: BaseEstimator) -> Iterator[None]:
         est.__dict__.clear()
         est.__dict__.update(saved)
         raise
-
-
-def _check_real(value: Any, name: str, *, minimum: float, strict: bool = False) -> None:
-    if type(value) is float and minimum <= value < math.inf and (value > minimum or not strict):
-        return  # the common case, without the numbers.Real ABC check
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not math.isfinite(float(value)) or value < minimum or (strict and value <= minimum):
-        op = ">" if strict else ">="
-        raise ValueError(f"{name} must be finite and {op} {minimum}, got {value!r}")
-
-
-def _check_int(value: Any, name: str, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._params import SOLVERS, validate
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -50,6 +53,76 @@ _SCALAR_ATTRIBUTES = (
 
 class ModelFileError(ValueError):
     """A model file is truncated, tampered with, or not a fastcost model."""
+
+
+def _float_array(shape_of: Callable[[Any], tuple[int, ...] | None]) -> Callable[[Any, Any], None]:
+    def check(value: Any, est: Any) -> None:
+        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            raise ModelFileError(f"must be a float array, got {getattr(value, 'dtype', type(value))}")
+        shape = shape_of(est)
+        if (shape is not None and value.shape != shape) or value.ndim != 1:
+            raise ModelFileError(f"has shape {value.shape}, expected {shape or '1-D'}")
+
+    return check
+
+
+def _names(value: Any, est: Any) -> None:
+    if not (isinstance(value, np.ndarray) and value.shape == (est.n_features_in_,)):
+        raise ModelFileError(f"must hold one name per feature ({est.n_features_in_})")
+    if not all(isinstance(v, str) for v in value.tolist()):
+        raise ModelFileError("must hold strings")
+
+
+def _number(value: Any, est: Any) -> None:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ModelFileError(f"must be a real number, got {value!r}")
+
+
+def _count(value: Any, est: Any) -> None:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ModelFileError(f"must be a non-negative integer, got {value!r}")
+
+
+def _features(value: Any, est: Any) -> None:
+    _count(value, est)
+    if value < 1:
+        raise ModelFileError(f"must be at least 1, got {value!r}")
+
+
+def _flag(value: Any, est: Any) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise ModelFileError(f"must be a bool, got {value!r}")
+
+
+def _fitted_solver(value: Any, est: Any) -> None:
+    if value not in SOLVERS or value == "auto":
+        raise ModelFileError(f"must be a solver that ran, got {value!r}")
+
+
+def _d(est: Any) -> tuple[int, ...]:
+    return (est.n_features_in_,)
+
+
+#: What a model file may hold of a fitted estimator, and the rule of each
+#: attribute (given the estimator, with n_features_in_ checked first).
+_ATTRIBUTE_RULES: dict[str, Callable[[Any, Any], None]] = {
+    "n_features_in_": _features,
+    "coef_": _float_array(_d),
+    "loss_history_": _float_array(lambda est: None),
+    "feature_names_in_": _names,
+    "coef_stderr_": _float_array(_d),
+    "intercept_": _number,
+    "n_iter_": _count,
+    "n_passes_": _count,
+    "solver_": _fitted_solver,
+    "converged_": _flag,
+    "rank_": _count,
+    "condition_number_": _number,
+    "intercept_stderr_": _number,
+    "residual_std_": _number,
+    "r2_": _number,
+    "dof_resid_": _number,
+}
 
 
 def _classes() -> dict[str, type[BaseEstimator]]:
@@ -173,16 +246,38 @@ def load(path: str | os.PathLike[str]) -> Any:
     if cls is None:
         raise ModelFileError(f"unknown estimator class {document.get('class')!r} in model file")
     try:
-        estimator = cls(**document["params"])
-        for attr, value in document["attributes"].items():
-            if attr not in _ARRAY_ATTRIBUTES and attr not in _SCALAR_ATTRIBUTES:
-                raise ModelFileError(f"unexpected attribute {attr!r} in model file")
-            if isinstance(value, dict) and value.get("__array__"):
-                setattr(estimator, attr, _decode_array(value))
-            else:
-                setattr(estimator, attr, _decode_scalar(value))
+        return _rebuild(cls, document)
     except (TypeError, KeyError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
         raise ModelFileError(f"{os.fspath(path)} holds an invalid model: {exc}") from exc
+
+
+def _rebuild(cls: Any, document: dict[str, Any]) -> Any:
+    """The estimator of a checksummed document, every parameter and attribute
+    checked: the parameters by the estimator's own declarations (``_params``),
+    the attributes by ``_ATTRIBUTE_RULES``."""
+    params = document["params"]
+    if not isinstance(params, dict):
+        raise ModelFileError("params must be a mapping")
+    validate(params, cls._parameters)
+    estimator = cls(**params)
+    attributes = document["attributes"]
+    unexpected = sorted(set(attributes) - set(_ATTRIBUTE_RULES))
+    if unexpected:
+        raise ModelFileError(f"unexpected attribute(s) {unexpected} in model file")
+    for attr in ("n_features_in_", "coef_", "intercept_", "solver_"):
+        if attr not in attributes:
+            raise ModelFileError(f"the model file lacks {attr}")
+    for attr in _ATTRIBUTE_RULES:  # n_features_in_ first: the shapes depend on it
+        if attr not in attributes:
+            continue
+        value = attributes[attr]
+        if isinstance(value, dict) and value.get("__array__"):
+            value = _decode_array(value)
+        else:
+            value = _decode_scalar(value)
+        try:
+            _ATTRIBUTE_RULES[attr](value, estimator)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{attr} {exc}") from None
+        setattr(estimator, attr, value)
     return estimator

@@ -1,0 +1,185 @@
+"""The functions ``fastcost.dask`` runs on the workers, and their merges.
+
+A worker that unpickles a task imports the module that defines it. These live
+apart from ``fastcost.dask`` so that a fresh worker imports numpy and the
+compiled module only: not ``fastcost.dask``'s chain (scikit-learn, the
+estimator, the fit pipeline), which costs about a second per worker process.
+Keep it that way: import nothing here that imports scikit-learn
+(``python -c "import sys, fastcost._dask_tasks; print('sklearn' in sys.modules)"``
+prints False). ``fastcost.exceptions``, which does, is imported by ``_core``
+only when a kernel raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._threads import resolve_n_threads
+
+
+def _task_threads(n_threads: int | None) -> int:
+    """Threads of one task: as asked, or the worker's cores shared among its task slots."""
+    if n_threads is not None:
+        return int(n_threads)
+    slots = 1
+    try:
+        from distributed import get_worker
+
+        slots = max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        pass
+    return max(1, resolve_n_threads(None) // slots)
+
+
+def _kernel_layout(X: np.ndarray) -> np.ndarray:
+    """``_validation.kernel_layout`` (which imports scikit-learn through
+    ``fastcost.exceptions``): X if the kernels read it in place, else a C copy."""
+    item = X.itemsize
+    if X.flags.c_contiguous or X.flags.f_contiguous:
+        return X
+    s0, s1 = X.strides
+    if (s1 == item and s0 % item == 0 and s0 >= X.shape[1] * item) or (
+        s0 == item and s1 % item == 0 and s1 >= X.shape[0] * item
+    ):
+        return X
+    return np.ascontiguousarray(X)
+
+
+def _block(X: np.ndarray, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, Any, Any]:
+    X = _kernel_layout(np.asarray(X))
+    y = None if y is None else np.ascontiguousarray(y, dtype=X.dtype)
+    sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
+    return X, y, sw
+
+
+def _weight_checks(sw: np.ndarray | None, n: int) -> np.ndarray:
+    """[non-finite weights, negative weights, rows with a positive weight]."""
+    if sw is None:
+        return np.array([0.0, 0.0, float(n)])
+    return np.array(
+        [
+            float(np.count_nonzero(~np.isfinite(sw))),
+            float(np.count_nonzero(sw < 0)),
+            float(np.count_nonzero(sw > 0)),
+        ]
+    )
+
+
+def _gram_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    X, y, sw = _block(X, y, sw)
+    st = _core.gram_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
+    return {"gram": np.asarray(st["gram"]), "checks": _weight_checks(sw, X.shape[0])}
+
+
+def _qr_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    X, y, sw = _block(X, y, sw)
+    st = _core.tsqr_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
+    return {"factor": st, "checks": _weight_checks(sw, X.shape[0])}
+
+
+def _totals_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """[sum s, sum s y] and the weight checks; reads y and the weights, not X."""
+    _, y, sw = _block(X[:0], y, sw)
+    yy = np.asarray(y, dtype=np.float64)
+    s_w = float(len(yy)) if sw is None else float(np.sum(sw, dtype=np.float64))
+    s_y = float(yy.sum()) if sw is None else float(np.dot(np.asarray(sw, dtype=np.float64), yy))
+    return {"sums": np.r_[s_w, s_y], "checks": _weight_checks(sw, len(yy))}
+
+
+def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The chunk's weighted column moments (``_core.column_moments``), with the
+    totals and weight checks of ``_totals_task``."""
+    X, y, sw = _block(X, y, sw)
+    m = _core.column_moments(X, sw, n_shards, _task_threads(n_threads))
+    out = _totals_task(X[:0], y, sw, n_shards, n_threads)
+    out["moments"] = (float(m["sum_weights"]), np.asarray(m["mean"], dtype=np.float64),
+                      np.asarray(m["m2"], dtype=np.float64), bool(m["finite"]))  # fmt: skip
+    return out
+
+
+def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The chunk's ``_core.probe_sums`` for the (w or None, b, with_y) probes."""
+    X, y, sw = _block(X, y, sw)
+    out = _core.probe_sums(X, y, probes, sw, n_shards, _task_threads(n_threads))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
+    """First (what, row, column) of the chunk that is NaN/inf, or None."""
+    X, y, sw = _block(X, y, sw)
+    bad = _core.find_nonfinite(X)
+    if bad is not None:
+        return ("X", int(bad[0]), int(bad[1]))
+    for name, v in (("y", y), ("sample_weight", sw)):
+        if v is not None and not np.isfinite(v).all():
+            return (name, int(np.flatnonzero(~np.isfinite(v))[0]), -1)
+    return None
+
+
+def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
+    X = np.asarray(X)
+    return X @ coef.astype(X.dtype, copy=False) + X.dtype.type(intercept)
+
+
+def _add(*parts: Any) -> Any:
+    """Sum of partial results (arrays, or dicts of arrays), left to right."""
+    if isinstance(parts[0], dict):
+        return {k: _add(*(p[k] for p in parts)) for k in parts[0]}
+    total = np.array(parts[0], dtype=np.float64, copy=True)
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _merge_moments(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Moments merged left to right as the compiled kernel merges its shards
+    (Chan, Golub & LeVeque; parts without weight carry nothing)."""
+    w, mean, m2, finite = parts[0]["moments"]
+    mean, m2 = mean.copy(), m2.copy()
+    for p in parts[1:]:
+        wb, mb, m2b, fb_ok = p["moments"]
+        finite = finite and fb_ok
+        if not wb > 0.0:
+            continue
+        if not w > 0.0:
+            w, mean, m2 = wb, mb.copy(), m2b.copy()
+            continue
+        tot = w + wb
+        fb, cross = wb / tot, w * wb / tot
+        delta = mb - mean
+        mean += delta * fb
+        m2 += m2b + delta * delta * cross
+        w = tot
+    return {
+        "moments": (w, mean, m2, finite),
+        "sums": _add(*(p["sums"] for p in parts)),
+        "checks": _add(*(p["checks"] for p in parts)),
+    }
+
+
+def _merge_qr(*parts: dict[str, Any]) -> dict[str, Any]:
+    factor = parts[0]["factor"]
+    for p in parts[1:]:
+        factor = _core.tsqr_merge(factor, p["factor"])
+    return {"factor": factor, "checks": _add(*(p["checks"] for p in parts))}
+
+
+# ------------------------------------------------------------ iterative solvers
+
+
+def _center_task(rows: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
+    """Weighted mean of the centering rows (``weighted_row_mean`` in data_pass.hpp)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    s = np.ones(len(rows)) if sw is None else np.asarray(sw, dtype=np.float64)
+    return s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
+
+
+def _sample_gram_task(X, y, sw, x0, y0):  # type: ignore[no-untyped-def]
+    """One block of lbfgs' row sample: its Gram about the first row [x0, y0],
+    in one shard on one thread (``block_stats`` in data_pass.hpp)."""
+    X, y, sw = _block(X, y, sw)
+    shift = np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
+    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
