@@ -104,11 +104,11 @@ class _StandInCuda:
 
     def fit(self, X, y, sample_weight, solver, options):
         assert isinstance(X, np.ndarray)  # numpy input reaches the module as is
-        self.calls.append((X.shape, solver, dict(options)))
-        out = dict(fastcost._core.fit(X, y, sample_weight, solver, options))
-        out["timings"] = {"transfer_s": 0.0, "transfer_bytes": X.nbytes, "compute_s": 0.0,
-                          "device_index": 0, "device": "stand-in"}  # fmt: skip
-        return out
+        assert isinstance(options, fastcost._core.FitOptions)
+        self.calls.append((X.shape, solver))
+        timings = {"transfer_s": 0.0, "transfer_bytes": X.nbytes, "compute_s": 0.0,
+                   "device_index": 0, "device": "stand-in"}  # fmt: skip
+        return fastcost._core.fit(X, y, sample_weight, solver, options), timings
 
 
 @pytest.fixture

@@ -98,9 +98,9 @@ def test_chunks_merge_to_the_whole():
     np.testing.assert_allclose(a["gram"] + b_moved, full["gram"], rtol=1e-11, atol=1e-9)
     # And the solve from merged statistics equals the direct fit.
     merged = _core.solve_stats(a["gram"] + b_moved, a["shift"], 0.0, True)
-    direct = _core.fit(X, y, s, "newton", {})
-    np.testing.assert_allclose(merged["coef"], direct["coef"], rtol=1e-10)
-    np.testing.assert_allclose(merged["intercept"], direct["intercept"], rtol=1e-10)
+    direct = _core.fit(X, y, s, "newton", _core.FitOptions())
+    np.testing.assert_allclose(merged.coef, direct.coef, rtol=1e-10)
+    np.testing.assert_allclose(merged.intercept, direct.intercept, rtol=1e-10)
 
 
 def test_explicit_shift_is_used():
@@ -119,7 +119,7 @@ def test_large_mean_small_spread_keeps_digits():
     res = _core.solve_stats(st["gram"], st["shift"], 0.0, True)
     Xc, yc = X - X.mean(0), y - y.mean()
     ref = np.linalg.lstsq(Xc, yc, rcond=None)[0]
-    np.testing.assert_allclose(res["coef"], ref, rtol=1e-6)
+    np.testing.assert_allclose(res.coef, ref, rtol=1e-6)
 
 
 def test_kernel_argument_errors():
@@ -135,7 +135,7 @@ def test_kernel_argument_errors():
     with pytest.raises(ValueError, match="unit stride"):
         _core.gram_stats(np.ones((10, 10))[::2, ::2])
     with pytest.raises(ValueError, match="unknown solver"):
-        _core.fit(X, np.ones(10), None, "adam", {})
+        _core.fit(X, np.ones(10), None, "adam", _core.FitOptions())
     with pytest.raises(ValueError, match="unknown instruction set"):
         fastcost.set_isa("sse9")
 
@@ -147,3 +147,20 @@ def test_find_nonfinite():
     X[4, 0] = np.nan
     assert _core.find_nonfinite(X) == (3, 2)
     assert _core.find_nonfinite(np.asfortranarray(X)) == (3, 2)
+
+
+def test_options_and_results_are_bound_types():
+    X, y, _ = make_problem(200, 3, seed=4)
+    with pytest.raises(ValueError, match="unknown option 'alhpa'"):
+        _core.FitOptions(alhpa=1.0)
+    opts = _core.FitOptions(alpha=0.5, max_iter=7, coef_init=np.zeros(3))
+    assert (opts.alpha, opts.max_iter) == (0.5, 7) and opts.coef_init.shape == (3,)
+    with pytest.raises(ValueError, match="coef_init must be a 1-D array of length 2"):
+        _core.fit(X[:, :2], y, None, "lbfgs", opts)
+    with pytest.raises(TypeError):
+        _core.fit(X, y, None, "newton", {"alpha": 0.5})  # a dict is not FitOptions
+    res = _core.fit(X, y, None, "newton", _core.FitOptions(alpha=0.5))
+    assert isinstance(res, _core.FitResult) and res.coef.shape == (3,) and res.n_passes == 1
+    Xc, yc = X - X.mean(0), y - y.mean()
+    ref = np.linalg.solve(Xc.T @ Xc / len(y) + 0.5 * np.eye(3), Xc.T @ yc / len(y))
+    np.testing.assert_allclose(res.coef, ref, rtol=1e-10)

@@ -113,8 +113,8 @@ def test_chunk_factors_merge_like_one_pass(fit_intercept):
     assert merged["n_rows"] == 9000 and merged["n_nonzero"] == 9000
     got = _core.solve_r(merged["r"], merged["shift"], 0.0, fit_intercept)
     w_ref, b_ref = reference_fit(X, y, s, fit_intercept=fit_intercept)
-    np.testing.assert_allclose(got["coef"], w_ref, rtol=1e-12, atol=1e-13)
-    assert got["intercept"] == pytest.approx(b_ref, rel=1e-12, abs=1e-13)
+    np.testing.assert_allclose(got.coef, w_ref, rtol=1e-12, atol=1e-13)
+    assert got.intercept == pytest.approx(b_ref, rel=1e-12, abs=1e-13)
 
 
 def test_zero_weights_and_float32_statistics_counts():
@@ -153,10 +153,10 @@ def test_newton_condition_estimate_is_sound():
         X = np.c_[X, rng.standard_normal((2000, 3))]
         y = X.sum(1) + rng.standard_normal(2000)
         m = LinearRegression(solver="qr").fit(X, y)  # same estimate, from R, never warns
-        newton = _core.fit(X, y, None, "newton", {})
+        newton = _core.fit(X, y, None, "newton", _core.FitOptions())
         Xc = X - X.mean(0)
         true = np.linalg.cond(Xc / np.linalg.norm(Xc, axis=0)) ** 2
-        for est in (m.condition_number_, newton["condition_estimate"]):
+        for est in (m.condition_number_, newton.condition_estimate):
             assert true / 10 <= est <= 10 * X.shape[1] * true
 
 
@@ -266,10 +266,10 @@ def test_extended_exactly_when_the_double_estimate_asks(fit_intercept):
     below EXTENDED_MIN_DIGITS; otherwise its result is the double fit, bitwise."""
     seen = set()
     for _, X, y in _precision_problems():
-        dbl = _core.fit_qr(X, y, None, {"fit_intercept": fit_intercept, "precision": "double"})
+        dbl, _ = _core.fit_qr(X, y, None, _core.FitOptions(fit_intercept=fit_intercept), "double")
         auto = LinearRegression(solver="qr", fit_intercept=fit_intercept, compute_statistics=True)
         auto.fit(X, y)
-        needed = dbl["digits_estimate"] < _core.EXTENDED_MIN_DIGITS and _core.EXTENDED_IS_WIDER
+        needed = dbl.digits_estimate < _core.EXTENDED_MIN_DIGITS and _core.EXTENDED_IS_WIDER
         seen.add(needed)
         assert auto.qr_precision_ == ("extended" if needed else "double")
         assert auto.n_passes_ == 1 + needed
@@ -297,7 +297,7 @@ def test_benchmark_shaped_data_stays_in_double():
     y = X @ rng.standard_normal(d) + 0.7 + 0.1 * rng.standard_normal(n)
     m = LinearRegression(solver="qr").fit(X, y)
     assert m.qr_precision_ == "double" and m.n_passes_ == 1
-    assert _core.fit_qr(X, y, None, {})["digits_estimate"] > 11
+    assert _core.fit_qr(X, y, None, _core.FitOptions())[0].digits_estimate > 11
 
 
 @pytest.mark.skipif(not _core.EXTENDED_IS_WIDER, reason="long double is double here")
@@ -328,11 +328,11 @@ def test_extended_chunks_merge_and_solve_in_extended(fit_intercept):
         merged = _core.tsqr_merge(merged, part)
     assert "r_lo" in merged
     got = _core.solve_r(merged["r"], merged["shift"], 0.0, fit_intercept, r_lo=merged["r_lo"])
-    one = _core.fit_qr(X, y, None, {"fit_intercept": fit_intercept, "precision": "extended"})
-    assert got["precision"] == one["precision"] == "extended"
-    np.testing.assert_allclose(got["coef"], one["coef"], rtol=1e-13)
+    one, _ = _core.fit_qr(X, y, None, _core.FitOptions(fit_intercept=fit_intercept), "extended")
+    assert got.precision == one.precision == "extended"
+    np.testing.assert_allclose(got.coef, one.coef, rtol=1e-13)
     # Dropping r_lo (a double merge) loses digits the extended solve keeps.
-    assert _core.solve_r(merged["r"], merged["shift"], 0.0, fit_intercept)["precision"] == "double"
+    assert _core.solve_r(merged["r"], merged["shift"], 0.0, fit_intercept).precision == "double"
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3])
@@ -404,13 +404,12 @@ def test_longdouble_factor_and_precision_choice():
     st = _core.tsqr_stats(Xl, yl, sl, n_shards=3, precision="extended")
     ref = _core.tsqr_stats(X, y, s, n_shards=3, precision="extended")
     assert np.array_equal(st["r"], ref["r"]) and np.array_equal(st["r_lo"], ref["r_lo"])
-    auto = _core.fit_qr(Xl, yl, sl, {})
-    assert auto["precision"] == "extended" and "long double" in auto["precision_reason"]
-    dbl = _core.fit_qr(Xl, yl, sl, {"precision": "double"})  # honoured: X rounded as read
-    assert dbl["precision"] == "double" and "r_lo" not in dbl
-    np.testing.assert_array_equal(
-        dbl["coef"], _core.fit_qr(X, y, s, {"precision": "double"})["coef"]
-    )
+    opts = _core.FitOptions()
+    auto, _ = _core.fit_qr(Xl, yl, sl, opts)
+    assert auto.precision == "extended" and "long double" in auto.precision_reason
+    dbl, factor = _core.fit_qr(Xl, yl, sl, opts, "double")  # honoured: X rounded as read
+    assert dbl.precision == "double" and "r_lo" not in factor
+    np.testing.assert_array_equal(dbl.coef, _core.fit_qr(X, y, s, opts, "double")[0].coef)
 
 
 @needs_longdouble
@@ -460,13 +459,13 @@ def test_longdouble_is_rejected_where_not_read():
     Xl, yl, _ = _as_longdouble(X, y, None)
     for call in (
         lambda: _core.gram_stats(Xl, yl, None, None, 0, 0),
-        lambda: _core.fit(Xl, yl, None, "newton", {}),
+        lambda: _core.fit(Xl, yl, None, "newton", _core.FitOptions()),
         lambda: _core.find_nonfinite(Xl),
     ):
         with pytest.raises(TypeError, match="longdouble, which only the qr solver reads"):
             call()
     with pytest.raises(TypeError, match="same float dtype as X"):
-        _core.fit_qr(Xl, y, None, {})  # y float64, X longdouble
+        _core.fit_qr(Xl, y, None, _core.FitOptions())  # y float64, X longdouble
     Xl[7, 2] = np.nan
     with pytest.raises(ValueError, match="row 7, column 2"):
         LinearRegression(solver="qr").fit(Xl, yl)

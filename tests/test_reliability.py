@@ -220,8 +220,8 @@ def test_fuzz_core_entry_points(data, n, d, dtype, ydtype, shards, threads):
     calls = [
         lambda: _core.gram_stats(X, y, None, None, shards, threads),
         lambda: _core.loss_grad(X, y, w, 0.0, None, shards, threads),
-        lambda: _core.fit(X, y, None, "newton", {"n_shards": max(shards, 0)}),
-        lambda: _core.fit(X, y, None, "lbfgs", {"max_iter": 5}),
+        lambda: _core.fit(X, y, None, "newton", _core.FitOptions(n_shards=max(shards, 0))),
+        lambda: _core.fit(X, y, None, "lbfgs", _core.FitOptions(max_iter=5)),
         lambda: _core.find_nonfinite(X),
     ]
     for call in calls:

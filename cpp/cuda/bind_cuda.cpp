@@ -212,7 +212,7 @@ int pick_device(const py::object& X, const py::object& y, const py::object& sw) 
   return dev;
 }
 
-// What fit_options accepts but the device solvers do not do: refused before
+// What FitOptions accepts but the device solvers do not do: refused before
 // X is copied, rather than ignored (newton and sgd here read neither the
 // penalty noise_var adds nor frozen columns; lbfgs and gd share the CPU's
 // objective, which does).
@@ -235,8 +235,8 @@ py::dict timings_dict(const Transfer& tr, double compute_s, int device) {
 }
 
 template <class T>
-py::dict fit_impl(const py::object& X, const py::object& y, const py::object& sw, const std::string& solver,
-                  const py::dict& options) {
+py::tuple fit_impl(const py::object& X, const py::object& y, const py::object& sw, const std::string& solver,
+                   const FitOptions& opt) {
   if (y.is_none()) throw py::value_error("y is required");
   if (solver != "newton" && solver != "lbfgs" && solver != "gd" && solver != "sgd") {
     throw py::value_error("unknown solver '" + solver + "' for the CUDA backend (newton, lbfgs, gd, sgd)");
@@ -252,7 +252,7 @@ py::dict fit_impl(const py::object& X, const py::object& y, const py::object& sw
     const ProblemInputs<T> in = read_inputs<T>(X, y, sw);
     if (in.X.rows == 0) throw py::value_error("X has no rows");
     if (in.X.cols == 0) throw py::value_error("X has no columns");
-    const FitOptions opt = bindings::fit_options(options, in.X.cols);
+    bindings::check_fit_options(opt, in.X.cols);
     check_device_options(opt, solver);
     DeviceProblem<T> p = upload(in, tr);
     r = bindings::run_released([&] {
@@ -266,9 +266,7 @@ py::dict fit_impl(const py::object& X, const py::object& y, const py::object& sw
       return res;
     });
   }
-  py::dict out = bindings::result_dict(r);
-  out["timings"] = timings_dict(tr, compute_s, current_device());
-  return out;
+  return py::make_tuple(r, timings_dict(tr, compute_s, current_device()));
 }
 
 template <class T>
@@ -354,6 +352,8 @@ PYBIND11_MODULE(_cuda, m) {
   m.doc() = "fastcost CUDA backend: the least-squares solvers on an NVIDIA GPU";
   py::register_exception<Cancelled>(m, "Cancelled", PyExc_KeyboardInterrupt);
   bindings::register_errors();
+  // FitOptions and FitResult are _core's types: registered once, shared.
+  py::module_::import("fastcost._core");
   py::register_exception<DeviceOutOfMemory>(m, "CudaOutOfMemoryError", PyExc_MemoryError);
   py::register_exception<NoDevice>(m, "NoCudaDeviceError", PyExc_RuntimeError);
 
@@ -405,13 +405,13 @@ PYBIND11_MODULE(_cuda, m) {
   }, "CUDA runtime and driver versions (1000 * major + 10 * minor) and the visible devices.");
 
   m.def("fit", [](const py::object& X, const py::object& y, const py::object& sample_weight, const std::string& solver,
-                  const py::dict& options) {
+                  const FitOptions& options) {
     return dtype_size_of(X, "X") == 8 ? fit_impl<double>(X, y, sample_weight, solver, options)
                                       : fit_impl<float>(X, y, sample_weight, solver, options);
   }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("solver"), py::arg("options"),
      "One solver's whole fit on the GPU (GIL released). X, y, sample_weight: numpy arrays (copied\n"
      "to the device) or dicts {ptr, shape, strides, typestr, stream} describing device memory.\n"
-     "Returns _core.fit's dict plus timings {transfer_s, transfer_bytes, compute_s, device}.");
+     "Returns (FitResult, timings {transfer_s, transfer_bytes, compute_s, device}).");
 
   m.def("gram_stats", [](const py::object& X, const py::object& y, const py::object& sample_weight) {
     return dtype_size_of(X, "X") == 8 ? gram_stats_impl<double>(X, y, sample_weight)

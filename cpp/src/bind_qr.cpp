@@ -86,24 +86,24 @@ py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::obje
 }
 
 template <class T>
-py::dict fit_qr_impl(const py::array& X, const py::object& y, const py::object& sw, const py::dict& options) {
+py::tuple fit_qr_impl(const py::array& X, const py::object& y, const py::object& sw, const FitOptions& opt,
+                      const std::string& precision_name) {
   const RowsArgs<T> a = rows_args<T>(X, y, sw);
   if (!a.y) throw py::value_error("y is required");
   const MatrixView<T>& v = a.X;
   const T *yp = a.y, *sp = a.sw;
   if (v.rows == 0) throw py::value_error("X has no rows");
-  const FitOptions opt = fit_options(options, v.cols);
-  const QrPrecision precision =
-      precision_from(options.contains("precision") ? options["precision"].cast<std::string>() : "auto", true);
+  check_fit_options(opt, v.cols);
+  const QrPrecision precision = precision_from(precision_name, true);
   TsqrStats st;
   QrPrecisionChoice choice;
-  const FitResult r = run_released([&] { return fit_qr<T>(v, yp, sp, opt, &st, precision, &choice); });
-  py::dict out = result_dict(r);
-  out["precision"] = choice.extended ? "extended" : "double";
-  out["precision_reason"] = choice.reason;
-  out["digits_estimate"] = choice.digits_estimate;
-  add_factor(out, st);
-  return out;
+  FitResult r = run_released([&] { return fit_qr<T>(v, yp, sp, opt, &st, precision, &choice); });
+  r.precision = choice.extended ? "extended" : "double";
+  r.precision_reason = choice.reason;
+  r.digits_estimate = choice.digits_estimate;
+  py::dict factor;
+  add_factor(factor, st);
+  return py::make_tuple(r, factor);
 }
 
 }  // namespace
@@ -136,30 +136,28 @@ void bind_qr(py::module_& m) {
                       const py::object& r_lo) {
     if (!(alpha >= 0.0)) throw py::value_error("alpha must be >= 0");
     const TsqrStats st = stats_from(r, shift, r_lo);
-    const FitResult res = solve_from_r(st, alpha, fit_intercept);
-    py::dict out = result_dict(res);
-    out["precision"] = st.extended() ? "extended" : "double";
-    out["digits_estimate"] = qr_digits_estimate(st, res, fit_intercept);
-    return out;
+    FitResult res = solve_from_r(st, alpha, fit_intercept);
+    res.precision = st.extended() ? "extended" : "double";
+    res.digits_estimate = qr_digits_estimate(st, res, fit_intercept);
+    return res;
   }, py::arg("r"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      py::arg("r_lo") = py::none(),
      "The qr solve from a (possibly merged) factor of tsqr_stats, in extended precision when\n"
-     "r_lo is given. fit()'s dict plus precision and digits_estimate (correct digits a double\n"
+     "r_lo is given. A FitResult with precision and digits_estimate (correct digits a double\n"
      "factor keeps on the least accurate parameter; below EXTENDED_MIN_DIGITS redo the\n"
      "chunks with precision='extended').");
   m.attr("EXTENDED_MIN_DIGITS") = kExtendedMinDigits;
   m.attr("EXTENDED_IS_WIDER") = kExtendedIsWider;
 
   m.def("fit_qr", [](const py::array& X, const py::object& y, const py::object& sample_weight,
-                     const py::dict& options) {
-    if (is_long_double(X)) return fit_qr_impl<long double>(X, y, sample_weight, options);
-    return dtype_of(X, "X") == Dtype::F64 ? fit_qr_impl<double>(X, y, sample_weight, options)
-                                          : fit_qr_impl<float>(X, y, sample_weight, options);
-  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("options"),
-     "The qr solver in one GIL-free call: fit()'s dict plus the factor (r, shift, n_rows,\n"
-     "n_nonzero; r_lo when extended) for regression statistics, precision ('double' or\n"
-     "'extended'), precision_reason and digits_estimate. options: alpha, fit_intercept,\n"
-     "n_threads, n_shards, precision ('auto' (default), 'double', 'extended').\n"
+                     const FitOptions& options, const std::string& precision) {
+    if (is_long_double(X)) return fit_qr_impl<long double>(X, y, sample_weight, options, precision);
+    return dtype_of(X, "X") == Dtype::F64 ? fit_qr_impl<double>(X, y, sample_weight, options, precision)
+                                          : fit_qr_impl<float>(X, y, sample_weight, options, precision);
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("options"), py::arg("precision") = "auto",
+     "The qr solver in one GIL-free call: (FitResult with precision ('double' or 'extended'),\n"
+     "precision_reason and digits_estimate; the factor dict (r, shift, n_rows, n_nonzero;\n"
+     "r_lo when extended) for regression statistics). precision: 'auto', 'double', 'extended'.\n"
      "X may be float32, float64 or longdouble (y and sample_weight in X's dtype); for\n"
      "longdouble X, 'auto' means 'extended' (a double pass would round its digits away).\n"
      "Where long double is double (MSVC), numpy.longdouble is float64 and gains nothing.");

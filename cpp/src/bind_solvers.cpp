@@ -135,13 +135,13 @@ class PyPass {
 };
 
 template <class T>
-py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw, const std::string& solver,
-                  const py::dict& options) {
+FitResult fit_impl(const py::array& X, const py::object& y, const py::object& sw, const std::string& solver,
+                   const FitOptions& opt) {
   const RowsArgs<T> a = rows_args<T>(X, y, sw);
   if (!a.y) throw py::value_error("y is required");
   const MatrixView<T>& v = a.X;
   const T *yp = a.y, *sp = a.sw;
-  const FitOptions opt = fit_options(options, v.cols);
+  check_fit_options(opt, v.cols);
   if (v.rows == 0) throw py::value_error("X has no rows");
   FitResult r;
   if (solver == "newton") {
@@ -157,35 +157,34 @@ py::dict fit_impl(const py::array& X, const py::object& y, const py::object& sw,
   } else {
     throw py::value_error("unknown solver '" + solver + "' (newton, qr, lbfgs, gd, sgd)");
   }
-  return result_dict(r);
+  return r;
 }
 
 }  // namespace
 
 void bind_solvers(py::module_& m) {
   m.def("fit", [](const py::array& X, const py::object& y, const py::object& sample_weight, const std::string& solver,
-                  const py::dict& options) {
+                  const FitOptions& options) {
     return dtype_of(X, "X") == Dtype::F64 ? fit_impl<double>(X, y, sample_weight, solver, options)
                                           : fit_impl<float>(X, y, sample_weight, solver, options);
   }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("solver"), py::arg("options"),
-     "Run one solver's whole loop in C++ (GIL released). Returns a dict with coef, intercept,\n"
-     "n_iter, loss_history, n_passes, converged, singular, rank, condition_estimate, message.");
+     "Run one solver's whole loop in C++ (GIL released); returns a FitResult.");
 
   m.def("solve_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                           const py::object& shift, double alpha, bool fit_intercept) {
-    return result_dict(solve_from_stats(gram_stats_from(gram, shift), alpha, fit_intercept));
+    return solve_from_stats(gram_stats_from(gram, shift), alpha, fit_intercept);
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      "The newton solve from (possibly merged) statistics of gram_stats.");
 
-  m.def("minimize", [](const py::object& data, const std::string& solver, const py::dict& options) {
+  m.def("minimize", [](const py::object& data, const std::string& solver, const FitOptions& opt) {
     PyPass pass(data);
-    const FitOptions opt = fit_options(options, pass.cols());
-    if (solver == "lbfgs") return result_dict(run_released([&] { return fit_lbfgs(pass, opt); }));
-    if (solver == "gd") return result_dict(run_released([&] { return fit_gd(pass, opt); }));
+    check_fit_options(opt, pass.cols());
+    if (solver == "lbfgs") return run_released([&] { return fit_lbfgs(pass, opt); });
+    if (solver == "gd") return run_released([&] { return fit_gd(pass, opt); });
     throw py::value_error("unknown solver '" + solver + "' for minimize (lbfgs, gd)");
   }, py::arg("data"), py::arg("solver"), py::arg("options"),
      "The compiled lbfgs or gd loop over a data pass written in Python (see PyPass in\n"
-     "bind_solvers.cpp; fastcost.dask runs each request as one map-reduce). Returns fit()'s dict.");
+     "bind_solvers.cpp; fastcost.dask runs each request as one map-reduce). Returns a FitResult.");
 
   m.def("sample_preconditioner", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                                     const py::object& shift, index_t rows, bool fit_intercept, const py::object& sigma,

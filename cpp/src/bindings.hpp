@@ -102,14 +102,22 @@ inline std::vector<double> double_vector(const py::object& o, index_t n, const c
   return std::vector<double>(a.data(), a.data() + n);
 }
 
-// FitOptions from the options dict of fit(), fit_qr() and _cuda.fit(): one
-// table of keys for every binding; an unknown key is an error, so a misspelt
-// option never passes silently.
-inline FitOptions fit_options(const py::dict& o, index_t d) {
+// A 1-D float64 vector of any length.
+inline std::vector<double> any_double_vector(const py::object& o, const char* name) {
+  const auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(o);
+  if (!a || a.ndim() != 1) throw py::value_error(std::string(name) + " must be a 1-D array");
+  return std::vector<double>(a.data(), a.data() + a.shape(0));
+}
+
+// _core.FitOptions(**options): one table of keywords for every solver binding
+// of _core and _cuda; an unknown keyword is an error, so a misspelt option
+// never passes silently. Lengths that depend on X are checked by
+// check_fit_options when X is known.
+inline FitOptions fit_options_from(const py::kwargs& o) {
   static const char* const known[] = {"alpha", "fit_intercept", "tol", "max_iter", "history", "batch_size",
                                       "learning_rate", "seed", "n_threads", "n_shards", "coef_init",
                                       "intercept_init", "standardize", "init_standardized", "noise_var",
-                                      "frozen", "precision"};
+                                      "frozen"};
   for (const auto& item : o) {
     const std::string key = py::str(item.first);
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
@@ -132,14 +140,14 @@ inline FitOptions fit_options(const py::dict& o, index_t d) {
   if (has("n_shards")) opt.n_shards = py::cast<index_t>(o["n_shards"]);
   if (has("coef_init")) {
     opt.has_init = true;
-    opt.coef_init = double_vector(o["coef_init"], d, "coef_init");
+    opt.coef_init = any_double_vector(o["coef_init"], "coef_init");
     if (has("intercept_init")) opt.intercept_init = py::cast<double>(o["intercept_init"]);
   }
   if (has("standardize")) opt.standardize = py::cast<bool>(o["standardize"]);
   if (has("init_standardized")) opt.init_standardized = py::cast<bool>(o["init_standardized"]);
   if (has("noise_var")) opt.noise_var = py::cast<double>(o["noise_var"]);
   if (has("frozen")) {
-    const std::vector<double> f = double_vector(o["frozen"], d, "frozen");
+    const std::vector<double> f = any_double_vector(o["frozen"], "frozen");
     opt.frozen.resize(f.size());  // nonzero: held at coefficient 0
     for (std::size_t j = 0; j < f.size(); ++j) opt.frozen[j] = f[j] != 0.0 ? 1 : 0;
   }
@@ -152,6 +160,16 @@ inline FitOptions fit_options(const py::dict& o, index_t d) {
   if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
   if (opt.n_shards < 0) throw py::value_error("n_shards must be >= 0");
   return opt;
+}
+
+// The options' vectors against X's d columns.
+inline void check_fit_options(const FitOptions& opt, index_t d) {
+  if (opt.has_init && static_cast<index_t>(opt.coef_init.size()) != d) {
+    throw py::value_error("coef_init must be a 1-D array of length " + std::to_string(d));
+  }
+  if (!opt.frozen.empty() && static_cast<index_t>(opt.frozen.size()) != d) {
+    throw py::value_error("frozen must be a 1-D array of length " + std::to_string(d));
+  }
 }
 
 // X, y and sample_weight of one call, checked together; y and sample_weight
@@ -201,22 +219,40 @@ inline py::array_t<double> square_array(const std::vector<double>& v, index_t p)
   return out;
 }
 
-// fit()'s dict, the same from every solver and both modules.
-inline py::dict result_dict(const FitResult& r) {
-  py::dict out;
-  out["coef"] = vector_array(r.coef);
-  out["intercept"] = r.intercept;
-  out["n_iter"] = r.n_iter;
-  out["loss_history"] = vector_array(r.loss_history);
-  out["n_passes"] = r.n_passes;
-  out["converged"] = r.converged;
-  out["singular"] = r.singular;
-  out["rank"] = r.rank;
-  out["condition_estimate"] = r.condition_estimate;
-  out["grad_norm"] = r.grad_norm;
-  out["message"] = r.message;
-  out["notes"] = r.notes;
-  return out;
+// FitOptions and FitResult as Python classes. Registered by _core; _cuda
+// imports _core first and so returns the same FitResult type.
+inline void bind_types(py::module_& m) {
+  py::class_<FitOptions>(m, "FitOptions",
+                         "Options of the compiled solvers, from keywords (unknown ones are an error).")
+      .def(py::init([](const py::kwargs& kw) { return fit_options_from(kw); }))
+      .def_readonly("alpha", &FitOptions::alpha)
+      .def_readonly("fit_intercept", &FitOptions::fit_intercept)
+      .def_readonly("tol", &FitOptions::tol)
+      .def_readonly("max_iter", &FitOptions::max_iter)
+      .def_readonly("n_threads", &FitOptions::n_threads)
+      .def_readonly("n_shards", &FitOptions::n_shards)
+      .def_readonly("standardize", &FitOptions::standardize)
+      .def_readonly("noise_var", &FitOptions::noise_var)
+      .def_property_readonly("coef_init", [](const FitOptions& o) -> py::object {
+        if (!o.has_init) return py::none();
+        return vector_array(o.coef_init);
+      });
+  py::class_<FitResult>(m, "FitResult", "What a compiled solver returns.")
+      .def_property_readonly("coef", [](const FitResult& r) { return vector_array(r.coef); })
+      .def_readonly("intercept", &FitResult::intercept)
+      .def_readonly("n_iter", &FitResult::n_iter)
+      .def_property_readonly("loss_history", [](const FitResult& r) { return vector_array(r.loss_history); })
+      .def_readonly("n_passes", &FitResult::n_passes)
+      .def_readonly("converged", &FitResult::converged)
+      .def_readonly("singular", &FitResult::singular)
+      .def_readonly("rank", &FitResult::rank)
+      .def_readonly("condition_estimate", &FitResult::condition_estimate)
+      .def_readonly("grad_norm", &FitResult::grad_norm)
+      .def_readonly("message", &FitResult::message)
+      .def_readonly("notes", &FitResult::notes)
+      .def_readonly("precision", &FitResult::precision)
+      .def_readonly("precision_reason", &FitResult::precision_reason)
+      .def_readonly("digits_estimate", &FitResult::digits_estimate);
 }
 
 // gram_stats()'s dict: gram, shift, n_rows, n_shards.

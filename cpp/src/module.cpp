@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "fastcost compiled core: sharded least-squares kernels and solvers";
   py::register_exception<Cancelled>(m, "Cancelled", PyExc_KeyboardInterrupt);
   bindings::register_errors();
+  bindings::bind_types(m);
 
   m.def("build_info", [] {
     py::dict info;

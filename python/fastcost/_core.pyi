@@ -9,6 +9,55 @@ import numpy.typing as npt
 
 class Cancelled(KeyboardInterrupt): ...
 
+# bindings.hpp: what the solvers take and return
+class FitOptions:
+    alpha: float
+    fit_intercept: bool
+    tol: float
+    max_iter: int
+    n_threads: int
+    n_shards: int
+    standardize: bool
+    noise_var: float
+    coef_init: npt.NDArray[np.float64] | None
+    def __init__(
+        self,
+        *,
+        alpha: float = ...,
+        fit_intercept: bool = ...,
+        tol: float = ...,
+        max_iter: int = ...,
+        history: int = ...,
+        batch_size: int = ...,
+        learning_rate: float = ...,
+        seed: int = ...,
+        n_threads: int | None = ...,
+        n_shards: int = ...,
+        coef_init: npt.ArrayLike | None = ...,
+        intercept_init: float = ...,
+        standardize: bool = ...,
+        init_standardized: bool = ...,
+        noise_var: float = ...,
+        frozen: npt.ArrayLike | None = ...,
+    ) -> None: ...
+
+class FitResult:
+    coef: npt.NDArray[np.float64]
+    intercept: float
+    n_iter: int
+    loss_history: npt.NDArray[np.float64]
+    n_passes: int
+    converged: bool
+    singular: bool
+    rank: int
+    condition_estimate: float
+    grad_norm: float
+    message: str
+    notes: str
+    precision: str
+    precision_reason: str
+    digits_estimate: float
+
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
 
@@ -58,12 +107,12 @@ def fit(
     y: np.ndarray | None,
     sample_weight: np.ndarray | None,
     solver: str,
-    options: dict[str, Any],
-) -> dict[str, Any]: ...
+    options: FitOptions,
+) -> FitResult: ...
 def solve_stats(
     gram: npt.ArrayLike, shift: npt.ArrayLike, alpha: float = 0.0, fit_intercept: bool = True
-) -> dict[str, Any]: ...
-def minimize(data: Any, solver: str, options: dict[str, Any]) -> dict[str, Any]: ...
+) -> FitResult: ...
+def minimize(data: Any, solver: str, options: FitOptions) -> FitResult: ...
 def sample_preconditioner(
     gram: npt.ArrayLike,
     shift: npt.ArrayLike,
@@ -93,13 +142,14 @@ def solve_r(
     alpha: float = 0.0,
     fit_intercept: bool = True,
     r_lo: npt.ArrayLike | None = None,
-) -> dict[str, Any]: ...
+) -> FitResult: ...
 def fit_qr(
     X: np.ndarray,
     y: np.ndarray | None,
     sample_weight: np.ndarray | None,
-    options: dict[str, Any],
-) -> dict[str, Any]: ...
+    options: FitOptions,
+    precision: str = "auto",
+) -> tuple[FitResult, dict[str, Any]]: ...
 
 # bind_preprocess.cpp: column passes
 def column_moments(

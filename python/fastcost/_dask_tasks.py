@@ -183,3 +183,50 @@ def _sample_gram_task(X, y, sw, x0, y0):  # type: ignore[no-untyped-def]
     X, y, sw = _block(X, y, sw)
     shift = np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
     return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
+
+
+# The start-up round trip and the shift, task per chunk: slicing the dask array
+# on the client for every sample block (or centering row) builds, optimizes and
+# ships one graph per slice, which cost more than the round trip itself.
+
+
+def _first_row_task(X, y):  # type: ignore[no-untyped-def]
+    """[x_0, y_0] in float64 from the first chunk: the shift common to all chunks."""
+    return np.r_[np.asarray(X[0], dtype=np.float64), float(y[0])]
+
+
+def _rows_task(X, y, sw, index):  # type: ignore[no-untyped-def]
+    """The rows ``index`` (a slice or integer array, local to the chunk) of X, y and the weights."""
+    return (np.asarray(X)[index], np.asarray(y)[index],
+            None if sw is None else np.asarray(sw)[index])  # fmt: skip
+
+
+def _join_rows(parts: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    """``_rows_task`` results of consecutive chunks as one block of rows."""
+    X = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    sw = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    return X, y, sw
+
+
+def _sample_grams_task(X, y, sw, blocks, shift):  # type: ignore[no-untyped-def]
+    """The Grams of the sample blocks [(begin, end)] inside this chunk (rows local
+    to it) about ``shift``, each in one shard on one thread, as ``_sample_gram_task``."""
+    X, y = np.asarray(X), np.asarray(y)
+    grams = []
+    for a, b in blocks:
+        Xb, yb, sb = _block(X[a:b], y[a:b], None if sw is None else np.asarray(sw)[a:b])
+        grams.append(np.asarray(_core.gram_stats(Xb, yb, sb, shift, 1, 1)["gram"]))
+    return grams
+
+
+def _rows_gram_task(shift, *parts):  # type: ignore[no-untyped-def]
+    """The Gram of one sample block whose rows span chunks (``_rows_task`` parts, in order)."""
+    X, y, sw = _block(*_join_rows(parts))
+    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
+
+
+def _rows_center_task(*parts):  # type: ignore[no-untyped-def]
+    """``_center_task`` of the centering rows gathered from the chunks (``_rows_task`` parts)."""
+    X, _, sw = _join_rows(parts)
+    return _center_task(X, sw)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._result import SolveResult
 from .preprocessing import DEFAULT_PRUNE_TOL, PruneReport, redundant_from_gram
 from .preprocessing._common import _centered, _is_constant, _nonfinite_error
 
@@ -70,7 +71,7 @@ def penalty_per_column(
 def _solve_exact(
     solver: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, options: dict[str, Any],
     prep: FitPreprocessing,
-) -> dict[str, Any]:  # fmt: skip
+) -> SolveResult:  # fmt: skip
     """newton / qr with pruning and a per-column penalty: one pass for the
     statistics (the Gram or the R factor), everything else on (d + 2)^2 numbers."""
     d = X.shape[1]
@@ -90,7 +91,7 @@ def _solve_exact(
 def solve_exact_from_stats(
     solver: str, stats: np.ndarray, shift: np.ndarray, options: dict[str, Any],
     prep: FitPreprocessing, dtype: np.dtype, X: np.ndarray | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> SolveResult:  # fmt: skip
     """The solve of :func:`_solve_exact` from the statistics of its pass.
 
     ``stats`` is ``_core.gram_stats``' augmented Gram (newton) or
@@ -140,8 +141,7 @@ def solve_exact_from_stats(
         fx = np.r_[f, 1.0, 1.0]
         g /= np.outer(fx, fx)
         sh = np.r_[shift[kept] / f, shift[d]]
-        result = _core.solve_stats(g, sh, alpha_u, fit_intercept)
-        result["n_passes"] = 1
+        result = SolveResult.from_core(_core.solve_stats(g, sh, alpha_u, fit_intercept))
     else:
         cols = np.r_[0, kept + 1, d + 1]
         Rs: np.ndarray = R[:, cols]
@@ -153,14 +153,12 @@ def solve_exact_from_stats(
             Rs = Rs.copy()
         Rs[:, 1 : kept.size + 1] /= f
         sh = np.r_[shift[kept] / f, shift[d]]
-        result = _core.solve_r(Rs, sh, alpha_u, fit_intercept)
-        result["n_passes"] = 1
-        result["precision"] = "double"
-        result["precision_reason"] = "double (the preprocessed qr path solves tsqr_stats' factor)"
-        result["r"], result["shift"] = Rs, sh
+        result = SolveResult.from_core(_core.solve_r(Rs, sh, alpha_u, fit_intercept))
+        result.precision_reason = "double (the preprocessed qr path solves tsqr_stats' factor)"
+    result.n_passes = 1
     coef = np.zeros(d)
-    coef[kept] = np.asarray(result["coef"]) / f
-    result["coef"] = coef
+    coef[kept] = result.coef / f
+    result.coef = coef
     return result
 
 
@@ -173,7 +171,7 @@ def fit_preprocessed(
     *,
     prep: FitPreprocessing,
     run_core: Any,
-) -> dict[str, Any]:
+) -> SolveResult:
     """``LinearRegression``'s fit with the steps in ``prep`` folded in, without a copy of X.
 
     newton and qr: one statistics pass, pruning by selecting the kept block of
@@ -203,7 +201,7 @@ def fit_preprocessed(
         frozen[list(prep.prune_report.kept)] = 0.0
         opts["frozen"] = frozen
         extra = 1
-    result = run_core(X, y, sw, solver, opts)
-    result["n_passes"] = int(result["n_passes"]) + extra
+    result: SolveResult = run_core(X, y, sw, solver, opts)
+    result.n_passes += extra
     prep.extra_passes = extra
     return result

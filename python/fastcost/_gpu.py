@@ -178,10 +178,13 @@ class CudaBackend:
         return choose_solver(self.n_samples, self.n_features), ""
 
     def solve(self, solver: str, options: dict[str, Any], prep: Any, want_factor: bool) -> Any:
-        from ._pipeline import SolveResult
+        from . import _core
+        from ._result import SolveResult
 
         try:
-            result = dict(self.module.fit(self.X, self.y, self.sw, solver, options))
+            result, timings = self.module.fit(
+                self.X, self.y, self.sw, solver, _core.FitOptions(**options)
+            )
         except NonFiniteError as exc:
             if not self.on_device:
                 raise_for_nonfinite(self.X, exc)
@@ -189,7 +192,7 @@ class CudaBackend:
                 "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
                 f"({exc}); clean or rescale the data"
             ) from exc
-        self.timings = dict(result.pop("timings"))
+        self.timings = dict(timings)
         return SolveResult.from_core(result)
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ statistics, the iterative solvers' pass and a description for ``fit_info_``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._fit_preprocessing import FitPreprocessing
+from ._result import SolveResult
 from ._statistics import regression_statistics
 from ._validation import check_coef_init
 from .exceptions import ConvergenceWarning, IllConditionedWarning, RankDeficientWarning
@@ -97,51 +97,6 @@ def fit_preprocessing(est: Any) -> FitPreprocessing:
         noise_std=float(est.noise_augmentation),
         prune_tol=None if est.prune_tol is None else float(est.prune_tol),
     )
-
-
-@dataclasses.dataclass
-class SolveResult:
-    """What a backend's solve returns: the compiled solvers' result, typed."""
-
-    coef: np.ndarray
-    intercept: float
-    n_iter: int
-    loss_history: np.ndarray
-    n_passes: int
-    converged: bool
-    singular: bool
-    rank: int
-    condition_estimate: float
-    grad_norm: float = 0.0
-    message: str = ""
-    notes: str = ""
-    #: qr: the precision it ran in and why (None for the other solvers).
-    precision: str | None = None
-    precision_reason: str | None = None
-    #: The factor ``regression_statistics`` reads (newton's Gram factor, qr's R),
-    #: when the solve produced one.
-    factor: dict[str, Any] | None = None
-
-    @classmethod
-    def from_core(cls, out: dict[str, Any], factor: dict[str, Any] | None = None) -> SolveResult:
-        """From the dict of ``_core.fit``, ``fit_qr``, ``minimize`` or ``_cuda.fit``."""
-        return cls(
-            coef=np.asarray(out["coef"], dtype=np.float64),
-            intercept=float(out["intercept"]),
-            n_iter=int(out["n_iter"]),
-            loss_history=np.asarray(out["loss_history"], dtype=np.float64),
-            n_passes=int(out["n_passes"]),
-            converged=bool(out["converged"]),
-            singular=bool(out["singular"]),
-            rank=int(out["rank"]),
-            condition_estimate=float(out["condition_estimate"]),
-            grad_norm=float(out.get("grad_norm", 0.0)),
-            message=str(out.get("message", "")),
-            notes=str(out.get("notes", "")),
-            precision=out.get("precision"),
-            precision_reason=out.get("precision_reason"),
-            factor=factor,
-        )
 
 
 class Backend(Protocol):

@@ -62,7 +62,8 @@ from ._dask_tasks import (
 )
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import DASK_LINEAR_REGRESSION
-from ._pipeline import SolveResult, choose_solver, finish_report, fit_preprocessing, run_fit
+from ._pipeline import choose_solver, finish_report, fit_preprocessing, run_fit
+from ._result import SolveResult
 from ._statistics import gram_to_factor
 from ._threads import available_cores, resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights
@@ -470,8 +471,9 @@ class _DaskBackend:
               want_factor: bool) -> SolveResult:  # fmt: skip
         if solver in ("newton", "qr"):
             result, factor = self._one_pass(solver, options, prep)
-            return SolveResult.from_core(result, None if prep.active else factor)
-        return SolveResult.from_core(self._iterative(solver, options, prep))
+            result.factor = None if prep.active else factor
+            return result
+        return self._iterative(solver, options, prep)
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
         return self._one_pass("qr", options, fit_preprocessing(self.est))[1]
@@ -500,7 +502,7 @@ class _DaskBackend:
         return report
 
     def _one_pass(self, solver: str, options: dict[str, Any],
-                  prep: FitPreprocessing) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+                  prep: FitPreprocessing) -> tuple[SolveResult, dict[str, Any]]:  # fmt: skip
         """newton or qr: one map-reduce of shard summaries, then the solve on the client.
 
         With standardize, prune or noise_augmentation the merged statistics go
@@ -530,17 +532,17 @@ class _DaskBackend:
             data.raise_for_nonfinite(client)
         if prep.active:
             # No X on the client: exact duplicates are dropped as collinear (see prune_report_).
-            result = solve_exact_from_stats(solver, stats, shift, options, prep, data.dtype)
-        elif solver == "newton":
-            result = _core.solve_stats(stats, shift, alpha, fit_intercept)
+            return solve_exact_from_stats(solver, stats, shift, options, prep, data.dtype), factor
+        if solver == "newton":
+            result = SolveResult.from_core(_core.solve_stats(stats, shift, alpha, fit_intercept))
             factor["r"] = gram_to_factor(stats)
         else:
-            result = _core.solve_r(stats, shift, alpha, fit_intercept)
-        result["n_passes"] = 1
+            result = SolveResult.from_core(_core.solve_r(stats, shift, alpha, fit_intercept))
+        result.n_passes = 1
         return result, factor
 
     def _iterative(self, solver: str, options: dict[str, Any],
-                   prep: FitPreprocessing) -> dict[str, Any]:  # fmt: skip
+                   prep: FitPreprocessing) -> SolveResult:  # fmt: skip
         """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
         their data pass on the cluster (:class:`_ClusterPass`); with prune, one
         Gram pass first finds the columns to hold at 0, as the local fit."""
@@ -567,10 +569,11 @@ class _DaskBackend:
         prep.extra_passes = extra_passes  # as the local fit: the moments pass is not extra
         cluster_pass = _ClusterPass(data, client, self.n_shards, self.threads)
         try:
-            result = dict(_core.minimize(cluster_pass, solver, options))
+            out = _core.minimize(cluster_pass, solver, _core.FitOptions(**options))
         except NonFiniteError as exc:
             data.raise_for_nonfinite(client, exc)
-        result["n_passes"] = int(result["n_passes"]) + extra_passes
+        result = SolveResult.from_core(out)
+        result.n_passes += extra_passes
         self.round_trips = cluster_pass.round_trips + extra_passes
         return result
 

@@ -19,13 +19,13 @@ from ._pipeline import (
     DEFAULT_MAX_ITER,
     ILL_CONDITIONED_THRESHOLD,
     Backend,
-    SolveResult,
     choose_solver,
     finish_report,
     fit_preprocessing,
     run_fit,
     solver_options,
 )
+from ._result import SolveResult
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from ._validation import (
@@ -382,13 +382,10 @@ class _CpuBackend:
             options["precision"] = self.qr_precision
         X, y, sw = self.X, self.y, self.sw
         if prep.active:
-            return SolveResult.from_core(
-                fit_preprocessed(X, y, sw, solver, options, prep=prep, run_core=_run_core)
-            )
+            return fit_preprocessed(X, y, sw, solver, options, prep=prep, run_core=_run_core)
         if solver == "newton" and want_factor:
-            return SolveResult.from_core(*_run_newton_with_factor(X, y, sw, options))
-        out = _run_core(X, y, sw, solver, options)
-        result = SolveResult.from_core(out, out if solver == "qr" else None)
+            return _run_newton_with_factor(X, y, sw, options)
+        result = _run_core(X, y, sw, solver, options)
         if result.precision == "extended" and self.qr_precision == "auto" and not self.wide:
             result.precision_reason = f"{result.precision_reason} (one more pass)"
         return result
@@ -459,36 +456,43 @@ def _validate_X(est: BaseEstimator, X: Any, *, reset: bool) -> np.ndarray:
 
 def _run_core(
     X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, solver: str, options: dict[str, Any]
-) -> dict:
+) -> SolveResult:
+    """One compiled solver on X in memory; qr keeps its factor for statistics."""
+    options = dict(options)
+    precision = options.pop("precision", "auto")
+    opts = _core.FitOptions(**options)
     try:
-        if solver == "qr":  # fit()'s dict plus the R factor, for statistics
-            result = _core.fit_qr(X, y, sw, options)
+        if solver == "qr":
+            result = SolveResult.from_core(*_core.fit_qr(X, y, sw, opts, precision))
         else:
-            result = _core.fit(X, y, sw, solver, options)
+            result = SolveResult.from_core(_core.fit(X, y, sw, solver, opts))
     except NonFiniteError as exc:
         raise_for_nonfinite(X, exc)  # names the first bad cell, or reports overflow
     except DivergenceError as exc:  # sgd's loss stopped being finite
         if find_nonfinite(X) is not None:
             raise_for_nonfinite(X, exc)
         raise
-    if not np.isfinite(result["coef"]).all() and find_nonfinite(X) is not None:
+    if not np.isfinite(result.coef).all() and find_nonfinite(X) is not None:
         raise_for_nonfinite(X)
     return result
 
 
 def _run_newton_with_factor(
     X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, options: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> SolveResult:
     """newton as ``_core.fit`` runs it (one statistics pass, then the solve), but
     keeping the Gram, whose Cholesky factor gives the regression statistics."""
     st = _core.gram_stats(X, y, sw, None, options["n_shards"], options["n_threads"])
     gram = np.asarray(st["gram"])
     if not np.isfinite(gram).all():
         raise_for_nonfinite(X)
-    result = _core.solve_stats(gram, st["shift"], options["alpha"], options["fit_intercept"])
-    result["n_passes"] = 1
     n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
-    return result, {"r": gram_to_factor(gram), "shift": st["shift"], "n_nonzero": n_nonzero}
+    factor = {"r": gram_to_factor(gram), "shift": st["shift"], "n_nonzero": n_nonzero}
+    result = SolveResult.from_core(
+        _core.solve_stats(gram, st["shift"], options["alpha"], options["fit_intercept"]), factor
+    )
+    result.n_passes = 1
+    return result
 
 
 @contextmanager

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -62,6 +63,9 @@ struct FitResult {
   double grad_norm = 0.0;      // final max|grad|
   std::string message;
   std::string notes;           // how the solver ran (lbfgs: warm start, preconditioner)
+  std::string precision;       // qr: "double" or "extended" (empty for the other solvers)
+  std::string precision_reason;  // qr: why that precision
+  double digits_estimate = std::numeric_limits<double>::quiet_NaN();  // qr: digits kept
 };
 
 inline double max_abs(const std::vector<double>& v) {
