@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from fastcost.baselines import glorot_uniform, run_sklearn_lr, run_sklearn_sgd  # noqa: E402
 from fastcost.compare.result import RunResult, measure_repeated  # noqa: E402
-from fastcost.compare.solvers import fastcost_solvers, run_fastcost  # noqa: E402
+from fastcost.compare.runners import fastcost_solvers, run_fastcost  # noqa: E402
 from fastcost.datasets import make_default  # noqa: E402
 
 LOG_LOSS_TOL = 0.03  # see the module docstring

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import fastcost  # noqa: E402
 from fastcost.cli import main  # noqa: E402
 from fastcost.compare.run import Progress as _Progress  # noqa: E402
-from fastcost.compare.solvers import fastcost_solvers  # noqa: E402
+from fastcost.compare.runners import fastcost_solvers  # noqa: E402
 
 SMALL = ["--n-samples", "2000", "--n-features", "5"]
 RUN_KEYS = {

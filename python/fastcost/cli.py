@@ -1,12 +1,7 @@
 """The ``fastcost`` command line: ``fastcost compare`` and ``fastcost --version``.
 
-``fastcost compare`` fits the same linear regression with TensorFlow's Keras
-recipe, scikit-learn and every fastcost solver on one train/test split, with
-the same thread count, warm-ups excluded, and prints what each cost (table on
-stdout, progress on stderr); ``--json`` and ``--plot`` keep the results.
-
-This module parses the arguments and hands them to :mod:`fastcost.compare`,
-which runs the comparison (:mod:`fastcost.compare.run`) and reports it.
+This module parses the arguments; :func:`fastcost.compare.run.compare` runs the
+comparison and reports it.
 """
 
 from __future__ import annotations
@@ -16,7 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 
-from fastcost.compare.machine import fastcost_version
+from fastcost._version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -51,12 +46,10 @@ def _nonnegative_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fastcost`` command."""
     parser = argparse.ArgumentParser(
-        prog="fastcost",
-        description="Fast linear models and what they cost to fit.",
+        prog="fastcost", description="Fast linear models and what they cost to fit."
     )
-    parser.add_argument("--version", action="version", version=f"fastcost {fastcost_version()}")
+    parser.add_argument("--version", action="version", version=f"fastcost {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
     cmp = sub.add_parser(
         "compare",
         help="fit one regression with TensorFlow, scikit-learn and fastcost; compare costs",
@@ -73,78 +66,63 @@ def build_parser() -> argparse.ArgumentParser:
     data = cmp.add_argument_group("data")
     data.add_argument("--data", metavar="FILE", help="CSV, Parquet, .npy or .npz file")
     data.add_argument(
-        "--target",
-        metavar="COLUMN",
+        "--target", metavar="COLUMN",
         help="target column name (CSV/Parquet), index (.npy) or array name (.npz); "
         "default: last column / 'y'",
-    )
+    )  # fmt: skip
     data.add_argument("--n-samples", type=_positive_int, default=10_000, metavar="N")
     data.add_argument("--n-features", type=_positive_int, default=20, metavar="D")
     data.add_argument("--noise", type=_nonnegative_float, default=0.1, help="default: 0.1")
     data.add_argument(
-        "--dtype",
-        choices=("float64", "float32"),
-        default="float64",
+        "--dtype", choices=("float64", "float32"), default="float64",
         help="dtype for scikit-learn and fastcost (TensorFlow always computes in float32)",
-    )
+    )  # fmt: skip
 
     prep = cmp.add_argument_group(
         "preprocessing (fastcost.preprocessing; reported in the footer and JSON)"
     )
     prep.add_argument(
-        "--clean",
-        choices=("raise", "drop", "impute"),
-        default="raise",
-        metavar="POLICY",
+        "--clean", choices=("raise", "drop", "impute"), default="raise", metavar="POLICY",
         help="NaN/inf in the data: raise (default), drop rows, or impute column means",
-    )
+    )  # fmt: skip
     prep.add_argument(
-        "--no-standardize",
-        dest="standardize",
-        action="store_false",
+        "--no-standardize", dest="standardize", action="store_false",
         help="do not standardize X (default: fastcost's StandardScaler on the training rows)",
-    )
+    )  # fmt: skip
     prep.add_argument(
-        "--prune",
-        action="store_true",
+        "--prune", action="store_true",
         help="fastcost solvers drop constant, duplicate and collinear columns (prune=True)",
-    )
+    )  # fmt: skip
 
     run = cmp.add_argument_group("runs")
     run.add_argument(
-        "--solvers",
-        metavar="LIST",
+        "--solvers", metavar="LIST",
         help="comma-separated subset, e.g. tensorflow,sklearn-lr,sklearn-sgd,newton,lbfgs,"
         "gd,sgd (default: all; fastcost names may carry a 'fastcost-' prefix)",
-    )
+    )  # fmt: skip
     run.add_argument("--threads", type=_positive_int, metavar="N", help="default: all cores")
     run.add_argument("--seed", type=int, default=0, help="data, split, init and shuffles")
     run.add_argument("--epochs", type=_positive_int, default=10)
     run.add_argument("--batch-size", type=_positive_int, default=100)
     run.add_argument("--learning-rate", type=_positive_float, default=0.01)
     run.add_argument(
-        "--repeat",
-        type=_positive_int,
-        default=1,
-        metavar="N",
+        "--repeat", type=_positive_int, default=1, metavar="N",
         help="measured fits per solver; the median wall time is reported",
-    )
+    )  # fmt: skip
     run.add_argument(
         "--price-per-hour", type=_nonnegative_float, metavar="PRICE", help="adds a cost column"
     )
     run.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
+        "--scheduler", metavar="ADDRESS",
         help="Dask scheduler, e.g. tcp://host:8786: fastcost's newton and lbfgs also run "
         "through fastcost.dask on that cluster (rows fastcost-dask-<solver>; needs "
         "pip install 'fastcost[dask]')",
-    )
+    )  # fmt: skip
 
     out = cmp.add_argument_group("output")
     out.add_argument("--json", metavar="FILE", help="write all results as JSON")
     out.add_argument("--plot", metavar="FILE.png", help="chart of wall time and peak memory")
     out.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    cmp.set_defaults(handler=_compare)
     return parser
 
 
@@ -163,33 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = None if argv is None else list(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return int(args.handler(args, parser))
-
-
-def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``fastcost compare``: the parsed arguments, handed to :func:`fastcost.compare.run.compare`."""
-    from fastcost.compare.run import DataOptions, OutputOptions, compare
-    from fastcost.compare.runners import Settings, select
+    from fastcost.compare.run import compare
+    from fastcost.compare.runners import select
 
     try:
         names = select(args.solvers, scheduler=bool(args.scheduler))
     except ValueError as exc:
         parser.error(str(exc))
-    data = DataOptions(
-        path=args.data, target=args.target, n_samples=args.n_samples, n_features=args.n_features,
-        noise=args.noise, dtype=args.dtype, clean=args.clean, standardize=args.standardize,
-    )  # fmt: skip
-    settings = Settings(
-        threads=args.threads, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, repeat=args.repeat, price_per_hour=args.price_per_hour,
-        prune=args.prune, scheduler=args.scheduler,
-    )  # fmt: skip
-    argv = sys.argv[1:] if args.argv is None else args.argv
-    output = OutputOptions(
-        json=args.json, plot=args.plot, quiet=args.quiet, command=("fastcost", *argv)
-    )
-    return compare(names, data, settings, output)
+    return compare(names, args, ["fastcost", *(sys.argv[1:] if argv is None else argv)])

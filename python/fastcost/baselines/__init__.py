@@ -1,16 +1,6 @@
-"""The libraries ``fastcost compare`` measures fastcost against.
-
-* :func:`run_tensorflow` (:mod:`fastcost.baselines.tensorflow`): the standard
-  Keras recipe for linear regression; TensorFlow is imported when it runs.
-* :func:`run_sklearn_lr` and :func:`run_sklearn_sgd`
-  (:mod:`fastcost.baselines.sklearn`): scikit-learn's exact least squares and
-  its ``SGDRegressor``.
-
-Each fits one model on a train/test split with the measurement steps of
-:mod:`fastcost.compare.result` and returns a
-:class:`~fastcost.compare.result.RunResult`; :mod:`fastcost.compare.runners`
-puts them in the comparison's registry.
-"""
+"""The libraries ``fastcost compare`` measures fastcost against: TensorFlow's Keras
+recipe (:mod:`~fastcost.baselines.tensorflow`, imported when it runs) and
+scikit-learn's exact least squares and ``SGDRegressor`` (:mod:`~fastcost.baselines.sklearn`)."""
 
 from __future__ import annotations
 

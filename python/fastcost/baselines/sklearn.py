@@ -2,80 +2,44 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from fastcost.compare.result import RunResult, scores, warm_up_and_measure
+from fastcost.compare.result import RunResult, measure_estimator
 
 __all__ = ["run_sklearn_lr", "run_sklearn_sgd"]
 
-#: Rows of the unmeasured warm-up fit.
-_WARMUP_ROWS = 200
 
-
-def _limit_threads(threads: int | None) -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS/OpenMP pools for the block; scikit-learn has no other thread knob here."""
-    if threads is None:
-        return contextlib.nullcontext()
+def _measure(
+    name: str, fit: Callable[[Any, Any], Any], split: tuple[np.ndarray, ...],
+    threads: int | None, repeat: int, price_per_hour: float | None, **fields: Any,
+) -> RunResult:  # fmt: skip
+    """:func:`~fastcost.compare.result.measure_estimator` after a 200-row warm-up, the
+    BLAS/OpenMP pools limited to ``threads`` (None: as they are) throughout."""
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=threads)
-
-
-def _measured_run(
-    fit: Callable[[np.ndarray, np.ndarray], Any],
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    threads: int | None,
-    repeat: int,
-    price_per_hour: float | None,
-) -> tuple[Any, dict[str, Any]]:
-    """The measurement steps for a scikit-learn estimator, BLAS threads limited throughout.
-
-    Returns the fitted estimator of the reported run and the :class:`RunResult`
-    fields measured (report, test scores, wall times).
-    """
-    with _limit_threads(threads):
-        report, est, walls, warmup = warm_up_and_measure(
-            fit, X_train, y_train, _WARMUP_ROWS, repeat=repeat, price_per_hour=price_per_hour
+    with threadpool_limits(limits=threads):
+        return measure_estimator(
+            name, fit, *split, n_warm=200, repeat=repeat, price_per_hour=price_per_hour, **fields
         )
-        mse, r2 = scores(y_test, est.predict(X_test))
-    measured = {
-        "report": report,
-        "test_mse": mse,
-        "r2": r2,
-        "wall_times_s": walls,
-        "warmup_s": warmup,
-    }
-    return est, measured
 
 
 def run_sklearn_lr(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    threads: int | None = None,
-    price_per_hour: float | None = None,
-    repeat: int = 1,
-) -> RunResult:
+    X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, *,
+    threads: int | None = None, price_per_hour: float | None = None, repeat: int = 1,
+) -> RunResult:  # fmt: skip
     """Fit :class:`sklearn.linear_model.LinearRegression` (least squares via LAPACK).
 
     Parameters
     ----------
     X_train, y_train, X_test, y_test : ndarray
+        The split.
     threads : int, optional
-        BLAS threads, set with ``threadpoolctl`` around warm-up and fit.
-    price_per_hour : float, optional
-    repeat : int, default=1
-        Measured fits; the median-wall one is reported.
+        BLAS threads, set with ``threadpoolctl`` around warm-up, fits and scoring.
+    price_per_hour, repeat
+        See :func:`~fastcost.compare.result.measure_repeated`.
 
     Returns
     -------
@@ -84,127 +48,63 @@ def run_sklearn_lr(
     """
     from sklearn.linear_model import LinearRegression
 
-    est, measured = _measured_run(
-        lambda X, y: LinearRegression().fit(X, y),
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        threads=threads,
-        repeat=repeat,
-        price_per_hour=price_per_hour,
-    )
-    return RunResult(
-        name="sklearn-lr",
-        **measured,
-        loss_history=[],
-        n_iter=None,
-        coef=np.asarray(est.coef_, dtype=np.float64).ravel(),
-        intercept=float(est.intercept_),
+    return _measure(
+        "sklearn-lr", lambda X, y: LinearRegression().fit(X, y),
+        (X_train, y_train, X_test, y_test), threads, repeat, price_per_hour,
         params={
-            "library": "scikit-learn",
-            "estimator": "LinearRegression",
-            "dtype": X_train.dtype.name,
-            "threads": threads,
+            "library": "scikit-learn", "estimator": "LinearRegression",
+            "dtype": X_train.dtype.name, "threads": threads,
         },
-    )
+    )  # fmt: skip
 
 
 def run_sklearn_sgd(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    epochs: int = 10,
-    learning_rate: float = 0.01,
-    seed: int = 0,
-    coef_init: np.ndarray | None = None,
-    intercept_init: float | None = None,
-    threads: int | None = None,
-    price_per_hour: float | None = None,
-    repeat: int = 1,
-) -> RunResult:
+    X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, *,
+    epochs: int = 10, learning_rate: float = 0.01, seed: int = 0,
+    coef_init: np.ndarray | None = None, intercept_init: float | None = None,
+    threads: int | None = None, price_per_hour: float | None = None, repeat: int = 1,
+) -> RunResult:  # fmt: skip
     """Fit :class:`sklearn.linear_model.SGDRegressor` as close to the Keras recipe as it goes.
 
-    Settings: squared-error loss, no penalty, constant learning rate
-    ``eta0=learning_rate``, ``max_iter=epochs`` with ``tol=None`` (so exactly
-    ``epochs`` epochs), reshuffling every epoch.
-
-    The match is loose, and the runner says so: ``SGDRegressor`` updates the
-    weights after *every sample* (batch size 1, i.e. ``n`` steps per epoch
-    instead of ``n / batch_size``), and its loss is ``(y - p)² / 2``, so a step
-    of ``eta0`` on it is a step of ``eta0 / 2`` on Keras' MSE. It runs in
-    float64 whatever the input dtype and is single-threaded.
+    Squared error, no penalty, constant step ``eta0=learning_rate``, exactly
+    ``epochs`` epochs (``tol=None``), reshuffled every epoch. The match is loose:
+    it updates after every sample (batch size 1), its loss ``(y - p)² / 2``
+    halves the step on Keras' MSE, and it runs single-threaded in float64.
 
     Parameters
     ----------
     X_train, y_train, X_test, y_test : ndarray
-    epochs : int, default=10
-    learning_rate : float, default=0.01
-    seed : int, default=0
-        ``random_state`` (the shuffle).
+        The split.
+    epochs, learning_rate, seed : int, float, int
+        The recipe; ``random_state`` (the shuffle).
     coef_init, intercept_init : optional
         Starting point, e.g. TensorFlow's initial weights.
-    threads : int, optional
-        BLAS threads (only the prediction uses BLAS).
-    price_per_hour : float, optional
-    repeat : int, default=1
+    threads, price_per_hour, repeat
+        As in :func:`run_sklearn_lr` (only the prediction uses BLAS).
 
     Returns
     -------
     RunResult
-        Named ``"sklearn-sgd"``; ``loss_history`` is empty (SGDRegressor only
-        prints its per-epoch loss).
+        Named ``"sklearn-sgd"``; ``loss_history`` is empty (SGDRegressor only prints it).
     """
     from sklearn.linear_model import SGDRegressor
 
-    def make() -> SGDRegressor:
+    w0 = None if coef_init is None else np.asarray(coef_init, dtype=np.float64).ravel()
+    b0 = None if w0 is None else float(intercept_init or 0.0)
+    start = {} if w0 is None else {"coef_init": w0, "intercept_init": np.array([b0])}
+
+    def fit(X: np.ndarray, y: np.ndarray) -> SGDRegressor:
         return SGDRegressor(
-            loss="squared_error",
-            penalty=None,
-            learning_rate="constant",
-            eta0=learning_rate,
-            max_iter=epochs,
-            tol=None,
-            shuffle=True,
-            random_state=seed,
-        )
+            loss="squared_error", penalty=None, learning_rate="constant", eta0=learning_rate,
+            max_iter=epochs, tol=None, shuffle=True, random_state=seed,
+        ).fit(X, y, **start)  # fmt: skip
 
-    fit_kwargs: dict[str, Any] = {}
-    if coef_init is not None:
-        fit_kwargs["coef_init"] = np.asarray(coef_init, dtype=np.float64).ravel()
-        fit_kwargs["intercept_init"] = np.array([float(intercept_init or 0.0)])
-
-    est, measured = _measured_run(
-        lambda X, y: make().fit(X, y, **fit_kwargs),
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        threads=threads,
-        repeat=repeat,
-        price_per_hour=price_per_hour,
-    )
-    return RunResult(
-        name="sklearn-sgd",
-        **measured,
-        loss_history=[],
-        n_iter=int(est.n_iter_),
-        coef=np.asarray(est.coef_, dtype=np.float64).ravel(),
-        intercept=float(np.ravel(est.intercept_)[0]),
-        initial_coef=fit_kwargs.get("coef_init"),
-        initial_intercept=None
-        if "intercept_init" not in fit_kwargs
-        else float(fit_kwargs["intercept_init"][0]),
+    return _measure(
+        "sklearn-sgd", fit, (X_train, y_train, X_test, y_test), threads, repeat, price_per_hour,
+        initial_coef=w0, initial_intercept=b0,
         params={
-            "library": "scikit-learn",
-            "estimator": "SGDRegressor",
-            "epochs": epochs,
-            "learning_rate": learning_rate,
-            "batch_size": 1,
-            "dtype": "float64",
-            "threads": threads,
-            "seed": seed,
+            "library": "scikit-learn", "estimator": "SGDRegressor", "epochs": epochs,
+            "learning_rate": learning_rate, "batch_size": 1, "dtype": "float64",
+            "threads": threads, "seed": seed,
         },
-    )
+    )  # fmt: skip

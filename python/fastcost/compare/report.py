@@ -1,33 +1,30 @@
-"""What ``fastcost compare`` shows: the table and its notes, the JSON document, the chart."""
+"""What ``fastcost compare`` shows: the table and its notes, the JSON document
+(with the machine it ran on), the chart."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
-import math
+import platform
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fastcost.compare.machine import fastcost_version, machine_info
-from fastcost.resources import format_bytes, format_energy
+from fastcost._threads import available_cores
+from fastcost._version import __version__
+from fastcost.compare.result import jsonable
+from fastcost.resources import WATTS_PER_BUSY_CORE, format_bytes, format_energy
 
 if TYPE_CHECKING:
     from fastcost.compare.result import Comparison, RunResult
-    from fastcost.compare.runners import Settings
     from fastcost.datasets import Dataset
 
 __all__ = [
-    "PLOT_HINT",
-    "format_time",
-    "footer_notes",
-    "json_document",
-    "plot",
-    "preprocessing_summary",
-    "table",
-    "write_json",
-]
+    "PLOT_HINT", "footer_notes", "format_time", "json_document", "machine_info", "plot",
+    "preprocessing_summary", "table", "write_json",
+]  # fmt: skip
 
 PLOT_HINT = "pip install 'fastcost[plot]'"
 
@@ -48,96 +45,47 @@ def _speedup(tf_wall: float | None, wall: float) -> float | None:
 
 
 def table(results: Sequence[RunResult], tf_wall: float | None, price: bool) -> str:
-    """One row per result: wall, speed-up over TensorFlow, CPU, memory, energy, accuracy.
-
-    Parameters
-    ----------
-    results : sequence of RunResult
-    tf_wall : float or None
-        TensorFlow's wall time; None leaves the ``vs TF`` column empty (``-``).
-    price : bool
-        Add a ``cost`` column.
-
-    Returns
-    -------
-    str
-        Header, rule and rows, columns aligned; no trailing newline.
-    """
+    """The aligned table, one row per result, the speed-ups over ``tf_wall`` (None:
+    ``-``), a ``cost`` column with ``price``; no trailing newline."""
     header = ["solver", "wall", "vs TF", "CPU s", "peak mem", "energy"]
-    if price:
-        header.append("cost")
-    header += ["test MSE", "R2"]
+    header += ["cost", "test MSE", "R2"] if price else ["test MSE", "R2"]
     rows = []
-    for r in results:
+    for res in results:
+        r = res.report
         speed = _speedup(tf_wall, r.wall_time_s)
         row = [
-            r.name,
-            format_time(r.wall_time_s),
-            "-" if speed is None else f"{speed:.1f}x",
-            f"{r.cpu_time_s:.4f}",
-            format_bytes(r.peak_memory_delta_bytes),
-            format_energy(r.report),
-        ]
+            res.name, format_time(r.wall_time_s), "-" if speed is None else f"{speed:.1f}x",
+            f"{r.cpu_time_s:.4f}", format_bytes(r.peak_memory_delta_bytes), format_energy(r),
+        ]  # fmt: skip
         if price:
-            row.append("-" if r.report.cost is None else f"{r.report.cost:.3g}")
-        row += [f"{r.test_mse:.4g}", f"{r.r2:.7f}"]
-        rows.append(row)
+            row.append("-" if r.cost is None else f"{r.cost:.3g}")
+        rows.append([*row, f"{res.test_mse:.4g}", f"{res.r2:.7f}"])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
 
     def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
         rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest])
+        return "  ".join([cells[0].ljust(widths[0]), *rest])
 
-    out = [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
-    return "\n".join(out)
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
 def footer_notes(results: Sequence[RunResult], repeat: int) -> list[str]:
-    """The footer lines that say how to read the table.
-
-    Parameters
-    ----------
-    results : sequence of RunResult
-    repeat : int
-        Measured fits per row.
-
-    Returns
-    -------
-    list of str
-    """
+    """The lines under the table that say how to read it (``repeat``: measured fits per row)."""
     out = []
     if any(r.report.energy_estimated for r in results):
-        from fastcost.resources import WATTS_PER_BUSY_CORE
-
         out.append(
             f"(est.) energy estimated as CPU seconds x {WATTS_PER_BUSY_CORE:g} W per busy core "
             "(no RAPL/NVML counter readable)"
         )
     if repeat > 1:
         out.append(f"wall: median of {repeat} measured fits")
-    out.append("peak mem: resident memory growth during the fit; warm-ups excluded")
-    return out
+    return [*out, "peak mem: resident memory growth during the fit; warm-ups excluded"]
 
 
 def preprocessing_summary(data: Dataset, *, prune: bool, threads: int | None) -> dict[str, Any]:
-    """The preprocessing steps' reports, and one footer line per step used.
-
-    Parameters
-    ----------
-    data : Dataset
-        Its ``description["preprocessing_reports"]`` has the clean and
-        standardize reports of the split.
-    prune : bool
-        fastcost's solvers prune: add what pruning finds in ``data.X_train``.
-    threads : int or None
-        Threads of that search.
-
-    Returns
-    -------
-    dict
-        ``"reports"``: report name -> report dict; ``"notes"``: footer lines.
-    """
+    """The preprocessing steps' reports (``"reports"``) and a footer line per step
+    (``"notes"``): the split's clean and standardize reports, and with ``prune`` what
+    pruning finds in ``data.X_train`` (searched with ``threads`` threads)."""
     reports = dict(data.description.get("preprocessing_reports") or {})
     lines = []
     if "clean" in reports:
@@ -157,8 +105,7 @@ def preprocessing_summary(data: Dataset, *, prune: bool, threads: int | None) ->
     if prune:
         from fastcost.preprocessing import find_redundant_columns
 
-        p = find_redundant_columns(data.X_train, n_threads=threads).as_dict()
-        reports["prune"] = p
+        p = reports["prune"] = find_redundant_columns(data.X_train, n_threads=threads).as_dict()
         lines.append(
             f"prune (fastcost solvers): kept {p['n_features_kept']} of {p['n_features_in']} "
             f"columns (constant {p['constant']}, duplicate {p['duplicate']}, collinear "
@@ -168,69 +115,73 @@ def preprocessing_summary(data: Dataset, *, prune: bool, threads: int | None) ->
     return {"reports": reports, "notes": lines}
 
 
+def machine_info() -> dict[str, Any]:
+    """CPU model and cores, memory, platform, library versions (None: not installed),
+    fastcost's build (:func:`fastcost.config_info`) and the thread pools; None where unknown."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import psutil
+
+    cpu_model = platform.processor() or None
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        models = (ln.split(":", 1)[1].strip() for ln in fh if ln.lower().startswith("model name"))
+        cpu_model = next(models, cpu_model)
+    versions: dict[str, str | None] = {"fastcost": __version__}
+    for dist in ("numpy", "scipy", "scikit-learn", "tensorflow", "tensorflow-cpu", "keras"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = None
+    info: dict[str, Any] = {
+        "cpu_model": cpu_model,
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "available_cores": available_cores(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "fastcost_config": None,
+        "threadpools": None,
+    }
+    with contextlib.suppress(Exception):  # informational only
+        from fastcost._config import config_info
+
+        info["fastcost_config"] = dict(config_info())
+    with contextlib.suppress(Exception):
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = threadpool_info()
+    return info
+
+
 def json_document(
-    comparison: Comparison,
-    data: Dataset,
-    settings: Settings,
-    *,
-    clean: str,
-    standardize: bool,
-    preprocessing: dict[str, Any],
-    notes: list[str],
-    command: list[str],
-) -> dict[str, Any]:
-    """Everything about one comparison, for ``--json``.
+    comparison: Comparison, data: Dataset, settings: dict[str, Any], *, command: list[str],
+    preprocessing: dict[str, Any], notes: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """Everything about one comparison, for :func:`write_json`.
 
     Parameters
     ----------
-    comparison : Comparison
-        The rows' results, skips and failures.
-    data : Dataset
-        The split; its ``description`` is kept.
-    settings : Settings
-        As the runners got them (threads resolved).
-    clean, standardize : str, bool
-        The preprocessing asked for.
-    preprocessing : dict
-        :func:`preprocessing_summary`'s reports.
-    notes : list of str
-        The footer lines (:func:`footer_notes` and the preprocessing lines).
-    command : list of str
-        The command line, program name first.
-
-    Returns
-    -------
-    dict
-        Keys ``fastcost_version``, ``created_utc``, ``command``, ``settings``,
-        ``preprocessing``, ``data``, ``machine``, ``notes``, ``runs``,
-        ``skipped``, ``failed``; ready for :func:`write_json`.
+    comparison, data : Comparison, Dataset
+        The rows' results, skips and failures; the split (its ``description`` is kept).
+    settings : dict
+        What the rows were given (threads resolved) and the preprocessing asked for.
+    command, preprocessing, notes : list of str, dict, list of str
+        The command line, :func:`preprocessing_summary`'s reports, the footer lines.
     """
     tf_wall = comparison.tensorflow_wall_s
     return {
-        "fastcost_version": fastcost_version(),
+        "fastcost_version": __version__,
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
-        "settings": {
-            "solvers": comparison.names,
-            "threads": settings.threads,
-            "seed": settings.seed,
-            "epochs": settings.epochs,
-            "batch_size": settings.batch_size,
-            "learning_rate": settings.learning_rate,
-            "repeat": settings.repeat,
-            "price_per_hour": settings.price_per_hour,
-            "scheduler": settings.scheduler,
-            "sgd_initial_weights": comparison.start_source,
-            "clean": clean,
-            "standardize": standardize,
-            "prune": settings.prune,
-        },
+        "settings": {"solvers": comparison.names, **settings},
         "preprocessing": preprocessing,
         "data": data.description,
         "machine": machine_info(),
         "notes": notes,
         "runs": [
-            {**r.to_dict(), "speedup_vs_tensorflow": _speedup(tf_wall, r.wall_time_s)}
+            {**r.to_dict(), "speedup_vs_tensorflow": _speedup(tf_wall, r.report.wall_time_s)}
             for r in comparison.results
         ],
         "skipped": comparison.skipped,
@@ -239,7 +190,7 @@ def json_document(
 
 
 def write_json(path: str, doc: dict[str, Any]) -> None:
-    """Write ``doc`` as indented JSON; NumPy values become plain, non-finite floats null.
+    """Write ``doc`` as indented JSON (see :func:`~fastcost.compare.result.jsonable`).
 
     Raises
     ------
@@ -247,40 +198,19 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
         When the file cannot be written.
     """
     with open(path, "w") as fh:
-        json.dump(_jsonable(doc), fh, indent=2, allow_nan=False)
+        json.dump(jsonable(doc), fh, indent=2, allow_nan=False)
         fh.write("\n")
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
-
-
-def plot(path: str, results: Sequence[RunResult], title: str) -> None:
+def plot(path: str, results: Sequence[RunResult], tf_wall: float | None, title: str) -> None:
     """Save a chart of wall time (log scale) and peak memory, one bar per result.
 
     Parameters
     ----------
     path : str
-        Image file; its extension picks the format (e.g. ``.png``).
-    results : sequence of RunResult
-        At least one.
-    title : str
+        Image file; its extension picks the format.
+    results, tf_wall, title : sequence of RunResult, float or None, str
+        At least one result; TensorFlow's wall time, the reference of the speed-ups.
 
     Raises
     ------
@@ -294,39 +224,33 @@ def plot(path: str, results: Sequence[RunResult], title: str) -> None:
         raise ImportError(f"--plot needs matplotlib; install it with {PLOT_HINT}") from exc
 
     names = [r.name for r in results][::-1]
-    walls = [r.wall_time_s for r in results][::-1]
-    mems = [r.peak_memory_delta_bytes / 2**20 for r in results][::-1]
+    walls = [r.report.wall_time_s for r in results][::-1]
+    mems = [r.report.peak_memory_delta_bytes / 2**20 for r in results][::-1]
+    vs_tf = [f"  ({tf_wall / w:.1f}x vs TF)" if tf_wall and 0 < w != tf_wall else "" for w in walls]
     colors = ["tab:blue" if n.startswith("fastcost") else "tab:gray" for n in names]
-    height = 2.0 + 0.45 * len(names)
     # A bare Figure renders with Agg and leaves pyplot's global state alone.
-    fig = Figure(figsize=(11, height), layout="constrained")
+    fig = Figure(figsize=(11, 2.0 + 0.45 * len(names)), layout="constrained")
     ax_t, ax_m = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(names))
-
-    tf_wall = next((r.wall_time_s for r in results if r.name == "tensorflow"), None)
-    ax_t.barh(y, walls, color=colors)
-    ax_t.set_xscale("log")
-    ax_t.set_xlabel("wall time of fit (s, log scale)")
-    ax_t.set_yticks(y, names)
-    ax_t.set_title("Time (lower is better)")
-    for yi, w in zip(y, walls, strict=True):
-        text = format_time(w)
-        if tf_wall and w > 0 and w != tf_wall:
-            text += f"  ({tf_wall / w:.1f}x vs TF)"
-        ax_t.annotate(text, (w, yi), xytext=(3, 0), textcoords="offset points", va="center")
-    if walls:
-        lo, hi = min(w for w in walls if w > 0), max(walls)
-        ax_t.set_xlim(lo / 2, hi * 30)
-
-    ax_m.barh(y, mems, color=colors)
-    ax_m.set_xlabel("peak memory growth during fit (MiB)")
-    ax_m.set_title("Memory (lower is better)")
-    for yi, m in zip(y, mems, strict=True):
-        ax_m.annotate(f"{m:.1f}", (m, yi), xytext=(3, 0), textcoords="offset points", va="center")
-    ax_m.set_xlim(0, max([*mems, 1.0]) * 1.25)
-    for ax in (ax_t, ax_m):
+    panels = [
+        (ax_t, walls, [format_time(w) + v for w, v in zip(walls, vs_tf, strict=True)],
+         "wall time of fit (s, log scale)", "Time (lower is better)"),
+        (ax_m, mems, [f"{m:.1f}" for m in mems],
+         "peak memory growth during fit (MiB)", "Memory (lower is better)"),
+    ]  # fmt: skip
+    for ax, values, labels, xlabel, heading in panels:
+        ax.barh(y, values, color=colors)
+        ax.set_xlabel(xlabel)
+        ax.set_title(heading)
+        for yi, value, text in zip(y, values, labels, strict=True):
+            ax.annotate(text, (value, yi), xytext=(3, 0), textcoords="offset points", va="center")
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
+    ax_t.set_xscale("log")
+    ax_t.set_yticks(y, names)
+    if walls:
+        ax_t.set_xlim(min(w for w in walls if w > 0) / 2, max(walls) * 30)
+    ax_m.set_xlim(0, max([*mems, 1.0]) * 1.25)
     handles = [
         Patch(color="tab:blue", label="fastcost"),
         Patch(color="tab:gray", label="baselines (TensorFlow, scikit-learn)"),

@@ -1,141 +1,34 @@
-"""Running a comparison: load the split, run every selected row, report.
-
-:func:`compare` is ``fastcost compare`` after its arguments are parsed: it
-loads (or makes) the data, split 80/20 and standardized on the training rows
-(:class:`DataOptions`), runs each row of :data:`~fastcost.compare.runners.RUNNERS`
-asked for with the same :class:`~fastcost.compare.runners.Settings`
-(:func:`run_comparison`: every runner warms up outside its measurement), prints
-the table on stdout and progress on stderr, and writes the JSON and the chart
-when asked (:class:`OutputOptions`).
-"""
+"""Running ``fastcost compare``: load the split, run the rows, print and write the report."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
 from fastcost._threads import available_cores
 from fastcost.baselines.tensorflow import glorot_uniform
-from fastcost.compare.report import (
-    footer_notes,
-    format_time,
-    json_document,
-    plot,
-    preprocessing_summary,
-    table,
-    write_json,
-)
+from fastcost.compare import report
 from fastcost.compare.result import Comparison, RunResult
 from fastcost.compare.runners import RUNNERS, Runner, Settings, Start
-from fastcost.datasets import (
-    DEFAULT_N_FEATURES,
-    DEFAULT_N_SAMPLES,
-    DEFAULT_NOISE,
-    Dataset,
-    load_file,
-    make_default,
-)
+from fastcost.datasets import Dataset, load_file, make_default
 
-__all__ = ["DataOptions", "OutputOptions", "Progress", "compare", "run_comparison"]
-
-
-@dataclasses.dataclass(frozen=True)
-class DataOptions:
-    """Where the data come from and how they are prepared.
-
-    Attributes
-    ----------
-    path : str or None
-        A CSV, Parquet, ``.npy`` or ``.npz`` file (see
-        :func:`fastcost.datasets.load_file`); None: the built-in problem
-        (:func:`fastcost.datasets.make_default`).
-    target : str or None
-        The target column or array of the file.
-    n_samples, n_features, noise : int, int, float
-        Size and noise of the built-in problem.
-    dtype : {"float64", "float32"}
-        dtype of the split.
-    clean : {"raise", "drop", "impute"}
-        NaN/inf in a file's data.
-    standardize : bool
-        Standardize ``X`` on the training rows.
-    """
-
-    path: str | None = None
-    target: str | None = None
-    n_samples: int = DEFAULT_N_SAMPLES
-    n_features: int = DEFAULT_N_FEATURES
-    noise: float = DEFAULT_NOISE
-    dtype: str = "float64"
-    clean: str = "raise"
-    standardize: bool = True
-
-    def load(self, seed: int) -> Dataset:
-        """The split, 80/20, with ``seed`` for the generator and the split.
-
-        Raises
-        ------
-        OSError, ValueError, ImportError
-            When the file cannot be read, its data are invalid, or reading it
-            needs a library that is missing.
-        """
-        if self.path:
-            return load_file(
-                self.path, target=self.target, seed=seed, dtype=self.dtype,
-                clean=self.clean, standardize=self.standardize,
-            )  # fmt: skip
-        return make_default(
-            self.n_samples, self.n_features, noise=self.noise, seed=seed, dtype=self.dtype,
-            standardize=self.standardize,
-        )  # fmt: skip
-
-
-@dataclasses.dataclass(frozen=True)
-class OutputOptions:
-    """What a comparison writes besides the table.
-
-    Attributes
-    ----------
-    json : str or None
-        File for the JSON document.
-    plot : str or None
-        Image file for the chart (needs matplotlib).
-    quiet : bool
-        No progress on stderr.
-    command : tuple of str
-        The command line, recorded in the JSON document.
-    """
-
-    json: str | None = None
-    plot: str | None = None
-    quiet: bool = False
-    command: tuple[str, ...] = ("fastcost", "compare")
+__all__ = ["Progress", "compare", "run_comparison"]
 
 
 class Progress:
-    """One line per runner on a stream, and a heartbeat for long runs.
-
-    Parameters
-    ----------
-    stream : text stream
-        Where the lines go (``fastcost compare``: stderr).
-    quiet : bool
-        Say nothing.
-    every_s : float, default=10.0
-        Seconds between heartbeats of a step.
-    """
+    """One line per step on ``stream`` (none when ``quiet``), and a heartbeat every
+    ``every_s`` seconds while a step runs."""
 
     def __init__(self, stream: TextIO, quiet: bool, every_s: float = 10.0) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.every_s = every_s
+        self.stream, self.quiet, self.every_s = stream, quiet, every_s
 
     def say(self, text: str) -> None:
         """Write one line, unless quiet."""
@@ -146,6 +39,9 @@ class Progress:
     def step(self, label: str) -> Iterator[None]:
         """Announce ``label``, then say every ``every_s`` seconds that it still runs."""
         self.say(f"{label} ...")
+        if self.quiet:
+            yield
+            return
         stop = threading.Event()
         t0 = time.perf_counter()
 
@@ -153,39 +49,23 @@ class Progress:
             while not stop.wait(self.every_s):
                 self.say(f"  ... still running ({time.perf_counter() - t0:.0f} s)")
 
-        ticker = None
-        if not self.quiet:
-            ticker = threading.Thread(target=beat, name="fastcost-progress", daemon=True)
-            ticker.start()
+        ticker = threading.Thread(target=beat, name="fastcost-progress", daemon=True)
+        ticker.start()
         try:
             yield
         finally:
             stop.set()
-            if ticker is not None:
-                ticker.join()
+            ticker.join()
 
 
 def run_comparison(
     names: Sequence[str], data: Dataset, settings: Settings, progress: Progress
 ) -> Comparison:
-    """Run the rows ``names`` one after another on ``data``.
+    """Run the rows ``names`` (:func:`~fastcost.compare.runners.select`) one after another.
 
     The SGDs start from Keras' default drawn with NumPy, or from the initial
-    weights of a row that gives them (TensorFlow) once it has run. A row whose
-    optional library is missing is skipped, a row that raises is recorded as
-    failed; the others still run.
-
-    Parameters
-    ----------
-    names : sequence of str
-        Rows of :data:`~fastcost.compare.runners.RUNNERS`, in run order
-        (:func:`~fastcost.compare.runners.select`).
-    data : Dataset
-        The split.
-    settings : Settings
-        Given to every runner.
-    progress : Progress
-        Says what runs.
+    weights of a row that gives them once it has run. A row whose optional
+    library is missing is skipped, a row that raises fails; the others still run.
 
     Returns
     -------
@@ -200,25 +80,24 @@ def run_comparison(
         try:
             with progress.step(f"{label}: running"):
                 res = _run_one(runner, data, settings, start, progress, label)
-                if runner.gives_start:
-                    assert res.initial_coef is not None
-                    start = (res.initial_coef, float(res.initial_intercept or 0.0))
-                    comparison.start_source = runner.name
-        except ImportError as exc:
-            if runner.install_hint is None:
-                _record_failure(comparison, name, exc, progress, label)
+        except Exception as exc:
+            hint = runner.install_hint if isinstance(exc, ImportError) else None
+            if hint is None:
+                tb = traceback.format_exc()
+                comparison.failed.append({"name": name, "error": repr(exc), "traceback": tb})
+                progress.say(f"{label}: failed: {type(exc).__name__}: {exc}")
             else:
-                hint = runner.install_hint
                 progress.say(f"{label}: skipped, {runner.library} is not installed: {hint}")
                 comparison.skipped.append({"name": name, "reason": f"not installed ({hint})"})
             continue
-        except Exception as exc:
-            _record_failure(comparison, name, exc, progress, label)
-            continue
+        if runner.gives_start:
+            assert res.initial_coef is not None
+            start = (res.initial_coef, float(res.initial_intercept or 0.0))
+            comparison.start_source = runner.name
         comparison.results.append(res)
         progress.say(
-            f"{label}: fit {format_time(res.wall_time_s)}, "
-            f"total {format_time(time.perf_counter() - t0)} with warm-up"
+            f"{label}: fit {report.format_time(res.report.wall_time_s)}, "
+            f"total {report.format_time(time.perf_counter() - t0)} with warm-up"
         )
     return comparison
 
@@ -238,112 +117,89 @@ def _run_one(
     return res
 
 
-def _record_failure(
-    comparison: Comparison, name: str, exc: Exception, progress: Progress, label: str
-) -> None:
-    """Keep the error of a row that raised (called inside its ``except``)."""
-    comparison.failed.append(
-        {"name": name, "error": repr(exc), "traceback": traceback.format_exc()}
-    )
-    progress.say(f"{label}: failed: {type(exc).__name__}: {exc}")
+def _load(args: argparse.Namespace) -> Dataset:
+    """The split of ``--data``, else the built-in problem."""
+    common = {"seed": args.seed, "dtype": args.dtype, "standardize": args.standardize}
+    if args.data:
+        return load_file(args.data, target=args.target, clean=args.clean, **common)
+    return make_default(args.n_samples, args.n_features, noise=args.noise, **common)
 
 
-def compare(
-    names: Sequence[str],
-    data_options: DataOptions | None = None,
-    settings: Settings | None = None,
-    output: OutputOptions | None = None,
+def _save(
+    progress: Progress, failure: str, errors: Any, save: Callable[..., None], path: str, *what: Any
 ) -> int:
+    """``save(path, *what)``: 0, or 1 with ``failure`` and the error said on stderr."""
+    try:
+        save(path, *what)
+    except errors as exc:
+        print(f"fastcost compare: {failure}: {exc}", file=sys.stderr)
+        return 1
+    progress.say(f"wrote {path}")
+    return 0
+
+
+def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) -> int:
     """``fastcost compare``: run the rows ``names``, print the table, write what is asked.
 
     Parameters
     ----------
     names : sequence of str
-        Rows of :data:`~fastcost.compare.runners.RUNNERS`, in run order
-        (:func:`~fastcost.compare.runners.select`).
-    data_options : DataOptions, optional
-        Default: the built-in problem.
-    settings : Settings, optional
-        Given to every runner; ``threads=None`` becomes the cores this process
-        may use.
-    output : OutputOptions, optional
-        Default: the table and progress only.
+        Rows of :data:`~fastcost.compare.runners.RUNNERS`, in run order.
+    args, command : argparse.Namespace, list of str
+        The parsed options (:func:`fastcost.cli.build_parser`); the command line.
 
     Returns
     -------
     int
-        0 on success; 1 when the data could not be loaded, a row failed, or
-        the JSON or the chart could not be written.
+        0; 1 when the data, a row, the JSON or the chart failed.
     """
-    data_options = data_options or DataOptions()
-    settings = settings or Settings()
-    output = output or OutputOptions()
-    progress = Progress(sys.stderr, output.quiet)
-    asked_threads = settings.threads
-    settings = dataclasses.replace(settings, threads=asked_threads or available_cores())
-
+    progress = Progress(sys.stderr, args.quiet)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)}
+    settings = Settings(**{**given, "threads": args.threads or available_cores()})
     try:
-        data = data_options.load(settings.seed)
+        data = _load(args)
     except (OSError, ValueError, ImportError) as exc:
         print(f"fastcost compare: cannot load data: {exc}", file=sys.stderr)
         return 1
-    n_train, d = data.X_train.shape
+    (n_train, d), dtype = data.X_train.shape, data.X_train.dtype.name
     progress.say(
         f"fastcost compare: {n_train} train / {data.X_test.shape[0]} test rows, {d} features, "
-        f"{data.X_train.dtype.name}, {settings.threads} threads, {len(names)} solvers"
+        f"{dtype}, {settings.threads} threads, {len(names)} solvers"
     )
 
     comparison = run_comparison(names, data, settings, progress)
-    if comparison.results:
-        price = settings.price_per_hour is not None
-        print(table(comparison.results, comparison.tensorflow_wall_s, price))
-    notes = footer_notes(comparison.results, settings.repeat)
-    preprocessing = preprocessing_summary(data, prune=settings.prune, threads=asked_threads)
-    notes.extend(preprocessing.pop("notes"))
-    for note in notes:
-        print(note)
+    results = comparison.results
+    if results:
+        print(report.table(results, comparison.tensorflow_wall_s, args.price_per_hour is not None))
+    preprocessing = report.preprocessing_summary(data, prune=args.prune, threads=args.threads)
+    notes = [*report.footer_notes(results, args.repeat), *preprocessing.pop("notes")]
+    print(*notes, sep="\n")
     for item in comparison.skipped:
         print(f"skipped {item['name']}: {item['reason']}")
     for item in comparison.failed:
         print(f"failed {item['name']}: {item['error']}")
 
     status = 1 if comparison.failed else 0
-    if output.json:
-        doc = json_document(
-            comparison, data, settings,
-            clean=data_options.clean, standardize=data_options.standardize,
-            preprocessing=preprocessing, notes=notes, command=list(output.command),
-        )  # fmt: skip
-        status = max(status, _save_json(output.json, doc, progress))
-    if output.plot:
-        title = (
-            f"Linear regression fit, {n_train} x {d} ({data.X_train.dtype.name}), "
-            f"{settings.threads} threads"
+    if args.json:
+        recorded = {
+            **{k: v for k, v in dataclasses.asdict(settings).items() if k != "prune"},
+            "sgd_initial_weights": comparison.start_source,
+            "clean": args.clean, "standardize": args.standardize, "prune": settings.prune,
+        }  # fmt: skip
+        doc = report.json_document(
+            comparison, data, recorded, command=command, preprocessing=preprocessing, notes=notes
         )
-        status = max(status, _save_plot(output.plot, comparison.results, title, progress))
-    return status
-
-
-def _save_json(path: str, doc: dict[str, Any], progress: Progress) -> int:
-    """Write the JSON document; the exit status it leaves (1: not written)."""
-    try:
-        write_json(path, doc)
-    except OSError as exc:
-        print(f"fastcost compare: cannot write {path}: {exc}", file=sys.stderr)
-        return 1
-    progress.say(f"wrote {path}")
-    return 0
-
-
-def _save_plot(path: str, results: list[RunResult], title: str, progress: Progress) -> int:
-    """Save the chart; the exit status it leaves (1: nothing to plot, or not saved)."""
-    if not results:
+        status |= _save(
+            progress, f"cannot write {args.json}", OSError, report.write_json, args.json, doc
+        )
+    if args.plot and not results:
         print("fastcost compare: nothing to plot, every run failed", file=sys.stderr)
         return 1
-    try:
-        plot(path, results, title)
-    except (ImportError, OSError, ValueError) as exc:
-        print(f"fastcost compare: cannot plot: {exc}", file=sys.stderr)
-        return 1
-    progress.say(f"wrote {path}")
-    return 0
+    if args.plot:
+        title = f"Linear regression fit, {n_train} x {d} ({dtype}), {settings.threads} threads"
+        errors = (ImportError, OSError, ValueError)
+        tf_wall = comparison.tensorflow_wall_s
+        status |= _save(
+            progress, "cannot plot", errors, report.plot, args.plot, results, tf_wall, title
+        )
+    return status

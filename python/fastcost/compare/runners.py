@@ -1,61 +1,49 @@
-"""The rows of ``fastcost compare``: the runner protocol and the one registry.
+"""The rows of ``fastcost compare``: the runner protocol, fastcost's own rows
+(:func:`run_fastcost`, :func:`run_dask`) and the one registry, :data:`RUNNERS`.
 
-A :class:`Runner` fits one model on the comparison's split with the common
-:class:`Settings` and returns a :class:`~fastcost.compare.result.RunResult`.
-:data:`RUNNERS` maps every row name to its runner, in the order rows run;
-adding a row is one entry there. The implementations live with their library:
-TensorFlow and scikit-learn in :mod:`fastcost.baselines`, fastcost (local and
-on Dask) in :mod:`fastcost.compare.solvers`.
+Adding a row is one entry there; the baselines live in :mod:`fastcost.baselines`.
 """
 
 from __future__ import annotations
 
-import abc
 import dataclasses
-from typing import TYPE_CHECKING
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fastcost.baselines.sklearn import run_sklearn_lr, run_sklearn_sgd
 from fastcost.baselines.tensorflow import TENSORFLOW_HINT, run_tensorflow
-from fastcost.compare.solvers import run_dask, run_fastcost
-from fastcost.linear_model import SOLVERS
+from fastcost.compare.result import RunResult, measure_estimator, warmup_rows
+from fastcost.linear_model import SOLVERS, LinearRegression
 
 if TYPE_CHECKING:
-    from fastcost.compare.result import RunResult
     from fastcost.datasets import Dataset
 
-__all__ = ["RUNNERS", "Runner", "Settings", "Start", "select"]
+__all__ = [
+    "RUNNERS", "Runner", "Settings", "fastcost_solvers", "run_dask", "run_fastcost", "select",
+]  # fmt: skip
 
 #: The SGDs' starting point: initial coefficients and intercept.
 Start = tuple[np.ndarray, float]
 
-#: Solvers that also run on the Dask cluster given with ``--scheduler``.
-DASK_ROWS = ("newton", "lbfgs")
-
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """What every runner is given besides the data: one recipe, one measurement.
+    """What every row is given besides the data: one recipe, one measurement.
 
     Attributes
     ----------
-    threads : int or None
-        Threads of every library (None: each library's default; ``fastcost
-        compare`` passes the cores this process may use).
-    seed : int
-        Initial weights and shuffles.
+    threads, seed : int or None, int
+        Threads of every library; seed of the initial weights and shuffles.
     epochs, batch_size, learning_rate : int, int, float
-        The SGD recipe (Keras' ``fit``; scikit-learn's SGD and fastcost's sgd
-        follow it as far as they can).
-    repeat : int
-        Measured fits per row; the median-wall one is reported.
-    price_per_hour : float or None
-        Turns wall time into a cost.
-    prune : bool
-        fastcost's solvers drop redundant columns (``prune=True``).
-    scheduler : str or None
-        Address of the Dask scheduler of the Dask rows.
+        The SGD recipe (Keras' ``fit``).
+    repeat, price_per_hour : int, float or None
+        Measured fits per row (the median-wall one is reported); the price of an hour.
+    prune, scheduler : bool, str or None
+        fastcost's solvers drop redundant columns; the Dask rows' scheduler address.
     """
 
     threads: int | None = None
@@ -69,169 +57,157 @@ class Settings:
     scheduler: str | None = None
 
 
-class Runner(abc.ABC):
+@dataclasses.dataclass(frozen=True)
+class Runner:
     """One row of the comparison.
 
     Attributes
     ----------
-    name : str
-        The row's label, and its name in ``--solvers``.
-    library : str
-        What it runs, in words (e.g. ``"TensorFlow"``).
-    aliases : tuple of str
-        Other names ``--solvers`` accepts for it.
+    name, library : str
+        The row's label (its name in ``--solvers``) and what it runs, in words.
+    fit : callable
+        ``fit(X_train, y_train, X_test, y_test, **kwargs) -> RunResult``.
+    aliases, in_default_run : tuple of str, bool
+        Other names ``--solvers`` accepts; runs when ``--solvers`` is not given.
     baseline : bool
-        A library fastcost is compared with. Baselines run first, in registry
-        order; the other rows follow in the order they were asked for.
-    in_default_run : bool
-        Runs when ``--solvers`` is not given.
+        Baselines run first, in registry order; the other rows in the order asked for.
     cluster_twin_of : str or None
-        The local row this one repeats on a Dask cluster. Such a row runs only
-        with a scheduler, right after its twin, and is not named in ``--solvers``.
-    gives_start : bool
-        Its initial weights (``RunResult.initial_coef``) become the start of the
-        rows after it.
-    install_hint : str or None
-        For a library that is optional: an ImportError then skips the row with
-        this hint instead of failing it.
-    note_warnings : tuple of Warning subclasses
-        Warnings the run may emit about its environment; they become progress
-        notes instead of warnings.
+        The local row this one repeats on a Dask cluster: it runs only with a
+        scheduler, right after its twin, and is not named in ``--solvers``.
+    gives_start, takes_start : bool
+        Its initial weights become the start of the rows after it; it starts there.
+    install_hint, note_warnings : str or None, tuple of Warning subclasses
+        An ImportError skips the row with this hint; warnings shown as progress notes.
     """
 
     name: str
     library: str
+    fit: Callable[..., RunResult]
     aliases: tuple[str, ...] = ()
     baseline: bool = False
     in_default_run: bool = True
     cluster_twin_of: str | None = None
     gives_start: bool = False
+    takes_start: bool = False
     install_hint: str | None = None
     note_warnings: tuple[type[Warning], ...] = ()
 
-    @abc.abstractmethod
     def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
-        """Fit, measure and score the row's model.
-
-        Parameters
-        ----------
-        data : Dataset
-            The standardized train/test split.
-        settings : Settings
-            The recipe and the measurement.
-        start : tuple of (ndarray, float)
-            Where the SGDs start: TensorFlow's initial weights when it ran,
-            else Keras' default drawn with NumPy.
-
-        Returns
-        -------
-        RunResult
-        """
+        """Fit, measure and score the row's model: ``fit`` gets the split, the
+        :class:`Settings` its signature names, and ``start`` as ``coef_init`` and
+        ``intercept_init`` when :attr:`takes_start`."""
+        accepted = inspect.signature(self.fit).parameters
+        kwargs = {k: v for k, v in dataclasses.asdict(settings).items() if k in accepted}
+        if self.takes_start:
+            kwargs.update(coef_init=start[0], intercept_init=start[1])
+        return self.fit(data.X_train, data.y_train, data.X_test, data.y_test, **kwargs)
 
 
-class TensorFlowRunner(Runner):
-    """The Keras recipe (:func:`fastcost.baselines.run_tensorflow`)."""
-
-    name = "tensorflow"
-    library = "TensorFlow"
-    aliases = ("tf", "keras")
-    baseline = True
-    gives_start = True
-    install_hint = TENSORFLOW_HINT
-    note_warnings = (RuntimeWarning,)  # e.g. threads could not be set: tell, do not fail
-
-    def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
-        return run_tensorflow(
-            data.X_train, data.y_train, data.X_test, data.y_test,
-            epochs=settings.epochs, batch_size=settings.batch_size,
-            learning_rate=settings.learning_rate, seed=settings.seed, threads=settings.threads,
-            price_per_hour=settings.price_per_hour, repeat=settings.repeat,
-        )  # fmt: skip
+def fastcost_solvers() -> tuple[str, ...]:
+    """fastcost's solvers that run by default: :data:`fastcost.linear_model.SOLVERS`
+    without ``"auto"``, which picks one of the others."""
+    return tuple(s for s in SOLVERS if s != "auto")
 
 
-class SklearnLinearRegressionRunner(Runner):
-    """scikit-learn's exact least squares (:func:`fastcost.baselines.run_sklearn_lr`)."""
-
-    name = "sklearn-lr"
-    library = "scikit-learn"
-    baseline = True
-
-    def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
-        return run_sklearn_lr(
-            data.X_train, data.y_train, data.X_test, data.y_test,
-            threads=settings.threads, price_per_hour=settings.price_per_hour,
-            repeat=settings.repeat,
-        )  # fmt: skip
-
-
-class SklearnSGDRunner(Runner):
-    """scikit-learn's ``SGDRegressor`` from the start (:func:`fastcost.baselines.run_sklearn_sgd`)."""
-
-    name = "sklearn-sgd"
-    library = "scikit-learn"
-    baseline = True
-
-    def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
-        return run_sklearn_sgd(
-            data.X_train, data.y_train, data.X_test, data.y_test,
-            epochs=settings.epochs, learning_rate=settings.learning_rate, seed=settings.seed,
-            coef_init=start[0], intercept_init=start[1], threads=settings.threads,
-            price_per_hour=settings.price_per_hour, repeat=settings.repeat,
-        )  # fmt: skip
-
-
-class FastcostRunner(Runner):
-    """:class:`fastcost.LinearRegression` with one solver (:func:`~fastcost.compare.solvers.run_fastcost`).
+def run_fastcost(
+    solver: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+    *, epochs: int = 10, batch_size: int = 100, learning_rate: float = 0.01, seed: int = 0,
+    threads: int | None = None, price_per_hour: float | None = None, repeat: int = 1,
+    prune: bool = False, coef_init: np.ndarray | None = None, intercept_init: float | None = None,
+) -> RunResult:  # fmt: skip
+    """Fit :class:`fastcost.LinearRegression` with ``solver`` and measure it.
 
     Parameters
     ----------
     solver : str
-        One of ``fastcost.linear_model.SOLVERS``; ``sgd`` starts from the start.
+        One of :data:`fastcost.linear_model.SOLVERS`.
+    X_train, y_train, X_test, y_test : ndarray
+        The split; ``X`` is used in its own dtype.
+    epochs, batch_size, learning_rate : int, int, float
+        The SGD recipe, used by ``"sgd"`` only (``epochs`` is its ``max_iter``).
+    seed, threads, prune
+        ``random_state``, ``n_threads`` (None: all cores) and ``prune`` of the estimator.
+    price_per_hour, repeat
+        See :func:`~fastcost.compare.result.measure_repeated`.
+    coef_init, intercept_init : optional
+        Starting point of ``"sgd"`` (e.g. TensorFlow's initial weights).
+
+    Returns
+    -------
+    RunResult
+        Named ``"fastcost-<solver>"``; the report has the passes, bytes, flops and rates.
     """
+    kwargs: dict[str, Any] = {"alpha": 0.0, "random_state": seed, "n_threads": threads}
+    fit_kwargs: dict[str, Any] = {}
+    if solver == "sgd":
+        kwargs.update(max_iter=epochs, batch_size=batch_size, learning_rate=learning_rate)
+        if coef_init is not None:
+            fit_kwargs["coef_init"] = np.asarray(coef_init, dtype=X_train.dtype).ravel()
+            fit_kwargs["intercept_init"] = float(intercept_init or 0.0)
+    if prune:
+        kwargs["prune"] = True
+    return measure_estimator(
+        f"fastcost-{solver}",
+        lambda X, y: LinearRegression(solver=solver, **kwargs).fit(X, y, **fit_kwargs),
+        X_train, y_train, X_test, y_test,
+        n_warm=warmup_rows(X_train.shape[0], batch_size), repeat=repeat,
+        price_per_hour=price_per_hour, count_work_of=solver,
+        initial_coef=fit_kwargs.get("coef_init"),
+        initial_intercept=fit_kwargs.get("intercept_init"),
+        params={
+            "library": "fastcost", "solver": solver, "dtype": X_train.dtype.name,
+            "threads": threads, "seed": seed,
+            **{k: v for k, v in kwargs.items() if k != "random_state"},
+        },
+    )  # fmt: skip
 
-    library = "fastcost"
 
-    def __init__(self, solver: str) -> None:
-        self.solver = solver
-        self.name = f"fastcost-{solver}"
-        self.aliases = (solver,)
-        self.in_default_run = solver != "auto"  # auto picks one of the others
+def run_dask(
+    solver: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+    *, scheduler: str | None = None, price_per_hour: float | None = None, repeat: int = 1,
+) -> RunResult:  # fmt: skip
+    """Fit :class:`fastcost.dask.LinearRegression` on a cluster and measure it.
 
-    def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
-        is_sgd = self.solver == "sgd"
-        return run_fastcost(
-            self.solver, data.X_train, data.y_train, data.X_test, data.y_test,
-            epochs=settings.epochs, batch_size=settings.batch_size,
-            learning_rate=settings.learning_rate, seed=settings.seed,
-            coef_init=start[0] if is_sgd else None, intercept_init=start[1] if is_sgd else None,
-            threads=settings.threads, price_per_hour=settings.price_per_hour,
-            repeat=settings.repeat, **({"prune": True} if settings.prune else {}),
-        )  # fmt: skip
-
-
-class DaskRunner(Runner):
-    """:class:`fastcost.dask.LinearRegression` on the scheduler's cluster
-    (:func:`~fastcost.compare.solvers.run_dask`).
+    The training rows are persisted on the cluster, one chunk per worker, outside
+    the measurement; the report covers this (client) process, not the workers.
 
     Parameters
     ----------
     solver : str
         One of ``fastcost.dask.DASK_SOLVERS``.
+    X_train, y_train, X_test, y_test : ndarray
+        The split, in memory here; the test rows are scored here.
+    scheduler : str, optional
+        The scheduler's address (:func:`fastcost.dask.connect`; None: a local cluster).
+    price_per_hour, repeat
+        See :func:`~fastcost.compare.result.measure_repeated`.
+
+    Returns
+    -------
+    RunResult
+        Named ``"fastcost-dask-<solver>"``; an ImportError names the extra to install.
     """
+    from fastcost.dask import LinearRegression as DaskLinearRegression
+    from fastcost.dask import connect
 
-    library = "fastcost.dask"
-    in_default_run = False
+    with connect(None, scheduler) as client:  # imports dask, or says what to install
+        import dask.array as da
 
-    def __init__(self, solver: str) -> None:
-        self.solver = solver
-        self.name = f"fastcost-dask-{solver}"
-        self.cluster_twin_of = f"fastcost-{solver}"
-
-    def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
-        return run_dask(
-            self.solver, data.X_train, data.y_train, data.X_test, data.y_test,
-            scheduler=settings.scheduler, price_per_hour=settings.price_per_hour,
-            repeat=settings.repeat,
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        rows = max(1, -(-X_train.shape[0] // n_workers))
+        X = client.persist(da.from_array(X_train, chunks=(rows, -1)))
+        y = client.persist(da.from_array(y_train, chunks=(rows,)))
+        kwargs: dict[str, Any] = {"alpha": 0.0, "n_threads": None}
+        return measure_estimator(
+            f"fastcost-dask-{solver}",
+            lambda X, y: DaskLinearRegression(solver=solver, client=client, **kwargs).fit(X, y),
+            X, y, X_test, y_test, n_warm=min(rows, 200), repeat=repeat,
+            price_per_hour=price_per_hour,
+            params=lambda est: {
+                "library": "fastcost.dask", "solver": solver, "dtype": X_train.dtype.name,
+                "scheduler": scheduler or "local", "workers": n_workers,
+                "chunks": int(est.n_chunks_), **kwargs,
+            },
         )  # fmt: skip
 
 
@@ -239,13 +215,29 @@ class DaskRunner(Runner):
 RUNNERS: dict[str, Runner] = {
     r.name: r
     for r in (
-        TensorFlowRunner(),  # first: its initial weights are the start of the SGDs
-        SklearnLinearRegressionRunner(),
-        SklearnSGDRunner(),
-        *(FastcostRunner(solver) for solver in SOLVERS),
-        *(DaskRunner(solver) for solver in DASK_ROWS),
+        # First: its initial weights start the SGDs; threads it cannot set are a note.
+        Runner(
+            "tensorflow", "TensorFlow", run_tensorflow, aliases=("tf", "keras"), baseline=True,
+            gives_start=True, install_hint=TENSORFLOW_HINT, note_warnings=(RuntimeWarning,),
+        ),
+        Runner("sklearn-lr", "scikit-learn", run_sklearn_lr, baseline=True),
+        Runner("sklearn-sgd", "scikit-learn", run_sklearn_sgd, baseline=True, takes_start=True),
+        *(
+            Runner(
+                f"fastcost-{s}", "fastcost", functools.partial(run_fastcost, s), aliases=(s,),
+                in_default_run=s in fastcost_solvers(), takes_start=s == "sgd",
+            )
+            for s in SOLVERS
+        ),
+        *(
+            Runner(
+                f"fastcost-dask-{s}", "fastcost.dask", functools.partial(run_dask, s),
+                in_default_run=False, cluster_twin_of=f"fastcost-{s}",
+            )
+            for s in ("newton", "lbfgs")  # the solvers that also run with --scheduler
+        ),
     )
-}
+}  # fmt: skip
 
 
 def select(text: str | None, *, scheduler: bool = False) -> list[str]:
@@ -254,54 +246,33 @@ def select(text: str | None, *, scheduler: bool = False) -> list[str]:
     Parameters
     ----------
     text : str or None
-        Comma-separated row names or aliases, case-insensitive (fastcost's
-        solvers with or without the ``fastcost-`` prefix); None: every row
-        that runs by default.
+        Comma-separated names or aliases, case-insensitive (fastcost's solvers
+        with or without ``fastcost-``); None: the rows that run by default.
     scheduler : bool, default=False
         A Dask scheduler is given: each row with a cluster twin is followed by it.
 
     Returns
     -------
     list of str
-        Names in :data:`RUNNERS`, without duplicates.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name, or a list without any name.
+        Names in :data:`RUNNERS`, without duplicates; a ValueError for an unknown
+        name or an empty list.
     """
-    if text is None:
-        chosen = [name for name, r in RUNNERS.items() if r.in_default_run]
-    else:
-        chosen = _parse(text)
+    default = [name for name, r in RUNNERS.items() if r.in_default_run]
+    chosen = default if text is None else []
+    if text is not None:
+        lookup = {
+            k: n for n, r in RUNNERS.items() if not r.cluster_twin_of for k in (n, *r.aliases)
+        }
+        for raw in filter(None, (part.strip() for part in text.split(","))):
+            name = lookup.get(raw.lower())
+            if name is None:
+                valid = ", ".join(n.removeprefix("fastcost-") for n in default)
+                raise ValueError(f"unknown solver {raw!r}; choose from: {valid}")
+            if name not in chosen:
+                chosen.append(name)
+        if not chosen:
+            raise ValueError("--solvers is empty")
         order = {name: i for i, (name, r) in enumerate(RUNNERS.items()) if r.baseline}
         chosen.sort(key=lambda name: order.get(name, len(RUNNERS)))
-    if not scheduler:
-        return chosen
-    twins = {r.cluster_twin_of: name for name, r in RUNNERS.items() if r.cluster_twin_of}
+    twins = {r.cluster_twin_of: n for n, r in RUNNERS.items() if scheduler and r.cluster_twin_of}
     return [n for name in chosen for n in (name, twins.get(name)) if n is not None]
-
-
-def _parse(text: str) -> list[str]:
-    """Row names of a ``--solvers`` list, in its order, first occurrences only."""
-    lookup = {
-        key: name
-        for name, r in RUNNERS.items()
-        if r.cluster_twin_of is None
-        for key in (name, *r.aliases)
-    }
-    chosen: list[str] = []
-    for raw in (part.strip() for part in text.split(",")):
-        if not raw:
-            continue
-        name = lookup.get(raw.lower())
-        if name is None:
-            valid = ", ".join(
-                n.removeprefix("fastcost-") for n, r in RUNNERS.items() if r.in_default_run
-            )
-            raise ValueError(f"unknown solver {raw!r}; choose from: {valid}")
-        if name not in chosen:
-            chosen.append(name)
-    if not chosen:
-        raise ValueError("--solvers is empty")
-    return chosen
