@@ -546,3 +546,5 @@ def test_cluster_runs_the_compiled_loop_step_for_step(client, solver, dtype):
         assert _rel(model.coef_, local.coef_) <= tol, chunks
         # One round trip per read of X, plus one to start.
         assert model.round_trips_ == model.n_passes_ + 1
+    newton = fdask.LinearRegression(client=client, solver="newton").fit(*_dask(X, y, None, 250)[:2])
+    assert newton.round_trips_ == 1  # the shift and the statistics in one round trip

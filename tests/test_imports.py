@@ -163,3 +163,17 @@ def test_find_cycle():
 
 def test_no_import_cycles():
     _assert_acyclic(import_graph())
+
+
+def test_worker_tasks_and_the_package_import_without_scikit_learn():
+    # Dask workers unpickle tasks from fastcost._dask_tasks: on fresh workers
+    # that import must stay cheap (numpy and the compiled module only).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fastcost, fastcost._dask_tasks; "
+        "print(sorted(m for m in ('sklearn', 'fastcost.dask', 'dask') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

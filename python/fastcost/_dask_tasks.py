@@ -177,19 +177,6 @@ def _center_task(rows: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
     return s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
 
 
-def _sample_gram_task(X, y, sw, x0, y0):  # type: ignore[no-untyped-def]
-    """One block of lbfgs' row sample: its Gram about the first row [x0, y0],
-    in one shard on one thread (``block_stats`` in data_pass.hpp)."""
-    X, y, sw = _block(X, y, sw)
-    shift = np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
-    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
-
-
-# The start-up round trip and the shift, task per chunk: slicing the dask array
-# on the client for every sample block (or centering row) builds, optimizes and
-# ships one graph per slice, which cost more than the round trip itself.
-
-
 def _first_row_task(X, y):  # type: ignore[no-untyped-def]
     """[x_0, y_0] in float64 from the first chunk: the shift common to all chunks."""
     return np.r_[np.asarray(X[0], dtype=np.float64), float(y[0])]
@@ -211,7 +198,7 @@ def _join_rows(parts: tuple[Any, ...]) -> tuple[Any, Any, Any]:
 
 def _sample_grams_task(X, y, sw, blocks, shift):  # type: ignore[no-untyped-def]
     """The Grams of the sample blocks [(begin, end)] inside this chunk (rows local
-    to it) about ``shift``, each in one shard on one thread, as ``_sample_gram_task``."""
+    to it) about ``shift``, each in one shard on one thread (``block_stats`` in data_pass.hpp sums them)."""
     X, y = np.asarray(X), np.asarray(y)
     grams = []
     for a, b in blocks:

@@ -35,38 +35,37 @@ chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
 
 from __future__ import annotations
 
-import math
-import numbers
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._dask_data import (
+    DASK_HINT,
+    _check_weights_summary,
+    _ClusterPass,
+    _float_dtype,
+    _import_dask,
+    _is_dask_collection,
+    _prepare,
+    _prepare_local,
+    _to_dask_array,
+    connect,
+)
 from ._dask_tasks import (
     _add,
-    _center_task,
     _gram_task,
-    _merge_moments,
     _merge_qr,
-    _moments_task,
-    _nonfinite_task,
     _predict_task,
-    _probe_task,
     _qr_task,
-    _sample_gram_task,
-    _totals_task,
 )
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, fit_preprocessing, run_fit
 from ._result import SolveResult
 from ._statistics import gram_to_factor
-from ._threads import available_cores, resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_weights
+from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
 from .linear_model import LinearRegression as _LocalLinearRegression
 from .linear_model import unchanged_on_failure
@@ -74,8 +73,6 @@ from .preprocessing import DEFAULT_PRUNE_TOL, redundant_from_gram
 from .resources import ResourceReport, fit_clock
 
 __all__ = ["DASK_HINT", "LinearRegression"]
-
-DASK_HINT = "pip install 'fastcost[dask]'"
 
 #: Solvers that run on a cluster. sgd is inherently sequential over
 #: mini-batches (each step needs the previous one), so it has no map-reduce form.
@@ -87,326 +84,6 @@ DASK_PARAMETERS = frozenset(
      "n_threads", "random_state", "n_shards", "compute_statistics", "standardize",
      "prune", "prune_tol", "noise_augmentation", "client", "scheduler", "timeout"}
 )  # fmt: skip
-
-#: Partial results merged per reduction task. A fixed fan-in makes the tree,
-#: and hence the rounding of the sums, a function of the chunk count only.
-TREE_FAN_IN = 8
-
-
-def _import_dask() -> tuple[Any, Any, Any]:
-    try:
-        import dask
-        import dask.array as da
-        import distributed
-    except ImportError as exc:
-        raise ImportError(
-            f"fastcost.dask needs dask and distributed; install them with {DASK_HINT}"
-        ) from exc
-    return dask, da, distributed
-
-
-# ----------------------------------------------------------------------- cluster
-
-
-@contextmanager
-def connect(
-    client: Any = None, scheduler: str | None = None, timeout: float = 10.0
-) -> Iterator[Any]:
-    """The Dask client a fit runs on, closed afterwards if fastcost opened it.
-
-    ``client`` is used as given; ``scheduler`` ("tcp://host:port") is connected
-    to; with neither, the current default client (if any) is used, else a
-    :class:`distributed.LocalCluster` is started for the fit: worker processes,
-    one per core with one thread each, on the loopback interface.
-    """
-    _, _, distributed = _import_dask()
-    if client is not None:
-        if scheduler is not None:
-            raise ValueError("pass either client or scheduler, not both")
-        yield client
-        return
-    if scheduler is not None:
-        try:
-            own = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}"
-            ) from exc
-        try:
-            yield own
-        finally:
-            own.close()
-        return
-    try:
-        current = distributed.default_client()
-    except ValueError:  # no client registered in this process
-        current = None
-    if current is not None and current.status == "running":
-        yield current
-        return
-    with (
-        distributed.LocalCluster(
-            n_workers=available_cores(),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",  # any free port: a fixed one may be taken
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as own,
-    ):
-        yield own
-
-
-# ------------------------------------------------------------------ worker tasks
-# In fastcost._dask_tasks: a worker unpickling a task imports that module, which
-# imports numpy and the compiled module only, not this module's scikit-learn chain.
-
-
-# ---------------------------------------------------------------------- passes
-
-
-class _Data:
-    """X, y and the weights as aligned lists of per-chunk dask objects."""
-
-    def __init__(self, X: Any, y: Any, sw: Any) -> None:
-        self.X, self.y, self.sw = X, y, sw
-        self.n, self.d = (int(s) for s in X.shape)
-        self.dtype = np.dtype(X.dtype)
-        self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
-        self._blocks()
-
-    def _blocks(self) -> None:
-        self.xb = list(self.X.to_delayed().ravel())
-        self.yb = list(self.y.to_delayed().ravel())
-        self.sb = [None] * len(self.xb) if self.sw is None else list(self.sw.to_delayed().ravel())
-
-    def persist(self, client: Any) -> None:
-        """Keep the chunks in the workers' memory for the passes to come."""
-        parts = [self.X, self.y] + ([] if self.sw is None else [self.sw])
-        parts = client.persist(parts)
-        self.X, self.y = parts[0], parts[1]
-        self.sw = parts[2] if self.sw is not None else None
-        self._blocks()
-
-    def tree(self, task: Callable, combine: Callable, *args: Any) -> Any:
-        """The delayed ``combine`` over ``task(chunk, *args)`` for all chunks, as a fixed tree."""
-        import dask
-
-        call = dask.delayed(task, pure=True)
-        join = dask.delayed(combine, pure=True)
-        nodes = [call(x, y, s, *args) for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)]
-        while len(nodes) > 1:
-            nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
-        return nodes[0]
-
-    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any) -> Any:
-        """``tree(...)`` computed: one round trip."""
-        return client.compute(self.tree(task, combine, *args)).result()
-
-    def first_row(self, client: Any) -> np.ndarray:
-        """[x_0, y_0]: the shift common to all chunks (reads one chunk)."""
-        x0, y0 = client.compute([self.X[0], self.y[0]], sync=True)
-        return np.r_[np.asarray(x0, dtype=np.float64), float(y0)]
-
-    def raise_for_nonfinite(self, client: Any, original: BaseException | None = None) -> None:
-        """ValueError naming the first NaN/inf cell (a scan, only on the error path)."""
-        import dask
-
-        tasks = [
-            dask.delayed(_nonfinite_task, pure=True)(x, y, s)
-            for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)
-        ]
-        for k, bad in enumerate(client.compute(tasks, sync=True)):
-            if bad is not None:
-                what, i, j = bad
-                row = int(self.offsets[k]) + i
-                where = f"row {row}, column {j}" if what == "X" else f"row {row}"
-                raise ValueError(
-                    f"{what} contains NaN or infinity (first at {where}); "
-                    "clean it first, e.g. with fastcost.preprocessing"
-                ) from original
-        raise ValueError(
-            f"numerical overflow: the values of X ({self.dtype}) are too large for the sums "
-            "of squares; rescale X or use float64"
-        ) from original
-
-
-def _check_weights_summary(checks: np.ndarray) -> int:
-    n_bad, n_neg, n_pos = (int(v) for v in checks)
-    if n_bad:
-        raise ValueError("sample_weight contains NaN or infinity")
-    if n_neg:
-        raise ValueError("sample_weight contains negative values")
-    if n_pos == 0:
-        raise ValueError("sample_weight sums to zero: nothing to fit")
-    return n_pos
-
-
-# ------------------------------------------------------------ iterative solvers
-
-
-class _ClusterPass:
-    """The data pass of the compiled lbfgs and gd loops on a cluster.
-
-    ``_core.minimize`` runs the same loops as a local fit and calls back here
-    (``PyPass`` in bind_solvers.cpp): ``start`` answers everything the solver
-    needs before it iterates in one round trip, ``probes`` is one map-reduce of
-    ``_core.probe_sums`` over the chunks (one read of X).
-    """
-
-    def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None) -> None:
-        self.data, self.client = data, client
-        self.n_shards, self.threads = n_shards, threads
-        self.n_rows, self.n_features, self.dtype = data.n, data.d, data.dtype
-        self.round_trips = 0
-
-    def start(self, moments: bool, center_rows: list[int] | None,
-              sample: list[tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
-        import dask
-
-        data = self.data
-        args = (self.n_shards, self.threads)
-        jobs: dict[str, Any] = {
-            "totals": data.tree(_moments_task, _merge_moments, *args)
-            if moments
-            else data.tree(_totals_task, _add, *args)
-        }
-        if center_rows is not None:
-            idx = np.asarray(center_rows, dtype=np.int64)
-            sw = None if data.sw is None else data.sw[idx]
-            jobs["center"] = dask.delayed(_center_task, pure=True)(data.X[idx], sw)
-        if sample:
-            x0, y0 = data.X[0], data.y[0]
-            task = dask.delayed(_sample_gram_task, pure=True)
-            jobs["grams"] = [
-                task(
-                    data.X[i0:i1],
-                    data.y[i0:i1],
-                    None if data.sw is None else data.sw[i0:i1],
-                    x0,
-                    y0,
-                )  # fmt: skip
-                for i0, i1 in sample
-            ]
-            jobs["shift"] = (x0, y0)
-        got = self.client.compute(jobs, sync=True)
-        self.round_trips += 1
-        totals = got["totals"]
-        _check_weights_summary(totals["checks"])
-        out: dict[str, Any] = {
-            "sum_w": float(totals["sums"][0]),
-            "sum_wy": float(totals["sums"][1]),
-        }
-        out["moments"] = totals.get("moments")
-        out["center"] = got.get("center")
-        if sample:
-            x0, y0 = got["shift"]
-            out["sample"] = (got["grams"], np.r_[np.asarray(x0, dtype=np.float64), float(y0)])
-        return out
-
-    def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
-        self.round_trips += 1
-        return self.data.map_reduce(  # type: ignore[no-any-return]
-            self.client, _probe_task, _add, probes, self.n_shards, self.threads
-        )
-
-
-# --------------------------------------------------------------------- inputs
-
-
-def _is_dask_collection(obj: Any) -> bool:
-    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
-
-
-def _to_dask_array(obj: Any, name: str, row_chunks: Any = None) -> tuple[Any, list[str] | None]:
-    """A dask array (and column names, for data frames) from dask/pandas/numpy data."""
-    _, da, _ = _import_dask()
-    names = None
-    columns = getattr(obj, "columns", None)
-    if columns is not None:
-        names = [str(c) for c in columns] if all(isinstance(c, str) for c in columns) else None
-    if _is_dask_collection(obj):
-        if not isinstance(obj, da.Array):  # dask DataFrame / Series: partitions -> row chunks
-            obj = obj.to_dask_array(lengths=True)
-        elif any(math.isnan(c) for c in obj.chunks[0]):
-            obj = obj.compute_chunk_sizes()
-        return obj, names
-    arr = np.asarray(obj.to_numpy() if hasattr(obj, "to_numpy") else obj)
-    if row_chunks is not None:
-        return da.from_array(arr, chunks=(row_chunks,) + ((-1,) if arr.ndim == 2 else ())), names
-    return da.from_array(arr, chunks=("auto",) + ((-1,) if arr.ndim == 2 else ())), names
-
-
-def _float_dtype(dtype: np.dtype, name: str) -> np.dtype:
-    if dtype in (np.float32, np.float64):
-        return dtype
-    if dtype.kind in "biuf":
-        return np.dtype(np.float64)
-    if dtype.kind == "c":  # scikit-learn's wording
-        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}")
-    raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
-
-
-def _prepare_local(
-    est: Any, X: Any, y: Any, sample_weight: Any, n_chunks: int
-) -> tuple[_Data, list[str] | None]:
-    """numpy/pandas/list input: scikit-learn's checks (and messages), then chunks of rows."""
-    _, da, _ = _import_dask()
-    X, y = validate_data(
-        est, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
-        ensure_all_finite=False, y_numeric=True,
-    )  # fmt: skip
-    n = X.shape[0]
-    y = np.ascontiguousarray(y, dtype=X.dtype)
-    sw = check_weights(sample_weight, n, X.dtype)
-    # At least one chunk per worker, and none above ~128 MiB.
-    n_chunks = max(n_chunks, -(-X.nbytes // 2**27))
-    rows = max(1, -(-n // n_chunks))
-    data = _Data(
-        da.from_array(X, chunks=(rows, -1)),
-        da.from_array(y, chunks=(rows,)),
-        None if sw is None else da.from_array(sw, chunks=(rows,)),
-    )
-    names = getattr(est, "feature_names_in_", None)
-    return data, None if names is None else list(names)
-
-
-def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | None]:
-    """Dask input: aligned dask arrays of one column block, in a float dtype."""
-    Xd, names = _to_dask_array(X, "X")
-    if Xd.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got {Xd.ndim} dimension(s)")
-    n, d = (int(s) for s in Xd.shape)
-    if n < 1 or d < 1:
-        raise ValueError(f"X has shape {Xd.shape}: need at least one sample and one feature")
-    Xd = Xd.astype(_float_dtype(Xd.dtype, "X"))
-    if Xd.numblocks[1] > 1:  # the kernels need whole rows: one column block
-        Xd = Xd.rechunk({1: -1})
-    rows = Xd.chunks[0]
-    yd, _ = _to_dask_array(y, "y", rows)
-    if yd.ndim == 2 and yd.shape[1] == 1:
-        from sklearn.exceptions import DataConversionWarning
-
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected; it was raveled",
-            DataConversionWarning,
-            stacklevel=3,
-        )
-        yd = yd[:, 0]
-    if yd.ndim != 1 or int(yd.shape[0]) != n:
-        raise ValueError(f"y must have shape ({n},), got {yd.shape}")
-    _float_dtype(yd.dtype, "y")
-    yd = yd.astype(Xd.dtype).rechunk({0: rows})
-    sw = None
-    if sample_weight is not None:
-        if isinstance(sample_weight, numbers.Number):
-            sample_weight = np.full(n, sample_weight, dtype=np.float64)
-        sw, _ = _to_dask_array(sample_weight, "sample_weight", rows)
-        if sw.ndim != 1 or int(sw.shape[0]) != n:
-            raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
-        _float_dtype(sw.dtype, "sample_weight")
-        sw = sw.astype(Xd.dtype).rechunk({0: rows})
-    return _Data(Xd, yd, sw), names
 
 
 # -------------------------------------------------------------------- backend
@@ -512,19 +189,18 @@ class _DaskBackend:
         client, data = self.client, self.data
         args = (self.n_shards, self.threads)
         alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
+        task, combine = (_gram_task, _add) if solver == "newton" else (_qr_task, _merge_qr)
         if solver == "qr" and not fit_intercept:
             shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
-        else:
-            shift = data.first_row(client)
-        if not np.isfinite(shift).all():
-            data.raise_for_nonfinite(client)
+            total = data.map_reduce(client, task, combine, shift, *args)
+        else:  # the first row is a task of the pass's graph: one round trip
+            total, shift = data.map_reduce_shifted(client, task, combine, *args)
+        self.round_trips = 1
         if solver == "newton":
-            total = data.map_reduce(client, _gram_task, _add, shift, *args)
             n_pos = _check_weights_summary(total["checks"])
             stats = total["gram"]
             factor = {"r": None, "shift": shift, "n_nonzero": n_pos}
         else:
-            total = data.map_reduce(client, _qr_task, _merge_qr, shift, *args)
             _check_weights_summary(total["checks"])
             factor = total["factor"]
             stats, shift = factor["r"], factor["shift"]
@@ -551,10 +227,9 @@ class _DaskBackend:
         options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
         extra_passes = 0
         if prep.prune:  # as fit_preprocessed: one Gram pass finds the columns to hold at 0
-            shift = data.first_row(client)
-            if not np.isfinite(shift).all():
-                data.raise_for_nonfinite(client)
-            total = data.map_reduce(client, _gram_task, _add, shift, self.n_shards, self.threads)
+            total, shift = data.map_reduce_shifted(
+                client, _gram_task, _add, self.n_shards, self.threads
+            )
             _check_weights_summary(total["checks"])
             if not np.isfinite(total["gram"]).all():
                 data.raise_for_nonfinite(client)

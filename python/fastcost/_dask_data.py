@@ -1,0 +1,410 @@
+"""The data side of fastcost.dask: connecting to a cluster, the chunks of X, y
+and the weights, and the data pass through which the compiled lbfgs and gd
+loops read them (one round trip per request)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._dask_tasks import (
+    _add,
+    _first_row_task,
+    _merge_moments,
+    _moments_task,
+    _nonfinite_task,
+    _probe_task,
+    _rows_center_task,
+    _rows_gram_task,
+    _rows_task,
+    _sample_grams_task,
+    _totals_task,
+)
+from ._threads import available_cores
+from ._validation import FLOAT_DTYPES, check_weights
+from .exceptions import NonFiniteError
+
+DASK_HINT = "pip install 'fastcost[dask]'"
+
+#: Partial results merged per reduction task. A fixed fan-in makes the tree,
+#: and hence the rounding of the sums, a function of the chunk count only.
+TREE_FAN_IN = 8
+
+
+def _import_dask() -> tuple[Any, Any, Any]:
+    try:
+        import dask
+        import dask.array as da
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            f"fastcost.dask needs dask and distributed; install them with {DASK_HINT}"
+        ) from exc
+    return dask, da, distributed
+
+
+# ----------------------------------------------------------------------- cluster
+
+
+@contextmanager
+def connect(
+    client: Any = None, scheduler: str | None = None, timeout: float = 10.0
+) -> Iterator[Any]:
+    """The Dask client a fit runs on, closed afterwards if fastcost opened it.
+
+    ``client`` is used as given; ``scheduler`` ("tcp://host:port") is connected
+    to; with neither, the current default client (if any) is used, else a
+    :class:`distributed.LocalCluster` is started for the fit: worker processes,
+    one per core with one thread each, on the loopback interface.
+    """
+    _, _, distributed = _import_dask()
+    if client is not None:
+        if scheduler is not None:
+            raise ValueError("pass either client or scheduler, not both")
+        yield client
+        return
+    if scheduler is not None:
+        try:
+            own = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}"
+            ) from exc
+        try:
+            yield own
+        finally:
+            own.close()
+        return
+    try:
+        current = distributed.default_client()
+    except ValueError:  # no client registered in this process
+        current = None
+    if current is not None and current.status == "running":
+        yield current
+        return
+    with (
+        distributed.LocalCluster(
+            n_workers=available_cores(),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",  # any free port: a fixed one may be taken
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as own,
+    ):
+        yield own
+
+
+# ------------------------------------------------------------------ worker tasks
+# In fastcost._dask_tasks: a worker unpickling a task imports that module, which
+# imports numpy and the compiled module only, not this module's scikit-learn chain.
+
+
+# ---------------------------------------------------------------------- passes
+
+
+class _Data:
+    """X, y and the weights as aligned lists of per-chunk dask objects."""
+
+    def __init__(self, X: Any, y: Any, sw: Any) -> None:
+        self.X, self.y, self.sw = X, y, sw
+        self.n, self.d = (int(s) for s in X.shape)
+        self.dtype = np.dtype(X.dtype)
+        self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
+        self._blocks()
+
+    def _blocks(self) -> None:
+        self.xb = list(self.X.to_delayed().ravel())
+        self.yb = list(self.y.to_delayed().ravel())
+        self.sb = [None] * len(self.xb) if self.sw is None else list(self.sw.to_delayed().ravel())
+
+    def persist(self, client: Any) -> None:
+        """Keep the chunks in the workers' memory for the passes to come."""
+        parts = [self.X, self.y] + ([] if self.sw is None else [self.sw])
+        parts = client.persist(parts)
+        self.X, self.y = parts[0], parts[1]
+        self.sw = parts[2] if self.sw is not None else None
+        self._blocks()
+
+    def top(self, task: Callable, combine: Callable, *args: Any) -> list[Any]:
+        """The fixed tree of delayed ``combine`` over ``task(chunk, *args)`` for all
+        chunks, up to its root's (at most TREE_FAN_IN) children."""
+        import dask
+
+        call = dask.delayed(task, pure=True)
+        join = dask.delayed(combine, pure=True)
+        nodes = [call(x, y, s, *args) for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)]
+        while len(nodes) > TREE_FAN_IN:
+            nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
+        return nodes
+
+    def tree(self, task: Callable, combine: Callable, *args: Any) -> Any:
+        """The delayed ``combine`` over ``task(chunk, *args)`` for all chunks, as a fixed tree."""
+        import dask
+
+        nodes = self.top(task, combine, *args)
+        return nodes[0] if len(nodes) == 1 else dask.delayed(combine, pure=True)(*nodes)
+
+    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any) -> Any:
+        """``tree(...)`` computed, its root merged here: one round trip, and the same
+        sums as on a worker without one more task and transfer there."""
+        parts = client.compute(self.top(task, combine, *args), sync=True)
+        return parts[0] if len(parts) == 1 else combine(*parts)
+
+    def shift_task(self) -> Any:
+        """The delayed [x_0, y_0] (``_first_row_task``): the shift common to all chunks."""
+        import dask
+
+        return dask.delayed(_first_row_task, pure=True)(self.xb[0], self.yb[0])
+
+    def map_reduce_shifted(self, client: Any, task: Callable, combine: Callable,
+                           *args: Any) -> tuple[Any, np.ndarray]:  # fmt: skip
+        """``map_reduce`` of ``task(chunk, shift, *args)`` about the first row, which is
+        a task of the same graph (not a compute of its own): one round trip.
+        Returns (the reduction, the shift)."""
+        shift = self.shift_task()
+        try:
+            nodes = self.top(task, combine, shift, *args)
+            *parts, shift = client.compute([*nodes, shift], sync=True)
+            total = parts[0] if len(parts) == 1 else combine(*parts)
+        except NonFiniteError as exc:  # tsqr_stats refuses a non-finite shift
+            self.raise_for_nonfinite(client, exc)
+        if not np.isfinite(shift).all():
+            self.raise_for_nonfinite(client)
+        return total, shift
+
+    def pieces(self, begin: int, end: int) -> list[tuple[int, int, int]]:
+        """(chunk, local begin, local end) of the rows [begin, end), in order."""
+        k = int(np.searchsorted(self.offsets, begin, side="right")) - 1
+        out = []
+        while begin < end:
+            stop = min(end, int(self.offsets[k + 1]))
+            if stop > begin:
+                out.append((k, begin - int(self.offsets[k]), stop - int(self.offsets[k])))
+            begin, k = max(begin, stop), k + 1
+        return out
+
+    def raise_for_nonfinite(self, client: Any, original: BaseException | None = None) -> None:
+        """ValueError naming the first NaN/inf cell (a scan, only on the error path)."""
+        import dask
+
+        tasks = [
+            dask.delayed(_nonfinite_task, pure=True)(x, y, s)
+            for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)
+        ]
+        for k, bad in enumerate(client.compute(tasks, sync=True)):
+            if bad is not None:
+                what, i, j = bad
+                row = int(self.offsets[k]) + i
+                where = f"row {row}, column {j}" if what == "X" else f"row {row}"
+                raise ValueError(
+                    f"{what} contains NaN or infinity (first at {where}); "
+                    "clean it first, e.g. with fastcost.preprocessing"
+                ) from original
+        raise ValueError(
+            f"numerical overflow: the values of X ({self.dtype}) are too large for the sums "
+            "of squares; rescale X or use float64"
+        ) from original
+
+
+def _check_weights_summary(checks: np.ndarray) -> int:
+    n_bad, n_neg, n_pos = (int(v) for v in checks)
+    if n_bad:
+        raise ValueError("sample_weight contains NaN or infinity")
+    if n_neg:
+        raise ValueError("sample_weight contains negative values")
+    if n_pos == 0:
+        raise ValueError("sample_weight sums to zero: nothing to fit")
+    return n_pos
+
+
+# ------------------------------------------------------------ iterative solvers
+
+
+class _ClusterPass:
+    """The data pass of the compiled lbfgs and gd loops on a cluster.
+
+    ``_core.minimize`` runs the same loops as a local fit and calls back here
+    (``PyPass`` in bind_solvers.cpp): ``start`` answers everything the solver
+    needs before it iterates in one round trip, ``probes`` is one map-reduce of
+    ``_core.probe_sums`` over the chunks (one read of X).
+    """
+
+    def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None) -> None:
+        self.data, self.client = data, client
+        self.n_shards, self.threads = n_shards, threads
+        self.n_rows, self.n_features, self.dtype = data.n, data.d, data.dtype
+        self.round_trips = 0
+
+    def start(self, moments: bool, center_rows: list[int] | None,
+              sample: list[tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
+        import dask
+
+        # Tasks per chunk on data.xb / yb / sb: slicing the dask array on the client
+        # for every sample block or centering row would build and optimize one
+        # graph per slice (62 blocks: ~0.35 s at 400,000 x 50, more than the round trip).
+        # One flat list computed: a dict would be packed into one more task on a worker.
+        data = self.data
+        args = (self.n_shards, self.threads)
+        rows = dask.delayed(_rows_task, pure=True)
+        jobs: list[Any] = [
+            data.tree(_moments_task, _merge_moments, *args)
+            if moments
+            else data.tree(_totals_task, _add, *args)
+        ]
+        if center_rows is not None:  # the rows from each chunk holding some, then their mean
+            idx = np.asarray(center_rows, dtype=np.int64)
+            chunk = np.searchsorted(data.offsets, idx, side="right") - 1
+            parts = [
+                rows(data.xb[k], data.yb[k], data.sb[k], idx[chunk == k] - data.offsets[k])
+                for k in np.unique(chunk)
+            ]
+            jobs.append(dask.delayed(_rows_center_task, pure=True)(*parts))
+        where: list[tuple[int, int]] = []  # sample block -> (chunk or -1, index in its result)
+        inside: dict[int, list[tuple[int, int]]] = {}
+        edges: list[Any] = []
+        if sample:
+            shift = data.shift_task()
+            for i0, i1 in sample:
+                pieces = data.pieces(i0, i1)
+                if len(pieces) == 1:  # inside one chunk: that chunk's task computes its Gram
+                    k, a, b = pieces[0]
+                    where.append((k, len(inside.setdefault(k, []))))
+                    inside[k].append((a, b))
+                else:  # across chunks: its rows gathered from them, then its Gram
+                    where.append((-1, len(edges)))
+                    parts = [rows(data.xb[k], data.yb[k], data.sb[k], slice(a, b))
+                             for k, a, b in pieces]  # fmt: skip
+                    edges.append(dask.delayed(_rows_gram_task, pure=True)(shift, *parts))
+            task = dask.delayed(_sample_grams_task, pure=True)
+            jobs.append(shift)
+            jobs += [task(data.xb[k], data.yb[k], data.sb[k], b, shift) for k, b in inside.items()]
+            jobs += edges
+        got = iter(self.client.compute(jobs, sync=True))
+        self.round_trips += 1
+        totals = next(got)
+        _check_weights_summary(totals["checks"])
+        out: dict[str, Any] = {
+            "sum_w": float(totals["sums"][0]),
+            "sum_wy": float(totals["sums"][1]),
+        }
+        out["moments"] = totals.get("moments")
+        out["center"] = None if center_rows is None else next(got)
+        if sample:
+            shift_row = next(got)
+            by_chunk = {k: next(got) for k in inside}
+            edge_grams = list(got)
+            grams = [edge_grams[j] if k < 0 else by_chunk[k][j] for k, j in where]
+            out["sample"] = (grams, shift_row)
+        return out
+
+    def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
+        self.round_trips += 1
+        return self.data.map_reduce(  # type: ignore[no-any-return]
+            self.client, _probe_task, _add, probes, self.n_shards, self.threads
+        )
+
+
+# --------------------------------------------------------------------- inputs
+
+
+def _is_dask_collection(obj: Any) -> bool:
+    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
+
+
+def _to_dask_array(obj: Any, name: str, row_chunks: Any = None) -> tuple[Any, list[str] | None]:
+    """A dask array (and column names, for data frames) from dask/pandas/numpy data."""
+    _, da, _ = _import_dask()
+    names = None
+    columns = getattr(obj, "columns", None)
+    if columns is not None:
+        names = [str(c) for c in columns] if all(isinstance(c, str) for c in columns) else None
+    if _is_dask_collection(obj):
+        if not isinstance(obj, da.Array):  # dask DataFrame / Series: partitions -> row chunks
+            obj = obj.to_dask_array(lengths=True)
+        elif any(math.isnan(c) for c in obj.chunks[0]):
+            obj = obj.compute_chunk_sizes()
+        return obj, names
+    arr = np.asarray(obj.to_numpy() if hasattr(obj, "to_numpy") else obj)
+    if row_chunks is not None:
+        return da.from_array(arr, chunks=(row_chunks,) + ((-1,) if arr.ndim == 2 else ())), names
+    return da.from_array(arr, chunks=("auto",) + ((-1,) if arr.ndim == 2 else ())), names
+
+
+def _float_dtype(dtype: np.dtype, name: str) -> np.dtype:
+    if dtype in (np.float32, np.float64):
+        return dtype
+    if dtype.kind in "biuf":
+        return np.dtype(np.float64)
+    if dtype.kind == "c":  # scikit-learn's wording
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}")
+    raise ValueError(f"{name} must hold real numbers, got dtype {dtype}")
+
+
+def _prepare_local(
+    est: Any, X: Any, y: Any, sample_weight: Any, n_chunks: int
+) -> tuple[_Data, list[str] | None]:
+    """numpy/pandas/list input: scikit-learn's checks (and messages), then chunks of rows."""
+    _, da, _ = _import_dask()
+    X, y = validate_data(
+        est, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
+        ensure_all_finite=False, y_numeric=True,
+    )  # fmt: skip
+    n = X.shape[0]
+    y = np.ascontiguousarray(y, dtype=X.dtype)
+    sw = check_weights(sample_weight, n, X.dtype)
+    # At least one chunk per worker, and none above ~128 MiB.
+    n_chunks = max(n_chunks, -(-X.nbytes // 2**27))
+    rows = max(1, -(-n // n_chunks))
+    data = _Data(
+        da.from_array(X, chunks=(rows, -1)),
+        da.from_array(y, chunks=(rows,)),
+        None if sw is None else da.from_array(sw, chunks=(rows,)),
+    )
+    names = getattr(est, "feature_names_in_", None)
+    return data, None if names is None else list(names)
+
+
+def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | None]:
+    """Dask input: aligned dask arrays of one column block, in a float dtype."""
+    Xd, names = _to_dask_array(X, "X")
+    if Xd.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {Xd.ndim} dimension(s)")
+    n, d = (int(s) for s in Xd.shape)
+    if n < 1 or d < 1:
+        raise ValueError(f"X has shape {Xd.shape}: need at least one sample and one feature")
+    Xd = Xd.astype(_float_dtype(Xd.dtype, "X"))
+    if Xd.numblocks[1] > 1:  # the kernels need whole rows: one column block
+        Xd = Xd.rechunk({1: -1})
+    rows = Xd.chunks[0]
+    yd, _ = _to_dask_array(y, "y", rows)
+    if yd.ndim == 2 and yd.shape[1] == 1:
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was raveled",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        yd = yd[:, 0]
+    if yd.ndim != 1 or int(yd.shape[0]) != n:
+        raise ValueError(f"y must have shape ({n},), got {yd.shape}")
+    _float_dtype(yd.dtype, "y")
+    yd = yd.astype(Xd.dtype).rechunk({0: rows})
+    sw = None
+    if sample_weight is not None:
+        if isinstance(sample_weight, numbers.Number):
+            sample_weight = np.full(n, sample_weight, dtype=np.float64)
+        sw, _ = _to_dask_array(sample_weight, "sample_weight", rows)
+        if sw.ndim != 1 or int(sw.shape[0]) != n:
+            raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+        _float_dtype(sw.dtype, "sample_weight")
+        sw = sw.astype(Xd.dtype).rechunk({0: rows})
+    return _Data(Xd, yd, sw), names
