@@ -35,20 +35,10 @@ class SolveResult:
     def from_core(cls, out: Any, factor: dict[str, Any] | None = None) -> SolveResult:
         """From the ``_core.FitResult`` of ``fit``, ``fit_qr``, ``solve_stats``,
         ``solve_r``, ``minimize`` or ``_cuda.fit``."""
+        # The bound type's fields are already float64 arrays and Python scalars.
         return cls(
-            coef=np.asarray(out.coef, dtype=np.float64),
-            intercept=float(out.intercept),
-            n_iter=int(out.n_iter),
-            loss_history=np.asarray(out.loss_history, dtype=np.float64),
-            n_passes=int(out.n_passes),
-            converged=bool(out.converged),
-            singular=bool(out.singular),
-            rank=int(out.rank),
-            condition_estimate=float(out.condition_estimate),
-            grad_norm=float(out.grad_norm),
-            message=str(out.message),
-            notes=str(out.notes),
-            precision=out.precision or None,
-            precision_reason=out.precision_reason or None,
+            out.coef, out.intercept, out.n_iter, out.loss_history, out.n_passes, out.converged,
+            out.singular, out.rank, out.condition_estimate, out.grad_norm, out.message,
+            out.notes, out.precision or None, out.precision_reason or None,
             factor=factor,
         )

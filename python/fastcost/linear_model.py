@@ -261,7 +261,14 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     _parameters = LINEAR_REGRESSION
 
     def _check_params(self) -> None:
-        validate({name: getattr(self, name) for name in self._parameters}, self._parameters)
+        # Refitting with unchanged parameters (the same objects) skips the
+        # checks: they cost a few microseconds, as much as a small fit's Python.
+        values = tuple(getattr(self, name) for name in self._parameters)
+        seen = self.__dict__.get("_checked_params")
+        if seen is not None and all(a is b for a, b in zip(values, seen, strict=True)):
+            return
+        validate(dict(zip(self._parameters, values, strict=True)), self._parameters)
+        self._checked_params = values
 
     # -- fitting ----------------------------------------------------------------
 
