@@ -6,8 +6,7 @@ compiled module only: not ``fastcost.dask``'s chain (scikit-learn, the
 estimator, the fit pipeline), which costs about a second per worker process.
 Keep it that way: import nothing here that imports scikit-learn
 (``python -c "import sys, fastcost._dask_tasks; print('sklearn' in sys.modules)"``
-prints False). ``fastcost.exceptions``, which does, is imported by ``_core``
-only when a kernel raises.
+prints False; ``tests/test_imports.py`` checks it).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import numpy as np
 
 from . import _core
 from ._threads import resolve_n_threads
+from ._validation import kernel_layout
 
 
 def _task_threads(n_threads: int | None) -> int:
@@ -34,22 +34,8 @@ def _task_threads(n_threads: int | None) -> int:
     return max(1, resolve_n_threads(None) // slots)
 
 
-def _kernel_layout(X: np.ndarray) -> np.ndarray:
-    """``_validation.kernel_layout`` (which imports scikit-learn through
-    ``fastcost.exceptions``): X if the kernels read it in place, else a C copy."""
-    item = X.itemsize
-    if X.flags.c_contiguous or X.flags.f_contiguous:
-        return X
-    s0, s1 = X.strides
-    if (s1 == item and s0 % item == 0 and s0 >= X.shape[1] * item) or (
-        s0 == item and s1 % item == 0 and s1 >= X.shape[0] * item
-    ):
-        return X
-    return np.ascontiguousarray(X)
-
-
 def _block(X: np.ndarray, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, Any, Any]:
-    X = _kernel_layout(np.asarray(X))
+    X = kernel_layout(np.asarray(X))
     y = None if y is None else np.ascontiguousarray(y, dtype=X.dtype)
     sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
     return X, y, sw

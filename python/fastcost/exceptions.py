@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sklearn.exceptions import ConvergenceWarning
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning
 
 __all__ = [
     "ConvergenceWarning",
@@ -31,3 +34,14 @@ class NonFiniteError(ValueError):
     The compiled solvers raise it; the estimators re-raise it naming the first
     bad cell (or the overflow) when they can.
     """
+
+
+def __getattr__(name: str) -> Any:
+    # scikit-learn's ConvergenceWarning, imported on first use: the compiled
+    # module and the Dask worker tasks raise NonFiniteError without loading
+    # scikit-learn.
+    if name == "ConvergenceWarning":
+        from sklearn.exceptions import ConvergenceWarning
+
+        return ConvergenceWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
