@@ -1,10 +1,10 @@
 """The preprocessing steps ``LinearRegression`` folds into its fit, without a copy of X.
 
 ``standardize``, ``prune`` and ``noise_augmentation``: the settings and results
-(:class:`FitPreprocessing`), the per-column penalty, and the fits that use them
-(:func:`fit_preprocessed`; :func:`solve_exact_from_stats` for statistics merged
-elsewhere, e.g. by ``fastcost.dask``). The standalone steps are in
-:mod:`fastcost.preprocessing`.
+(:class:`FitPreprocessing`), the per-column penalty and the newton / qr solve
+from one pass of statistics on any backend (:func:`solve_exact_from_stats`);
+the fit pipeline (``_pipeline._solve``) applies them. The standalone steps are
+in :mod:`fastcost.preprocessing`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from . import _core
 from ._result import SolveResult
 from .preprocessing import DEFAULT_PRUNE_TOL, PruneReport, redundant_from_gram
-from .preprocessing._common import _centered, _is_constant, _nonfinite_error
+from .preprocessing._common import _centered, _is_constant
 
 
 @dataclass
@@ -68,31 +68,11 @@ def penalty_per_column(
     return alpha * scale**2 + noise
 
 
-def _solve_exact(
-    solver: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, options: dict[str, Any],
-    prep: FitPreprocessing,
-) -> SolveResult:  # fmt: skip
-    """newton / qr with pruning and a per-column penalty: one pass for the
-    statistics (the Gram or the R factor), everything else on (d + 2)^2 numbers."""
-    d = X.shape[1]
-    n_shards, n_threads = options["n_shards"], options["n_threads"]
-    if solver == "newton":
-        st = _core.gram_stats(X, y, sw, None, n_shards, n_threads)
-        stats = np.asarray(st["gram"])
-    else:
-        shift0 = None if options["fit_intercept"] else np.zeros(d + 1)
-        st = _core.tsqr_stats(X, y, sw, shift0, n_shards, n_threads)
-        stats = np.asarray(st["r"], dtype=np.float64)
-    if not np.isfinite(stats).all():
-        raise _nonfinite_error(X)
-    return solve_exact_from_stats(solver, stats, st["shift"], options, prep, X.dtype, X=X)
-
-
 def solve_exact_from_stats(
     solver: str, stats: np.ndarray, shift: np.ndarray, options: dict[str, Any],
     prep: FitPreprocessing, dtype: np.dtype, X: np.ndarray | None = None,
 ) -> SolveResult:  # fmt: skip
-    """The solve of :func:`_solve_exact` from the statistics of its pass.
+    """newton or qr with the preprocessing steps, from the statistics of one pass.
 
     ``stats`` is ``_core.gram_stats``' augmented Gram (newton) or
     ``_core.tsqr_stats``' R factor (qr), with its ``shift``; ``fastcost.dask``
@@ -159,49 +139,4 @@ def solve_exact_from_stats(
     coef = np.zeros(d)
     coef[kept] = result.coef / f
     result.coef = coef
-    return result
-
-
-def fit_preprocessed(
-    X: np.ndarray,
-    y: np.ndarray,
-    sw: np.ndarray | None,
-    solver: str,
-    options: dict[str, Any],
-    *,
-    prep: FitPreprocessing,
-    run_core: Any,
-) -> SolveResult:
-    """``LinearRegression``'s fit with the steps in ``prep`` folded in, without a copy of X.
-
-    newton and qr: one statistics pass, pruning by selecting the kept block of
-    the Gram (or re-triangularizing the kept columns of R), the penalty made
-    per column (see :func:`penalty_per_column`); standardizing changes nothing
-    else, their equilibration already removes column scale. lbfgs, gd, sgd: the
-    compiled objective works in standardized coordinates (one moments pass
-    replaces the means pass), pruned columns are frozen at 0 after one extra
-    Gram pass to find them, and the noise penalty is added per column.
-    """
-    if solver in ("newton", "qr"):
-        return _solve_exact(solver, X, y, sw, options, prep)
-    opts = dict(options)
-    opts["standardize"] = prep.standardize
-    opts["noise_var"] = prep.noise_std**2
-    extra = 0
-    if prep.prune:
-        st = _core.gram_stats(X, None, sw, None, options["n_shards"], options["n_threads"])
-        gram = np.asarray(st["gram"])
-        if not np.isfinite(gram).all():
-            raise _nonfinite_error(X)
-        tol = DEFAULT_PRUNE_TOL[X.dtype] if prep.prune_tol is None else prep.prune_tol
-        prep.prune_report = redundant_from_gram(
-            gram, st["shift"], fit_intercept=bool(options["fit_intercept"]), tol=tol, X=X
-        )
-        frozen = np.ones(X.shape[1])
-        frozen[list(prep.prune_report.kept)] = 0.0
-        opts["frozen"] = frozen
-        extra = 1
-    result: SolveResult = run_core(X, y, sw, solver, opts)
-    result.n_passes += extra
-    prep.extra_passes = extra
     return result

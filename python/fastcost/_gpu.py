@@ -177,7 +177,9 @@ class CudaBackend:
 
         return choose_solver(self.n_samples, self.n_features), ""
 
-    def solve(self, solver: str, options: dict[str, Any], prep: Any, want_factor: bool) -> Any:
+    witness: np.ndarray | None = None
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> Any:
         from . import _core
         from ._result import SolveResult
 
@@ -197,6 +199,9 @@ class CudaBackend:
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError("compute_statistics is not available with device='cuda'")
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[Any, Any]:
+        raise NotImplementedError("standardize and prune are not available with device='cuda'")
 
     def where(self) -> str:
         return f" on device='cuda' ({self.timings.get('device', 'GPU')})"

@@ -18,11 +18,12 @@ from typing import Any, Protocol
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._fit_preprocessing import FitPreprocessing
+from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._result import SolveResult
 from ._statistics import regression_statistics
 from ._validation import check_coef_init
 from .exceptions import ConvergenceWarning, IllConditionedWarning, RankDeficientWarning
+from .preprocessing import DEFAULT_PRUNE_TOL, redundant_from_gram
 from .resources import ResourceReport, fit_clock, solver_flops
 
 #: Default ``max_iter`` per solver when ``max_iter=None``: iterations for
@@ -113,11 +114,18 @@ class Backend(Protocol):
         """The solver ``"auto"`` picks here and why (``""``: the usual rule)."""
         ...
 
-    def solve(
-        self, solver: str, options: dict[str, Any], prep: FitPreprocessing, want_factor: bool
-    ) -> SolveResult:
-        """newton and qr from one-pass statistics, the others by their loop; with
-        ``want_factor``, the result keeps newton's or qr's factor."""
+    #: X where the client holds it (confirms duplicate columns cell by cell), else None.
+    witness: np.ndarray | None
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        """One compiled solver; with ``want_factor``, the result keeps newton's or
+        qr's factor. Iterative solvers read standardize, noise_var and frozen
+        from ``options``."""
+        ...
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """One pass of sufficient statistics and its shift: the augmented Gram
+        (``"newton"``) or the R factor (``"qr"``), finite or an error."""
         ...
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +169,7 @@ def run_fit(
         )
     options = solver_options(est, solver, d, coef_init, intercept_init)
     want_factor = bool(est.compute_statistics)
-    result = backend.solve(solver, options, prep, want_factor)
+    result = _solve(backend, solver, options, prep, want_factor)
     fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
     if solver == "newton":
         result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
@@ -185,6 +193,41 @@ def run_fit(
         _set_statistics(est, result, factor, solver)
 
 
+def _solve(
+    backend: Backend, solver: str, options: dict[str, Any], prep: FitPreprocessing,
+    want_factor: bool,
+) -> SolveResult:  # fmt: skip
+    """The backend's solver with the steps in ``prep`` folded in, without a copy of X.
+
+    newton and qr: one statistics pass, then pruning (the kept block of the Gram,
+    or the kept columns of R re-triangularized) and the per-column penalty on
+    (d + 2)^2 numbers (``solve_exact_from_stats``). lbfgs, gd, sgd: the compiled
+    objective works in standardized coordinates with the noise penalty per
+    column; pruned columns are found in one extra Gram pass and frozen at 0.
+    """
+    if not prep.active:
+        return backend.solve(solver, options, want_factor)
+    if solver in ("newton", "qr"):
+        stats, shift = backend.statistics(solver, options)
+        return solve_exact_from_stats(
+            solver, stats, shift, options, prep, backend.dtype, X=backend.witness
+        )
+    options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
+    if prep.prune:
+        gram, shift = backend.statistics("newton", options)
+        tol = DEFAULT_PRUNE_TOL[np.dtype(backend.dtype)] if prep.prune_tol is None else prep.prune_tol
+        prep.prune_report = redundant_from_gram(
+            gram, shift, fit_intercept=bool(options["fit_intercept"]), tol=tol, X=backend.witness
+        )
+        frozen = np.ones(backend.n_features)
+        frozen[list(prep.prune_report.kept)] = 0.0
+        options["frozen"] = frozen
+        prep.extra_passes = 1  # the moments pass of standardize is the solver's own
+    result = backend.solve(solver, options, False)
+    result.n_passes += prep.extra_passes
+    return result
+
+
 def _newton_fallback(
     est: Any, backend: Backend, result: SolveResult, options: dict[str, Any],
     prep: FitPreprocessing, fit_info: str,
@@ -198,7 +241,7 @@ def _newton_fallback(
         why = "are singular" if result.singular else (
             f"have condition estimate {cond:.3g} > {ILL_CONDITIONED_THRESHOLD:.0e}"
         )  # fmt: skip
-        redo = backend.solve("qr", options, prep, bool(est.compute_statistics))
+        redo = _solve(backend, "qr", options, prep, bool(est.compute_statistics))
         redo.n_passes += result.n_passes  # newton's pass came first
         info = (
             f"qr (solver='auto'){backend.where()}: newton's normal equations {why}, too "

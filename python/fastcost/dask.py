@@ -20,13 +20,13 @@ result does not depend on which worker ran what.
   iteration (totals, column moments, the centering rows, lbfgs' row sample)
   is one more round trip. The iterates are those of the local fit.
 
-``standardize``, ``noise_augmentation`` and ``prune`` are folded in as on one
-machine. newton and qr still make one pass: the column means and scales, the
-redundant columns and the per-column penalty all come from the merged
-statistics, solved by the local estimator's own code
-(``_fit_preprocessing.solve_exact_from_stats``). lbfgs and gd standardize with one
-more read of X, of per-chunk column moments (``_core.column_moments``, merged
-in a fixed order, in the start-up round trip), and prune with one Gram map-reduce before they start.
+``standardize``, ``noise_augmentation`` and ``prune`` are folded in by the fit
+pipeline exactly as on one machine (``_pipeline._solve``): newton and qr still
+make one pass, the column means and scales, the redundant columns and the
+per-column penalty all coming from the merged statistics; lbfgs and gd
+standardize with one more read of X, of per-chunk column moments
+(``_core.column_moments``, merged in a fixed order, in the start-up round
+trip), and prune with one Gram map-reduce before they start.
 
 A lost worker costs nothing but time: Dask recomputes the lost chunks from
 their lineage, and since every summary is a deterministic function of its
@@ -60,16 +60,14 @@ from ._dask_tasks import (
     _predict_task,
     _qr_task,
 )
-from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import DASK_LINEAR_REGRESSION
-from ._pipeline import choose_solver, finish_report, fit_preprocessing, run_fit
+from ._pipeline import choose_solver, finish_report, run_fit
 from ._result import SolveResult
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
 from .linear_model import LinearRegression as _LocalLinearRegression
 from .linear_model import unchanged_on_failure
-from .preprocessing import DEFAULT_PRUNE_TOL, redundant_from_gram
 from .resources import ResourceReport, fit_clock
 
 __all__ = ["DASK_HINT", "LinearRegression"]
@@ -138,22 +136,33 @@ class _DaskBackend:
         self.n_samples, self.n_features, self.dtype = data.n, data.d, data.dtype
         self.n_shards = int(est.n_shards or 0)
         self.threads = est.n_threads if est.n_threads not in (None, -1) else None
-        self.round_trips: int | None = None
+        self.round_trips = 0
+        self.witness: np.ndarray | None = None  # X stays on the workers: duplicates count as collinear
         self.worker_compute_s: float | None = None
 
     def auto_solver(self) -> tuple[str, str]:
         return choose_solver(self.n_samples, self.n_features), ""
 
-    def solve(self, solver: str, options: dict[str, Any], prep: FitPreprocessing,
-              want_factor: bool) -> SolveResult:  # fmt: skip
-        if solver in ("newton", "qr"):
-            result, factor = self._one_pass(solver, options, prep)
-            result.factor = None if prep.active else factor
-            return result
-        return self._iterative(solver, options, prep)
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        if solver not in ("newton", "qr"):
+            return self._iterative(solver, options)
+        stats, shift, factor = self._pass(solver, options)
+        alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
+        if solver == "newton":
+            result = SolveResult.from_core(_core.solve_stats(stats, shift, alpha, fit_intercept))
+            factor["r"] = gram_to_factor(stats)
+        else:
+            result = SolveResult.from_core(_core.solve_r(stats, shift, alpha, fit_intercept))
+        result.n_passes = 1
+        result.factor = factor
+        return result
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        stats, shift, _ = self._pass(solver, options)
+        return stats, shift
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
-        return self._one_pass("qr", options, fit_preprocessing(self.est))[1]
+        return self._pass("qr", options)[2]
 
     def where(self) -> str:
         return f" on {len(self.data.xb)} Dask chunks"
@@ -164,8 +173,7 @@ class _DaskBackend:
             out["feature_names_in_"] = np.asarray(self.names, dtype=object)
         elif hasattr(self.est, "feature_names_in_"):
             del self.est.feature_names_in_
-        if self.round_trips is not None:
-            out["round_trips_"] = self.round_trips
+        out["round_trips_"] = self.round_trips
         return out
 
     def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
@@ -178,79 +186,41 @@ class _DaskBackend:
         report.worker_compute_s = self.worker_compute_s
         return report
 
-    def _one_pass(self, solver: str, options: dict[str, Any],
-                  prep: FitPreprocessing) -> tuple[SolveResult, dict[str, Any]]:  # fmt: skip
-        """newton or qr: one map-reduce of shard summaries, then the solve on the client.
-
-        With standardize, prune or noise_augmentation the merged statistics go
-        through the local estimator's own solve (``solve_exact_from_stats``):
-        the column means and scales, the pruned columns and the per-column
-        penalty all come from them, so it is still one pass."""
+    def _pass(self, solver: str, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+        """One map-reduce of the chunks' statistics, merged in a fixed tree: the
+        augmented Gram (newton) or the R factor (qr), its shift and the factor
+        ``regression_statistics`` reads (newton's ``r`` is filled by the solve)."""
         client, data = self.client, self.data
         args = (self.n_shards, self.threads)
-        alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
         task, combine = (_gram_task, _add) if solver == "newton" else (_qr_task, _merge_qr)
-        if solver == "qr" and not fit_intercept:
+        if solver == "qr" and not options["fit_intercept"]:
             shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
             total = data.map_reduce(client, task, combine, shift, *args)
         else:  # the first row is a task of the pass's graph: one round trip
             total, shift = data.map_reduce_shifted(client, task, combine, *args)
-        self.round_trips = 1
+        self.round_trips += 1
+        n_pos = _check_weights_summary(total["checks"])
         if solver == "newton":
-            n_pos = _check_weights_summary(total["checks"])
-            stats = total["gram"]
-            factor = {"r": None, "shift": shift, "n_nonzero": n_pos}
+            stats, factor = total["gram"], {"r": None, "shift": shift, "n_nonzero": n_pos}
         else:
-            _check_weights_summary(total["checks"])
             factor = total["factor"]
             stats, shift = factor["r"], factor["shift"]
         if not np.isfinite(stats).all():
             data.raise_for_nonfinite(client)
-        if prep.active:
-            # No X on the client: exact duplicates are dropped as collinear (see prune_report_).
-            return solve_exact_from_stats(solver, stats, shift, options, prep, data.dtype), factor
-        if solver == "newton":
-            result = SolveResult.from_core(_core.solve_stats(stats, shift, alpha, fit_intercept))
-            factor["r"] = gram_to_factor(stats)
-        else:
-            result = SolveResult.from_core(_core.solve_r(stats, shift, alpha, fit_intercept))
-        result.n_passes = 1
-        return result, factor
+        return stats, shift, factor
 
-    def _iterative(self, solver: str, options: dict[str, Any],
-                   prep: FitPreprocessing) -> SolveResult:  # fmt: skip
+    def _iterative(self, solver: str, options: dict[str, Any]) -> SolveResult:
         """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
-        their data pass on the cluster (:class:`_ClusterPass`); with prune, one
-        Gram pass first finds the columns to hold at 0, as the local fit."""
+        their data pass on the cluster (:class:`_ClusterPass`)."""
         client, data = self.client, self.data
         data.persist(client)  # every pass reads the chunks again: keep them on the workers
-        options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
-        extra_passes = 0
-        if prep.prune:  # as fit_preprocessed: one Gram pass finds the columns to hold at 0
-            total, shift = data.map_reduce_shifted(
-                client, _gram_task, _add, self.n_shards, self.threads
-            )
-            _check_weights_summary(total["checks"])
-            if not np.isfinite(total["gram"]).all():
-                data.raise_for_nonfinite(client)
-            tol = DEFAULT_PRUNE_TOL[data.dtype] if prep.prune_tol is None else prep.prune_tol
-            prep.prune_report = redundant_from_gram(
-                total["gram"], shift, fit_intercept=bool(options["fit_intercept"]), tol=tol
-            )
-            frozen = np.ones(data.d)
-            frozen[list(prep.prune_report.kept)] = 0.0
-            options["frozen"] = frozen
-            extra_passes = 1
-        prep.extra_passes = extra_passes  # as the local fit: the moments pass is not extra
         cluster_pass = _ClusterPass(data, client, self.n_shards, self.threads)
         try:
             out = _core.minimize(cluster_pass, solver, _core.FitOptions(**options))
         except NonFiniteError as exc:
             data.raise_for_nonfinite(client, exc)
-        result = SolveResult.from_core(out)
-        result.n_passes += extra_passes
-        self.round_trips = cluster_pass.round_trips + extra_passes
-        return result
+        self.round_trips += cluster_pass.round_trips
+        return SolveResult.from_core(out)
 
 
 # ------------------------------------------------------------------ estimator

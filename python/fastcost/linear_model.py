@@ -12,7 +12,6 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
-from ._fit_preprocessing import FitPreprocessing, fit_preprocessed
 from ._params import LINEAR_REGRESSION, QR_PRECISIONS, SOLVERS, validate
 from ._pipeline import (
     AUTO_NEWTON_MAX_FEATURES,
@@ -375,27 +374,36 @@ class _CpuBackend:
         self.n_threads = resolve_n_threads(est.n_threads)
         self.n_shards = int(est.n_shards or 0)
         self.qr_precision = str(est.qr_precision)
+        self.witness: np.ndarray | None = self.X
 
     def auto_solver(self) -> tuple[str, str]:
         if self.wide:
             return "qr", ": X is longdouble, which only qr reads"
         return choose_solver(self.n_samples, self.n_features), ""
 
-    def solve(
-        self, solver: str, options: dict[str, Any], prep: FitPreprocessing, want_factor: bool
-    ) -> SolveResult:
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
         options = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)
         if solver == "qr":
             options["precision"] = self.qr_precision
-        X, y, sw = self.X, self.y, self.sw
-        if prep.active:
-            return fit_preprocessed(X, y, sw, solver, options, prep=prep, run_core=_run_core)
         if solver == "newton" and want_factor:
-            return _run_newton_with_factor(X, y, sw, options)
-        result = _run_core(X, y, sw, solver, options)
+            return _run_newton_with_factor(self.X, self.y, self.sw, options)
+        result = _run_core(self.X, self.y, self.sw, solver, options)
         if result.precision == "extended" and self.qr_precision == "auto" and not self.wide:
             result.precision_reason = f"{result.precision_reason} (one more pass)"
         return result
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        args = (self.n_shards, self.n_threads)
+        if solver == "newton":
+            st = _core.gram_stats(self.X, self.y, self.sw, None, *args)
+            stats = np.asarray(st["gram"])
+        else:
+            shift0 = None if options["fit_intercept"] else np.zeros(self.n_features + 1)
+            st = _core.tsqr_stats(self.X, self.y, self.sw, shift0, *args)
+            stats = np.asarray(st["r"], dtype=np.float64)
+        if not np.isfinite(stats).all():
+            raise_for_nonfinite(self.X)
+        return stats, np.asarray(st["shift"])
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
         shift = None if options["fit_intercept"] else np.zeros(self.n_features + 1)
