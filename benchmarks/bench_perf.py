@@ -327,7 +327,9 @@ def bench_small(calls: int) -> dict:
     cases = {
         "fastcost newton fit": lambda: LinearRegression(solver="newton").fit(X, y),
         "sklearn LinearRegression fit": lambda: SkLinearRegression().fit(X, y),
-        "fastcost _core.fit newton (no Python layer)": lambda: _core.fit(X, y, None, "newton", _core.FitOptions()),
+        "fastcost _core.fit newton (no Python layer)": lambda: _core.fit(
+            X, y, None, "newton", _core.FitOptions()
+        ),
         "fastcost _core.gram_stats": lambda: _core.gram_stats(X, y),
     }
     times: dict[str, list[float]] = {k: [] for k in cases}

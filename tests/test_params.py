@@ -13,8 +13,10 @@ from fastcost import dask as fdask
 
 @pytest.mark.parametrize(
     ("cls", "table"),
-    [(LinearRegression, _params.LINEAR_REGRESSION),
-     (fdask.LinearRegression, _params.DASK_LINEAR_REGRESSION)],  # fmt: skip
+    [
+        (LinearRegression, _params.LINEAR_REGRESSION),
+        (fdask.LinearRegression, _params.DASK_LINEAR_REGRESSION),
+    ],  # fmt: skip
 )
 def test_signatures_follow_the_declarations(cls, table):
     sig = inspect.signature(cls.__init__).parameters

@@ -109,13 +109,12 @@ class Backend(Protocol):
     n_features: int
     #: The dtype of the fitted coefficients.
     dtype: np.dtype
+    #: X where the client holds it (confirms duplicate columns cell by cell), else None.
+    witness: np.ndarray | None
 
     def auto_solver(self) -> tuple[str, str]:
         """The solver ``"auto"`` picks here and why (``""``: the usual rule)."""
         ...
-
-    #: X where the client holds it (confirms duplicate columns cell by cell), else None.
-    witness: np.ndarray | None
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
         """One compiled solver; with ``want_factor``, the result keeps newton's or
@@ -148,10 +147,11 @@ class Backend(Protocol):
 def run_fit(
     est: Any, backend: Backend, coef_init: Any = None, intercept_init: float | None = None
 ) -> None:
-    """Fit ``est`` on ``backend`` and set every fitted attribute and ``fit_report_``.
+    """Fit ``est`` on ``backend`` and set every fitted attribute.
 
-    The caller validated the parameters and built the backend inside the same
-    :func:`fit_clock` (``clock``) so that the report covers the whole fit.
+    The caller validates the parameters and builds the backend inside a
+    :func:`fit_clock`, then sets ``fit_report_`` with :func:`finish_report`
+    once the clock has stopped, so that the report covers the whole fit.
     """
     prep = fit_preprocessing(est)
     if prep.active and est.compute_statistics:
@@ -215,7 +215,9 @@ def _solve(
     options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
     if prep.prune:
         gram, shift = backend.statistics("newton", options)
-        tol = DEFAULT_PRUNE_TOL[np.dtype(backend.dtype)] if prep.prune_tol is None else prep.prune_tol
+        tol = (
+            DEFAULT_PRUNE_TOL[np.dtype(backend.dtype)] if prep.prune_tol is None else prep.prune_tol
+        )
         prep.prune_report = redundant_from_gram(
             gram, shift, fit_intercept=bool(options["fit_intercept"]), tol=tol, X=backend.witness
         )

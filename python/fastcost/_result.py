@@ -37,8 +37,19 @@ class SolveResult:
         ``solve_r``, ``minimize`` or ``_cuda.fit``."""
         # The bound type's fields are already float64 arrays and Python scalars.
         return cls(
-            out.coef, out.intercept, out.n_iter, out.loss_history, out.n_passes, out.converged,
-            out.singular, out.rank, out.condition_estimate, out.grad_norm, out.message,
-            out.notes, out.precision or None, out.precision_reason or None,
+            out.coef,
+            out.intercept,
+            out.n_iter,
+            out.loss_history,
+            out.n_passes,
+            out.converged,
+            out.singular,
+            out.rank,
+            out.condition_estimate,
+            out.grad_norm,
+            out.message,
+            out.notes,
+            out.precision or None,
+            out.precision_reason or None,
             factor=factor,
         )

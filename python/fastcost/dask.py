@@ -137,7 +137,9 @@ class _DaskBackend:
         self.n_shards = int(est.n_shards or 0)
         self.threads = est.n_threads if est.n_threads not in (None, -1) else None
         self.round_trips = 0
-        self.witness: np.ndarray | None = None  # X stays on the workers: duplicates count as collinear
+        self.witness: np.ndarray | None = (
+            None  # X stays on the workers: duplicates count as collinear
+        )
         self.worker_compute_s: float | None = None
 
     def auto_solver(self) -> tuple[str, str]:

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 class LinearRegression(RegressorMixin, BaseEstimator):
     """Least-squares linear regression (optional L2 penalty) with compiled solvers.
 

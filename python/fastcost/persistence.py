@@ -58,7 +58,9 @@ class ModelFileError(ValueError):
 def _float_array(shape_of: Callable[[Any], tuple[int, ...] | None]) -> Callable[[Any, Any], None]:
     def check(value: Any, est: Any) -> None:
         if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
-            raise ModelFileError(f"must be a float array, got {getattr(value, 'dtype', type(value))}")
+            raise ModelFileError(
+                f"must be a float array, got {getattr(value, 'dtype', type(value))}"
+            )
         shape = shape_of(est)
         if (shape is not None and value.shape != shape) or value.ndim != 1:
             raise ModelFileError(f"has shape {value.shape}, expected {shape or '1-D'}")
