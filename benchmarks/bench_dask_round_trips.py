@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 from _results import write_results
+from bench_dask import _make_data as bench_dask_data
 
 SIZES = {"small": (400_000, 50), "large": (2_000_000, 100)}
 
@@ -60,16 +61,8 @@ def _cluster() -> tuple[Any, Any]:
 
 
 def _make_data(client: Any, n: int, d: int, n_chunks: int, seed: int) -> tuple[Any, Any]:
-    import dask.array as da
-    from distributed import wait
-
-    rows = -(-n // n_chunks)
-    rng = da.random.default_rng(seed)
-    w = np.random.default_rng(seed).standard_normal(d)
-    X = rng.standard_normal((n, d), chunks=(rows, d))
-    y = X @ w + 0.5 + 0.1 * rng.standard_normal(n, chunks=(rows,))
-    X, y = client.persist([X, y])
-    wait([X, y])  # generated on the workers, outside every measurement
+    """bench_dask's persisted data, in ``n_chunks`` chunks of rows."""
+    X, y, _ = bench_dask_data(client, n, d, -(-n // n_chunks), seed)
     return X, y
 
 

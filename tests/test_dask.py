@@ -426,6 +426,8 @@ def test_bad_values_are_named_in_global_rows(client, solver):
     Xb[211, 2] = np.nan  # in the third chunk of 100: the row must be global
     with pytest.raises(ValueError, match=r"X contains NaN.*row 211, column 2"):
         fdask.LinearRegression(solver=solver, client=client).fit(da.from_array(Xb, 100), y)
+    with pytest.raises(fastcost.exceptions.NonFiniteError):  # the local fit's type
+        fdask.LinearRegression(solver=solver, client=client).fit(da.from_array(Xb, 100), y)
     yb = y.copy()
     yb[150] = np.inf
     with pytest.raises(ValueError, match=r"y contains NaN.*row 150"):

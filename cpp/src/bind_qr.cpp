@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "fastcost/tsqr.hpp"
+#include "fastcost/qr_solve.hpp"
 
 namespace fastcost::bindings {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fastcost/solvers.hpp"
-#include "fastcost/tsqr.hpp"
+#include "fastcost/qr_solve.hpp"
 
 namespace fastcost::bindings {
 

@@ -204,11 +204,11 @@ class _Data:
                 what, i, j = bad
                 row = int(self.offsets[k]) + i
                 where = f"row {row}, column {j}" if what == "X" else f"row {row}"
-                raise ValueError(
+                raise NonFiniteError(
                     f"{what} contains NaN or infinity (first at {where}); "
                     "clean it first, e.g. with fastcost.preprocessing"
                 ) from original
-        raise ValueError(
+        raise NonFiniteError(
             f"numerical overflow: the values of X ({self.dtype}) are too large for the sums "
             "of squares; rescale X or use float64"
         ) from original
