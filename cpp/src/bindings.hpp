@@ -26,6 +26,7 @@ void bind_kernels(py::module_& m);
 void bind_solvers(py::module_& m);
 void bind_qr(py::module_& m);
 void bind_preprocess(py::module_& m);
+void bind_categorical(py::module_& m);
 
 enum class Dtype { F32, F64 };
 

@@ -41,4 +41,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_solvers(m);
   bindings::bind_qr(m);
   bindings::bind_preprocess(m);
+  bindings::bind_categorical(m);
 }

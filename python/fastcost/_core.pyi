@@ -177,3 +177,38 @@ def scan_nonfinite(
 def fill_nonfinite(
     X: np.ndarray, values: npt.ArrayLike, n_shards: int = 0, n_threads: int = 0
 ) -> int: ...
+
+# bind_categorical.cpp: mixed designs (dense X + int32 categorical codes, never expanded)
+def mixed_gram_stats(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_levels: npt.ArrayLike,
+    drop_first: npt.ArrayLike,
+    y: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    shift: npt.ArrayLike | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def mixed_arrow_stats(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_levels: npt.ArrayLike,
+    drop_first: npt.ArrayLike,
+    arrow: int,
+    y: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    shift: npt.ArrayLike | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def fit_mixed(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_levels: npt.ArrayLike,
+    drop_first: npt.ArrayLike,
+    y: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    solver: str,
+    options: FitOptions,
+) -> FitResult: ...

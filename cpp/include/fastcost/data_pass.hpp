@@ -15,6 +15,9 @@
 //   ProbeSums probes(const std::vector<Probe>&)
 //                                        one read of X for up to kMaxProbes probes
 //   index_t reads() const                reads of X so far (n_passes)
+// and optionally
+//   bool takes_row_sample() const        false: decline lbfgs' row sample (see
+//                                        takes_row_sample below)
 #pragma once
 
 #include <algorithm>
@@ -47,7 +50,27 @@ struct PassStartResult {
   ColumnMoments moments;   // when asked
   std::vector<double> center;  // when asked: weighted mean of the centering rows
   GramStats sample;        // when asked: the sample's augmented Gram (any shift)
+  // Columns from this one on are 0/1 indicators (a categorical's levels,
+  // categorical_pass.hpp): standardize leaves them unscaled and noise_var adds
+  // no term for them. -1: none (every column is a measured input).
+  index_t indicators_from = -1;
 };
+
+// Whether lbfgs should ask `pass` for its row sample (the warm start and
+// preconditioner of lbfgs.hpp). A pass declines by defining
+// `bool takes_row_sample() const` that returns false, when the sample's
+// (d + 2)^2 Gram would cost more to form and solve than it saves (a wide
+// expanded categorical design) or is singular by construction (MixedPass);
+// lbfgs then starts from zero or coef_init, unpreconditioned. Passes without
+// the method take it.
+template <class Pass>
+auto takes_row_sample(const Pass& pass, int) -> decltype(static_cast<bool>(pass.takes_row_sample())) {
+  return pass.takes_row_sample();
+}
+template <class Pass>
+bool takes_row_sample(const Pass&, long) {
+  return true;
+}
 
 // Rows of the centering point: the weighted mean of this many rows spread
 // evenly over X is within about sigma / sqrt(kCenterRows) of the mean, as good

@@ -418,8 +418,8 @@ FitResult fit_lbfgs(Pass& data, const FitOptions& options) {
   const FitOptions opt = with_tolerance_floor(options, data.epsilon());
   std::vector<double> theta;
   // lbfgs' first pass gives the exact means: no sampled centering point.
-  LeastSquaresObjective<Pass> obj =
-      make_objective(data, opt, theta, /*center=*/false, sample_blocks(data.rows(), data.cols()));
+  const RowBlocks sample = takes_row_sample(data, 0) ? sample_blocks(data.rows(), data.cols()) : RowBlocks{};
+  LeastSquaresObjective<Pass> obj = make_objective(data, opt, theta, /*center=*/false, sample);
   FitResult res;
   lbfgs_least_squares(obj, theta, opt, res);
   finish_iterative(obj, theta, res);

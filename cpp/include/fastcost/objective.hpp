@@ -134,6 +134,8 @@ LeastSquaresObjective<Pass> make_objective(Pass& data, const FitOptions& opt, st
   req.center = center && !opt.standardize && opt.fit_intercept;  // mu is 0 without an intercept
   req.sample = sample;
   obj.start = data.start(req);
+  // Indicator columns (a categorical's levels) are neither scaled nor noisy.
+  const index_t measured = obj.start.indicators_from < 0 ? d : std::min(d, obj.start.indicators_from);
   obj.sigma.assign(static_cast<std::size_t>(d), 1.0);
   if (opt.standardize) {
     // One pass gives the means and the scales (the same kernel as StandardScaler).
@@ -142,6 +144,7 @@ LeastSquaresObjective<Pass> make_objective(Pass& data, const FitOptions& opt, st
     obj.sum_w = m.sum_w;
     obj.mu = m.mean;
     obj.sigma = scale_from_moments(m);
+    std::fill(obj.sigma.begin() + measured, obj.sigma.end(), 1.0);
   } else {
     obj.sum_w = obj.start.sum_w;
     obj.mu = req.center ? obj.start.center : std::vector<double>(static_cast<std::size_t>(d), 0.0);
@@ -153,7 +156,9 @@ LeastSquaresObjective<Pass> make_objective(Pass& data, const FitOptions& opt, st
   const double mean_y = obj.start.sum_wy / obj.sum_w;
   if (!opt.fit_intercept) std::fill(obj.mu.begin(), obj.mu.end(), 0.0);
   obj.lam.resize(static_cast<std::size_t>(d));
-  for (index_t j = 0; j < d; ++j) obj.lam[j] = opt.alpha + opt.noise_var / (obj.sigma[j] * obj.sigma[j]);
+  for (index_t j = 0; j < d; ++j) {
+    obj.lam[j] = j < measured ? opt.alpha + opt.noise_var / (obj.sigma[j] * obj.sigma[j]) : opt.alpha;
+  }
   obj.uniform = opt.noise_var == 0.0;
   obj.frozen = opt.frozen;
   theta0.assign(static_cast<std::size_t>(d + 1), 0.0);

@@ -145,48 +145,70 @@ FASTCOST_MULTIVERSION(sgd_epoch_prep, sgd_epoch_prep_body)
 
 }  // namespace detail
 
-// The Keras recipe with the same math: mini-batches of batch_size rows in an
-// order reshuffled every epoch, constant learning rate, max_iter epochs. The
-// parameters live in X's precision, like a Keras model's. Initial weights come
-// from the caller (Keras' Glorot-uniform draw is done in Python).
+namespace detail {
+
+// Where the recipe starts: w and b from coef_init (zeros without) and, when
+// standardizing, adding noise or pruning (`prepped`), the column offsets mu,
+// scales sigma and penalties lam of the model v = sigma w it then trains on
+// x~ = (x - mu) / sigma (w holding v). The first X.cols of the d columns are
+// X's; the others are indicator columns (a categorical's levels,
+// categorical_sgd.hpp): never centered or scaled, and without a noise term.
 template <class T>
-FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt) {
-  X.validate();
-  const index_t n = X.rows, d = X.cols;
-  if (opt.batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
-  std::vector<T> w(static_cast<std::size_t>(d), T(0)), g(static_cast<std::size_t>(d));
+struct SgdStart {
+  bool prepped = false;
+  std::vector<double> mu, sigma;
+  std::vector<T> lam;
+  std::vector<T> w;
   T b = 0;
+  index_t passes = 0;  // reads of X (the moments)
+};
+
+template <class T>
+SgdStart<T> sgd_start(const MatrixView<T>& X, const T* sw, const FitOptions& opt, index_t d) {
+  const index_t dx = X.cols;
+  SgdStart<T> st;
+  st.w.assign(static_cast<std::size_t>(d), T(0));
   if (opt.has_init) {
-    for (index_t j = 0; j < d; ++j) w[j] = static_cast<T>(opt.coef_init[j]);
-    b = opt.fit_intercept ? static_cast<T>(opt.intercept_init) : T(0);
+    for (index_t j = 0; j < d; ++j) st.w[j] = static_cast<T>(opt.coef_init[j]);
+    st.b = opt.fit_intercept ? static_cast<T>(opt.intercept_init) : T(0);
   }
   // Standardizing, noise or pruning: train v = sigma * w on x~ = (x - mu) / sigma.
-  const bool prepped = opt.standardize || opt.noise_var > 0.0 || !opt.frozen.empty();
-  std::vector<double> mu(static_cast<std::size_t>(d), 0.0), sigma(static_cast<std::size_t>(d), 1.0);
-  std::vector<T> lam(static_cast<std::size_t>(d)), xt(static_cast<std::size_t>(d));
-  FitResult res;
-  if (prepped) {
-    if (!opt.frozen.empty() && static_cast<index_t>(opt.frozen.size()) != d) {
-      throw std::invalid_argument("frozen has the wrong length");
-    }
-    if (opt.standardize) {
-      const ColumnMoments m = compute_column_moments(X, sw, opt.n_shards, opt.n_threads);
-      if (!m.finite) throw NonFiniteError("non-finite column means");
-      if (opt.fit_intercept) mu = m.mean;
-      sigma = scale_from_moments(m);
-      res.n_passes = 1;
-    }
-    double beta = static_cast<double>(b);
-    for (index_t j = 0; j < d; ++j) {
-      lam[j] = static_cast<T>(opt.alpha + opt.noise_var / (sigma[j] * sigma[j]));
-      if (opt.has_init && !opt.init_standardized) {  // (w, b) on X's scale -> (v, b~)
-        beta += mu[j] * static_cast<double>(w[j]);
-        w[j] = static_cast<T>(static_cast<double>(w[j]) * sigma[j]);
-      }
-      if (!opt.frozen.empty() && opt.frozen[j]) w[j] = T(0);
-    }
-    if (opt.fit_intercept) b = static_cast<T>(beta);
+  st.prepped = opt.standardize || opt.noise_var > 0.0 || !opt.frozen.empty();
+  st.mu.assign(static_cast<std::size_t>(d), 0.0);
+  st.sigma.assign(static_cast<std::size_t>(d), 1.0);
+  st.lam.resize(static_cast<std::size_t>(d));
+  if (!st.prepped) return st;
+  if (!opt.frozen.empty() && static_cast<index_t>(opt.frozen.size()) != d) {
+    throw std::invalid_argument("frozen has the wrong length");
   }
+  if (opt.standardize) {
+    const ColumnMoments m = compute_column_moments(X, sw, opt.n_shards, opt.n_threads);
+    if (!m.finite) throw NonFiniteError("non-finite column means");
+    if (opt.fit_intercept) std::copy(m.mean.begin(), m.mean.end(), st.mu.begin());
+    const std::vector<double> scale = scale_from_moments(m);
+    std::copy(scale.begin(), scale.end(), st.sigma.begin());
+    st.passes = 1;
+  }
+  double beta = static_cast<double>(st.b);
+  for (index_t j = 0; j < d; ++j) {
+    const double noise = j < dx ? opt.noise_var / (st.sigma[j] * st.sigma[j]) : 0.0;
+    st.lam[j] = static_cast<T>(opt.alpha + noise);
+    if (opt.has_init && !opt.init_standardized) {  // (w, b) on X's scale -> (v, b~)
+      beta += st.mu[j] * static_cast<double>(st.w[j]);
+      st.w[j] = static_cast<T>(static_cast<double>(st.w[j]) * st.sigma[j]);
+    }
+    if (!opt.frozen.empty() && opt.frozen[j]) st.w[j] = T(0);
+  }
+  if (opt.fit_intercept) st.b = static_cast<T>(beta);
+  return st;
+}
+
+// The recipe's epochs: before each, the row order reshuffled (Fisher-Yates
+// with SplitMix64 from opt.seed, the same on every platform); then
+// epoch(order, &total) runs the mini-batches and gives the sum over batches
+// of (batch size * batch loss). Fills the loss history and the counts.
+template <class Epoch>
+void sgd_epochs(index_t n, const FitOptions& opt, FitResult& res, Epoch&& epoch) {
   // The epoch's row order is the one array of length n the recipe needs (Keras
   // keeps one too); 32-bit indices keep it at 4 bytes a row.
   if (static_cast<std::uint64_t>(n) > std::numeric_limits<std::uint32_t>::max()) {
@@ -195,23 +217,14 @@ FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOpti
   std::vector<std::uint32_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), std::uint32_t(0));
   SplitMix64 rng{opt.seed};
-  const detail::SgdPrep<T> prep{mu.data(), sigma.data(), lam.data(),
-                                opt.frozen.empty() ? nullptr : opt.frozen.data(), xt.data()};
-  const Isa isa = active_isa();
-  for (int epoch = 0; epoch < opt.max_iter; ++epoch) {
+  for (int e = 0; e < opt.max_iter; ++e) {
     if (cancel_requested()) throw Cancelled();
     for (index_t i = n - 1; i > 0; --i) {  // Fisher-Yates
       const auto j = static_cast<index_t>(rng.below(static_cast<std::uint64_t>(i + 1)));
       std::swap(order[i], order[j]);
     }
     double total = 0.0;
-    if (prepped) {
-      detail::sgd_epoch_prep<T>(isa, X, y, sw, order.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
-                                &prep, w.data(), &b, opt.fit_intercept, g.data(), &total);
-    } else {
-      detail::sgd_epoch<T>(isa, X, y, sw, order.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
-                           static_cast<T>(opt.alpha), w.data(), &b, opt.fit_intercept, g.data(), &total);
-    }
+    epoch(static_cast<const std::uint32_t*>(order.data()), &total);
     if (cancel_requested()) throw Cancelled();
     res.loss_history.push_back(total / static_cast<double>(n));
     if (!std::isfinite(res.loss_history.back())) {
@@ -220,16 +233,54 @@ FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOpti
   }
   res.n_iter = opt.max_iter;
   res.n_passes += opt.max_iter;
+  res.converged = true;  // a fixed number of epochs is the recipe, not a tolerance
+}
+
+// The trained (w, b), back on X's scale: w = v / sigma, b = b~ - mu^T w.
+template <class T>
+void sgd_finish(const SgdStart<T>& st, const std::vector<T>& w, T b, FitResult& res) {
+  const auto d = static_cast<index_t>(w.size());
   res.coef.assign(w.begin(), w.end());
   res.intercept = static_cast<double>(b);
-  if (prepped) {  // back to X's scale: w = v / sigma, b = b~ - mu^T w
+  if (st.prepped) {
     for (index_t j = 0; j < d; ++j) {
-      res.coef[j] /= sigma[j];
-      res.intercept -= mu[j] * res.coef[j];
+      res.coef[j] /= st.sigma[j];
+      res.intercept -= st.mu[j] * res.coef[j];
     }
   }
   res.rank = d;
-  res.converged = true;  // a fixed number of epochs is the recipe, not a tolerance
+}
+
+}  // namespace detail
+
+// The Keras recipe with the same math: mini-batches of batch_size rows in an
+// order reshuffled every epoch, constant learning rate, max_iter epochs. The
+// parameters live in X's precision, like a Keras model's. Initial weights come
+// from the caller (Keras' Glorot-uniform draw is done in Python).
+template <class T>
+FitResult fit_sgd(const MatrixView<T>& X, const T* y, const T* sw, const FitOptions& opt) {
+  X.validate();
+  const index_t d = X.cols;
+  if (opt.batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
+  detail::SgdStart<T> st = detail::sgd_start(X, sw, opt, d);
+  std::vector<T>& w = st.w;
+  T b = st.b;
+  std::vector<T> g(static_cast<std::size_t>(d)), xt(static_cast<std::size_t>(d));
+  FitResult res;
+  res.n_passes = st.passes;
+  const detail::SgdPrep<T> prep{st.mu.data(), st.sigma.data(), st.lam.data(),
+                                opt.frozen.empty() ? nullptr : opt.frozen.data(), xt.data()};
+  const Isa isa = active_isa();
+  detail::sgd_epochs(X.rows, opt, res, [&](const std::uint32_t* order, double* total) {
+    if (st.prepped) {
+      detail::sgd_epoch_prep<T>(isa, X, y, sw, order, opt.batch_size, static_cast<T>(opt.learning_rate), &prep,
+                                w.data(), &b, opt.fit_intercept, g.data(), total);
+    } else {
+      detail::sgd_epoch<T>(isa, X, y, sw, order, opt.batch_size, static_cast<T>(opt.learning_rate),
+                           static_cast<T>(opt.alpha), w.data(), &b, opt.fit_intercept, g.data(), total);
+    }
+  });
+  detail::sgd_finish(st, w, b, res);
   return res;
 }
 
