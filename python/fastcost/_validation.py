@@ -81,8 +81,34 @@ def check_coef_init(coef_init: Any, n_features: int) -> np.ndarray | None:
     return coef
 
 
+def _overflow_message(X: np.ndarray) -> str:
+    """What overflowed, given that X holds no NaN/inf: X's own values when the
+    largest could overflow the sums of squares (``n * max|x|² > finfo.max``), else
+    y's. float32 data is advised float64; float64 data only rescaling."""
+    dtype = np.dtype(X.dtype)
+    finfo = np.finfo(dtype)
+    n = max(int(X.shape[0]), 1)
+    hi = float(X.max()) if X.size else 0.0
+    lo = float(X.min()) if X.size else 0.0
+    largest = max(hi, -lo)
+    wider = " or fit in float64" if dtype.itemsize < 8 else ""
+    if largest > np.sqrt(float(finfo.max) / n):
+        i, j = np.unravel_index(int(X.argmax() if hi >= -lo else X.argmin()), X.shape)
+        return (
+            f"numerical overflow: X holds no NaN or infinity, but its values are too large "
+            f"for {dtype}: |X[{i}, {j}]| = {largest:.3g}, and sums of squares of values "
+            f"this large exceed {float(finfo.max):.3g}; rescale or standardize X{wider}"
+        )
+    return (
+        f"numerical overflow: X holds no NaN or infinity and its values are moderate "
+        f"(largest |value| {largest:.3g}), so the values of y are too large for the sums "
+        f"of squares in {dtype}; rescale or standardize y{wider}"
+    )
+
+
 def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) -> None:
-    """Raise a NonFiniteError naming the first NaN/inf cell of X, or the overflow."""
+    """Raise a NonFiniteError naming the first NaN/inf cell of X, or else saying
+    which values overflow (X's or y's) and what to do about it."""
     bad = find_nonfinite(X)
     if bad is not None:
         i, j = bad
@@ -90,7 +116,4 @@ def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) ->
             f"X contains NaN or infinity (first at row {i}, column {j}); "
             "clean it first, e.g. with fastcost.preprocessing"
         ) from original
-    raise NonFiniteError(
-        f"numerical overflow: the values of X ({X.dtype}) are too large for the sums "
-        "of squares; rescale X or use float64"
-    ) from original
+    raise NonFiniteError(_overflow_message(X)) from original

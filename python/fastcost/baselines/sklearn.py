@@ -16,13 +16,14 @@ def _measure(
     name: str, fit: Callable[[Any, Any], Any], split: tuple[np.ndarray, ...],
     threads: int | None, repeat: int, price_per_hour: float | None, **fields: Any,
 ) -> RunResult:  # fmt: skip
-    """:func:`~fastcost.compare.result.measure_estimator` after a 200-row warm-up, the
-    BLAS/OpenMP pools limited to ``threads`` (None: as they are) throughout."""
+    """:func:`~fastcost.compare.result.measure_estimator` (a warm-up fit on the whole
+    training set, then the measured fits), the BLAS/OpenMP pools limited to
+    ``threads`` (None: as they are) throughout."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
         return measure_estimator(
-            name, fit, *split, n_warm=200, repeat=repeat, price_per_hour=price_per_hour, **fields
+            name, fit, *split, repeat=repeat, price_per_hour=price_per_hour, **fields
         )
 
 
@@ -78,22 +79,27 @@ def run_sklearn_sgd(
     epochs, learning_rate, seed : int, float, int
         The recipe; ``random_state`` (the shuffle).
     coef_init, intercept_init : optional
-        Starting point, e.g. TensorFlow's initial weights.
+        Starting point, e.g. :func:`fastcost.compare.runners.shared_start`. Never
+        written to: every fit (warm-up and measured) trains a copy of its own.
     threads, price_per_hour, repeat
         As in :func:`run_sklearn_lr` (only the prediction uses BLAS).
 
     Returns
     -------
     RunResult
-        Named ``"sklearn-sgd"``; ``loss_history`` is empty (SGDRegressor only prints it).
+        Named ``"sklearn-sgd"``; ``loss_history`` is empty (SGDRegressor only prints
+        it); ``initial_coef`` / ``initial_intercept`` are the start, as given.
     """
     from sklearn.linear_model import SGDRegressor
 
-    w0 = None if coef_init is None else np.asarray(coef_init, dtype=np.float64).ravel()
+    # SGDRegressor.fit trains coef_init in place: keep the start in an array of
+    # our own (recorded in the result) and hand each fit a fresh copy of it.
+    w0 = None if coef_init is None else np.array(coef_init, dtype=np.float64).ravel()
     b0 = None if w0 is None else float(intercept_init or 0.0)
-    start = {} if w0 is None else {"coef_init": w0, "intercept_init": np.array([b0])}
 
     def fit(X: np.ndarray, y: np.ndarray) -> SGDRegressor:
+        # A copy of d + 1 numbers: negligible inside the timing.
+        start = {} if w0 is None else {"coef_init": w0.copy(), "intercept_init": np.array([b0])}
         return SGDRegressor(
             loss="squared_error", penalty=None, learning_rate="constant", eta0=learning_rate,
             max_iter=epochs, tol=None, shuffle=True, random_state=seed,

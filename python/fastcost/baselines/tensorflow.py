@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastcost.compare.result import RunResult, measure_repeated, scores, warmup_rows
+from fastcost.compare.result import RunResult, measure_repeated, scores
 
 __all__ = ["TENSORFLOW_HINT", "configure_tensorflow", "glorot_uniform", "run_tensorflow"]
 
@@ -61,7 +61,8 @@ def configure_tensorflow(threads: int | None = None) -> Any:
 
 
 def glorot_uniform(n_features: int, seed: int = 0) -> tuple[np.ndarray, float]:
-    """Keras' default start of ``Dense(1)``, where the SGDs start without TensorFlow.
+    """Keras' default start of ``Dense(1)`` drawn with NumPy: every SGD row's start
+    (:func:`fastcost.compare.runners.shared_start` rounds it to float32).
 
     Parameters
     ----------
@@ -81,13 +82,15 @@ def run_tensorflow(
     X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, *,
     epochs: int = 10, batch_size: int = 100, learning_rate: float = 0.01, shuffle: bool = True,
     seed: int = 0, threads: int | None = None, price_per_hour: float | None = None,
-    repeat: int = 1,
+    repeat: int = 1, coef_init: np.ndarray | None = None, intercept_init: float | None = None,
 ) -> RunResult:  # fmt: skip
     """Fit the Keras linear-regression recipe and measure ``model.fit``.
 
-    The compiled model's initial weights are saved, a one-epoch warm-up on
-    :func:`~fastcost.compare.result.warmup_rows` rows (both batch shapes traced)
-    runs unmeasured, and the weights are reset before each measured fit.
+    The compiled model's initial weights (Keras' own, or ``coef_init`` and
+    ``intercept_init``) are saved, a one-epoch warm-up on the whole training set
+    (which traces both batch shapes, the full and the last) runs unmeasured, and
+    before each measured fit the weights are reset and the
+    seeds set again, so that every measured fit is the same computation.
 
     Parameters
     ----------
@@ -95,6 +98,8 @@ def run_tensorflow(
         The split; converted to float32 before anything is timed.
     epochs, batch_size, learning_rate, shuffle, seed
         The recipe (plain SGD); ``seed`` sets Keras' initial weights and shuffles.
+    coef_init, intercept_init : optional
+        Start from these weights (in float32) instead of Keras' initializer.
     threads : int, optional
         See :func:`configure_tensorflow`.
     price_per_hour, repeat
@@ -104,7 +109,8 @@ def run_tensorflow(
     -------
     RunResult
         Named ``"tensorflow"``; ``loss_history`` is Keras' per-epoch loss,
-        ``initial_coef`` / ``initial_intercept`` the point it started from.
+        ``initial_coef`` / ``initial_intercept`` the point it started from. A run
+        that diverges gives non-finite scores, not an error.
 
     Raises
     ------
@@ -121,15 +127,21 @@ def run_tensorflow(
         )
     Xtr = np.ascontiguousarray(X_train, dtype=np.float32)
     ytr = np.ascontiguousarray(y_train, dtype=np.float32).reshape(-1, 1)
-    n, d = Xtr.shape
+    d = Xtr.shape[1]
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input(shape=(d,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mse")
-    initial = [w.copy() for w in model.get_weights()]
+    if coef_init is not None:
+        kernel0 = np.asarray(coef_init, dtype=np.float32).reshape(d, 1)
+        model.set_weights([kernel0, np.full(1, intercept_init or 0.0, dtype=np.float32)])
+    initial = [np.array(w, copy=True) for w in model.get_weights()]
+
+    def reset() -> None:
+        model.set_weights(initial)
+        keras.utils.set_random_seed(seed)
 
     t0 = time.perf_counter()
-    n_warm = warmup_rows(n, batch_size)
-    model.fit(Xtr[:n_warm], ytr[:n_warm], batch_size=batch_size, epochs=1, verbose=0)
+    model.fit(Xtr, ytr, batch_size=batch_size, epochs=1, verbose=0)
     warmup = time.perf_counter() - t0
 
     def fit() -> Any:  # the final weights are d + 1 numbers: negligible inside the timing
@@ -138,10 +150,12 @@ def run_tensorflow(
 
     report, (history, (kernel, bias)), walls = measure_repeated(
         fit, repeat=repeat, price_per_hour=price_per_hour,
-        before_each=lambda: model.set_weights(initial),
+        before_each=reset,
     )  # fmt: skip
     # What Dense(1) computes, in float32; model.predict would trace a predict function.
-    mse, r2 = scores(y_test, np.ascontiguousarray(X_test, dtype=np.float32) @ kernel + bias)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: non-finite scores
+        pred = np.ascontiguousarray(X_test, dtype=np.float32) @ kernel + bias
+    mse, r2 = scores(y_test, pred)
     threading = tf.config.threading
     return RunResult(
         name="tensorflow", report=report, test_mse=mse, r2=r2, n_iter=epochs,

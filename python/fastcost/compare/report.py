@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import math
 import platform
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,23 +15,33 @@ import numpy as np
 
 from fastcost._threads import available_cores
 from fastcost._version import __version__
-from fastcost.compare.result import jsonable
+from fastcost.compare.meter import describe_peak_sources
+from fastcost.compare.result import FailedRun, RunResult, jsonable, seed_spread
+from fastcost.compare.status import OK, one_line, status_text
 from fastcost.resources import WATTS_PER_BUSY_CORE, format_bytes, format_energy
 
 if TYPE_CHECKING:
-    from fastcost.compare.result import Comparison, RunResult
+    from fastcost.compare.result import Comparison
     from fastcost.datasets import Dataset
 
 __all__ = [
-    "PLOT_HINT", "footer_notes", "format_time", "json_document", "machine_info", "plot",
-    "preprocessing_summary", "table", "write_json",
+    "PLOT_HINT", "STATUS_WIDTH", "footer_notes", "format_number", "format_r2", "format_time",
+    "json_document", "machine_info", "plot", "preprocessing_summary", "row_notes", "table",
+    "write_json",
 ]  # fmt: skip
 
 PLOT_HINT = "pip install 'fastcost[plot]'"
 
+#: Characters of a status and its reason in the table; the rest goes to the notes.
+STATUS_WIDTH = 60
+
 
 def format_time(seconds: float) -> str:
     """A duration with three significant digits at most, e.g. ``"522.9 ms"``."""
+    if not math.isfinite(seconds):
+        return str(seconds)
+    if seconds >= 1e5:
+        return f"{seconds:.3g} s"
     if seconds >= 100:
         return f"{seconds:.0f} s"
     if seconds >= 1:
@@ -40,37 +51,104 @@ def format_time(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} us"
 
 
+def format_number(value: float | None, digits: int = 4) -> str:
+    """``value`` in ``digits`` significant digits, in compact scientific form when
+    huge or tiny (``"1.235e+33"``): at most ``digits + 7`` characters. NaN and
+    infinities read ``nan``, ``inf``, ``-inf``; None reads ``-``."""
+    if value is None:
+        return "-"
+    v = float(value)
+    if not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return f"{v:.{digits}g}"
+
+
+def format_r2(r2: float) -> str:
+    """R² with 7 decimals where they matter (between -10 and 1: e.g. ``0.9999988``),
+    else as :func:`format_number`; at most 11 characters."""
+    if math.isfinite(r2) and -10.0 < r2 <= 1.0:
+        return f"{r2:.7f}"
+    return format_number(r2)
+
+
+def _format_speed(speed: float | None) -> str:
+    """A speed-up: ``"3.2x"``, ``"4190x"``, ``"1.2e+06x"``; None reads ``-``."""
+    if speed is None:
+        return "-"
+    if speed < 100:
+        return f"{speed:.1f}x"
+    return f"{speed:.0f}x" if speed < 1e6 else f"{speed:.2g}x"
+
+
+def _format_cpu(seconds: float) -> str:
+    return f"{seconds:.4f}" if seconds < 1000 else format_number(seconds)
+
+
+def _format_spread(res: RunResult) -> str:
+    """``mean ± std`` of the test MSE over the seeds, with how many were finite."""
+    spread = seed_spread(res.seed_runs)
+    if spread is None:
+        return "-"
+    if spread["mean"] is None:
+        return "no finite MSE"
+    text = f"{format_number(spread['mean'], 3)} ± {format_number(spread['std'], 2)}"
+    n, k = spread["n_finite"], spread["k"]
+    return text if n == k else f"{text} ({n}/{k} finite)"
+
+
 def _speedup(tf_wall: float | None, wall: float) -> float | None:
     return tf_wall / wall if tf_wall and wall > 0 else None
 
 
-def table(results: Sequence[RunResult], tf_wall: float | None, price: bool) -> str:
-    """The aligned table, one row per result, the speed-ups over ``tf_wall`` (None:
-    ``-``), a ``cost`` column with ``price``; no trailing newline."""
+def _result_cells(res: RunResult, tf_wall: float | None, price: bool) -> list[str]:
+    r = res.report
+    cells = [
+        format_time(r.wall_time_s), _format_speed(_speedup(tf_wall, r.wall_time_s)),
+        _format_cpu(r.cpu_time_s), format_bytes(r.peak_memory_delta_bytes), format_energy(r),
+    ]  # fmt: skip
+    if price:
+        cells.append("-" if r.cost is None else format_number(r.cost, 3))
+    return [*cells, format_number(res.test_mse), format_r2(res.r2)]
+
+
+def table(comparison: Comparison, price: bool, seeds: int = 1) -> str:
+    """The aligned table, one row per row that ran or raised, in run order; no
+    trailing newline.
+
+    Columns: wall time, speed-up over TensorFlow's (``-`` when TensorFlow did not
+    run ok), CPU seconds, peak memory, energy, the ``cost`` with ``price``, test
+    MSE and R², the test MSE's ``mean ± std`` over the seeds when ``seeds > 1``,
+    and the status (cut at :data:`STATUS_WIDTH` characters; :func:`row_notes`
+    has the whole reason). A row that raised has ``-`` in every measured column.
+    """
     header = ["solver", "wall", "vs TF", "CPU s", "peak mem", "energy"]
     header += ["cost", "test MSE", "R2"] if price else ["test MSE", "R2"]
+    if seeds > 1:
+        header.append(f"MSE over {seeds} seeds")
+    header.append("status")
+    tf_wall = comparison.tensorflow_wall_s
     rows = []
-    for res in results:
-        r = res.report
-        speed = _speedup(tf_wall, r.wall_time_s)
-        row = [
-            res.name, format_time(r.wall_time_s), "-" if speed is None else f"{speed:.1f}x",
-            f"{r.cpu_time_s:.4f}", format_bytes(r.peak_memory_delta_bytes), format_energy(r),
-        ]  # fmt: skip
-        if price:
-            row.append("-" if r.cost is None else f"{r.cost:.3g}")
-        rows.append([*row, f"{res.test_mse:.4g}", f"{res.r2:.7f}"])
+    for row in comparison.rows:
+        if isinstance(row, RunResult):
+            cells = _result_cells(row, tf_wall, price)
+            if seeds > 1:
+                cells.append(_format_spread(row))
+        else:
+            cells = ["-"] * (len(header) - 2)
+        rows.append([row.name, *cells, status_text(row.status, row.reason, STATUS_WIDTH)])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
 
     def line(cells: list[str]) -> str:
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([cells[0].ljust(widths[0]), *rest])
+        inner = (c.rjust(w) for c, w in zip(cells[1:-1], widths[1:-1], strict=True))
+        return "  ".join([cells[0].ljust(widths[0]), *inner, cells[-1]]).rstrip()
 
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *map(line, rows)])
 
 
-def footer_notes(results: Sequence[RunResult], repeat: int) -> list[str]:
-    """The lines under the table that say how to read it (``repeat``: measured fits per row)."""
+def footer_notes(results: Sequence[RunResult], repeat: int, seeds: int = 1) -> list[str]:
+    """The lines under the table that say how to read it (``repeat``: measured fits
+    per row; ``seeds``: ``--seeds``)."""
     out = []
     if any(r.report.energy_estimated for r in results):
         out.append(
@@ -79,7 +157,28 @@ def footer_notes(results: Sequence[RunResult], repeat: int) -> list[str]:
         )
     if repeat > 1:
         out.append(f"wall: median of {repeat} measured fits")
+    if seeds > 1:
+        out.append(
+            f"MSE over {seeds} seeds: mean ± std of the test MSE of the rows whose result moves "
+            f"with the seed (shuffles and start), run with --seed and the {seeds - 1} seeds "
+            "after it on the same split; the other columns are --seed's fit"
+        )
+    peak = describe_peak_sources(r.report.peak_source for r in results)
+    if peak:
+        out.append(peak)
     return [*out, "peak mem: resident memory growth during the fit; warm-ups excluded"]
+
+
+def row_notes(comparison: Comparison) -> list[str]:
+    """``notes:`` and one line per warning a row raised, and per status reason the
+    table had to cut; no lines when there is nothing to say."""
+    lines = []
+    for row in comparison.rows:
+        full = status_text(row.status, row.reason)
+        if len(full) > STATUS_WIDTH:
+            lines.append(f"  {row.name}: {full}")
+        lines.extend(f"  {row.name}: {note}" for note in row.notes)
+    return ["notes:", *lines] if lines else []
 
 
 def preprocessing_summary(data: Dataset, *, prune: bool, threads: int | None) -> dict[str, Any]:
@@ -87,8 +186,17 @@ def preprocessing_summary(data: Dataset, *, prune: bool, threads: int | None) ->
     (``"notes"``): the split's clean and standardize reports, and with ``prune`` what
     pruning finds in ``data.X_train`` (searched with ``threads`` threads)."""
     reports = dict(data.description.get("preprocessing_reports") or {})
-    lines = []
-    if "clean" in reports:
+    lines = [f"data: {note}" for note in data.description.get("notes", [])]
+    if "clean" in reports and "bad_cells_X" not in reports["clean"]:  # a table's split
+        c = reports["clean"]
+        dropped = c.get("rows_dropped", {"train": 0, "test": 0})
+        imputed = c.get("imputed_from_training_rows", {})
+        lines.append(
+            f"clean ({c['policy']}), fitted on the training rows: {dropped['train']} training "
+            f"and {dropped['test']} test rows dropped"
+            + (f"; imputed with training means: {imputed}" if imputed else "")
+        )
+    elif "clean" in reports:
         c = reports["clean"]
         lines.append(
             f"clean ({c['policy']}): {c['bad_cells_X']} bad cells in X, {c['bad_cells_y']} in y; "
@@ -168,7 +276,12 @@ def json_document(
     settings : dict
         What the rows were given (threads resolved) and the preprocessing asked for.
     command, preprocessing, notes : list of str, dict, list of str
-        The command line, :func:`preprocessing_summary`'s reports, the footer lines.
+        The command line, :func:`preprocessing_summary`'s reports, the lines under the table.
+
+    Notes
+    -----
+    ``rows`` lists every row that ran or raised, in run order, with its status and
+    reason; ``runs`` has the measured ones, ``failed`` those that raised.
     """
     tf_wall = comparison.tensorflow_wall_s
     return {
@@ -180,12 +293,13 @@ def json_document(
         "data": data.description,
         "machine": machine_info(),
         "notes": notes,
+        "rows": [{"name": r.name, "status": r.status, "reason": r.reason} for r in comparison.rows],
         "runs": [
             {**r.to_dict(), "speedup_vs_tensorflow": _speedup(tf_wall, r.report.wall_time_s)}
             for r in comparison.results
         ],
         "skipped": comparison.skipped,
-        "failed": comparison.failed,
+        "failed": [f.to_dict() for f in comparison.failed],
     }
 
 
@@ -202,15 +316,96 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
         fh.write("\n")
 
 
-def plot(path: str, results: Sequence[RunResult], tf_wall: float | None, title: str) -> None:
-    """Save a chart of wall time (log scale) and peak memory, one bar per result.
+def _time_label(wall: float | None, tf_wall: float | None) -> str | None:
+    """The time bar's label: the wall time and, but for TensorFlow's own, the speed-up."""
+    if wall is None:
+        return None
+    speed = _speedup(tf_wall, wall)
+    vs_tf = f"  ({_format_speed(speed)} vs TF)" if speed and wall != tf_wall else ""
+    return format_time(wall) + vs_tf
+
+
+def _panels(rows: Sequence[RunResult | FailedRun], tf_wall: float | None) -> list[dict[str, Any]]:
+    """The chart's four panels: values (None: no bar), bar labels and titles."""
+    ran = [r if isinstance(r, RunResult) else None for r in rows]
+    walls = [None if r is None else r.report.wall_time_s for r in ran]
+    mems = [None if r is None else r.report.peak_memory_delta_bytes / 2**20 for r in ran]
+    energy = [None if r is None else r.report.energy_j for r in ran]
+    mse = [None if r is None else r.test_mse for r in ran]
+    spreads = [None if r is None else seed_spread(r.seed_runs) for r in ran]
+    return [
+        {"values": walls, "log": True, "title": "Time (lower is better)",
+         "xlabel": "wall time of fit (s, log scale)",
+         "labels": [_time_label(w, tf_wall) for w in walls]},
+        {"values": mems, "log": False, "title": "Memory (lower is better)",
+         "xlabel": "peak memory growth during fit (MiB)",
+         "labels": [None if m is None else f"{m:.1f}" for m in mems]},
+        {"values": energy, "log": True, "title": "Energy (lower is better)",
+         "xlabel": "energy of fit (J, log scale)",
+         "labels": [None if r is None else format_energy(r.report) for r in ran]},
+        {"values": mse, "log": True, "title": "Test error (lower is better)",
+         "xlabel": "test MSE (log scale; whiskers: min..max over --seeds)", "status": True,
+         "labels": [None if m is None else format_number(m, 3) for m in mse],
+         "spread": [None if s is None or s["min"] is None else (s["min"], s["max"])
+                    for s in spreads]},
+    ]  # fmt: skip
+
+
+def _draw_panel(ax: Any, panel: dict[str, Any], rows: Sequence[Any], colors: list[str]) -> None:
+    """One panel: a bar per positive finite value, its label beside it; rows without
+    a bar say their status (or the value, e.g. ``nan``) at the axis instead."""
+    y = np.arange(len(rows))
+    drawable = [v is not None and math.isfinite(v) and (v > 0 or not panel["log"])
+                for v in panel["values"]]  # fmt: skip
+    heights = [v if ok else 0.0 for v, ok in zip(panel["values"], drawable, strict=True)]
+    ax.barh(y, heights, color=colors)
+    labels = panel["labels"]
+    spreads = panel.get("spread") or [None] * len(rows)
+    for yi, value, ok, label, row, spread in zip(
+        y, heights, drawable, labels, rows, spreads, strict=True
+    ):
+        if not ok:  # no bar: the status, and the value that has none (nan, inf), at the axis
+            text = row.status if label is None else f"{label} ({row.status})"
+            ax.annotate(
+                text, (0.01, yi), xycoords=("axes fraction", "data"), va="center",
+                fontsize=8, color="tab:red",
+            )  # fmt: skip
+            continue
+        if panel.get("status") and row.status != OK:
+            label = f"{label}  ({row.status})"
+        if spread is not None and spread[0] > 0:
+            whisker = [[max(0.0, value - spread[0])], [max(0.0, spread[1] - value)]]
+            ax.errorbar(value, yi, xerr=whisker, fmt="none", ecolor="black", capsize=3)
+            value = max(value, spread[1])  # the label goes past the whisker
+        ax.annotate(
+            label, (value, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8
+        )
+    ax.set_title(panel["title"])
+    ax.set_xlabel(panel["xlabel"])
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    finite = [v for v, ok in zip(panel["values"], drawable, strict=True) if ok and v > 0]
+    if panel["log"]:
+        ax.set_xscale("log")
+        if finite:
+            ax.set_xlim(min(finite) / 2, max(finite) * 30)
+    else:
+        ax.set_xlim(0, max([*finite, 1.0]) * 1.35)
+
+
+def plot(path: str, comparison: Comparison, title: str) -> None:
+    """Save a chart of wall time, peak memory, energy and test MSE, one bar per row.
+
+    Every row that ran or raised has a line, named with its status when that is
+    not ``ok``; a row without a value (it raised; a non-finite MSE) says its
+    status where the bar would be.
 
     Parameters
     ----------
     path : str
         Image file; its extension picks the format.
-    results, tf_wall, title : sequence of RunResult, float or None, str
-        At least one result; TensorFlow's wall time, the reference of the speed-ups.
+    comparison, title : Comparison, str
+        At least one row; TensorFlow's wall time is the reference of the speed-ups.
 
     Raises
     ------
@@ -223,38 +418,19 @@ def plot(path: str, results: Sequence[RunResult], tf_wall: float | None, title: 
     except ImportError as exc:
         raise ImportError(f"--plot needs matplotlib; install it with {PLOT_HINT}") from exc
 
-    names = [r.name for r in results][::-1]
-    walls = [r.report.wall_time_s for r in results][::-1]
-    mems = [r.report.peak_memory_delta_bytes / 2**20 for r in results][::-1]
-    vs_tf = [f"  ({tf_wall / w:.1f}x vs TF)" if tf_wall and 0 < w != tf_wall else "" for w in walls]
-    colors = ["tab:blue" if n.startswith("fastcost") else "tab:gray" for n in names]
+    rows = comparison.rows[::-1]
+    names = [r.name if r.status == OK else f"{r.name} [{r.status}]" for r in rows]
+    colors = ["tab:blue" if r.name.startswith("fastcost") else "tab:gray" for r in rows]
     # A bare Figure renders with Agg and leaves pyplot's global state alone.
-    fig = Figure(figsize=(11, 2.0 + 0.45 * len(names)), layout="constrained")
-    ax_t, ax_m = fig.subplots(1, 2, sharey=True)
-    y = np.arange(len(names))
-    panels = [
-        (ax_t, walls, [format_time(w) + v for w, v in zip(walls, vs_tf, strict=True)],
-         "wall time of fit (s, log scale)", "Time (lower is better)"),
-        (ax_m, mems, [f"{m:.1f}" for m in mems],
-         "peak memory growth during fit (MiB)", "Memory (lower is better)"),
-    ]  # fmt: skip
-    for ax, values, labels, xlabel, heading in panels:
-        ax.barh(y, values, color=colors)
-        ax.set_xlabel(xlabel)
-        ax.set_title(heading)
-        for yi, value, text in zip(y, values, labels, strict=True):
-            ax.annotate(text, (value, yi), xytext=(3, 0), textcoords="offset points", va="center")
-        ax.grid(axis="x", alpha=0.3)
-        ax.set_axisbelow(True)
-    ax_t.set_xscale("log")
-    ax_t.set_yticks(y, names)
-    if walls:
-        ax_t.set_xlim(min(w for w in walls if w > 0) / 2, max(walls) * 30)
-    ax_m.set_xlim(0, max([*mems, 1.0]) * 1.25)
+    fig = Figure(figsize=(20, 2.2 + 0.45 * len(rows)), layout="constrained")
+    axes = fig.subplots(1, 4, sharey=True)
+    for ax, panel in zip(axes, _panels(rows, comparison.tensorflow_wall_s), strict=True):
+        _draw_panel(ax, panel, rows, colors)
+    axes[0].set_yticks(np.arange(len(rows)), names)
     handles = [
         Patch(color="tab:blue", label="fastcost"),
         Patch(color="tab:gray", label="baselines (TensorFlow, scikit-learn)"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
-    fig.suptitle(title)
+    fig.suptitle(one_line(title))
     fig.savefig(path, dpi=150)

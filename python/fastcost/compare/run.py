@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
 from fastcost._threads import available_cores
-from fastcost.baselines.tensorflow import glorot_uniform
 from fastcost.compare import report
-from fastcost.compare.result import Comparison, RunResult
-from fastcost.compare.runners import RUNNERS, Runner, Settings, Start
+from fastcost.compare.result import Comparison, FailedRun, RunResult
+from fastcost.compare.runners import RUNNERS, Runner, Settings, Start, shared_start
+from fastcost.compare.status import OK, classify, failure_status, one_line, record_warnings
 from fastcost.datasets import Dataset, load_file, make_default
 
-__all__ = ["Progress", "compare", "run_comparison"]
+__all__ = ["Progress", "compare", "run_comparison", "start_source"]
 
 
 class Progress:
@@ -58,71 +58,176 @@ class Progress:
             ticker.join()
 
 
+def start_source(seed: int) -> str:
+    """Where the SGD rows start, in words (the JSON's ``sgd_initial_weights``)."""
+    return f"glorot_uniform(numpy, seed={seed}), rounded to float32; the same for every SGD row"
+
+
+@dataclasses.dataclass
+class _Skipped:
+    """A row whose optional library is missing: the hint that installs it."""
+
+    hint: str
+
+
+def _attempt(
+    runner: Runner, data: Dataset, settings: Settings, start: Start
+) -> RunResult | FailedRun | _Skipped:
+    """``runner.run``: its result with status and notes, its failure, or a skip.
+
+    The warnings the row raises become its notes (not lines on stderr); an
+    exception becomes a :class:`FailedRun` (``"diverged"`` for a divergence).
+    """
+    error: Exception | None = None
+    tb = ""
+    with record_warnings() as notes:
+        try:
+            res = runner.run(data, settings, start)
+        except Exception as exc:
+            error, tb = exc, traceback.format_exc()
+    if error is not None:
+        if isinstance(error, ImportError) and runner.install_hint is not None:
+            return _Skipped(runner.install_hint)
+        status, reason = failure_status(error)
+        return FailedRun(runner.name, status, reason, repr(error), tb, notes)
+    res.name = runner.name  # the row's label, whatever the runner called its result
+    res.notes = notes
+    res.status, res.reason = classify(res, notes)
+    return res
+
+
+def _seed_record(seed: int, outcome: RunResult | FailedRun | _Skipped) -> dict[str, Any]:
+    """One entry of :attr:`RunResult.seed_runs`."""
+    if isinstance(outcome, RunResult):
+        status = outcome.status
+        return {"seed": seed, "test_mse": outcome.test_mse, "r2": outcome.r2, "status": status}
+    status = outcome.status if isinstance(outcome, FailedRun) else "skipped"
+    return {"seed": seed, "test_mse": float("nan"), "r2": float("nan"), "status": status}
+
+
+def _other_seeds(
+    runner: Runner, data: Dataset, settings: Settings, progress: Progress, label: str
+) -> list[dict[str, Any]]:
+    """The runs of seeds ``seed + 1 .. seed + seeds - 1`` (one measured fit each), each
+    from its own :func:`~fastcost.compare.runners.shared_start`, on the same split."""
+    records = []
+    for k in range(1, settings.seeds):
+        seed = settings.seed + k
+        with progress.step(f"{label}: seed {seed} ({k + 1}/{settings.seeds})"):
+            outcome = _attempt(
+                runner, data, dataclasses.replace(settings, seed=seed, repeat=1),
+                shared_start(data.n_features, seed),
+            )  # fmt: skip
+        records.append(_seed_record(seed, outcome))
+    return records
+
+
+def _say_outcome(progress: Progress, label: str, outcome: RunResult | FailedRun, t0: float) -> None:
+    """The progress line of a row that ran or raised, and its notes."""
+    if isinstance(outcome, RunResult):
+        status = "" if outcome.status == OK else f"; {outcome.status}: {outcome.reason}"
+        progress.say(
+            f"{label}: fit {report.format_time(outcome.report.wall_time_s)}, "
+            f"total {report.format_time(time.perf_counter() - t0)} with warm-up{status}"
+        )
+    else:
+        progress.say(f"{label}: {outcome.status}: {outcome.reason}")
+    for note in outcome.notes:
+        progress.say(f"{label}: note: {note}")
+
+
 def run_comparison(
     names: Sequence[str], data: Dataset, settings: Settings, progress: Progress
 ) -> Comparison:
     """Run the rows ``names`` (:func:`~fastcost.compare.runners.select`) one after another.
 
-    The SGDs start from Keras' default drawn with NumPy, or from the initial
-    weights of a row that gives them once it has run. A row whose optional
-    library is missing is skipped, a row that raises fails; the others still run.
+    Every row is given its own copies of the split and of the SGDs' common
+    start (:func:`~fastcost.compare.runners.shared_start`), so that its result
+    does not depend on which other rows run. A row whose optional library is
+    missing is skipped, a row that raises fails; the others still run. With
+    ``settings.seeds > 1``, the seeded rows also run with the next seeds
+    (:attr:`RunResult.seed_runs`).
 
     Returns
     -------
     Comparison
     """
-    comparison = Comparison(names=list(names))
-    start: Start = glorot_uniform(data.n_features, settings.seed)
+    comparison = Comparison(names=list(names), start_source=start_source(settings.seed))
+    start = shared_start(data.n_features, settings.seed)
     for i, name in enumerate(names, 1):
         runner = RUNNERS[name]
         label = f"[{i}/{len(names)}] {name}"
         t0 = time.perf_counter()
-        try:
-            with progress.step(f"{label}: running"):
-                res = _run_one(runner, data, settings, start, progress, label)
-        except Exception as exc:
-            hint = runner.install_hint if isinstance(exc, ImportError) else None
-            if hint is None:
-                tb = traceback.format_exc()
-                comparison.failed.append({"name": name, "error": repr(exc), "traceback": tb})
-                progress.say(f"{label}: failed: {type(exc).__name__}: {exc}")
-            else:
-                progress.say(f"{label}: skipped, {runner.library} is not installed: {hint}")
-                comparison.skipped.append({"name": name, "reason": f"not installed ({hint})"})
+        with progress.step(f"{label}: running"):
+            outcome = _attempt(runner, data, settings, start)
+        if isinstance(outcome, _Skipped):
+            progress.say(f"{label}: skipped, {runner.library} is not installed: {outcome.hint}")
+            comparison.skipped.append({"name": name, "reason": f"not installed ({outcome.hint})"})
             continue
-        if runner.gives_start:
-            assert res.initial_coef is not None
-            start = (res.initial_coef, float(res.initial_intercept or 0.0))
-            comparison.start_source = runner.name
-        comparison.results.append(res)
-        progress.say(
-            f"{label}: fit {report.format_time(res.report.wall_time_s)}, "
-            f"total {report.format_time(time.perf_counter() - t0)} with warm-up"
-        )
+        _say_outcome(progress, label, outcome, t0)
+        if isinstance(outcome, FailedRun):
+            comparison.failed.append(outcome)
+            continue
+        if settings.seeds > 1 and runner.seeded:
+            first = _seed_record(settings.seed, outcome)
+            outcome.seed_runs = [first, *_other_seeds(runner, data, settings, progress, label)]
+        comparison.results.append(outcome)
     return comparison
 
 
-def _run_one(
-    runner: Runner, data: Dataset, settings: Settings, start: Start, progress: Progress, label: str
-) -> RunResult:
-    """``runner.run``, its environment warnings turned into progress notes."""
-    if not runner.note_warnings:
-        return runner.run(data, settings, start)
-    with warnings.catch_warnings(record=True) as caught:
-        for category in runner.note_warnings:
-            warnings.simplefilter("always", category)
-        res = runner.run(data, settings, start)
-    for w in caught:
-        progress.say(f"{label}: note: {w.message}")
-    return res
+_SPLIT_EMPTY = re.compile(r"With n_samples=(\d+), test_size=")
+
+
+def explain_load_error(exc: Exception, clean: str) -> str:
+    """The message of a data error, in the terms of the command line.
+
+    scikit-learn's split of too few rows becomes how many rows there are and
+    after what (``clean`` is ``--clean``); a column statistic that overflows,
+    reported without a NaN/inf cell, becomes an overflow of X's values.
+    """
+    text = one_line(str(exc))
+    empty = _SPLIT_EMPTY.search(text)
+    if empty is not None:
+        n = int(empty.group(1))
+        rows = "1 row" if n == 1 else f"{n} rows"
+        where = (
+            f"{rows} remain after --clean drop removed the rows holding NaN or infinity"
+            if clean == "drop"
+            else f"the data has {rows}"
+        )
+        return f"too few rows: {where}; the 80/20 train/test split needs at least 2"
+    if "contains NaN or infinity" in text and "first at" not in text:
+        return (
+            "the values of X overflow float64 in its column statistics: X holds no NaN or "
+            "infinity, but values too large to square (such as 1e308); rescale or "
+            "standardize X's columns"
+        )
+    return text
 
 
 def _load(args: argparse.Namespace) -> Dataset:
-    """The split of ``--data``, else the built-in problem."""
+    """The split of ``--data``, else the built-in problem; a ValueError says what is wrong
+    (:func:`explain_load_error`)."""
     common = {"seed": args.seed, "dtype": args.dtype, "standardize": args.standardize}
-    if args.data:
-        return load_file(args.data, target=args.target, clean=args.clean, **common)
-    return make_default(args.n_samples, args.n_features, noise=args.noise, **common)
+    try:
+        if args.data:
+            table = {"sep": args.sep, "features": args.features, "drop": args.drop,
+                     "categorical": args.categorical}  # fmt: skip
+            return load_file(args.data, target=args.target, clean=args.clean, **table, **common)
+        return make_default(args.n_samples, args.n_features, noise=args.noise, **common)
+    except ValueError as exc:
+        raise ValueError(explain_load_error(exc, args.clean)) from exc
+
+
+def load_data(args: argparse.Namespace) -> Dataset | str:
+    """The split, or the one-line message of why it cannot be loaded."""
+    try:
+        return _load(args)
+    except FileNotFoundError as exc:
+        missing = exc.filename or (exc.args[-1] if exc.args else args.data)
+        return f"cannot load data: no such file: {missing}"
+    except (OSError, ValueError, ImportError) as exc:
+        return f"cannot load data: {one_line(str(exc))}"
 
 
 def _save(
@@ -132,10 +237,19 @@ def _save(
     try:
         save(path, *what)
     except errors as exc:
-        print(f"fastcost compare: {failure}: {exc}", file=sys.stderr)
+        print(f"fastcost compare: {failure}: {one_line(str(exc))}", file=sys.stderr)
         return 1
     progress.say(f"wrote {path}")
     return 0
+
+
+def _print_report(comparison: Comparison, args: argparse.Namespace, notes: list[str]) -> None:
+    """The table (every row that ran or raised), then the notes and the skipped rows."""
+    if comparison.rows:
+        print(report.table(comparison, args.price_per_hour is not None, args.seeds))
+    print(*notes, sep="\n")
+    for item in comparison.skipped:
+        print(f"skipped {item['name']}: {item['reason']}")
 
 
 def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) -> int:
@@ -147,19 +261,19 @@ def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) 
         Rows of :data:`~fastcost.compare.runners.RUNNERS`, in run order.
     args, command : argparse.Namespace, list of str
         The parsed options (:func:`fastcost.cli.build_parser`); the command line.
+        The options are checked already (:func:`fastcost.cli.main`).
 
     Returns
     -------
     int
-        0; 1 when the data, a row, the JSON or the chart failed.
+        0; 1 when the data, a row (status ``failed``), the JSON or the chart failed.
     """
     progress = Progress(sys.stderr, args.quiet)
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)}
     settings = Settings(**{**given, "threads": args.threads or available_cores()})
-    try:
-        data = _load(args)
-    except (OSError, ValueError, ImportError) as exc:
-        print(f"fastcost compare: cannot load data: {exc}", file=sys.stderr)
+    data = load_data(args)
+    if isinstance(data, str):
+        print(f"fastcost compare: {data}", file=sys.stderr)
         return 1
     (n_train, d), dtype = data.X_train.shape, data.X_train.dtype.name
     progress.say(
@@ -168,18 +282,15 @@ def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) 
     )
 
     comparison = run_comparison(names, data, settings, progress)
-    results = comparison.results
-    if results:
-        print(report.table(results, comparison.tensorflow_wall_s, args.price_per_hour is not None))
     preprocessing = report.preprocessing_summary(data, prune=args.prune, threads=args.threads)
-    notes = [*report.footer_notes(results, args.repeat), *preprocessing.pop("notes")]
-    print(*notes, sep="\n")
-    for item in comparison.skipped:
-        print(f"skipped {item['name']}: {item['reason']}")
-    for item in comparison.failed:
-        print(f"failed {item['name']}: {item['error']}")
+    notes = [
+        *report.footer_notes(comparison.results, args.repeat, args.seeds),
+        *preprocessing.pop("notes"),
+        *report.row_notes(comparison),
+    ]
+    _print_report(comparison, args, notes)
 
-    status = 1 if comparison.failed else 0
+    status = 1 if comparison.any_failed else 0
     if args.json:
         recorded = {
             **{k: v for k, v in dataclasses.asdict(settings).items() if k != "prune"},
@@ -192,14 +303,11 @@ def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) 
         status |= _save(
             progress, f"cannot write {args.json}", OSError, report.write_json, args.json, doc
         )
-    if args.plot and not results:
-        print("fastcost compare: nothing to plot, every run failed", file=sys.stderr)
+    if args.plot and not comparison.rows:
+        print("fastcost compare: nothing to plot, no row ran", file=sys.stderr)
         return 1
     if args.plot:
         title = f"Linear regression fit, {n_train} x {d} ({dtype}), {settings.threads} threads"
         errors = (ImportError, OSError, ValueError)
-        tf_wall = comparison.tensorflow_wall_s
-        status |= _save(
-            progress, "cannot plot", errors, report.plot, args.plot, results, tf_wall, title
-        )
+        status |= _save(progress, "cannot plot", errors, report.plot, args.plot, comparison, title)
     return status

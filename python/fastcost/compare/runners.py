@@ -1,5 +1,6 @@
 """The rows of ``fastcost compare``: the runner protocol, fastcost's own rows
-(:func:`run_fastcost`, :func:`run_dask`) and the one registry, :data:`RUNNERS`.
+(:func:`run_fastcost`, :func:`run_dask`), the SGDs' common start
+(:func:`shared_start`) and the one registry, :data:`RUNNERS`.
 
 Adding a row is one entry there; the baselines live in :mod:`fastcost.baselines`.
 """
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastcost.baselines.sklearn import run_sklearn_lr, run_sklearn_sgd
-from fastcost.baselines.tensorflow import TENSORFLOW_HINT, run_tensorflow
-from fastcost.compare.result import RunResult, measure_estimator, warmup_rows
+from fastcost.baselines.tensorflow import TENSORFLOW_HINT, glorot_uniform, run_tensorflow
+from fastcost.compare.result import RunResult, measure_estimator
 from fastcost.linear_model import SOLVERS, LinearRegression
 
 if TYPE_CHECKING:
@@ -24,10 +25,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RUNNERS", "Runner", "Settings", "fastcost_solvers", "run_dask", "run_fastcost", "select",
+    "shared_start", "valid_solver_names",
 ]  # fmt: skip
 
 #: The SGDs' starting point: initial coefficients and intercept.
 Start = tuple[np.ndarray, float]
+
+#: Seconds ``--scheduler`` has to answer: checked before any fit, and by the Dask rows.
+SCHEDULER_TIMEOUT_S = 5.0
+
+
+def shared_start(n_features: int, seed: int) -> Start:
+    """Where every SGD row (TensorFlow's included) starts: Keras' default law for
+    ``Dense(1)`` (:func:`~fastcost.baselines.tensorflow.glorot_uniform`, drawn with
+    NumPy from ``seed``), rounded to float32 so that every library holds exactly
+    these numbers. It depends on nothing but its arguments, so a row starts at the
+    same point whichever other rows run."""
+    coef, intercept = glorot_uniform(n_features, seed)
+    return coef.astype(np.float32).astype(np.float64), float(np.float32(intercept))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +59,9 @@ class Settings:
         Measured fits per row (the median-wall one is reported); the price of an hour.
     prune, scheduler : bool, str or None
         fastcost's solvers drop redundant columns; the Dask rows' scheduler address.
+    seeds : int
+        The seeded rows (their result moves with the shuffle and the start) run
+        with seeds ``seed, seed + 1, ..., seed + seeds - 1``; 1: only ``seed``.
     """
 
     threads: int | None = None
@@ -55,6 +73,7 @@ class Settings:
     price_per_hour: float | None = None
     prune: bool = False
     scheduler: str | None = None
+    seeds: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +93,12 @@ class Runner:
     cluster_twin_of : str or None
         The local row this one repeats on a Dask cluster: it runs only with a
         scheduler, right after its twin, and is not named in ``--solvers``.
-    gives_start, takes_start : bool
-        Its initial weights become the start of the rows after it; it starts there.
-    install_hint, note_warnings : str or None, tuple of Warning subclasses
-        An ImportError skips the row with this hint; warnings shown as progress notes.
+    takes_start : bool
+        It starts from the :func:`shared_start` given to :meth:`run`.
+    seeded : bool
+        Its result moves with ``seed`` (shuffles, start): ``--seeds`` repeats it.
+    install_hint : str or None
+        An ImportError skips the row with this hint.
     """
 
     name: str
@@ -87,20 +108,37 @@ class Runner:
     baseline: bool = False
     in_default_run: bool = True
     cluster_twin_of: str | None = None
-    gives_start: bool = False
     takes_start: bool = False
+    seeded: bool = False
     install_hint: str | None = None
-    note_warnings: tuple[type[Warning], ...] = ()
 
     def run(self, data: Dataset, settings: Settings, start: Start) -> RunResult:
         """Fit, measure and score the row's model: ``fit`` gets the split, the
         :class:`Settings` its signature names, and ``start`` as ``coef_init`` and
-        ``intercept_init`` when :attr:`takes_start`."""
+        ``intercept_init`` when :attr:`takes_start`.
+
+        ``fit`` gets copies of the split and of the start, made here, before
+        anything is measured: a library that writes into its inputs (scikit-learn's
+        SGDRegressor trains ``coef_init`` in place) cannot change what another
+        row, or this row's next seed, is given.
+        """
         accepted = inspect.signature(self.fit).parameters
         kwargs = {k: v for k, v in dataclasses.asdict(settings).items() if k in accepted}
         if self.takes_start:
-            kwargs.update(coef_init=start[0], intercept_init=start[1])
-        return self.fit(data.X_train, data.y_train, data.X_test, data.y_test, **kwargs)
+            kwargs.update(coef_init=np.array(start[0], copy=True), intercept_init=float(start[1]))
+        split: tuple[Any, ...] = (data.X_train, data.y_train, data.X_test, data.y_test)
+        if data.frames is not None and self.library.startswith("fastcost"):
+            # Categorical columns: fastcost fits their codes (the baselines their one-hot
+            # columns, as their users would build them): the same model.
+            split = (data.frames.train, data.y_train, data.frames.test, data.y_test)
+            if "categorical" in accepted:
+                kwargs["categorical"] = list(data.frames.categorical)
+        return self.fit(*(_copy(a) for a in split), **kwargs)
+
+
+def _copy(a: Any) -> Any:
+    """A copy of its own of an array or a frame (a library may write into its input)."""
+    return a.copy(deep=True) if hasattr(a, "columns") else np.array(a, copy=True)
 
 
 def fastcost_solvers() -> tuple[str, ...]:
@@ -114,6 +152,7 @@ def run_fastcost(
     *, epochs: int = 10, batch_size: int = 100, learning_rate: float = 0.01, seed: int = 0,
     threads: int | None = None, price_per_hour: float | None = None, repeat: int = 1,
     prune: bool = False, coef_init: np.ndarray | None = None, intercept_init: float | None = None,
+    categorical: list[str] | None = None,
 ) -> RunResult:  # fmt: skip
     """Fit :class:`fastcost.LinearRegression` with ``solver`` and measure it.
 
@@ -131,6 +170,9 @@ def run_fastcost(
         See :func:`~fastcost.compare.result.measure_repeated`.
     coef_init, intercept_init : optional
         Starting point of ``"sgd"`` (e.g. TensorFlow's initial weights).
+    categorical : list of str, optional
+        ``X_train`` and ``X_test`` are frames with these categorical columns
+        (``categorical_features``): fitted as codes, never one-hot.
 
     Returns
     -------
@@ -138,24 +180,31 @@ def run_fastcost(
         Named ``"fastcost-<solver>"``; the report has the passes, bytes, flops and rates.
     """
     kwargs: dict[str, Any] = {"alpha": 0.0, "random_state": seed, "n_threads": threads}
+    if categorical:
+        kwargs["categorical_features"] = list(categorical)
+    dtype = np.dtype(np.float64) if categorical else X_train.dtype
     fit_kwargs: dict[str, Any] = {}
+    recorded: dict[str, Any] = {}
     if solver == "sgd":
         kwargs.update(max_iter=epochs, batch_size=batch_size, learning_rate=learning_rate)
         if coef_init is not None:
-            fit_kwargs["coef_init"] = np.asarray(coef_init, dtype=X_train.dtype).ravel()
-            fit_kwargs["intercept_init"] = float(intercept_init or 0.0)
+            # The recorded start is a copy of its own, taken before any fit.
+            w0 = np.array(coef_init, dtype=dtype).ravel()
+            recorded = {
+                "initial_coef": w0.copy(),
+                "initial_intercept": float(intercept_init or 0.0),
+            }
+            fit_kwargs = {"coef_init": w0, "intercept_init": recorded["initial_intercept"]}
     if prune:
         kwargs["prune"] = True
     return measure_estimator(
         f"fastcost-{solver}",
         lambda X, y: LinearRegression(solver=solver, **kwargs).fit(X, y, **fit_kwargs),
         X_train, y_train, X_test, y_test,
-        n_warm=warmup_rows(X_train.shape[0], batch_size), repeat=repeat,
-        price_per_hour=price_per_hour, count_work_of=solver,
-        initial_coef=fit_kwargs.get("coef_init"),
-        initial_intercept=fit_kwargs.get("intercept_init"),
+        repeat=repeat,
+        price_per_hour=price_per_hour, count_work_of=solver, **recorded,
         params={
-            "library": "fastcost", "solver": solver, "dtype": X_train.dtype.name,
+            "library": "fastcost", "solver": solver, "dtype": dtype.name,
             "threads": threads, "seed": seed,
             **{k: v for k, v in kwargs.items() if k != "random_state"},
         },
@@ -165,6 +214,7 @@ def run_fastcost(
 def run_dask(
     solver: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
     *, scheduler: str | None = None, price_per_hour: float | None = None, repeat: int = 1,
+    categorical: list[str] | None = None,
 ) -> RunResult:  # fmt: skip
     """Fit :class:`fastcost.dask.LinearRegression` on a cluster and measure it.
 
@@ -179,6 +229,9 @@ def run_dask(
         The split, in memory here; the test rows are scored here.
     scheduler : str, optional
         The scheduler's address (:func:`fastcost.dask.connect`; None: a local cluster).
+        It is checked first (:func:`fastcost.dask.check_scheduler`): a bad address,
+        or one where no scheduler answers within ``SCHEDULER_TIMEOUT_S``, fails the
+        row at once, with nothing left open.
     price_per_hour, repeat
         See :func:`~fastcost.compare.result.measure_repeated`.
 
@@ -188,23 +241,34 @@ def run_dask(
         Named ``"fastcost-dask-<solver>"``; an ImportError names the extra to install.
     """
     from fastcost.dask import LinearRegression as DaskLinearRegression
-    from fastcost.dask import connect
+    from fastcost.dask import check_scheduler, connect
 
-    with connect(None, scheduler) as client:  # imports dask, or says what to install
+    if scheduler is not None:
+        check_scheduler(scheduler, SCHEDULER_TIMEOUT_S)
+    # connect imports dask, or says what to install.
+    with connect(None, scheduler, SCHEDULER_TIMEOUT_S) as client:
         import dask.array as da
 
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         rows = max(1, -(-X_train.shape[0] // n_workers))
-        X = client.persist(da.from_array(X_train, chunks=(rows, -1)))
-        y = client.persist(da.from_array(y_train, chunks=(rows,)))
         kwargs: dict[str, Any] = {"alpha": 0.0, "n_threads": None}
+        if categorical:  # a frame with categorical columns: a dask DataFrame of its rows
+            import dask.dataframe as dd
+            import pandas as pd
+
+            X = client.persist(dd.from_pandas(X_train, chunksize=rows))
+            y = client.persist(dd.from_pandas(pd.Series(y_train), chunksize=rows))
+            kwargs["categorical_features"] = list(categorical)
+        else:
+            X = client.persist(da.from_array(X_train, chunks=(rows, -1)))
+            y = client.persist(da.from_array(y_train, chunks=(rows,)))
         return measure_estimator(
             f"fastcost-dask-{solver}",
             lambda X, y: DaskLinearRegression(solver=solver, client=client, **kwargs).fit(X, y),
             X, y, X_test, y_test, n_warm=min(rows, 200), repeat=repeat,
             price_per_hour=price_per_hour,
             params=lambda est: {
-                "library": "fastcost.dask", "solver": solver, "dtype": X_train.dtype.name,
+                "library": "fastcost.dask", "solver": solver, "dtype": "float64",
                 "scheduler": scheduler or "local", "workers": n_workers,
                 "chunks": int(est.n_chunks_), **kwargs,
             },
@@ -215,17 +279,19 @@ def run_dask(
 RUNNERS: dict[str, Runner] = {
     r.name: r
     for r in (
-        # First: its initial weights start the SGDs; threads it cannot set are a note.
         Runner(
             "tensorflow", "TensorFlow", run_tensorflow, aliases=("tf", "keras"), baseline=True,
-            gives_start=True, install_hint=TENSORFLOW_HINT, note_warnings=(RuntimeWarning,),
+            takes_start=True, seeded=True, install_hint=TENSORFLOW_HINT,
         ),
         Runner("sklearn-lr", "scikit-learn", run_sklearn_lr, baseline=True),
-        Runner("sklearn-sgd", "scikit-learn", run_sklearn_sgd, baseline=True, takes_start=True),
+        Runner(
+            "sklearn-sgd", "scikit-learn", run_sklearn_sgd, baseline=True, takes_start=True,
+            seeded=True,
+        ),
         *(
             Runner(
                 f"fastcost-{s}", "fastcost", functools.partial(run_fastcost, s), aliases=(s,),
-                in_default_run=s in fastcost_solvers(), takes_start=s == "sgd",
+                in_default_run=s in fastcost_solvers(), takes_start=s == "sgd", seeded=s == "sgd",
             )
             for s in SOLVERS
         ),
@@ -238,6 +304,18 @@ RUNNERS: dict[str, Runner] = {
         ),
     )
 }  # fmt: skip
+
+
+def valid_solver_names() -> str:
+    """The names ``--solvers`` accepts, aliases in parentheses, for error messages."""
+    parts = []
+    for name, r in RUNNERS.items():
+        if r.cluster_twin_of:
+            continue
+        aliases = [a for a in r.aliases if a != name.removeprefix("fastcost-")]
+        short = name.removeprefix("fastcost-")
+        parts.append(f"{short} ({', '.join(aliases)})" if aliases else short)
+    return ", ".join(parts)
 
 
 def select(text: str | None, *, scheduler: bool = False) -> list[str]:
@@ -266,8 +344,10 @@ def select(text: str | None, *, scheduler: bool = False) -> list[str]:
         for raw in filter(None, (part.strip() for part in text.split(","))):
             name = lookup.get(raw.lower())
             if name is None:
-                valid = ", ".join(n.removeprefix("fastcost-") for n in default)
-                raise ValueError(f"unknown solver {raw!r}; choose from: {valid}")
+                raise ValueError(
+                    f"unknown solver {raw!r} in --solvers; valid names: {valid_solver_names()} "
+                    "(fastcost's may carry a 'fastcost-' prefix)"
+                )
             if name not in chosen:
                 chosen.append(name)
         if not chosen:
