@@ -71,6 +71,8 @@ def penalty_per_column(
 def solve_exact_from_stats(
     solver: str, stats: np.ndarray, shift: np.ndarray, options: dict[str, Any],
     prep: FitPreprocessing, dtype: np.dtype, X: np.ndarray | None = None,
+    fixed: np.ndarray | None = None, moments: np.ndarray | None = None,
+    penalty_factor: float = 1.0,
 ) -> SolveResult:  # fmt: skip
     """newton or qr with the preprocessing steps, from the statistics of one pass.
 
@@ -81,6 +83,12 @@ def solve_exact_from_stats(
     penalty becomes per column (:func:`penalty_per_column`). ``X``, when given,
     confirms duplicate columns cell by cell; without it they count as collinear
     (dropped all the same). ``options`` needs ``alpha`` and ``fit_intercept``.
+    ``fixed`` marks columns that are never standardized and get no noise
+    penalty (a categorical's level indicators); ``moments``, when given, is the
+    Gram the means and scales come from (``stats`` with a categorical projected
+    out, on the block-arrow path, has no plain moments), and ``penalty_factor``
+    multiplies the penalty of the solve (that path's statistics have a smaller
+    sum of weights than the data, by which the compiled solves scale it).
     """
     fit_intercept = bool(options["fit_intercept"])
     shift = np.asarray(shift, dtype=np.float64)
@@ -103,13 +111,20 @@ def solve_exact_from_stats(
         kept = np.arange(d)
     scale = None
     if prep.standardize:
+        if moments is not None:
+            A, S, mean = _centered(np.asarray(moments, dtype=np.float64), shift, True)
         var = np.diag(A) / S
         scale = np.sqrt(var)
         scale[_is_constant(var, mean, S) | (scale < 10 * np.finfo(np.float64).eps)] = 1.0
+        if fixed is not None:
+            scale[fixed] = 1.0
         prep.x_mean, prep.x_scale = mean, scale
     lam = np.broadcast_to(penalty_per_column(float(options["alpha"]), prep.noise_std, scale), (d,))
     prep.penalty = np.array(lam, dtype=np.float64)
-    lam_k = lam[kept]
+    if fixed is not None:
+        prep.penalty[fixed] = float(options["alpha"])
+        lam = prep.penalty
+    lam_k = lam[kept] * penalty_factor
     # Column scaling u = f w with f = sqrt(lam / mean(lam)) turns the per-column
     # penalty into a uniform one the compiled solves take; equilibration inside
     # them makes the scaling harmless to the digits.

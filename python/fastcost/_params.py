@@ -97,6 +97,17 @@ def anything(name: str, value: Any) -> None:
     """No rule (e.g. a live ``distributed.Client``)."""
 
 
+def categorical_features(name: str, value: Any) -> None:
+    """``"from_dtype"`` or a list of column names or positions."""
+    if isinstance(value, str) and value == "from_dtype":
+        return
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"{name} must be 'from_dtype' or a list of columns, got {value!r}")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | numbers.Integral):
+            raise TypeError(f"{name} must list column names or positions, got {item!r}")
+
+
 #: ``fastcost.LinearRegression``.
 LINEAR_REGRESSION: dict[str, Param] = {
     "alpha": Param(0.0, real(0.0)),
@@ -116,6 +127,7 @@ LINEAR_REGRESSION: dict[str, Param] = {
     "noise_augmentation": Param(0.0, real(0.0)),
     "qr_precision": Param("auto", one_of(QR_PRECISIONS)),
     "device": Param("cpu", one_of(DEVICES)),
+    "categorical_features": Param("from_dtype", categorical_features),
 }
 
 #: ``fastcost.dask.LinearRegression``: the local parameters and where to run.

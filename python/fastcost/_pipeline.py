@@ -164,8 +164,9 @@ def run_fit(
     else:
         solver, why_auto = est.solver, ""
     if solver not in backend.solvers:
+        where = backend.where() or " here"
         raise NotImplementedError(
-            f"solver={solver!r} is not available here (use one of {backend.solvers})"
+            f"solver={solver!r} is not available{where} (use one of {backend.solvers})"
         )
     options = solver_options(est, solver, d, coef_init, intercept_init)
     want_factor = bool(est.compute_statistics)
@@ -207,11 +208,22 @@ def _solve(
     """
     if not prep.active:
         return backend.solve(solver, options, want_factor)
+    # A mixed design (``_categorical``) names the expanded columns its statistics
+    # cover and which of them are level indicators (never standardized or noised).
+    columns = getattr(backend, "stats_columns", None)
     if solver in ("newton", "qr"):
         stats, shift = backend.statistics(solver, options)
-        return solve_exact_from_stats(
-            solver, stats, shift, options, prep, backend.dtype, X=backend.witness
-        )
+        if columns is None:
+            return solve_exact_from_stats(
+                solver, stats, shift, options, prep, backend.dtype, X=backend.witness
+            )
+        cols = columns(solver)
+        result = solve_exact_from_stats(
+            solver, stats, shift, options, prep, backend.dtype, X=backend.witness,
+            fixed=backend.categorical_mask[cols], moments=backend.moments_gram(),  # type: ignore[attr-defined]
+            penalty_factor=backend.penalty_factor(),  # type: ignore[attr-defined]
+        )  # fmt: skip
+        return backend.finish_exact(result, solver, options)  # type: ignore[attr-defined,no-any-return]
     options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
     if prep.prune:
         gram, shift = backend.statistics("newton", options)
@@ -221,8 +233,10 @@ def _solve(
         prep.prune_report = redundant_from_gram(
             gram, shift, fit_intercept=bool(options["fit_intercept"]), tol=tol, X=backend.witness
         )
-        frozen = np.ones(backend.n_features)
-        frozen[list(prep.prune_report.kept)] = 0.0
+        cols = np.arange(backend.n_features) if columns is None else columns("newton")
+        frozen = np.zeros(backend.n_features)
+        frozen[cols] = 1.0
+        frozen[cols[list(prep.prune_report.kept)]] = 0.0
         options["frozen"] = frozen
         prep.extra_passes = 1  # the moments pass of standardize is the solver's own
     result = backend.solve(solver, options, False)

@@ -41,6 +41,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._categorical import finish_table_fit, predict_coded
+from ._dask_categorical import DaskMixedBackend, is_dask_table
 from ._dask_data import (
     DASK_HINT,
     _check_weights_summary,
@@ -66,8 +68,8 @@ from ._result import SolveResult
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
+from .linear_model import _TABLE_ATTRIBUTES, unchanged_on_failure
 from .linear_model import LinearRegression as _LocalLinearRegression
-from .linear_model import unchanged_on_failure
 from .resources import ResourceReport, fit_clock
 
 __all__ = ["DASK_HINT", "LinearRegression"]
@@ -80,8 +82,96 @@ DASK_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
 DASK_PARAMETERS = frozenset(
     {"alpha", "fit_intercept", "solver", "tol", "max_iter", "batch_size", "learning_rate",
      "n_threads", "random_state", "n_shards", "compute_statistics", "standardize",
-     "prune", "prune_tol", "noise_augmentation", "client", "scheduler", "timeout"}
+     "prune", "prune_tol", "noise_augmentation", "categorical_features", "client", "scheduler",
+     "timeout"}
 )  # fmt: skip
+
+
+# ----------------------------------------------------------------- connection
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Check, within ``timeout`` seconds, that a Dask scheduler answers at ``address``.
+
+    One connection and one ``identity`` request, closed afterwards, every step
+    bounded by what is left of ``timeout``. A :class:`distributed.Client` is no
+    such check: it waits without end on a service that accepts the connection
+    but never answers, and one given a malformed address is left half-built,
+    its ``__del__`` then blocking the interpreter's exit for 20 s.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
+    timeout : float, default=5.0
+        Seconds for the whole check.
+
+    Returns
+    -------
+    dict
+        The scheduler's identity (``type``, ``address``, ``workers``, ...).
+
+    Raises
+    ------
+    ValueError
+        The address is malformed (e.g. no port).
+    ConnectionError
+        Nothing answers in time, or what answers is not a Dask scheduler.
+    ImportError
+        distributed is not installed, with the extra to install.
+    """
+    import asyncio
+    import threading
+    import time
+
+    _import_dask()
+    from distributed.comm import connect as open_comm
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ValueError(
+            f"invalid Dask scheduler address {address!r} ({exc}); expected e.g. tcp://host:8786"
+        ) from None
+    deadline = time.monotonic() + timeout
+
+    async def ask() -> Any:
+        def left() -> float:
+            return max(0.01, deadline - time.monotonic())
+
+        comm = await asyncio.wait_for(open_comm(address, timeout=left()), left())
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), left())
+            return await asyncio.wait_for(comm.read(), left())
+        finally:
+            comm.abort()
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:  # its own event loop, also when the caller runs one
+        try:
+            outcome["identity"] = asyncio.run(ask())
+        except BaseException as exc:  # reported below, in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="fastcost-check-scheduler", daemon=True)
+    worker.start()
+    worker.join(timeout + 1.0)
+    identity, error = outcome.get("identity"), outcome.get("error")
+    if identity is None:
+        timed_out = isinstance(error, (TimeoutError, asyncio.TimeoutError, type(None)))
+        timed_out = timed_out or "Timed out" in str(error)
+        why = "nothing answered" if timed_out else f"{type(error).__name__}: {error}"
+        raise ConnectionError(
+            f"cannot reach a Dask scheduler at {address!r} within {timeout:g} s ({why})"
+        ) from error
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        kind = identity.get("type") if isinstance(identity, dict) else type(identity).__name__
+        raise ConnectionError(f"{address!r} answered, but is not a Dask scheduler ({kind})")
+    return identity
 
 
 # -------------------------------------------------------------------- backend
@@ -317,6 +407,7 @@ class LinearRegression(_LocalLinearRegression):
         noise_augmentation: float = 0.0,
         qr_precision: str = "auto",
         device: str = "cpu",
+        categorical_features: Any = "from_dtype",
         client: Any = None,
         scheduler: str | None = None,
         timeout: float = 10.0,
@@ -327,7 +418,7 @@ class LinearRegression(_LocalLinearRegression):
             n_threads=n_threads, random_state=random_state, n_shards=n_shards,
             compute_statistics=compute_statistics, standardize=standardize, prune=prune,
             prune_tol=prune_tol, noise_augmentation=noise_augmentation,
-            qr_precision=qr_precision, device=device,
+            qr_precision=qr_precision, device=device, categorical_features=categorical_features,
         )  # fmt: skip
         self.client = client
         self.scheduler = scheduler
@@ -381,9 +472,17 @@ class LinearRegression(_LocalLinearRegression):
             unchanged_on_failure(self),
             connect(self.client, self.scheduler, float(self.timeout)) as client,
         ):
+            for name in _TABLE_ATTRIBUTES:
+                self.__dict__.pop(name, None)
             with fit_clock() as clock, _TaskSeconds(client) as tasks:
-                backend = _DaskBackend(self, client, X, y, sample_weight)
+                backend: Any
+                if is_dask_table(X, self):  # text/category columns: coded, not one-hot
+                    backend = DaskMixedBackend(self, client, X, y, sample_weight)
+                else:
+                    backend = _DaskBackend(self, client, X, y, sample_weight)
                 run_fit(self, backend, coef_init, intercept_init)
+                if hasattr(self, "encoder_"):
+                    finish_table_fit(self, backend)
             backend.worker_compute_s = tasks.seconds
             finish_report(self, backend, clock)
         return self
@@ -395,6 +494,11 @@ class LinearRegression(_LocalLinearRegression):
         check_is_fitted(self)
         if not _is_dask_collection(X):
             return super().predict(X)
+        if hasattr(self, "encoder_"):  # each partition coded on its worker
+            return X.map_partitions(
+                _predict_table_part, self.encoder_, self.coef_, float(self.intercept_),
+                meta=("prediction", "f8"),
+            )  # fmt: skip
         Xd, _ = _to_dask_array(X, "X")
         if Xd.ndim != 2 or int(Xd.shape[1]) != self.n_features_in_:
             raise ValueError(
@@ -427,3 +531,11 @@ class LinearRegression(_LocalLinearRegression):
         with connect(self.client, self.scheduler, float(self.timeout)) as client:
             res, tot = client.compute([ss_res, ss_tot], sync=True)
         return 1.0 - float(res) / float(tot) if tot > 0 else (1.0 if res == 0 else 0.0)
+
+
+def _predict_table_part(part: Any, encoder: Any, coef: np.ndarray, intercept: float) -> Any:
+    """Predictions of one partition of a dask DataFrame, as a pandas Series."""
+    import pandas as pd
+
+    pred = predict_coded(encoder, coef, intercept, part)
+    return pd.Series(pred, index=part.index, name="prediction")

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._categorical import finish_table_fit, predict_table, table_backend
 from ._params import LINEAR_REGRESSION, QR_PRECISIONS, SOLVERS, validate
 from ._pipeline import (
     AUTO_NEWTON_MAX_FEATURES,
@@ -49,6 +50,10 @@ __all__ = [
     "choose_solver",
     "solver_options",
 ]
+
+
+#: Fitted attributes of a fit on a dataframe (see ``categorical_features``).
+_TABLE_ATTRIBUTES = ("encoder_", "feature_names_out_", "reference_levels_dropped_")
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -169,11 +174,33 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         numpy input is copied to the GPU once (``cuda_timings_`` separates the
         copy from the compute). Solvers newton, lbfgs, gd, sgd (and auto);
         not with qr, standardize, prune, noise_augmentation or compute_statistics.
+    categorical_features : "from_dtype" or list of str or int, default="from_dtype"
+        How a dataframe X (pandas, polars, Arrow) is read, column by column
+        (``fastcost._tables.TableEncoder``): numeric and nullable columns as
+        numbers (missing: NaN, an error unless cleaned), booleans as 0/1, text
+        and category columns as categorical features, coded as integers and
+        never one-hot encoded (``fastcost._categorical``: the kernels read the
+        codes). Columns listed here are categorical too (e.g. integer codes).
+        Text columns whose values are almost all distinct (free text, IDs) and
+        date columns are left out with a warning; an unnamed first column that
+        counts the rows is dropped as an index. A missing categorical value is
+        a level of its own. ``coef_`` then has one entry per dense column and
+        per level, named by ``feature_names_out_``; with an intercept and no
+        penalty each categorical's first level is the reference (coefficient
+        0), with ``alpha > 0`` every level is penalized. ``predict`` maps
+        levels unseen in the fit to the reference level, with a warning. One
+        categorical with more than 1000 levels (up to millions) is solved by
+        newton through the Gram's block-arrow structure, in memory linear in
+        its levels. Not with ``device="cuda"``.
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
-        X's dtype; float64 for longdouble X.
+        X's dtype; float64 for longdouble X. For a dataframe with categorical
+        columns: one entry per dense column and per level (``feature_names_out_``).
+    feature_names_out_ : ndarray of str
+        Only for a dataframe X: the names of ``coef_``'s entries (``"col=level"``
+        for levels).
     intercept_ : float
     n_iter_ : int
         Iterations (lbfgs, gd), epochs (sgd) or 1 (newton).
@@ -234,6 +261,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         noise_augmentation: float = 0.0,
         qr_precision: str = "auto",
         device: str = "cpu",
+        categorical_features: Any = "from_dtype",
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -252,6 +280,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.noise_augmentation = noise_augmentation
         self.qr_precision = qr_precision
         self.device = device
+        self.categorical_features = categorical_features
 
     # -- parameters -------------------------------------------------------------
 
@@ -298,14 +327,21 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         promptly, even inside the compiled loops) leaves the estimator as it was.
         """
         with unchanged_on_failure(self):
+            for name in _TABLE_ATTRIBUTES:  # a refit on an array keeps none of them
+                self.__dict__.pop(name, None)
             with fit_clock() as clock:
                 self._check_params()
                 backend = self._backend(X, y, sample_weight)
                 run_fit(self, backend, coef_init, intercept_init)
+                if hasattr(self, "encoder_"):
+                    finish_table_fit(self, backend)
             finish_report(self, backend, clock)
         return self
 
     def _backend(self, X: Any, y: Any, sample_weight: Any) -> Backend:
+        table = table_backend(self, X, y, sample_weight)
+        if table is not None:  # a dataframe: typed column by column, categoricals coded
+            return table  # type: ignore[no-any-return]
         if self.device == "cuda":
             from ._gpu import CudaBackend
 
@@ -321,6 +357,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             from . import _gpu
 
             return _gpu.predict(self, X)
+        if hasattr(self, "encoder_"):
+            return predict_table(self, X)
         X = _validate_X(self, X, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error
             pred = X @ self.coef_.astype(X.dtype, copy=False) + X.dtype.type(self.intercept_)

@@ -187,6 +187,11 @@ def save(estimator: Any, path: str | os.PathLike[str]) -> None:
     if _classes().get(name) is not type(estimator):
         raise TypeError(f"cannot save {name}: only {sorted(_classes())} are supported")
     check_is_fitted(estimator)
+    if hasattr(estimator, "encoder_"):
+        raise NotImplementedError(
+            f"cannot save {name} fitted on a dataframe: the format does not hold its column "
+            "typing and levels (encoder_) yet; pickle the model, or fit it on an array"
+        )
     params = estimator.get_params(deep=False)
     for key, value in params.items():
         if not (isinstance(value, bool | int | float | str) or value is None):

@@ -214,6 +214,9 @@ class Cleaner(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> Cleaner:
         """Scan X once; learn the means of the finite values."""
         _check_policy(self.policy)
+        if _is_pandas_frame(X):
+            return self._fit_frame(X)
+        self.__dict__.pop("numeric_columns_", None)
         X = validate_data(self, X, reset=True, dtype=list(FLOAT_DTYPES), order=None,
                           ensure_all_finite=False)  # fmt: skip
         X = kernel_layout(X)
@@ -235,9 +238,63 @@ class Cleaner(TransformerMixin, BaseEstimator):
             raise ValueError(f"X holds NaN or infinity, first at row {first[0]}, column {first[1]}")
         return self
 
+    def _fit_frame(self, X: Any) -> Cleaner:
+        """A pandas frame: the numeric columns' means over the training rows; text
+        and categorical columns are left alone (a missing level is a level of its own)."""
+        numeric = [c for c in X.columns if _numeric_column(X[c])]
+        values = X[numeric].astype("float64").to_numpy(na_value=np.nan) if numeric else None
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.numeric_columns_ = numeric
+        if values is None:
+            self.statistics_ = np.zeros(0)
+            bad_cols = np.zeros(0, dtype=int)
+        else:
+            finite = np.isfinite(values)
+            bad_cols = (~finite).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.statistics_ = np.where(finite, values, 0.0).sum(axis=0) / finite.sum(axis=0)
+        bad = {str(c): int(k) for c, k in zip(numeric, bad_cols, strict=True) if k}
+        self.report_ = CleanReport(
+            policy=self.policy, n_rows=X.shape[0], bad_cells_X=int(sum(bad.values())),
+            bad_cells_y=0, rows_dropped=0, cells_imputed=0,
+            columns_affected=tuple(i for i, c in enumerate(X.columns) if str(c) in bad),
+            first_bad=None, bytes_copied=0, in_place=False,
+        )  # fmt: skip
+        if self.policy == "raise" and bad:
+            raise ValueError(f"X holds NaN or infinity in columns {bad} (cells per column)")
+        return self
+
+    def _transform_frame(self, X: Any) -> Any:
+        numeric = self.numeric_columns_
+        missing = [c for c in numeric if c not in X.columns]
+        if missing:
+            raise ValueError(f"columns missing from X: {missing} (seen at fit)")
+        values = X[numeric].astype("float64").to_numpy(na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return X
+        names = {str(numeric[j]): int(k) for j, k in enumerate(bad.sum(axis=0)) if k}
+        if self.policy == "raise":
+            raise ValueError(f"X holds NaN or infinity in columns {names} (cells per column)")
+        if self.policy == "drop":
+            return X[~bad.any(axis=1)]
+        empty = [str(numeric[j]) for j in np.flatnonzero(np.isnan(self.statistics_))]
+        if empty:
+            raise ValueError(f"columns {empty} had no finite value at fit to impute from")
+        out = X.copy()
+        filled = np.where(bad, self.statistics_, values)
+        for j, c in enumerate(numeric):
+            if bad[:, j].any():
+                out[c] = filled[:, j]
+        return out
+
     def transform(self, X: Any) -> np.ndarray:
-        """Apply the policy to X."""
+        """Apply the policy to X (a pandas frame stays a frame: its numeric
+        columns are cleaned, the others kept as they are)."""
         check_is_fitted(self)
+        if getattr(self, "numeric_columns_", None) is not None:
+            return self._transform_frame(X)  # type: ignore[no-any-return]
         X_in = X
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), order=None,
                           ensure_all_finite=False)  # fmt: skip
@@ -265,3 +322,13 @@ class Cleaner(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = self.policy != "raise"  # "raise" rejects them, by design
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _is_pandas_frame(X: Any) -> bool:
+    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
+
+
+def _numeric_column(col: Any) -> bool:
+    """Whether a pandas column holds numbers (numpy or nullable; not bool or text)."""
+    kind = getattr(col.dtype, "kind", "O")
+    return kind in "iuf"

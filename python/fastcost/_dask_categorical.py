@@ -1,0 +1,256 @@
+"""Categorical features on Dask: a dask DataFrame with text or category columns.
+
+The levels of each categorical are learnt in one round trip (the distinct
+values of every categorical column, with the partitions' lengths), the column
+typing is the local estimator's (:class:`fastcost._tables.TableEncoder`, fitted
+on a frame of those levels), and each partition is coded on its worker and read
+by the same compiled kernels as a local fit: newton from the sum of the
+partitions' mixed statistics (the block-arrow elimination included), qr from
+the merged factors of their expanded rows. The solve and everything after it
+is :class:`fastcost._categorical.MixedBackend`'s: one policy for both.
+
+The worker tasks unpickle the fitted encoder, which imports scikit-learn once
+per worker process (plain numeric Dask fits avoid that import).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._categorical import MixedBackend, MixedDesign, drop_first_levels, target_values
+from ._dask_data import TREE_FAN_IN
+from ._dask_tasks import _add, _task_threads
+from ._validation import check_weights
+from .resources import ResourceReport, fit_clock
+
+
+def is_dask_table(X: Any, est: Any) -> bool:
+    """Whether the Dask fit of ``X`` needs the categorical path."""
+    meta = getattr(X, "_meta", None)
+    if meta is None or not hasattr(meta, "dtypes"):
+        return False
+    if not isinstance(est.categorical_features, str):
+        return True
+    return any(dtype.kind not in "biuf" for dtype in meta.dtypes)
+
+
+def _level_frame(meta: Any, distinct: dict[str, Any]) -> Any:
+    """A small pandas frame with the dtypes of ``meta`` in which every
+    categorical column takes each of its distinct values (the encoder's fit)."""
+    import pandas as pd
+
+    m = max([1, *(len(v) for v in distinct.values())])
+    columns = {}
+    for name in meta.columns:
+        if name in distinct:
+            values = distinct[name]
+            idx = np.resize(np.arange(max(len(values), 1)), m)
+            col = values.iloc[idx].reset_index(drop=True) if len(values) else meta[name].iloc[:0]
+        else:
+            col = pd.Series(np.zeros(m)).astype(meta[name].dtype, errors="ignore")
+        columns[name] = col
+    return pd.DataFrame(columns)
+
+
+def _distinct(values: Any) -> Any:
+    """The distinct values of a pandas Series (missing kept once)."""
+    return values.drop_duplicates()
+
+
+def _partition_task(kind, X, y, sw, encoder, drop, arrow, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The statistics of one partition: ``"gram"``, ``"arrow"`` or ``"qr"``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the levels are the whole data's: none is unseen
+        design = encoder.transform(X)
+    yv = target_values(y, design.dense.shape[0])
+    swv = None if sw is None else np.ascontiguousarray(np.asarray(sw, dtype=np.float64))
+    threads = _task_threads(n_threads)
+    if kind == "qr":
+        layout = MixedDesign(
+            design.dense.shape[1], design.n_levels, drop, design.dense, design.codes
+        )
+        return {"factor": layout.factor(yv, swv, shift, n_shards, threads)}
+    args = (design.dense, design.codes, design.n_levels, drop)
+    if kind == "gram":
+        st = _core.mixed_gram_stats(*args, yv, swv, shift, n_shards, threads)
+        return {"gram": np.asarray(st["gram"])}
+    st = _core.mixed_arrow_stats(*args, arrow, yv, swv, shift, n_shards, threads)
+    return {"gram": np.asarray(st["gram"]), "cross": np.asarray(st["cross"])}
+
+
+def _first_row_task(X, y, encoder):  # type: ignore[no-untyped-def]
+    """The shift every partition's statistics are taken about: the first row."""
+    design = encoder.transform(X.iloc[:1])
+    return design.dense[0], float(target_values(y.iloc[:1] if hasattr(y, "iloc") else y[:1], 1)[0])
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    if "factor" in parts[0]:
+        factor = parts[0]["factor"]
+        for p in parts[1:]:
+            factor = _core.tsqr_merge(factor, p["factor"])
+        return {"factor": dict(factor)}
+    return _add(*parts)  # type: ignore[no-any-return]
+
+
+class DaskMixedBackend(MixedBackend):
+    """:class:`MixedBackend` whose passes are map-reduces over a dask DataFrame's
+    partitions (newton and qr; the iterative solvers are not distributed for
+    a mixed design yet)."""
+
+    solvers: tuple[str, ...] = ("newton", "qr")
+
+    def __init__(self, est: Any, client: Any, X: Any, y: Any, sample_weight: Any) -> None:
+        import dask
+
+        from ._tables import TableEncoder
+
+        meta = X._meta
+        listed = [] if isinstance(est.categorical_features, str) else list(est.categorical_features)
+        text = [c for c, t in zip(meta.columns, meta.dtypes, strict=True) if t.kind not in "biuf"]
+        cats = [c for c in meta.columns if c in set(text) | set(listed)]
+        # Each partition's distinct values (no shuffle), deduplicated here.
+        uniques = [X[c].map_partitions(_distinct, meta=meta[c]) for c in cats]
+        *parts, lengths = client.compute([*uniques, X.map_partitions(len)], sync=True)
+        distinct = [_distinct(p) for p in parts]
+        self.round_trips = 1
+        frame = _level_frame(meta, dict(zip(cats, distinct, strict=True)))
+        encoder = TableEncoder(categorical=listed or None).fit(frame)
+        est.encoder_ = encoder
+        self.encoder = encoder
+        layout = encoder.transform(frame)
+        drop = drop_first_levels(len(layout.n_levels), bool(est.fit_intercept), float(est.alpha))
+        self.design = MixedDesign(layout.dense.shape[1], layout.n_levels, drop)
+        self.client = client
+        self.n_samples = int(np.sum(lengths))
+        self._init_layout(est)
+        self.xb = list(X.to_delayed())
+        self.yb = self._aligned(y, np.asarray(lengths))
+        self.sb = (
+            [None] * len(self.xb) if sample_weight is None
+            else self._aligned(sample_weight, np.asarray(lengths))
+        )  # fmt: skip
+        if sample_weight is not None and not _is_dask(sample_weight):
+            check_weights(sample_weight, self.n_samples, np.dtype(np.float64))
+        self._delayed = dask.delayed
+        self._shift: np.ndarray | None = None
+        est.n_features_in_ = len(encoder.input_names)
+        if all(isinstance(c, str) for c in meta.columns):
+            est.feature_names_in_ = np.asarray(encoder.input_names, dtype=object)
+
+    def _aligned(self, v: Any, lengths: np.ndarray) -> list[Any]:
+        """``v`` (dask or in memory) as one delayed piece per partition of X."""
+        if _is_dask(v):
+            return list(v.to_delayed())
+        arr = np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v)
+        if arr.shape[:1] != (self.n_samples,):
+            raise ValueError(f"y must have shape ({self.n_samples},), got {arr.shape}")
+        return list(np.split(arr, np.cumsum(lengths)[:-1]))
+
+    # -- passes ------------------------------------------------------------------
+
+    def _shift_vector(self) -> np.ndarray:
+        if self._shift is None:
+            task = self._delayed(_first_row_task, pure=True)(self.xb[0], self.yb[0], self.encoder)
+            x0, y0 = self.client.compute(task, sync=True)
+            self.round_trips += 1
+            cats = np.zeros(self.design.n_columns - self.design.p)
+            self._shift = np.r_[x0, cats, y0]
+        return self._shift
+
+    def _map_reduce(self, kind: str, shift: np.ndarray | None) -> dict[str, Any]:
+        call = self._delayed(_partition_task, pure=True)
+        join = self._delayed(_merge, pure=True)
+        nodes = [
+            call(
+                kind,
+                x,
+                y,
+                s,
+                self.encoder,
+                self.design.drop_first,
+                self.arrow,
+                shift,
+                self.n_shards,
+                None,
+            )  # fmt: skip
+            for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)
+        ]
+        while len(nodes) > TREE_FAN_IN:
+            nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
+        parts = self.client.compute(nodes, sync=True)
+        self.round_trips += 1
+        return _merge(*parts)
+
+    def _pass(self, kind: str) -> dict[str, Any]:
+        shift = self._shift_vector()
+        if kind == "arrow":
+            lo, hi = self.design.offsets[self.arrow], self.design.offsets[self.arrow + 1]
+            shift = np.r_[shift[:lo], shift[hi:]]
+        total = self._map_reduce(kind, shift)
+        total["shift"] = shift
+        if not all(
+            np.isfinite(np.asarray(total[k])).all() for k in ("gram", "cross") if k in total
+        ):
+            self._raise_nonfinite(None)
+        return total
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        self._check_qr_width()
+        shift = None if options["fit_intercept"] else np.zeros(self.n_features + 1)
+        if shift is None:
+            shift = self._shift_vector()
+        factor = self._map_reduce("qr", shift)["factor"]
+        factor["n_nonzero"] = self._nonzero()
+        return factor  # type: ignore[no-any-return]
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> Any:
+        if solver not in self.solvers:
+            raise NotImplementedError(
+                f"solver={solver!r} is not available on Dask for categorical columns "
+                "yet: use newton or qr (auto picks newton)"
+            )
+        return super().solve(solver, options, want_factor)
+
+    def auto_solver(self) -> tuple[str, str]:
+        solver, why = super().auto_solver()
+        return ("newton", why) if solver not in self.solvers else (solver, why)
+
+    def where(self) -> str:
+        return f"{super().where()} on {len(self.xb)} Dask partitions"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"n_chunks_": len(self.xb), "round_trips_": self.round_trips}
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        report = super().report(clock, n_passes, flops)
+        report.worker_compute_s = getattr(self, "worker_compute_s", None)
+        return report
+
+    def _nonzero(self) -> int:
+        return self.n_samples  # weights stay on the workers: rows with weight 0 count
+
+    def _check_finite(self) -> None:
+        """The partitions' kernels refuse non-finite values themselves."""
+
+    def _raise_nonfinite(self, original: BaseException | None) -> None:
+        if original is not None:
+            raise original
+        raise _core_nonfinite(
+            "X or y holds NaN, infinity or values too large for the sums of squares "
+            "(a Dask partition's statistics are not finite); clean or rescale the data"
+        )
+
+
+def _core_nonfinite(message: str) -> Exception:
+    from .exceptions import NonFiniteError
+
+    return NonFiniteError(message)
+
+
+def _is_dask(obj: Any) -> bool:
+    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None

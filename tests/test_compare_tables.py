@@ -1,0 +1,132 @@
+"""``fastcost compare`` on real public tables (tests/data, see its README): text,
+categorical, boolean and nullable columns, missing values and index columns,
+end to end, with fastcost fitting the categorical codes and the baselines the
+one-hot columns of the same design."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastcost import LinearRegression
+from fastcost.cli import main
+from fastcost.datasets import load_file
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+# (file, options): Salaries has an R row counter, text columns and an integer
+# target; Prestige has R row names and a categorical with missing values; SLID
+# has rows without a target and missing numbers (dropped on the training rows).
+TABLES = [
+    ("Salaries.csv", ["--target", "salary"]),
+    ("Prestige.csv", ["--target", "prestige"]),
+    ("SLID.csv", ["--target", "wages", "--clean", "drop"]),
+    ("msleep.csv", ["--target", "sleep_total", "--clean", "impute"]),
+]
+
+SOLVERS = "sklearn-lr,sklearn-sgd,newton,qr,lbfgs,gd,sgd"
+
+
+@pytest.mark.parametrize(("name", "options"), TABLES)
+def test_compare_on_a_real_table(tmp_path, capsys, name: str, options: list[str]) -> None:
+    js = tmp_path / "out.json"
+    argv = ["compare", "--data", os.path.join(DATA, name), *options, "--solvers", SOLVERS,
+            "--quiet", "--json", str(js)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    doc = json.loads(js.read_text())
+    runs = {r["name"]: r for r in doc["runs"]}
+    assert doc["failed"] == []
+    # The exact solvers on the codes fit the model scikit-learn fits on the one-hot columns.
+    ref = runs["sklearn-lr"]["test_mse"]
+    for solver in ("newton", "qr"):
+        assert runs[f"fastcost-{solver}"]["test_mse"] == pytest.approx(ref, rel=1e-9)
+        assert runs[f"fastcost-{solver}"]["status"] == "ok"
+    # lbfgs stops at a relative gradient of 1e-6: the same fit to about 6 digits of R2.
+    assert runs["fastcost-lbfgs"]["r2"] == pytest.approx(runs["sklearn-lr"]["r2"], abs=1e-5)
+    assert doc["data"]["categorical"], "each table has categorical columns"
+    # Each file's R row counter or row names are recognised and left out.
+    assert any("Unnamed: 0" in n and "left out" in n for n in doc["data"]["notes"])
+
+
+def test_same_sgd_on_codes_and_on_one_hot_columns() -> None:
+    """fastcost-sgd fits the codes; on the one-hot columns of the same split, from
+    the same start, it takes the same steps (the math does not change)."""
+    data = load_file(os.path.join(DATA, "Salaries.csv"), target="salary")
+    assert data.frames is not None
+    d = data.X_train.shape[1]
+    start = np.random.default_rng(0).uniform(-0.3, 0.3, d)
+    kw = dict(solver="sgd", random_state=3, max_iter=3)
+    codes = LinearRegression(**kw, categorical_features=data.frames.categorical).fit(
+        data.frames.train, data.y_train, coef_init=start, intercept_init=0.0
+    )
+    onehot = LinearRegression(**kw).fit(
+        data.X_train, data.y_train, coef_init=start, intercept_init=0.0
+    )
+    np.testing.assert_allclose(
+        codes.predict(data.frames.test), onehot.predict(data.X_test), rtol=1e-10
+    )
+
+
+def test_table_options_features_drop_categorical_and_sep(tmp_path, capsys) -> None:
+    src = pd.read_csv(os.path.join(DATA, "Salaries.csv"))
+    path = tmp_path / "salaries.txt"
+    src.to_csv(path, sep=";", index=False)
+    js = tmp_path / "out.json"
+    argv = ["compare", "--data", str(path), "--target", "salary", "--sep", ";",
+            "--drop", "sex", "--categorical", "yrs.since.phd", "--solvers", "newton",
+            "--quiet", "--json", str(js)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    doc = json.loads(js.read_text())
+    assert "sex" not in doc["data"]["roles"] or doc["data"]["roles"]["sex"] == "dropped"
+    assert "yrs.since.phd" in doc["data"]["categorical"]
+    js2 = tmp_path / "out2.json"
+    argv = ["compare", "--data", str(path), "--target", "salary", "--features",
+            "rank,discipline", "--solvers", "newton", "--quiet", "--json", str(js2)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    doc = json.loads(js2.read_text())
+    assert set(doc["data"]["categorical"]) == {"rank", "discipline"}
+    assert doc["data"]["n_features"] == 2 + 1  # rank: 3 levels, discipline: 2, first dropped
+
+
+def test_nullable_and_arrow_dtypes_from_parquet(tmp_path, capsys) -> None:
+    """Defect: nullable Int64/Float64/boolean/category columns and an Int64 target
+    from Parquet stopped with a TypeError."""
+    src = pd.read_csv(os.path.join(DATA, "Salaries.csv")).drop(columns="Unnamed: 0")
+    frame = pd.DataFrame({
+        "rank": src["rank"].astype("category"),
+        "discipline": src["discipline"].astype("string"),
+        "phd": src["yrs.since.phd"].astype("Int64"),
+        "service": src["yrs.service"].astype("Float64"),
+        "male": (src["sex"] == "Male").astype("boolean"),
+        "salary": src["salary"].astype("Int64"),
+    })  # fmt: skip
+    path = tmp_path / "salaries.parquet"
+    frame.to_parquet(path)
+    js = tmp_path / "out.json"
+    argv = ["compare", "--data", str(path), "--solvers", "sklearn-lr,newton", "--quiet",
+            "--json", str(js)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    runs = {r["name"]: r for r in json.loads(js.read_text())["runs"]}
+    assert runs["fastcost-newton"]["test_mse"] == pytest.approx(
+        runs["sklearn-lr"]["test_mse"], rel=1e-9
+    )
+
+
+def test_tensorflow_and_fastcost_sgd_fit_the_same_model_on_a_table(tmp_path, capsys) -> None:
+    """TensorFlow gets the one-hot columns, fastcost-sgd the codes; same start,
+    same recipe: the same result (to TensorFlow's float32)."""
+    pytest.importorskip("tensorflow")
+    js = tmp_path / "out.json"
+    argv = ["compare", "--data", os.path.join(DATA, "Prestige.csv"), "--target", "prestige",
+            "--solvers", "tensorflow,sgd", "--quiet", "--json", str(js)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    runs = {r["name"]: r for r in json.loads(js.read_text())["runs"]}
+    tf, fc = runs["tensorflow"], runs["fastcost-sgd"]
+    assert fc["initial_coef"] == tf["initial_coef"]
+    assert fc["test_mse"] == pytest.approx(tf["test_mse"], rel=1e-3)
+    np.testing.assert_allclose(
+        fc["coef"][: len(tf["coef"])][:4], tf["coef"][:4], rtol=1e-3, atol=1e-3
+    )

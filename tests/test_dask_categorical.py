@@ -1,0 +1,77 @@
+"""Categorical columns on Dask: a dask DataFrame with text and category columns
+fits as the local estimator fits the same pandas frame (and as numpy's least
+squares on the one-hot matrix, through tests/test_categorical.py's reference)."""
+
+from __future__ import annotations
+
+import dask.dataframe as dd
+import fastcost
+import fastcost._categorical as categorical
+import fastcost.dask as fdask
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from test_categorical import lstsq_reference
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                     dashboard_address=":0") as cluster,
+        Client(cluster, set_as_default=False) as c,
+    ):  # fmt: skip
+        yield c
+
+
+def frame(n: int = 1200, seed: int = 0):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2)) * [1.0, 5.0]
+    c0 = rng.integers(0, 4, n)
+    c1 = rng.integers(0, 30, n)
+    c0[:4], c1[:30] = np.arange(4), np.arange(30)
+    df = pd.DataFrame({
+        "x0": X[:, 0], "x1": X[:, 1],
+        "c0": pd.array([f"v{i}" for i in c0], dtype="str"),
+        "c1": pd.Categorical.from_codes(c1, [f"L{i:02d}" for i in range(30)]),
+    })  # fmt: skip
+    y = X @ [2.0, -1.0] + rng.standard_normal(4)[c0] + rng.standard_normal(30)[c1]
+    y = y + 0.1 * rng.standard_normal(n)
+    return df, X, [c0, c1], y
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+def test_dask_frame_equals_the_local_fit_and_numpy(client, solver: str) -> None:
+    df, X, codes, y = frame()
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    ddf = dd.from_pandas(df, npartitions=5)
+    dy = dd.from_pandas(pd.Series(y), npartitions=5)
+    dsw = dd.from_pandas(pd.Series(sw), npartitions=5)
+    model = fdask.LinearRegression(solver=solver, client=client).fit(ddf, dy, dsw)
+    local = fastcost.LinearRegression(solver=solver).fit(df, y, sw)
+    ref, b = lstsq_reference(X, codes, (4, 30), y, sw=sw)
+    np.testing.assert_allclose(model.coef_, ref, atol=1e-10 * np.abs(ref).max())
+    np.testing.assert_allclose(model.coef_, local.coef_, atol=1e-11)
+    assert model.intercept_ == pytest.approx(b, abs=1e-9)
+    assert list(model.feature_names_out_) == list(local.feature_names_out_)
+    assert model.n_chunks_ == 5 and "Dask partitions" in model.fit_info_
+    pred = model.predict(ddf).compute().to_numpy()
+    np.testing.assert_allclose(pred, local.predict(df), atol=1e-10)
+
+
+def test_dask_block_arrow_and_ridge(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    df, X, codes, y = frame(seed=2)
+    monkeypatch.setattr(categorical, "ARROW_MIN_LEVELS", 10)
+    ddf = dd.from_pandas(df, npartitions=3)
+    model = fdask.LinearRegression(solver="newton", alpha=0.01, client=client).fit(ddf, y)
+    ref, b = lstsq_reference(X, codes, (4, 30), y, alpha=0.01)
+    np.testing.assert_allclose(model.coef_, ref, atol=1e-10 * np.abs(ref).max())
+    assert model.intercept_ == pytest.approx(b, abs=1e-9)
+
+
+def test_dask_frame_iterative_solvers_refused_clearly(client) -> None:
+    df, X, codes, y = frame()
+    ddf = dd.from_pandas(df, npartitions=2)
+    with pytest.raises(NotImplementedError, match="not available on a mixed design"):
+        fdask.LinearRegression(solver="lbfgs", client=client).fit(ddf, y)
