@@ -151,6 +151,7 @@ class MixedBackend:
         """What follows from ``self.design``: the expanded width, the block-arrow
         categorical, the solvers and the mask of level columns."""
         self.n_features = self.design.n_columns
+        self.fit_intercept = bool(est.fit_intercept)
         self.n_threads = resolve_n_threads(est.n_threads)
         self.n_shards = int(est.n_shards or 0)
         widths = self.design.n_levels - self.design.drop_first
@@ -235,13 +236,14 @@ class MixedBackend:
                 st = _core.mixed_gram_stats(*d.arrays(), d.n_levels, d.drop_first, self.y,
                                             self.sw, None, self.n_shards, self.n_threads)  # fmt: skip
             else:
-                st = _core.mixed_arrow_stats(*d.arrays(), d.n_levels, d.drop_first,
+                st = _core.mixed_arrow_stats(*d.arrays(), d.n_levels, self.arrow_drop_first(),
                                              self.arrow, self.y, self.sw, None, self.n_shards,
                                              self.n_threads)  # fmt: skip
         except NonFiniteError as exc:
             self._raise_nonfinite(exc)
             raise
-        if not all(np.isfinite(np.asarray(st[k])).all() for k in ("gram", "cross") if k in st):
+        # The Gram holds the squares: if it is finite, so are the plain sums (cross).
+        if not np.isfinite(np.asarray(st["gram"])).all():
             self._raise_nonfinite(None)
         return dict(st)
 
@@ -299,6 +301,22 @@ class MixedBackend:
         lo, hi = self.design.offsets[self.arrow], self.design.offsets[self.arrow + 1]
         return np.r_[np.arange(lo), np.arange(hi, self.n_features)]
 
+    def absorbs_intercept(self) -> bool:
+        """Whether the block-arrow pass keeps every level of the eliminated
+        categorical and lets it carry the intercept (its reference level is
+        dropped otherwise: an intercept and no penalty). Eliminating all levels
+        leaves the other columns' within-level statistics, with no intercept
+        column to recover by a difference of large sums (the reference level's
+        rows are a few among millions)."""
+        return self.arrow >= 0 and self.fit_intercept and bool(self.design.drop_first[self.arrow])
+
+    def arrow_drop_first(self) -> np.ndarray:
+        """The ``drop_first`` flags of the block-arrow pass."""
+        drop = self.design.drop_first.copy()
+        if self.absorbs_intercept():
+            drop[self.arrow] = False
+        return drop
+
     def _arrow(self, options: dict[str, Any]) -> dict[str, Any]:
         st = self._pass("arrow")
         rest = np.asarray(st["gram"])
@@ -310,11 +328,22 @@ class MixedBackend:
                 f"categorical {self.arrow}: a level without rows (or with zero weight) and no "
                 "penalty has no coefficient; drop unused levels or set alpha > 0"
             )
-        reduced = rest - cross.T @ (cross / diag[:, None])
+        # The group sums scaled in place by 1/sqrt(diag) (no temporary of the
+        # levels' size): their Gram is what eliminating the levels subtracts.
+        root = np.sqrt(diag)
+        cross /= root[:, None]
+        reduced = rest - cross.T @ cross
+        if self.absorbs_intercept():
+            # Every level eliminated: the ones column is exactly 0 once projected.
+            # It keeps the sum of weights, by which solve_stats scales the penalty
+            # and the loss, and its zero cross terms leave the intercept at 0.
+            reduced[-1, :] = 0.0
+            reduced[:, -1] = 0.0
+            reduced[-1, -1] = total_w
         # solve_stats scales the penalty by the Gram's sum of weights (its ones
         # column), which the elimination shrinks: the penalty is scaled back up.
         factor = total_w / reduced[-1, -1] if reduced[-1, -1] > 0 else 1.0
-        self._arrow_pieces = {"rest": rest, "cross": cross, "diag": diag, "reduced": reduced,
+        self._arrow_pieces = {"rest": rest, "cross": cross, "root": root, "reduced": reduced,
                               "shift": np.asarray(st["shift"]), "factor": factor}  # fmt: skip
         return self._arrow_pieces
 
@@ -342,7 +371,10 @@ class MixedBackend:
         w = np.asarray(result.coef, dtype=np.float64)
         b = float(result.intercept) if options["fit_intercept"] else 0.0
         b_shifted = b + float(shift[:-1] @ w) - float(shift[-1])
-        gamma = (cross[:, -2] - cross[:, :-2] @ w - cross[:, -1] * b_shifted) / pieces["diag"]
+        gamma = (cross[:, -2] - cross[:, :-2] @ w - cross[:, -1] * b_shifted) / pieces["root"]
+        if self.absorbs_intercept():  # level effects -> intercept and differences to the first
+            result.intercept = float(result.intercept) + float(gamma[0])
+            gamma = gamma[1:] - gamma[0]
         lo, hi = self.design.offsets[self.arrow], self.design.offsets[self.arrow + 1]
         result.coef = np.r_[w[:lo], gamma, w[lo:]]
         # The reduced objective, over the reduced sum of weights, is the full one.

@@ -172,7 +172,7 @@ class DaskMixedBackend(MixedBackend):
                 y,
                 s,
                 self.encoder,
-                self.design.drop_first,
+                self.arrow_drop_first() if kind == "arrow" else self.design.drop_first,
                 self.arrow,
                 shift,
                 self.n_shards,
