@@ -142,6 +142,30 @@ class ResourceReport:
     peak_source: str = "sampled"
     worker_compute_s: float | None = None
 
+    @classmethod
+    def of_block(
+        cls, wall: float, user: float, system: float, rss_start: int, peak: int, threads: int,
+        energy: float, energy_source: str, price_per_hour: float | None, peak_source: str,
+    ) -> ResourceReport:  # fmt: skip
+        """The report of a measured block from its readings (CPU utilization,
+        memory growth and cost follow from them)."""
+        cpu = user + system
+        return cls(
+            wall_time_s=wall,
+            cpu_user_s=user,
+            cpu_system_s=system,
+            cpu_utilization=cpu / wall if wall > 0 else 0.0,
+            rss_start_bytes=int(rss_start),
+            peak_rss_bytes=int(peak),
+            peak_memory_delta_bytes=int(max(0, peak - rss_start)),
+            max_threads=int(threads),
+            energy_j=energy,
+            energy_source=energy_source,
+            price_per_hour=price_per_hour,
+            cost=None if price_per_hour is None else float(price_per_hour) * wall / 3600.0,
+            peak_source=peak_source,
+        )
+
     @property
     def cpu_time_s(self) -> float:
         """User plus system CPU seconds."""
@@ -511,25 +535,10 @@ class measure(contextlib.AbstractContextManager["measure"]):  # noqa: N801 - rea
                 energy += self._nvml.joules(self._nvml_start, end_gpu)
                 sources.append("nvml")
 
-        cost = None
-        if self.price_per_hour is not None:
-            cost = float(self.price_per_hour) * wall / 3600.0
-
-        self.report = ResourceReport(
-            wall_time_s=wall,
-            cpu_user_s=user,
-            cpu_system_s=system,
-            cpu_utilization=cpu / wall if wall > 0 else 0.0,
-            rss_start_bytes=int(self._rss_start),
-            peak_rss_bytes=int(self._peak),
-            peak_memory_delta_bytes=int(max(0, self._peak - self._rss_start)),
-            max_threads=int(self._max_threads),
-            energy_j=energy,
-            energy_source="+".join(sources),
-            price_per_hour=self.price_per_hour,
-            cost=cost,
-            peak_source=peak_source,
-        )
+        self.report = ResourceReport.of_block(
+            wall, user, system, self._rss_start, self._peak, self._max_threads, energy,
+            "+".join(sources), self.price_per_hour, peak_source,
+        )  # fmt: skip
 
     def _bump_peak(self, rss: int) -> None:
         with self._peak_lock:

@@ -132,22 +132,10 @@ class FitMeter(contextlib.AbstractContextManager["FitMeter"]):
         else:
             energy, source = cpu * WATTS_PER_BUSY_CORE, "estimated"
         peak = max(self._rss_start, rss_end, hwm or 0)
-        price = self.price_per_hour
-        self.report = ResourceReport(
-            wall_time_s=wall,
-            cpu_user_s=user,
-            cpu_system_s=system,
-            cpu_utilization=cpu / wall if wall > 0 else 0.0,
-            rss_start_bytes=int(self._rss_start),
-            peak_rss_bytes=int(peak),
-            peak_memory_delta_bytes=int(max(0, peak - self._rss_start)),
-            max_threads=int(threads),
-            energy_j=energy,
-            energy_source=source,
-            price_per_hour=price,
-            cost=None if price is None else float(price) * wall / 3600.0,
-            peak_source="hwm" if hwm is not None else "start/end",
-        )
+        self.report = ResourceReport.of_block(
+            wall, user, system, self._rss_start, peak, threads, energy, source,
+            self.price_per_hour, "hwm" if hwm is not None else "start/end",
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"FitMeter(price_per_hour={self.price_per_hour!r})"
