@@ -629,3 +629,48 @@ def test_load_file_tables(tmp_path: Path) -> None:
     assert old.n_features == 2 and old.description["target"] == "0"
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_file(tmp_path / "none.npy")
+
+
+# --- fast paths: results as the general ones -------------------------------------------
+
+
+def test_string_dtype_factorized_once_sorted() -> None:
+    values = ["pear", None, "apple", "fig", "apple", "", "pear"]
+    for dtype in ("string[python]", "string[pyarrow]", "str"):
+        frame = pd.DataFrame({"s": pd.Series(values, dtype=dtype)})
+        enc = TableEncoder()
+        design = enc.fit_transform(frame)
+        assert _levels(design, 0) == ["", "apple", "fig", "pear", MISSING_LEVEL]
+        assert design.codes.tolist() == [[3, 4, 1, 2, 1, 0, 3]]
+        assert enc.transform(frame).codes.tolist() == design.codes.tolist()
+        as_objects = TableEncoder().fit_transform(frame.astype(object))
+        assert as_objects.codes.tolist() == design.codes.tolist()
+
+
+def test_category_codes_and_counts_from_the_dtype() -> None:
+    cats = [f"c{i}" for i in range(200)]
+    codes = np.r_[np.arange(60), -1, 3]
+    frame = pd.DataFrame({"g": pd.Categorical.from_codes(codes, cats)})
+    enc = TableEncoder()
+    design = enc.fit_transform(frame)
+    assert enc.roles_ == {"g": "identifier"} and "60 distinct values in 61 rows" in design.notes[0]
+    few = np.where(codes < 0, -1, codes % 50)
+    frame = pd.DataFrame({"g": pd.Categorical.from_codes(few, cats)})
+    design = TableEncoder().fit_transform(frame)
+    assert design.n_levels.tolist() == [201] and design.codes[0, -2] == 200
+    assert design.codes.dtype == np.int32 and design.codes[0, :3].tolist() == [0, 1, 2]
+
+
+def test_transform_with_colliding_category_labels() -> None:
+    cats = pd.Index(["1", 1, "a"], dtype=object)
+    frame = pd.DataFrame({"g": pd.Categorical.from_codes([0, 1, 2, 1], cats)})
+    enc = TableEncoder()
+    fitted = enc.fit_transform(frame)
+    assert fitted.codes.tolist() == [[0, 1, 2, 1]]
+    assert enc.transform(frame).codes.tolist() == [[1, 1, 2, 1]]  # "1" is one label
+
+
+def test_missing_counts_with_infinities() -> None:
+    frame = pd.DataFrame({"a": [np.inf, -np.inf, 1.0], "b": [np.inf, -np.inf, np.nan]})
+    design = TableEncoder().fit_transform(frame)
+    assert design.notes == ["column 'b': 1 missing value(s), NaN in the design"]

@@ -198,10 +198,19 @@ def _counts_rows(col: Column) -> str | None:
 
 def _n_distinct(col: Column) -> int:
     """Number of distinct values present (a categorical's unused categories not counted)."""
+    labels, inv = col.factorize()
     if col.kind == CATEGORY:
-        return int(np.unique(col.values[~col.missing]).shape[0])
-    labels, _ = col.factorize()
-    return sum(lv is not None for lv in labels)
+        n_cats = len(col.categories or [])
+        return int(np.count_nonzero(np.bincount(inv, minlength=len(labels))[:n_cats]))
+    return len(labels) - (col.n_missing > 0)
+
+
+def _max_distinct(col: Column) -> int:
+    """An upper bound of :func:`_n_distinct` known without a scan where the dtype
+    tells it (a categorical's number of categories)."""
+    if col.kind == CATEGORY:
+        return len(col.categories or [])
+    return _n_distinct(col)
 
 
 def _index_note(col: Column) -> str | None:
@@ -212,7 +221,7 @@ def _index_note(col: Column) -> str | None:
             f"column {col.name!r} left out: an unnamed first column counting the rows "
             f"({counted}) is the row index"
         )
-    if col.kind == TEXT and not col.missing.any() and _n_distinct(col) == col.values.shape[0]:
+    if col.kind == TEXT and col.n_missing == 0 and _n_distinct(col) == col.missing.shape[0]:
         return f"column {col.name!r} left out: an unnamed first column of distinct labels holds row names"
     return None
 
@@ -233,6 +242,13 @@ def index_column(frame: Any) -> tuple[str, str] | None:
     return None if note is None else (view.names[0], note)
 
 
+def _identifier_like(distinct: int, n_present: int) -> bool:
+    return (
+        distinct > HIGH_CARDINALITY_MIN_LEVELS
+        and distinct >= HIGH_CARDINALITY_FRACTION * n_present
+    )
+
+
 def _auto_role(col: Column, first_unnamed: bool) -> tuple[str, str | None]:
     """The role of a column not forced to be categorical, and the note saying why
     it is left out (None when it is kept)."""
@@ -243,12 +259,12 @@ def _auto_role(col: Column, first_unnamed: bool) -> tuple[str, str | None]:
     if col.kind in (NUMERIC, BOOL):
         return col.kind, None
     if col.kind in (TEXT, CATEGORY):
-        n_present = col.values.shape[0] - col.n_missing
-        distinct = _n_distinct(col)
-        if (
-            distinct > HIGH_CARDINALITY_MIN_LEVELS
-            and distinct >= HIGH_CARDINALITY_FRACTION * n_present
-        ):
+        n_present = col.missing.shape[0] - col.n_missing
+        if _identifier_like(_max_distinct(col), n_present):
+            distinct = _n_distinct(col)
+        else:  # not even the upper bound passes: no need to count
+            distinct = 0
+        if _identifier_like(distinct, n_present):
             return "identifier", (
                 f"column {name!r} left out: {distinct} distinct values in {n_present} rows "
                 f"look like identifiers or free text (categorical=[{name!r}] keeps it)"
@@ -275,25 +291,37 @@ def _missing_label(labels: Sequence[str | None]) -> str:
 
 @dataclass
 class _Levels:
-    """What ``fit`` learned about one categorical column."""
+    """What ``fit`` learned about one categorical column: the level names, and the
+    labels as :meth:`Column.factorize` gives them (``None``: missing), in order."""
 
     levels: np.ndarray
-    lookup: dict[str | None, int]
+    lookup: dict[str | None, int] | None = None
+    labels: list[str | None] | None = None
+
+    def index(self) -> dict[str | None, int]:
+        """Each label's level (built when first needed)."""
+        if self.lookup is None:
+            self.lookup = {lv: i for i, lv in enumerate(self.labels or [])}
+        return self.lookup
 
 
 def _fit_levels(col: Column) -> tuple[_Levels, np.ndarray]:
     labels, inv = col.factorize()
-    names = [lv if lv is not None else _missing_label(labels) for lv in labels]
-    lookup: dict[str | None, int] = {lv: i for i, lv in enumerate(labels)}
+    names = list(labels)
+    if names and names[-1] is None:  # missing values: the last level
+        names[-1] = _missing_label(labels)
     levels = np.array(names, dtype=object)
-    return _Levels(levels, lookup), inv.astype(np.int32)
+    return _Levels(levels, labels=labels), inv
 
 
 def _encode(col: Column, spec: _Levels) -> tuple[np.ndarray, list[str], int]:
     """Codes of ``col`` under fitted levels; unseen labels (shown as they are,
     missing as :data:`MISSING_LEVEL`) and the number of their rows."""
     labels, inv = col.factorize()
-    table = np.array([spec.lookup.get(lv, -1) for lv in labels], dtype=np.int32)
+    lookup = spec.index()
+    if labels == spec.labels and len(lookup) == len(labels):  # the fitted labels, in order
+        return inv, [], 0
+    table = np.array([lookup.get(lv, -1) for lv in labels], dtype=np.int32)
     used = np.bincount(inv, minlength=len(labels)) > 0
     bad = np.flatnonzero((table < 0) & used)
     if bad.size == 0:

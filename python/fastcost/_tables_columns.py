@@ -62,10 +62,14 @@ class Column:
     kind : str
         ``"numeric"`` or ``"bool"`` (``values`` float64, NaN where missing),
         ``"text"`` or ``"datetime"`` (``values`` object array of str labels),
-        ``"category"`` (``values`` int64 codes into ``categories``, -1 where
-        missing) or ``"other"`` (a type fastcost does not encode; ``values`` empty).
+        ``"category"`` (``values`` signed integer codes into ``categories``, -1
+        where missing) or ``"other"`` (a type fastcost does not encode; ``values`` empty).
     values : ndarray
-    missing : ndarray of bool
+        (``data``, or for a text column made from its factors, built from them
+        when first needed.)
+    mask : ndarray of bool, optional
+        Where values are missing; None for ``"numeric"`` and ``"bool"`` columns,
+        whose :attr:`missing` is computed from the NaNs when first needed.
     dtype : str
         The source type, for notes and messages.
     categories : list of str, optional
@@ -74,18 +78,41 @@ class Column:
 
     name: str
     kind: str
-    values: np.ndarray
-    missing: np.ndarray
+    data: np.ndarray | None
+    mask: np.ndarray | None
     dtype: str
     categories: list[str] | None = None
     _factors: tuple[list[str | None], np.ndarray] | None = field(
         default=None, repr=False, compare=False
     )
+    _n_missing: int | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The values (see the class description)."""
+        if self.data is None:
+            labels, inv = self.factorize()
+            self.data = np.array([*(lv or "" for lv in labels), ""], dtype=object)[inv]
+        return self.data
+
+    @property
+    def missing(self) -> np.ndarray:
+        """Where values are missing (bool)."""
+        if self.mask is None:
+            self.mask = np.isnan(self.values)
+        return self.mask
 
     @property
     def n_missing(self) -> int:
-        """Number of missing values."""
-        return int(self.missing.sum())
+        """Number of missing values (counted once)."""
+        if self._n_missing is None:
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, then counted
+                total = np.add.reduce(self.values) if self.mask is None else np.nan
+            if not np.isnan(total):
+                self._n_missing = 0  # a NaN would make the sum NaN: no scan for them
+            else:
+                self._n_missing = int(np.count_nonzero(self.missing))
+        return self._n_missing
 
     def factorize(self) -> tuple[list[str | None], np.ndarray]:
         """Distinct labels and each row's index into them.
@@ -99,14 +126,13 @@ class Column:
         return self._factors
 
     def _factorize(self) -> tuple[list[str | None], np.ndarray]:
+        if self.kind == CATEGORY:
+            return self._factorize_codes()
         n = self.missing.shape[0]
         inv = np.empty(n, dtype=np.intp)
         present = ~self.missing
         labels: list[str | None]
-        if self.kind == CATEGORY:
-            labels = list(self.categories or [])
-            inv[present] = self.values[present]
-        elif self.kind == OTHER:
+        if self.kind == OTHER:
             raise ValueError(f"column {self.name!r} ({self.dtype}) cannot be used as categorical")
         elif self.kind in (BOOL, NUMERIC):
             uniq, sub = np.unique(self.values[present], return_inverse=True)
@@ -119,6 +145,17 @@ class Column:
         if not present.all():
             inv[~present] = len(labels)
             labels.append(None)
+        return labels, inv
+
+    def _factorize_codes(self) -> tuple[list[str | None], np.ndarray]:
+        """A categorical column's factors: its codes as they are (no copy) where
+        nothing is missing, else a copy with the missing rows on a last level."""
+        labels: list[str | None] = list(self.categories or [])
+        if self.n_missing == 0:
+            return labels, self.values
+        inv = self.values.astype(np.intp)
+        inv[self.missing] = len(labels)
+        labels.append(None)
         return labels, inv
 
 
@@ -149,7 +186,7 @@ def factorize_text(values: np.ndarray, use_pandas: bool = True) -> tuple[list[st
 
 def _float_column(name: str, values: Any, kind: str, dtype: str) -> Column:
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    return Column(name, kind, arr, np.isnan(arr), dtype)
+    return Column(name, kind, arr, None, dtype)
 
 
 def _text_column(
@@ -170,9 +207,53 @@ def _text_column(
     return Column(name, kind, out, missing, dtype)
 
 
-def _category_column(name: str, codes: Any, categories: list[Any], dtype: str) -> Column:
-    arr = np.asarray(codes, dtype=np.int64).reshape(-1)
-    return Column(name, CATEGORY, arr, arr < 0, dtype, [label(c) for c in categories])
+def _category_column(
+    name: str, codes: Any, categories: list[Any], dtype: str, labelled: bool = False
+) -> Column:
+    """A categorical column; ``labelled``: the categories are already str labels."""
+    arr = np.asarray(codes).reshape(-1)
+    if arr.dtype.kind != "i":
+        arr = arr.astype(np.int64)
+    cats = list(categories) if labelled else [label(c) for c in categories]
+    return Column(name, CATEGORY, arr, arr < 0, dtype, cats)
+
+
+def _sorted_text_column(name: str, codes: np.ndarray, uniques: list[str], dtype: str) -> Column:
+    """A text column from a factorization in any order (``codes`` -1 where missing):
+    the distinct labels sorted, the codes mapped through a small permutation."""
+    order = sorted(range(len(uniques)), key=uniques.__getitem__)
+    labels: list[str | None] = [uniques[i] for i in order]
+    rank = np.empty(len(uniques) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(uniques), dtype=np.intp)
+    missing = codes < 0
+    rank[-1] = len(uniques)  # code -1: missing, the last level
+    inv = rank[codes]
+    if missing.any():
+        labels.append(None)
+    return Column(name, TEXT, None, missing, dtype, _factors=(labels, inv))
+
+
+def _pandas_category(name: str, s: Any, dtype: str) -> Column:
+    from pandas.api import types as pdt
+
+    cats = s.dtype.categories
+    if pdt.is_string_dtype(cats.dtype) and (
+        cats.dtype != np.dtype(object) or pdt.infer_dtype(cats, skipna=False) == "string"
+    ):  # str labels already: no Python work per category
+        return _category_column(
+            name, s.cat.codes.to_numpy(), cats.to_numpy(object).tolist(), dtype, True
+        )
+    return _category_column(name, s.cat.codes.to_numpy(), list(cats), dtype)
+
+
+def _pandas_strings(name: str, s: Any, dtype: str) -> Column:
+    """A pandas string column (``StringDtype``), factorized once by pandas."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(s.array)
+    return _sorted_text_column(
+        name, np.asarray(codes, dtype=np.intp), uniques.to_numpy(object).tolist(), dtype
+    )
 
 
 def _is_missing(value: Any) -> bool:
@@ -249,7 +330,7 @@ class _PandasView(_View):
 
             return arrow_column(name, pa.chunked_array([s.array.__arrow_array__()]))
         if isinstance(dt, pd.CategoricalDtype):
-            return _category_column(name, s.cat.codes.to_numpy(), list(dt.categories), desc)
+            return _pandas_category(name, s, desc)
         if pdt.is_bool_dtype(dt):
             return _float_column(name, s.to_numpy(dtype=np.float64, na_value=np.nan), BOOL, desc)
         if pdt.is_datetime64_any_dtype(dt) or pdt.is_timedelta64_dtype(dt):
@@ -262,6 +343,8 @@ class _PandasView(_View):
             return _float_column(name, s.to_numpy(dtype=np.float64, na_value=np.nan), NUMERIC, desc)
         if dt == np.dtype(object):
             return objects_column(name, s.to_numpy(dtype=object), desc)
+        if isinstance(dt, pd.StringDtype):
+            return _pandas_strings(name, s, desc)
         if pdt.is_string_dtype(dt):
             return _text_column(name, s.to_numpy(dtype=object), s.isna().to_numpy(), TEXT, desc)
         return Column(name, OTHER, np.empty(0), np.zeros(len(s), dtype=bool), desc)
