@@ -28,157 +28,47 @@ namespace fastcost {
 
 namespace detail {
 
-// The categorical side of a probe pass: code columns, each categorical's first
-// entry in a per-level table (all its levels, the reference level included)
-// and the probes' coefficient of every level (0 for a reference level).
+// The categorical side of a probe pass, as probe_shard_impl's row terms
+// (loss_grad.hpp): code columns, each categorical's first entry in a per-level
+// table (all its levels, the reference level included) and the probes' coefficient
+// of every level (0 for a reference level). Each row's probes get the sum of its
+// levels' coefficients, and after the dense sums come K tables of total_levels
+// values sum s u_k per level.
 template <class T>
 struct MixedProbeCats {
+  static constexpr bool kActive = true;
   index_t n_cats = 0;
   const std::int32_t* const* codes = nullptr;
   const index_t* level_offset = nullptr;
   index_t total_levels = 0;
   const T* coef = nullptr;  // K tables of total_levels
-};
 
-// probe_shard_impl (loss_grad.hpp) with each row's categorical coefficients
-// added to the probes' offsets and the per-level sums of s u after the dense
-// ones. Adds to out, in this order: K blocks of d values sum s u_k x, sum s,
-// K values sum s u_k, the K (K + 1) / 2 products sum s u_k u_l (k <= l, packed
-// by rows), then K tables of total_levels values sum s u_k per level.
-// buf: K d + 2 K NB values of T.
-template <class T, int W, int K, int ND>
-FASTCOST_INLINE void mixed_probe_impl(MatrixView<T> X, const T* y, const T* sw, const MixedProbeCats<T>* cats,
-                                      const T* const* w, const T* b, const bool* minus_y, index_t r0, index_t r1,
-                                      double* out, T* buf) {
-  constexpr index_t NB = kLossGradBlock;
-  constexpr int P = K * (K + 1) / 2;
-  constexpr int G = row_group<K>();
-  const index_t d = X.cols, TL = cats->total_levels;
-  T* acc[K];
-  T* u[K];
-  T* su[K];
-  for (int k = 0; k < K; ++k) {
-    acc[k] = buf + k * d;
-    u[k] = buf + K * d + k * NB;
-    su[k] = buf + K * d + (K + k) * NB;
+  template <int K>
+  FASTCOST_INLINE void add(index_t i0, index_t nb, T* const* u) const {
+    for (index_t c = 0; c < n_cats; ++c) {
+      const std::int32_t* cc = codes[c] + i0;
+      for (int k = 0; k < K; ++k) {
+        const T* wk = coef + k * total_levels + level_offset[c];
+        T* uk = u[k];
+        for (index_t i = 0; i < nb; ++i) uk[i] += wk[cc[i]];
+      }
+    }
   }
-  double* o_w = out + K * d;
-  double* o_u = o_w + 1;
-  double* o_uu = o_u + K;
-  double* o_cat = o_uu + P;
-  for (index_t i0 = r0; i0 < r1; i0 += NB) {
-    const index_t nb = std::min(NB, r1 - i0);
-    // The offsets: b - y and the rows' categorical coefficients.
-    for (int k = 0; k < K; ++k) {
-      for (index_t i = 0; i < nb; ++i) u[k][i] = b[k] - (minus_y[k] && y ? y[i0 + i] : T(0));
-    }
-    for (index_t c = 0; c < cats->n_cats; ++c) {
-      const std::int32_t* cc = cats->codes[c] + i0;
+
+  // The categorical gradient: sum s u per level (in double: a level's sum
+  // gathers rows from the whole shard).
+  template <int K>
+  FASTCOST_INLINE void sums(index_t i0, index_t nb, const T* const* su, double* out) const {
+    for (index_t c = 0; c < n_cats; ++c) {
+      const std::int32_t* cc = codes[c] + i0;
       for (int k = 0; k < K; ++k) {
-        const T* wk = cats->coef + k * TL + cats->level_offset[c];
-        for (index_t i = 0; i < nb; ++i) u[k][i] += wk[cc[i]];
-      }
-    }
-    T lw = 0, lu[K] = {}, luu[P] = {};
-    if (X.layout == Layout::RowMajor) {
-      for (int k = 0; k < K; ++k) std::fill(acc[k], acc[k] + d, T(0));
-      index_t i = i0;
-      const auto row_bytes = static_cast<index_t>(static_cast<std::size_t>(d) * sizeof(T));
-      const index_t pf = prefetch_rows(row_bytes);
-      for (; i + G <= i0 + nb; i += G) {
-        if (pf > 0 && i + pf + G <= r1) {
-          for (int q = 0; q < G; ++q) {
-            const char* pp = reinterpret_cast<const char*>(X.row(i + pf + q));
-            for (index_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(pp + off, 0, 3);
-          }
-        }
-        const T* xs[G];
-        for (int q = 0; q < G; ++q) xs[q] = X.row(i + q);
-        T rr[K][G] = {}, c[K][G];
-        if constexpr (ND > 0) dots_rows<T, W, ND, G>(xs, w, d, rr);
-        for (int q = 0; q < G; ++q) {
-          const T s = sw ? sw[i + q] : T(1);
-          lw += s;
-          for (int k = 0; k < K; ++k) {
-            rr[k][q] += u[k][i - i0 + q];
-            c[k][q] = s * rr[k][q];
-            lu[k] += c[k][q];
-            su[k][i - i0 + q] = c[k][q];
-          }
-          for (int k = 0; k < K; ++k) {
-            for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += c[k][q] * rr[l][q];
-          }
-        }
-        grad_update_rows<T, W, K, G>(acc, xs, c, d);
-      }
-      for (; i < i0 + nb; ++i) {
-        const T* xi = X.row(i);
-        const T s = sw ? sw[i] : T(1);
-        lw += s;
-        T ri[K];
-        for (int k = 0; k < K; ++k) {
-          ri[k] = (k < ND ? simd::dot<T, W>(xi, w[k], d) : T(0)) + u[k][i - i0];
-          su[k][i - i0] = s * ri[k];
-          lu[k] += s * ri[k];
-          simd::axpy<T, W>(acc[k], s * ri[k], xi, d);
-        }
-        for (int k = 0; k < K; ++k) {
-          for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += s * ri[k] * ri[l];
-        }
-      }
-      for (int k = 0; k < K; ++k) {
-        for (index_t j = 0; j < d; ++j) out[k * d + j] += static_cast<double>(acc[k][j]);
-      }
-    } else {
-      for (int k = 0; k < ND; ++k) {
-        for (index_t j = 0; j < d; ++j) simd::axpy<T, W>(u[k], w[k][j], X.col(j) + i0, nb);
-      }
-      for (index_t i = 0; i < nb; ++i) {
-        const T s = sw ? sw[i0 + i] : T(1);
-        lw += s;
-        for (int k = 0; k < K; ++k) {
-          su[k][i] = s * u[k][i];
-          lu[k] += su[k][i];
-        }
-        for (int k = 0; k < K; ++k) {
-          for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += su[k][i] * u[l][i];
-        }
-      }
-      for (index_t j = 0; j < d; ++j) {
-        for (int k = 0; k < K; ++k) out[k * d + j] += static_cast<double>(simd::dot<T, W>(X.col(j) + i0, su[k], nb));
-      }
-    }
-    *o_w += static_cast<double>(lw);
-    for (int k = 0; k < K; ++k) o_u[k] += static_cast<double>(lu[k]);
-    for (int q = 0; q < P; ++q) o_uu[q] += static_cast<double>(luu[q]);
-    // The categorical gradient: sum s u per level (in double: a level's sum
-    // gathers rows from the whole shard).
-    for (index_t c = 0; c < cats->n_cats; ++c) {
-      const std::int32_t* cc = cats->codes[c] + i0;
-      for (int k = 0; k < K; ++k) {
-        double* gk = o_cat + k * TL + cats->level_offset[c];
+        double* gk = out + k * total_levels + level_offset[c];
         const T* sk = su[k];
         for (index_t i = 0; i < nb; ++i) gk[cc[i]] += static_cast<double>(sk[i]);
       }
     }
   }
-}
-
-template <class T, int W>
-FASTCOST_INLINE void mixed_probe_body(int K, int ND, MatrixView<T> X, const T* y, const T* sw,
-                                      const MixedProbeCats<T>* cats, const T* const* w, const T* b, const bool* minus_y,
-                                      index_t r0, index_t r1, double* out, T* buf) {
-  const int key = K * 4 + (has_probe_kernel(K, ND) ? ND : K);
-  switch (key) {
-    case 1 * 4 + 1: mixed_probe_impl<T, W, 1, 1>(X, y, sw, cats, w, b, minus_y, r0, r1, out, buf); break;
-    case 2 * 4 + 1: mixed_probe_impl<T, W, 2, 1>(X, y, sw, cats, w, b, minus_y, r0, r1, out, buf); break;
-    case 2 * 4 + 2: mixed_probe_impl<T, W, 2, 2>(X, y, sw, cats, w, b, minus_y, r0, r1, out, buf); break;
-    case 3 * 4 + 1: mixed_probe_impl<T, W, 3, 1>(X, y, sw, cats, w, b, minus_y, r0, r1, out, buf); break;
-    default: mixed_probe_impl<T, W, 3, 3>(X, y, sw, cats, w, b, minus_y, r0, r1, out, buf); break;
-  }
-}
-
-FASTCOST_MULTIVERSION(mixed_probe_shard, mixed_probe_body)
+};
 
 // Each categorical's first entry in a table of all levels, and the table's size.
 inline std::vector<index_t> level_offsets(const CategoricalView& cats, index_t& total) {
@@ -251,9 +141,8 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
   std::vector<double> total(static_cast<std::size_t>(width));
   reduce_shards(plan.n_shards, threads, width, total.data(), [&](index_t s, double* out) {
     std::vector<T> buf(static_cast<std::size_t>(K * p + 2 * K * detail::kLossGradBlock));
-    detail::mixed_probe_shard<T>(isa, K, nd, X, y, sw, &mc, static_cast<const T* const*>(wp),
-                                 static_cast<const T*>(bt), static_cast<const bool*>(my), plan.shard_begin(s),
-                                 plan.shard_end(s), out, buf.data());
+    detail::probe_shard<T>(isa, K, nd, X, y, sw, static_cast<const T* const*>(wp), static_cast<const T*>(bt),
+                           static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s), out, buf.data(), mc);
   });
   res.sum_w = total[K * p];
   for (int i = 0; i < K; ++i) {

@@ -139,14 +139,31 @@ FASTCOST_INLINE void grad_update_rows(T* const* acc, const T* const* xs, const T
 // Index of the pair (k, l), k <= l, in the packed upper triangle of a K x K matrix.
 constexpr int pair_index(int k, int l, int K) { return k * K - k * (k - 1) / 2 + (l - k); }
 
-// Probes u_k = x^T w_k + b_k - (minus_y_k ? y : 0), k < K, over rows [r0, r1);
+// probe_shard_impl's per-row terms: none (the dense probes, whose code this
+// leaves as it was). A type with kActive = true adds a term t_k(i) to each row's
+// probes (categorical_pass.hpp: the row's level coefficients) and is handed each
+// block of rows [i0, i0 + nb) twice:
+//   add<K>(i0, nb, u): u[k][i] holds b_k - y at row i0 + i; add t_k(i0 + i) to it;
+//   sums<K>(i0, nb, su, tail): su[k][i] is s u_k at row i0 + i; tail points just
+//   past the kernel's own sums in out (its own sums go there).
+struct NoRowTerms {
+  static constexpr bool kActive = false;
+  template <int K, class... A>
+  void add(A...) const {}
+  template <int K, class... A>
+  void sums(A...) const {}
+};
+
+// Probes u_k = x^T w_k + b_k - (minus_y_k ? y : 0) (+ t_k(i): terms), k < K, over rows [r0, r1);
 // the first ND have a vector w_k, the others w_k = 0 (no dot product). Adds to out, in this order:
 // K blocks of d values sum s u_k x, then sum s, then K values sum s u_k, then the
-// K (K + 1) / 2 products sum s u_k u_l (k <= l, packed by rows).
+// K (K + 1) / 2 products sum s u_k u_l (k <= l, packed by rows), then what terms adds.
 // buf: K d + 2 K NB values of T.
-template <class T, int W, int K, int ND>
+template <class T, int W, int K, int ND, class Terms>
 FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, const T* const* w, const T* b,
-                                      const bool* minus_y, index_t r0, index_t r1, double* out, T* buf) {
+                                      const bool* minus_y, index_t r0, index_t r1, double* out, T* buf,
+                                      const Terms& terms) {
+  constexpr bool kTerms = Terms::kActive;
   constexpr index_t NB = kLossGradBlock;
   constexpr int P = K * (K + 1) / 2;
   constexpr int G = row_group<K>();
@@ -165,6 +182,13 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
   auto offset = [&](int k, index_t i) { return b[k] - (minus_y[k] && y ? y[i] : T(0)); };
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
     const index_t nb = std::min(NB, r1 - i0);
+    // With row terms the block's offsets are u: b - y, then the terms added.
+    if constexpr (kTerms) {
+      for (int k = 0; k < K; ++k) {
+        for (index_t i = 0; i < nb; ++i) u[k][i] = offset(k, i0 + i);
+      }
+      terms.template add<K>(i0, nb, static_cast<T* const*>(u));
+    }
     T lw = 0, lu[K] = {}, luu[P] = {};
     if (X.layout == Layout::RowMajor) {
       for (int k = 0; k < K; ++k) std::fill(acc[k], acc[k] + d, T(0));
@@ -188,9 +212,10 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
           const T s = sw ? sw[i + q] : T(1);
           lw += s;
           for (int k = 0; k < K; ++k) {
-            rr[k][q] += offset(k, i + q);
+            rr[k][q] += kTerms ? u[k][i - i0 + q] : offset(k, i + q);
             c[k][q] = s * rr[k][q];
             lu[k] += c[k][q];
+            if constexpr (kTerms) su[k][i - i0 + q] = c[k][q];
           }
           for (int k = 0; k < K; ++k) {
             for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += c[k][q] * rr[l][q];
@@ -204,7 +229,8 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
         lw += s;
         T ri[K];
         for (int k = 0; k < K; ++k) {
-          ri[k] = (k < ND ? simd::dot<T, W>(xi, w[k], d) : T(0)) + offset(k, i);
+          ri[k] = (k < ND ? simd::dot<T, W>(xi, w[k], d) : T(0)) + (kTerms ? u[k][i - i0] : offset(k, i));
+          if constexpr (kTerms) su[k][i - i0] = s * ri[k];
           lu[k] += s * ri[k];
           simd::axpy<T, W>(acc[k], s * ri[k], xi, d);
         }
@@ -217,7 +243,9 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
       }
     } else {
       for (int k = 0; k < K; ++k) {
-        for (index_t i = 0; i < nb; ++i) u[k][i] = offset(k, i0 + i);
+        if constexpr (!kTerms) {
+          for (index_t i = 0; i < nb; ++i) u[k][i] = offset(k, i0 + i);
+        }
         if (k < ND) {
           for (index_t j = 0; j < d; ++j) simd::axpy<T, W>(u[k], w[k][j], X.col(j) + i0, nb);
         }
@@ -240,6 +268,7 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
     *o_w += static_cast<double>(lw);
     for (int k = 0; k < K; ++k) o_u[k] += static_cast<double>(lu[k]);
     for (int p = 0; p < P; ++p) o_uu[p] += static_cast<double>(luu[p]);
+    if constexpr (kTerms) terms.template sums<K>(i0, nb, static_cast<const T* const*>(su), o_uu + P);
   }
 }
 
@@ -250,16 +279,17 @@ constexpr bool has_probe_kernel(int K, int ND) {
   return (K == 1 && ND == 1) || (K == 2 && (ND == 1 || ND == 2)) || (K == 3 && (ND == 1 || ND == 3));
 }
 
-template <class T, int W>
+template <class T, int W, class Terms>
 FASTCOST_INLINE void probe_shard_body(int K, int ND, MatrixView<T> X, const T* y, const T* sw, const T* const* w,
-                                      const T* b, const bool* minus_y, index_t r0, index_t r1, double* out, T* buf) {
+                                      const T* b, const bool* minus_y, index_t r0, index_t r1, double* out, T* buf,
+                                      Terms terms) {
   const int key = K * 4 + (has_probe_kernel(K, ND) ? ND : K);
   switch (key) {
-    case 1 * 4 + 1: probe_shard_impl<T, W, 1, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
-    case 2 * 4 + 1: probe_shard_impl<T, W, 2, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
-    case 2 * 4 + 2: probe_shard_impl<T, W, 2, 2>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
-    case 3 * 4 + 1: probe_shard_impl<T, W, 3, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
-    default: probe_shard_impl<T, W, 3, 3>(X, y, sw, w, b, minus_y, r0, r1, out, buf); break;
+    case 1 * 4 + 1: probe_shard_impl<T, W, 1, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
+    case 2 * 4 + 1: probe_shard_impl<T, W, 2, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
+    case 2 * 4 + 2: probe_shard_impl<T, W, 2, 2>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
+    case 3 * 4 + 1: probe_shard_impl<T, W, 3, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
+    default: probe_shard_impl<T, W, 3, 3>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
   }
 }
 
@@ -342,7 +372,7 @@ ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight,
     std::vector<T> buf(static_cast<std::size_t>(K * d + 2 * K * detail::kLossGradBlock));
     detail::probe_shard<T>(isa, K, nd, X, y, sample_weight, static_cast<const T* const*>(wp), static_cast<const T*>(bt),
                            static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s),
-                           partials.data() + s * width, buf.data());
+                           partials.data() + s * width, buf.data(), detail::NoRowTerms{});
   });
   std::vector<double> total(static_cast<std::size_t>(width), 0.0);
   for (index_t s = 0; s < plan.n_shards; ++s) {
