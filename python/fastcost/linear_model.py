@@ -370,9 +370,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 raise ValueError(
                     f"X contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
                 )
+            hint = "rescale X or use float64" if X.dtype == np.float32 else "rescale X"
             raise ValueError(
-                f"predictions overflow {X.dtype}: X holds values too large for this model; "
-                "rescale X or use float64"
+                f"predictions overflow {X.dtype}: X holds values too large for this model; {hint}"
             )
         return pred
 

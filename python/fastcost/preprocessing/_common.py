@@ -12,10 +12,14 @@ from .._validation import FLOAT_DTYPES, kernel_layout
 
 def _nonfinite_error(X: np.ndarray, what: str = "X") -> ValueError:
     bad = _core.find_nonfinite(X)
-    where = "" if bad is None else f" (first at row {bad[0]}, column {bad[1]})"
+    if bad is None:  # every cell is finite: their squares or sums overflow
+        return ValueError(
+            f"{what} holds no NaN or infinity, but values too large for its column statistics "
+            f"(their squares overflow {X.dtype}); rescale {what}'s columns"
+        )
     return ValueError(
-        f"{what} contains NaN or infinity{where}; clean it first with "
-        "fastcost.preprocessing.clean or Cleaner"
+        f"{what} contains NaN or infinity (first at row {bad[0]}, column {bad[1]}); clean it "
+        "first with fastcost.preprocessing.clean or Cleaner"
     )
 
 
