@@ -332,7 +332,7 @@ class MixedBackend:
         # levels' size): their Gram is what eliminating the levels subtracts.
         root = np.sqrt(diag)
         cross /= root[:, None]
-        reduced = rest - cross.T @ cross
+        reduced = rest - self._crossprod(cross)
         if self.absorbs_intercept():
             # Every level eliminated: the ones column is exactly 0 once projected.
             # It keeps the sum of weights, by which solve_stats scales the penalty
@@ -346,6 +346,14 @@ class MixedBackend:
         self._arrow_pieces = {"rest": rest, "cross": cross, "root": root, "reduced": reduced,
                               "shift": np.asarray(st["shift"]), "factor": factor}  # fmt: skip
         return self._arrow_pieces
+
+    def _crossprod(self, B: np.ndarray) -> np.ndarray:
+        """``B^T B`` by the sharded Gram kernel (the OpenMP threads the fit already
+        runs; a BLAS pool started beside them fights them for the cores)."""
+        m = B.shape[1]
+        st = _core.gram_stats(B[:, :-1], np.ascontiguousarray(B[:, -1]), None, np.zeros(m),
+                              0, self.n_threads)  # fmt: skip
+        return np.asarray(st["gram"])[:m, :m]
 
     def penalty_factor(self) -> float:
         """What the penalty of a solve on the reduced statistics is multiplied by."""
@@ -371,7 +379,8 @@ class MixedBackend:
         w = np.asarray(result.coef, dtype=np.float64)
         b = float(result.intercept) if options["fit_intercept"] else 0.0
         b_shifted = b + float(shift[:-1] @ w) - float(shift[-1])
-        gamma = (cross[:, -2] - cross[:, :-2] @ w - cross[:, -1] * b_shifted) / pieces["root"]
+        fitted = np.einsum("lj,j->l", cross[:, :-2], w)  # no BLAS pool (see _crossprod)
+        gamma = (cross[:, -2] - fitted - cross[:, -1] * b_shifted) / pieces["root"]
         if self.absorbs_intercept():  # level effects -> intercept and differences to the first
             result.intercept = float(result.intercept) + float(gamma[0])
             gamma = gamma[1:] - gamma[0]
