@@ -70,8 +70,63 @@ def test_dask_block_arrow_and_ridge(client, monkeypatch: pytest.MonkeyPatch) -> 
     assert model.intercept_ == pytest.approx(b, abs=1e-9)
 
 
-def test_dask_frame_iterative_solvers_refused_clearly(client) -> None:
+def _rel(a, b):  # type: ignore[no-untyped-def]
+    return float(np.abs(np.asarray(a) - b).max() / np.abs(b).max())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("standardize", [False, True])
+def test_dask_frame_iterative_solvers_step_for_step(client, solver: str, standardize: bool) -> None:
+    # The local fit's compiled loop over the partitions: the same iterates (lbfgs
+    # takes its row sample here, as the local pass does: no level column is
+    # collinear by construction), up to the rounding of the partitions' sums.
+    df, X, codes, y = frame()
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    # gd needs thousands of steps here: 300 of them are compared (one round trip each).
+    kw: dict = {"solver": solver, "standardize": standardize, "tol": 1e-8, "max_iter": 5000}
+    if solver == "gd":
+        kw.update(tol=1e-6, max_iter=300)
+    local = fastcost.LinearRegression(**kw).fit(df, y, sw)
+    if solver == "lbfgs":
+        ref, _ = lstsq_reference(X, codes, (4, 30), y, sw=sw)
+        assert _rel(local.coef_, ref) <= 1e-5
+    for parts in (1, 5):
+        ddf = dd.from_pandas(df, npartitions=parts)
+        dy = dd.from_pandas(pd.Series(y), npartitions=parts)
+        dsw = dd.from_pandas(pd.Series(sw), npartitions=parts)
+        model = fdask.LinearRegression(client=client, **kw).fit(ddf, dy, dsw)
+        assert model.n_iter_ == local.n_iter_, parts
+        assert model.n_passes_ == local.n_passes_, parts
+        # The partitions' sums (and the sample's Grams, summed per block here and per
+        # group of blocks locally) round otherwise: over the iterations that reaches
+        # ~1e-9 of the coefficients on this design (rare levels).
+        assert _rel(model.coef_, local.coef_) <= 1e-8, parts
+        assert model.intercept_ == pytest.approx(local.intercept_, rel=1e-8)
+        assert model.fit_info_.split("; ")[1:] == local.fit_info_.split("; ")[1:]
+        # One round trip for the levels, one to start (with standardize's read of X
+        # in it), one per probe read of X.
+        assert model.round_trips_ == model.n_passes_ + 2 - standardize
+        pred = model.predict(ddf).compute().to_numpy()
+        np.testing.assert_allclose(pred, local.predict(df), rtol=1e-7, atol=1e-7)
+
+
+def test_dask_frame_lbfgs_without_sample_and_unweighted(client) -> None:
+    # A ridge keeps every level's column: collinear by construction with the
+    # intercept, so both passes decline lbfgs' row sample; no weights; y in memory.
+    df, X, codes, y = frame(seed=3)
+    kw = {"solver": "lbfgs", "alpha": 0.01, "tol": 1e-8}
+    assert not fastcost._core.mixed_takes_row_sample(2, [4, 30], [False, False], True)
+    local = fastcost.LinearRegression(**kw).fit(df, y)
+    model = fdask.LinearRegression(client=client, **kw).fit(dd.from_pandas(df, npartitions=4), y)
+    assert model.n_iter_ == local.n_iter_
+    assert _rel(model.coef_, local.coef_) <= 1e-10
+    ref, _ = lstsq_reference(X, codes, (4, 30), y, alpha=0.01)
+    assert _rel(model.coef_, ref) <= 1e-5
+
+
+def test_dask_frame_sgd_refused_clearly(client) -> None:
     df, X, codes, y = frame()
     ddf = dd.from_pandas(df, npartitions=2)
-    with pytest.raises(NotImplementedError, match="not available on a mixed design"):
-        fdask.LinearRegression(solver="lbfgs", client=client).fit(ddf, y)
+    with pytest.raises(NotImplementedError, match="not available"):
+        fdask.LinearRegression(solver="sgd", client=client).fit(ddf, y)

@@ -95,6 +95,58 @@ py::dict mixed_arrow_impl(const py::array& X, const py::object& codes, const py:
   return out;
 }
 
+// probe_sums (bind_kernels.cpp) over the expanded design: probes' w and the
+// sums' rows have its D columns.
+template <class T>
+py::dict mixed_probe_impl(const py::array& X, const py::object& codes, const py::object& n_levels,
+                          const py::object& drop_first, const py::object& y, const py::object& sw,
+                          const py::sequence& probes, index_t n_shards, int n_threads) {
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  const CategoricalView cats = categorical_view(codes, n_levels, drop_first, a.X.rows);
+  check_codes(cats, resolve_threads(n_threads));
+  const index_t D = a.X.cols + cats.expanded_width();
+  const auto k = static_cast<int>(py::len(probes));
+  if (k < 1 || k > kMaxProbes) throw py::value_error("probes must hold one to three (w, b, with_y) tuples");
+  std::vector<std::vector<double>> ws(static_cast<std::size_t>(k));
+  std::vector<Probe> list(static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    const auto t = py::reinterpret_borrow<py::sequence>(probes[static_cast<std::size_t>(i)]);
+    if (py::len(t) != 3) throw py::value_error("each probe is a (w or None, b, with_y) tuple");
+    if (!t[0].is_none()) {
+      ws[i] = double_vector(t[0], D, "probe w");
+      list[i].w = ws[i].data();
+    }
+    list[i].b = t[1].cast<double>();
+    list[i].with_y = t[2].cast<bool>();
+    if (list[i].with_y && !a.y) throw py::value_error("a probe with with_y=True needs y");
+  }
+  const int threads = resolve_threads(n_threads);
+  const ProbeSums s =
+      run_released([&] { return mixed_probe_sums<T>(a.X, cats, a.y, a.sw, list, n_shards, threads); });
+  py::dict out;
+  out["sum_w"] = s.sum_w;
+  out["sum_ux"] = vector_array(s.sum_ux).attr("reshape")(k, D);
+  out["sum_u"] = vector_array(s.sum_u);
+  out["sum_uu"] = vector_array(s.sum_uu).attr("reshape")(k, k);
+  return out;
+}
+
+template <class T>
+py::dict mixed_moments_impl(const py::array& X, const py::object& codes, const py::object& n_levels,
+                            const py::object& drop_first, const py::object& sw, index_t n_shards, int n_threads) {
+  const RowsArgs<T> a = rows_args<T>(X, py::none(), sw);
+  const CategoricalView cats = categorical_view(codes, n_levels, drop_first, a.X.rows);
+  const int threads = resolve_threads(n_threads);
+  check_codes(cats, threads);
+  const ColumnMoments m = run_released([&] { return mixed_column_moments<T>(a.X, cats, a.sw, n_shards, threads); });
+  py::dict out;
+  out["sum_weights"] = m.sum_w;
+  out["mean"] = vector_array(m.mean);
+  out["m2"] = vector_array(m.m2);
+  out["finite"] = m.finite;
+  return out;
+}
+
 template <class T>
 FitResult fit_mixed_impl(const py::array& X, const py::object& codes, const py::object& n_levels,
                          const py::object& drop_first, const py::object& y, const py::object& sw,
@@ -144,6 +196,46 @@ void bind_categorical(py::module_& m) {
      "as mixed_gram_stats gives them for the design without `arrow`, and cross (La, Dr + 2):\n"
      "cross[l] = sum over rows with code l + drop_first[arrow] of s [rest - shift, y - shift_y, 1].\n"
      "Returns dict(gram, shift, cross, n_rows, n_shards).");
+
+  m.def("mixed_probe_sums", [](const py::array& X, const py::object& codes, const py::object& n_levels,
+                               const py::object& drop_first, const py::object& y, const py::sequence& probes,
+                               const py::object& sample_weight, index_t n_shards, int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64
+               ? mixed_probe_impl<double>(X, codes, n_levels, drop_first, y, sample_weight, probes, n_shards,
+                                          n_threads)
+               : mixed_probe_impl<float>(X, codes, n_levels, drop_first, y, sample_weight, probes, n_shards,
+                                         n_threads);
+  }, py::arg("X"), py::arg("codes"), py::arg("n_levels"), py::arg("drop_first"), py::arg("y"), py::arg("probes"),
+     py::arg("sample_weight") = py::none(), py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "probe_sums on the expanded design [X, one-hot(codes)] without forming it: probes'\n"
+     "w have its D columns. Returns dict(sum_w, sum_ux (k x D), sum_u (k), sum_uu (k x k)).");
+
+  m.def("mixed_column_moments", [](const py::array& X, const py::object& codes, const py::object& n_levels,
+                                   const py::object& drop_first, const py::object& sample_weight, index_t n_shards,
+                                   int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64
+               ? mixed_moments_impl<double>(X, codes, n_levels, drop_first, sample_weight, n_shards, n_threads)
+               : mixed_moments_impl<float>(X, codes, n_levels, drop_first, sample_weight, n_shards, n_threads);
+  }, py::arg("X"), py::arg("codes"), py::arg("n_levels"), py::arg("drop_first"),
+     py::arg("sample_weight") = py::none(), py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "column_moments of the expanded design [X, one-hot(codes)] (D columns): a level's mean is its\n"
+     "weighted frequency f, its m2 S f (1 - f). Returns dict(sum_weights, mean, m2, finite).");
+
+  m.def("mixed_takes_row_sample", [](index_t n_dense, const py::object& n_levels, const py::object& drop_first,
+                                     bool fit_intercept) {
+    const auto lv = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(n_levels);
+    const auto dr = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(drop_first);
+    if (!lv || !dr || lv.ndim() != 1 || dr.ndim() != 1 || lv.shape(0) != dr.shape(0)) {
+      throw py::value_error("n_levels and drop_first must be 1-D arrays of the same length");
+    }
+    CategoricalView cats;
+    for (py::ssize_t k = 0; k < lv.shape(0); ++k) {
+      cats.levels.push_back(static_cast<index_t>(lv.data()[k]));
+      cats.drop.push_back(dr.data()[k] ? 1 : 0);
+    }
+    return mixed_takes_row_sample(n_dense + cats.expanded_width(), cats, fit_intercept);
+  }, py::arg("n_dense"), py::arg("n_levels"), py::arg("drop_first"), py::arg("fit_intercept"),
+     "Whether lbfgs over this mixed design takes its row sample (the rule of the local fit's pass).");
 
   m.def("fit_mixed", [](const py::array& X, const py::object& codes, const py::object& n_levels,
                         const py::object& drop_first, const py::object& y, const py::object& sample_weight,

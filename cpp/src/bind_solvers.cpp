@@ -22,6 +22,11 @@ namespace {
 //             center=(d,) weighted mean of center_rows | None,
 //             sample=(list of (d + 2)^2 block Grams, shift) | None)
 //   probes(list of (w (d,) or None, b, with_y)) -> dict(sum_w, sum_ux (K, d), sum_u (K,), sum_uu (K, K))
+// and optionally
+//   takes_row_sample: bool attribute (default True): False declines lbfgs' row
+//     sample (takes_row_sample in data_pass.hpp), as MixedPass does
+//   start()'s dict may hold indicators_from (default -1): columns from this one
+//     on are 0/1 level indicators (PassStartResult::indicators_from)
 // Errors raised there propagate unchanged.
 class PyPass {
  public:
@@ -37,12 +42,14 @@ class PyPass {
       throw py::type_error("the data pass's dtype must be float32 or float64, got " + dtype);
     }
     if (rows_ < 1 || cols_ < 1) throw py::value_error("the data pass needs at least one row and one column");
+    sample_ = py::getattr(obj_, "takes_row_sample", py::bool_(true)).cast<bool>();
   }
 
   index_t rows() const { return rows_; }
   index_t cols() const { return cols_; }
   double epsilon() const { return eps_; }
   index_t reads() const { return reads_; }
+  bool takes_row_sample() const { return sample_; }
 
   PassStartResult start(const PassStart& req) {
     py::gil_scoped_acquire gil;
@@ -58,6 +65,9 @@ class PyPass {
     PassStartResult out;
     out.sum_w = r["sum_w"].cast<double>();
     out.sum_wy = r["sum_wy"].cast<double>();
+    if (r.contains("indicators_from") && !r["indicators_from"].is_none()) {
+      out.indicators_from = r["indicators_from"].cast<index_t>();
+    }
     if (req.moments) {
       const auto m = r["moments"].cast<py::tuple>();
       out.moments.sum_w = m[0].cast<double>();
@@ -132,6 +142,7 @@ class PyPass {
   index_t rows_ = 0, cols_ = 0;
   double eps_ = 0.0;
   index_t reads_ = 0;
+  bool sample_ = true;
 };
 
 template <class T>

@@ -202,6 +202,29 @@ def mixed_arrow_stats(
     n_shards: int = 0,
     n_threads: int = 0,
 ) -> dict[str, Any]: ...
+def mixed_probe_sums(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_levels: npt.ArrayLike,
+    drop_first: npt.ArrayLike,
+    y: np.ndarray | None,
+    probes: Sequence[tuple[npt.ArrayLike | None, float, bool]],
+    sample_weight: np.ndarray | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def mixed_column_moments(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_levels: npt.ArrayLike,
+    drop_first: npt.ArrayLike,
+    sample_weight: np.ndarray | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def mixed_takes_row_sample(
+    n_dense: int, n_levels: npt.ArrayLike, drop_first: npt.ArrayLike, fit_intercept: bool
+) -> bool: ...
 def fit_mixed(
     X: np.ndarray,
     codes: np.ndarray,

@@ -6,7 +6,10 @@ typing is the local estimator's (:class:`fastcost._tables.TableEncoder`, fitted
 on a frame of those levels), and each partition is coded on its worker and read
 by the same compiled kernels as a local fit: newton from the sum of the
 partitions' mixed statistics (the block-arrow elimination included), qr from
-the merged factors of their expanded rows. The solve and everything after it
+the merged factors of their expanded rows, lbfgs and gd by the compiled loops
+of the local fit (``_core.minimize``) over :class:`fastcost._dask_data._ClusterPass`
+on each partition's codes, encoded once and kept on its worker
+(:class:`fastcost._dask_tasks.MixedChunk`). The solve and everything after it
 is :class:`fastcost._categorical.MixedBackend`'s: one policy for both.
 
 The worker tasks unpickle the fitted encoder, which imports scikit-learn once
@@ -22,9 +25,11 @@ import numpy as np
 
 from . import _core
 from ._categorical import MixedBackend, MixedDesign, drop_first_levels, target_values
-from ._dask_data import TREE_FAN_IN
-from ._dask_tasks import _add, _task_threads
+from ._dask_data import TREE_FAN_IN, _ClusterPass, _Data
+from ._dask_tasks import MixedChunk, _add, _task_threads
+from ._result import SolveResult
 from ._validation import check_weights
+from .exceptions import NonFiniteError
 from .resources import ResourceReport, fit_clock
 
 
@@ -82,6 +87,22 @@ def _partition_task(kind, X, y, sw, encoder, drop, arrow, shift, n_shards, n_thr
     return {"gram": np.asarray(st["gram"]), "cross": np.asarray(st["cross"])}
 
 
+def _encode_task(X, encoder, drop):  # type: ignore[no-untyped-def]
+    """One partition coded for the iterative solvers' passes (kept on its worker)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the levels are the whole data's: none is unseen
+        design = encoder.transform(X)
+    return MixedChunk(design.dense, design.codes, design.n_levels, drop)
+
+
+def _target_task(y, n_rows):  # type: ignore[no-untyped-def]
+    return target_values(y, n_rows)
+
+
+def _weights_task(sw):  # type: ignore[no-untyped-def]
+    return np.ascontiguousarray(np.asarray(sw, dtype=np.float64))
+
+
 def _first_row_task(X, y, encoder):  # type: ignore[no-untyped-def]
     """The shift every partition's statistics are taken about: the first row."""
     design = encoder.transform(X.iloc[:1])
@@ -99,10 +120,9 @@ def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
 
 class DaskMixedBackend(MixedBackend):
     """:class:`MixedBackend` whose passes are map-reduces over a dask DataFrame's
-    partitions (newton and qr; the iterative solvers are not distributed for
-    a mixed design yet)."""
+    partitions (newton, qr, lbfgs and gd; not sgd)."""
 
-    solvers: tuple[str, ...] = ("newton", "qr")
+    solvers: tuple[str, ...] = ("newton", "qr", "lbfgs", "gd")
 
     def __init__(self, est: Any, client: Any, X: Any, y: Any, sample_weight: Any) -> None:
         import dask
@@ -127,6 +147,8 @@ class DaskMixedBackend(MixedBackend):
         self.design = MixedDesign(layout.dense.shape[1], layout.n_levels, drop)
         self.client = client
         self.n_samples = int(np.sum(lengths))
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self._data: _Data | None = None
         self._init_layout(est)
         self.xb = list(X.to_delayed())
         self.yb = self._aligned(y, np.asarray(lengths))
@@ -212,9 +234,50 @@ class DaskMixedBackend(MixedBackend):
         if solver not in self.solvers:
             raise NotImplementedError(
                 f"solver={solver!r} is not available on Dask for categorical columns "
-                "yet: use newton or qr (auto picks newton)"
+                f"yet: use one of {self.solvers}"
             )
+        if solver in ("lbfgs", "gd"):
+            return self._iterative(solver, options)
         return super().solve(solver, options, want_factor)
+
+    def _cluster_data(self) -> _Data:
+        """The partitions coded once (``MixedChunk``), with y and the weights as
+        float64, persisted on the workers for every pass of the iterative solvers."""
+        if self._data is None:
+            code, target = (
+                self._delayed(_encode_task, pure=True),
+                self._delayed(_target_task, pure=True),
+            )
+            xb = self.client.persist(
+                [code(x, self.encoder, self.design.drop_first) for x in self.xb]
+            )
+            yb = self.client.persist(
+                [target(y, int(n)) for y, n in zip(self.yb, self.lengths, strict=True)]
+            )
+            sb = self.sb
+            if sb[0] is not None:
+                sb = self.client.persist([self._delayed(_weights_task, pure=True)(s) for s in sb])
+            self._data = _Data.from_blocks(xb, yb, sb, self.lengths, self.n_features)
+        return self._data
+
+    def _iterative(self, solver: str, options: dict[str, Any]) -> SolveResult:
+        """lbfgs / gd: the local fit's compiled loop (``_core.minimize``) over the
+        cluster pass of the coded partitions; the level columns and lbfgs' row
+        sample are treated as the local pass treats them (MixedPass)."""
+        d = self.design
+        data = self._cluster_data()
+        opts = {k: v for k, v in options.items() if k != "precision"}
+        opts.update(n_threads=self.n_threads, n_shards=self.n_shards)
+        sample = _core.mixed_takes_row_sample(d.p, d.n_levels, d.drop_first, self.fit_intercept)
+        cluster_pass = _ClusterPass(data, self.client, self.n_shards, None,
+                                    indicators_from=d.p, takes_row_sample=bool(sample))  # fmt: skip
+        try:
+            out = _core.minimize(cluster_pass, solver, _core.FitOptions(**opts))
+        except NonFiniteError as exc:
+            self.round_trips += cluster_pass.round_trips
+            data.raise_for_nonfinite(self.client, exc)
+        self.round_trips += cluster_pass.round_trips
+        return SolveResult.from_core(out)
 
     def auto_solver(self) -> tuple[str, str]:
         solver, why = super().auto_solver()
@@ -247,8 +310,6 @@ class DaskMixedBackend(MixedBackend):
 
 
 def _core_nonfinite(message: str) -> Exception:
-    from .exceptions import NonFiniteError
-
     return NonFiniteError(message)
 
 

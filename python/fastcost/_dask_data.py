@@ -120,6 +120,19 @@ class _Data:
         self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
         self._blocks()
 
+    @classmethod
+    def from_blocks(cls, xb: list[Any], yb: list[Any], sb: list[Any], lengths: Any,
+                    d: int) -> _Data:  # fmt: skip
+        """Chunks given as aligned lists of (persisted) delayed pieces of ``lengths``
+        rows: a mixed design's ``MixedChunk`` per partition, with ``d`` expanded
+        columns (float64). ``persist`` does not apply to them."""
+        self = cls.__new__(cls)
+        self.X = self.y = self.sw = None
+        self.n, self.d, self.dtype = int(np.sum(lengths)), int(d), np.dtype(np.float64)
+        self.offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        self.xb, self.yb, self.sb = list(xb), list(yb), list(sb)
+        return self
+
     def _blocks(self) -> None:
         self.xb = list(self.X.to_delayed().ravel())
         self.yb = list(self.y.to_delayed().ravel())
@@ -234,12 +247,17 @@ class _ClusterPass:
     ``_core.minimize`` runs the same loops as a local fit and calls back here
     (``PyPass`` in bind_solvers.cpp): ``start`` answers everything the solver
     needs before it iterates in one round trip, ``probes`` is one map-reduce of
-    ``_core.probe_sums`` over the chunks (one read of X).
+    ``_core.probe_sums`` over the chunks (one read of X; ``_core.mixed_probe_sums``
+    for a mixed design's chunks). A mixed design passes ``indicators_from`` (its
+    first level column: standardize and noise_var leave the level columns alone)
+    and ``takes_row_sample`` (the local pass's rule), as MixedPass does.
     """
 
-    def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None) -> None:
+    def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None,
+                 indicators_from: int = -1, takes_row_sample: bool = True) -> None:  # fmt: skip
         self.data, self.client = data, client
         self.n_shards, self.threads = n_shards, threads
+        self.indicators_from, self.takes_row_sample = indicators_from, takes_row_sample
         self.n_rows, self.n_features, self.dtype = data.n, data.d, data.dtype
         self.round_trips = 0
 
@@ -294,6 +312,7 @@ class _ClusterPass:
         out: dict[str, Any] = {
             "sum_w": float(totals["sums"][0]),
             "sum_wy": float(totals["sums"][1]),
+            "indicators_from": self.indicators_from,
         }
         out["moments"] = totals.get("moments")
         out["center"] = None if center_rows is None else next(got)

@@ -34,7 +34,57 @@ def _task_threads(n_threads: int | None) -> int:
     return max(1, resolve_n_threads(None) // slots)
 
 
-def _block(X: np.ndarray, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, Any, Any]:
+class MixedChunk:
+    """One partition of a mixed design (fastcost._categorical) as the tasks of an
+    iterative fit read it: the dense block (n, p) float64, the codes (K, n) int32,
+    and the layout (levels, and which lose their first level's column). The
+    expanded design has ``width`` columns; it is never formed."""
+
+    def __init__(self, dense: np.ndarray, codes: np.ndarray, n_levels: np.ndarray,
+                 drop: np.ndarray) -> None:  # fmt: skip
+        self.dense = np.asfortranarray(dense, dtype=np.float64)
+        self.codes = np.ascontiguousarray(codes, dtype=np.int32)
+        self.n_levels = np.asarray(n_levels, dtype=np.int64)
+        self.drop = np.asarray(drop, dtype=bool)
+        self.width = self.dense.shape[1] + int(np.sum(self.n_levels - self.drop))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.dense.shape[0], self.width
+
+    def __getitem__(self, index: Any) -> MixedChunk:
+        """The rows ``index`` (a slice or integer array)."""
+        return MixedChunk(self.dense[index], self.codes[:, index], self.n_levels, self.drop)
+
+    def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The leading arguments of the ``_core.mixed_*`` kernels."""
+        return self.dense, self.codes, self.n_levels, self.drop
+
+    @staticmethod
+    def join(parts: list[MixedChunk]) -> MixedChunk:
+        """Consecutive blocks of rows as one."""
+        first = parts[0]
+        return MixedChunk(np.concatenate([p.dense for p in parts]),
+                          np.concatenate([p.codes for p in parts], axis=1),
+                          first.n_levels, first.drop)  # fmt: skip
+
+    def center(self, sw: np.ndarray | None) -> np.ndarray:
+        """The weighted mean of these (expanded) rows, as MixedPass's center
+        (categorical_pass.hpp) takes it: the plain mean when the weights sum to 0."""
+        s = np.ones(self.dense.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
+        ws = s.sum()
+        out = [_center_task(self.dense, sw)]
+        for codes, levels, drop in zip(self.codes, self.n_levels, self.drop, strict=True):
+            counts = np.bincount(codes, weights=s if ws > 0 else None, minlength=int(levels))
+            out.append(counts[int(drop) :] / (ws if ws > 0 else len(s)))
+        return np.concatenate(out)
+
+
+def _block(X: Any, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, Any, Any]:
+    if isinstance(X, MixedChunk):
+        y = None if y is None else np.ascontiguousarray(y, dtype=np.float64)
+        sw = None if sw is None else np.ascontiguousarray(sw, dtype=np.float64)
+        return X, y, sw
     X = kernel_layout(np.asarray(X))
     y = None if y is None else np.ascontiguousarray(y, dtype=X.dtype)
     sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
@@ -79,7 +129,11 @@ def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def
     """The chunk's weighted column moments (``_core.column_moments``), with the
     totals and weight checks of ``_totals_task``."""
     X, y, sw = _block(X, y, sw)
-    m = _core.column_moments(X, sw, n_shards, _task_threads(n_threads))
+    threads = _task_threads(n_threads)
+    if isinstance(X, MixedChunk):
+        m = _core.mixed_column_moments(*X.args(), sw, n_shards, threads)
+    else:
+        m = _core.column_moments(X, sw, n_shards, threads)
     out = _totals_task(X[:0], y, sw, n_shards, n_threads)
     out["moments"] = (float(m["sum_weights"]), np.asarray(m["mean"], dtype=np.float64),
                       np.asarray(m["m2"], dtype=np.float64), bool(m["finite"]))  # fmt: skip
@@ -89,14 +143,20 @@ def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def
 def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
     """The chunk's ``_core.probe_sums`` for the (w or None, b, with_y) probes."""
     X, y, sw = _block(X, y, sw)
-    out = _core.probe_sums(X, y, probes, sw, n_shards, _task_threads(n_threads))
+    threads = _task_threads(n_threads)
+    if isinstance(X, MixedChunk):
+        out = _core.mixed_probe_sums(*X.args(), y, probes, sw, n_shards, threads)
+    else:
+        out = _core.probe_sums(X, y, probes, sw, n_shards, threads)
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 
 def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
     """First (what, row, column) of the chunk that is NaN/inf, or None."""
     X, y, sw = _block(X, y, sw)
-    bad = _core.find_nonfinite(X)
+    if isinstance(X, MixedChunk):  # the codes are checked by the encoder; its dense block
+        X = X.dense
+    bad = _core.find_nonfinite(X) if X.shape[1] else None
     if bad is not None:
         return ("X", int(bad[0]), int(bad[1]))
     for name, v in (("y", y), ("sample_weight", sw)):
@@ -164,19 +224,26 @@ def _center_task(rows: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
 
 
 def _first_row_task(X, y):  # type: ignore[no-untyped-def]
-    """[x_0, y_0] in float64 from the first chunk: the shift common to all chunks."""
+    """[x_0, y_0] in float64 from the first chunk: the shift common to all chunks
+    (a mixed chunk's: its dense block's, 0 for the level columns)."""
+    if isinstance(X, MixedChunk):
+        return np.r_[X.dense[0], np.zeros(X.width - X.dense.shape[1]), float(y[0])]
     return np.r_[np.asarray(X[0], dtype=np.float64), float(y[0])]
 
 
 def _rows_task(X, y, sw, index):  # type: ignore[no-untyped-def]
     """The rows ``index`` (a slice or integer array, local to the chunk) of X, y and the weights."""
-    return (np.asarray(X)[index], np.asarray(y)[index],
+    return ((X if isinstance(X, MixedChunk) else np.asarray(X))[index], np.asarray(y)[index],
             None if sw is None else np.asarray(sw)[index])  # fmt: skip
 
 
 def _join_rows(parts: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     """``_rows_task`` results of consecutive chunks as one block of rows."""
-    X = np.concatenate([p[0] for p in parts])
+    X: Any
+    if isinstance(parts[0][0], MixedChunk):
+        X = MixedChunk.join([p[0] for p in parts])
+    else:
+        X = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     sw = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
     return X, y, sw
@@ -185,21 +252,26 @@ def _join_rows(parts: tuple[Any, ...]) -> tuple[Any, Any, Any]:
 def _sample_grams_task(X, y, sw, blocks, shift):  # type: ignore[no-untyped-def]
     """The Grams of the sample blocks [(begin, end)] inside this chunk (rows local
     to it) about ``shift``, each in one shard on one thread (``block_stats`` in data_pass.hpp sums them)."""
-    X, y = np.asarray(X), np.asarray(y)
-    grams = []
-    for a, b in blocks:
-        Xb, yb, sb = _block(X[a:b], y[a:b], None if sw is None else np.asarray(sw)[a:b])
-        grams.append(np.asarray(_core.gram_stats(Xb, yb, sb, shift, 1, 1)["gram"]))
-    return grams
+    X = X if isinstance(X, MixedChunk) else np.asarray(X)
+    y = np.asarray(y)
+    return [_gram(*_block(X[a:b], y[a:b], None if sw is None else np.asarray(sw)[a:b]), shift)
+            for a, b in blocks]  # fmt: skip
+
+
+def _gram(X: Any, y: np.ndarray, sw: np.ndarray | None, shift: np.ndarray) -> np.ndarray:
+    """The augmented Gram of one block of rows about ``shift``, in one shard on one
+    thread (of the expanded rows, for a mixed chunk)."""
+    if isinstance(X, MixedChunk):
+        return np.asarray(_core.mixed_gram_stats(*X.args(), y, sw, shift, 1, 1)["gram"])
+    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
 
 
 def _rows_gram_task(shift, *parts):  # type: ignore[no-untyped-def]
     """The Gram of one sample block whose rows span chunks (``_rows_task`` parts, in order)."""
-    X, y, sw = _block(*_join_rows(parts))
-    return np.asarray(_core.gram_stats(X, y, sw, shift, 1, 1)["gram"])
+    return _gram(*_block(*_join_rows(parts)), shift)
 
 
 def _rows_center_task(*parts):  # type: ignore[no-untyped-def]
     """``_center_task`` of the centering rows gathered from the chunks (``_rows_task`` parts)."""
     X, _, sw = _join_rows(parts)
-    return _center_task(X, sw)
+    return X.center(sw) if isinstance(X, MixedChunk) else _center_task(X, sw)

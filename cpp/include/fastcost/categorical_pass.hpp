@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -164,6 +165,59 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
   return res;
 }
 
+// Weighted counts of every level of every categorical (a table of all levels,
+// detail::level_offsets), sharded and reduced in shard order.
+template <class T>
+std::vector<double> level_counts(const CategoricalView& cats, const T* sw, index_t n_shards, int n_threads) {
+  index_t TL = 0;
+  const std::vector<index_t> lo = detail::level_offsets(cats, TL);
+  const index_t n = cats.n, nc = cats.count();
+  const index_t shards = n_shards > 0 ? n_shards : default_shard_count(n, nc, TL);
+  const ShardPlan plan = make_plan(0, n, shards);
+  std::vector<double> total(static_cast<std::size_t>(TL));
+  const int threads = threads_for_work(static_cast<double>(n * nc) * 8.0 / 1e10, n_threads);
+  reduce_shards(plan.n_shards, threads, TL, total.data(), [&](index_t s, double* out) {
+    for (index_t c = 0; c < nc; ++c) {
+      const std::int32_t* cc = cats.col(c);
+      double* tab = out + lo[c];
+      for (index_t i = plan.shard_begin(s); i < plan.shard_end(s); ++i) {
+        tab[cc[i]] += sw ? static_cast<double>(sw[i]) : 1.0;
+      }
+    }
+  });
+  return total;
+}
+
+// The column moments of the expanded design [X, one-hot(codes)]: X's
+// (compute_column_moments), then each level column's, as MixedPass's start
+// reports them: the weighted level frequency f as mean and M2 = S f (1 - f),
+// the exact weighted M2 of a 0/1 column (so Chan's merge of two blocks'
+// moments is that of the blocks' rows together).
+template <class T>
+ColumnMoments mixed_column_moments(const MatrixView<T>& X, const CategoricalView& cats, const T* sw, index_t n_shards,
+                                   int n_threads) {
+  ColumnMoments m = compute_column_moments(X, sw, n_shards, n_threads);
+  if (cats.count() == 0) return m;
+  index_t TL = 0;
+  const std::vector<index_t> lo = detail::level_offsets(cats, TL);
+  const std::vector<index_t> offs = categorical_offsets(cats, all_categoricals(cats), X.cols);
+  const std::vector<double> counts = level_counts(cats, sw, n_shards, n_threads);
+  const index_t cols = X.cols + cats.expanded_width();
+  m.mean.resize(static_cast<std::size_t>(cols), 0.0);
+  m.m2.resize(static_cast<std::size_t>(cols), 0.0);
+  for (index_t c = 0; c < cats.count(); ++c) {
+    const index_t dc = cats.drop[c] ? 1 : 0;
+    for (index_t l = dc; l < cats.levels[c]; ++l) {
+      const double cnt = counts[lo[c] + l], f = m.sum_w > 0.0 ? cnt / m.sum_w : 0.0;
+      const index_t j = offs[c] + l - dc;
+      m.mean[j] = f;
+      m.m2[j] = cnt * (1.0 - f);
+      if (!std::isfinite(f) || !std::isfinite(m.m2[j])) m.finite = false;
+    }
+  }
+  return m;
+}
+
 // Above this many expanded columns MixedPass declines lbfgs' row sample
 // (takes_row_sample): its (D + 2)^2 Gram, kSampleGroups partials of it and its
 // Cholesky factor cost more than the warm start saves, and the sample's rows
@@ -177,6 +231,12 @@ inline bool collinear_by_construction(const CategoricalView& cats, bool intercep
   index_t full = 0;
   for (index_t k = 0; k < cats.count(); ++k) full += cats.drop[k] ? 0 : 1;
   return full >= 2 || (full >= 1 && intercept);
+}
+
+// Whether the pass over a mixed design of `cols` expanded columns takes lbfgs'
+// row sample (MixedPass::takes_row_sample; fastcost.dask applies the same rule).
+inline bool mixed_takes_row_sample(index_t cols, const CategoricalView& cats, bool intercept) {
+  return cats.count() == 0 || (cols <= kMixedSampleMaxCols && !collinear_by_construction(cats, intercept));
 }
 
 // The data pass of lbfgs and gd over a mixed design. cols() is D, the
@@ -203,14 +263,14 @@ class MixedPass {
     check_codes(cats_, n_threads);
     offs_ = categorical_offsets(cats_, all_categoricals(cats_), X.cols);
     cols_ = X.cols + cats_.expanded_width();
-    sample_ok_ = cols_ <= kMixedSampleMaxCols && !collinear_by_construction(cats_, intercept);
+    sample_ok_ = mixed_takes_row_sample(cols_, cats_, intercept);
   }
 
   index_t rows() const { return X_.rows; }
   index_t cols() const { return cols_; }
   double epsilon() const { return host_.epsilon(); }
   index_t reads() const { return cats_.count() == 0 ? host_.reads() : reads_; }
-  bool takes_row_sample() const { return cats_.count() == 0 || sample_ok_; }
+  bool takes_row_sample() const { return sample_ok_; }
 
   PassStartResult start(const PassStart& req) {
     if (cats_.count() == 0) return host_.start(req);
@@ -233,46 +293,7 @@ class MixedPass {
   }
 
  private:
-  // Weighted counts of every level (a table of all levels, level_offsets).
-  std::vector<double> level_counts() const {
-    index_t TL = 0;
-    const std::vector<index_t> lo = detail::level_offsets(cats_, TL);
-    const index_t n = X_.rows, nc = cats_.count();
-    const index_t shards = n_shards_ > 0 ? n_shards_ : default_shard_count(n, nc, TL);
-    const ShardPlan plan = make_plan(0, n, shards);
-    std::vector<double> total(static_cast<std::size_t>(TL));
-    const int threads = threads_for_work(static_cast<double>(n * nc) * 8.0 / 1e10, n_threads_);
-    reduce_shards(plan.n_shards, threads, TL, total.data(), [&](index_t s, double* out) {
-      for (index_t c = 0; c < nc; ++c) {
-        const std::int32_t* cc = cats_.col(c);
-        double* tab = out + lo[c];
-        for (index_t i = plan.shard_begin(s); i < plan.shard_end(s); ++i) {
-          tab[cc[i]] += sw_ ? static_cast<double>(sw_[i]) : 1.0;
-        }
-      }
-    });
-    return total;
-  }
-
-  ColumnMoments moments() const {
-    ColumnMoments m = compute_column_moments(X_, sw_, n_shards_, n_threads_);
-    index_t TL = 0;
-    const std::vector<index_t> lo = detail::level_offsets(cats_, TL);
-    const std::vector<double> counts = level_counts();
-    m.mean.resize(static_cast<std::size_t>(cols_), 0.0);
-    m.m2.resize(static_cast<std::size_t>(cols_), 0.0);
-    for (index_t c = 0; c < cats_.count(); ++c) {
-      const index_t dc = cats_.drop[c] ? 1 : 0;
-      for (index_t l = dc; l < cats_.levels[c]; ++l) {
-        const double cnt = counts[lo[c] + l], f = m.sum_w > 0.0 ? cnt / m.sum_w : 0.0;
-        const index_t j = offs_[c] + l - dc;
-        m.mean[j] = f;
-        m.m2[j] = cnt * (1.0 - f);
-        if (!std::isfinite(f) || !std::isfinite(m.m2[j])) m.finite = false;
-      }
-    }
-    return m;
-  }
+  ColumnMoments moments() const { return mixed_column_moments(X_, cats_, sw_, n_shards_, n_threads_); }
 
   // The weighted mean of the centering rows (as weighted_row_mean computes it).
   std::vector<double> center() const {
