@@ -40,3 +40,15 @@ def make_problem(n, d, seed=0, dtype=np.float64, order="C", weights=False, noise
     if s is not None:
         s = s.astype(dtype)
     return X, y, s
+
+
+def table_rows(out: str) -> dict[str, str]:
+    """The rows of ``fastcost compare``'s printed table, by solver name."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("solver"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line or line.startswith("("):
+            break
+        rows[line.split()[0]] = line
+    return rows

@@ -19,6 +19,7 @@ import fastcost  # noqa: E402
 from fastcost.cli import main  # noqa: E402
 from fastcost.compare.run import Progress as _Progress  # noqa: E402
 from fastcost.compare.runners import fastcost_solvers  # noqa: E402
+from helpers import table_rows as _table_rows  # noqa: E402
 
 SMALL = ["--n-samples", "2000", "--n-features", "5"]
 RUN_KEYS = {
@@ -49,17 +50,6 @@ def _finite_numbers(obj) -> list[float]:
         assert math.isfinite(obj)
         return [obj]
     return []
-
-
-def _table_rows(out: str) -> dict[str, str]:
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("solver"))
-    rows = {}
-    for line in lines[start + 2 :]:
-        if not line or line.startswith("("):
-            break
-        rows[line.split()[0]] = line
-    return rows
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

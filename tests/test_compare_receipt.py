@@ -32,6 +32,7 @@ from fastcost.datasets import make_default  # noqa: E402
 from fastcost.exceptions import NonFiniteError  # noqa: E402
 from fastcost.linear_model import LinearRegression  # noqa: E402
 from fastcost.resources import ResourceReport  # noqa: E402
+from helpers import table_rows as _table_rows  # noqa: E402
 
 TINY = ["--n-samples", "300", "--n-features", "3"]
 #: Rows whose inputs a library might write into: the start-sharing SGDs first.
@@ -40,17 +41,6 @@ SHARERS = ("tensorflow", "sklearn-sgd", "fastcost-sgd")
 
 def _quiet() -> Progress:
     return Progress(io.StringIO(), quiet=True)
-
-
-def _table_rows(out: str) -> dict[str, str]:
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("solver"))
-    rows = {}
-    for line in lines[start + 2 :]:
-        if not line or line.startswith("("):
-            break
-        rows[line.split()[0]] = line
-    return rows
 
 
 @pytest.fixture(scope="module")

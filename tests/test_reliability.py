@@ -531,3 +531,12 @@ def test_memmap_larger_than_the_memory_limit(tmp_path):
         coef, intercept = res[solver]
         np.testing.assert_allclose(coef, ref[:d], rtol=0, atol=1e-6)
         assert intercept == pytest.approx(ref[d], abs=1e-6)
+
+
+def test_coefficients_beyond_float32_range_are_an_error_not_inf():
+    """Found by test_fuzz_fit_and_predict: a float32 X of a denormal and a zero
+    gives an exact slope of about -7e44, which float32 cannot hold."""
+    X = np.array([[1.40129846e-45], [0.0]], dtype=np.float32)
+    y = np.array([0.0, 1.0])
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        LinearRegression(solver="qr").fit(X, y)

@@ -22,7 +22,12 @@ from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._result import SolveResult
 from ._statistics import regression_statistics
 from ._validation import check_coef_init
-from .exceptions import ConvergenceWarning, IllConditionedWarning, RankDeficientWarning
+from .exceptions import (
+    ConvergenceWarning,
+    IllConditionedWarning,
+    NonFiniteError,
+    RankDeficientWarning,
+)
 from .preprocessing import DEFAULT_PRUNE_TOL, redundant_from_gram
 from .resources import ResourceReport, fit_clock, solver_flops
 
@@ -287,8 +292,17 @@ def _set_result(est: Any, result: SolveResult, solver: str, dtype: np.dtype) -> 
             f"solver {solver!r} produced non-finite coefficients; "
             "the data are too badly scaled for this solver (standardize X)"
         )
-    est.coef_ = result.coef.astype(dtype)
-    est.intercept_ = dtype.type(result.intercept) if est.fit_intercept else dtype.type(0.0)
+    with np.errstate(over="ignore"):
+        coef = result.coef.astype(dtype)
+        intercept = dtype.type(result.intercept) if est.fit_intercept else dtype.type(0.0)
+    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
+        big = max(float(np.abs(result.coef).max(initial=0.0)), abs(float(result.intercept)))
+        raise NonFiniteError(
+            f"the least-squares coefficients reach {big:.3g}, beyond {dtype}'s range: "
+            "fit in float64 or rescale X"
+        )
+    est.coef_ = coef
+    est.intercept_ = intercept
     est.n_iter_ = result.n_iter
     est.loss_history_ = result.loss_history
     est.n_passes_ = result.n_passes
