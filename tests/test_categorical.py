@@ -194,8 +194,9 @@ def test_cuda_refuses_categoricals_clearly() -> None:
 
 
 def test_polars_and_arrow_tables_fit_like_pandas() -> None:
-    pl = pytest.importorskip("polars")
-    pa = pytest.importorskip("pyarrow")
+    import polars as pl
+    import pyarrow as pa
+
     df, X, codes, y = make_frame(seed=8)
     expect = LinearRegression(solver="newton").fit(df, y)
     for table in (pl.from_pandas(df), pa.Table.from_pandas(df)):

@@ -94,8 +94,8 @@ def test_float32_is_fitted_in_float32(client, solver):
 
 
 def test_columns_chunks_dataframes_and_numpy_input(client):
-    pd = pytest.importorskip("pandas")
     import dask.dataframe as dd
+    import pandas as pd
 
     X, y, _ = make_problem(500, 6, seed=3)
     local = fastcost.LinearRegression(solver="newton").fit(X, y)
