@@ -105,30 +105,11 @@ py::dict mixed_probe_impl(const py::array& X, const py::object& codes, const py:
   const CategoricalView cats = categorical_view(codes, n_levels, drop_first, a.X.rows);
   check_codes(cats, resolve_threads(n_threads));
   const index_t D = a.X.cols + cats.expanded_width();
-  const auto k = static_cast<int>(py::len(probes));
-  if (k < 1 || k > kMaxProbes) throw py::value_error("probes must hold one to three (w, b, with_y) tuples");
-  std::vector<std::vector<double>> ws(static_cast<std::size_t>(k));
-  std::vector<Probe> list(static_cast<std::size_t>(k));
-  for (int i = 0; i < k; ++i) {
-    const auto t = py::reinterpret_borrow<py::sequence>(probes[static_cast<std::size_t>(i)]);
-    if (py::len(t) != 3) throw py::value_error("each probe is a (w or None, b, with_y) tuple");
-    if (!t[0].is_none()) {
-      ws[i] = double_vector(t[0], D, "probe w");
-      list[i].w = ws[i].data();
-    }
-    list[i].b = t[1].cast<double>();
-    list[i].with_y = t[2].cast<bool>();
-    if (list[i].with_y && !a.y) throw py::value_error("a probe with with_y=True needs y");
-  }
+  const ProbeList p = probe_list(probes, D, a.y != nullptr);
   const int threads = resolve_threads(n_threads);
   const ProbeSums s =
-      run_released([&] { return mixed_probe_sums<T>(a.X, cats, a.y, a.sw, list, n_shards, threads); });
-  py::dict out;
-  out["sum_w"] = s.sum_w;
-  out["sum_ux"] = vector_array(s.sum_ux).attr("reshape")(k, D);
-  out["sum_u"] = vector_array(s.sum_u);
-  out["sum_uu"] = vector_array(s.sum_uu).attr("reshape")(k, k);
-  return out;
+      run_released([&] { return mixed_probe_sums<T>(a.X, cats, a.y, a.sw, p.list, n_shards, threads); });
+  return probe_sums_dict(s, p.list.size(), D);
 }
 
 template <class T>

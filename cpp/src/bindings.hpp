@@ -214,6 +214,44 @@ inline py::array_t<double> vector_array(const std::vector<double>& v) {
   return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
 }
 
+// The probes of probe_sums and mixed_probe_sums: a sequence of one to
+// kMaxProbes (w or None, b, with_y) tuples, w of length d. Each Probe's w
+// points into `ws`.
+struct ProbeList {
+  std::vector<std::vector<double>> ws;
+  std::vector<Probe> list;
+};
+
+inline ProbeList probe_list(const py::sequence& probes, index_t d, bool has_y) {
+  const auto k = static_cast<int>(py::len(probes));
+  if (k < 1 || k > kMaxProbes) throw py::value_error("probes must hold one to three (w, b, with_y) tuples");
+  ProbeList out;
+  out.ws.resize(static_cast<std::size_t>(k));
+  out.list.resize(static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    const auto t = py::reinterpret_borrow<py::sequence>(probes[static_cast<std::size_t>(i)]);
+    if (py::len(t) != 3) throw py::value_error("each probe is a (w or None, b, with_y) tuple");
+    if (!t[0].is_none()) {
+      out.ws[i] = double_vector(t[0], d, "probe w");
+      out.list[i].w = out.ws[i].data();
+    }
+    out.list[i].b = t[1].cast<double>();
+    out.list[i].with_y = t[2].cast<bool>();
+    if (out.list[i].with_y && !has_y) throw py::value_error("a probe with with_y=True needs y");
+  }
+  return out;
+}
+
+// probe_sums' result as a dict: sum_w, sum_ux (k x d), sum_u (k), sum_uu (k x k).
+inline py::dict probe_sums_dict(const ProbeSums& s, std::size_t k, index_t d) {
+  py::dict out;
+  out["sum_w"] = s.sum_w;
+  out["sum_ux"] = vector_array(s.sum_ux).attr("reshape")(k, d);
+  out["sum_u"] = vector_array(s.sum_u);
+  out["sum_uu"] = vector_array(s.sum_uu).attr("reshape")(k, k);
+  return out;
+}
+
 inline py::array_t<double> square_array(const std::vector<double>& v, index_t p) {
   py::array_t<double> out({static_cast<py::ssize_t>(p), static_cast<py::ssize_t>(p)});
   std::copy(v.begin(), v.end(), out.mutable_data());

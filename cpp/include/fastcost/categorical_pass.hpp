@@ -97,25 +97,15 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
   index_t TL = 0;
   const std::vector<index_t> lo = detail::level_offsets(cats, TL);
   const std::vector<index_t> offs = categorical_offsets(cats, all_categoricals(cats), p);
-  ProbeSums res;
-  res.k = K;
-  res.d = D;
-  res.sum_ux.assign(static_cast<std::size_t>(K * D), 0.0);
-  res.sum_u.assign(static_cast<std::size_t>(K), 0.0);
-  res.sum_uu.assign(static_cast<std::size_t>(K * K), 0.0);
+  ProbeSums res = detail::zero_probe_sums(K, D);
   if (n == 0) return res;
   const int P = K * (K + 1) / 2;
   const index_t cat_at = K * p + 1 + K + P, width = cat_at + K * TL;
   if (n_shards <= 0) n_shards = default_shard_count(n, p, width, 4096);
   const ShardPlan plan = make_plan(0, n, n_shards);
   // Probes with vectors first (the kernel's order); order[i] is the caller's index.
-  int order[kMaxProbes] = {}, nd = 0;
-  for (int k = 0; k < K; ++k) {
-    if (probes[k].w) order[nd++] = k;
-  }
-  for (int k = 0, i = nd; k < K; ++k) {
-    if (!probes[k].w) order[i++] = k;
-  }
+  int order[kMaxProbes] = {};
+  const int nd = detail::probe_order(probes, order);
   std::vector<T> wt(static_cast<std::size_t>(K * p), T(0)), coef(static_cast<std::size_t>(K * TL), T(0));
   const T* wp[kMaxProbes] = {};
   T bt[kMaxProbes] = {};
@@ -145,7 +135,6 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
     detail::probe_shard<T>(isa, K, nd, X, y, sw, static_cast<const T* const*>(wp), static_cast<const T*>(bt),
                            static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s), out, buf.data(), mc);
   });
-  res.sum_w = total[K * p];
   for (int i = 0; i < K; ++i) {
     const int k = order[i];
     std::copy(total.begin() + i * p, total.begin() + (i + 1) * p, res.sum_ux.begin() + k * D);
@@ -155,13 +144,8 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
         res.sum_ux[k * D + offs[c] + l - dc] = total[cat_at + i * TL + lo[c] + l];
       }
     }
-    res.sum_u[k] = total[K * p + 1 + i];
-    for (int l = i; l < K; ++l) {
-      const double v = total[K * p + 1 + K + detail::pair_index(i, l, K)];
-      res.sum_uu[k * K + order[l]] = v;
-      res.sum_uu[order[l] * K + k] = v;
-    }
   }
+  detail::unpack_probe_scalars(total.data() + K * p, K, order, res);
   return res;
 }
 

@@ -323,6 +323,50 @@ constexpr int kMaxProbes = 3;
 // for any thread count), for up to three probes: the loss and gradient at a
 // point, a Hessian-vector product along a direction, or the column sums (w = 0,
 // b = 1) all come from the same fused pass.
+namespace detail {
+
+// The sums of K probes over d columns, all zero (what a pass over no rows gives).
+inline ProbeSums zero_probe_sums(int K, index_t d) {
+  ProbeSums res;
+  res.k = K;
+  res.d = d;
+  res.sum_ux.assign(static_cast<std::size_t>(K * d), 0.0);
+  res.sum_u.assign(static_cast<std::size_t>(K), 0.0);
+  res.sum_uu.assign(static_cast<std::size_t>(K * K), 0.0);
+  return res;
+}
+
+// The probes with vectors first (the kernels' order): order[i] is the
+// caller's index of the i-th; returns how many have a vector.
+inline int probe_order(const std::vector<Probe>& probes, int* order) {
+  const auto K = static_cast<int>(probes.size());
+  int nd = 0;
+  for (int k = 0; k < K; ++k) {
+    if (probes[k].w) order[nd++] = k;
+  }
+  for (int k = 0, i = nd; k < K; ++k) {
+    if (!probes[k].w) order[i++] = k;
+  }
+  return nd;
+}
+
+// The scalars of a probe pass from its packed sums (sum s, then sum s u per
+// probe, then the pairs' sum s u_i u_j), the probes packed in `order`.
+inline void unpack_probe_scalars(const double* packed, int K, const int* order, ProbeSums& res) {
+  res.sum_w = packed[0];
+  for (int i = 0; i < K; ++i) {
+    const int k = order[i];
+    res.sum_u[k] = packed[1 + i];
+    for (int l = i; l < K; ++l) {
+      const double v = packed[1 + K + pair_index(i, l, K)];
+      res.sum_uu[k * K + order[l]] = v;
+      res.sum_uu[order[l] * K + k] = v;
+    }
+  }
+}
+
+}  // namespace detail
+
 template <class T>
 ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const std::vector<Probe>& probes,
                      index_t n_shards, int n_threads) {
@@ -330,27 +374,16 @@ ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight,
   const int K = static_cast<int>(probes.size());
   if (K < 1 || K > kMaxProbes) throw std::invalid_argument("probe_sums takes one to three probes");
   const index_t n = X.rows, d = X.cols;
-  ProbeSums res;
-  res.k = K;
-  res.d = d;
-  res.sum_ux.assign(static_cast<std::size_t>(K * d), 0.0);
-  res.sum_u.assign(static_cast<std::size_t>(K), 0.0);
-  res.sum_uu.assign(static_cast<std::size_t>(K * K), 0.0);
+  ProbeSums res = detail::zero_probe_sums(K, d);
   if (n == 0) return res;
   const int P = K * (K + 1) / 2;
   const index_t width = K * d + 1 + K + P;
   if (n_shards <= 0) n_shards = default_shard_count(n, d, width, 4096);
   const ShardPlan plan = make_plan(0, n, n_shards);
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
-  // The kernel wants the probes with vectors first: order[i] is the caller's
-  // index of kernel probe i. Probes without a vector get zero vectors.
-  int order[kMaxProbes] = {}, nd = 0;
-  for (int k = 0; k < K; ++k) {
-    if (probes[k].w) order[nd++] = k;
-  }
-  for (int k = 0, i = nd; k < K; ++k) {
-    if (!probes[k].w) order[i++] = k;
-  }
+  // The kernel wants the probes with vectors first: order[i] is the caller's index.
+  int order[kMaxProbes] = {};
+  const int nd = detail::probe_order(probes, order);
   std::vector<T> wt(static_cast<std::size_t>(K * d), T(0));
   const T* wp[kMaxProbes] = {};
   T bt[kMaxProbes] = {};
@@ -379,17 +412,10 @@ ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight,
     const double* p = partials.data() + s * width;
     for (index_t j = 0; j < width; ++j) total[j] += p[j];
   }
-  res.sum_w = total[K * d];
   for (int i = 0; i < K; ++i) {
-    const int k = order[i];
-    std::copy(total.begin() + i * d, total.begin() + (i + 1) * d, res.sum_ux.begin() + k * d);
-    res.sum_u[k] = total[K * d + 1 + i];
-    for (int l = i; l < K; ++l) {
-      const double v = total[K * d + 1 + K + detail::pair_index(i, l, K)];
-      res.sum_uu[k * K + order[l]] = v;
-      res.sum_uu[order[l] * K + k] = v;
-    }
+    std::copy(total.begin() + i * d, total.begin() + (i + 1) * d, res.sum_ux.begin() + order[i] * d);
   }
+  detail::unpack_probe_scalars(total.data() + K * d, K, order, res);
   return res;
 }
 
