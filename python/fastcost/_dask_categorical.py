@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _core
 from ._categorical import MixedBackend, MixedDesign, drop_first_levels, target_values
-from ._dask_data import TREE_FAN_IN, _ClusterPass, _Data
+from ._dask_data import TREE_FAN_IN, _ClusterPass, _Data, _is_dask_collection
 from ._dask_tasks import MixedChunk, _add, _task_threads
 from ._result import SolveResult
 from ._validation import check_weights
@@ -156,7 +156,7 @@ class DaskMixedBackend(MixedBackend):
             [None] * len(self.xb) if sample_weight is None
             else self._aligned(sample_weight, np.asarray(lengths))
         )  # fmt: skip
-        if sample_weight is not None and not _is_dask(sample_weight):
+        if sample_weight is not None and not _is_dask_collection(sample_weight):
             check_weights(sample_weight, self.n_samples, np.dtype(np.float64))
         self._delayed = dask.delayed
         self._shift: np.ndarray | None = None
@@ -166,7 +166,7 @@ class DaskMixedBackend(MixedBackend):
 
     def _aligned(self, v: Any, lengths: np.ndarray) -> list[Any]:
         """``v`` (dask or in memory) as one delayed piece per partition of X."""
-        if _is_dask(v):
+        if _is_dask_collection(v):
             return list(v.to_delayed())
         arr = np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v)
         if arr.shape[:1] != (self.n_samples,):
@@ -303,15 +303,7 @@ class DaskMixedBackend(MixedBackend):
     def _raise_nonfinite(self, original: BaseException | None) -> None:
         if original is not None:
             raise original
-        raise _core_nonfinite(
+        raise NonFiniteError(
             "X or y holds NaN, infinity or values too large for the sums of squares "
             "(a Dask partition's statistics are not finite); clean or rescale the data"
         )
-
-
-def _core_nonfinite(message: str) -> Exception:
-    return NonFiniteError(message)
-
-
-def _is_dask(obj: Any) -> bool:
-    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
