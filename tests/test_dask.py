@@ -142,6 +142,20 @@ def test_auto_switches_to_qr_when_ill_conditioned(client):
     np.testing.assert_allclose(model.coef_, local.coef_, rtol=1e-6)
 
 
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+def test_one_pass_equals_partial_fit_over_the_same_chunks(client, solver):
+    # Both run SufficientStatistics per chunk and merge them in the same order.
+    X, y, s = make_problem(600, 4, seed=21, weights=True)
+    chunks = (50, 250, 100, 200)
+    Xd, yd, sd = _dask(X, y, s, chunks)
+    model = fdask.LinearRegression(solver=solver, client=client).fit(Xd, yd, sample_weight=sd)
+    part = fastcost.LinearRegression(solver=solver)
+    for a, b in zip(np.cumsum((0, *chunks[:-1])), np.cumsum(chunks), strict=True):
+        part.partial_fit(X[a:b], y[a:b], sample_weight=s[a:b])
+    assert _rel(model.coef_, part.coef_) <= 1e-13
+    assert abs(model.intercept_ - part.intercept_) <= 1e-13 * max(1.0, abs(part.intercept_))
+
+
 def test_compute_statistics_match_local(client):
     X, y, s = make_problem(400, 3, seed=6, weights=True)
     for solver in ("newton", "qr", "lbfgs"):

@@ -13,12 +13,14 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._config import config_info, set_isa, show_config
+    from ._sufficient import SufficientStatistics
     from .linear_model import SOLVERS, LinearRegression
     from .persistence import load
 
 __all__ = [
     "SOLVERS",
     "LinearRegression",
+    "SufficientStatistics",
     "__version__",
     "config_info",
     "load",
@@ -32,6 +34,7 @@ __all__ = [
 _LAZY = {
     "SOLVERS": "linear_model",
     "LinearRegression": "linear_model",
+    "SufficientStatistics": "_sufficient",
     "config_info": "_config",
     "load": "persistence",
     "set_isa": "_config",

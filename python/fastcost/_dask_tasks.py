@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._sufficient import batch_statistics, merge_all
 from ._threads import resolve_n_threads
 from ._validation import kernel_layout
 
@@ -104,16 +105,22 @@ def _weight_checks(sw: np.ndarray | None, n: int) -> np.ndarray:
     )
 
 
-def _gram_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+def _statistics_task(X, y, sw, shift, kind, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The chunk's ``SufficientStatistics`` (``"gram"`` or ``"qr"``) about the
+    common shift, with its weight checks; the client merges them."""
     X, y, sw = _block(X, y, sw)
-    st = _core.gram_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
-    return {"gram": np.asarray(st["gram"]), "checks": _weight_checks(sw, X.shape[0])}
+    stats = batch_statistics(
+        kind, X, y, sw, shift, n_shards, _task_threads(n_threads), widen=False, check=False
+    )
+    return {"stats": stats, "checks": _weight_checks(sw, X.shape[0])}
 
 
-def _qr_task(X, y, sw, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    X, y, sw = _block(X, y, sw)
-    st = _core.tsqr_stats(X, y, sw, shift, n_shards, _task_threads(n_threads))
-    return {"factor": st, "checks": _weight_checks(sw, X.shape[0])}
+def _merge_statistics(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The chunks' statistics merged left to right (``SufficientStatistics.merge``)."""
+    return {
+        "stats": merge_all(*(p["stats"] for p in parts)),
+        "checks": _add(*(p["checks"] for p in parts)),
+    }
 
 
 def _totals_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def]
@@ -204,13 +211,6 @@ def _merge_moments(*parts: dict[str, Any]) -> dict[str, Any]:
         "sums": _add(*(p["sums"] for p in parts)),
         "checks": _add(*(p["checks"] for p in parts)),
     }
-
-
-def _merge_qr(*parts: dict[str, Any]) -> dict[str, Any]:
-    factor = parts[0]["factor"]
-    for p in parts[1:]:
-        factor = _core.tsqr_merge(factor, p["factor"])
-    return {"factor": factor, "checks": _add(*(p["checks"] for p in parts))}
 
 
 # ------------------------------------------------------------ iterative solvers

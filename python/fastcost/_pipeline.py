@@ -150,9 +150,13 @@ class Backend(Protocol):
 
 
 def run_fit(
-    est: Any, backend: Backend, coef_init: Any = None, intercept_init: float | None = None
-) -> None:
+    est: Any, backend: Backend, coef_init: Any = None, intercept_init: float | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
     """Fit ``est`` on ``backend`` and set every fitted attribute.
+
+    ``overrides`` replace solver options (``partial_fit``'s one sgd epoch and
+    its own shuffle seed).
 
     The caller validates the parameters and builds the backend inside a
     :func:`fit_clock`, then sets ``fit_report_`` with :func:`finish_report`
@@ -174,6 +178,7 @@ def run_fit(
             f"solver={solver!r} is not available{where} (use one of {backend.solvers})"
         )
     options = solver_options(est, solver, d, coef_init, intercept_init)
+    options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
     result = _solve(backend, solver, options, prep, want_factor)
     fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
@@ -274,7 +279,8 @@ def _newton_fallback(
         advice = (
             "Use solver='qr' (or 'auto')."
             if "qr" in backend.solvers
-            else "qr is not available here: use device='cpu' with solver='qr' (or 'auto')."
+            else getattr(backend, "qr_advice", "")
+            or "qr is not available here: use device='cpu' with solver='qr' (or 'auto')."
         )
         warnings.warn(
             f"newton: the normal equations have condition estimate {cond:.3g} "

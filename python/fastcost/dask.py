@@ -56,11 +56,9 @@ from ._dask_data import (
     connect,
 )
 from ._dask_tasks import (
-    _add,
-    _gram_task,
-    _merge_qr,
+    _merge_statistics,
     _predict_task,
-    _qr_task,
+    _statistics_task,
 )
 from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, run_fit
@@ -284,19 +282,22 @@ class _DaskBackend:
         ``regression_statistics`` reads (newton's ``r`` is filled by the solve)."""
         client, data = self.client, self.data
         args = (self.n_shards, self.threads)
-        task, combine = (_gram_task, _add) if solver == "newton" else (_qr_task, _merge_qr)
+        kind = "gram" if solver == "newton" else "qr"
+        task, combine = _statistics_task, _merge_statistics
         if solver == "qr" and not options["fit_intercept"]:
             shift = np.zeros(data.d + 1)  # as the local qr: no centering to protect
-            total = data.map_reduce(client, task, combine, shift, *args)
+            total = data.map_reduce(client, task, combine, shift, kind, *args)
         else:  # the first row is a task of the pass's graph: one round trip
-            total, shift = data.map_reduce_shifted(client, task, combine, *args)
+            total, shift = data.map_reduce_shifted(client, task, combine, kind, *args)
         self.round_trips += 1
         n_pos = _check_weights_summary(total["checks"])
+        merged = total["stats"]
+        stats = merged.matrix
         if solver == "newton":
-            stats, factor = total["gram"], {"r": None, "shift": shift, "n_nonzero": n_pos}
+            factor = {"r": None, "shift": shift, "n_nonzero": n_pos}
         else:
-            factor = total["factor"]
-            stats, shift = factor["r"], factor["shift"]
+            factor = merged.core_dict()
+            shift = merged.shift
         if not np.isfinite(stats).all():
             data.raise_for_nonfinite(client)
         return stats, shift, factor

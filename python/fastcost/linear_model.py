@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
@@ -54,6 +55,9 @@ __all__ = [
 
 #: Fitted attributes of a fit on a dataframe (see ``categorical_features``).
 _TABLE_ATTRIBUTES = ("encoder_", "feature_names_out_", "reference_levels_dropped_")
+
+#: What ``partial_fit`` accumulates; ``fit`` starts over without them.
+_PARTIAL_ATTRIBUTES = ("statistics_", "n_batches_", "_partial_rng")
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -327,7 +331,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         promptly, even inside the compiled loops) leaves the estimator as it was.
         """
         with unchanged_on_failure(self):
-            for name in _TABLE_ATTRIBUTES:  # a refit on an array keeps none of them
+            for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES):  # a refit keeps none
                 self.__dict__.pop(name, None)
             with fit_clock() as clock:
                 self._check_params()
@@ -336,6 +340,55 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 if hasattr(self, "encoder_"):
                     finish_table_fit(self, backend)
             finish_report(self, backend, clock)
+        return self
+
+    def _has_partial_fit(self) -> bool:
+        return self.solver in ("auto", "newton", "qr", "sgd") and self.device == "cpu"
+
+    @available_if(_has_partial_fit)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
+        """Fit one more batch of rows (data that arrive in pieces or exceed memory).
+
+        ``solver`` newton, qr or auto (newton): the batch's one-pass statistics
+        are added to those of the batches before (``statistics_``, a
+        :class:`fastcost.SufficientStatistics`), and the model is solved from
+        them: after any sequence of batches, ``coef_`` equals one ``fit`` on
+        all their rows, to rounding. float32 batches accumulate in float64.
+        ``alpha`` may change between batches (the solve reads the statistics
+        only); standardize, prune and compute_statistics act on all rows so
+        far. ``sgd``: one epoch of the recipe over the batch, from the
+        coefficients so far (the first batch starts from the Keras default).
+        lbfgs and gd read every row at each iteration and have no partial_fit
+        (it is not an attribute then, as scikit-learn's ``available_if`` does;
+        see :func:`fastcost.fit_dataset` for files). ``fit`` starts over.
+
+        A batch that fails (empty, wrong column count, NaN) leaves the model
+        and its statistics as they were.
+        """
+        from ._incremental import partial_fit
+
+        with unchanged_on_failure(self):
+            if self.solver != "sgd":
+                for name in _TABLE_ATTRIBUTES:
+                    self.__dict__.pop(name, None)
+            partial_fit(self, X, y, sample_weight)
+        return self
+
+    def fit_from_statistics(self, statistics: Any) -> LinearRegression:
+        """Fit from :class:`fastcost.SufficientStatistics` (no data are read).
+
+        For statistics computed elsewhere and merged: e.g. one
+        ``SufficientStatistics.from_data`` per worker of a multiprocessing
+        pool, a Spark ``mapInPandas`` or a Ray task, merged on the driver.
+        newton (``"gram"`` statistics) or qr (``"qr"``); every option of those
+        solvers applies. ``n_passes_`` is 0.
+        """
+        from ._incremental import fit_from_statistics
+
+        with unchanged_on_failure(self):
+            for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES):
+                self.__dict__.pop(name, None)
+            fit_from_statistics(self, statistics)
         return self
 
     def _backend(self, X: Any, y: Any, sample_weight: Any) -> Backend:

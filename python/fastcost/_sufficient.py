@@ -1,0 +1,334 @@
+"""Mergeable sufficient statistics: exact least squares from data seen in pieces.
+
+newton's augmented Gram and qr's tall-skinny R factor summarize any number of
+rows in (d + k + 1)^2 numbers, and two summaries of disjoint rows merge into
+the summary of their union exactly (the Gram by addition once both are about
+the same shift, the factor by one small QR of the two stacked factors). So a
+fit of data that arrives in batches (``LinearRegression.partial_fit``), is
+read from files in record batches (``fastcost.fit_dataset``) or is mapped over
+workers (``fastcost.dask``, or a user's own multiprocessing, Spark or Ray job)
+equals one fit of all the rows, to rounding.
+
+:class:`SufficientStatistics` is that summary as a public, picklable,
+versioned object; :class:`StatisticsBackend` lets the fit pipeline solve from
+it, so every option a newton or qr fit takes (alpha, standardize, prune,
+compute_statistics) works on it unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._result import SolveResult
+from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
+from .exceptions import NonFiniteError
+from .resources import ResourceReport, fit_clock
+
+#: Format version of pickled statistics; an object from a newer fastcost is refused.
+STATISTICS_VERSION = 1
+
+#: What each kind of statistics holds and the solver that reads it.
+KINDS = {"gram": "newton", "qr": "qr"}
+
+
+@dataclass
+class SufficientStatistics:
+    """The one-pass statistics of weighted least squares, mergeable exactly.
+
+    ``kind="gram"`` holds newton's augmented Gram ``sum_i s_i z_i z_i^T`` of
+    the rows ``z_i = [x_i - c, y_i - c_y, 1]``; ``kind="qr"`` holds qr's
+    upper-triangular R of ``sqrt(s_i) [1, x_i - c, y_i - c_y]`` (columns in
+    that order). ``shift`` is ``[c, c_y]``: the first row seen, which keeps the
+    centering well conditioned; statistics about different shifts are moved to
+    one before they merge (exact algebra, no data). float32 batches are read
+    as float64 (one copy of each batch) and accumulate in float64.
+
+    Build them with :meth:`from_data`, add batches with :meth:`update`, combine
+    the statistics of disjoint rows with :meth:`merge` (or ``+``), and solve with
+    ``LinearRegression(...).fit_from_statistics(stats)``. They pickle (with a
+    format version) for users who map over their own workers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastcost import LinearRegression, SufficientStatistics
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 3)); y = X @ [1.0, 2.0, 3.0] + 0.5
+    >>> parts = [SufficientStatistics.from_data(X[i::4], y[i::4]) for i in range(4)]
+    >>> total = parts[0].merge(parts[1]).merge(parts[2]).merge(parts[3])
+    >>> model = LinearRegression().fit_from_statistics(total)
+    >>> np.round(model.coef_, 6), round(float(model.intercept_), 6)
+    (array([1., 2., 3.]), 0.5)
+    """
+
+    kind: str
+    matrix: np.ndarray
+    shift: np.ndarray
+    n_features: int
+    n_rows: int = 0
+    n_nonzero: int = 0
+    #: The dtype the fitted coefficients take: float32 only if every batch was.
+    dtype: str = "float64"
+    version: int = field(default=STATISTICS_VERSION)
+
+    # -- construction -------------------------------------------------------------
+
+    @classmethod
+    def from_data(
+        cls, X: Any, y: Any, sample_weight: Any = None, *, kind: str = "gram",
+        shift: Any = None, n_threads: int | None = None, n_shards: int | None = None,
+    ) -> SufficientStatistics:  # fmt: skip
+        """The statistics of the rows of ``X`` (one pass, compiled, GIL released).
+
+        ``kind``: ``"gram"`` (newton's) or ``"qr"`` (qr's factor, for
+        ill-conditioned data). ``shift``: ``[c, c_y]`` (default: the first row).
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        X, y, sw = check_batch(X, y, sample_weight)
+        if shift is not None:
+            shift = np.asarray(shift, dtype=np.float64)
+            if shift.shape != (X.shape[1] + 1,) or not np.isfinite(shift).all():
+                raise ValueError(f"shift must be {X.shape[1] + 1} finite values")
+        from ._threads import resolve_n_threads
+
+        return batch_statistics(
+            kind, X, y, sw, shift, int(n_shards or 0), resolve_n_threads(n_threads)
+        )
+
+    # -- accumulation -------------------------------------------------------------
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.shift.size - self.n_features)
+
+    @property
+    def sum_weights(self) -> float:
+        if self.kind == "gram":
+            return float(self.matrix[-1, -1])
+        return float(self.matrix[0, 0] ** 2)
+
+    def update(
+        self, X: Any, y: Any, sample_weight: Any = None, *, n_threads: int | None = None
+    ) -> SufficientStatistics:
+        """Add the rows of a batch (about this object's shift: the sums are the
+        same sums a single pass would form). Returns self."""
+        batch = SufficientStatistics.from_data(
+            X, y, sample_weight, kind=self.kind, shift=self.shift, n_threads=n_threads
+        )
+        merged = self.merge(batch)
+        self.__dict__.update(merged.__dict__)
+        return self
+
+    def merge(self, other: SufficientStatistics) -> SufficientStatistics:
+        """The statistics of the union of two disjoint row sets (a new object).
+
+        Exact: ``other`` is moved to this object's shift, then the Grams add (or
+        the two factors are stacked and re-triangularized). Merge in a fixed
+        order for bitwise-reproducible sums.
+        """
+        if not isinstance(other, SufficientStatistics):
+            raise TypeError(f"can only merge SufficientStatistics, not {type(other).__name__}")
+        if other.kind != self.kind:
+            raise ValueError(f"cannot merge {self.kind!r} statistics with {other.kind!r} ones")
+        if (other.n_features, other.n_targets) != (self.n_features, self.n_targets):
+            raise ValueError(
+                f"cannot merge statistics of {other.n_features} features and "
+                f"{other.n_targets} target(s) into ones of {self.n_features} and {self.n_targets}"
+            )
+        if self.kind == "gram":
+            moved = other.matrix
+            if not np.array_equal(other.shift, self.shift):
+                moved = _core.reshift_stats(other.matrix, other.shift, self.shift)
+            matrix = self.matrix + moved
+        else:
+            merged = _core.tsqr_merge(self.core_dict(), other.core_dict())
+            matrix = np.asarray(merged["r"], dtype=np.float64)
+        dtype = "float32" if self.dtype == other.dtype == "float32" else "float64"
+        return SufficientStatistics(
+            self.kind, matrix, self.shift.copy(), self.n_features,
+            self.n_rows + other.n_rows, self.n_nonzero + other.n_nonzero, dtype,
+        )  # fmt: skip
+
+    __add__ = merge
+
+    def core_dict(self) -> dict[str, Any]:
+        """The dict ``_core.tsqr_merge`` / ``solve_r`` read (qr) or ``gram_stats`` returns."""
+        key = "gram" if self.kind == "gram" else "r"
+        return {
+            key: self.matrix,
+            "shift": self.shift,
+            "n_rows": self.n_rows,
+            "n_nonzero": self.n_nonzero,
+            "n_shards": 1,
+        }
+
+    def copy(self) -> SufficientStatistics:
+        return copy.deepcopy(self)
+
+    # -- pickling -------------------------------------------------------------------
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        version = int(state.get("version", 0))
+        if version > STATISTICS_VERSION:
+            raise ValueError(
+                f"these statistics have format version {version}, newer than this "
+                f"fastcost reads ({STATISTICS_VERSION}): upgrade fastcost"
+            )
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return (
+            f"SufficientStatistics(kind={self.kind!r}, n_rows={self.n_rows}, "
+            f"n_features={self.n_features}, n_targets={self.n_targets}, dtype={self.dtype})"
+        )
+
+
+def check_batch(X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """A batch as the statistics pass reads it: 2-D float X (read in place when
+    it can be), y of X's dtype, checked weights; clear errors for empty or
+    mismatched batches (non-finite cells are found by the pass itself)."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype not in FLOAT_DTYPES:
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    if X.shape[0] == 0:
+        raise ValueError("the batch is empty (0 rows): there is nothing to add")
+    if X.shape[1] == 0:
+        raise ValueError("X has 0 features")
+    X = kernel_layout(X)
+    yy = np.asarray(y)
+    if yy.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold numbers, got dtype {yy.dtype}")
+    if yy.ndim != 1 or yy.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {yy.shape}")
+    if not np.isfinite(yy).all():
+        i = int(np.flatnonzero(~np.isfinite(yy))[0])
+        raise NonFiniteError(f"y contains NaN or infinity (first at row {i})")
+    yy = np.ascontiguousarray(yy, dtype=X.dtype)
+    return X, yy, check_weights(sample_weight, X.shape[0], X.dtype)
+
+
+def batch_statistics(
+    kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, shift: np.ndarray | None,
+    n_shards: int, n_threads: int, *, widen: bool = True, check: bool = True,
+) -> SufficientStatistics:  # fmt: skip
+    """One compiled statistics pass over checked arrays (also a Dask chunk's task).
+
+    With ``widen``, float32 batches are read as float64 (one copy of the batch):
+    the compiled passes form float32 data's partial sums in float32 (the Gram
+    in blocks of rows, the factor throughout), so the statistics are exactly
+    float64's only from a float64 copy. A Dask chunk keeps float32 (as the
+    local fit it must equal) and, without
+    ``check``, leaves non-finite statistics to the client, which names the
+    cell by its global row.
+    """
+    dtype = "float32" if X.dtype == np.float32 else "float64"
+    n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
+    if widen and X.dtype == np.float32:
+        X, y = X.astype(np.float64), y.astype(np.float64)
+        sw = None if sw is None else sw.astype(np.float64)
+    if kind == "gram":
+        st = _core.gram_stats(X, y, sw, shift, n_shards, n_threads)
+        matrix = np.asarray(st["gram"], dtype=np.float64)
+    else:
+        try:
+            st = _core.tsqr_stats(X, y, sw, shift, n_shards, n_threads)
+        except NonFiniteError as exc:  # a non-finite first row as the shift
+            if not check:
+                raise
+            raise_for_nonfinite(X, exc)
+        matrix = np.asarray(st["r"], dtype=np.float64)
+    if check and not np.isfinite(matrix).all():
+        raise_for_nonfinite(X)
+    out_shift = np.asarray(st["shift"], dtype=np.float64)
+    return SufficientStatistics(
+        kind, matrix, out_shift, X.shape[1], int(X.shape[0]), n_nonzero, dtype
+    )
+
+
+def merge_all(*parts: SufficientStatistics) -> SufficientStatistics:
+    """Left-to-right merge (a fixed order: reproducible sums)."""
+    total = parts[0]
+    for p in parts[1:]:
+        total = total.merge(p)
+    return total
+
+
+class StatisticsBackend:
+    """The fit pipeline's backend (``_pipeline.Backend``) for statistics already
+    accumulated: newton or qr solve from them, with no pass over data."""
+
+    witness: np.ndarray | None = None
+
+    def __init__(
+        self, stats: SufficientStatistics, n_threads: int, where: str,
+        batch_rows: int = 0, batch_bytes: int = 0,
+    ) -> None:  # fmt: skip
+        if not isinstance(stats, SufficientStatistics):
+            raise TypeError(f"expected SufficientStatistics, got {type(stats).__name__}")
+        if stats.n_targets != 1:
+            raise NotImplementedError("statistics of several targets are solved per target")
+        if not stats.sum_weights > 0:
+            raise ValueError("the statistics hold no row with a positive weight")
+        self.stats = stats
+        self.solvers = (KINDS[stats.kind],)
+        # The report covers what this call read: a partial_fit's batch, or nothing.
+        self.n_samples = batch_rows
+        self.batch_bytes = batch_bytes
+        self.n_features = stats.n_features
+        self.dtype = np.dtype(stats.dtype)
+        self.n_threads = n_threads
+        self._where = where
+        self.qr_advice = (
+            "qr needs the data: refit them with solver='qr'" if stats.kind == "gram" else ""
+        )
+
+    def auto_solver(self) -> tuple[str, str]:
+        return self.solvers[0], f": the statistics are {self.stats.kind!r}"
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        st = self.stats
+        alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
+        factor: dict[str, Any] = {"shift": st.shift, "n_nonzero": st.n_nonzero}
+        if st.kind == "gram":
+            result = SolveResult.from_core(
+                _core.solve_stats(st.matrix, st.shift, alpha, fit_intercept)
+            )
+            if want_factor:
+                from ._statistics import gram_to_factor  # scipy: not on Dask workers' path
+
+                factor["r"] = gram_to_factor(st.matrix)
+        else:
+            result = SolveResult.from_core(_core.solve_r(st.matrix, st.shift, alpha, fit_intercept))
+            result.precision_reason = "double (solved from accumulated statistics)"
+            factor["r"] = st.matrix
+        result.n_passes = 0
+        result.factor = factor if want_factor else None
+        return result
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        return self.stats.matrix, self.stats.shift
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError("statistics are solved by newton or qr only")
+
+    def where(self) -> str:
+        return self._where
+
+    def attributes(self) -> dict[str, Any]:
+        return {"n_features_in_": self.n_features}
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        return clock.report(
+            threads=self.n_threads, n_passes=n_passes, bytes_per_pass=self.batch_bytes,
+            flops=flops,
+        )  # fmt: skip
