@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from fastcost import LinearRegression, SufficientStatistics
 from fastcost.exceptions import NonFiniteError, RankDeficientWarning
 from helpers import make_problem, reference_fit

@@ -280,7 +280,7 @@ class StatisticsBackend:
         if not stats.sum_weights > 0:
             raise ValueError("the statistics hold no row with a positive weight")
         self.stats = stats
-        self.solvers = (KINDS[stats.kind],)
+        self.solvers: tuple[str, ...] = (KINDS[stats.kind],)
         # The report covers what this call read: a partial_fit's batch, or nothing.
         self.n_samples = batch_rows
         self.batch_bytes = batch_bytes

@@ -244,8 +244,7 @@ def index_column(frame: Any) -> tuple[str, str] | None:
 
 def _identifier_like(distinct: int, n_present: int) -> bool:
     return (
-        distinct > HIGH_CARDINALITY_MIN_LEVELS
-        and distinct >= HIGH_CARDINALITY_FRACTION * n_present
+        distinct > HIGH_CARDINALITY_MIN_LEVELS and distinct >= HIGH_CARDINALITY_FRACTION * n_present
     )
 
 
