@@ -13,6 +13,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._config import config_info, set_isa, show_config
+    from ._streaming import fit_dataset
     from ._sufficient import SufficientStatistics
     from .linear_model import SOLVERS, LinearRegression
     from .persistence import load
@@ -23,6 +24,7 @@ __all__ = [
     "SufficientStatistics",
     "__version__",
     "config_info",
+    "fit_dataset",
     "load",
     "set_isa",
     "show_config",
@@ -36,6 +38,7 @@ _LAZY = {
     "LinearRegression": "linear_model",
     "SufficientStatistics": "_sufficient",
     "config_info": "_config",
+    "fit_dataset": "_streaming",
     "load": "persistence",
     "set_isa": "_config",
     "show_config": "_config",

@@ -170,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="chart of wall time, peak memory, energy and test MSE, with each row's status",
     )  # fmt: skip
     out.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    from . import _cli_fit
+
+    _cli_fit.add_parser(sub, _columns, _positive_int, _nonnegative_float)
     return parser
 
 
@@ -287,6 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "fit":
+        from . import _cli_fit
+
+        return _cli_fit.run(args)
     from fastcost.compare.run import compare
 
     names, error = preflight(args)

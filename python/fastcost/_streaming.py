@@ -1,0 +1,506 @@
+"""``fastcost.fit_dataset``: fit a dataset of files larger than memory.
+
+Parquet, CSV and Arrow IPC files are read through ``pyarrow.dataset`` one
+record batch at a time, file by file (so an error names its file), with a
+bounded read-ahead: memory holds a few batches, never the dataset. newton and
+qr add each batch to :class:`~fastcost._sufficient.SufficientStatistics` (one
+pass, exact: the result equals a fit of all rows in memory); lbfgs and gd run
+the compiled loops of an in-memory fit with a data pass that re-reads the
+dataset per pass and sums the same per-block kernels a Dask chunk runs
+(``fastcost._dask_tasks``), merged the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._dask_tasks import (
+    _add,
+    _center_task,
+    _merge_moments,
+    _moments_task,
+    _probe_task,
+    _totals_task,
+)
+from ._pipeline import AUTO_NEWTON_MAX_FEATURES, finish_report, run_fit
+from ._result import SolveResult
+from ._sufficient import StatisticsBackend, SufficientStatistics, batch_statistics, check_batch
+from ._threads import resolve_n_threads
+from ._validation import find_nonfinite
+from .exceptions import NonFiniteError
+from .resources import ResourceReport, fit_clock
+
+#: File formats by extension (``pyarrow.dataset`` format names).
+FORMATS = {
+    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".arrow": "ipc",
+    ".ipc": "ipc", ".feather": "ipc",
+}  # fmt: skip
+
+#: Bytes of feature values per record batch: big enough to amortize the kernels'
+#: start-up, small enough that a few batches in flight stay far below the data.
+BATCH_BYTES = 32 << 20
+
+#: Solvers fit_dataset runs: newton and qr in one pass, lbfgs and gd one pass per evaluation.
+STREAM_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
+
+
+def _import_pyarrow() -> Any:
+    try:
+        import pyarrow.dataset as ds
+    except ImportError as exc:  # pragma: no cover - pyarrow is in the data extra
+        raise ImportError(
+            "fastcost.fit_dataset reads files with pyarrow: pip install 'fastcost[data]'"
+        ) from exc
+    return ds
+
+
+def _files(source: Any) -> list[str]:
+    """The files of ``source``: a path, a glob pattern, a directory or a list of them."""
+    if isinstance(source, (list, tuple)):
+        return [f for s in source for f in _files(s)]
+    path = os.fspath(source)
+    if any(ch in path for ch in "*?["):
+        found = sorted(glob.glob(path, recursive=True))
+        if not found:
+            raise FileNotFoundError(f"no file matches {path!r}")
+        return [f for f in found if os.path.isfile(f)]
+    if os.path.isdir(path):
+        found = sorted(
+            os.path.join(root, f)
+            for root, _, names in os.walk(path)
+            for f in names
+            if os.path.splitext(f)[1].lower() in FORMATS
+        )
+        if not found:
+            raise FileNotFoundError(f"{path!r} holds no {sorted(set(FORMATS))} file")
+        return found
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    return [path]
+
+
+def _format_of(files: list[str], fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in set(FORMATS.values()):
+            raise ValueError(f"format must be one of {sorted(set(FORMATS.values()))}, got {fmt!r}")
+        return fmt
+    kinds = {FORMATS.get(os.path.splitext(f)[1].lower()) for f in files}
+    if None in kinds or len(kinds) != 1:
+        raise ValueError(
+            "cannot tell the files' format from their extensions "
+            f"({sorted({os.path.splitext(f)[1] for f in files})}): pass format="
+        )
+    return str(kinds.pop())
+
+
+@dataclass
+class StreamSource:
+    """The files of a dataset, its columns and how to read them in batches."""
+
+    files: list[str]
+    fmt: str
+    features: list[str]
+    target: str
+    weight: str | None
+    batch_rows: int
+    n_rows: int | None = None
+    _datasets: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, source: Any, target: str, columns: Any, weight: str | None,
+             fmt: str | None, batch_rows: int | None) -> StreamSource:  # fmt: skip
+        ds = _import_pyarrow()
+        files = _files(source)
+        fmt = _format_of(files, fmt)
+        try:
+            schema = ds.dataset(files[0], format=fmt).schema
+        except Exception as exc:
+            raise ValueError(f"cannot read {files[0]}: {exc}") from exc
+        names = list(schema.names)
+        wanted = [target] + ([weight] if weight else [])
+        features = list(columns) if columns is not None else [c for c in names if c not in wanted]
+        missing = [c for c in [*wanted, *features] if c not in names]
+        if missing:
+            raise ValueError(f"{files[0]} has no column(s) {missing}; its columns are {names}")
+        if not features:
+            raise ValueError("no feature column: pass columns=[...]")
+        _check_numeric(schema, [*features, *wanted], files[0])
+        rows = batch_rows or max(1024, BATCH_BYTES // (8 * len(features)))
+        src = cls(files, fmt, features, target, weight, int(rows))
+        src.n_rows = src._count_rows()
+        return src
+
+    def _dataset(self, path: str) -> Any:
+        ds = _import_pyarrow()
+        return ds.dataset(path, format=self.fmt)
+
+    def _count_rows(self) -> int | None:
+        if self.fmt == "csv":
+            return None  # a full parse: the progress bar goes without a total
+        try:
+            return int(sum(self._dataset(f).count_rows() for f in self.files))
+        except Exception:
+            return None  # the pass itself names the unreadable file
+
+    def batches(self, with_x: bool = True) -> Iterator[tuple[str, int, Any]]:
+        """(file, row offset of the batch in the dataset, record batch), in order."""
+        cols = (self.features if with_x else []) + [self.target]
+        cols += [self.weight] if self.weight else []
+        offset = 0
+        for path in self.files:
+            try:
+                scanner = self._dataset(path).to_batches(
+                    columns=cols, batch_size=self.batch_rows, batch_readahead=2,
+                    fragment_readahead=1, use_threads=True,
+                )  # fmt: skip
+                for batch in scanner:
+                    if batch.num_rows:
+                        yield path, offset, batch
+                        offset += batch.num_rows
+            except (OSError, ValueError) as exc:
+                if isinstance(exc, NonFiniteError):
+                    raise
+                raise ValueError(f"cannot read {path}: {exc}") from exc
+
+    def arrays(self, batch: Any, buf: np.ndarray | None, with_x: bool = True
+               ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:  # fmt: skip
+        """X (Fortran-ordered float64, in ``buf`` when it is large enough), y, weights."""
+        import pyarrow as pa
+
+        n = batch.num_rows
+        X = None
+        if with_x:
+            X = buf[:n] if buf is not None and buf.shape[0] >= n else np.empty(
+                (n, len(self.features)), order="F"
+            )  # fmt: skip
+            for j, name in enumerate(self.features):
+                X[:, j] = batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        y = batch.column(self.target).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        sw = None
+        if self.weight:
+            sw = batch.column(self.weight).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return X, np.ascontiguousarray(y), sw
+
+    def take(self, rows: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows (global indices) of X and the weights, read from their files."""
+        want = np.asarray(rows, dtype=np.int64)
+        parts: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        offset = 0
+        for path in self.files:
+            dset = self._dataset(path)
+            n = dset.count_rows()
+            mine = want[(want >= offset) & (want < offset + n)] - offset
+            if mine.size:
+                cols = self.features + ([self.weight] if self.weight else [])
+                table = dset.take(mine, columns=cols)
+                X, _, _ = self.arrays(_with_target(table, self), None)
+                assert X is not None
+                parts.append(X)
+                if self.weight:
+                    weights.append(table.column(self.weight).to_numpy())
+            offset += n
+        X = np.concatenate(parts)
+        return X, (np.concatenate(weights) if self.weight else None)
+
+
+def _with_target(table: Any, src: StreamSource) -> Any:
+    """A table without the target column, given a zero one (``arrays`` reads it)."""
+    import pyarrow as pa
+
+    if src.target in table.column_names:
+        return table
+    return table.append_column(src.target, pa.array(np.zeros(table.num_rows)))
+
+
+def _check_numeric(schema: Any, names: list[str], path: str) -> None:
+    import pyarrow as pa
+
+    bad = [
+        f"{n} ({schema.field(n).type})"
+        for n in names
+        if not (
+            pa.types.is_integer(schema.field(n).type)
+            or pa.types.is_floating(schema.field(n).type)
+            or pa.types.is_boolean(schema.field(n).type)
+            or pa.types.is_decimal(schema.field(n).type)
+        )
+    ]
+    if bad:
+        raise TypeError(
+            f"fit_dataset reads numeric and boolean columns; {path} has {', '.join(bad)} "
+            "(drop them with columns=[...])"
+        )
+
+
+class _Progress:
+    """rows, rows/s and ETA on one stderr line, refreshed at most twice a second."""
+
+    def __init__(self, total: int | None, enabled: bool, label: str) -> None:
+        self.total, self.enabled, self.label = total, enabled, label
+        self.rows = 0
+        self.t0 = self.last = time.perf_counter()
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+        now = time.perf_counter()
+        if self.enabled and now - self.last >= 0.5:
+            self.last = now
+            self._draw(now, end="")
+
+    def close(self) -> None:
+        if self.enabled:
+            self._draw(time.perf_counter(), end="\n")
+
+    def _draw(self, now: float, end: str) -> None:
+        rate = self.rows / max(now - self.t0, 1e-9)
+        text = f"\r{self.label}: {self.rows:,} rows"
+        if self.total:
+            left = max(self.total - self.rows, 0) / max(rate, 1e-9)
+            text += f" of {self.total:,} ({100 * self.rows / self.total:.0f} %)"
+            text += (
+                f", {rate:,.0f} rows/s, ETA {left:.0f} s" if end == "" else f", {rate:,.0f} rows/s"
+            )
+        else:
+            text += f", {rate:,.0f} rows/s"
+        print(text, end=end, file=sys.stderr, flush=True)
+
+
+def _nonfinite_error(path: str, offset: int, src: StreamSource, X: Any, y: Any, sw: Any,
+                     exc: BaseException) -> NonFiniteError:  # fmt: skip
+    """The first missing or non-finite cell of a batch, named by file, row and column."""
+    for name, v in ((src.target, y), (src.weight, sw)):
+        if v is not None and not np.isfinite(v).all():
+            i = int(np.flatnonzero(~np.isfinite(v))[0])
+            return NonFiniteError(
+                f"{path}: column {name!r} is missing or not finite at row {offset + i} of the dataset"
+            )
+    bad = find_nonfinite(X) if X is not None else None
+    if bad is not None:
+        return NonFiniteError(
+            f"{path}: column {src.features[bad[1]]!r} is missing or not finite at row "
+            f"{offset + bad[0]} of the dataset; clean the data first"
+        )
+    return NonFiniteError(f"{path}: {exc}")
+
+
+def stream_statistics(src: StreamSource, kind: str, n_threads: int, progress: _Progress
+                      ) -> SufficientStatistics:  # fmt: skip
+    """One pass: every batch's statistics about the first row, added in order."""
+    total: SufficientStatistics | None = None
+    buf = np.empty((src.batch_rows, len(src.features)), order="F")
+    for path, offset, batch in src.batches():
+        X, y, sw = src.arrays(batch, buf)
+        try:
+            X, y, sw = check_batch(X, y, sw)
+            part = batch_statistics(
+                kind, X, y, sw, None if total is None else total.shift, 0, n_threads
+            )
+        except (NonFiniteError, ValueError) as exc:
+            if isinstance(exc, NonFiniteError) or "NaN" in str(exc):
+                raise _nonfinite_error(path, offset, src, X, y, sw, exc) from exc
+            raise ValueError(f"{path}: {exc}") from exc
+        total = part if total is None else total.merge(part)
+        progress.add(batch.num_rows)
+    progress.close()
+    if total is None:
+        raise ValueError(f"the dataset ({len(src.files)} file(s)) has no rows")
+    return total
+
+
+class _StreamPass:
+    """The data pass of ``_core.minimize`` over a dataset of files: each request
+    re-reads the dataset and sums the per-block kernels of a Dask chunk."""
+
+    takes_row_sample = False  # random row blocks would each cost a read of their file
+
+    def __init__(self, src: StreamSource, n_threads: int, progress: bool) -> None:
+        self.src, self.threads, self.progress = src, n_threads, progress
+        self.n_features, self.dtype = len(src.features), "float64"
+        self.buf = np.empty((src.batch_rows, self.n_features), order="F")
+        self.reads = 0
+        self.n_rows = src.n_rows if src.n_rows is not None else self._count()
+
+    def _count(self) -> int:
+        return sum(batch.num_rows for _, _, batch in self.src.batches(with_x=False))
+
+    def _map(self, task: Any, combine: Any, with_x: bool, *args: Any) -> Any:
+        label = f"pass {self.reads + 1}" if with_x else "totals"
+        bar = _Progress(self.n_rows, self.progress, label)
+        total = None
+        for path, offset, batch in self.src.batches(with_x):
+            X, y, sw = self.src.arrays(batch, self.buf, with_x)
+            if X is None:
+                X = np.empty((batch.num_rows, self.n_features))
+            if not (np.isfinite(y).all() and (sw is None or np.isfinite(sw).all())):
+                raise _nonfinite_error(path, offset, self.src, None, y, sw, ValueError())
+            part = task(X, y, sw, *args)
+            total = part if total is None else combine(total, part)
+            bar.add(batch.num_rows)
+        bar.close()
+        if with_x:
+            self.reads += 1
+        return total
+
+    def start(self, moments: bool, center_rows: list[int] | None,
+              sample: list[tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
+        args = (0, self.threads)
+        if moments:
+            totals = self._map(_moments_task, _merge_moments, True, *args)
+        else:
+            totals = self._map(_totals_task, _add, False, *args)
+        out: dict[str, Any] = {
+            "sum_w": float(totals["sums"][0]),
+            "sum_wy": float(totals["sums"][1]),
+            "moments": totals.get("moments"),
+            "center": None,
+        }
+        if center_rows is not None:
+            rows, sw = self.src.take(list(center_rows))
+            out["center"] = _center_task(rows, sw)
+        return out
+
+    def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
+        return self._map(_probe_task, _add, True, probes, 0, self.threads)  # type: ignore[no-any-return]
+
+
+class _StreamBackend(StatisticsBackend):
+    """The fit pipeline's backend for a dataset of files: newton and qr from one
+    pass of statistics, lbfgs and gd from ``_StreamPass``."""
+
+    def __init__(self, est: Any, src: StreamSource, progress: bool) -> None:
+        self.src, self.est, self.progress = src, est, progress
+        self.n_threads = resolve_n_threads(est.n_threads)
+        self.n_features = len(src.features)
+        self.n_samples = src.n_rows or 0
+        self.dtype = np.dtype(np.float64)
+        self.solvers = ("newton", "qr", "lbfgs", "gd")
+        self.qr_advice = ""
+        self.reads = 0
+        self._stats: dict[str, SufficientStatistics] = {}
+        self._where = f" streaming {len(src.files)} {src.fmt} file(s)"
+
+    @property
+    def stats(self) -> SufficientStatistics:  # type: ignore[override]
+        return next(iter(self._stats.values()))
+
+    def auto_solver(self) -> tuple[str, str]:
+        if self.n_features <= AUTO_NEWTON_MAX_FEATURES:
+            return "newton", ""
+        return "lbfgs", f": {self.n_features} features (> {AUTO_NEWTON_MAX_FEATURES})"
+
+    def _pass(self, solver: str) -> SufficientStatistics:
+        kind = "gram" if solver == "newton" else "qr"
+        if kind not in self._stats:
+            bar = _Progress(self.src.n_rows, self.progress, f"{solver} pass")
+            self._stats = {kind: stream_statistics(self.src, kind, self.n_threads, bar)}
+            self.reads += 1
+            self.n_samples = self._stats[kind].n_rows
+        return self._stats[kind]
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        if solver in ("newton", "qr"):
+            self._pass(solver)
+            result = super().solve(solver, options, want_factor)
+            result.n_passes = 1
+            return result
+        stream = _StreamPass(self.src, self.n_threads, self.progress)
+        self.n_samples = stream.n_rows
+        result = SolveResult.from_core(_core.minimize(stream, solver, _core.FitOptions(**options)))
+        self.reads += stream.reads
+        return result
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        st = self._pass(solver)
+        return st.matrix, st.shift
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        st = self._pass("qr")
+        return dict(st.core_dict(), r=st.matrix)
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "n_features_in_": self.n_features,
+            "feature_names_in_": np.asarray(self.src.features, dtype=object),
+        }
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        return clock.report(
+            threads=self.n_threads, n_passes=n_passes,
+            bytes_per_pass=self.n_samples * (self.n_features + 1) * 8, flops=flops,
+        )  # fmt: skip
+
+
+def fit_dataset(
+    source: Any, target: str, columns: Any = None, *, sample_weight: str | None = None,
+    format: str | None = None, batch_rows: int | None = None, progress: bool = False,
+    **params: Any,
+) -> Any:  # fmt: skip
+    """Fit a :class:`fastcost.LinearRegression` on a dataset of files, in bounded memory.
+
+    Parameters
+    ----------
+    source : str, path or list
+        A file, a glob pattern (``"data/*.parquet"``), a directory or a list of
+        them: Parquet, CSV or Arrow IPC (``format`` from the extensions).
+    target : str
+        The target column.
+    columns : list of str, optional
+        Feature columns (default: every other column but ``sample_weight``).
+        Numeric and boolean columns; a missing value is an error naming its
+        file, row and column.
+    sample_weight : str, optional
+        A column of non-negative weights.
+    batch_rows : int, optional
+        Rows per record batch (default: about 32 MB of features).
+    progress : bool, default=False
+        Rows, rows/s and ETA on stderr.
+    **params
+        ``LinearRegression`` parameters, e.g. ``solver="newton"``. newton and qr
+        read the dataset once (the statistics add batch by batch: the model
+        equals a fit of all rows in memory, to rounding); lbfgs and gd read it
+        once per pass (``n_passes_``). ``auto``: newton up to
+        ``AUTO_NEWTON_MAX_FEATURES`` features, else lbfgs. sgd is not available
+        (``partial_fit`` runs its epochs over batches you read).
+
+    Returns
+    -------
+    LinearRegression
+        Fitted; ``statistics_`` holds newton's or qr's statistics (more files
+        can be added with ``partial_fit``), ``fit_report_`` the cost of the
+        fit, reading included. A failure leaves no fitted model.
+
+    Examples
+    --------
+    >>> import fastcost  # doctest: +SKIP
+    >>> model = fastcost.fit_dataset("data/*.parquet", target="y", solver="newton")  # doctest: +SKIP
+    """
+    from .linear_model import LinearRegression
+
+    est = LinearRegression(**params)
+    est._check_params()
+    if est.solver not in STREAM_SOLVERS:
+        raise ValueError(
+            f"fit_dataset runs solver in {STREAM_SOLVERS}, not {est.solver!r} "
+            "(sgd: read batches yourself and call partial_fit)"
+        )
+    if est.device != "cpu":
+        raise NotImplementedError("fit_dataset runs on device='cpu'")
+    with fit_clock() as clock:
+        src = StreamSource.open(source, target, columns, sample_weight, format, batch_rows)
+        backend = _StreamBackend(est, src, progress)
+        run_fit(est, backend)
+        est.n_passes_ = backend.reads
+        if backend._stats:
+            est.statistics_ = backend.stats
+    finish_report(est, backend, clock)
+    return est

@@ -1,0 +1,205 @@
+"""fastcost.fit_dataset and ``fastcost fit``: datasets of files read in batches,
+against the in-memory fit of the same rows."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import fastcost
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+from fastcost import LinearRegression, fit_dataset
+from fastcost.cli import main
+from fastcost.exceptions import NonFiniteError
+from helpers import make_problem, reference_fit
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def _table(X, y, s=None):
+    cols = {f"x{j}": X[:, j] for j in range(X.shape[1])}
+    cols["y"] = y
+    if s is not None:
+        cols["w"] = s
+    return pa.table(cols)
+
+
+def _write(folder, X, y, s=None, parts=4, fmt="parquet", row_group=500):
+    os.makedirs(folder, exist_ok=True)
+    cuts = np.linspace(0, len(y), parts + 1).astype(int)
+    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        t = _table(X[a:b], y[a:b], None if s is None else s[a:b])
+        path = os.path.join(
+            folder, f"part-{i}.{ {'parquet': 'parquet', 'csv': 'csv', 'ipc': 'arrow'}[fmt] }"
+        )
+        if fmt == "parquet":
+            pq.write_table(t, path, row_group_size=row_group)
+        elif fmt == "csv":
+            t.to_pandas().to_csv(path, index=False, float_format="%.17g")
+        else:
+            feather.write_feather(t, path)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return make_problem(6000, 6, seed=31, weights=True)
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "ipc"])
+def test_one_pass_equals_the_in_memory_fit(tmp_path, problem, solver, fmt):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y, s, fmt=fmt)
+    model = fit_dataset(folder, target="y", sample_weight="w", solver=solver, batch_rows=700,
+                        alpha=0.01)  # fmt: skip
+    ref = LinearRegression(solver=solver, alpha=0.01).fit(X, y, sample_weight=s)
+    assert _rel(model.coef_, ref.coef_) < 1e-12
+    assert abs(model.intercept_ - ref.intercept_) < 1e-12 * max(1, abs(ref.intercept_))
+    assert model.n_passes_ == 1 and model.statistics_.n_rows == len(y)
+    assert list(model.feature_names_in_) == [f"x{j}" for j in range(6)]
+    assert f"streaming 4 {fmt} file(s)" in model.fit_info_
+    pred = model.predict(pd.DataFrame(X, columns=model.feature_names_in_))
+    np.testing.assert_allclose(pred, ref.predict(X), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_iterative_solvers_reread_the_dataset_per_pass(tmp_path, problem, solver):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y, s)
+    params = dict(solver=solver, tol=1e-9, max_iter=5000)
+    model = fit_dataset(folder + "/*.parquet", target="y", sample_weight="w", **params)
+    ref_w, ref_b = reference_fit(X, y, s)
+    assert _rel(model.coef_, ref_w) < 1e-6
+    assert model.n_passes_ >= 2 and model.converged_
+    local = LinearRegression(**params).fit(X, y, sample_weight=s)
+    assert _rel(model.coef_, local.coef_) < 1e-6
+
+
+def test_standardize_and_auto(tmp_path, problem):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y)
+    model = fit_dataset(folder, target="y", alpha=0.5, standardize=True, columns=["x0", "x2"])
+    ref = LinearRegression(alpha=0.5, standardize=True).fit(X[:, [0, 2]], y)
+    assert model.solver_ == "newton"
+    assert _rel(model.coef_, ref.coef_) < 1e-11
+    lb = fit_dataset(folder, target="y", solver="lbfgs", standardize=True, tol=1e-10)
+    assert _rel(lb.coef_, LinearRegression(solver="newton").fit(X, y).coef_) < 1e-6
+
+
+def test_a_real_table_from_csv():
+    # Prestige (Fox & Weisberg, carData; see tests/data/README.md): the numeric columns.
+    path = os.path.join(DATA, "Prestige.csv")
+    cols = ["education", "women", "prestige"]
+    model = fit_dataset(path, target="income", columns=cols, solver="qr")
+    df = pd.read_csv(path)
+    ref_w, ref_b = reference_fit(df[cols].to_numpy(), df["income"].to_numpy())
+    assert _rel(model.coef_, ref_w) < 1e-10
+    assert abs(model.intercept_ - ref_b) < 1e-8 * abs(ref_b)
+
+
+def test_list_of_files_and_progress(tmp_path, problem, capsys):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y)
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    model = fit_dataset(files[:2], target="y", progress=True, batch_rows=100)
+    ref = LinearRegression().fit(X[:3000], y[:3000])
+    assert _rel(model.coef_, ref.coef_) < 1e-12
+    err = capsys.readouterr().err
+    assert "3,000 rows of 3,000" in err and "rows/s" in err
+
+
+def test_corrupt_file_is_named_and_nothing_is_fitted(tmp_path, problem):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y)
+    with open(os.path.join(folder, "part-2.parquet"), "r+b") as fh:
+        fh.seek(200)
+        fh.write(b"\x00garbage" * 50)
+    with pytest.raises(ValueError, match="part-2.parquet"):
+        fit_dataset(folder, target="y", solver="newton")
+
+
+def test_missing_value_is_named_by_file_row_and_column(tmp_path, problem):
+    X, y, s = problem
+    X = X.copy()
+    X[4321, 3] = np.nan
+    folder = _write(str(tmp_path / "d"), X, y)
+    with pytest.raises(NonFiniteError, match=r"part-2.parquet: column 'x3' .* row 4321"):
+        fit_dataset(folder, target="y", solver="newton")
+    y2 = y.copy()
+    y2[17] = np.nan
+    folder2 = _write(str(tmp_path / "e"), problem[0], y2)
+    for solver in ("qr", "lbfgs"):
+        with pytest.raises(NonFiniteError, match=r"part-0.parquet: column 'y' .* row 17"):
+            fit_dataset(folder2, target="y", solver=solver)
+
+
+def test_clear_errors(tmp_path, problem):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y, parts=1)
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        fit_dataset(str(tmp_path / "nothing*.parquet"), target="y")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        fit_dataset(str(tmp_path / "nothing.parquet"), target="y")
+    with pytest.raises(ValueError, match=r"no column\(s\) \['z'\]"):
+        fit_dataset(folder, target="z")
+    with pytest.raises(ValueError, match="solver"):
+        fit_dataset(folder, target="y", solver="sgd")
+    with pytest.raises(ValueError, match="alpha"):
+        fit_dataset(folder, target="y", alpha=-1.0)
+    text = pa.table({"a": ["u", "v"], "b": [1.0, 2.0], "y": [0.0, 1.0]})
+    pq.write_table(text, str(tmp_path / "t.parquet"))
+    with pytest.raises(TypeError, match=r"a \(string\)"):
+        fit_dataset(str(tmp_path / "t.parquet"), target="y")
+    empty = pa.table({"b": pa.array([], pa.float64()), "y": pa.array([], pa.float64())})
+    pq.write_table(empty, str(tmp_path / "empty.parquet"))
+    with pytest.raises(ValueError, match="no rows"):
+        fit_dataset(str(tmp_path / "empty.parquet"), target="y")
+
+
+def test_statistics_of_a_dataset_continue_with_partial_fit(tmp_path, problem):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X[:4000], y[:4000])
+    model = fit_dataset(folder, target="y", solver="newton")
+    model.partial_fit(pd.DataFrame(X[4000:], columns=model.feature_names_in_), y[4000:])
+    assert _rel(model.coef_, LinearRegression().fit(X, y).coef_) < 1e-12
+
+
+def test_cli_fit_writes_a_loadable_model_and_a_receipt(tmp_path, problem, capsys):
+    X, y, s = problem
+    folder = _write(str(tmp_path / "d"), X, y, s)
+    model_path, receipt_path = str(tmp_path / "m.json"), str(tmp_path / "r.json")
+    rc = main(["fit", "--data", folder + "/*.parquet", "--target", "y", "--weights", "w",
+               "--solver", "qr", "--model", model_path, "--receipt", receipt_path])  # fmt: skip
+    assert rc == 0
+    loaded = fastcost.load(model_path)
+    ref = LinearRegression(solver="qr").fit(X, y, sample_weight=s)
+    assert _rel(loaded.coef_, ref.coef_) < 1e-12
+    with open(receipt_path) as fh:
+        receipt = json.load(fh)
+    assert receipt["rows"] == len(y) and receipt["solver"] == "qr" and receipt["n_passes"] == 1
+    assert receipt["report"]["wall_time_s"] > 0
+    assert "rows/s" in capsys.readouterr().err
+
+
+def test_cli_fit_failure_writes_nothing(tmp_path, problem, capsys):
+    X, y, s = problem
+    X = X.copy()
+    X[10, 0] = np.nan
+    folder = _write(str(tmp_path / "d"), X, y)
+    model_path = str(tmp_path / "m.json")
+    rc = main(["fit", "--data", folder, "--target", "y", "--model", model_path,
+               "--receipt", str(tmp_path / "r.json"), "--quiet"])  # fmt: skip
+    assert rc == 1
+    assert "column 'x0'" in capsys.readouterr().err
+    assert not os.path.exists(model_path) and not os.path.exists(str(tmp_path / "r.json"))
