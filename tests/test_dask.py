@@ -564,3 +564,13 @@ def test_cluster_runs_the_compiled_loop_step_for_step(client, solver, dtype):
         assert model.round_trips_ == model.n_passes_ + 1
     newton = fdask.LinearRegression(client=client, solver="newton").fit(*_dask(X, y, None, 250)[:2])
     assert newton.round_trips_ == 1  # the shift and the statistics in one round trip
+
+
+def test_positive_on_dask_equals_the_local_fit(client):
+    X, y, s = make_problem(600, 6, seed=22, weights=True)
+    y = X @ np.array([1.0, -2.0, 0.5, -1.0, 2.0, 0.0]) + 0.1 * y
+    Xd, yd, sd = _dask(X, y, s, (200, 250, 150))
+    model = fdask.LinearRegression(positive=True, client=client).fit(Xd, yd, sample_weight=sd)
+    local = fastcost.LinearRegression(positive=True).fit(X, y, sample_weight=s)
+    assert (model.coef_ >= 0).all() and np.count_nonzero(model.coef_ == 0) >= 2
+    assert _rel(model.coef_, local.coef_) <= 1e-12

@@ -114,6 +114,7 @@ def _unsupported(est: Any) -> None:
         ("prune", est.prune),
         ("noise_augmentation", est.noise_augmentation > 0),
         ("compute_statistics", est.compute_statistics),
+        ("positive", est.positive),
     ):
         if active:
             raise ValueError(f"{name} is not available with device='cuda' yet; use device='cpu'")

@@ -128,6 +128,7 @@ LINEAR_REGRESSION: dict[str, Param] = {
     "qr_precision": Param("auto", one_of(QR_PRECISIONS)),
     "device": Param("cpu", one_of(DEVICES)),
     "categorical_features": Param("from_dtype", categorical_features),
+    "positive": Param(False, boolean),
 }
 
 #: ``fastcost.dask.LinearRegression``: the local parameters and where to run.

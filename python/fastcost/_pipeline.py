@@ -180,9 +180,15 @@ def run_fit(
     options = solver_options(est, solver, d, coef_init, intercept_init)
     options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
-    result = _solve(backend, solver, options, prep, want_factor)
+    positive = bool(getattr(est, "positive", False))
+    if positive:
+        result = solve_positive(backend, solver, options, prep, want_factor)
+    else:
+        result = _solve(backend, solver, options, prep, want_factor)
     fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
-    if solver == "newton":
+    if positive:
+        fit_info += "; non-negative coefficients (Lawson-Hanson on the normal equations)"
+    if solver == "newton" and not positive:
         result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
     if result.notes:
         fit_info += f"; {result.notes}"
@@ -252,6 +258,40 @@ def _solve(
     result = backend.solve(solver, options, False)
     result.n_passes += prep.extra_passes
     return result
+
+
+def solve_positive(
+    backend: Backend, solver: str, options: dict[str, Any], prep: FitPreprocessing,
+    want_factor: bool,
+) -> SolveResult:  # fmt: skip
+    """``positive=True``: one statistics pass, then Lawson-Hanson (``_nnls``)."""
+    from ._nnls import nnls_from_gram
+
+    if solver not in ("newton", "qr"):
+        raise NotImplementedError(
+            f"positive=True runs on newton's or qr's statistics, not solver={solver!r}"
+        )
+    if prep.active or want_factor:
+        raise NotImplementedError(
+            "positive=True is not available with standardize, prune, noise_augmentation "
+            "or compute_statistics"
+        )
+    stats, shift = backend.statistics(solver, options)
+    gram = np.asarray(stats, dtype=np.float64)
+    if solver == "qr":  # R^T R is the Gram of [1, x - c, y - c_y]: to gram_stats' order
+        p = gram.shape[0]
+        order = np.r_[np.arange(1, p), 0]
+        gram = (gram.T @ gram)[np.ix_(order, order)]
+    coef, intercept, info = nnls_from_gram(
+        gram, shift, float(options["alpha"]), bool(options["fit_intercept"])
+    )
+    converged = bool(info["converged"])
+    return SolveResult(
+        coef=coef[0], intercept=float(intercept[0]), n_iter=int(info["iterations"][0]),
+        loss_history=np.zeros(0), n_passes=1, converged=converged, singular=False,
+        rank=int(info["passive_size"][0]), condition_estimate=math.nan,
+        message="" if converged else "the active-set iterations reached max_iter",
+    )  # fmt: skip
 
 
 def _newton_fallback(

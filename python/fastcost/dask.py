@@ -80,7 +80,7 @@ DASK_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
 DASK_PARAMETERS = frozenset(
     {"alpha", "fit_intercept", "solver", "tol", "max_iter", "batch_size", "learning_rate",
      "n_threads", "random_state", "n_shards", "compute_statistics", "standardize",
-     "prune", "prune_tol", "noise_augmentation", "categorical_features", "client", "scheduler",
+     "prune", "prune_tol", "noise_augmentation", "categorical_features", "positive", "client", "scheduler",
      "timeout"}
 )  # fmt: skip
 
@@ -409,6 +409,7 @@ class LinearRegression(_LocalLinearRegression):
         qr_precision: str = "auto",
         device: str = "cpu",
         categorical_features: Any = "from_dtype",
+        positive: bool = False,
         client: Any = None,
         scheduler: str | None = None,
         timeout: float = 10.0,
@@ -420,6 +421,7 @@ class LinearRegression(_LocalLinearRegression):
             compute_statistics=compute_statistics, standardize=standardize, prune=prune,
             prune_tol=prune_tol, noise_augmentation=noise_augmentation,
             qr_precision=qr_precision, device=device, categorical_features=categorical_features,
+            positive=positive,
         )  # fmt: skip
         self.client = client
         self.scheduler = scheduler

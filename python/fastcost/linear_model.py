@@ -197,6 +197,15 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         newton through the Gram's block-arrow structure, in memory linear in
         its levels. Not with ``device="cuda"``.
 
+    positive : bool, default=False
+        Constrain the coefficients to be >= 0 (scikit-learn's ``positive``; the
+        intercept is free). newton's one pass of statistics, then an
+        active-set (Lawson-Hanson) solve on the d x d normal equations
+        (``fastcost._nnls``): equal to ``scipy.optimize.nnls`` on the same
+        problem. ``auto`` and ``qr`` (its factor's Gram) run it too; with
+        ``alpha``, weights and on Dask. Not with lbfgs, gd, sgd, standardize,
+        prune, noise_augmentation, compute_statistics or device="cuda".
+
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
@@ -266,6 +275,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         qr_precision: str = "auto",
         device: str = "cpu",
         categorical_features: Any = "from_dtype",
+        positive: bool = False,
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -285,6 +295,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.qr_precision = qr_precision
         self.device = device
         self.categorical_features = categorical_features
+        self.positive = positive
 
     # -- parameters -------------------------------------------------------------
 
