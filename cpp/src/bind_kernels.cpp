@@ -16,11 +16,12 @@ namespace {
 template <class T>
 py::dict gram_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
                          index_t n_shards, int n_threads) {
-  const RowsArgs<T> a = rows_args<T>(X, y, sw);
-  const std::vector<double> sh = optional_shift(shift, a.X.cols);
+  const RowsArgs<T> a = rows_args<T>(X, py::none(), sw);
+  const MatrixView<T> Y = targets_view<T>(y, a.X.rows);
+  const std::vector<double> sh = optional_shift(shift, a.X.cols, Y.cols);
   const int threads = resolve_threads(n_threads);
   const GramStats st = run_released([&] {
-    return compute_gram_stats<T>(a.X, a.y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads);
+    return compute_gram_stats<T>(a.X, Y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads);
   });
   return gram_stats_dict(st);
 }
@@ -78,7 +79,10 @@ void bind_kernels(py::module_& m) {
   }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(), py::arg("shift") = py::none(),
      py::arg("n_shards") = 0, py::arg("n_threads") = 0,
      "Weighted Gram of the augmented rows [x - c, y - c_y, 1] in one sharded pass.\n"
-     "Returns dict(gram, shift, n_rows, n_shards); shift defaults to the first row.");
+     "y: None, 1-D (one target) or 2-D (n, k) in X's dtype (C or F order); the rows are then\n"
+     "[x - c, y_1 - c_y1, ..., y_k - c_yk, 1] and the Gram is (d + k + 1) square.\n"
+     "Returns dict(gram, shift, n_rows, n_shards, n_targets); shift (d + k values) defaults\n"
+     "to the first row of X and of y.");
 
   m.def("loss_grad", [](const py::array& X, const py::object& y, const py::object& w, double b,
                         const py::object& sample_weight, index_t n_shards, int n_threads) {
@@ -108,7 +112,8 @@ void bind_kernels(py::module_& m) {
     const GramStats out = reshift(st, double_vector(new_shift, st.d + 1, "new_shift"));
     return square_array(out.gram, out.dim());
   }, py::arg("gram"), py::arg("shift"), py::arg("new_shift"),
-     "Re-express augmented Gram statistics about another shift (exact; no data needed).");
+     "Re-express augmented Gram statistics about another shift (exact; no data needed).\n"
+     "Any number of targets: the shift has one value per column but the last (the ones).");
 }
 
 }  // namespace fastcost::bindings

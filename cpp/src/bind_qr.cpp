@@ -31,18 +31,24 @@ py::dict stats_dict(const TsqrStats& st) {
   py::dict out;
   add_factor(out, st);
   out["n_shards"] = st.n_shards;
+  out["n_targets"] = st.n_targets;
   return out;
 }
 
-// Accepts what stats_dict returns (counts optional), validating the shapes.
-TsqrStats stats_from(const py::object& r, const py::object& shift, const py::object& r_lo = py::none()) {
+// Accepts what stats_dict returns (counts optional), validating the shapes: r
+// is (d + k + 1) square for k targets, the shift d + k long.
+TsqrStats stats_from(const py::object& r, const py::object& shift, const py::object& r_lo = py::none(),
+                     index_t k = 1) {
   const auto a = RArray::ensure(r);
-  if (!a || a.ndim() != 2 || a.shape(0) != a.shape(1) || a.shape(0) < 2) {
-    throw py::value_error("r must be a square (d + 2) x (d + 2) array");
+  if (k < 1) throw py::value_error("n_targets must be >= 1");
+  if (!a || a.ndim() != 2 || a.shape(0) != a.shape(1) || a.shape(0) < k + 1) {
+    throw py::value_error("r must be a square (d + " + std::to_string(k + 1) + ") x (d + " + std::to_string(k + 1) +
+                          ") array");
   }
   TsqrStats st;
   const index_t p = a.shape(0);
-  st.d = p - 2;
+  st.d = p - k - 1;
+  st.n_targets = k;
   st.r.assign(a.data(), a.data() + p * p);
   for (index_t i = 1; i < p; ++i)
     for (index_t j = 0; j < i; ++j) st.r[i * p + j] = 0.0;  // only the upper triangle is meaningful
@@ -53,13 +59,14 @@ TsqrStats stats_from(const py::object& r, const py::object& shift, const py::obj
     for (index_t i = 1; i < p; ++i)
       for (index_t j = 0; j < i; ++j) st.r_lo[i * p + j] = 0.0;
   }
-  st.shift = double_vector(shift, st.d + 1, "shift");
+  st.shift = double_vector(shift, p - 1, "shift");
   return st;
 }
 
 TsqrStats stats_from_dict(const py::dict& o) {
   if (!o.contains("r") || !o.contains("shift")) throw py::value_error("a factor needs the keys 'r' and 'shift'");
-  TsqrStats st = stats_from(o["r"], o["shift"], o.contains("r_lo") ? py::object(o["r_lo"]) : py::object(py::none()));
+  const index_t k = o.contains("n_targets") ? o["n_targets"].cast<index_t>() : 1;
+  TsqrStats st = stats_from(o["r"], o["shift"], o.contains("r_lo") ? py::object(o["r_lo"]) : py::object(py::none()), k);
   if (o.contains("n_rows")) st.n_rows = o["n_rows"].cast<index_t>();
   if (o.contains("n_nonzero")) st.n_nonzero = o["n_nonzero"].cast<index_t>();
   if (o.contains("n_shards")) st.n_shards = o["n_shards"].cast<index_t>();
@@ -76,11 +83,12 @@ QrPrecision precision_from(const std::string& s, bool allow_auto) {
 template <class T>
 py::dict tsqr_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
                          index_t n_shards, int n_threads, QrPrecision precision) {
-  const RowsArgs<T> a = rows_args<T>(X, y, sw);
-  const std::vector<double> sh = optional_shift(shift, a.X.cols);
+  const RowsArgs<T> a = rows_args<T>(X, py::none(), sw);
+  const MatrixView<T> Y = targets_view<T>(y, a.X.rows);
+  const std::vector<double> sh = optional_shift(shift, a.X.cols, Y.cols);
   const int threads = resolve_threads(n_threads);
   const TsqrStats st = run_released([&] {
-    return compute_tsqr_stats<T>(a.X, a.y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads, precision);
+    return compute_tsqr_stats<T>(a.X, Y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads, precision);
   });
   return stats_dict(st);
 }
@@ -118,8 +126,11 @@ void bind_qr(py::module_& m) {
   }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(), py::arg("shift") = py::none(),
      py::arg("n_shards") = 0, py::arg("n_threads") = 0, py::kw_only(), py::arg("precision") = "double",
      "R factor of the weighted augmented design sqrt(s) [1, x - c, y - c_y] in one sharded pass.\n"
-     "Returns dict(r, shift, n_rows, n_nonzero, n_shards); shift defaults to the first row\n"
-     "(pass zeros for a model without intercept). r is (d + 2) x (d + 2), upper triangular.\n"
+     "y: None, 1-D (one target) or 2-D (n, k) in X's dtype (C or F order): the design is then\n"
+     "sqrt(s) [1, x - c, y_1 - c_y1, ..., y_k - c_yk].\n"
+     "Returns dict(r, shift, n_rows, n_nonzero, n_shards, n_targets); shift (d + k values)\n"
+     "defaults to the first row of X and of y (pass zeros for a model without intercept).\n"
+     "r is (d + k + 1) square, upper triangular.\n"
      "precision='extended' works in long double and adds r_lo: r + r_lo is the factor.\n"
      "X may be float32, float64 or longdouble (read in place; y and sample_weight must have\n"
      "X's dtype); for longdouble X use precision='extended' to keep its digits.");
@@ -129,7 +140,8 @@ void bind_qr(py::module_& m) {
     return stats_dict(tsqr_merge(sa, sb));
   }, py::arg("a"), py::arg("b"),
      "Factor of the union of two row sets, each a dict as tsqr_stats returns; b is moved\n"
-     "to a's shift exactly. Merge chunks in a fixed order for reproducible results.\n"
+     "to a's shift exactly. Merge chunks in a fixed order for reproducible results. Both\n"
+     "need the same n_targets (a dict without the key has one target).\n"
      "Merges in extended precision (and returns r_lo) if either factor has r_lo.");
 
   m.def("solve_r", [](const py::object& r, const py::object& shift, double alpha, bool fit_intercept,

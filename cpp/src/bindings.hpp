@@ -191,10 +191,34 @@ RowsArgs<T> rows_args(const py::array& X, const py::object& y, const py::object&
   return a;
 }
 
-// The d + 1 values of a shift argument, or empty for None (the kernel's default).
-inline std::vector<double> optional_shift(const py::object& shift, index_t d) {
+// The targets argument of gram_stats and tsqr_stats: None (no targets: zeros,
+// k = 1), a 1-D y (one target) or a 2-D (n, k) array of k >= 1 targets, C or
+// F ordered (or a block of rows/columns of one), in X's dtype. No copy.
+template <class T>
+MatrixView<T> targets_view(const py::object& y, index_t rows) {
+  if (y.is_none() || (py::isinstance<py::array>(y) && py::reinterpret_borrow<py::array>(y).ndim() == 1)) {
+    return target_column(vector_ptr<T>(y, rows, "y"), rows);
+  }
+  if (!py::isinstance<py::array>(y)) throw py::type_error("y must be a numpy array");
+  const auto a = py::reinterpret_borrow<py::array>(y);
+  if (a.ndim() != 2) throw py::value_error("y must be 1-D (one target) or 2-D (n_samples, n_targets)");
+  if (a.shape(0) != rows) {
+    throw py::value_error("y has " + std::to_string(a.shape(0)) + " rows, expected " + std::to_string(rows) +
+                          " (X's rows)");
+  }
+  if (a.shape(1) == 0) throw py::value_error("y has no columns: a 2-D y needs at least one target");
+  const py::dtype dt = a.dtype();
+  if (!(dt.kind() == 'f' && static_cast<std::size_t>(dt.itemsize()) == sizeof(T))) {
+    throw py::type_error("y must have the same float dtype as X");
+  }
+  return matrix_view<T>(a, "y");
+}
+
+// The d + k values of a shift argument (d features, k targets), or empty for
+// None (the kernel's default).
+inline std::vector<double> optional_shift(const py::object& shift, index_t d, index_t k = 1) {
   if (shift.is_none()) return {};
-  return double_vector(shift, d + 1, "shift");
+  return double_vector(shift, d + k, "shift");
 }
 
 // Augmented Gram statistics as gram_stats returns them: a square float64 gram
@@ -294,13 +318,14 @@ inline void bind_types(py::module_& m) {
       .def_readonly("digits_estimate", &FitResult::digits_estimate);
 }
 
-// gram_stats()'s dict: gram, shift, n_rows, n_shards.
+// gram_stats()'s dict: gram, shift, n_rows, n_shards, n_targets.
 inline py::dict gram_stats_dict(const GramStats& st) {
   py::dict out;
   out["gram"] = square_array(st.gram, st.dim());
   out["shift"] = vector_array(st.shift);
   out["n_rows"] = st.n_rows;
   out["n_shards"] = st.n_shards;
+  out["n_targets"] = st.n_targets;
   return out;
 }
 

@@ -1,10 +1,12 @@
 // One-pass sufficient statistics for weighted least squares.
 //
-// For rows x_i, targets y_i and weights s_i the pass forms the Gram matrix of
-// the augmented row z_i = [x_i - c, y_i - c_y, 1], weighted by s_i:
-//     G = sum_i s_i z_i z_i^T            ((d + 2) x (d + 2))
-// which holds sum s, sum s x, sum s y, sum s y^2, sum s x y and sum s x x^T all
-// at once. The shift (c, c_y) is a row of the data: it keeps the later
+// For rows x_i, targets y_i (k of them; a 1-D y is k = 1) and weights s_i the
+// pass forms the Gram matrix of the augmented row
+// z_i = [x_i - c, y_i1 - c_y1, ..., y_ik - c_yk, 1], weighted by s_i:
+//     G = sum_i s_i z_i z_i^T            ((d + k + 1) x (d + k + 1))
+// which holds sum s, sum s x, sum s y, sum s y y^T, sum s x y^T and sum s x x^T
+// all at once; target t's own (d + 2) block is rows/columns [0, d), d + t, d + k.
+// The shift (c, c_y) is a row of the data: it keeps the later
 // centering well conditioned for columns with a large mean and small spread,
 // and the augmented row exists only in a small cache-resident packing buffer:
 // X is never copied and no column of ones is appended to it.
@@ -25,15 +27,37 @@ namespace fastcost {
 
 struct GramStats {
   index_t d = 0;                 // number of features
-  std::vector<double> shift;     // d + 1 values: c then c_y
-  std::vector<double> gram;      // (d + 2) x (d + 2), row-major, symmetric
+  index_t n_targets = 1;         // k: target columns between the features and the ones
+  std::vector<double> shift;     // d + k values: c then c_y
+  std::vector<double> gram;      // (d + k + 1) squared, row-major, symmetric
   index_t n_rows = 0;            // rows summarized (weights may be zero)
   index_t n_shards = 0;
 
-  index_t dim() const { return d + 2; }
+  index_t dim() const { return d + n_targets + 1; }
   double at(index_t i, index_t j) const { return gram[i * dim() + j]; }
-  double sum_weights() const { return at(d + 1, d + 1); }
+  double sum_weights() const { return at(dim() - 1, dim() - 1); }
 };
+
+// The targets of a pass as a rows x k view. A 1-D y is one column; a null y
+// (no targets) reads as zeros, so its view has data null and k columns.
+template <class T>
+MatrixView<T> target_column(const T* y, index_t rows) {
+  MatrixView<T> v;
+  v.data = y;
+  v.rows = rows;
+  v.cols = 1;
+  v.ld = std::max<index_t>(rows, 1);
+  v.layout = Layout::ColMajor;
+  return v;
+}
+
+// Checks a targets view against X's rows (a null view only needs k >= 1).
+template <class T>
+void validate_targets(const MatrixView<T>& Y, index_t rows) {
+  if (Y.cols < 1) throw std::invalid_argument("the targets need at least one column");
+  if (Y.rows != rows) throw std::invalid_argument("the targets and X have different row counts");
+  if (Y.data) Y.validate();
+}
 
 // Scoped aligned scratch buffer (RAII, no raw new).
 template <class T>
@@ -110,25 +134,26 @@ FASTCOST_INLINE void gram_tile(const T* FASTCOST_RESTRICT a, const T* FASTCOST_R
 }
 
 // Accumulates the augmented weighted Gram of rows [r0, r1) into `partial`
-// (p x p doubles, p = d + 2 padded to NR; upper-triangle tiles only). `pack`
-// holds 2 * p * NB values of T: z panels, then s z panels when weighted.
+// (p x p doubles, p = d + k + 1 padded to NR; upper-triangle tiles only). `pack`
+// holds 2 * p * NB values of T: z panels, then s z panels when weighted. Y is
+// rows x k (data null: zeros); `shift` holds d + k values.
 template <class T, int W, int NV>
-FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, const T* y, const T* sw, const double* shift,
+FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                      index_t r0, index_t r1, double* partial, T* pack) {
   constexpr int L = simd::lanes<T, W>();
   constexpr int MR = gram_mr<T, W, NV>();
   constexpr int NR = gram_nr<T, W, NV>();
   constexpr index_t NB = gram_block_rows<T>();
-  const index_t d = X.cols;
-  const index_t da = d + 2;
+  const index_t d = X.cols, k = Y.cols;
+  const index_t da = d + k + 1;
   const index_t gb = (da + NR - 1) / NR, ga = (da + MR - 1) / MR;
   const index_t p = gb * NR;
   T* bpack = pack;                             // gb panels of NB x NR: z
   T* apack = sw ? pack + p * NB : bpack;       // the same layout: s z
-  const T cy = static_cast<T>(shift[d]);
-  std::vector<T> c(static_cast<std::size_t>(d));
-  for (index_t j = 0; j < d; ++j) c[j] = static_cast<T>(shift[j]);
+  std::vector<T> c(static_cast<std::size_t>(d + k));
+  for (index_t j = 0; j < d + k; ++j) c[j] = static_cast<T>(shift[j]);
   const T* cp = c.data();
+  const T* cy = cp + d;
   // Element j of packed row i; j < p.
   auto at = [&](T* base, index_t i, index_t j) -> T& { return base[(j / NR) * NR * NB + i * NR + (j % NR)]; };
 
@@ -151,8 +176,6 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, const T* y, const T* sw, c
           }
         }
         for (; j < d; ++j) at(bpack, i, j) = xi[j] - cp[j];
-        at(bpack, i, d) = (y ? y[i0 + i] : T(0)) - cy;
-        at(bpack, i, d + 1) = T(1);
       }
     } else {
       for (index_t j = 0; j < d; ++j) {
@@ -161,10 +184,25 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, const T* y, const T* sw, c
         const T cj = cp[j];
         for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[i] - cj;
       }
+    }
+    // The k target columns, then the ones. T(0) - c keeps the zero target's
+    // sign of zero what it always was.
+    if (Y.data && Y.layout == Layout::RowMajor) {
       for (index_t i = 0; i < nb; ++i) {
-        at(bpack, i, d) = (y ? y[i0 + i] : T(0)) - cy;
-        at(bpack, i, d + 1) = T(1);
+        const T* FASTCOST_RESTRICT yi = Y.row(i0 + i);
+        for (index_t t = 0; t < k; ++t) at(bpack, i, d + t) = yi[t] - cy[t];
       }
+    } else {
+      for (index_t t = 0; t < k; ++t) {
+        T* dst = &at(bpack, 0, d + t);
+        const T ct = cy[t];
+        const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) + i0 : nullptr;
+        for (index_t i = 0; i < nb; ++i) dst[i * NR] = (yt ? yt[i] : T(0)) - ct;
+      }
+    }
+    {
+      T* dst = &at(bpack, 0, d + k);
+      for (index_t i = 0; i < nb; ++i) dst[i * NR] = T(1);
     }
     if (sw) {
       for (index_t h = 0; h < gb; ++h) {
@@ -189,14 +227,14 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, const T* y, const T* sw, c
 }
 
 template <class T, int W>
-FASTCOST_INLINE void gram_shard_wide_body(MatrixView<T> X, const T* y, const T* sw, const double* shift,
+FASTCOST_INLINE void gram_shard_wide_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                           index_t r0, index_t r1, double* partial, T* pack) {
-  gram_shard_body<T, W, 2>(X, y, sw, shift, r0, r1, partial, pack);
+  gram_shard_body<T, W, 2>(X, Y, sw, shift, r0, r1, partial, pack);
 }
 template <class T, int W>
-FASTCOST_INLINE void gram_shard_square_body(MatrixView<T> X, const T* y, const T* sw, const double* shift,
+FASTCOST_INLINE void gram_shard_square_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                             index_t r0, index_t r1, double* partial, T* pack) {
-  gram_shard_body<T, W, 1>(X, y, sw, shift, r0, r1, partial, pack);
+  gram_shard_body<T, W, 1>(X, Y, sw, shift, r0, r1, partial, pack);
 }
 
 FASTCOST_MULTIVERSION(gram_shard_wide, gram_shard_wide_body)
@@ -205,46 +243,51 @@ FASTCOST_MULTIVERSION(gram_shard_square, gram_shard_square_body)
 // The tile the Gram pass uses: two-vector tiles of the active ISA's width,
 // except on AVX-512 for float32 (16 x 16 tiles: 1.0x numpy's X.T @ X on one
 // thread at 2M x 100 where 8 x 32 tiles gave 1.2x, fewer wasted multiply-adds
-// on the diagonal) and for narrow float64 problems (d + 2 <= 32). A choice from
-// the dtype and shape only, so as deterministic as the ISA itself.
+// on the diagonal) and for narrow float64 problems (augmented width d + k + 1
+// <= 32). A choice from the dtype and shape only, so as deterministic as the ISA.
 struct GramKernel {
   Isa isa;
   int nv;
 };
 
 template <class T>
-GramKernel gram_kernel(Isa active, index_t d) {
+GramKernel gram_kernel(Isa active, index_t d, index_t k = 1) {
   constexpr index_t lanes512 = 64 / static_cast<index_t>(sizeof(T));
-  if (active == Isa::Avx512 && (sizeof(T) == 4 || d + 2 <= 4 * lanes512)) return {active, 1};
+  if (active == Isa::Avx512 && (sizeof(T) == 4 || d + k + 1 <= 4 * lanes512)) return {active, 1};
   return {active, 2};
 }
 
 template <class T>
-index_t padded_gram_dim(GramKernel k, index_t d) {
-  const int w = k.isa == Isa::Avx512 ? 64 : k.isa == Isa::Avx2Fma ? 32 : 16;
-  const index_t nr = k.nv * w / static_cast<index_t>(sizeof(T));
-  return (d + 2 + nr - 1) / nr * nr;
+index_t padded_gram_dim(GramKernel kernel, index_t d, index_t k = 1) {
+  const int w = kernel.isa == Isa::Avx512 ? 64 : kernel.isa == Isa::Avx2Fma ? 32 : 16;
+  const index_t nr = kernel.nv * w / static_cast<index_t>(sizeof(T));
+  return (d + k + 1 + nr - 1) / nr * nr;
 }
 
 // One thread's packing buffer for the Gram kernel, and the kernel call: adds
 // the augmented Gram of rows [r0, r1) to a padded tile (padded_gram_dim
-// squared, upper triangle).
+// squared, upper triangle). Sized for d features and k targets.
 template <class T>
 class GramPack {
  public:
-  GramPack(GramKernel kernel, index_t d, bool weighted)
-      : kernel_(kernel), pb_(padded_gram_dim<T>(kernel, d)),
+  GramPack(GramKernel kernel, index_t d, bool weighted, index_t k = 1)
+      : kernel_(kernel), pb_(padded_gram_dim<T>(kernel, d, k)),
         buf_(static_cast<std::size_t>((weighted ? 2 : 1) * pb_ * gram_block_rows<T>())) {}
 
   index_t padded_dim() const { return pb_; }
 
+  // Y: X.rows x k targets (k as constructed); data null reads as zeros.
+  void run(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift, index_t r0,
+           index_t r1, double* tile) {
+    if (kernel_.nv == 1) {
+      gram_shard_square<T>(kernel_.isa, X, Y, sw, shift, r0, r1, tile, buf_.data());
+    } else {
+      gram_shard_wide<T>(kernel_.isa, X, Y, sw, shift, r0, r1, tile, buf_.data());
+    }
+  }
   void run(const MatrixView<T>& X, const T* y, const T* sw, const double* shift, index_t r0, index_t r1,
            double* tile) {
-    if (kernel_.nv == 1) {
-      gram_shard_square<T>(kernel_.isa, X, y, sw, shift, r0, r1, tile, buf_.data());
-    } else {
-      gram_shard_wide<T>(kernel_.isa, X, y, sw, shift, r0, r1, tile, buf_.data());
-    }
+    run(X, target_column(y, X.rows), sw, shift, r0, r1, tile);
   }
 
  private:
@@ -292,41 +335,49 @@ class BlockGrams {
   std::vector<double> tile_;
 };
 
-// The shift (c, c_y) of the one-pass statistics: the caller's (d + 1 values,
-// e.g. one shared by all Dask chunks), or else the first row and its target.
+// The shift (c, c_y) of the one-pass statistics: the caller's (d + k values,
+// e.g. one shared by all Dask chunks), or else the first row and its targets.
 template <class T>
-std::vector<double> choose_shift(const MatrixView<T>& X, const T* y, const double* shift) {
-  const index_t n = X.rows, d = X.cols;
-  std::vector<double> out(static_cast<std::size_t>(d + 1), 0.0);
+std::vector<double> choose_shift(const MatrixView<T>& X, const MatrixView<T>& Y, const double* shift) {
+  const index_t n = X.rows, d = X.cols, k = Y.cols;
+  std::vector<double> out(static_cast<std::size_t>(d + k), 0.0);
   if (shift) {
-    std::copy(shift, shift + d + 1, out.begin());
+    std::copy(shift, shift + d + k, out.begin());
   } else if (n > 0) {
     for (index_t j = 0; j < d; ++j) out[j] = static_cast<double>(X(0, j));
-    out[d] = y ? static_cast<double>(y[0]) : 0.0;
+    if (Y.data)
+      for (index_t t = 0; t < k; ++t) out[d + t] = static_cast<double>(Y(0, t));
   }
   return out;
 }
 
-// Statistics of rows [row_begin, row_end) of X (one Dask chunk, or all rows).
-// `shift` (d + 1 values) defaults to the first row of the range and its target.
-// y and sample_weight may be null (zeros / ones).
 template <class T>
-GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample_weight,
+std::vector<double> choose_shift(const MatrixView<T>& X, const T* y, const double* shift) {
+  return choose_shift(X, target_column(y, X.rows), shift);
+}
+
+// Statistics of all rows of X (one Dask chunk, or the whole data) and its k
+// targets Y (rows x k, any layout; data null: zeros). `shift` (d + k values)
+// defaults to the first row and its targets. sample_weight may be null (ones).
+template <class T>
+GramStats compute_gram_stats(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sample_weight,
                              const double* shift, index_t n_shards, int n_threads) {
   X.validate();
-  const index_t n = X.rows, d = X.cols;
+  validate_targets(Y, X.rows);
+  const index_t n = X.rows, d = X.cols, k = Y.cols;
   GramStats st;
   st.d = d;
+  st.n_targets = k;
   st.n_rows = n;
-  st.shift = choose_shift(X, y, shift);
-  const index_t da = d + 2;
+  st.shift = choose_shift(X, Y, shift);
+  const index_t da = d + k + 1;
   st.gram.assign(static_cast<std::size_t>(da * da), 0.0);
   if (n == 0) {
     st.n_shards = 0;
     return st;
   }
-  const detail::GramKernel kernel = detail::gram_kernel<T>(active_isa(), d);
-  const index_t pb = detail::padded_gram_dim<T>(kernel, d);
+  const detail::GramKernel kernel = detail::gram_kernel<T>(active_isa(), d, k);
+  const index_t pb = detail::padded_gram_dim<T>(kernel, d, k);
   // The partials are doubles whatever T is: count them in units of T so that
   // float32 data gets the same memory bound (0.5 % of X) as float64.
   const auto per_t = static_cast<index_t>(sizeof(double) / sizeof(T));
@@ -335,13 +386,13 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample
   st.n_shards = plan.n_shards;
   const index_t tile = pb * pb;
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * tile), 0.0);
-  // ~n (d + 2)^2 / 2 multiply-adds at a few per nanosecond.
-  const double da_ = static_cast<double>(d + 2);
+  // ~n (d + k + 1)^2 / 2 multiply-adds at a few per nanosecond.
+  const auto da_ = static_cast<double>(da);
   const int threads = threads_for_work(static_cast<double>(n) * da_ * da_ * 0.5 / 8e9, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
-    detail::GramPack<T> pack(kernel, d, sample_weight != nullptr);
-    pack.run(X, y, sample_weight, st.shift.data(), plan.shard_begin(s), plan.shard_end(s),
+    detail::GramPack<T> pack(kernel, d, sample_weight != nullptr, k);
+    pack.run(X, Y, sample_weight, st.shift.data(), plan.shard_begin(s), plan.shard_end(s),
              partials.data() + s * tile);
   });
 
@@ -355,17 +406,25 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample
   return st;
 }
 
+// One target y (or none: null), as gram_stats has always taken it.
+template <class T>
+GramStats compute_gram_stats(const MatrixView<T>& X, const T* y, const T* sample_weight, const double* shift,
+                             index_t n_shards, int n_threads) {
+  return compute_gram_stats(X, target_column(y, X.rows), sample_weight, shift, n_shards, n_threads);
+}
+
 // Re-expresses statistics about a new shift (exact algebra, no data needed).
+// Features and targets shift alike, so this needs no k: every column but the
+// last (the ones) has a shift value.
 inline GramStats reshift(const GramStats& st, const std::vector<double>& new_shift) {
-  const index_t d = st.d, da = d + 2;
-  if (static_cast<index_t>(new_shift.size()) != d + 1) throw std::invalid_argument("shift has the wrong length");
+  const index_t da = st.dim(), one = da - 1;
+  if (static_cast<index_t>(new_shift.size()) != one) throw std::invalid_argument("shift has the wrong length");
   // z' = z + delta with delta = [c - c', c_y - c'_y, 0]; G' = G + m delta^T + delta m^T + S delta delta^T,
   // where m = G[:, one] and S = G[one, one].
   std::vector<double> delta(static_cast<std::size_t>(da), 0.0);
-  for (index_t j = 0; j <= d; ++j) delta[j] = st.shift[j] - new_shift[j];
+  for (index_t j = 0; j < one; ++j) delta[j] = st.shift[j] - new_shift[j];
   GramStats out = st;
   out.shift = new_shift;
-  const index_t one = d + 1;
   const double S = st.at(one, one);
   for (index_t i = 0; i < da; ++i) {
     for (index_t j = 0; j < da; ++j) {

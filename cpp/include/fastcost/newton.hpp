@@ -63,6 +63,7 @@ double inverse_norm1_estimate(index_t n, Solve solve, SolveT solve_t) {
 // statistics: about the weighted means with an intercept, about zero without.
 inline void normal_equations(const GramStats& st, bool fit_intercept, std::vector<double>& a, std::vector<double>& rhs,
                              double& syy) {
+  if (st.n_targets != 1) throw std::invalid_argument("the Gram solve takes one target's statistics (its (d + 2) block)");
   const index_t d = st.d, yi = d, one = d + 1;
   const double S = st.sum_weights();
   a.assign(static_cast<std::size_t>(d * d), 0.0);

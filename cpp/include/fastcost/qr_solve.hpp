@@ -296,6 +296,7 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
 // Rank-deficient (or numerically singular) systems get the minimum-norm
 // solution, like newton.
 inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+  if (st.n_targets != 1) throw std::invalid_argument("the qr solve takes one target's factor ((d + 2) square)");
   return st.extended() ? detail::solve_from_r<extended_t>(st, alpha, fit_intercept)
                        : detail::solve_from_r<double>(st, alpha, fit_intercept);
 }
@@ -312,6 +313,7 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
 // double actually keeps by 0-3.6; it costs one d x d triangular inverse.
 // NaN for a rank-deficient solve.
 inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool fit_intercept) {
+  if (st.n_targets != 1) throw std::invalid_argument("the digits estimate takes one target's factor");
   if (res.singular) return std::numeric_limits<double>::quiet_NaN();
   const index_t d = st.d, p = st.dim();
   std::vector<double> f;  // factor of [design, y], design = [1, x] or x, unshifted

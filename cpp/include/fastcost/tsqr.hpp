@@ -1,8 +1,8 @@
 // Tall-skinny QR (TSQR) for weighted least squares in one pass over X.
 //
-// For rows x_i, targets y_i and weights s_i the pass computes the upper
-// triangular R of the weighted, shifted, augmented design
-//     Z = diag(sqrt(s)) [1, X - c, y - c_y]          (n x p, p = d + 2)
+// For rows x_i, targets y_i (k of them; a 1-D y is k = 1) and weights s_i the
+// pass computes the upper triangular R of the weighted, shifted, augmented design
+//     Z = diag(sqrt(s)) [1, X - c, Y - c_Y]          (n x p, p = d + k + 1)
 // without forming Z: each shard streams its rows through a small packed block
 // B and folds it into a running R by Householder reflections of [R; B]
 // (compact WY form, so the bulk of the work is small matrix products on an
@@ -13,7 +13,9 @@
 // weighted centering and rows 1.. of R are the R of the centered problem; the
 // intercept never needs a second pass or a copy of X. Re-expressing R about
 // another shift only changes row 0 (exact), which is how Dask chunks merge. The
-// y column comes last, so R[p-1][p-1]^2 is the residual sum of squares.
+// y column comes last, so R[p-1][p-1]^2 is the residual sum of squares. With k
+// targets, target t's (d + 2) factor is R[0..d, 0..d] and R[0..d, d + 1 + t],
+// with the norm of R[d + 1..d + 1 + t, d + 1 + t] as its last diagonal entry.
 // Normal equations square the condition number; this factor does not.
 //
 // Precision: a backward-stable QR in double keeps about 16 - log10(k + k^2 tan t)
@@ -68,14 +70,15 @@ constexpr double kExtendedMinDigits = 9.5;
 
 struct TsqrStats {
   index_t d = 0;               // features
-  std::vector<double> shift;   // d + 1 values: c then c_y
+  index_t n_targets = 1;       // k: target columns after the features
+  std::vector<double> shift;   // d + k values: c then c_y
   std::vector<double> r;       // p x p, row-major, upper triangular, columns [1, x - c, y - c_y]
   std::vector<double> r_lo;    // empty, or the low parts of an extended-precision factor (r + r_lo)
   index_t n_rows = 0;          // rows summarized (weights may be zero)
   index_t n_nonzero = 0;       // rows with a positive weight (residual degrees of freedom)
   index_t n_shards = 0;
 
-  index_t dim() const { return d + 2; }
+  index_t dim() const { return d + n_targets + 1; }
   bool extended() const { return !r_lo.empty(); }
   double at(index_t i, index_t j) const { return r[i * dim() + j]; }
   double sum_weights() const { return at(0, 0) * at(0, 0); }
@@ -328,19 +331,24 @@ constexpr index_t block_rows() {
 }
 
 // Packs rows [i0, i0 + nb) as sqrt(s_i) [1, x_i - c, y_i - c_y] into the
-// column-major block B (ld mb), widened to Real; rows nb.. stay zero. Returns
-// the rows with s_i > 0.
+// column-major block B (ld mb), widened to Real; rows nb.. stay zero. Y is
+// rows x k (data null: zeros). Returns the rows with s_i > 0.
 template <class Real, class T>
-index_t qr_pack(const MatrixView<T>& X, const T* y, const T* sw, const double* shift, index_t i0, index_t nb,
-                Real* FASTCOST_RESTRICT B, index_t mb, Real* FASTCOST_RESTRICT root) {
-  const index_t d = X.cols;
+index_t qr_pack(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift, index_t i0,
+                index_t nb, Real* FASTCOST_RESTRICT B, index_t mb, Real* FASTCOST_RESTRICT root) {
+  const index_t d = X.cols, k = Y.cols;
   index_t nonzero = 0;
   for (index_t i = 0; i < nb; ++i) {
     const Real s = sw ? static_cast<Real>(sw[i0 + i]) : Real(1);
     nonzero += s > 0;
     root[i] = std::sqrt(s);
     B[i] = root[i];
-    B[(d + 1) * mb + i] = root[i] * ((y ? static_cast<Real>(y[i0 + i]) : Real(0)) - static_cast<Real>(shift[d]));
+  }
+  for (index_t t = 0; t < k; ++t) {
+    Real* bt = B + (d + 1 + t) * mb;
+    const Real ct = static_cast<Real>(shift[d + t]);
+    for (index_t i = 0; i < nb; ++i)
+      bt[i] = root[i] * ((Y.data ? static_cast<Real>(Y(i0 + i, t)) : Real(0)) - ct);
   }
   if (X.layout == Layout::RowMajor) {
     for (index_t i = 0; i < nb; ++i) {
@@ -356,7 +364,7 @@ index_t qr_pack(const MatrixView<T>& X, const T* y, const T* sw, const double* s
       for (index_t i = 0; i < nb; ++i) bj[i] = root[i] * (static_cast<Real>(xj[i]) - cj);
     }
   }
-  for (index_t j = 0; j < d + 2; ++j) std::fill(B + j * mb + nb, B + (j + 1) * mb, Real(0));
+  for (index_t j = 0; j < d + k + 1; ++j) std::fill(B + j * mb + nb, B + (j + 1) * mb, Real(0));
   return nonzero;
 }
 
@@ -389,9 +397,9 @@ std::vector<Real> colmajor_to_upper(const Real* c, index_t p) {
 
 // The sharded pass in working precision Real; fills st.r (and st.r_lo).
 template <class Real, class T>
-void tsqr_pass(const MatrixView<T>& X, const T* y, const T* sample_weight, index_t n_shards, int n_threads,
-               TsqrStats& st) {
-  const index_t n = X.rows, d = X.cols, p = d + 2;
+void tsqr_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sample_weight, index_t n_shards,
+               int n_threads, TsqrStats& st) {
+  const index_t n = X.rows, p = X.cols + Y.cols + 1;
   const Isa isa = active_isa();
   if (n_shards <= 0) n_shards = default_shard_count(n, p, p * p);
   const ShardPlan plan = make_plan(0, n, n_shards);
@@ -401,7 +409,7 @@ void tsqr_pass(const MatrixView<T>& X, const T* y, const T* sample_weight, index
   std::vector<index_t> nonzero(static_cast<std::size_t>(plan.n_shards), 0);
   const index_t block = block_rows<Real>();
   // QR does about 2.2x the multiply-adds of the Gram pass (see gram.hpp for the rate).
-  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d + 2) * static_cast<double>(d + 2) * 1.1 / 8e9, n_threads);
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(p) * static_cast<double>(p) * 1.1 / 8e9, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
     const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
@@ -413,7 +421,7 @@ void tsqr_pass(const MatrixView<T>& X, const T* y, const T* sample_weight, index
     for (index_t i0 = r0; i0 < r1; i0 += block) {
       if (cancel_requested()) throw Cancelled();
       const index_t nb = std::min(block, r1 - i0);
-      nonzero[s] += qr_pack<Real>(X, y, sample_weight, st.shift.data(), i0, nb, B.data(), mb, root.data());
+      nonzero[s] += qr_pack<Real>(X, Y, sample_weight, st.shift.data(), i0, nb, B.data(), mb, root.data());
       stack_block(isa, R, p, B.data(), mb, work.data());
     }
   });
@@ -428,26 +436,30 @@ void tsqr_pass(const MatrixView<T>& X, const T* y, const T* sample_weight, index
 
 }  // namespace detail
 
-// R factor of rows [0, n) of (X, y, sample_weight) in one sharded pass.
-// `shift` (d + 1 values) defaults to the first row and its target; pass zeros
-// for a model without intercept. y and sample_weight may be null. Extended
-// precision fills r_lo as well; Auto means Double here (the choice needs a solve).
+// R factor of rows [0, n) of (X, Y, sample_weight) in one sharded pass; Y is
+// n x k targets in any layout (data null: zeros). `shift` (d + k values)
+// defaults to the first row and its targets; pass zeros for a model without
+// intercept. sample_weight may be null. Extended precision fills r_lo as well;
+// Auto means Double here (the choice needs a solve).
 template <class T>
-TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample_weight, const double* shift,
-                             index_t n_shards, int n_threads, QrPrecision precision = QrPrecision::Double) {
+TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sample_weight,
+                             const double* shift, index_t n_shards, int n_threads,
+                             QrPrecision precision = QrPrecision::Double) {
   X.validate();
-  const index_t n = X.rows, d = X.cols, p = d + 2;
+  validate_targets(Y, X.rows);
+  const index_t n = X.rows, d = X.cols, k = Y.cols, p = d + k + 1;
   TsqrStats st;
   st.d = d;
+  st.n_targets = k;
   st.n_rows = n;
-  st.shift = choose_shift(X, y, shift);
+  st.shift = choose_shift(X, Y, shift);
   st.r.assign(static_cast<std::size_t>(p * p), 0.0);
   if (precision == QrPrecision::Extended) st.r_lo.assign(st.r.size(), 0.0);
   if (n == 0) return st;
   if (precision == QrPrecision::Extended) {
-    detail::tsqr_pass<extended_t>(X, y, sample_weight, n_shards, n_threads, st);
+    detail::tsqr_pass<extended_t>(X, Y, sample_weight, n_shards, n_threads, st);
   } else {
-    detail::tsqr_pass<double>(X, y, sample_weight, n_shards, n_threads, st);
+    detail::tsqr_pass<double>(X, Y, sample_weight, n_shards, n_threads, st);
   }
   for (double v : st.r) {
     if (!std::isfinite(v)) throw NonFiniteError("non-finite statistics");
@@ -455,10 +467,18 @@ TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample
   return st;
 }
 
+// One target y (or none: null).
+template <class T>
+TsqrStats compute_tsqr_stats(const MatrixView<T>& X, const T* y, const T* sample_weight, const double* shift,
+                             index_t n_shards, int n_threads, QrPrecision precision = QrPrecision::Double) {
+  return compute_tsqr_stats(X, target_column(y, X.rows), sample_weight, shift, n_shards, n_threads, precision);
+}
+
 namespace detail {
 
 // Re-expresses a factor about another shift. Column j of Z gains
-// (c_j - c'_j) times the ones column, so only row 0 of R changes: exact algebra.
+// (c_j - c'_j) times the ones column, so only row 0 of R changes: exact algebra,
+// the same for feature and target columns.
 template <class Real>
 TsqrStats tsqr_reshift(const TsqrStats& st, const std::vector<double>& new_shift) {
   const index_t p = st.dim();
@@ -490,7 +510,7 @@ TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
 }  // namespace detail
 
 inline TsqrStats tsqr_reshift(const TsqrStats& st, const std::vector<double>& new_shift) {
-  if (static_cast<index_t>(new_shift.size()) != st.d + 1) throw std::invalid_argument("shift has the wrong length");
+  if (static_cast<index_t>(new_shift.size()) != st.dim() - 1) throw std::invalid_argument("shift has the wrong length");
   return st.extended() ? detail::tsqr_reshift<extended_t>(st, new_shift) : detail::tsqr_reshift<double>(st, new_shift);
 }
 
@@ -499,6 +519,7 @@ inline TsqrStats tsqr_reshift(const TsqrStats& st, const std::vector<double>& ne
 // double would throw the low parts away.
 inline TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
   if (a.d != b.d) throw std::invalid_argument("cannot merge factors with different feature counts");
+  if (a.n_targets != b.n_targets) throw std::invalid_argument("cannot merge factors with different target counts");
   const index_t p = a.dim();
   if (static_cast<index_t>(a.r.size()) != p * p || static_cast<index_t>(b.r.size()) != p * p)
     throw std::invalid_argument("factor has the wrong size");
