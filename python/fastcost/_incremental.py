@@ -69,8 +69,11 @@ def partial_fit(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
     finish_report(est, backend, clock)
 
 
-def fit_from_statistics(est: Any, stats: SufficientStatistics) -> None:
-    """``est.fit_from_statistics``: solve from statistics, no data read."""
+def fit_from_statistics(
+    est: Any, stats: SufficientStatistics, passes: int = 0, where: str | None = None
+) -> None:
+    """``est.fit_from_statistics``: solve from statistics, no data read (``passes``:
+    those a caller made to build them, for ``n_passes_``)."""
     with fit_clock() as clock:
         est._check_params()
         if not isinstance(stats, SufficientStatistics):
@@ -81,13 +84,13 @@ def fit_from_statistics(est: Any, stats: SufficientStatistics) -> None:
                 f"{stats.kind!r} statistics are solved by solver={solver!r} (or 'auto'), "
                 f"not {est.solver!r}"
             )
-        backend = StatisticsBackend(
-            stats, resolve_n_threads(est.n_threads), f" from the statistics of {stats.n_rows} rows"
-        )
+        if where is None:
+            where = f" from the statistics of {stats.n_rows} rows"
+        backend = StatisticsBackend(stats, resolve_n_threads(est.n_threads), where)
         for name in ("feature_names_in_", "encoder_", "feature_names_out_"):
             est.__dict__.pop(name, None)
         run_fit(est, backend)
-        est.n_passes_ = 0
+        est.n_passes_ = passes
         est.statistics_ = stats
     finish_report(est, backend, clock)
 

@@ -78,6 +78,18 @@ def one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
+def penalty(name: str, value: Any) -> None:
+    """A finite real >= 0, or one per target of a 2-D y (a 1-D array-like of them)."""
+    if isinstance(value, list | tuple | np.ndarray):
+        a = np.asarray(value)
+        if a.ndim != 1 or a.size == 0 or a.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be a real number or a 1-D array of them, got {value!r}")
+        if not (np.isfinite(a).all() and (a >= 0).all()):
+            raise ValueError(f"{name} must hold finite values >= 0, got {value!r}")
+        return
+    real(0.0)(name, value)
+
+
 def random_state(name: str, value: Any) -> None:
     """None, an int or a numpy RandomState (scikit-learn's convention)."""
     if value is None or isinstance(value, np.random.RandomState):
@@ -110,7 +122,7 @@ def categorical_features(name: str, value: Any) -> None:
 
 #: ``fastcost.LinearRegression``.
 LINEAR_REGRESSION: dict[str, Param] = {
-    "alpha": Param(0.0, real(0.0)),
+    "alpha": Param(0.0, penalty),
     "fit_intercept": Param(True, boolean),
     "solver": Param("auto", one_of(SOLVERS)),
     "tol": Param(1e-6, real(0.0)),
@@ -129,6 +141,7 @@ LINEAR_REGRESSION: dict[str, Param] = {
     "device": Param("cpu", one_of(DEVICES)),
     "categorical_features": Param("from_dtype", categorical_features),
     "positive": Param(False, boolean),
+    "copy_X": Param(True, boolean),
 }
 
 #: ``fastcost.dask.LinearRegression``: the local parameters and where to run.

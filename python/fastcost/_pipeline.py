@@ -71,6 +71,11 @@ def solver_options(
     point the Keras Dense default is drawn from ``est.random_state``: a
     Glorot-uniform kernel and zero bias, then the shuffle seed.
     """
+    if np.ndim(est.alpha) > 0:
+        raise ValueError(
+            f"alpha holds {np.size(est.alpha)} values, one per target of a 2-D y; "
+            "this y has one target: pass a number"
+        )
     options: dict[str, Any] = {
         "alpha": float(est.alpha),
         "fit_intercept": bool(est.fit_intercept),

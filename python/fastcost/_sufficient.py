@@ -157,6 +157,28 @@ class SufficientStatistics:
 
     __add__ = merge
 
+    def target(self, t: int) -> SufficientStatistics:
+        """The statistics of target ``t`` alone (exact: a block of the Gram, or
+        the factor's [1, x] rows with target t's column and residual norm)."""
+        d, k = self.n_features, self.n_targets
+        if not 0 <= t < k:
+            raise IndexError(f"target {t} of {k}")
+        if k == 1:
+            return self
+        if self.kind == "gram":
+            idx = np.r_[np.arange(d), d + t, d + k]
+            matrix = self.matrix[np.ix_(idx, idx)].copy()
+        else:  # R of [1, x, Y]: R11 and column t; its norm below R11's rows, on the diagonal
+            R = self.matrix
+            matrix = np.zeros((d + 2, d + 2))
+            matrix[: d + 1, : d + 1] = R[: d + 1, : d + 1]
+            matrix[: d + 1, d + 1] = R[: d + 1, d + 1 + t]
+            matrix[d + 1, d + 1] = np.linalg.norm(R[d + 1 :, d + 1 + t])
+        shift = np.r_[self.shift[:d], self.shift[d + t]]
+        return SufficientStatistics(
+            self.kind, matrix, shift, d, self.n_rows, self.n_nonzero, self.dtype
+        )
+
     def core_dict(self) -> dict[str, Any]:
         """The dict ``_core.tsqr_merge`` / ``solve_r`` read (qr) or ``gram_stats`` returns."""
         key = "gram" if self.kind == "gram" else "r"
@@ -208,8 +230,8 @@ def check_batch(X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndar
     yy = np.asarray(y)
     if yy.dtype.kind not in "biuf":
         raise TypeError(f"y must hold numbers, got dtype {yy.dtype}")
-    if yy.ndim != 1 or yy.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have shape ({X.shape[0]},), got {yy.shape}")
+    if yy.ndim not in (1, 2) or yy.shape[0] != X.shape[0] or (yy.ndim == 2 and yy.shape[1] < 1):
+        raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, k), got {yy.shape}")
     if not np.isfinite(yy).all():
         i = int(np.flatnonzero(~np.isfinite(yy))[0])
         raise NonFiniteError(f"y contains NaN or infinity (first at row {i})")

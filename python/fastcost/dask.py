@@ -80,7 +80,7 @@ DASK_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
 DASK_PARAMETERS = frozenset(
     {"alpha", "fit_intercept", "solver", "tol", "max_iter", "batch_size", "learning_rate",
      "n_threads", "random_state", "n_shards", "compute_statistics", "standardize",
-     "prune", "prune_tol", "noise_augmentation", "categorical_features", "positive", "client", "scheduler",
+     "prune", "prune_tol", "noise_augmentation", "categorical_features", "positive", "copy_X", "client", "scheduler",
      "timeout"}
 )  # fmt: skip
 
@@ -410,6 +410,7 @@ class LinearRegression(_LocalLinearRegression):
         device: str = "cpu",
         categorical_features: Any = "from_dtype",
         positive: bool = False,
+        copy_X: bool = True,
         client: Any = None,
         scheduler: str | None = None,
         timeout: float = 10.0,
@@ -421,7 +422,7 @@ class LinearRegression(_LocalLinearRegression):
             compute_statistics=compute_statistics, standardize=standardize, prune=prune,
             prune_tol=prune_tol, noise_augmentation=noise_augmentation,
             qr_precision=qr_precision, device=device, categorical_features=categorical_features,
-            positive=positive,
+            positive=positive, copy_X=copy_X,
         )  # fmt: skip
         self.client = client
         self.scheduler = scheduler
@@ -514,6 +515,11 @@ class LinearRegression(_LocalLinearRegression):
         return Xd.map_blocks(
             _predict_task, self.coef_, float(self.intercept_), drop_axis=1, dtype=Xd.dtype
         )
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = False  # a 2-D y is fitted locally only, for now
+        return tags
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R² of the prediction (computed on the cluster for dask input)."""

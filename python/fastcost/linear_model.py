@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._categorical import finish_table_fit, predict_table, table_backend
+from ._multi_target import fit_multi_target, is_multi_target
 from ._params import LINEAR_REGRESSION, QR_PRECISIONS, SOLVERS, validate
 from ._pipeline import (
     AUTO_NEWTON_MAX_FEATURES,
@@ -205,6 +206,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         problem. ``auto`` and ``qr`` (its factor's Gram) run it too; with
         ``alpha``, weights and on Dask. Not with lbfgs, gd, sgd, standardize,
         prune, noise_augmentation, compute_statistics or device="cuda".
+    copy_X : bool, default=True
+        scikit-learn's parameter, for drop-in use: fastcost never writes into
+        X, y or the weights (the kernels read them in place), so neither value
+        copies or overwrites anything.
 
     Attributes
     ----------
@@ -276,6 +281,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         device: str = "cpu",
         categorical_features: Any = "from_dtype",
         positive: bool = False,
+        copy_X: bool = True,
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -296,6 +302,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.device = device
         self.categorical_features = categorical_features
         self.positive = positive
+        self.copy_X = copy_X
 
     # -- parameters -------------------------------------------------------------
 
@@ -344,6 +351,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         with unchanged_on_failure(self):
             for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES):  # a refit keeps none
                 self.__dict__.pop(name, None)
+            if is_multi_target(y):
+                self._check_params()
+                fit_multi_target(self, X, y, sample_weight, coef_init, intercept_init)
+                return self
+            self.__dict__.pop("n_targets_", None)
             with fit_clock() as clock:
                 self._check_params()
                 backend = self._backend(X, y, sample_weight)
@@ -424,8 +436,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if hasattr(self, "encoder_"):
             return predict_table(self, X)
         X = _validate_X(self, X, reset=False)
+        coef, intercept = self.coef_, self.intercept_
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error
-            pred = X @ self.coef_.astype(X.dtype, copy=False) + X.dtype.type(self.intercept_)
+            if coef.ndim == 2:  # several targets: (n, k)
+                pred = X @ coef.T.astype(X.dtype, copy=False) + intercept.astype(X.dtype)
+            else:
+                pred = X @ coef.astype(X.dtype, copy=False) + X.dtype.type(intercept)
         if not np.isfinite(pred).all():
             # NaN/inf in X always reaches the prediction (0 * inf is NaN), so X
             # is only scanned, without a temporary, when something is wrong.
@@ -452,6 +468,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.target_tags.multi_output = True
         return tags
 
 

@@ -1,0 +1,134 @@
+"""Several targets at once: y of shape (n, k), as scikit-learn's linear models take it.
+
+newton and qr on arrays in memory make one pass for all k targets: the
+statistics pass forms the Gram of ``[x - c, y_1 - c_1, ..., y_k - c_k, 1]``
+(or qr's factor of it), X^T Y inside it, and each target is then solved from
+its own (d + 2)-square block (:meth:`SufficientStatistics.target`) through the
+fit pipeline like any single-target fit, so every option (alpha per target,
+positive, standardize, prune, compute_statistics) applies per target. The
+iterative solvers, and other backends, fit the targets one after another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.validation import validate_data
+
+from ._sufficient import SufficientStatistics, batch_statistics, check_batch
+from ._threads import resolve_n_threads
+from ._validation import FLOAT_DTYPES, check_weights, kernel_layout
+from .resources import fit_clock
+
+#: Fitted attributes that become one entry (or row) per target.
+_PER_TARGET = (
+    "coef_", "intercept_", "n_iter_", "converged_", "rank_", "condition_number_",
+    "coef_stderr_", "intercept_stderr_", "residual_std_", "r2_", "dof_resid_",
+)  # fmt: skip
+
+
+def is_multi_target(y: Any) -> bool:
+    """Whether y is 2-D (an (n, 1) y too: scikit-learn keeps its shape)."""
+    return getattr(y, "ndim", None) == 2 or (
+        not hasattr(y, "ndim") and isinstance(y, list | tuple) and np.ndim(y) == 2
+    )
+
+
+def target_alphas(alpha: Any, k: int) -> np.ndarray:
+    """``alpha`` for each of k targets: a number, or k non-negative finite values."""
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim == 0:
+        return np.full(k, float(a))
+    if a.shape != (k,) or not np.isfinite(a).all() or (a < 0).any():
+        raise ValueError(f"alpha must be a number or {k} finite values >= 0 (one per target)")
+    return a
+
+
+def fit_multi_target(est: Any, X: Any, Y: Any, sample_weight: Any,
+                     coef_init: Any, intercept_init: Any) -> None:  # fmt: skip
+    """Fit every column of Y; set ``coef_`` (k, d), ``intercept_`` (k,) and the rest."""
+    if coef_init is not None or intercept_init is not None:
+        raise NotImplementedError("coef_init is not available with a 2-D y")
+    k = int(np.shape(Y)[1])
+    if k < 1:
+        raise ValueError("y has 0 columns")
+    alphas = target_alphas(est.alpha, k)
+    one_pass = (
+        est.solver in ("auto", "newton", "qr")
+        and est.device == "cpu"
+        and type(X) is not str
+        and _is_dense_array(X)
+    )
+    with fit_clock() as clock:
+        if one_pass:
+            X, Yv = validate_data(
+                est, X, Y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
+                ensure_all_finite=False, y_numeric=True, multi_output=True,
+            )  # fmt: skip
+            kind = "qr" if est.solver == "qr" else "gram"
+            X = kernel_layout(X)
+            Yv = np.asarray(Yv, dtype=np.float64).reshape(len(Yv), k)
+            sw = check_weights(sample_weight, X.shape[0], np.dtype(np.float64))
+            Xb, Yb, swb = check_batch(X, Yv, sw)
+            stats = batch_statistics(
+                kind, Xb, Yb, swb, None, int(est.n_shards or 0),
+                resolve_n_threads(est.n_threads), widen=False,
+            )  # fmt: skip
+            stats.dtype = str(X.dtype)
+            est.statistics_ = stats
+            fits = [_fit_target_from_stats(est, stats, t, alphas[t], k) for t in range(k)]
+            names = getattr(est, "feature_names_in_", None)
+        else:
+            Ya = np.asarray(Y)
+            fits = [
+                clone(est).set_params(alpha=float(alphas[t])).fit(X, Ya[:, t], sample_weight)
+                for t in range(k)
+            ]
+            names = getattr(fits[0], "feature_names_in_", None)
+    _gather(est, fits, names, one_pass, k, clock)
+
+
+def _is_dense_array(X: Any) -> bool:
+    import scipy.sparse as sp
+
+    if sp.issparse(X) or hasattr(X, "__cuda_array_interface__"):
+        return False
+    from ._categorical import is_table
+
+    return not is_table(X)
+
+
+def _fit_target_from_stats(est: Any, stats: SufficientStatistics, t: int, alpha: float,
+                           k: int) -> Any:  # fmt: skip
+    from ._incremental import fit_from_statistics
+
+    sub = clone(est).set_params(alpha=float(alpha))
+    fit_from_statistics(sub, stats.target(t), passes=1,
+                        where=f" for {k} targets from one pass")  # fmt: skip
+    return sub
+
+
+def _gather(est: Any, fits: list[Any], names: Any, one_pass: bool, k: int,
+            clock: fit_clock) -> None:  # fmt: skip
+    """The per-target fits as one multi-output model."""
+    first = fits[0]
+    for attr, value in first.__dict__.items():
+        if attr.endswith("_") and not attr.startswith("_") and attr not in _PER_TARGET:
+            setattr(est, attr, value)
+    for attr in _PER_TARGET:
+        if hasattr(first, attr):
+            values = [getattr(f, attr) for f in fits]
+            setattr(est, attr, np.stack([np.asarray(v) for v in values]))
+    est.n_passes_ = 1 if one_pass else int(sum(f.n_passes_ for f in fits))
+    est.n_targets_ = k
+    if names is not None:
+        est.feature_names_in_ = names
+    elif "feature_names_in_" in est.__dict__ and names is None:
+        del est.feature_names_in_
+    report = clock.report(
+        threads=first.fit_report_.max_threads, n_passes=est.n_passes_,
+        bytes_per_pass=getattr(first.fit_report_, "bytes_read", 0) or 0, flops=None,
+    )  # fmt: skip
+    est.fit_report_ = report

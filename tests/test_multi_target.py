@@ -1,0 +1,92 @@
+"""2-D targets (n, k) as scikit-learn takes them, against per-target fits and numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastcost import LinearRegression
+from helpers import make_problem, reference_fit
+
+
+def _targets(n=900, d=5, k=3, seed=51, weights=False):
+    X, y, s = make_problem(n, d, seed=seed, weights=weights)
+    rng = np.random.default_rng(seed)
+    Y = np.c_[y, X @ rng.standard_normal((d, k - 1)) - 3.0 + rng.standard_normal((n, k - 1))]
+    return X, Y, s
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+@pytest.mark.parametrize("solver", ["auto", "newton", "qr"])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_one_pass_for_all_targets_equals_each_target_alone(solver, weights, fit_intercept):
+    X, Y, s = _targets(weights=weights)
+    alphas = np.array([0.0, 0.1, 2.0])
+    model = LinearRegression(solver=solver, alpha=alphas, fit_intercept=fit_intercept)
+    model.fit(X, Y, sample_weight=s)
+    assert model.coef_.shape == (3, 5) and model.intercept_.shape == (3,)
+    assert model.n_passes_ == 1 and model.n_targets_ == 3
+    for t in range(3):
+        one = LinearRegression(solver=solver, alpha=alphas[t], fit_intercept=fit_intercept)
+        one.fit(X, Y[:, t], sample_weight=s)
+        assert _rel(model.coef_[t], one.coef_) < 1e-12
+        assert abs(model.intercept_[t] - one.intercept_) < 1e-12 * max(1, abs(one.intercept_))
+        w, b = reference_fit(X, Y[:, t], s, alpha=alphas[t], fit_intercept=fit_intercept)
+        assert _rel(model.coef_[t], w) < 1e-10
+    pred = model.predict(X)
+    assert pred.shape == (900, 3)
+    np.testing.assert_allclose(pred, X @ model.coef_.T + model.intercept_, rtol=1e-12)
+    assert "for 3 targets from one pass" in model.fit_info_
+
+
+def test_a_column_y_keeps_its_shape():
+    X, Y, _ = _targets()
+    model = LinearRegression().fit(X, Y[:, :1])
+    assert model.coef_.shape == (1, 5) and model.intercept_.shape == (1,)
+    assert model.predict(X).shape == (900, 1)
+    one = LinearRegression().fit(X, Y[:, 0])
+    assert _rel(model.coef_[0], one.coef_) < 1e-12
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_iterative_solvers_fit_each_target(solver):
+    X, Y, _ = _targets()
+    model = LinearRegression(solver=solver, tol=1e-10, max_iter=5000).fit(X, Y)
+    for t in range(3):
+        w, b = reference_fit(X, Y[:, t])
+        assert _rel(model.coef_[t], w) < 1e-6
+    assert model.n_passes_ >= 3
+
+
+@pytest.mark.parametrize("option", [dict(positive=True), dict(standardize=True, alpha=0.3),
+                                    dict(compute_statistics=True)])  # fmt: skip
+def test_options_apply_per_target(option):
+    X, Y, _ = _targets(seed=52)
+    model = LinearRegression(**option).fit(X, Y)
+    for t in range(3):
+        one = LinearRegression(**option).fit(X, Y[:, t])
+        assert _rel(model.coef_[t], one.coef_) < 1e-11
+        if "compute_statistics" in option:
+            assert _rel(model.coef_stderr_[t], one.coef_stderr_) < 1e-10
+
+
+def test_float32_keeps_its_dtype():
+    X, Y, _ = _targets()
+    model = LinearRegression().fit(X.astype(np.float32), Y.astype(np.float32))
+    assert model.coef_.dtype == np.float32
+    ref = LinearRegression().fit(X.astype(np.float32), Y[:, 1].astype(np.float32))
+    assert _rel(model.coef_[1], ref.coef_) < 1e-4
+
+
+def test_alpha_per_target_errors():
+    X, Y, _ = _targets()
+    with pytest.raises(ValueError, match="3 finite values"):
+        LinearRegression(alpha=[0.1, 0.2]).fit(X, Y)
+    with pytest.raises(ValueError, match="one per target"):
+        LinearRegression(alpha=[0.1, 0.2]).fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="finite values >= 0"):
+        LinearRegression(alpha=[0.1, -1.0, 0.0]).fit(X, Y)
