@@ -185,8 +185,9 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
         for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[i] - cj;
       }
     }
-    // The k target columns, then the ones. T(0) - c keeps the zero target's
-    // sign of zero what it always was.
+    // The k target columns, then the ones. Without targets the column is
+    // T(0) - c, not -c: the two differ in the sign of a zero, and the 1-D
+    // results stay bitwise what they were.
     if (Y.data && Y.layout == Layout::RowMajor) {
       for (index_t i = 0; i < nb; ++i) {
         const T* FASTCOST_RESTRICT yi = Y.row(i0 + i);
