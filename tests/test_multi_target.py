@@ -90,3 +90,32 @@ def test_alpha_per_target_errors():
         LinearRegression(alpha=[0.1, 0.2]).fit(X, Y[:, 0])
     with pytest.raises(ValueError, match="finite values >= 0"):
         LinearRegression(alpha=[0.1, -1.0, 0.0]).fit(X, Y)
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr"])
+def test_partial_fit_with_several_targets(solver):
+    X, Y, _ = _targets(seed=53)
+    model = LinearRegression(solver=solver, alpha=[0.0, 0.5, 1.0])
+    for a in range(0, 900, 250):
+        model.partial_fit(X[a : a + 250], Y[a : a + 250])
+    whole = LinearRegression(solver=solver, alpha=[0.0, 0.5, 1.0]).fit(X, Y)
+    assert model.coef_.shape == (3, 5) and model.n_batches_ == 4
+    assert model.statistics_.n_targets == 3 and model.statistics_.n_rows == 900
+    assert _rel(model.coef_, whole.coef_) < 1e-12
+    assert _rel(model.intercept_, whole.intercept_) < 1e-12
+
+
+def test_statistics_of_several_targets_merge_and_split():
+    from fastcost import SufficientStatistics
+
+    X, Y, _ = _targets(seed=54)
+    for kind in ("gram", "qr"):
+        a = SufficientStatistics.from_data(X[:400], Y[:400], kind=kind)
+        b = SufficientStatistics.from_data(X[400:], Y[400:], kind=kind)
+        total = a + b
+        assert total.n_targets == 3
+        for t in range(3):
+            one = SufficientStatistics.from_data(X, Y[:, t], kind=kind)
+            m1 = LinearRegression().fit_from_statistics(total.target(t))
+            m2 = LinearRegression().fit_from_statistics(one)
+            assert _rel(m1.coef_, m2.coef_) < 1e-12

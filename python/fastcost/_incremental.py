@@ -57,15 +57,22 @@ def partial_fit(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
         batch = batch_statistics(kind, X, y, sw, shift, int(est.n_shards or 0), threads)
         stats = batch if stats is None else stats.merge(batch)
         n_batches = int(est.__dict__.get("n_batches_", 0)) + 1
-        backend = StatisticsBackend(
-            stats, threads,
-            f" from the statistics of {stats.n_rows} rows in {n_batches} batch(es) (partial_fit)",
-            batch_rows=X.shape[0], batch_bytes=X.nbytes + y.nbytes,
-        )  # fmt: skip
-        run_fit(est, backend)
-        est.statistics_ = stats
-        est.n_batches_ = n_batches
-        est.n_passes_ = 1  # this batch's pass; earlier rows are not read again
+        est.statistics_, est.n_batches_ = stats, n_batches
+        if np.ndim(y) == 2:  # several targets: each solved from its block, below
+            backend = None
+        else:
+            backend = StatisticsBackend(
+                stats, threads,
+                f" from the statistics of {stats.n_rows} rows in {n_batches} batch(es) (partial_fit)",
+                batch_rows=X.shape[0], batch_bytes=X.nbytes + y.nbytes,
+            )  # fmt: skip
+            run_fit(est, backend)
+            est.n_passes_ = 1  # this batch's pass; earlier rows are not read again
+    if backend is None:
+        from ._multi_target import solve_targets
+
+        solve_targets(est, stats, clock, f" in {n_batches} batch(es) (partial_fit)")
+        return
     finish_report(est, backend, clock)
 
 
@@ -103,7 +110,7 @@ def _validate_batch(est: Any, X: Any, y: Any, *, first: bool) -> tuple[np.ndarra
     try:
         return validate_data(  # type: ignore[no-any-return]
             est, X, y, reset=first, dtype=list(FLOAT_DTYPES), order=None,
-            ensure_all_finite=False, y_numeric=True,
+            ensure_all_finite=False, y_numeric=True, multi_output=np.ndim(y) == 2,
         )  # fmt: skip
     except ValueError as exc:
         if "could not convert" in str(exc):

@@ -29,6 +29,10 @@ _PER_TARGET = (
 )  # fmt: skip
 
 
+#: What the multi-target fit sets itself (the per-target fits' own are not copied).
+_KEEP = (*_PER_TARGET, "statistics_", "n_batches_")
+
+
 def is_multi_target(y: Any) -> bool:
     """Whether y is 2-D (an (n, 1) y too: scikit-learn keeps its shape)."""
     return getattr(y, "ndim", None) == 2 or (
@@ -78,7 +82,7 @@ def fit_multi_target(est: Any, X: Any, Y: Any, sample_weight: Any,
             )  # fmt: skip
             stats.dtype = str(X.dtype)
             est.statistics_ = stats
-            fits = [_fit_target_from_stats(est, stats, t, alphas[t], k) for t in range(k)]
+            fits = [_fit_target_from_stats(est, stats, t, alphas[t], k, "") for t in range(k)]
             names = getattr(est, "feature_names_in_", None)
         else:
             Ya = np.asarray(Y)
@@ -100,13 +104,22 @@ def _is_dense_array(X: Any) -> bool:
     return not is_table(X)
 
 
+def solve_targets(est: Any, stats: SufficientStatistics, clock: fit_clock, where: str) -> None:
+    """Every target of multi-target statistics solved and set on ``est`` (partial_fit)."""
+    k = stats.n_targets
+    alphas = target_alphas(est.alpha, k)
+    names = getattr(est, "feature_names_in_", None)
+    fits = [_fit_target_from_stats(est, stats, t, alphas[t], k, where) for t in range(k)]
+    _gather(est, fits, names, True, k, clock)
+
+
 def _fit_target_from_stats(est: Any, stats: SufficientStatistics, t: int, alpha: float,
-                           k: int) -> Any:  # fmt: skip
+                           k: int, where: str) -> Any:  # fmt: skip
     from ._incremental import fit_from_statistics
 
     sub = clone(est).set_params(alpha=float(alpha))
     fit_from_statistics(sub, stats.target(t), passes=1,
-                        where=f" for {k} targets from one pass")  # fmt: skip
+                        where=f" for {k} targets from one pass{where}")  # fmt: skip
     return sub
 
 
@@ -115,7 +128,7 @@ def _gather(est: Any, fits: list[Any], names: Any, one_pass: bool, k: int,
     """The per-target fits as one multi-output model."""
     first = fits[0]
     for attr, value in first.__dict__.items():
-        if attr.endswith("_") and not attr.startswith("_") and attr not in _PER_TARGET:
+        if attr.endswith("_") and not attr.startswith("_") and attr not in _KEEP:
             setattr(est, attr, value)
     for attr in _PER_TARGET:
         if hasattr(first, attr):

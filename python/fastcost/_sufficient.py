@@ -93,8 +93,9 @@ class SufficientStatistics:
         X, y, sw = check_batch(X, y, sample_weight)
         if shift is not None:
             shift = np.asarray(shift, dtype=np.float64)
-            if shift.shape != (X.shape[1] + 1,) or not np.isfinite(shift).all():
-                raise ValueError(f"shift must be {X.shape[1] + 1} finite values")
+            width = X.shape[1] + (y.shape[1] if y.ndim == 2 else 1)
+            if shift.shape != (width,) or not np.isfinite(shift).all():
+                raise ValueError(f"shift must be {width} finite values (features, then targets)")
         from ._threads import resolve_n_threads
 
         return batch_statistics(
