@@ -113,11 +113,13 @@ class StreamSource:
     weight: str | None
     batch_rows: int
     n_rows: int | None = None
-    _datasets: dict[str, Any] = field(default_factory=dict)
+    #: Categorical feature columns (text, dictionary, or declared) and the declared ones.
+    categorical: list[str] = field(default_factory=list)
+    declared: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, source: Any, target: str, columns: Any, weight: str | None,
-             fmt: str | None, batch_rows: int | None) -> StreamSource:  # fmt: skip
+             fmt: str | None, batch_rows: int | None, declared: Any = None) -> StreamSource:  # fmt: skip
         ds = _import_pyarrow()
         files = _files(source)
         fmt = _format_of(files, fmt)
@@ -133,9 +135,13 @@ class StreamSource:
             raise ValueError(f"{files[0]} has no column(s) {missing}; its columns are {names}")
         if not features:
             raise ValueError("no feature column: pass columns=[...]")
-        _check_numeric(schema, [*features, *wanted], files[0])
+        declared = [] if declared is None or isinstance(declared, str) else list(declared)
+        unknown = [c for c in declared if c not in features]
+        if unknown:
+            raise ValueError(f"categorical_features {unknown} are not feature columns")
+        categorical = _check_types(schema, features, wanted, declared, files[0])
         rows = batch_rows or max(1024, BATCH_BYTES // (8 * len(features)))
-        src = cls(files, fmt, features, target, weight, int(rows))
+        src = cls(files, fmt, features, target, weight, int(rows), None, categorical, declared)
         src.n_rows = src._count_rows()
         return src
 
@@ -151,10 +157,15 @@ class StreamSource:
         except Exception:
             return None  # the pass itself names the unreadable file
 
-    def batches(self, with_x: bool = True) -> Iterator[tuple[str, int, Any]]:
-        """(file, row offset of the batch in the dataset, record batch), in order."""
-        cols = (self.features if with_x else []) + [self.target]
-        cols += [self.weight] if self.weight else []
+    def batches(self, with_x: bool = True, columns: list[str] | None = None
+                ) -> Iterator[tuple[str, int, Any]]:  # fmt: skip
+        """(file, row offset of the batch in the dataset, record batch), in order:
+        the features (``with_x``), target and weights, or just ``columns``."""
+        if columns is not None:
+            cols = list(columns)
+        else:
+            cols = (self.features if with_x else []) + [self.target]
+            cols += [self.weight] if self.weight else []
         offset = 0
         for path in self.files:
             try:
@@ -232,24 +243,32 @@ def _with_target(table: Any, src: StreamSource) -> Any:
     return table.append_column(src.target, pa.array(np.zeros(table.num_rows)))
 
 
-def _check_numeric(schema: Any, names: list[str], path: str) -> None:
+def _check_types(schema: Any, features: list[str], wanted: list[str], declared: list[str],
+                 path: str) -> list[str]:  # fmt: skip
+    """The categorical features (text, dictionary, declared); an error for a column
+    of another type (dates, lists, ...) or a non-numeric target or weight."""
     import pyarrow as pa
 
+    from ._streaming_tables import is_categorical_type
+
+    def numeric(t: Any) -> bool:
+        return bool(pa.types.is_integer(t) or pa.types.is_floating(t)
+                    or pa.types.is_boolean(t) or pa.types.is_decimal(t))  # fmt: skip
+
+    categorical = [
+        n for n in features if n in declared or is_categorical_type(schema.field(n).type)
+    ]
     bad = [
         f"{n} ({schema.field(n).type})"
-        for n in names
-        if not (
-            pa.types.is_integer(schema.field(n).type)
-            or pa.types.is_floating(schema.field(n).type)
-            or pa.types.is_boolean(schema.field(n).type)
-            or pa.types.is_decimal(schema.field(n).type)
-        )
+        for n in [*features, *wanted]
+        if not numeric(schema.field(n).type) and (n in wanted or n not in categorical)
     ]
     if bad:
         raise TypeError(
-            f"fit_dataset reads numeric and boolean columns; {path} has {', '.join(bad)} "
-            "(drop them with columns=[...])"
+            f"fit_dataset reads numeric, boolean and text (categorical) columns; {path} has "
+            f"{', '.join(bad)} (drop them with columns=[...])"
         )
+    return categorical
 
 
 class _Progress:
@@ -506,11 +525,34 @@ def fit_dataset(
     if est.device != "cpu":
         raise NotImplementedError("fit_dataset runs on device='cpu'")
     with fit_clock() as clock:
-        src = StreamSource.open(source, target, columns, sample_weight, format, batch_rows)
-        backend = _StreamBackend(est, src, progress)
-        run_fit(est, backend)
-        est.n_passes_ = backend.reads
-        if backend._stats:
-            est.statistics_ = backend.stats
+        src = StreamSource.open(source, target, columns, sample_weight, format, batch_rows,
+                                est.categorical_features)  # fmt: skip
+        backend: Any
+        if src.categorical:
+            backend = _fit_mixed(est, src, progress)
+        else:
+            backend = _StreamBackend(est, src, progress)
+            run_fit(est, backend)
+            est.n_passes_ = backend.reads
+            if backend._stats:
+                est.statistics_ = backend.stats
     finish_report(est, backend, clock)
     return est
+
+
+def _fit_mixed(est: Any, src: StreamSource, progress: bool) -> Any:
+    """newton over a dataset with categorical columns (``_streaming_tables``)."""
+    from ._categorical import finish_table_fit
+    from ._streaming_tables import StreamMixedBackend
+
+    def bar(label: str) -> _Progress:
+        return _Progress(src.n_rows, progress, label)
+
+    backend: Any = StreamMixedBackend(est, src, progress, bar)
+    run_fit(est, backend)
+    est.encoder_ = backend.encoder
+    finish_table_fit(est, backend)
+    est.n_passes_ = backend.reads
+    est.n_features_in_ = len(src.features)
+    est.feature_names_in_ = np.asarray(src.features, dtype=object)
+    return backend
