@@ -49,6 +49,12 @@ FORMATS = {
 #: start-up, small enough that a few batches in flight stay far below the data.
 BATCH_BYTES = 32 << 20
 
+#: Rows the kernels read at a time: a block of feature values (3.2 MB at 100
+#: float64 columns) copied out of a record batch is still in cache when the
+#: kernel reads it; a whole batch is not, and the decoding of the next batches
+#: running beside the kernel evicts it.
+BLOCK_ROWS = 4096
+
 #: Solvers fit_dataset runs: newton and qr in one pass, lbfgs and gd one pass per evaluation.
 STREAM_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
 
@@ -157,10 +163,17 @@ class StreamSource:
         except Exception:
             return None  # the pass itself names the unreadable file
 
-    def batches(self, with_x: bool = True, columns: list[str] | None = None
-                ) -> Iterator[tuple[str, int, Any]]:  # fmt: skip
+    def batches(self, with_x: bool = True, columns: list[str] | None = None,
+                prefetch: bool = False) -> Iterator[tuple[str, int, Any]]:  # fmt: skip
         """(file, row offset of the batch in the dataset, record batch), in order:
-        the features (``with_x``), target and weights, or just ``columns``."""
+        the features (``with_x``), target and weights, or just ``columns``.
+        ``prefetch``: read on a thread of its own, two batches ahead, so that the
+        reading and the kernels overlap."""
+        if prefetch:
+            return _prefetch(self.batches(with_x, columns), depth=2)
+        return self._batches(with_x, columns)
+
+    def _batches(self, with_x: bool, columns: list[str] | None) -> Iterator[tuple[str, int, Any]]:
         if columns is not None:
             cols = list(columns)
         else:
@@ -181,6 +194,30 @@ class StreamSource:
                 if isinstance(exc, NonFiniteError):
                     raise
                 raise ValueError(f"cannot read {path}: {exc}") from exc
+
+    def blocks(self, batch: Any, buf: np.ndarray, with_x: bool = True
+               ) -> Iterator[tuple[int, np.ndarray | None, np.ndarray, np.ndarray | None]]:  # fmt: skip
+        """(first row, X, y, weights) of blocks of at most ``len(buf)`` rows of a
+        batch; X is a view of ``buf`` (Fortran-ordered float64), refilled per block."""
+        import pyarrow as pa
+
+        def values(name: str) -> np.ndarray:
+            return np.asarray(  # a view of the batch's buffer for float64 without nulls
+                batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            )
+
+        cols = [values(name) for name in self.features] if with_x else []
+        y = values(self.target)
+        sw = values(self.weight) if self.weight else None
+        step = buf.shape[0]
+        for a in range(0, batch.num_rows, step):
+            b = min(a + step, batch.num_rows)
+            X = None
+            if with_x:
+                X = buf[: b - a]
+                for j, col in enumerate(cols):
+                    X[:, j] = col[a:b]
+            yield a, X, np.ascontiguousarray(y[a:b]), None if sw is None else sw[a:b]
 
     def arrays(self, batch: Any, buf: np.ndarray | None, with_x: bool = True
                ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:  # fmt: skip
@@ -232,6 +269,54 @@ def _scan_options(fmt: str) -> dict[str, Any]:
         return {}
     ds = _import_pyarrow()
     return {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
+
+
+def _prefetch(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """``items`` produced on a thread, up to ``depth`` ahead; its errors are raised
+    here, and the thread stops when the consumer does (an error, a break)."""
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", end))
+        except BaseException as exc:  # handed to the consumer
+            put(("error", exc))
+
+    thread = threading.Thread(target=run, name="fastcost-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+
+
+def compute_threads(n_threads: int) -> int:
+    """Kernel threads beside the reading thread: one core is left to decoding
+    (OpenMP threads preempted by it stall at every barrier)."""
+    return max(1, n_threads - 1)
 
 
 def _with_target(table: Any, src: StreamSource) -> Any:
@@ -326,19 +411,20 @@ def stream_statistics(src: StreamSource, kind: str, n_threads: int, progress: _P
                       ) -> SufficientStatistics:  # fmt: skip
     """One pass: every batch's statistics about the first row, added in order."""
     total: SufficientStatistics | None = None
-    buf = np.empty((src.batch_rows, len(src.features)), order="F")
-    for path, offset, batch in src.batches():
-        X, y, sw = src.arrays(batch, buf)
-        try:
-            X, y, sw = check_batch(X, y, sw)
-            part = batch_statistics(
-                kind, X, y, sw, None if total is None else total.shift, 0, n_threads
-            )
-        except (NonFiniteError, ValueError) as exc:
-            if isinstance(exc, NonFiniteError) or "NaN" in str(exc):
-                raise _nonfinite_error(path, offset, src, X, y, sw, exc) from exc
-            raise ValueError(f"{path}: {exc}") from exc
-        total = part if total is None else total.merge(part)
+    buf = np.empty((min(BLOCK_ROWS, src.batch_rows), len(src.features)), order="F")
+    threads = compute_threads(n_threads)
+    for path, offset, batch in src.batches(prefetch=True):
+        for a, X, y, sw in src.blocks(batch, buf):
+            try:
+                X, y, sw = check_batch(X, y, sw)
+                part = batch_statistics(
+                    kind, X, y, sw, None if total is None else total.shift, 1, threads
+                )
+            except (NonFiniteError, ValueError) as exc:
+                if isinstance(exc, NonFiniteError) or "NaN" in str(exc):
+                    raise _nonfinite_error(path, offset + a, src, X, y, sw, exc) from exc
+                raise ValueError(f"{path}: {exc}") from exc
+            total = part if total is None else total.merge(part)
         progress.add(batch.num_rows)
     progress.close()
     if total is None:
@@ -353,9 +439,10 @@ class _StreamPass:
     takes_row_sample = False  # random row blocks would each cost a read of their file
 
     def __init__(self, src: StreamSource, n_threads: int, progress: bool) -> None:
-        self.src, self.threads, self.progress = src, n_threads, progress
+        self.src, self.progress = src, progress
+        self.threads = compute_threads(n_threads)
         self.n_features, self.dtype = len(src.features), "float64"
-        self.buf = np.empty((src.batch_rows, self.n_features), order="F")
+        self.buf = np.empty((min(BLOCK_ROWS, src.batch_rows), self.n_features), order="F")
         self.reads = 0
         self.n_rows = src.n_rows if src.n_rows is not None else self._count()
 
@@ -366,14 +453,14 @@ class _StreamPass:
         label = f"pass {self.reads + 1}" if with_x else "totals"
         bar = _Progress(self.n_rows, self.progress, label)
         total = None
-        for path, offset, batch in self.src.batches(with_x):
-            X, y, sw = self.src.arrays(batch, self.buf, with_x)
-            if X is None:
-                X = np.empty((batch.num_rows, self.n_features))
-            if not (np.isfinite(y).all() and (sw is None or np.isfinite(sw).all())):
-                raise _nonfinite_error(path, offset, self.src, None, y, sw, ValueError())
-            part = task(X, y, sw, *args)
-            total = part if total is None else combine(total, part)
+        for path, offset, batch in self.src.batches(with_x, prefetch=True):
+            for a, X, y, sw in self.src.blocks(batch, self.buf, with_x):
+                if X is None:  # the totals read y and the weights only
+                    X = self.buf[: len(y)]
+                if not (np.isfinite(y).all() and (sw is None or np.isfinite(sw).all())):
+                    raise _nonfinite_error(path, offset + a, self.src, None, y, sw, ValueError())
+                part = task(X, y, sw, *args)
+                total = part if total is None else combine(total, part)
             bar.add(batch.num_rows)
         bar.close()
         if with_x:
