@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "fastcost/categorical.hpp"
 #include "fastcost/data_pass.hpp"
 #include "fastcost/fit_types.hpp"
 #include "fastcost/gd.hpp"
@@ -229,16 +228,21 @@ void sparse_probe_rows(const CsrView<T, I>& X, const T* y, const T* sw, const do
   for (int q = 0; q < P; ++q) tail[1 + K + q] += luu[q];
 }
 
-// Shards of at least 4096 rows and 65536 nonzeros, at most 64: from the shape only.
-inline index_t sparse_shard_count(index_t rows, index_t nnz) {
-  return std::max<index_t>(1, std::min<index_t>({64, rows / 4096, nnz / 65536}));
+// Shards of at least 4096 rows and 65536 nonzeros, at most 64, and their
+// partials (`width` doubles each) together at most about X's stored values:
+// from the shape only.
+inline index_t sparse_shard_count(index_t rows, index_t nnz, index_t width) {
+  const index_t by_memory = std::max<index_t>(nnz, 4 * width) / std::max<index_t>(width, 1);
+  return std::max<index_t>(1, std::min<index_t>({64, rows / 4096, nnz / 65536, by_memory}));
 }
 
 }  // namespace detail
 
 // probe_sums (loss_grad.hpp) over sparse X: one read of the nonzeros for up to
-// kMaxProbes probes, sharded by rows and reduced in shard order (reduce_shards:
-// the same bits for any thread count; memory: one d-wide partial per thread).
+// kMaxProbes probes, sharded by rows, one partial per shard in one parallel
+// region (waking a team once per pass, not once per wave of shards: on a loaded
+// machine each wake costs milliseconds), reduced in shard order: the same bits
+// for any thread count.
 template <class T, class I>
 ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, const std::vector<Probe>& probes,
                             index_t n_shards, int n_threads) {
@@ -249,7 +253,7 @@ ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, con
   if (n == 0) return res;
   const int P = K * (K + 1) / 2;
   const index_t width = K * d + 1 + K + P;
-  const ShardPlan plan = make_plan(0, n, n_shards > 0 ? n_shards : detail::sparse_shard_count(n, X.nnz()));
+  const ShardPlan plan = make_plan(0, n, n_shards > 0 ? n_shards : detail::sparse_shard_count(n, X.nnz(), width));
   const double* wp[kMaxProbes] = {};
   double bt[kMaxProbes] = {};
   bool my[kMaxProbes] = {};
@@ -263,13 +267,19 @@ ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, con
   // Memory-bound: ~nnz (sizeof(T) + sizeof(I)) bytes and K gathers a nonzero.
   const double seconds = static_cast<double>(X.nnz()) * static_cast<double>(sizeof(T) + sizeof(I) + 4 * K) / 1e10;
   const int threads = threads_for_work(seconds, n_threads);
-  std::vector<double> total(static_cast<std::size_t>(width));
-  reduce_shards(plan.n_shards, threads, width, total.data(), [&](index_t s, double* out) {
+  std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
+  for_each_shard(plan, threads, [&](index_t s) {
     const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
+    double* out = partials.data() + s * width;
     if (K == 1) detail::sparse_probe_rows<1>(X, y, sw, wp, bt, my, r0, r1, out);
     if (K == 2) detail::sparse_probe_rows<2>(X, y, sw, wp, bt, my, r0, r1, out);
     if (K == 3) detail::sparse_probe_rows<3>(X, y, sw, wp, bt, my, r0, r1, out);
   });
+  std::vector<double> total(partials.begin(), partials.begin() + width);
+  for (index_t s = 1; s < plan.n_shards; ++s) {
+    const double* p = partials.data() + s * width;
+    for (index_t j = 0; j < width; ++j) total[j] += p[j];
+  }
   std::copy(total.begin(), total.begin() + K * d, res.sum_ux.begin());
   detail::unpack_probe_scalars(total.data() + K * d, K, order, res);
   return res;
