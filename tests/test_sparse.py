@@ -286,11 +286,12 @@ def test_nonfinite_data_is_named(bad, fmt):
     X, y, _ = make_sparse()
     X = X.asformat(fmt)
     X.data[5] = bad
-    i, j = np.argwhere(~np.isfinite(X.toarray()))[0] if fmt == "csr" else (None, None)
+    # The first bad stored value: in row order for CSR, column order for CSC.
+    bad_cells = np.argwhere(~np.isfinite(X.toarray() if fmt == "csr" else X.toarray().T))
+    i, j = bad_cells[0] if fmt == "csr" else bad_cells[0][::-1]
     with pytest.raises(NonFiniteError, match="X contains NaN or infinity") as err:
         LinearRegression().fit(X, y)
-    if fmt == "csr":
-        assert f"row {i}, column {j}" in str(err.value)
+    assert f"row {i}, column {j}" in str(err.value)
     assert isinstance(err.value, ValueError)
     model = LinearRegression(alpha=0.01).fit(make_sparse()[0], y)
     with pytest.raises(ValueError, match="NaN or infinity"):

@@ -40,6 +40,9 @@ from .resources import ResourceReport, fit_clock
 
 _ACCEPT = ("csr", "csc")
 
+#: Values per block of the finiteness check.
+_FINITE_BLOCK = 1 << 20
+
 
 def as_csr(X: Any) -> Any:
     """X as a canonical CSR matrix or array (sorted, unique column indices per row)
@@ -55,19 +58,21 @@ def as_csr(X: Any) -> Any:
 
 
 def check_finite(X: Any) -> None:
-    """A NonFiniteError (a ValueError) naming the first NaN/inf stored value of X."""
-    bad = ~np.isfinite(X.data)
-    if not bad.any():
-        return
-    k = int(np.argmax(bad))
-    if X.format == "csr":
-        i, j = int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
-    else:  # csc
-        i, j = int(X.indices[k]), int(np.searchsorted(X.indptr, k, side="right")) - 1
-    raise NonFiniteError(
-        f"X contains NaN or infinity (at row {i}, column {j}); "
-        "clean it first, e.g. with fastcost.preprocessing"
-    )
+    """A NonFiniteError (a ValueError) naming the first NaN/inf stored value of X.
+
+    Blocks of ``_FINITE_BLOCK`` values: a temporary of 1 MB, not one the size of X."""
+    data = X.data
+    for start in range(0, len(data), _FINITE_BLOCK):
+        block = np.isfinite(data[start : start + _FINITE_BLOCK])
+        if block.all():
+            continue
+        k = start + int(np.argmin(block))
+        pos = int(np.searchsorted(X.indptr, k, side="right")) - 1
+        i, j = (pos, int(X.indices[k])) if X.format == "csr" else (int(X.indices[k]), pos)
+        raise NonFiniteError(
+            f"X contains NaN or infinity (at row {i}, column {j}); "
+            "clean it first, e.g. with fastcost.preprocessing"
+        )
 
 
 def _validate(est: Any, X: Any, y: Any = None, *, reset: bool) -> Any:
