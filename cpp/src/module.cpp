@@ -42,4 +42,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_qr(m);
   bindings::bind_preprocess(m);
   bindings::bind_categorical(m);
+  bindings::bind_sparse(m);
 }

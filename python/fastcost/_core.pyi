@@ -237,3 +237,36 @@ def fit_mixed(
     solver: str,
     options: FitOptions,
 ) -> FitResult: ...
+
+# bind_sparse.cpp: CSR matrices (data, indices, indptr, shape), never densified
+def sparse_gram_stats(
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    shape: tuple[int, int],
+    y: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
+    shift: npt.ArrayLike | None = None,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def sparse_probe_sums(
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    shape: tuple[int, int],
+    y: np.ndarray | None,
+    probes: Sequence[tuple[npt.ArrayLike | None, float, bool]],
+    sample_weight: np.ndarray | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def fit_sparse(
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    shape: tuple[int, int],
+    y: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    solver: str,
+    options: FitOptions,
+) -> FitResult: ...

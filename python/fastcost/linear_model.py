@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -415,6 +416,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         return self
 
     def _backend(self, X: Any, y: Any, sample_weight: Any) -> Backend:
+        if sp.issparse(X):  # read as CSR, never densified
+            from ._sparse import SparseBackend
+
+            return SparseBackend(self, X, y, sample_weight)
         table = table_backend(self, X, y, sample_weight)
         if table is not None:  # a dataframe: typed column by column, categoricals coded
             return table  # type: ignore[no-any-return]
@@ -435,6 +440,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             return _gpu.predict(self, X)
         if hasattr(self, "encoder_"):
             return predict_table(self, X)
+        if sp.issparse(X):
+            from ._sparse import predict_sparse
+
+            return predict_sparse(self, X)
         X = _validate_X(self, X, reset=False)
         coef, intercept = self.coef_, self.intercept_
         with np.errstate(over="ignore", invalid="ignore"):  # reported below as an error
@@ -468,6 +477,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 

@@ -44,13 +44,33 @@ struct SplitMix64 {
 
 namespace detail {
 
-// One epoch of mini-batch SGD over rows in `order`. Per batch: gradient of
-// mean_batch(s r^2) + alpha |w|^2, then w -= lr * grad (Keras' SGD without
-// momentum). Returns sum over batches of (batch size * batch loss).
+// The rows of a dense X as sgd_epoch_rows reads them: x_i^T w and g += a x_i.
 template <class T, int W>
-FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, const std::uint32_t* order, index_t batch,
-                                    T lr, T alpha, T* w, T* b, bool fit_intercept, T* g, double* epoch_loss) {
-  const index_t n = X.rows, d = X.cols;
+struct DenseSgdRows {
+  MatrixView<T> X;
+  FASTCOST_INLINE T dot(index_t i, const T* w) const {
+    if (X.layout == Layout::RowMajor) return simd::dot<T, W>(X.row(i), w, X.cols);
+    T r = 0;
+    for (index_t j = 0; j < X.cols; ++j) r += X(i, j) * w[j];
+    return r;
+  }
+  FASTCOST_INLINE void axpy(T* g, T a, index_t i) const {
+    if (X.layout == Layout::RowMajor) {
+      simd::axpy<T, W>(g, a, X.row(i), X.cols);
+    } else {
+      for (index_t j = 0; j < X.cols; ++j) g[j] += a * X(i, j);
+    }
+  }
+};
+
+// One epoch of mini-batch SGD over n rows of d columns in `order`, whatever
+// holds the rows (DenseSgdRows here; sparse.hpp's CSR rows). Per batch:
+// gradient of mean_batch(s r^2) + alpha |w|^2, then w -= lr * grad (Keras' SGD
+// without momentum). Returns sum over batches of (batch size * batch loss).
+template <class T, class Rows>
+FASTCOST_INLINE void sgd_epoch_rows(const Rows& X, index_t n, index_t d, const T* y, const T* sw,
+                                    const std::uint32_t* order, index_t batch, T lr, T alpha, T* w, T* b,
+                                    bool fit_intercept, T* g, double* epoch_loss) {
   double total = 0.0;
   for (index_t k0 = 0; k0 < n; k0 += batch) {
     // An epoch over a large X takes a while: honour Ctrl-C between batches.
@@ -60,23 +80,13 @@ FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, co
     T gb = 0, loss = 0;
     for (index_t k = k0; k < k0 + nb; ++k) {
       const auto i = static_cast<index_t>(order[k]);
-      T r;
-      if (X.layout == Layout::RowMajor) {
-        r = simd::dot<T, W>(X.row(i), w, d);
-      } else {
-        r = 0;
-        for (index_t j = 0; j < d; ++j) r += X(i, j) * w[j];
-      }
+      T r = X.dot(i, w);
       r += *b - y[i];
       const T s = sw ? sw[i] : T(1);
       const T sr = s * r;
       loss += sr * r;
       gb += sr;
-      if (X.layout == Layout::RowMajor) {
-        simd::axpy<T, W>(g, sr, X.row(i), d);
-      } else {
-        for (index_t j = 0; j < d; ++j) g[j] += sr * X(i, j);
-      }
+      X.axpy(g, sr, i);
     }
     const T inv = T(1) / static_cast<T>(nb);
     T pen = 0;
@@ -86,6 +96,13 @@ FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, co
     if (fit_intercept) *b -= lr * T(2) * gb * inv;
   }
   *epoch_loss = total;
+}
+
+template <class T, int W>
+FASTCOST_INLINE void sgd_epoch_body(MatrixView<T> X, const T* y, const T* sw, const std::uint32_t* order, index_t batch,
+                                    T lr, T alpha, T* w, T* b, bool fit_intercept, T* g, double* epoch_loss) {
+  sgd_epoch_rows<T>(DenseSgdRows<T, W>{X}, X.rows, X.cols, y, sw, order, batch, lr, alpha, w, b, fit_intercept, g,
+                    epoch_loss);
 }
 
 FASTCOST_MULTIVERSION(sgd_epoch, sgd_epoch_body)

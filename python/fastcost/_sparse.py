@@ -1,0 +1,208 @@
+"""scipy.sparse X without densifying it: the fit pipeline's backend for sparse
+matrices and arrays (CSR, CSC; other formats are converted to CSR).
+
+The compiled kernels (``cpp/include/fastcost/sparse.hpp``) read the CSR arrays
+(data, indices, indptr) in place:
+
+- newton: one pass forms the augmented Gram from each row's nonzeros
+  (``_core.sparse_gram_stats``, the layout of ``_core.gram_stats``), shifted by
+  0 for X and ``y[0]`` for y, and ``_core.solve_stats`` solves it unchanged. Its
+  memory is the (d + 2)^2 Gram: ``solver="auto"`` takes newton only up to
+  ``AUTO_NEWTON_MAX_FEATURES`` features, lbfgs above.
+- lbfgs, gd: the compiled loops of dense data over a sparse data pass
+  (``SparsePass``); sgd: the same recipe over sparse rows
+  (``_core.fit_sparse``), equal to dense sgd up to rounding.
+- qr is not available.
+
+Copies: CSC (and COO, LIL, ...) X is converted to CSR once, a copy of its
+nonzeros; X with unsorted or duplicate column indices is copied once and made
+canonical; data of another dtype is converted once to float64. A canonical
+float32/float64 CSR matrix is read in place. ``standardize`` works with newton
+(it acts on the Gram) but not with the iterative solvers, which would have to
+center the rows and so densify them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from . import _core
+from ._pipeline import AUTO_NEWTON_MAX_FEATURES, choose_solver
+from ._result import SolveResult
+from ._statistics import gram_to_factor
+from ._threads import resolve_n_threads
+from ._validation import FLOAT_DTYPES, check_weights
+from .exceptions import DivergenceError, NonFiniteError
+from .resources import ResourceReport, fit_clock
+
+_ACCEPT = ("csr", "csc")
+
+#: Values per block of the finiteness check.
+_FINITE_BLOCK = 1 << 20
+
+
+def as_csr(X: Any) -> Any:
+    """X as a canonical CSR matrix or array (sorted, unique column indices per row)
+    whose indices and indptr share one integer dtype; copied only when it is not."""
+    if X.format != "csr":
+        X = X.tocsr()  # one copy of the nonzeros (CSC's are ordered by column)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()  # also sorts each row's indices
+    if X.indices.dtype != X.indptr.dtype:
+        X = type(X)((X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), shape=X.shape)
+    return X
+
+
+def check_finite(X: Any) -> None:
+    """A NonFiniteError (a ValueError) naming the first NaN/inf stored value of X.
+
+    Blocks of ``_FINITE_BLOCK`` values: a temporary of 1 MB, not one the size of X."""
+    data = X.data
+    for start in range(0, len(data), _FINITE_BLOCK):
+        block = np.isfinite(data[start : start + _FINITE_BLOCK])
+        if block.all():
+            continue
+        k = start + int(np.argmin(block))
+        pos = int(np.searchsorted(X.indptr, k, side="right")) - 1
+        i, j = (pos, int(X.indices[k])) if X.format == "csr" else (int(X.indices[k]), pos)
+        raise NonFiniteError(
+            f"X contains NaN or infinity (at row {i}, column {j}); "
+            "clean it first, e.g. with fastcost.preprocessing"
+        )
+
+
+def _validate(est: Any, X: Any, y: Any = None, *, reset: bool) -> Any:
+    """scikit-learn's checks for sparse X (and y): CSR or CSC, float32/float64."""
+    kwargs: dict[str, Any] = {
+        "accept_sparse": _ACCEPT,
+        "dtype": list(FLOAT_DTYPES),
+        "ensure_all_finite": False,  # checked below, naming the cell
+        "reset": reset,
+    }
+    if y is None:
+        X = validate_data(est, X, **kwargs)
+        check_finite(X)
+        return X
+    X, y = validate_data(est, X, y, y_numeric=True, **kwargs)
+    check_finite(X)
+    return X, y
+
+
+def predict_sparse(est: Any, X: Any) -> np.ndarray:
+    """``X @ coef_ + intercept_`` for sparse X, without densifying it."""
+    X = _validate(est, X, reset=False)
+    pred = np.asarray(X @ est.coef_.astype(X.dtype, copy=False)).reshape(-1)
+    return pred + X.dtype.type(est.intercept_)
+
+
+class SparseBackend:
+    """The fit pipeline's backend (``_pipeline.Backend``) for scipy.sparse X:
+    CSR arrays read in place by the compiled kernels."""
+
+    solvers: tuple[str, ...] = ("newton", "lbfgs", "gd", "sgd")
+    witness: np.ndarray | None = None
+
+    def __init__(self, est: Any, X: Any, y: Any, sample_weight: Any) -> None:
+        if est.device != "cpu":
+            raise NotImplementedError(
+                f"device={est.device!r} does not take scipy.sparse X; use device='cpu'"
+            )
+        if not isinstance(est.categorical_features, str):
+            raise ValueError("categorical_features applies to dataframes, not to scipy.sparse X")
+        X, y = _validate(est, X, y, reset=True)
+        self.X = as_csr(X)
+        self.n_samples, self.n_features = self.X.shape
+        self.dtype = np.dtype(self.X.dtype)
+        self.y = np.ascontiguousarray(y, dtype=self.dtype)
+        self.sw = check_weights(sample_weight, self.n_samples, self.dtype)
+        self.n_threads = resolve_n_threads(est.n_threads)
+        self.n_shards = int(est.n_shards or 0)
+
+    def _csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+        return self.X.data, self.X.indices, self.X.indptr, (self.n_samples, self.n_features)
+
+    # -- the protocol ------------------------------------------------------------
+
+    def auto_solver(self) -> tuple[str, str]:
+        solver = choose_solver(self.n_samples, self.n_features)
+        if solver == "newton" and self.n_features > AUTO_NEWTON_MAX_FEATURES:
+            d = self.n_features
+            return "lbfgs", f": the {d} x {d} Gram of sparse X is too large for newton"
+        return solver, ""
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        if solver == "newton":
+            gram, shift = self._gram()
+            factor = None
+            if want_factor:
+                factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": self._nonzero()}
+            result = SolveResult.from_core(
+                _core.solve_stats(gram, shift, options["alpha"], options["fit_intercept"]), factor
+            )
+            result.n_passes = 1
+            return result
+        if options.get("standardize"):
+            raise NotImplementedError(
+                f"standardize=True with solver={solver!r} would densify sparse X; "
+                "use solver='newton' (standardized through its Gram) or scale X's columns"
+            )
+        if solver == "sgd" and (options.get("noise_var") or options.get("frozen") is not None):
+            raise NotImplementedError(
+                "sgd on sparse X does not support noise_augmentation or prune; use lbfgs"
+            )
+        opts = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)
+        try:
+            out = _core.fit_sparse(*self._csr(), self.y, self.sw, solver, _core.FitOptions(**opts))
+        except (NonFiniteError, DivergenceError) as exc:
+            # X was checked finite: the sums overflowed, or sgd diverged.
+            if isinstance(exc, DivergenceError):
+                raise
+            raise NonFiniteError(
+                f"numerical overflow in {solver}: X holds no NaN or infinity, but its "
+                "values (or y's) are too large for the sums; rescale X or y"
+            ) from exc
+        return SolveResult.from_core(out)
+
+    def statistics(self, solver: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        if solver != "newton":
+            raise NotImplementedError(f"{solver}'s statistics are not available for sparse X")
+        return self._gram()
+
+    def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The regression statistics' factor from one Gram pass (qr is not available)."""
+        gram, shift = self._gram()
+        return {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": self._nonzero()}
+
+    def where(self) -> str:
+        return " on scipy.sparse X"
+
+    def attributes(self) -> dict[str, Any]:
+        return {}
+
+    def report(self, clock: fit_clock, n_passes: int, flops: float | None) -> ResourceReport:
+        X = self.X
+        nbytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + self.y.nbytes
+        return clock.report(
+            threads=self.n_threads, n_passes=n_passes, bytes_per_pass=nbytes, flops=flops
+        )
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _gram(self) -> tuple[np.ndarray, np.ndarray]:
+        st = _core.sparse_gram_stats(*self._csr(), self.y, self.sw, None, self.n_threads)
+        gram = st["gram"]
+        # X is finite, so only overflow makes the Gram non-finite, and a
+        # non-finite entry implies a non-finite diagonal (Cauchy-Schwarz).
+        if not np.isfinite(np.diagonal(gram)).all():
+            raise NonFiniteError(
+                "numerical overflow: X holds no NaN or infinity, but the sums of squares "
+                "exceed float64's range; rescale X or y"
+            )
+        return gram, np.asarray(st["shift"])
+
+    def _nonzero(self) -> int:
+        return self.n_samples if self.sw is None else int(np.count_nonzero(self.sw))
