@@ -95,7 +95,10 @@ def _validate(est: Any, X: Any, y: Any = None, *, reset: bool) -> Any:
 def predict_sparse(est: Any, X: Any) -> np.ndarray:
     """``X @ coef_ + intercept_`` for sparse X, without densifying it."""
     X = _validate(est, X, reset=False)
-    pred = np.asarray(X @ est.coef_.astype(X.dtype, copy=False)).reshape(-1)
+    coef = est.coef_.astype(X.dtype, copy=False)
+    if coef.ndim == 2:  # several targets: (n, k)
+        return np.asarray(X @ coef.T) + np.asarray(est.intercept_, dtype=X.dtype)
+    pred = np.asarray(X @ coef).reshape(-1)
     return pred + X.dtype.type(est.intercept_)
 
 
