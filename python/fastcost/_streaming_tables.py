@@ -72,8 +72,7 @@ def scan_levels(src: Any, progress: Any) -> TableEncoder:
     for c, levels in zip(encoder.categorical_names_, encoder.levels_, strict=True):
         if missing[c]:  # the encoder saw one null per column: the note with the real count
             warnings.warn(
-                f"column {c!r}: {missing[c]} missing value(s) form their own level "
-                f"{levels[-1]!r}",
+                f"column {c!r}: {missing[c]} missing value(s) form their own level {levels[-1]!r}",
                 UserWarning,
                 stacklevel=3,
             )

@@ -519,6 +519,7 @@ class LinearRegression(_LocalLinearRegression):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = False  # a 2-D y is fitted locally only, for now
+        tags.input_tags.sparse = False  # sparse chunks: not yet
         return tags
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
