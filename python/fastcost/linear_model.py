@@ -209,9 +209,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         a step stops where a coefficient reaches 0; converged when the
         projected gradient meets ``tol``), also with standardize, prune and
         noise_augmentation. ``auto`` runs newton, or lbfgs above 1000
-        features. With ``alpha``, weights, categorical columns and on Dask.
-        Not with sgd, compute_statistics or device="cuda"; standardize, prune
-        and noise_augmentation only with lbfgs or gd.
+        features. With ``alpha``, weights, categorical columns and on Dask;
+        on device="cuda" with lbfgs or gd. Not with sgd or
+        compute_statistics; standardize, prune and noise_augmentation only
+        with lbfgs or gd.
     copy_X : bool, default=True
         scikit-learn's parameter, for drop-in use: fastcost never writes into
         X, y or the weights (the kernels read them in place), so neither value
