@@ -161,6 +161,26 @@ def test_standardize(solver, alpha, fit_intercept):
     _assert_close(model, w, b)
 
 
+def test_ill_conditioned_lbfgs_keeps_its_memory():
+    """No intercept, large column means, standardize: the Hessian has a few huge
+    eigenvalues that L-BFGS captures in a few steps. Releasing held coefficients
+    on every sign change of the gradient restarted that memory at each step and
+    took thousands of iterations; the face is now nearly solved first."""
+    rng = np.random.default_rng(1)
+    n, d = 3000, 60
+    Z = rng.standard_normal((n, d))
+    X = (Z + 0.5 * Z[:, [0]]) * np.logspace(-1, 1, d) + rng.uniform(-30, 30, d)
+    y = X @ (rng.standard_normal(d) / np.logspace(-1, 1, d)) + rng.standard_normal(n)
+    model = LinearRegression(
+        positive=True, solver="lbfgs", standardize=True, alpha=0.01, fit_intercept=False,
+        tol=1e-10, max_iter=1000,
+    ).fit(X, y)  # fmt: skip
+    sigma = X.std(axis=0)
+    w, b = _nnls_reference(X, y, None, 0.01, False, ridge_scale=sigma)
+    assert 0 < np.count_nonzero(w) < d
+    _assert_close(model, w, b, rtol=5e-6)  # condition ~1e7: tol=1e-10 leaves ~1e-6
+
+
 @pytest.mark.parametrize("solver", ITERATIVE)
 def test_noise_augmentation_is_a_ridge_term(solver):
     X, y, _ = _signed_problem(13)

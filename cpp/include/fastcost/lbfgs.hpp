@@ -285,8 +285,9 @@ inline void lbfgs_direction(detail::LbfgsHistory& hist, const SamplePrecondition
 
 // positive: the L-BFGS direction on the free coordinates. The memory restarts
 // whenever the binding set changes (its pairs are secants of the free block of
-// the Hessian only), and steepest descent on the free coordinates replaces a
-// direction that would take a coefficient at 0 below it.
+// the Hessian only). A free coefficient at 0 has g_j < 0, so dropping the
+// direction's entry that would take it below 0 only adds descent
+// (SignConstraint::clip_at_zero); the pairs stay secants of the free block.
 inline void free_direction(detail::LbfgsHistory& hist, const SamplePreconditioner& pc, index_t d,
                            SignConstraint& signs, const std::vector<double>& theta, const std::vector<double>& g,
                            double gtol, std::vector<double>& gf, std::vector<double>& dir) {
@@ -295,10 +296,7 @@ inline void free_direction(detail::LbfgsHistory& hist, const SamplePreconditione
   signs.restrict(gf);
   lbfgs_direction(hist, pc, d, signs, gf, dir);
   signs.restrict(dir);
-  if (!signs.feasible(theta, dir)) {
-    hist.clear();
-    for (std::size_t j = 0; j < dir.size(); ++j) dir[j] = -gf[j];
-  }
+  signs.clip_at_zero(theta, dir);
 }
 
 // lbfgs recomputes the gradient from the data at least every this many steps.

@@ -1,8 +1,10 @@
 // positive=True in lbfgs and gd: the coefficients of theta (never the
 // intercept) held >= 0 by an active set that both loops share. A coefficient
-// at 0 whose gradient pushes it below is held there (the binding set B); the
-// search direction lives on the free coordinates, and a step stops where the
-// first free coordinate reaches 0, which lands there exactly.
+// at 0 whose gradient pushes it below is held there (the binding set B) until
+// the free coordinates are about optimal on that face; the search direction
+// lives on the free coordinates, and a step stops where the first free
+// coordinate reaches 0, which lands there exactly. Converged when the
+// projected gradient meets the loops' tolerance (the KKT conditions).
 #pragma once
 
 #include <algorithm>
@@ -45,15 +47,35 @@ class SignConstraint {
     return m;
   }
 
-  // B = {j : theta_j = 0 and g_j > -slack}: a coordinate whose gradient would
-  // move it out of 0 by less than `slack` (well under the tolerance) is held
-  // too, so that B settles near a degenerate optimum. True if B changed.
+  // Updates B; true if it changed. A coefficient at 0 whose gradient is
+  // > -slack joins B (slack, well under the tolerance, holds it there near a
+  // degenerate optimum too). One in B with g_j <= -slack leaves it only once
+  // the free coordinates are about optimal on the face (their max |g| at most
+  // the largest such violation): releasing on every sign change of g would
+  // restart lbfgs' memory at each step on ill-conditioned data and zig-zag.
   bool bind(const std::vector<double>& theta, const std::vector<double>& g, double slack) {
     bool changed = false;
     for (index_t j = 0; j < d_; ++j) {
-      const char b = !is_frozen(j) && theta[j] <= 0.0 && g[j] > -slack ? 1 : 0;
-      changed = changed || b != bound_[j];
-      bound_[j] = b;
+      if (!bound_[j] && !is_frozen(j) && theta[j] <= 0.0 && g[j] > -slack) {
+        bound_[j] = 1;
+        changed = true;
+      }
+    }
+    double violation = 0.0, free_max = 0.0;
+    for (std::size_t j = 0; j < g.size(); ++j) {
+      if (static_cast<index_t>(j) < d_ && bound_[j]) {
+        violation = std::max(violation, -g[j]);
+      } else {
+        free_max = std::max(free_max, std::fabs(g[j]));
+      }
+    }
+    if (violation >= slack && free_max <= violation) {
+      for (index_t j = 0; j < d_; ++j) {
+        if (bound_[j] && g[j] <= -slack) {
+          bound_[j] = 0;
+          changed = true;
+        }
+      }
     }
     return changed;
   }
@@ -65,12 +87,11 @@ class SignConstraint {
     }
   }
 
-  // Whether a direction (zero on B) leaves the free coordinates at 0 feasible.
-  bool feasible(const std::vector<double>& theta, const std::vector<double>& dir) const {
+  // dir_j = 0 where it would take a coefficient at 0 below it.
+  void clip_at_zero(const std::vector<double>& theta, std::vector<double>& dir) const {
     for (index_t j = 0; j < d_; ++j) {
-      if (theta[j] <= 0.0 && dir[j] < 0.0) return false;
+      if (theta[j] <= 0.0 && dir[j] < 0.0) dir[j] = 0.0;
     }
-    return true;
   }
 
   // The longest step along dir that keeps the coefficients >= 0 (infinite
