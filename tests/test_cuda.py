@@ -150,6 +150,25 @@ def test_cuda_python_path_reports_nonfinite_data_with_a_stand_in(stand_in):
         LinearRegression(device="cuda", solver="lbfgs").fit(X, np.arange(20.0))
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_cuda_python_path_passes_positive_with_a_stand_in(stand_in, solver):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((400, 5))
+    y = X @ np.array([1.0, -2.0, 0.5, -1.0, 2.0]) + 0.1 * rng.standard_normal(400)
+    kw = {"solver": solver, "positive": True, "tol": 1e-10, "max_iter": 5000}
+    model = LinearRegression(device="cuda", **kw).fit(X, y)
+    cpu = LinearRegression(**kw).fit(X, y)
+    assert (model.coef_ >= 0).all() and np.count_nonzero(model.coef_ == 0) >= 2
+    np.testing.assert_array_equal(model.coef_, cpu.coef_)
+
+
+@pytest.mark.parametrize("solver", ["auto", "newton", "sgd"])
+def test_cuda_positive_needs_lbfgs_or_gd(solver):
+    model = LinearRegression(device="cuda", solver=solver, positive=True)
+    with pytest.raises(ValueError, match="positive=True with device='cuda'"):
+        model.fit(np.ones((4, 2)), np.ones(4))
+
+
 # ---- on a GPU ---------------------------------------------------------------------------
 
 
@@ -196,6 +215,18 @@ def test_loss_grad_matches_cpu(dtype, order, d):
     for g, c in zip(gpu[:3], cpu[:3], strict=True):
         assert abs(g - c) <= tol * max(1.0, abs(c))
     np.testing.assert_allclose(gpu[3], cpu[3], rtol=0, atol=tol * np.abs(cpu[3]).max())
+
+
+@needs_gpu
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_positive_matches_cpu(solver):
+    X, y, w = _data()
+    y = y - X @ np.where(np.arange(X.shape[1]) % 2 == 0, 2.0, 0.0)  # some coefficients bind
+    params = dict(solver=solver, positive=True, tol=1e-10, max_iter=20_000)
+    cpu = LinearRegression(**params).fit(X, y, sample_weight=w)
+    gpu = LinearRegression(device="cuda", **params).fit(X, y, sample_weight=w)
+    assert (gpu.coef_ >= 0).all() and np.array_equal(gpu.coef_ == 0, cpu.coef_ == 0)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-6, atol=1e-6 * np.abs(cpu.coef_).max())
 
 
 @needs_gpu

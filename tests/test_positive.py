@@ -70,10 +70,8 @@ def test_positive_with_partial_fit_equals_one_fit():
 @pytest.mark.parametrize(
     "params",
     [
-        dict(solver="lbfgs"),
-        dict(solver="gd"),
         dict(solver="sgd"),
-        dict(standardize=True),
+        dict(standardize=True),  # auto: newton (lbfgs and gd take it)
         dict(compute_statistics=True),
     ],  # fmt: skip
 )

@@ -218,6 +218,7 @@ int pick_device(const py::object& X, const py::object& y, const py::object& sw) 
 // objective, which does).
 void check_device_options(const FitOptions& opt, const std::string& solver) {
   if (opt.standardize) throw py::value_error("standardize is not available on the CUDA device");
+  bindings::check_positive_solver(opt, solver);
   if ((solver == "newton" || solver == "sgd") && (opt.noise_var != 0.0 || !opt.frozen.empty())) {
     throw py::value_error("noise_var and frozen are not available with solver='" + solver + "' on the CUDA device");
   }

@@ -136,6 +136,7 @@ FitResult fit_mixed_impl(const py::array& X, const py::object& codes, const py::
   if (!a.y) throw py::value_error("y is required");
   const CategoricalView cats = categorical_view(codes, n_levels, drop_first, a.X.rows);
   check_fit_options(opt, a.X.cols + cats.expanded_width());
+  check_positive_solver(opt, solver);
   if (a.X.rows == 0) throw py::value_error("X has no rows");
   if (solver == "lbfgs") return run_released([&] { return fit_mixed_lbfgs<T>(a.X, cats, a.y, a.sw, opt); });
   if (solver == "gd") return run_released([&] { return fit_mixed_gd<T>(a.X, cats, a.y, a.sw, opt); });

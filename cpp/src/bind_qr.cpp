@@ -102,6 +102,7 @@ py::tuple fit_qr_impl(const py::array& X, const py::object& y, const py::object&
   const T *yp = a.y, *sp = a.sw;
   if (v.rows == 0) throw py::value_error("X has no rows");
   check_fit_options(opt, v.cols);
+  check_positive_solver(opt, "qr");
   const QrPrecision precision = precision_from(precision_name, true);
   TsqrStats st;
   QrPrecisionChoice choice;

@@ -153,6 +153,7 @@ FitResult fit_impl(const py::array& X, const py::object& y, const py::object& sw
   const MatrixView<T>& v = a.X;
   const T *yp = a.y, *sp = a.sw;
   check_fit_options(opt, v.cols);
+  check_positive_solver(opt, solver);
   if (v.rows == 0) throw py::value_error("X has no rows");
   FitResult r;
   if (solver == "newton") {

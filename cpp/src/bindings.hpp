@@ -119,7 +119,7 @@ inline FitOptions fit_options_from(const py::kwargs& o) {
   static const char* const known[] = {"alpha", "fit_intercept", "tol", "max_iter", "history", "batch_size",
                                       "learning_rate", "seed", "n_threads", "n_shards", "coef_init",
                                       "intercept_init", "standardize", "init_standardized", "noise_var",
-                                      "frozen"};
+                                      "frozen", "positive"};
   for (const auto& item : o) {
     const std::string key = py::str(item.first);
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
@@ -148,6 +148,7 @@ inline FitOptions fit_options_from(const py::kwargs& o) {
   if (has("standardize")) opt.standardize = py::cast<bool>(o["standardize"]);
   if (has("init_standardized")) opt.init_standardized = py::cast<bool>(o["init_standardized"]);
   if (has("noise_var")) opt.noise_var = py::cast<double>(o["noise_var"]);
+  if (has("positive")) opt.positive = py::cast<bool>(o["positive"]);
   if (has("frozen")) {
     const std::vector<double> f = any_double_vector(o["frozen"], "frozen");
     opt.frozen.resize(f.size());  // nonzero: held at coefficient 0
@@ -162,6 +163,14 @@ inline FitOptions fit_options_from(const py::kwargs& o) {
   if (!(opt.learning_rate > 0.0)) throw py::value_error("learning_rate must be > 0");
   if (opt.n_shards < 0) throw py::value_error("n_shards must be >= 0");
   return opt;
+}
+
+// positive is an option of the lbfgs and gd loops (nonnegative.hpp); newton and
+// qr reach it through their statistics (fastcost._nnls), sgd not at all.
+inline void check_positive_solver(const FitOptions& opt, const std::string& solver) {
+  if (opt.positive && solver != "lbfgs" && solver != "gd") {
+    throw py::value_error("positive=True is an option of solver 'lbfgs' and 'gd' only, not '" + solver + "'");
+  }
 }
 
 // The options' vectors against X's d columns.
@@ -297,6 +306,7 @@ inline void bind_types(py::module_& m) {
       .def_readonly("n_shards", &FitOptions::n_shards)
       .def_readonly("standardize", &FitOptions::standardize)
       .def_readonly("noise_var", &FitOptions::noise_var)
+      .def_readonly("positive", &FitOptions::positive)
       .def_property_readonly("coef_init", [](const FitOptions& o) -> py::object {
         if (!o.has_init) return py::none();
         return vector_array(o.coef_init);

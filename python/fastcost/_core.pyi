@@ -19,6 +19,7 @@ class FitOptions:
     n_shards: int
     standardize: bool
     noise_var: float
+    positive: bool
     coef_init: npt.NDArray[np.float64] | None
     def __init__(
         self,
@@ -39,6 +40,7 @@ class FitOptions:
         init_standardized: bool = ...,
         noise_var: float = ...,
         frozen: npt.ArrayLike | None = ...,
+        positive: bool = ...,
     ) -> None: ...
 
 class FitResult:

@@ -114,10 +114,14 @@ def _unsupported(est: Any) -> None:
         ("prune", est.prune),
         ("noise_augmentation", est.noise_augmentation > 0),
         ("compute_statistics", est.compute_statistics),
-        ("positive", est.positive),
     ):
         if active:
             raise ValueError(f"{name} is not available with device='cuda' yet; use device='cpu'")
+    if est.positive and est.solver not in ("lbfgs", "gd"):
+        raise ValueError(
+            "positive=True with device='cuda' runs in solver='lbfgs' or 'gd' (the device "
+            "has no Lawson-Hanson solve); use one of them or device='cpu'"
+        )
 
 
 class CudaBackend:

@@ -192,7 +192,11 @@ def run_fit(
         result = _solve(backend, solver, options, prep, want_factor)
     fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
     if positive:
-        fit_info += "; non-negative coefficients (Lawson-Hanson on the normal equations)"
+        fit_info += "; non-negative coefficients " + (
+            "(Lawson-Hanson on the normal equations)"
+            if solver in ("newton", "qr")
+            else "(projected: an active set on the free coefficients)"
+        )
     if solver == "newton" and not positive:
         result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
     if result.notes:
@@ -269,17 +273,25 @@ def solve_positive(
     backend: Backend, solver: str, options: dict[str, Any], prep: FitPreprocessing,
     want_factor: bool,
 ) -> SolveResult:  # fmt: skip
-    """``positive=True``: one statistics pass, then Lawson-Hanson (``_nnls``)."""
+    """``positive=True``: newton and qr make one statistics pass, then
+    Lawson-Hanson (``_nnls``); lbfgs and gd hold the coefficients >= 0 inside
+    their compiled loops (an active set), with the preprocessing steps folded in
+    as without the constraint."""
     from ._nnls import nnls_from_gram
 
+    if want_factor:
+        raise NotImplementedError("positive=True is not available with compute_statistics")
+    if solver in ("lbfgs", "gd"):
+        return _solve(backend, solver, dict(options, positive=True), prep, want_factor)
     if solver not in ("newton", "qr"):
         raise NotImplementedError(
-            f"positive=True runs on newton's or qr's statistics, not solver={solver!r}"
+            f"positive=True runs on newton's or qr's statistics or in lbfgs and gd, "
+            f"not solver={solver!r}"
         )
-    if prep.active or want_factor:
+    if prep.active:
         raise NotImplementedError(
-            "positive=True is not available with standardize, prune, noise_augmentation "
-            "or compute_statistics"
+            "positive=True with standardize, prune or noise_augmentation needs "
+            "solver='lbfgs' or 'gd'"
         )
     stats, shift = backend.statistics(solver, options)
     gram = np.asarray(stats, dtype=np.float64)

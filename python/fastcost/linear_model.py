@@ -201,12 +201,19 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     positive : bool, default=False
         Constrain the coefficients to be >= 0 (scikit-learn's ``positive``; the
-        intercept is free). newton's one pass of statistics, then an
+        intercept is free). newton and qr: one pass of statistics, then an
         active-set (Lawson-Hanson) solve on the d x d normal equations
-        (``fastcost._nnls``): equal to ``scipy.optimize.nnls`` on the same
-        problem. ``auto`` and ``qr`` (its factor's Gram) run it too; with
-        ``alpha``, weights and on Dask. Not with lbfgs, gd, sgd, standardize,
-        prune, noise_augmentation, compute_statistics or device="cuda".
+        (``fastcost._nnls``), equal to ``scipy.optimize.nnls`` on the same
+        problem. lbfgs and gd: a projected active-set method inside their
+        loops, for wide data (coefficients at 0 whose gradient pushes them
+        below are held there, the direction lives on the free coefficients,
+        a step stops where a coefficient reaches 0; converged when the
+        projected gradient meets ``tol``), also with standardize, prune and
+        noise_augmentation. ``auto`` runs newton, or lbfgs above 1000
+        features. With ``alpha``, weights, categorical columns and on Dask;
+        on device="cuda" with lbfgs or gd. Not with sgd or
+        compute_statistics; standardize, prune and noise_augmentation only
+        with lbfgs or gd.
     copy_X : bool, default=True
         scikit-learn's parameter, for drop-in use: fastcost never writes into
         X, y or the weights (the kernels read them in place), so neither value

@@ -48,6 +48,9 @@ struct FitOptions {
   bool init_standardized = false;  // coef_init is already v (sgd's Glorot draw)
   double noise_var = 0.0;
   std::vector<char> frozen;
+  // lbfgs/gd: coefficients held >= 0 (v >= 0 when standardizing: the same
+  // signs), the intercept free (nonnegative.hpp).
+  bool positive = false;
 };
 
 struct FitResult {

@@ -16,6 +16,7 @@
 #include "fastcost/linalg.hpp"
 #include "fastcost/loss_grad.hpp"
 #include "fastcost/newton.hpp"
+#include "fastcost/nonnegative.hpp"
 #include "fastcost/objective.hpp"
 
 namespace fastcost {
@@ -28,6 +29,12 @@ class LbfgsHistory {
   explicit LbfgsHistory(int m) : m_(std::max(1, m)) {}
 
   std::size_t size() const { return s_.size(); }
+
+  void clear() {
+    s_.clear();
+    y_.clear();
+    rho_.clear();
+  }
 
   void push(std::vector<double> s, std::vector<double> y) {
     const double sy = dot(s, y);
@@ -70,9 +77,7 @@ class LbfgsHistory {
     }
     for (double& e : dir) e = -e;
     if (!(dot(g, dir) < 0.0)) {
-      s_.clear();
-      y_.clear();
-      rho_.clear();
+      clear();
       dir = g;
       h0(dir);
       for (double& e : dir) e = -e;
@@ -260,6 +265,40 @@ inline void apply_preconditioner(const SamplePreconditioner& pc, index_t d, std:
   q[d] *= 0.5;
 }
 
+// dir = -H g from the memory, with H0 = M^-1 when the preconditioner is used;
+// with positive, g is zero on the binding set and H0 is M^-1's block on the
+// free coordinates (still positive definite).
+inline void lbfgs_direction(detail::LbfgsHistory& hist, const SamplePreconditioner& pc, index_t d,
+                            const SignConstraint& signs, const std::vector<double>& g, std::vector<double>& dir) {
+  if (!pc.use) {
+    hist.direction(g, dir);
+  } else if (!signs.on()) {
+    hist.direction(g, dir, [&](std::vector<double>& q) { apply_preconditioner(pc, d, q); });
+  } else {
+    hist.direction(g, dir, [&](std::vector<double>& q) {
+      signs.restrict(q);
+      apply_preconditioner(pc, d, q);
+      signs.restrict(q);
+    });
+  }
+}
+
+// positive: the L-BFGS direction on the free coordinates. The memory restarts
+// whenever the binding set changes (its pairs are secants of the free block of
+// the Hessian only). A free coefficient at 0 has g_j < 0, so dropping the
+// direction's entry that would take it below 0 only adds descent
+// (SignConstraint::clip_at_zero); the pairs stay secants of the free block.
+inline void free_direction(detail::LbfgsHistory& hist, const SamplePreconditioner& pc, index_t d,
+                           SignConstraint& signs, const std::vector<double>& theta, const std::vector<double>& g,
+                           double gtol, std::vector<double>& gf, std::vector<double>& dir) {
+  if (signs.bind(theta, g, kBindingSlack * gtol)) hist.clear();
+  gf = g;
+  signs.restrict(gf);
+  lbfgs_direction(hist, pc, d, signs, gf, dir);
+  signs.restrict(dir);
+  signs.clip_at_zero(theta, dir);
+}
+
 // lbfgs recomputes the gradient from the data at least every this many steps.
 constexpr int kGradientRefresh = 8;
 
@@ -273,6 +312,11 @@ constexpr int kGradientRefresh = 8;
 // centering point, and, after the sample warm start, the gradient at the
 // default start that the tolerance is relative to.
 // Stops when max|g| <= tol * max|g at the default start|.
+// positive: the active-set method of nonnegative.hpp. The direction lives on
+// the free coordinates (free_direction), the exact step is capped where the
+// first free coefficient reaches 0, and the stopping rule measures the
+// projected gradient. Both starts are projected onto w >= 0, and the clipped
+// sample solution is used only if its loss is below the default start's.
 template <class Pass>
 void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& theta, const FitOptions& opt,
                          FitResult& res) {
@@ -285,9 +329,13 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
   obj.to_model(theta, w_ref, b_ref);
   const SampleStart smp = lbfgs_sample(obj, opt);
   const bool warm = smp.warm;
+  SignConstraint signs(opt.positive, d, obj.frozen);
   if (warm) {
     w_start = smp.w;
     b_start = smp.b;
+    if (signs.on()) {
+      for (double& e : w_start) e = std::max(e, 0.0);
+    }
   } else {
     w_start = w_ref;
     b_start = b_ref;
@@ -313,19 +361,28 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
   obj.theta_grad(first, 0, theta, g);
   double fx = first.uu(0, 0) / obj.sum_w + obj.penalty_dot(theta, theta);
   double g0 = max_abs_of(g);
+  bool started_warm = warm;
   if (warm) {
     std::vector<double> g_ref;
     obj.to_theta(w_ref, b_ref, theta_ref);
-    obj.theta_grad(first, means ? 2 : 1, theta_ref, g_ref);
+    const int k_ref = means ? 2 : 1;
+    obj.theta_grad(first, k_ref, theta_ref, g_ref);
     g0 = max_abs_of(g_ref);
+    const double f_ref = first.uu(k_ref, k_ref) / obj.sum_w + obj.penalty_dot(theta_ref, theta_ref);
+    if (signs.on() && f_ref < fx) {
+      theta = theta_ref;
+      g = g_ref;
+      fx = f_ref;
+      started_warm = false;
+    }
   }
   if (!std::isfinite(fx) || !std::isfinite(g0) || !std::isfinite(max_abs_of(g))) {
     throw NonFiniteError("non-finite loss or gradient");
   }
   const double gtol = opt.tol * g0;
   detail::LbfgsHistory hist(opt.history);
-  std::vector<double> dir, pw;
-  res.converged = max_abs(g) <= gtol;
+  std::vector<double> dir, pw, gf;
+  res.converged = signs.residual(theta, g) <= gtol;
   int iter = 0;
   // Steps since g last came from the data (the first pass gave it). In
   // between, g + a Hp carries it: exact for the quadratic, with rounding of
@@ -337,7 +394,10 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
   auto fresh_gradient = [single](int steps) {
     return single || steps >= kGradientRefresh;
   };
-  if (warm) res.notes = "started from the exact solution of " + std::to_string(smp.rows) + " sampled rows";
+  if (started_warm) {
+    res.notes = "started from the exact solution of " + std::to_string(smp.rows) + " sampled rows";
+    if (signs.on()) res.notes += ", clipped at 0";
+  }
   if (smp.pc.use) {
     if (!res.notes.empty()) res.notes += "; ";
     char buf[160];
@@ -346,10 +406,10 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
     res.notes += buf;
   }
   while (!res.converged && iter < opt.max_iter) {
-    if (smp.pc.use) {
-      hist.direction(g, dir, [&](std::vector<double>& q) { apply_preconditioner(smp.pc, d, q); });
+    if (signs.on()) {
+      free_direction(hist, smp.pc, d, signs, theta, g, gtol, gf, dir);
     } else {
-      hist.direction(g, dir);
+      lbfgs_direction(hist, smp.pc, d, signs, g, dir);
     }
     // Unit length: the exact step absorbs the scale, and the probe's sums
     // (x^T p)^2 stay in range in float32 when g is huge (the first direction is -g).
@@ -373,7 +433,7 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
       if (!std::isfinite(fx) || !std::isfinite(max_abs_of(g)) || !std::isfinite(max_abs_of(hp))) {
         throw NonFiniteError("non-finite loss or gradient");
       }
-      if (max_abs(g) <= gtol) {
+      if (signs.residual(theta, g) <= gtol) {
         res.converged = true;
         break;
       }
@@ -392,7 +452,16 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
       res.message = "no further decrease along the search direction (rounding limit)";
       break;
     }
-    const double a = -gp / php;
+    double a = -gp / php;
+    index_t blocking = -1;
+    if (signs.on()) {
+      const double cap = signs.max_step(theta, dir, blocking);
+      if (cap < a) {
+        a = cap;  // a free coefficient reaches 0 first
+      } else {
+        blocking = -1;
+      }
+    }
     std::vector<double> s(n), yv(n);
     for (std::size_t j = 0; j < n; ++j) {
       s[j] = a * dir[j];
@@ -400,16 +469,25 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
       theta[j] += s[j];
       g[j] += yv[j];
     }
-    // f(theta + a p) = f + a g.p + a^2 p.Hp / 2 with a = -g.p / p.Hp; a sum of
-    // squares, so not below 0 (the update can round there when f drops to ~0).
-    fx = std::max(0.0, fx + 0.5 * a * gp);
+    // f(theta + a p) = f + a g.p + a^2 p.Hp / 2, = f + a g.p / 2 with the
+    // exact a = -g.p / p.Hp; a sum of squares, so not below 0 (the update can
+    // round there when f drops to ~0).
+    if (blocking >= 0) {
+      fx = std::max(0.0, fx + a * gp + 0.5 * a * a * php);
+    } else {
+      fx = std::max(0.0, fx + 0.5 * a * gp);
+    }
+    if (signs.on()) {
+      signs.land(theta, blocking);
+      signs.restrict(yv);  // a secant of the free block
+    }
     hist.push(std::move(s), std::move(yv));
     ++iter;
     ++since_fresh;
     res.loss_history.push_back(fx);
-    res.converged = max_abs(g) <= gtol;
+    res.converged = signs.residual(theta, g) <= gtol;
   }
-  finish_minimize(res, iter, g, fx);
+  finish_minimize(res, iter, signs.residual(theta, g), fx);
 }
 
 // lbfgs over a data pass (data_pass.hpp).

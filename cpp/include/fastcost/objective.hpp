@@ -164,7 +164,11 @@ LeastSquaresObjective<Pass> make_objective(Pass& data, const FitOptions& opt, st
   theta0.assign(static_cast<std::size_t>(d + 1), 0.0);
   if (opt.has_init) {
     // coef_init is w on X's scale unless it was drawn for the standardized model.
+    // positive: projected onto w >= 0 (sigma > 0 keeps the signs of v).
     std::vector<double> w0(opt.coef_init.begin(), opt.coef_init.begin() + d);
+    if (opt.positive) {
+      for (double& e : w0) e = std::max(e, 0.0);
+    }
     for (index_t j = 0; j < d; ++j) {
       if (opt.init_standardized) {
         theta0[j] = w0[j];
@@ -201,9 +205,10 @@ void finish_iterative(const LeastSquaresObjective<Pass>& obj, const std::vector<
 
 // The common end of the lbfgs and gd loops: iterations, final gradient size, a
 // loss history of at least the starting loss, and why it stopped.
-inline void finish_minimize(FitResult& res, int iter, const std::vector<double>& g, double fx) {
+// grad_norm: max|g|, or with positive the projected gradient's (SignConstraint::residual).
+inline void finish_minimize(FitResult& res, int iter, double grad_norm, double fx) {
   res.n_iter = iter;
-  res.grad_norm = max_abs(g);
+  res.grad_norm = grad_norm;
   if (res.loss_history.empty()) res.loss_history.push_back(fx);
   if (!res.converged && res.message.empty()) res.message = "reached max_iter before the gradient tolerance";
 }
