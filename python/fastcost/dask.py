@@ -63,6 +63,8 @@ from ._dask_tasks import (
 from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, run_fit
 from ._result import SolveResult
+from ._sparse import auto_solver as sparse_auto_solver
+from ._sparse import check_iterative_options
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
@@ -229,8 +231,14 @@ class _DaskBackend:
             None  # X stays on the workers: duplicates count as collinear
         )
         self.worker_compute_s: float | None = None
+        self.sparse = data.sparse
+        if self.sparse:  # as the local sparse fit: qr's factor would densify the chunks
+            self.solvers = ("newton", "lbfgs", "gd")
+            self.qr_advice = "qr is not available for sparse X (it would densify it)."
 
     def auto_solver(self) -> tuple[str, str]:
+        if self.sparse:
+            return sparse_auto_solver(self.n_samples, self.n_features)
         return choose_solver(self.n_samples, self.n_features), ""
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
@@ -252,10 +260,14 @@ class _DaskBackend:
         return stats, shift
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        if self.sparse:  # from one Gram pass, as the local sparse fit
+            stats, _, factor = self._pass("newton", options)
+            factor["r"] = gram_to_factor(stats)
+            return factor
         return self._pass("qr", options)[2]
 
     def where(self) -> str:
-        return f" on {len(self.data.xb)} Dask chunks"
+        return f" on {len(self.data.xb)}{' sparse' if self.sparse else ''} Dask chunks"
 
     def attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n_features_in_": self.n_features, "n_chunks_": len(self.data.xb)}
@@ -306,8 +318,13 @@ class _DaskBackend:
         """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
         their data pass on the cluster (:class:`_ClusterPass`)."""
         client, data = self.client, self.data
+        if self.sparse:
+            check_iterative_options(solver, options)
         data.persist(client)  # every pass reads the chunks again: keep them on the workers
-        cluster_pass = _ClusterPass(data, client, self.n_shards, self.threads)
+        # Sparse data decline lbfgs' row sample, as the local SparsePass (sparse.hpp) does.
+        cluster_pass = _ClusterPass(
+            data, client, self.n_shards, self.threads, takes_row_sample=not self.sparse
+        )
         try:
             out = _core.minimize(cluster_pass, solver, _core.FitOptions(**options))
         except NonFiniteError as exc:
@@ -513,13 +530,14 @@ class LinearRegression(_LocalLinearRegression):
         if Xd.numblocks[1] > 1:
             Xd = Xd.rechunk({1: -1})
         return Xd.map_blocks(
-            _predict_task, self.coef_, float(self.intercept_), drop_axis=1, dtype=Xd.dtype
-        )
+            _predict_task, self.coef_, float(self.intercept_), drop_axis=1, dtype=Xd.dtype,
+            meta=np.empty((0,), dtype=Xd.dtype),  # also for sparse chunks: dense predictions
+        )  # fmt: skip
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = False  # a 2-D y is fitted locally only, for now
-        tags.input_tags.sparse = False  # sparse chunks: not yet
+        tags.input_tags.sparse = True  # scipy.sparse X, or dask arrays of sparse chunks
         return tags
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
