@@ -254,7 +254,9 @@ class _ClusterPass:
     ``_core.probe_sums`` over the chunks (one read of X; ``_core.mixed_probe_sums``
     for a mixed design's chunks). A mixed design passes ``indicators_from`` (its
     first level column: standardize and noise_var leave the level columns alone)
-    and ``takes_row_sample`` (the local pass's rule), as MixedPass does.
+    and ``takes_row_sample`` (the local pass's rule), as MixedPass does; sparse
+    chunks decline the row sample as SparsePass does (the tasks dispatch on the
+    chunk's type: ``_core.sparse_probe_sums``, centering rows summed sparse).
     """
 
     def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None,

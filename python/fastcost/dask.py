@@ -28,6 +28,15 @@ standardize with one more read of X, of per-chunk column moments
 (``_core.column_moments``, merged in a fixed order, in the start-up round
 trip), and prune with one Gram map-reduce before they start.
 
+X's chunks may be scipy.sparse matrices or arrays (``da.from_array(X_csr,
+asarray=False)``, or blocks with a sparse ``meta``; a local scipy.sparse X is
+split into row chunks like a numpy one): the tasks read them with the sparse
+kernels of the local fit (``fastcost._sparse``), never densified. newton adds
+the chunks' sparse Grams about the shift [0, y_0] (the local sparse fit's);
+lbfgs and gd read them with ``_core.sparse_probe_sums`` and, like the local
+sparse pass, take no row sample; qr, and standardize with lbfgs or gd, are
+not available, as locally.
+
 A lost worker costs nothing but time: Dask recomputes the lost chunks from
 their lineage, and since every summary is a deterministic function of its
 chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
@@ -340,8 +349,9 @@ class LinearRegression(_LocalLinearRegression):
     """Least-squares linear regression trained on a Dask cluster.
 
     The same model, parameters and fitted attributes as
-    :class:`fastcost.LinearRegression`; X may be a dask array or dask DataFrame
-    (numpy/pandas data are split into chunks of rows). Each chunk of rows is one
+    :class:`fastcost.LinearRegression`; X may be a dask array (of numpy or
+    scipy.sparse chunks) or dask DataFrame (numpy/pandas/scipy.sparse data are
+    split into chunks of rows). Each chunk of rows is one
     shard processed by the compiled kernels on its worker; chunks that split the
     columns are rechunked to one column block first.
 
@@ -475,7 +485,8 @@ class LinearRegression(_LocalLinearRegression):
         Parameters
         ----------
         X : dask array or dask DataFrame of shape (n_samples, n_features)
-            numpy arrays and pandas frames are accepted too (split into chunks).
+            numpy arrays, pandas frames and scipy.sparse matrices are accepted too
+            (split into chunks of rows); chunks may be scipy.sparse.
         y : dask array or dask Series of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
         coef_init, intercept_init : optional
