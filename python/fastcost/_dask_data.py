@@ -27,6 +27,7 @@ from ._dask_tasks import (
     _sample_grams_task,
     _totals_task,
 )
+from ._sparse import as_csr, is_sparse
 from ._threads import available_cores
 from ._validation import FLOAT_DTYPES, check_weights
 from .exceptions import NonFiniteError
@@ -111,12 +112,14 @@ def connect(
 
 
 class _Data:
-    """X, y and the weights as aligned lists of per-chunk dask objects."""
+    """X, y and the weights as aligned lists of per-chunk dask objects. ``sparse``:
+    X's chunks are scipy.sparse (its meta says so)."""
 
     def __init__(self, X: Any, y: Any, sw: Any) -> None:
         self.X, self.y, self.sw = X, y, sw
         self.n, self.d = (int(s) for s in X.shape)
         self.dtype = np.dtype(X.dtype)
+        self.sparse = is_sparse(getattr(X, "_meta", None))
         self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
         self._blocks()
 
@@ -129,6 +132,7 @@ class _Data:
         self = cls.__new__(cls)
         self.X = self.y = self.sw = None
         self.n, self.d, self.dtype = int(np.sum(lengths)), int(d), np.dtype(np.float64)
+        self.sparse = False
         self.offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         self.xb, self.yb, self.sb = list(xb), list(yb), list(sb)
         return self
@@ -250,7 +254,9 @@ class _ClusterPass:
     ``_core.probe_sums`` over the chunks (one read of X; ``_core.mixed_probe_sums``
     for a mixed design's chunks). A mixed design passes ``indicators_from`` (its
     first level column: standardize and noise_var leave the level columns alone)
-    and ``takes_row_sample`` (the local pass's rule), as MixedPass does.
+    and ``takes_row_sample`` (the local pass's rule), as MixedPass does; sparse
+    chunks decline the row sample as SparsePass does (the tasks dispatch on the
+    chunk's type: ``_core.sparse_probe_sums``, centering rows summed sparse).
     """
 
     def __init__(self, data: _Data, client: Any, n_shards: int, threads: int | None,
@@ -370,20 +376,25 @@ def _float_dtype(dtype: np.dtype, name: str) -> np.dtype:
 def _prepare_local(
     est: Any, X: Any, y: Any, sample_weight: Any, n_chunks: int
 ) -> tuple[_Data, list[str] | None]:
-    """numpy/pandas/list input: scikit-learn's checks (and messages), then chunks of rows."""
+    """numpy/pandas/list/scipy.sparse input: scikit-learn's checks (and messages),
+    then chunks of rows (of a canonical CSR copy for sparse X: ``_sparse.as_csr``)."""
     _, da, _ = _import_dask()
     X, y = validate_data(
-        est, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
-        ensure_all_finite=False, y_numeric=True,
+        est, X, y, reset=True, accept_sparse=("csr", "csc"), dtype=list(FLOAT_DTYPES),
+        order=None, ensure_all_finite=False, y_numeric=True,
     )  # fmt: skip
     n = X.shape[0]
     y = np.ascontiguousarray(y, dtype=X.dtype)
     sw = check_weights(sample_weight, n, X.dtype)
+    sparse = is_sparse(X)
+    if sparse:
+        X = as_csr(X)  # its row slices are slices of its arrays
+    nbytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes if sparse else X.nbytes
     # At least one chunk per worker, and none above ~128 MiB.
-    n_chunks = max(n_chunks, -(-X.nbytes // 2**27))
+    n_chunks = max(n_chunks, -(-nbytes // 2**27))
     rows = max(1, -(-n // n_chunks))
     data = _Data(
-        da.from_array(X, chunks=(rows, -1)),
+        da.from_array(X, chunks=(rows, -1), asarray=not sparse),
         da.from_array(y, chunks=(rows,)),
         None if sw is None else da.from_array(sw, chunks=(rows,)),
     )

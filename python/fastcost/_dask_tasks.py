@@ -7,6 +7,11 @@ estimator, the fit pipeline), which costs about a second per worker process.
 Keep it that way: import nothing here that imports scikit-learn
 (``python -c "import sys, fastcost._dask_tasks; print('sklearn' in sys.modules)"``
 prints False; ``tests/test_imports.py`` checks it).
+
+A chunk of X may be a scipy.sparse matrix or array: the tasks read it as
+canonical CSR (``_sparse.as_csr``) with the sparse kernels
+(``_core.sparse_gram_stats`` through ``batch_statistics``,
+``_core.sparse_probe_sums``), never densified.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._sparse import as_csr, csr_args, find_nonfinite, is_sparse
 from ._sufficient import batch_statistics, merge_all
 from ._threads import resolve_n_threads
 from ._validation import kernel_layout
@@ -86,7 +92,7 @@ def _block(X: Any, y: np.ndarray | None, sw: np.ndarray | None) -> tuple[Any, An
         y = None if y is None else np.ascontiguousarray(y, dtype=np.float64)
         sw = None if sw is None else np.ascontiguousarray(sw, dtype=np.float64)
         return X, y, sw
-    X = kernel_layout(np.asarray(X))
+    X = as_csr(X) if is_sparse(X) else kernel_layout(np.asarray(X))
     y = None if y is None else np.ascontiguousarray(y, dtype=X.dtype)
     sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
     return X, y, sw
@@ -137,6 +143,8 @@ def _moments_task(X, y, sw, n_shards, n_threads):  # type: ignore[no-untyped-def
     totals and weight checks of ``_totals_task``."""
     X, y, sw = _block(X, y, sw)
     threads = _task_threads(n_threads)
+    if is_sparse(X):  # the client refuses it first (_sparse.check_iterative_options)
+        raise NotImplementedError("column moments (standardize) would densify sparse X")
     if isinstance(X, MixedChunk):
         m = _core.mixed_column_moments(*X.args(), sw, n_shards, threads)
     else:
@@ -153,6 +161,8 @@ def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyp
     threads = _task_threads(n_threads)
     if isinstance(X, MixedChunk):
         out = _core.mixed_probe_sums(*X.args(), y, probes, sw, n_shards, threads)
+    elif is_sparse(X):
+        out = _core.sparse_probe_sums(*csr_args(X), y, probes, sw, n_shards, threads)
     else:
         out = _core.probe_sums(X, y, probes, sw, n_shards, threads)
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
@@ -163,7 +173,10 @@ def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
     X, y, sw = _block(X, y, sw)
     if isinstance(X, MixedChunk):  # the codes are checked by the encoder; its dense block
         X = X.dense
-    bad = _core.find_nonfinite(X) if X.shape[1] else None
+    if is_sparse(X):
+        bad = find_nonfinite(X)
+    else:
+        bad = _core.find_nonfinite(X) if X.shape[1] else None
     if bad is not None:
         return ("X", int(bad[0]), int(bad[1]))
     for name, v in (("y", y), ("sample_weight", sw)):
@@ -173,8 +186,9 @@ def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
 
 
 def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
-    X = np.asarray(X)
-    return X @ coef.astype(X.dtype, copy=False) + X.dtype.type(intercept)
+    X = as_csr(X) if is_sparse(X) else np.asarray(X)
+    pred = np.asarray(X @ coef.astype(X.dtype, copy=False)).reshape(X.shape[0])
+    return pred + X.dtype.type(intercept)
 
 
 def _add(*parts: Any) -> Any:
@@ -216,16 +230,27 @@ def _merge_moments(*parts: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------ iterative solvers
 
 
-def _center_task(rows: np.ndarray, sw: np.ndarray | None) -> np.ndarray:
-    """Weighted mean of the centering rows (``weighted_row_mean`` in data_pass.hpp)."""
+def _center_task(rows: Any, sw: np.ndarray | None) -> np.ndarray:
+    """Weighted mean of the centering rows (``weighted_row_mean`` in data_pass.hpp);
+    sparse rows (up to 4096 of them) are summed as they are, not densified."""
+    s = np.ones(rows.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
+    if is_sparse(rows):
+        rows, ws = rows.astype(np.float64), s.sum()
+        if ws > 0:
+            return np.asarray(rows.T @ s).reshape(-1) / ws
+        return np.asarray(rows.T @ np.ones_like(s)).reshape(-1) / len(s)
     rows = np.asarray(rows, dtype=np.float64)
-    s = np.ones(len(rows)) if sw is None else np.asarray(sw, dtype=np.float64)
     return s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
 
 
 def _first_row_task(X, y):  # type: ignore[no-untyped-def]
     """[x_0, y_0] in float64 from the first chunk: the shift common to all chunks
-    (a mixed chunk's: its dense block's, 0 for the level columns)."""
+    (a mixed chunk's: its dense block's, 0 for the level columns). A sparse
+    chunk's is 0 for X, as the local sparse fit's: centering would fill its rows
+    in, so the sparse Gram kernel forms the Gram about 0 (see
+    ``_sufficient.sparse_statistics``), and the sums match the local fit's."""
+    if is_sparse(X):
+        return np.r_[np.zeros(X.shape[1]), float(y[0])]
     if isinstance(X, MixedChunk):
         return np.r_[X.dense[0], np.zeros(X.width - X.dense.shape[1]), float(y[0])]
     return np.r_[np.asarray(X[0], dtype=np.float64), float(y[0])]
@@ -233,7 +258,8 @@ def _first_row_task(X, y):  # type: ignore[no-untyped-def]
 
 def _rows_task(X, y, sw, index):  # type: ignore[no-untyped-def]
     """The rows ``index`` (a slice or integer array, local to the chunk) of X, y and the weights."""
-    return ((X if isinstance(X, MixedChunk) else np.asarray(X))[index], np.asarray(y)[index],
+    X = as_csr(X) if is_sparse(X) else X if isinstance(X, MixedChunk) else np.asarray(X)
+    return (X[index], np.asarray(y)[index],
             None if sw is None else np.asarray(sw)[index])  # fmt: skip
 
 
@@ -242,6 +268,10 @@ def _join_rows(parts: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     X: Any
     if isinstance(parts[0][0], MixedChunk):
         X = MixedChunk.join([p[0] for p in parts])
+    elif is_sparse(parts[0][0]):
+        import scipy.sparse as sp  # loaded already: the chunks are scipy.sparse
+
+        X = sp.vstack([p[0] for p in parts], format="csr")
     else:
         X = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])

@@ -20,19 +20,23 @@ canonical; data of another dtype is converted once to float64. A canonical
 float32/float64 CSR matrix is read in place. ``standardize`` works with newton
 (it acts on the Gram) but not with the iterative solvers, which would have to
 center the rows and so densify them.
+
+``fastcost.dask`` reads sparse chunks with the same kernels, through the
+helpers here (``is_sparse``, ``as_csr``, ``csr_args``, ``find_nonfinite``):
+so this module imports no scikit-learn, scipy.linalg or fit pipeline at
+import time (they are imported where used), and a Dask worker that unpickles
+a task pays for none of them.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import validate_data
 
 from . import _core
-from ._pipeline import AUTO_NEWTON_MAX_FEATURES, choose_solver
 from ._result import SolveResult
-from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights
 from .exceptions import DivergenceError, NonFiniteError
@@ -42,6 +46,13 @@ _ACCEPT = ("csr", "csc")
 
 #: Values per block of the finiteness check.
 _FINITE_BLOCK = 1 << 20
+
+
+def is_sparse(X: Any) -> bool:
+    """Whether X is a scipy.sparse matrix or array (without importing scipy:
+    if scipy.sparse was never imported, X cannot be one)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and bool(sparse.issparse(X))
 
 
 def as_csr(X: Any) -> Any:
@@ -57,8 +68,14 @@ def as_csr(X: Any) -> Any:
     return X
 
 
-def check_finite(X: Any) -> None:
-    """A NonFiniteError (a ValueError) naming the first NaN/inf stored value of X.
+def csr_args(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """The leading arguments (data, indices, indptr, shape) of the ``_core.sparse_*``
+    kernels for a canonical CSR X (``as_csr``)."""
+    return X.data, X.indices, X.indptr, (int(X.shape[0]), int(X.shape[1]))
+
+
+def find_nonfinite(X: Any) -> tuple[int, int] | None:
+    """(row, column) of the first NaN/inf stored value of CSR or CSC X, or None.
 
     Blocks of ``_FINITE_BLOCK`` values: a temporary of 1 MB, not one the size of X."""
     data = X.data
@@ -68,7 +85,15 @@ def check_finite(X: Any) -> None:
             continue
         k = start + int(np.argmin(block))
         pos = int(np.searchsorted(X.indptr, k, side="right")) - 1
-        i, j = (pos, int(X.indices[k])) if X.format == "csr" else (int(X.indices[k]), pos)
+        return (pos, int(X.indices[k])) if X.format == "csr" else (int(X.indices[k]), pos)
+    return None
+
+
+def check_finite(X: Any) -> None:
+    """A NonFiniteError (a ValueError) naming the first NaN/inf stored value of X."""
+    bad = find_nonfinite(X)
+    if bad is not None:
+        i, j = bad
         raise NonFiniteError(
             f"X contains NaN or infinity (at row {i}, column {j}); "
             "clean it first, e.g. with fastcost.preprocessing"
@@ -77,6 +102,8 @@ def check_finite(X: Any) -> None:
 
 def _validate(est: Any, X: Any, y: Any = None, *, reset: bool) -> Any:
     """scikit-learn's checks for sparse X (and y): CSR or CSC, float32/float64."""
+    from sklearn.utils.validation import validate_data
+
     kwargs: dict[str, Any] = {
         "accept_sparse": _ACCEPT,
         "dtype": list(FLOAT_DTYPES),
@@ -100,6 +127,32 @@ def predict_sparse(est: Any, X: Any) -> np.ndarray:
         return np.asarray(X @ coef.T) + np.asarray(est.intercept_, dtype=X.dtype)
     pred = np.asarray(X @ coef).reshape(-1)
     return pred + X.dtype.type(est.intercept_)
+
+
+def auto_solver(n_samples: int, n_features: int) -> tuple[str, str]:
+    """``solver="auto"`` for sparse X (the solver and why): the dense rule, but
+    lbfgs above ``AUTO_NEWTON_MAX_FEATURES`` features, whose Gram is too large."""
+    from ._pipeline import AUTO_NEWTON_MAX_FEATURES, choose_solver
+
+    solver = choose_solver(n_samples, n_features)
+    if solver == "newton" and n_features > AUTO_NEWTON_MAX_FEATURES:
+        d = n_features
+        return "lbfgs", f": the {d} x {d} Gram of sparse X is too large for newton"
+    return solver, ""
+
+
+def check_iterative_options(solver: str, options: dict[str, Any]) -> None:
+    """NotImplementedError for the options of an iterative solver that would
+    densify sparse X (centered rows)."""
+    if options.get("standardize"):
+        raise NotImplementedError(
+            f"standardize=True with solver={solver!r} would densify sparse X; "
+            "use solver='newton' (standardized through its Gram) or scale X's columns"
+        )
+    if solver == "sgd" and (options.get("noise_var") or options.get("frozen") is not None):
+        raise NotImplementedError(
+            "sgd on sparse X does not support noise_augmentation or prune; use lbfgs"
+        )
 
 
 class SparseBackend:
@@ -126,18 +179,16 @@ class SparseBackend:
         self.n_shards = int(est.n_shards or 0)
 
     def _csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
-        return self.X.data, self.X.indices, self.X.indptr, (self.n_samples, self.n_features)
+        return csr_args(self.X)
 
     # -- the protocol ------------------------------------------------------------
 
     def auto_solver(self) -> tuple[str, str]:
-        solver = choose_solver(self.n_samples, self.n_features)
-        if solver == "newton" and self.n_features > AUTO_NEWTON_MAX_FEATURES:
-            d = self.n_features
-            return "lbfgs", f": the {d} x {d} Gram of sparse X is too large for newton"
-        return solver, ""
+        return auto_solver(self.n_samples, self.n_features)
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        from ._statistics import gram_to_factor  # scipy.linalg: imported when used
+
         if solver == "newton":
             gram, shift = self._gram()
             factor = None
@@ -148,15 +199,7 @@ class SparseBackend:
             )
             result.n_passes = 1
             return result
-        if options.get("standardize"):
-            raise NotImplementedError(
-                f"standardize=True with solver={solver!r} would densify sparse X; "
-                "use solver='newton' (standardized through its Gram) or scale X's columns"
-            )
-        if solver == "sgd" and (options.get("noise_var") or options.get("frozen") is not None):
-            raise NotImplementedError(
-                "sgd on sparse X does not support noise_augmentation or prune; use lbfgs"
-            )
+        check_iterative_options(solver, options)
         opts = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)
         try:
             out = _core.fit_sparse(*self._csr(), self.y, self.sw, solver, _core.FitOptions(**opts))
@@ -177,6 +220,8 @@ class SparseBackend:
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
         """The regression statistics' factor from one Gram pass (qr is not available)."""
+        from ._statistics import gram_to_factor
+
         gram, shift = self._gram()
         return {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": self._nonzero()}
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _core
 from ._result import SolveResult
+from ._sparse import as_csr, check_finite, csr_args, is_sparse
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
 from .exceptions import NonFiniteError
 from .resources import ResourceReport, fit_clock
@@ -253,7 +254,11 @@ def batch_statistics(
     local fit it must equal) and, without
     ``check``, leaves non-finite statistics to the client, which names the
     cell by its global row.
+
+    A scipy.sparse X (kind ``"gram"`` only) goes to :func:`sparse_statistics`.
     """
+    if is_sparse(X):
+        return sparse_statistics(kind, X, y, sw, shift, n_threads, widen=widen, check=check)
     dtype = "float32" if X.dtype == np.float32 else "float64"
     n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
     if widen and X.dtype == np.float32:
@@ -272,6 +277,45 @@ def batch_statistics(
         matrix = np.asarray(st["r"], dtype=np.float64)
     if check and not np.isfinite(matrix).all():
         raise_for_nonfinite(X)
+    out_shift = np.asarray(st["shift"], dtype=np.float64)
+    return SufficientStatistics(
+        kind, matrix, out_shift, X.shape[1], int(X.shape[0]), n_nonzero, dtype
+    )
+
+
+def sparse_statistics(
+    kind: str, X: Any, y: np.ndarray, sw: np.ndarray | None, shift: np.ndarray | None,
+    n_threads: int, *, widen: bool = True, check: bool = True,
+) -> SufficientStatistics:  # fmt: skip
+    """``batch_statistics`` of a scipy.sparse batch: the augmented Gram of its
+    nonzeros (``_core.sparse_gram_stats``, the layout of ``gram_stats``), X read
+    as canonical CSR (``_sparse.as_csr``: CSC and others copied once).
+
+    Without ``shift``, X's is 0 and y's its first value, as in the local sparse
+    fit. A nonzero shift of X is applied to the Gram afterwards (exact algebra,
+    ``reshift``), since a sparse row cannot be centered without filling it in:
+    sparse data gain nothing from one, and ``fastcost.dask`` uses 0 for them.
+    qr's factor would need the rows densified: NotImplementedError.
+    """
+    if kind != "gram":
+        raise NotImplementedError(
+            f"kind={kind!r} statistics are not available for scipy.sparse X (qr would "
+            "densify it); use kind='gram' (newton's)"
+        )
+    X = as_csr(X)
+    dtype = "float32" if X.dtype == np.float32 else "float64"
+    n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
+    if widen and X.dtype == np.float32:
+        X, y = X.astype(np.float64), y.astype(np.float64)
+        sw = None if sw is None else sw.astype(np.float64)
+    st = _core.sparse_gram_stats(*csr_args(X), y, sw, shift, n_threads)
+    matrix = np.asarray(st["gram"], dtype=np.float64)
+    if check and not np.isfinite(matrix).all():
+        check_finite(X)
+        raise NonFiniteError(
+            "numerical overflow: X holds no NaN or infinity, but its sums of squares "
+            "(or y's) overflow; rescale X or y"
+        )
     out_shift = np.asarray(st["shift"], dtype=np.float64)
     return SufficientStatistics(
         kind, matrix, out_shift, X.shape[1], int(X.shape[0]), n_nonzero, dtype

@@ -28,6 +28,15 @@ standardize with one more read of X, of per-chunk column moments
 (``_core.column_moments``, merged in a fixed order, in the start-up round
 trip), and prune with one Gram map-reduce before they start.
 
+X's chunks may be scipy.sparse matrices or arrays (``da.from_array(X_csr,
+asarray=False)``, or blocks with a sparse ``meta``; a local scipy.sparse X is
+split into row chunks like a numpy one): the tasks read them with the sparse
+kernels of the local fit (``fastcost._sparse``), never densified. newton adds
+the chunks' sparse Grams about the shift [0, y_0] (the local sparse fit's);
+lbfgs and gd read them with ``_core.sparse_probe_sums`` and, like the local
+sparse pass, take no row sample; qr, and standardize with lbfgs or gd, are
+not available, as locally.
+
 A lost worker costs nothing but time: Dask recomputes the lost chunks from
 their lineage, and since every summary is a deterministic function of its
 chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
@@ -63,6 +72,8 @@ from ._dask_tasks import (
 from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, run_fit
 from ._result import SolveResult
+from ._sparse import auto_solver as sparse_auto_solver
+from ._sparse import check_iterative_options
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
@@ -229,8 +240,14 @@ class _DaskBackend:
             None  # X stays on the workers: duplicates count as collinear
         )
         self.worker_compute_s: float | None = None
+        self.sparse = data.sparse
+        if self.sparse:  # as the local sparse fit: qr's factor would densify the chunks
+            self.solvers = ("newton", "lbfgs", "gd")
+            self.qr_advice = "qr is not available for sparse X (it would densify it)."
 
     def auto_solver(self) -> tuple[str, str]:
+        if self.sparse:
+            return sparse_auto_solver(self.n_samples, self.n_features)
         return choose_solver(self.n_samples, self.n_features), ""
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
@@ -252,10 +269,14 @@ class _DaskBackend:
         return stats, shift
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
+        if self.sparse:  # from one Gram pass, as the local sparse fit
+            stats, _, factor = self._pass("newton", options)
+            factor["r"] = gram_to_factor(stats)
+            return factor
         return self._pass("qr", options)[2]
 
     def where(self) -> str:
-        return f" on {len(self.data.xb)} Dask chunks"
+        return f" on {len(self.data.xb)}{' sparse' if self.sparse else ''} Dask chunks"
 
     def attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n_features_in_": self.n_features, "n_chunks_": len(self.data.xb)}
@@ -306,8 +327,13 @@ class _DaskBackend:
         """lbfgs / gd: the compiled loops of a local fit (``_core.minimize``) with
         their data pass on the cluster (:class:`_ClusterPass`)."""
         client, data = self.client, self.data
+        if self.sparse:
+            check_iterative_options(solver, options)
         data.persist(client)  # every pass reads the chunks again: keep them on the workers
-        cluster_pass = _ClusterPass(data, client, self.n_shards, self.threads)
+        # Sparse data decline lbfgs' row sample, as the local SparsePass (sparse.hpp) does.
+        cluster_pass = _ClusterPass(
+            data, client, self.n_shards, self.threads, takes_row_sample=not self.sparse
+        )
         try:
             out = _core.minimize(cluster_pass, solver, _core.FitOptions(**options))
         except NonFiniteError as exc:
@@ -323,8 +349,9 @@ class LinearRegression(_LocalLinearRegression):
     """Least-squares linear regression trained on a Dask cluster.
 
     The same model, parameters and fitted attributes as
-    :class:`fastcost.LinearRegression`; X may be a dask array or dask DataFrame
-    (numpy/pandas data are split into chunks of rows). Each chunk of rows is one
+    :class:`fastcost.LinearRegression`; X may be a dask array (of numpy or
+    scipy.sparse chunks) or dask DataFrame (numpy/pandas/scipy.sparse data are
+    split into chunks of rows). Each chunk of rows is one
     shard processed by the compiled kernels on its worker; chunks that split the
     columns are rechunked to one column block first.
 
@@ -458,7 +485,8 @@ class LinearRegression(_LocalLinearRegression):
         Parameters
         ----------
         X : dask array or dask DataFrame of shape (n_samples, n_features)
-            numpy arrays and pandas frames are accepted too (split into chunks).
+            numpy arrays, pandas frames and scipy.sparse matrices are accepted too
+            (split into chunks of rows); chunks may be scipy.sparse.
         y : dask array or dask Series of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
         coef_init, intercept_init : optional
@@ -513,13 +541,14 @@ class LinearRegression(_LocalLinearRegression):
         if Xd.numblocks[1] > 1:
             Xd = Xd.rechunk({1: -1})
         return Xd.map_blocks(
-            _predict_task, self.coef_, float(self.intercept_), drop_axis=1, dtype=Xd.dtype
-        )
+            _predict_task, self.coef_, float(self.intercept_), drop_axis=1, dtype=Xd.dtype,
+            meta=np.empty((0,), dtype=Xd.dtype),  # also for sparse chunks: dense predictions
+        )  # fmt: skip
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = False  # a 2-D y is fitted locally only, for now
-        tags.input_tags.sparse = False  # sparse chunks: not yet
+        tags.input_tags.sparse = True  # scipy.sparse X, or dask arrays of sparse chunks
         return tags
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
