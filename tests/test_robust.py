@@ -397,3 +397,10 @@ def test_save_and_load_keep_the_intervals(tmp_path):
         back = fastcost.load(tmp_path / "m.json")
         np.testing.assert_array_equal(back.cov_params_, m.cov_params_)
         np.testing.assert_array_equal(back.predict_interval(X)[0], m.predict_interval(X)[0])
+
+
+def test_longdouble_x():
+    """qr's extended pass on longdouble X: the meat pass reads a float64 copy."""
+    X, y, _ = random_data(n=120, seed=16, hetero=True)
+    m = fit(X.astype(np.longdouble), y.astype(np.longdouble), compute_statistics="HC3")
+    assert rel(stderr(m), sm_fit(X, y, cov_type="HC3").bse) < 1e-10

@@ -90,6 +90,7 @@ def set_covariance(
     cov_type = cov_type_of(est.compute_statistics) or "classical"
     fit_intercept = bool(est.fit_intercept)
     alpha = float(est.alpha)
+    est.__dict__.pop("n_groups_", None)  # a refit of another type has none
     robust = getattr(backend, "robust_sums", None)
     if cov_type != "classical" and robust is None:
         raise NotImplementedError(
