@@ -28,6 +28,7 @@ void bind_qr(py::module_& m);
 void bind_preprocess(py::module_& m);
 void bind_categorical(py::module_& m);
 void bind_sparse(py::module_& m);
+void bind_sandwich(py::module_& m);
 
 enum class Dtype { F32, F64 };
 

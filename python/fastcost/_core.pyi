@@ -272,3 +272,20 @@ def fit_sparse(
     solver: str,
     options: FitOptions,
 ) -> FitResult: ...
+
+# bind_sandwich.cpp: robust covariance sums in one pass
+def sandwich_sums(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: npt.ArrayLike,
+    b: float,
+    K: npt.ArrayLike,
+    sample_weight: np.ndarray | None = None,
+    shift: npt.ArrayLike | None = None,
+    fit_intercept: bool = True,
+    kind: str = "HC0",
+    codes: npt.NDArray[np.int32] | None = None,
+    n_groups: int = 0,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...

@@ -20,6 +20,9 @@ import numpy as np
 SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd", "sgd")
 QR_PRECISIONS = ("auto", "double", "extended")
 DEVICES = ("cpu", "cuda")
+#: ``compute_statistics`` values beyond False/True: statsmodels' ``cov_type`` names
+#: (``"classical"`` is statsmodels' ``"nonrobust"``, the same as True).
+COV_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3", "cluster")
 
 Check = Callable[[str, Any], None]
 
@@ -78,6 +81,16 @@ def one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
+def statistics(name: str, value: Any) -> None:
+    """False, True (``"classical"``) or a covariance type of ``COV_TYPES``."""
+    if isinstance(value, bool | np.bool_):
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a bool or one of {COV_TYPES}, got {value!r}")
+    if value not in COV_TYPES:
+        raise ValueError(f"{name} must be False, True or one of {COV_TYPES}, got {value!r}")
+
+
 def penalty(name: str, value: Any) -> None:
     """A finite real >= 0, or one per target of a 2-D y (a 1-D array-like of them)."""
     if isinstance(value, list | tuple | np.ndarray):
@@ -132,7 +145,7 @@ LINEAR_REGRESSION: dict[str, Param] = {
     "n_threads": Param(None, integer(1, optional=True, also=(-1,))),
     "random_state": Param(None, random_state),
     "n_shards": Param(None, integer(1, optional=True)),
-    "compute_statistics": Param(False, boolean),
+    "compute_statistics": Param(False, statistics),
     "standardize": Param(False, boolean),
     "prune": Param(False, boolean),
     "prune_tol": Param(None, real(0.0, optional=True)),

@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._result import SolveResult
+from ._robust import set_covariance
 from ._statistics import regression_statistics
 from ._validation import check_coef_init
 from .exceptions import (
@@ -216,7 +217,7 @@ def run_fit(
         if factor is None:  # iterative solvers: one extra qr pass for the factor
             factor = backend.statistics_factor(options)
             est.n_passes_ += 1
-        _set_statistics(est, result, factor, solver)
+        _set_statistics(est, result, factor, solver, backend)
 
 
 def _solve(
@@ -385,7 +386,9 @@ def _set_result(est: Any, result: SolveResult, solver: str, dtype: np.dtype) -> 
         )
 
 
-def _set_statistics(est: Any, result: SolveResult, factor: dict[str, Any], solver: str) -> None:
+def _set_statistics(
+    est: Any, result: SolveResult, factor: dict[str, Any], solver: str, backend: Backend
+) -> None:
     stats = regression_statistics(
         factor["r"],
         factor["shift"],
@@ -403,6 +406,8 @@ def _set_statistics(est: Any, result: SolveResult, factor: dict[str, Any], solve
     est.residual_std_ = stats["residual_std"]
     est.r2_ = stats["r2"]
     est.dof_resid_ = stats["dof_resid"]
+    # The covariance type (a robust one reads X once more) and what predict_interval keeps.
+    set_covariance(est, result.coef, result.intercept, factor, stats, backend)
 
 
 def finish_report(est: Any, backend: Backend, clock: fit_clock) -> None:

@@ -169,4 +169,47 @@ def regression_statistics(
         "r2": float(1 - rss / tss) if tss > 0 else np.nan,
         "dof_resid": dof,
         "rss": float(rss),
+        "sigma2": float(sigma2),
+    }
+
+
+def bread_factor(
+    r: Any, shift: Any, *, alpha: float, fit_intercept: bool, rank: int, r_lo: Any = None
+) -> dict[str, np.ndarray] | None:
+    """The inverse factor of the bread, in the coordinates of the factor's shift.
+
+    With ``z = [1, x - c]`` (``c`` the factor's shift; ``z = x`` without an
+    intercept) and ``H = Z^T S Z + alpha (sum s) P`` (``P`` the identity on the
+    coefficients, 0 on the intercept) returns ``K`` (upper triangular) with
+    ``K K^T = H^-1``, the shift ``c`` and ``FK = F K`` (``F^T F = Z^T S Z``),
+    all float64 (an extended factor is used in ``np.longdouble`` first). None
+    when the design is rank deficient (the covariances are then NaN).
+    """
+    dtype = np.float64 if r_lo is None else np.longdouble
+    R = np.triu(np.asarray(r, dtype=dtype))
+    if r_lo is not None:
+        R = R + np.triu(np.asarray(r_lo, dtype=dtype))
+    d = R.shape[0] - 2
+    shift = np.asarray(shift, dtype=dtype)
+    if fit_intercept:
+        F = R[: d + 1, : d + 1]
+        c = shift[:d]
+    else:  # no ones column: the factor of the unshifted [x, y]
+        Ru = R.copy()
+        Ru[0, 1:] += shift * R[0, 0]
+        F = _r_of(Ru[:, 1:])[:d, :d]
+        c = np.zeros(d, dtype=dtype)
+    k = F.shape[0]
+    if rank < d or not np.all(np.diag(F) != 0.0):
+        return None
+    Fb = F
+    if alpha > 0.0:
+        pen = np.zeros((d, k), dtype=dtype)
+        pen[:, k - d :] = np.sqrt(alpha * R[0, 0] ** 2) * np.eye(d, dtype=dtype)
+        Fb = _r_of(np.vstack([F, pen]))
+    K = _solve_upper(Fb, np.eye(k, dtype=dtype))
+    return {
+        "K": np.triu(K).astype(np.float64),
+        "shift": c.astype(np.float64),
+        "FK": np.triu(F @ K).astype(np.float64),
     }

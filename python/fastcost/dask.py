@@ -479,6 +479,7 @@ class LinearRegression(_LocalLinearRegression):
         sample_weight: Any = None,
         coef_init: Any = None,
         intercept_init: float | None = None,
+        groups: Any = None,
     ) -> LinearRegression:
         """Fit the model on the cluster.
 
@@ -491,11 +492,17 @@ class LinearRegression(_LocalLinearRegression):
         sample_weight : array-like of shape (n_samples,), optional
         coef_init, intercept_init : optional
             Starting point for lbfgs and gd.
+        groups : None
+            Cluster labels of ``compute_statistics="cluster"``: not available on Dask.
 
         Returns
         -------
         self
         """
+        if groups is not None:
+            raise NotImplementedError(
+                "groups (compute_statistics='cluster') are not available on Dask"
+            )
         self._check_params()
         _import_dask()
         # As the local estimator: a fit that fails (or a lost cluster) leaves the
@@ -521,11 +528,16 @@ class LinearRegression(_LocalLinearRegression):
 
     # -- prediction -------------------------------------------------------------
 
-    def predict(self, X: Any) -> Any:
-        """Predict ``X @ coef_ + intercept_``: lazily (a dask array) for dask input."""
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """Predict ``X @ coef_ + intercept_``: lazily (a dask array) for dask input;
+        ``return_std`` (see the local estimator) for numpy X only."""
         check_is_fitted(self)
         if not _is_dask_collection(X):
-            return super().predict(X)
+            return super().predict(X, return_std=return_std)
+        if return_std:
+            raise NotImplementedError(
+                "predict(return_std=True) takes a numpy X, not a Dask collection"
+            )
         if hasattr(self, "encoder_"):  # each partition coded on its worker
             return X.map_partitions(
                 _predict_table_part, self.encoder_, self.coef_, float(self.intercept_),

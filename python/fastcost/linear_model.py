@@ -29,6 +29,7 @@ from ._pipeline import (
     solver_options,
 )
 from ._result import SolveResult
+from ._robust import cluster_codes, prediction_interval, prediction_std
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from ._validation import (
@@ -124,7 +125,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     n_shards : int or None, default=None
         Row shards of the sharded passes; None picks a count from the data's shape.
         For a given shard count the result is bitwise identical for any n_threads.
-    compute_statistics : bool, default=False
+    compute_statistics : bool or str, default=False
         Also compute ``coef_stderr_``, ``intercept_stderr_``, ``residual_std_``,
         ``r2_`` and ``dof_resid_`` (statsmodels' WLS conventions: weights are
         inverse-variance weights, ``dof_resid_ = n_nonzero_weights - rank - fit_intercept``).
@@ -133,6 +134,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         pass. With ``alpha > 0`` the standard errors are the ridge sandwich
         ``sigma^2 H^-1 G H^-1``; for a rank-deficient design they are NaN.
         Not available with ``standardize``, ``prune`` or ``noise_augmentation``.
+        A statsmodels ``cov_type`` name asks for that covariance: ``"classical"``
+        (as True), ``"HC0"``-``"HC3"`` or ``"cluster"`` (with fit's ``groups``);
+        the robust ones cost one more pass over X (``fastcost._robust``).
     standardize : bool, default=False
         Fit as if X were standardized (``fastcost.preprocessing.StandardScaler``,
         weighted like the fit; centering only with an intercept) without copying
@@ -250,7 +254,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         newton and qr: estimate of the condition number of the equilibrated
         normal equations (for qr, the square of its factor's).
     coef_stderr_, intercept_stderr_, residual_std_, r2_, dof_resid_
-        Only with ``compute_statistics=True``; see that parameter.
+        Only with ``compute_statistics``; see that parameter.
+    cov_type_, cov_params_, prediction_cov_, prediction_shift_
+        With ``compute_statistics``: the covariance type and the covariance of
+        ``[intercept_, *coef_]``, also about the fit's shift for ``predict_interval``.
     converged_ : bool
     rank_ : int
     n_features_in_ : int
@@ -336,6 +343,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         sample_weight: Any = None,
         coef_init: Any = None,
         intercept_init: float | None = None,
+        groups: Any = None,
     ) -> LinearRegression:
         """Fit the model.
 
@@ -348,6 +356,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         coef_init, intercept_init : optional
             Starting point for the iterative solvers (e.g. the initial weights of a
             Keras model, to train exactly the same recipe from the same start).
+        groups : array-like of shape (n_samples,), optional
+            Cluster labels for ``compute_statistics="cluster"`` (required there,
+            an error otherwise, as statsmodels' ``cov_kwds={"groups": ...}``).
 
         Returns
         -------
@@ -361,12 +372,15 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 self.__dict__.pop(name, None)
             if is_multi_target(y):
                 self._check_params()
+                if groups is not None:
+                    raise NotImplementedError("groups are not available with a 2-D y")
                 fit_multi_target(self, X, y, sample_weight, coef_init, intercept_init)
                 return self
             self.__dict__.pop("n_targets_", None)
             with fit_clock() as clock:
                 self._check_params()
                 backend = self._backend(X, y, sample_weight)
+                backend.cluster = cluster_codes(self, groups, backend.n_samples)  # type: ignore[attr-defined]
                 run_fit(self, backend, coef_init, intercept_init)
                 if hasattr(self, "encoder_"):
                     finish_table_fit(self, backend)
@@ -438,8 +452,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     # -- prediction -------------------------------------------------------------
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict ``X @ coef_ + intercept_``."""
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """Predict ``X @ coef_ + intercept_``; with ``return_std``, also the
+        standard error of a new observation (needs ``compute_statistics``)."""
+        if return_std:
+            return prediction_std(self, X)
         check_is_fitted(self)
         if hasattr(X, "__cuda_array_interface__"):  # CuPy / PyTorch on the GPU: predict there
             from . import _gpu
@@ -471,6 +488,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 f"predictions overflow {X.dtype}: X holds values too large for this model; {hint}"
             )
         return pred
+
+    def predict_interval(
+        self, X: Any, level: float = 0.95, kind: str = "observation"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of a new observation's (or the mean's) ``level`` interval,
+        as statsmodels' ``obs_ci_*`` (``mean_ci_*``); needs ``compute_statistics``."""
+        return prediction_interval(self, X, level, kind)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the fitted model to ``path`` in fastcost's safe JSON format.
@@ -543,6 +567,15 @@ class _CpuBackend:
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
         shift = None if options["fit_intercept"] else np.zeros(self.n_features + 1)
         return dict(_core.tsqr_stats(self.X, self.y, self.sw, shift, self.n_shards, self.n_threads))
+
+    def robust_sums(self, **model: Any) -> dict[str, Any]:
+        """One pass for a robust covariance's meat (``_core.sandwich_sums``)."""
+        X, y, sw = self.X, self.y, self.sw
+        if self.wide:  # the kernel reads float32/float64: longdouble X is copied once
+            X, y = X.astype(np.float64), y.astype(np.float64)
+            sw = None if sw is None else sw.astype(np.float64)
+        return dict(_core.sandwich_sums(X, y, sample_weight=sw, n_shards=self.n_shards,
+                                        n_threads=self.n_threads, **model))  # fmt: skip
 
     def where(self) -> str:
         return ""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._params import SOLVERS, validate
+from ._params import COV_TYPES, SOLVERS, validate
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -34,7 +34,10 @@ FORMAT = "fastcost-model"
 FORMAT_VERSION = 1
 
 # Fitted attributes that are saved, by name; anything else is derived or transient.
-_ARRAY_ATTRIBUTES = ("coef_", "loss_history_", "feature_names_in_", "coef_stderr_")
+_ARRAY_ATTRIBUTES = (
+    "coef_", "loss_history_", "feature_names_in_", "coef_stderr_",
+    "cov_params_", "prediction_cov_", "prediction_shift_",
+)  # fmt: skip
 _SCALAR_ATTRIBUTES = (
     "intercept_",
     "n_iter_",
@@ -48,6 +51,8 @@ _SCALAR_ATTRIBUTES = (
     "residual_std_",
     "r2_",
     "dof_resid_",
+    "cov_type_",
+    "n_groups_",
 )
 
 
@@ -96,6 +101,18 @@ def _flag(value: Any, est: Any) -> None:
         raise ModelFileError(f"must be a bool, got {value!r}")
 
 
+def _parameter_square(value: Any, est: Any) -> None:
+    """A covariance of ``[intercept_, *coef_]`` (of ``coef_`` without an intercept)."""
+    p = est.n_features_in_ + bool(est.fit_intercept)
+    if not (isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.shape == (p, p)):
+        raise ModelFileError(f"must be a {p} x {p} float array")
+
+
+def _cov_type(value: Any, est: Any) -> None:
+    if value not in COV_TYPES:
+        raise ModelFileError(f"must be one of {COV_TYPES}, got {value!r}")
+
+
 def _fitted_solver(value: Any, est: Any) -> None:
     if value not in SOLVERS or value == "auto":
         raise ModelFileError(f"must be a solver that ran, got {value!r}")
@@ -124,6 +141,11 @@ _ATTRIBUTE_RULES: dict[str, Callable[[Any, Any], None]] = {
     "residual_std_": _number,
     "r2_": _number,
     "dof_resid_": _number,
+    "cov_type_": _cov_type,
+    "n_groups_": _count,
+    "cov_params_": _parameter_square,
+    "prediction_cov_": _parameter_square,
+    "prediction_shift_": _float_array(_d),
 }
 
 
