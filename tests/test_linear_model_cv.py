@@ -277,3 +277,9 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficientWarning)
         check(estimator)
+
+
+def test_many_folds_take_the_wide_pattern_path():
+    X, y, sw = _data(n=70, d=3, seed=9, weights=True)
+    est = LinearRegressionCV(alphas=(1e-3, 1.0), cv=35)  # > 31 folds: unique rows of states
+    _check_against_brute(est, X, y, sw, alphas=(1e-3, 1.0))

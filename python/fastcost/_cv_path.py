@@ -46,17 +46,26 @@ def fold_atoms(
     empty, since such a set is no union of atoms.
     """
     n_folds = len(splits)
-    bits = np.zeros((n, n_folds), dtype=np.uint8)
+    narrow = n_folds <= 31  # 2 bits a fold fit one int64 code
+    code = np.zeros(n, dtype=np.int64)
+    bits = None if narrow else np.zeros((n, n_folds), dtype=np.uint8)
+    state = np.empty(n, dtype=np.uint8)
     for j, (train, test) in enumerate(splits):
+        state[:] = 0
         for bit, rows, kind in ((1, train, "train"), (2, test, "test")):
             rows = _check_rows(rows, n, j, kind)
-            bits[rows, j] |= bit
-            if np.count_nonzero(bits[:, j] & bit) != rows.size:
+            state[rows] |= bit
+            if np.count_nonzero(state & bit) != rows.size:
                 raise ValueError(
                     f"fold {j}'s {kind} set lists a row more than once; LinearRegressionCV "
                     "needs every train and test set to be a set of rows"
                 )
-    atom, patterns = _patterns(bits)
+        if bits is None:
+            code *= 4
+            code += state
+        else:
+            bits[:, j] = state
+    atom, patterns = _patterns(code, n_folds) if bits is None else _patterns_wide(bits)
     return atom, (patterns & 1).astype(bool), (patterns & 2).astype(bool)
 
 
@@ -71,23 +80,22 @@ def _check_rows(rows: Any, n: int, j: int, kind: str) -> np.ndarray:
     return rows
 
 
-def _patterns(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Atom of each row and each atom's (n_folds,) pattern, atoms in pattern order."""
-    n, n_folds = bits.shape
-    if n_folds <= 31:  # 2 bits a fold fit one int64 code: a table instead of a sort
-        code = np.zeros(n, dtype=np.int64)
-        for j in range(n_folds):
-            code = code * 4 + bits[:, j]
-        if 4**n_folds <= max(4 * n, 1 << 16):
-            present = np.flatnonzero(np.bincount(code, minlength=4**n_folds))
-            table = np.full(4**n_folds, -1, dtype=np.int64)
-            table[present] = np.arange(present.size)
-            atom = table[code]
-            first = present
-        else:
-            first, atom = np.unique(code, return_inverse=True)
-        digits = (first[:, None] // 4 ** np.arange(n_folds - 1, -1, -1)) % 4
-        return atom.astype(np.int64), digits.astype(np.uint8)
+def _patterns(code: np.ndarray, n_folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Atom of each row and each atom's (n_folds,) pattern, atoms in code order."""
+    n = code.size
+    if 4**n_folds <= max(4 * n, 1 << 16):  # a table instead of a sort
+        present = np.flatnonzero(np.bincount(code, minlength=4**n_folds))
+        table = np.full(4**n_folds, -1, dtype=np.int64)
+        table[present] = np.arange(present.size)
+        atom, first = table[code], present
+    else:
+        first, atom = np.unique(code, return_inverse=True)
+    digits = (first[:, None] // 4 ** np.arange(n_folds - 1, -1, -1)) % 4
+    return atom.astype(np.int64, copy=False), digits.astype(np.uint8)
+
+
+def _patterns_wide(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_patterns` for more than 31 folds: unique rows of the (n, folds) states."""
     patterns, atom = np.unique(bits, axis=0, return_inverse=True)
     return atom.reshape(-1).astype(np.int64), patterns
 
