@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "fastcost/gram.hpp"
+#include "fastcost/grouped_gram.hpp"
 #include "fastcost/loss_grad.hpp"
 #include "fastcost/solvers.hpp"
 
@@ -24,6 +25,43 @@ py::dict gram_stats_impl(const py::array& X, const py::object& y, const py::obje
     return compute_gram_stats<T>(a.X, Y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads);
   });
   return gram_stats_dict(st);
+}
+
+// groups: an integer array of X's rows, each in [0, n_groups) or -1 (no group).
+template <class T>
+py::dict grouped_gram_stats_impl(const py::array& X, const py::object& y, const py::object& sw,
+                                 const py::array& groups, index_t n_groups, const py::object& shift,
+                                 index_t n_shards, int n_threads) {
+  const RowsArgs<T> a = rows_args<T>(X, py::none(), sw);
+  const MatrixView<T> Y = targets_view<T>(y, a.X.rows);
+  const std::vector<double> sh = optional_shift(shift, a.X.cols, Y.cols);
+  const char kind = groups.dtype().kind();
+  if (groups.ndim() != 1 || (kind != 'i' && kind != 'u')) {
+    throw py::type_error("groups must be a 1-D integer array (one group per row, -1 for none)");
+  }
+  const auto g = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(groups);
+  if (g.shape(0) != a.X.rows) {
+    throw py::value_error("groups has " + std::to_string(g.shape(0)) + " entries, expected " +
+                          std::to_string(a.X.rows) + " (X's rows)");
+  }
+  const int threads = resolve_threads(n_threads);
+  const GroupedGramStats st = run_released([&] {
+    return compute_grouped_gram_stats<T>(a.X, Y, a.sw, g.data(), n_groups, sh.empty() ? nullptr : sh.data(),
+                                         n_shards, threads);
+  });
+  const index_t da = st.dim();
+  py::array_t<double> grams({static_cast<py::ssize_t>(st.n_groups), static_cast<py::ssize_t>(da),
+                             static_cast<py::ssize_t>(da)});
+  std::copy(st.grams.begin(), st.grams.end(), grams.mutable_data());
+  py::array_t<std::int64_t> counts(static_cast<py::ssize_t>(st.n_groups));
+  std::copy(st.counts.begin(), st.counts.end(), counts.mutable_data());
+  py::dict out;
+  out["gram"] = grams;
+  out["shift"] = vector_array(st.shift);
+  out["counts"] = counts;
+  out["n_shards"] = st.n_shards;
+  out["n_targets"] = st.n_targets;
+  return out;
 }
 
 template <class T>
@@ -83,6 +121,19 @@ void bind_kernels(py::module_& m) {
      "[x - c, y_1 - c_y1, ..., y_k - c_yk, 1] and the Gram is (d + k + 1) square.\n"
      "Returns dict(gram, shift, n_rows, n_shards, n_targets); shift (d + k values) defaults\n"
      "to the first row of X and of y.");
+
+  m.def("grouped_gram_stats", [](const py::array& X, const py::object& y, const py::object& sample_weight,
+                                 const py::array& groups, index_t n_groups, const py::object& shift,
+                                 index_t n_shards, int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64
+               ? grouped_gram_stats_impl<double>(X, y, sample_weight, groups, n_groups, shift, n_shards, n_threads)
+               : grouped_gram_stats_impl<float>(X, y, sample_weight, groups, n_groups, shift, n_shards, n_threads);
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("groups"), py::arg("n_groups"),
+     py::arg("shift") = py::none(), py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "gram_stats of every group of rows at once, about one common shift, in one read of X.\n"
+     "groups: integer array of X's rows, each in [0, n_groups) or -1 (the row is in no group).\n"
+     "Returns dict(gram (n_groups, p, p), shift, counts (n_groups,), n_shards, n_targets); the\n"
+     "groups' Grams sum to gram_stats' of the grouped rows about the same shift.");
 
   m.def("loss_grad", [](const py::array& X, const py::object& y, const py::object& w, double b,
                         const py::object& sample_weight, index_t n_shards, int n_threads) {

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from ._streaming import fit_dataset
     from ._sufficient import SufficientStatistics
     from .linear_model import SOLVERS, LinearRegression
+    from .linear_model_cv import LinearRegressionCV
     from .persistence import load
 
 __all__ = [
     "SOLVERS",
     "LinearRegression",
+    "LinearRegressionCV",
     "SufficientStatistics",
     "__version__",
     "config_info",
@@ -36,6 +38,7 @@ __all__ = [
 _LAZY = {
     "SOLVERS": "linear_model",
     "LinearRegression": "linear_model",
+    "LinearRegressionCV": "linear_model_cv",
     "SufficientStatistics": "_sufficient",
     "config_info": "_config",
     "fit_dataset": "_streaming",

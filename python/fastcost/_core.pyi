@@ -83,6 +83,16 @@ def gram_stats(
     n_shards: int = 0,
     n_threads: int = 0,
 ) -> dict[str, Any]: ...
+def grouped_gram_stats(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    groups: np.ndarray,
+    n_groups: int,
+    shift: npt.ArrayLike | None = None,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
 def loss_grad(
     X: np.ndarray,
     y: np.ndarray | None,

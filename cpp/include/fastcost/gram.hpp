@@ -136,10 +136,13 @@ FASTCOST_INLINE void gram_tile(const T* FASTCOST_RESTRICT a, const T* FASTCOST_R
 // Accumulates the augmented weighted Gram of rows [r0, r1) into `partial`
 // (p x p doubles, p = d + k + 1 padded to NR; upper-triangle tiles only). `pack`
 // holds 2 * p * NB values of T: z panels, then s z panels when weighted. Y is
-// rows x k (data null: zeros); `shift` holds d + k values.
-template <class T, int W, int NV>
-FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
-                                     index_t r0, index_t r1, double* partial, T* pack) {
+// rows x k (data null: zeros); `shift` holds d + k values. With Gather, the
+// rows are rows[r0], ..., rows[r1 - 1] of X, Y and sw instead (the pack step
+// gathers them; the tiles never see the difference). Without it `rows` is
+// unused and the code is the dense pass's.
+template <class T, int W, int NV, bool Gather>
+FASTCOST_INLINE void gram_rows_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
+                                    const index_t* rows, index_t r0, index_t r1, double* partial, T* pack) {
   constexpr int L = simd::lanes<T, W>();
   constexpr int MR = gram_mr<T, W, NV>();
   constexpr int NR = gram_nr<T, W, NV>();
@@ -156,6 +159,15 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
   const T* cy = cp + d;
   // Element j of packed row i; j < p.
   auto at = [&](T* base, index_t i, index_t j) -> T& { return base[(j / NR) * NR * NB + i * NR + (j % NR)]; };
+  // Row of X (and Y, sw) that packed row i of the block at i0 holds.
+  auto row_of = [&](index_t i0, index_t i) -> index_t {
+    if constexpr (Gather) {
+      return rows[i0 + i];
+    } else {
+      (void)rows;
+      return i0 + i;
+    }
+  };
 
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
     const index_t nb = std::min(NB, r1 - i0);
@@ -163,7 +175,7 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
     // buffer starts zeroed and they are never written).
     if (X.layout == Layout::RowMajor) {
       for (index_t i = 0; i < nb; ++i) {
-        const T* FASTCOST_RESTRICT xi = X.row(i0 + i);
+        const T* FASTCOST_RESTRICT xi = X.row(row_of(i0, i));
         index_t j = 0;
         // Vector chunks of L never straddle a panel (NR = NV L).
         for (; j + L <= d; j += L) {
@@ -179,10 +191,15 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
       }
     } else {
       for (index_t j = 0; j < d; ++j) {
-        const T* FASTCOST_RESTRICT xj = X.col(j) + i0;
         T* dst = &at(bpack, 0, j);
         const T cj = cp[j];
-        for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[i] - cj;
+        if constexpr (Gather) {
+          const T* FASTCOST_RESTRICT xj = X.col(j);
+          for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[row_of(i0, i)] - cj;
+        } else {
+          const T* FASTCOST_RESTRICT xj = X.col(j) + i0;
+          for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[i] - cj;
+        }
       }
     }
     // The k target columns, then the ones. Without targets the column is
@@ -190,15 +207,20 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
     // results stay bitwise what they were.
     if (Y.data && Y.layout == Layout::RowMajor) {
       for (index_t i = 0; i < nb; ++i) {
-        const T* FASTCOST_RESTRICT yi = Y.row(i0 + i);
+        const T* FASTCOST_RESTRICT yi = Y.row(row_of(i0, i));
         for (index_t t = 0; t < k; ++t) at(bpack, i, d + t) = yi[t] - cy[t];
       }
     } else {
       for (index_t t = 0; t < k; ++t) {
         T* dst = &at(bpack, 0, d + t);
         const T ct = cy[t];
-        const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) + i0 : nullptr;
-        for (index_t i = 0; i < nb; ++i) dst[i * NR] = (yt ? yt[i] : T(0)) - ct;
+        if constexpr (Gather) {
+          const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) : nullptr;
+          for (index_t i = 0; i < nb; ++i) dst[i * NR] = (yt ? yt[row_of(i0, i)] : T(0)) - ct;
+        } else {
+          const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) + i0 : nullptr;
+          for (index_t i = 0; i < nb; ++i) dst[i * NR] = (yt ? yt[i] : T(0)) - ct;
+        }
       }
     }
     {
@@ -210,7 +232,7 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
         const T* src = bpack + h * NR * NB;
         T* dst = apack + h * NR * NB;
         for (index_t i = 0; i < nb; ++i) {
-          const T s = sw[i0 + i];
+          const T s = sw[row_of(i0, i)];
           for (int v = 0; v < NV; ++v) simd::store<T, W>(dst + i * NR + v * L, simd::load<T, W>(src + i * NR + v * L) * s);
         }
       }
@@ -230,16 +252,28 @@ FASTCOST_INLINE void gram_shard_body(MatrixView<T> X, MatrixView<T> Y, const T* 
 template <class T, int W>
 FASTCOST_INLINE void gram_shard_wide_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                           index_t r0, index_t r1, double* partial, T* pack) {
-  gram_shard_body<T, W, 2>(X, Y, sw, shift, r0, r1, partial, pack);
+  gram_rows_body<T, W, 2, false>(X, Y, sw, shift, nullptr, r0, r1, partial, pack);
 }
 template <class T, int W>
 FASTCOST_INLINE void gram_shard_square_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                             index_t r0, index_t r1, double* partial, T* pack) {
-  gram_shard_body<T, W, 1>(X, Y, sw, shift, r0, r1, partial, pack);
+  gram_rows_body<T, W, 1, false>(X, Y, sw, shift, nullptr, r0, r1, partial, pack);
+}
+template <class T, int W>
+FASTCOST_INLINE void gram_gather_wide_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
+                                           const index_t* rows, index_t r0, index_t r1, double* partial, T* pack) {
+  gram_rows_body<T, W, 2, true>(X, Y, sw, shift, rows, r0, r1, partial, pack);
+}
+template <class T, int W>
+FASTCOST_INLINE void gram_gather_square_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
+                                             const index_t* rows, index_t r0, index_t r1, double* partial, T* pack) {
+  gram_rows_body<T, W, 1, true>(X, Y, sw, shift, rows, r0, r1, partial, pack);
 }
 
 FASTCOST_MULTIVERSION(gram_shard_wide, gram_shard_wide_body)
 FASTCOST_MULTIVERSION(gram_shard_square, gram_shard_square_body)
+FASTCOST_MULTIVERSION(gram_gather_wide, gram_gather_wide_body)
+FASTCOST_MULTIVERSION(gram_gather_square, gram_gather_square_body)
 
 // The tile the Gram pass uses: two-vector tiles of the active ISA's width,
 // except on AVX-512 for float32 (16 x 16 tiles: 1.0x numpy's X.T @ X on one
@@ -289,6 +323,15 @@ class GramPack {
   void run(const MatrixView<T>& X, const T* y, const T* sw, const double* shift, index_t r0, index_t r1,
            double* tile) {
     run(X, target_column(y, X.rows), sw, shift, r0, r1, tile);
+  }
+  // The rows rows[r0], ..., rows[r1 - 1] of X, Y and sw (gathered in the pack step).
+  void run_rows(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift,
+                const index_t* rows, index_t r0, index_t r1, double* tile) {
+    if (kernel_.nv == 1) {
+      gram_gather_square<T>(kernel_.isa, X, Y, sw, shift, rows, r0, r1, tile, buf_.data());
+    } else {
+      gram_gather_wide<T>(kernel_.isa, X, Y, sw, shift, rows, r0, r1, tile, buf_.data());
+    }
   }
 
  private:

@@ -1,0 +1,314 @@
+"""Cross-validation of the penalty from statistics: every fold, every alpha, no refits.
+
+``LinearRegressionCV``'s numerics. One grouped Gram pass
+(``_core.grouped_gram_stats``) gives the augmented Gram of every "atom" (rows
+with the same membership in every fold's train and test sets) about one common
+shift; a fold's train and test Grams are sums of atom Grams (:func:`fold_atoms`,
+:func:`fold_grams`). Per fold, one eigendecomposition of the train block gives
+the coefficients of every alpha in O(d^2) (:func:`fold_path`), and the held-out
+sum of squared residuals is a quadratic form in the test Gram, so no alpha
+needs another pass. ``cv=None`` is exact leave-one-out (:func:`loo_path`): the
+eigendecomposition of the full Gram and one more pass for the leverages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .preprocessing._common import _is_constant
+
+#: Above this condition number of ``M + alpha I`` (M the fold's normal matrix on
+#: the penalty's scale) the eigen path's O(d^2) solve would lose more digits than
+#: the equilibrated solve ``_core.solve_stats`` makes; that alpha is solved directly.
+EIGEN_PATH_MAX_CONDITION = 1e6
+
+#: Rows per block of the leave-one-out leverage pass.
+LOO_BLOCK_ROWS = 16384
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+# -- folds as unions of atoms ---------------------------------------------------
+
+
+def fold_atoms(
+    splits: list[tuple[np.ndarray, np.ndarray]], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by their membership pattern across the folds.
+
+    Returns ``atom`` (n,) int64, the atom of every row (rows in no set form an
+    atom of their own: they still count in the refit), and the boolean masks
+    ``train`` and ``test`` (n_atoms, n_folds): whether the atom's rows are in
+    fold j's train / test set. Raises ValueError when a set repeats a row or is
+    empty, since such a set is no union of atoms.
+    """
+    n_folds = len(splits)
+    narrow = n_folds <= 31  # 2 bits a fold fit one int64 code
+    code = np.zeros(n, dtype=np.int64)
+    bits = None if narrow else np.zeros((n, n_folds), dtype=np.uint8)
+    state = np.empty(n, dtype=np.uint8)
+    for j, (train, test) in enumerate(splits):
+        state[:] = 0
+        for bit, rows, kind in ((1, train, "train"), (2, test, "test")):
+            rows = _check_rows(rows, n, j, kind)
+            state[rows] |= bit
+            if np.count_nonzero(state & bit) != rows.size:
+                raise ValueError(
+                    f"fold {j}'s {kind} set lists a row more than once; LinearRegressionCV "
+                    "needs every train and test set to be a set of rows"
+                )
+        if bits is None:
+            code *= 4
+            code += state
+        else:
+            bits[:, j] = state
+    atom, patterns = _patterns(code, n_folds) if bits is None else _patterns_wide(bits)
+    return atom, (patterns & 1).astype(bool), (patterns & 2).astype(bool)
+
+
+def _check_rows(rows: Any, n: int, j: int, kind: str) -> np.ndarray:
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    if rows.ndim != 1 or rows.size == 0 or rows.dtype.kind not in "iu":
+        raise ValueError(f"fold {j}'s {kind} set must be a non-empty 1-D array of row indices")
+    if rows.min() < -n or rows.max() >= n:
+        raise ValueError(f"fold {j}'s {kind} set has row indices outside [0, {n})")
+    return rows
+
+
+def _patterns(code: np.ndarray, n_folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Atom of each row and each atom's (n_folds,) pattern, atoms in code order."""
+    n = code.size
+    if 4**n_folds <= max(4 * n, 1 << 16):  # a table instead of a sort
+        present = np.flatnonzero(np.bincount(code, minlength=4**n_folds))
+        table = np.full(4**n_folds, -1, dtype=np.int64)
+        table[present] = np.arange(present.size)
+        atom, first = table[code], present
+    else:
+        first, atom = np.unique(code, return_inverse=True)
+    digits = (first[:, None] // 4 ** np.arange(n_folds - 1, -1, -1)) % 4
+    return atom.astype(np.int64, copy=False), digits.astype(np.uint8)
+
+
+def _patterns_wide(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_patterns` for more than 31 folds: unique rows of the (n, folds) states."""
+    patterns, atom = np.unique(bits, axis=0, return_inverse=True)
+    return atom.reshape(-1).astype(np.int64), patterns
+
+
+def fold_grams(
+    grams: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every fold's train and test Gram, and the total, as sums of atom Grams
+    (exact 0/1 combinations, a fixed order)."""
+    n_atoms, p, _ = grams.shape
+    flat = grams.reshape(n_atoms, p * p)
+    g_train = (train.T.astype(np.float64) @ flat).reshape(-1, p, p)
+    g_test = (test.T.astype(np.float64) @ flat).reshape(-1, p, p)
+    return g_train, g_test, flat.sum(axis=0).reshape(p, p)
+
+
+# -- moments of one Gram ----------------------------------------------------------
+
+
+@dataclass
+class Moments:
+    """The normal equations of one augmented Gram [x - c, y - c_y, 1] (k targets),
+    on the mean-loss scale: ``A`` (d, d), ``B`` (d, k), means and sum of weights."""
+
+    S: float
+    A: np.ndarray
+    B: np.ndarray
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    var_x: np.ndarray = field(repr=False)
+
+
+def moments(gram: np.ndarray, shift: np.ndarray, d: int, fit_intercept: bool) -> Moments:
+    """Centered (intercept) or raw (about zero) normal equations of ``gram``."""
+    q = gram.shape[0] - 1
+    S = float(gram[q, q])
+    if not S > 0:
+        raise ValueError("a training set's sample weights sum to zero: nothing to fit")
+    m = gram[:q, q]
+    centered = gram[:q, :q] - np.outer(m, m) / S
+    mean = shift + m / S
+    if fit_intercept:
+        N = centered
+    else:  # about zero: z + c, so G0 = G + c m^T + m c^T + S c c^T
+        N = gram[:q, :q] + np.outer(shift, m) + np.outer(m, shift) + S * np.outer(shift, shift)
+    return Moments(S, N[:d, :d] / S, N[:d, d:] / S, mean[:d], mean[d:], np.diag(centered)[:d] / S)
+
+
+def standard_scale(mo: Moments) -> np.ndarray:
+    """StandardScaler's scale from the weighted moments (1 for constant columns),
+    as ``LinearRegression(standardize=True)`` takes it (``_fit_preprocessing``)."""
+    scale = np.sqrt(np.maximum(mo.var_x, 0.0))
+    scale[_is_constant(mo.var_x, mo.mean_x, mo.S) | (scale < 10 * _EPS)] = 1.0
+    return scale
+
+
+# -- the alpha path of one fold -------------------------------------------------------
+
+
+@dataclass
+class PathInfo:
+    """What the path solves did: alphas solved directly instead of on the eigen path."""
+
+    n_direct: int = 0
+    n_min_norm: int = 0
+
+
+def coef_path(
+    mo: Moments, alphas: np.ndarray, scale: np.ndarray | None, info: PathInfo
+) -> np.ndarray:
+    """Coefficients (n_alphas, d, k) of ``(A + alpha diag(scale^2)) w = B``.
+
+    In the penalty's coordinates v = scale * w the penalty is uniform, so one
+    eigendecomposition of ``M = A / (scale scale^T)`` gives every alpha's
+    ``v = V diag(1 / (lam + alpha)) V^T (B / scale)`` in O(d^2). An alpha whose
+    ``M + alpha I`` is ill-conditioned (alpha = 0 on collinear data) takes the
+    equilibrated solve instead (:func:`direct_solve`).
+    """
+    f = np.ones(mo.A.shape[0]) if scale is None else 1.0 / scale
+    M = mo.A * np.outer(f, f)
+    lam, V = np.linalg.eigh(M)
+    g = V.T @ (mo.B * f[:, None])
+    lo, hi = max(float(lam[0]), 0.0), max(float(lam[-1]), 0.0)
+    out = np.empty((alphas.size, *mo.B.shape))
+    for i, a in enumerate(alphas):
+        if hi + a <= EIGEN_PATH_MAX_CONDITION * (lo + a):
+            out[i] = f[:, None] * (V @ (g / (lam + a)[:, None]))
+        else:
+            info.n_direct += 1
+            pen = np.full(f.size, float(a)) / f**2
+            out[i], singular = direct_solve(mo.A, mo.B, pen)
+            info.n_min_norm += int(singular)
+    return out
+
+
+def direct_solve(A: np.ndarray, B: np.ndarray, pen: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``(A + diag(pen)) w = B`` as ``_core.solve_stats`` solves it: equilibrated
+    to a unit diagonal (columns with zero diagonal get 0); a singular system gets
+    the minimum-norm solution (pseudo-inverse on the eigenvalues below
+    ``10 d eps`` of the largest, null space projected out in w's coordinates)."""
+    d = A.shape[0]
+    a = A + np.diag(pen)
+    diag = np.diag(a)
+    active = np.flatnonzero((diag > 0) & np.isfinite(diag))
+    w = np.zeros(B.shape)
+    if active.size == 0:
+        return w, d > 0
+    D = 1.0 / np.sqrt(diag[active])
+    As = a[np.ix_(active, active)] * np.outer(D, D)
+    mu, U = np.linalg.eigh(As)
+    keep = mu > 10.0 * max(d, 1) * _EPS * max(float(mu[-1]), 0.0)
+    Bs = B[active] * D[:, None]
+    w[active] = D[:, None] * (U[:, keep] @ ((U[:, keep].T @ Bs) / mu[keep][:, None]))
+    singular = bool(active.size < d or not keep.all())
+    if not keep.all():
+        null = np.zeros((d, int((~keep).sum())))
+        null[active] = D[:, None] * U[:, ~keep]
+        Q, _ = np.linalg.qr(null)
+        w -= Q @ (Q.T @ w)
+    return w, singular
+
+
+def intercepts(mo: Moments, W: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """(n_alphas, k) intercepts of coefficients W (n_alphas, d, k)."""
+    if not fit_intercept:
+        return np.zeros((W.shape[0], W.shape[2]))
+    return mo.mean_y[None, :] - np.einsum("d,adk->ak", mo.mean_x, W)
+
+
+def held_out_scores(
+    test: np.ndarray, shift: np.ndarray, W: np.ndarray, b: np.ndarray, j: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted MSE and R^2 (n_alphas, k) of (W, b) on the rows of the test Gram.
+
+    The residual of a row is ``z^T v`` with z = [x - c, y - c_y, 1] and
+    v = [w, -e_t, c^T w + b - c_y], so the weighted sum of squared residuals is
+    ``v^T G v``: exact, no pass. R^2 follows ``sklearn.metrics.r2_score``: a
+    constant held-out target scores 1 when predicted exactly, else 0.
+    """
+    n_alphas, d, k = W.shape
+    q = test.shape[0] - 1
+    S = float(test[q, q])
+    if not S > 0:
+        raise ValueError(f"fold {j}'s test rows have sample weights summing to zero")
+    V = np.zeros((n_alphas, q + 1, k))
+    V[:, :d] = W
+    V[:, d:q] = -np.eye(k)
+    V[:, q] = np.einsum("d,adk->ak", shift[:d], W) + b - shift[d:][None, :]
+    sse = np.maximum(np.einsum("aik,ij,ajk->ak", V, test, V), 0.0)
+    m_y = test[d:q, q]
+    sst = np.maximum(np.diag(test)[d:q] - m_y**2 / S, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(sst > 0, 1.0 - sse / sst, np.where(sse == 0, 1.0, 0.0))
+    return sse / S, r2
+
+
+def fold_path(
+    train: np.ndarray, test: np.ndarray, shift: np.ndarray, alphas: np.ndarray, d: int,
+    fit_intercept: bool, standardize: bool, info: PathInfo, j: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Held-out (MSE, R^2), each (n_alphas, k), of fold j for every alpha."""
+    mo = moments(train, shift, d, fit_intercept)
+    scale = standard_scale(mo) if standardize else None
+    W = coef_path(mo, alphas, scale, info)
+    return held_out_scores(test, shift, W, intercepts(mo, W, fit_intercept), j)
+
+
+# -- exact leave-one-out -------------------------------------------------------------
+
+
+def loo_path(
+    X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
+    alphas: np.ndarray, fit_intercept: bool,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Leave-one-out (MSE, R^2), each (n_alphas, k), weighted by the sample weights.
+
+    Row i's held-out fit is ``LinearRegression(alpha)`` on the other rows: on
+    the sum scale its penalty is ``lam_i = alpha (S - s_i)``. For each row the
+    full data's fit with that penalty and its hat value ``h_i`` give the
+    held-out residual ``r_i / (1 - h_i)`` (the intercept unpenalized), and both
+    come from the eigendecomposition of the full Gram and the row's projection
+    ``V^T (x_i - mean)``: one pass over X in blocks. Tiny eigenvalues at
+    alpha = 0 are dropped (pseudo-inverse): the minimum-norm fit's shortcut.
+    """
+    d = X.shape[1]
+    mo = moments(gram, shift, d, fit_intercept)
+    S = mo.S
+    lam, V = np.linalg.eigh(mo.A * S)  # the sum-scale Gram
+    g = V.T @ (mo.B * S)
+    tiny = lam <= 10.0 * max(d, 1) * _EPS * max(float(lam[-1]), 0.0)
+    uniform = sw is None or bool(np.all(sw == sw[0]))
+    sq = np.zeros((alphas.size, Y.shape[1]))
+    for r0 in range(0, X.shape[0], LOO_BLOCK_ROWS):
+        rows = slice(r0, r0 + LOO_BLOCK_ROWS)
+        Xb = np.asarray(X[rows], dtype=np.float64)
+        Q = ((Xb - mo.mean_x) if fit_intercept else Xb) @ V
+        s = np.ones(Xb.shape[0]) if sw is None else np.asarray(sw[rows], dtype=np.float64)
+        base_y = mo.mean_y if fit_intercept else np.zeros(Y.shape[1])
+        base_h = s / S if fit_intercept else np.zeros(Xb.shape[0])
+        y = np.asarray(Y[rows], dtype=np.float64)
+        for i, a in enumerate(alphas):
+            lam_i = a * (S - (s[:1] if uniform else s))  # one value, or one per row
+            inv = 1.0 / (lam[None, :] + lam_i[:, None])
+            inv[:, tiny & (a == 0)] = 0.0
+            if uniform:
+                pred = base_y + Q @ (inv[0][:, None] * g)
+                h = base_h + s * ((Q * Q) @ inv[0])
+            else:
+                pred = base_y + (Q * inv) @ g
+                h = base_h + s * np.einsum("nd,nd->n", Q * Q, inv)
+            e = (y - pred) / (1.0 - h)[:, None]
+            sq[i] += s @ (e * e)
+    sst = np.maximum(np.diag(gram)[d:-1] - gram[d:-1, -1] ** 2 / S, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(sst > 0, 1.0 - sq / sst, np.where(sq == 0, 1.0, 0.0))
+    return sq / S, r2
