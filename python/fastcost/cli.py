@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="measured fits per solver; the median wall time is reported",
     )  # fmt: skip
     run.add_argument(
+        "--tune", action="store_true",
+        help="also compare choosing alpha by 5-fold CV over 20 penalties: fastcost's "
+        "LinearRegressionCV (one pass) against scikit-learn's GridSearchCV(Ridge) and "
+        "RidgeCV, measured, and TensorFlow's cost of one training per fold and penalty, "
+        "estimated from its measured fit (labelled so); table, JSON ('tuning') and chart",
+    )  # fmt: skip
+    run.add_argument(
         "--price-per-hour", type=_nonnegative_float, metavar="PRICE", help="adds a cost column"
     )
     run.add_argument(

@@ -393,7 +393,7 @@ def _draw_panel(ax: Any, panel: dict[str, Any], rows: Sequence[Any], colors: lis
         ax.set_xlim(0, max([*finite, 1.0]) * 1.35)
 
 
-def plot(path: str, comparison: Comparison, title: str) -> None:
+def plot(path: str, comparison: Comparison, title: str, tuning: Any = None) -> None:
     """Save a chart of wall time, peak memory, energy and test MSE, one bar per row.
 
     Every row that ran or raised has a line, named with its status when that is
@@ -422,8 +422,16 @@ def plot(path: str, comparison: Comparison, title: str) -> None:
     names = [r.name if r.status == OK else f"{r.name} [{r.status}]" for r in rows]
     colors = ["tab:blue" if r.name.startswith("fastcost") else "tab:gray" for r in rows]
     # A bare Figure renders with Agg and leaves pyplot's global state alone.
-    fig = Figure(figsize=(20, 2.2 + 0.45 * len(rows)), layout="constrained")
-    axes = fig.subplots(1, 4, sharey=True)
+    height = 2.2 + 0.45 * len(rows)
+    fig = Figure(figsize=(20, height + (2.4 if tuning else 0.0)), layout="constrained")
+    area = fig
+    if tuning:  # --tune: its panel under the four
+        top, bottom = fig.subfigures(2, 1, height_ratios=[height, 2.4])  # type: ignore[misc]
+        from fastcost.compare import tune
+
+        tune.draw(bottom.subplots(1, 1), tuning)
+        area = top
+    axes = area.subplots(1, 4, sharey=True)
     for ax, panel in zip(axes, _panels(rows, comparison.tensorflow_wall_s), strict=True):
         _draw_panel(ax, panel, rows, colors)
     axes[0].set_yticks(np.arange(len(rows)), names)

@@ -289,6 +289,7 @@ def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) 
         *report.row_notes(comparison),
     ]
     _print_report(comparison, args, notes)
+    tuning = _tune(data, args, settings, comparison, progress) if args.tune else None
 
     status = 1 if comparison.any_failed else 0
     if args.json:
@@ -300,6 +301,8 @@ def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) 
         doc = report.json_document(
             comparison, data, recorded, command=command, preprocessing=preprocessing, notes=notes
         )
+        if tuning is not None:
+            doc["tuning"] = [r.to_dict() for r in tuning]
         status |= _save(
             progress, f"cannot write {args.json}", OSError, report.write_json, args.json, doc
         )
@@ -309,5 +312,23 @@ def compare(names: Sequence[str], args: argparse.Namespace, command: list[str]) 
     if args.plot:
         title = f"Linear regression fit, {n_train} x {d} ({dtype}), {settings.threads} threads"
         errors = (ImportError, OSError, ValueError)
-        status |= _save(progress, "cannot plot", errors, report.plot, args.plot, comparison, title)
+        status |= _save(
+            progress, "cannot plot", errors, report.plot, args.plot, comparison, title, tuning
+        )
     return status
+
+
+def _tune(data: Dataset, args: argparse.Namespace, settings: Settings, comparison: Comparison,
+          progress: Progress) -> list[Any] | None:  # fmt: skip
+    """``--tune``: the tuning rows (:mod:`fastcost.compare.tune`), printed; None if they fail."""
+    from fastcost.compare import tune
+
+    tf = next((r for r in comparison.results if r.name == "tensorflow"), None)
+    try:
+        with progress.step("tuning alpha (fastcost, GridSearchCV, RidgeCV)"):
+            rows = tune.run_tuning(data, args.seed, int(settings.threads or 1), args.repeat, tf)
+    except Exception as exc:  # one failing row must not lose the main table
+        print(f"fastcost compare: --tune failed: {one_line(str(exc))}", file=sys.stderr)
+        return None
+    print(tune.table(rows))
+    return rows
