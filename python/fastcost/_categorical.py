@@ -34,8 +34,7 @@ import numpy as np
 
 from . import _core
 from ._pipeline import choose_solver
-from ._result import SolveResult
-from ._statistics import gram_to_factor
+from ._result import SolveResult, solve_gram
 from ._threads import resolve_n_threads
 from ._validation import check_weights
 from .exceptions import DivergenceError, NonFiniteError
@@ -189,14 +188,8 @@ class MixedBackend:
                     )
                 return self._solve_arrow(options)
             gram, shift = self.statistics("newton", options)
-            factor = None
-            if want_factor:
-                factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": self._nonzero()}
-            result = SolveResult.from_core(
-                _core.solve_stats(gram, shift, options["alpha"], options["fit_intercept"]), factor
-            )
-            result.n_passes = 1
-            return result
+            return solve_gram(gram, shift, options["alpha"], options["fit_intercept"],
+                              want_factor, self._nonzero())  # fmt: skip
         if solver == "qr":
             st = self.statistics_factor(options)
             result = SolveResult.from_core(

@@ -53,3 +53,22 @@ class SolveResult:
             out.precision_reason or None,
             factor=factor,
         )
+
+
+def solve_gram(
+    gram: np.ndarray, shift: np.ndarray, alpha: float, fit_intercept: bool,
+    want_factor: bool = False, n_nonzero: int = 0,
+) -> SolveResult:  # fmt: skip
+    """newton's solve from its one-pass augmented Gram (``_core.solve_stats``) as
+    every backend runs it: one pass, and with ``want_factor`` the Gram's
+    Cholesky factor that ``regression_statistics`` reads (``gram_to_factor``)."""
+    from . import _core
+
+    factor = None
+    if want_factor:
+        from ._statistics import gram_to_factor  # scipy.linalg: imported when used
+
+        factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": n_nonzero}
+    result = SolveResult.from_core(_core.solve_stats(gram, shift, alpha, fit_intercept), factor)
+    result.n_passes = 1
+    return result

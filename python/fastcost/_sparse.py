@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._result import SolveResult
+from ._result import SolveResult, solve_gram
 from ._threads import resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights
 from .exceptions import DivergenceError, NonFiniteError
@@ -187,18 +187,11 @@ class SparseBackend:
         return auto_solver(self.n_samples, self.n_features)
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
-        from ._statistics import gram_to_factor  # scipy.linalg: imported when used
 
         if solver == "newton":
             gram, shift = self._gram()
-            factor = None
-            if want_factor:
-                factor = {"r": gram_to_factor(gram), "shift": shift, "n_nonzero": self._nonzero()}
-            result = SolveResult.from_core(
-                _core.solve_stats(gram, shift, options["alpha"], options["fit_intercept"]), factor
-            )
-            result.n_passes = 1
-            return result
+            return solve_gram(gram, shift, options["alpha"], options["fit_intercept"],
+                              want_factor, self._nonzero())  # fmt: skip
         check_iterative_options(solver, options)
         opts = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)
         try:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._result import SolveResult
+from ._result import SolveResult, solve_gram
 from ._sparse import as_csr, check_finite, csr_args, is_sparse
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
 from .exceptions import NonFiniteError
@@ -367,13 +367,10 @@ class StatisticsBackend:
         alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
         factor: dict[str, Any] = {"shift": st.shift, "n_nonzero": st.n_nonzero}
         if st.kind == "gram":
-            result = SolveResult.from_core(
-                _core.solve_stats(st.matrix, st.shift, alpha, fit_intercept)
+            result = solve_gram(
+                st.matrix, st.shift, alpha, fit_intercept, want_factor, st.n_nonzero
             )
-            if want_factor:
-                from ._statistics import gram_to_factor  # scipy: not on Dask workers' path
-
-                factor["r"] = gram_to_factor(st.matrix)
+            factor = result.factor or factor
         else:
             result = SolveResult.from_core(_core.solve_r(st.matrix, st.shift, alpha, fit_intercept))
             result.precision_reason = "double (solved from accumulated statistics)"

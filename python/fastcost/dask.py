@@ -71,7 +71,7 @@ from ._dask_tasks import (
 )
 from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, run_fit
-from ._result import SolveResult
+from ._result import SolveResult, solve_gram
 from ._sparse import auto_solver as sparse_auto_solver
 from ._sparse import check_iterative_options
 from ._statistics import gram_to_factor
@@ -256,10 +256,8 @@ class _DaskBackend:
         stats, shift, factor = self._pass(solver, options)
         alpha, fit_intercept = float(options["alpha"]), bool(options["fit_intercept"])
         if solver == "newton":
-            result = SolveResult.from_core(_core.solve_stats(stats, shift, alpha, fit_intercept))
-            factor["r"] = gram_to_factor(stats)
-        else:
-            result = SolveResult.from_core(_core.solve_r(stats, shift, alpha, fit_intercept))
+            return solve_gram(stats, shift, alpha, fit_intercept, want_factor, factor["n_nonzero"])
+        result = SolveResult.from_core(_core.solve_r(stats, shift, alpha, fit_intercept))
         result.n_passes = 1
         result.factor = factor
         return result

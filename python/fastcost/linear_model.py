@@ -28,9 +28,8 @@ from ._pipeline import (
     run_fit,
     solver_options,
 )
-from ._result import SolveResult
+from ._result import SolveResult, solve_gram
 from ._robust import cluster_codes, prediction_interval, prediction_std
-from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from ._validation import (
     FLOAT_DTYPES,
@@ -670,12 +669,9 @@ def _run_newton_with_factor(
     if not np.isfinite(gram).all():
         raise_for_nonfinite(X)
     n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
-    factor = {"r": gram_to_factor(gram), "shift": st["shift"], "n_nonzero": n_nonzero}
-    result = SolveResult.from_core(
-        _core.solve_stats(gram, st["shift"], options["alpha"], options["fit_intercept"]), factor
+    return solve_gram(
+        gram, st["shift"], options["alpha"], options["fit_intercept"], True, n_nonzero
     )
-    result.n_passes = 1
-    return result
 
 
 @contextmanager
