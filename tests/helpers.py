@@ -52,3 +52,34 @@ def table_rows(out: str) -> dict[str, str]:
             break
         rows[line.split()[0]] = line
     return rows
+
+
+def dask_split(X, y, s, chunks):
+    """X, y and the weights as dask arrays of the given row chunks."""
+    import dask.array as da
+
+    Xd = da.from_array(X, chunks=(chunks, X.shape[1]))
+    yd = da.from_array(y, chunks=(chunks,))
+    sd = None if s is None else da.from_array(s, chunks=(chunks,))
+    return Xd, yd, sd
+
+
+def nnls_reference(X, y, s=None, alpha=0.0, fit_intercept=True, ridge_scale=None):
+    """scipy's NNLS on the weighted, centered design, ridge rows appended
+    (``ridge_scale``: per-column factors of those rows, for standardize)."""
+    s = np.ones(len(y)) if s is None else s
+    if fit_intercept:
+        xm, ym = s @ X / s.sum(), s @ y / s.sum()
+    else:
+        xm, ym = np.zeros(X.shape[1]), 0.0
+    r = np.sqrt(s / s.sum())
+    A = (X - xm) * r[:, None]
+    b = (y - ym) * r
+    if alpha > 0:
+        scale = np.ones(X.shape[1]) if ridge_scale is None else ridge_scale
+        A = np.vstack([A, np.sqrt(alpha) * np.diag(scale)])
+        b = np.r_[b, np.zeros(X.shape[1])]
+    from scipy.optimize import nnls
+
+    w = nnls(A, b, maxiter=50 * X.shape[1])[0]
+    return w, (ym - xm @ w if fit_intercept else 0.0)

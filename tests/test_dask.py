@@ -11,38 +11,13 @@ import fastcost
 import fastcost.dask as fdask
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 from fastcost.exceptions import RankDeficientWarning
-from helpers import make_problem, reference_fit
+from helpers import dask_split, make_problem, reference_fit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 # Chunkings of 600 rows: one chunk, even chunks, uneven ones with a one-row
 # chunk, and more chunks than the reduction's fan-in (a two-level tree).
 CHUNKINGS = [(600,), (150, 150, 150, 150), (1, 299, 100, 200), (40,) * 15]
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Worker processes, as in production: tasks and results really cross
-    # process boundaries (pickling, the worker's own import of fastcost).
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster, set_as_default=False) as c,
-    ):
-        yield c
-
-
-def _dask(X, y, s, chunks):
-    Xd = da.from_array(X, chunks=(chunks, X.shape[1]))
-    yd = da.from_array(y, chunks=(chunks,))
-    sd = None if s is None else da.from_array(s, chunks=(chunks,))
-    return Xd, yd, sd
 
 
 def _rel(a, b):
@@ -64,7 +39,7 @@ def test_one_pass_equals_local_fit_for_any_chunking(client, solver, fit_intercep
     local.fit(X, y, sample_weight=s)
     w_ref, b_ref = reference_fit(X, y, s, alpha=alpha, fit_intercept=fit_intercept)
     for chunks in CHUNKINGS:
-        Xd, yd, sd = _dask(X, y, s, chunks)
+        Xd, yd, sd = dask_split(X, y, s, chunks)
         model = fdask.LinearRegression(
             solver=solver, alpha=alpha, fit_intercept=fit_intercept, client=client
         ).fit(Xd, yd, sample_weight=sd)
@@ -84,7 +59,7 @@ def test_float32_is_fitted_in_float32(client, solver):
     w_ref, b_ref = reference_fit(X, y, s)
     eps = np.finfo(np.float32).eps
     for chunks in CHUNKINGS[1:3]:
-        Xd, yd, sd = _dask(X, y, s, chunks)
+        Xd, yd, sd = dask_split(X, y, s, chunks)
         model = fdask.LinearRegression(solver=solver, client=client).fit(Xd, yd, sample_weight=sd)
         assert model.coef_.dtype == np.float32 and isinstance(model.intercept_, np.float32)
         # Chunk boundaries move the float32 accumulation blocks: rounding-level differences.
@@ -147,7 +122,7 @@ def test_one_pass_equals_partial_fit_over_the_same_chunks(client, solver):
     # Both run SufficientStatistics per chunk and merge them in the same order.
     X, y, s = make_problem(600, 4, seed=21, weights=True)
     chunks = (50, 250, 100, 200)
-    Xd, yd, sd = _dask(X, y, s, chunks)
+    Xd, yd, sd = dask_split(X, y, s, chunks)
     model = fdask.LinearRegression(solver=solver, client=client).fit(Xd, yd, sample_weight=sd)
     part = fastcost.LinearRegression(solver=solver)
     for a, b in zip(np.cumsum((0, *chunks[:-1])), np.cumsum(chunks), strict=True):
@@ -162,7 +137,7 @@ def test_compute_statistics_match_local(client):
         local = fastcost.LinearRegression(solver=solver, compute_statistics=True)
         local.fit(X, y, sample_weight=s)
         model = fdask.LinearRegression(solver=solver, compute_statistics=True, client=client)
-        model.fit(*_dask(X, y, s, 100)[:2], sample_weight=s)
+        model.fit(*dask_split(X, y, s, 100)[:2], sample_weight=s)
         np.testing.assert_allclose(model.coef_stderr_, local.coef_stderr_, rtol=1e-8)
         np.testing.assert_allclose(model.residual_std_, local.residual_std_, rtol=1e-8)
         assert model.dof_resid_ == local.dof_resid_ and model.n_passes_ == local.n_passes_
@@ -190,7 +165,7 @@ def test_iterative_follow_the_compiled_solver(client, solver, fit_intercept):
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     w_ref, b_ref = reference_fit(X, y, s, alpha=0.01, fit_intercept=fit_intercept)
     for chunks in [(400,), (1, 199, 200)]:
-        Xd, yd, sd = _dask(X, y, s, chunks)
+        Xd, yd, sd = dask_split(X, y, s, chunks)
         model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
         # The same centering, line search and stopping rule as solvers.hpp: the
         # iterates agree to rounding, so do the counts.
@@ -220,7 +195,7 @@ def test_lbfgs_float32_and_warm_start(client):
 
 def test_killed_worker_does_not_change_the_fit(client, monkeypatch):
     X, y, _ = make_problem(4000, 5, seed=10)
-    Xd, yd, _ = _dask(X, y, None, 250)
+    Xd, yd, _ = dask_split(X, y, None, 250)
     undisturbed = fdask.LinearRegression(solver="lbfgs", tol=1e-12, client=client).fit(Xd, yd)
     assert undisturbed.n_passes_ > 3
 
@@ -291,7 +266,7 @@ def test_one_pass_standardize_and_noise_equal_local_fit(
     w_ref, b_ref = _standardized_reference(X, y, s, alpha, noise, fit_intercept)
     assert _rel(local.coef_, w_ref) <= 1e-9  # the reference is the right one
     for chunks in CHUNKINGS[1:]:
-        Xd, yd, sd = _dask(X, y, s, chunks)
+        Xd, yd, sd = dask_split(X, y, s, chunks)
         model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
         assert _rel(model.coef_, local.coef_) <= 1e-10, chunks
         assert abs(model.intercept_ - local.intercept_) <= 1e-10 * max(1.0, abs(b_ref))
@@ -319,7 +294,7 @@ def test_iterative_standardize_and_noise_equal_local_fit(
     monkeypatch.setattr(fdask._ClusterPass, "probes", counted_probe)
     for chunks in [(600,), (1, 299, 100, 200)]:
         evals[0] = 0
-        Xd, yd, sd = _dask(X, y, s, chunks)
+        Xd, yd, sd = dask_split(X, y, s, chunks)
         model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
         assert model.converged_
         # The moments merged over chunks differ from the local pass's by rounding:
@@ -341,7 +316,7 @@ def test_prune_drops_the_columns_the_local_fit_drops(client, solver):
     kw = {"solver": solver, "alpha": 0.01, "prune": True, "standardize": True, "tol": 1e-10}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     model = fdask.LinearRegression(client=client, **kw)
-    model.fit(*_dask(X, y, None, (1, 149, 250))[:2], sample_weight=s)
+    model.fit(*dask_split(X, y, None, (1, 149, 250))[:2], sample_weight=s)
     tol = 1e-10 if solver in ("newton", "qr") else 1e-8
     assert _rel(model.coef_, local.coef_) <= tol
     assert abs(model.intercept_ - local.intercept_) <= tol * max(1.0, abs(local.intercept_))
@@ -507,7 +482,7 @@ def test_preconditioned_lbfgs_follows_the_compiled_solver(client):
     local = fastcost.LinearRegression(**kw).fit(X, y)
     assert "preconditioned" in local.fit_info_
     model = fdask.LinearRegression(client=client, **kw).fit(
-        *_dask(X, y, None, (7000, 6000, 7000))[:2]
+        *dask_split(X, y, None, (7000, 6000, 7000))[:2]
     )
     assert "preconditioned" in model.fit_info_ and "sampled rows" in model.fit_info_
     assert model.n_iter_ == local.n_iter_ and model.n_passes_ == local.n_passes_
@@ -526,7 +501,9 @@ def test_long_lbfgs_run_follows_the_compiled_solver(client):
     kw = {"solver": "lbfgs", "tol": 1e-10}
     local = fastcost.LinearRegression(**kw).fit(X, y)
     assert local.n_iter_ > 16
-    model = fdask.LinearRegression(client=client, **kw).fit(*_dask(X, y, None, (700, 600, 700))[:2])
+    model = fdask.LinearRegression(client=client, **kw).fit(
+        *dask_split(X, y, None, (700, 600, 700))[:2]
+    )
     # Chunk sums round differently from shard sums. The paths agree to rounding
     # at first; over 40 conjugate steps on this ill-conditioned problem the
     # difference grows, so the later steps and the stopping step may differ a little. Both stop at
@@ -554,7 +531,7 @@ def test_cluster_runs_the_compiled_loop_step_for_step(client, solver, dtype):
     local = fastcost.LinearRegression(**kw).fit(X, y)
     tol = 1e-10 if dtype == np.float64 else 1e-3  # float32: stops at 1000 eps of grad_0
     for chunks in [(n,), (1, 999, 2000), 250]:
-        model = fdask.LinearRegression(client=client, **kw).fit(*_dask(X, y, None, chunks)[:2])
+        model = fdask.LinearRegression(client=client, **kw).fit(*dask_split(X, y, None, chunks)[:2])
         assert model.n_iter_ == local.n_iter_, chunks
         if dtype == np.float64:  # float32 sums round at 1e-7: gd may try one more step
             assert model.n_passes_ == local.n_passes_
@@ -562,14 +539,16 @@ def test_cluster_runs_the_compiled_loop_step_for_step(client, solver, dtype):
         assert _rel(model.coef_, local.coef_) <= tol, chunks
         # One round trip per read of X, plus one to start.
         assert model.round_trips_ == model.n_passes_ + 1
-    newton = fdask.LinearRegression(client=client, solver="newton").fit(*_dask(X, y, None, 250)[:2])
+    newton = fdask.LinearRegression(client=client, solver="newton").fit(
+        *dask_split(X, y, None, 250)[:2]
+    )
     assert newton.round_trips_ == 1  # the shift and the statistics in one round trip
 
 
 def test_positive_on_dask_equals_the_local_fit(client):
     X, y, s = make_problem(600, 6, seed=22, weights=True)
     y = X @ np.array([1.0, -2.0, 0.5, -1.0, 2.0, 0.0]) + 0.1 * y
-    Xd, yd, sd = _dask(X, y, s, (200, 250, 150))
+    Xd, yd, sd = dask_split(X, y, s, (200, 250, 150))
     model = fdask.LinearRegression(positive=True, client=client).fit(Xd, yd, sample_weight=sd)
     local = fastcost.LinearRegression(positive=True).fit(X, y, sample_weight=s)
     assert (model.coef_ >= 0).all() and np.count_nonzero(model.coef_ == 0) >= 2

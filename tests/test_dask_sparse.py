@@ -11,7 +11,6 @@ import fastcost.dask as fdask
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from distributed import Client, LocalCluster
 from fastcost.exceptions import NonFiniteError
 from helpers import reference_fit
 
@@ -28,23 +27,6 @@ CONTAINERS = [
     ("csc", "matrix", np.int64),
     ("csc", "array", np.int32),
 ]
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Worker processes, as in production: tasks and results really cross
-    # process boundaries (pickling, the worker's own import of fastcost).
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster, set_as_default=False) as c,
-    ):
-        yield c
 
 
 def make_sparse(n=N, d=D, density=0.3, seed=0, dtype=np.float64, weights=False):

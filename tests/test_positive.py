@@ -5,26 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastcost import LinearRegression
-from helpers import make_problem
-from scipy.optimize import nnls
+from helpers import make_problem, nnls_reference
 from sklearn.linear_model import LinearRegression as SkLinearRegression
-
-
-def _nnls_reference(X, y, s=None, alpha=0.0, fit_intercept=True):
-    """scipy's NNLS on the weighted, centered design, ridge rows appended."""
-    s = np.ones(len(y)) if s is None else s
-    if fit_intercept:
-        xm, ym = s @ X / s.sum(), s @ y / s.sum()
-    else:
-        xm, ym = np.zeros(X.shape[1]), 0.0
-    r = np.sqrt(s / s.sum())
-    A = (X - xm) * r[:, None]
-    b = (y - ym) * r
-    if alpha > 0:
-        A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
-        b = np.r_[b, np.zeros(X.shape[1])]
-    w = nnls(A, b, maxiter=50 * X.shape[1])[0]
-    return w, (ym - xm @ w if fit_intercept else 0.0)
 
 
 def _signed_problem(seed, weights=False):
@@ -43,7 +25,7 @@ def test_equals_scipy_nnls(solver, weights, fit_intercept, alpha):
     model = LinearRegression(
         positive=True, solver=solver, alpha=alpha, fit_intercept=fit_intercept
     ).fit(X, y, sample_weight=s)
-    w, b = _nnls_reference(X, y, s, alpha, fit_intercept)
+    w, b = nnls_reference(X, y, s, alpha, fit_intercept)
     assert (model.coef_ >= 0).all()
     assert 0 < np.count_nonzero(model.coef_) < X.shape[1]  # the constraint is active
     np.testing.assert_allclose(model.coef_, w, rtol=1e-10, atol=1e-10 * np.abs(w).max())
@@ -64,7 +46,7 @@ def test_positive_with_partial_fit_equals_one_fit():
     model = LinearRegression(positive=True)
     for a in range(0, 800, 200):
         model.partial_fit(X[a : a + 200], y[a : a + 200])
-    np.testing.assert_allclose(model.coef_, _nnls_reference(X, y)[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.coef_, nnls_reference(X, y)[0], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(

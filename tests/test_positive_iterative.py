@@ -8,31 +8,11 @@ import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
 from fastcost.exceptions import ConvergenceWarning
-from helpers import make_problem
-from scipy.optimize import nnls
+from helpers import dask_split, make_problem, nnls_reference
 
 ITERATIVE = ["lbfgs", "gd"]
 # Tight enough that the fit agrees with the exact NNLS optimum to ~1e-6.
 TIGHT = dict(tol=1e-10, max_iter=50_000)
-
-
-def _nnls_reference(X, y, s=None, alpha=0.0, fit_intercept=True, ridge_scale=None):
-    """scipy's NNLS on the weighted, centered design, ridge rows appended
-    (``ridge_scale``: per-column factors of those rows, for standardize)."""
-    s = np.ones(len(y)) if s is None else s
-    if fit_intercept:
-        xm, ym = s @ X / s.sum(), s @ y / s.sum()
-    else:
-        xm, ym = np.zeros(X.shape[1]), 0.0
-    r = np.sqrt(s / s.sum())
-    A = (X - xm) * r[:, None]
-    b = (y - ym) * r
-    if alpha > 0:
-        scale = np.ones(X.shape[1]) if ridge_scale is None else ridge_scale
-        A = np.vstack([A, np.sqrt(alpha) * np.diag(scale)])
-        b = np.r_[b, np.zeros(X.shape[1])]
-    w = nnls(A, b, maxiter=50 * X.shape[1])[0]
-    return w, (ym - xm @ w if fit_intercept else 0.0)
 
 
 def _kkt_residual(X, y, s, alpha, fit_intercept, w, b):
@@ -74,7 +54,7 @@ def test_equals_scipy_nnls(solver, weights, fit_intercept, alpha):
     model = LinearRegression(
         positive=True, solver=solver, alpha=alpha, fit_intercept=fit_intercept, **TIGHT
     ).fit(X, y, sample_weight=s)
-    w, b = _nnls_reference(X, y, s, alpha, fit_intercept)
+    w, b = nnls_reference(X, y, s, alpha, fit_intercept)
     assert 0 < np.count_nonzero(w) < X.shape[1]  # the constraint is active
     _assert_close(model, w, b)
     assert np.count_nonzero(model.coef_) == np.count_nonzero(w)  # zeros are exact
@@ -89,7 +69,7 @@ def test_many_constraints_active(solver):
     signs[[3, 17]] = [1.5, 0.7]
     X, y, s = _signed_problem(6, n=1500, d=d, weights=True, signs=signs)
     model = LinearRegression(positive=True, solver=solver, **TIGHT).fit(X, y, sample_weight=s)
-    w, b = _nnls_reference(X, y, s)
+    w, b = nnls_reference(X, y, s)
     assert np.count_nonzero(w) <= 5
     _assert_close(model, w, b)
     assert np.count_nonzero(model.coef_) == np.count_nonzero(w)
@@ -105,7 +85,7 @@ def test_every_constraint_active(solver, fit_intercept):
     model = LinearRegression(
         positive=True, solver=solver, fit_intercept=fit_intercept, **TIGHT
     ).fit(X, y)
-    w, b = _nnls_reference(X, y, None, 0.0, fit_intercept)
+    w, b = nnls_reference(X, y, None, 0.0, fit_intercept)
     assert not w.any()
     assert not model.coef_.any()
     assert model.intercept_ == pytest.approx(b, rel=1e-9, abs=1e-12)
@@ -156,7 +136,7 @@ def test_standardize(solver, alpha, fit_intercept):
     ).fit(X, y, sample_weight=s)  # fmt: skip
     mean = s @ X / s.sum()
     sigma = np.sqrt(s @ (X - mean) ** 2 / s.sum())
-    w, b = _nnls_reference(X, y, s, alpha, fit_intercept, ridge_scale=sigma)
+    w, b = nnls_reference(X, y, s, alpha, fit_intercept, ridge_scale=sigma)
     assert 0 < np.count_nonzero(w) < X.shape[1]
     _assert_close(model, w, b)
 
@@ -176,7 +156,7 @@ def test_ill_conditioned_lbfgs_keeps_its_memory():
         tol=1e-10, max_iter=1000,
     ).fit(X, y)  # fmt: skip
     sigma = X.std(axis=0)
-    w, b = _nnls_reference(X, y, None, 0.01, False, ridge_scale=sigma)
+    w, b = nnls_reference(X, y, None, 0.01, False, ridge_scale=sigma)
     assert 0 < np.count_nonzero(w) < d
     _assert_close(model, w, b, rtol=5e-6)  # condition ~1e7: tol=1e-10 leaves ~1e-6
 
@@ -187,7 +167,7 @@ def test_noise_augmentation_is_a_ridge_term(solver):
     model = LinearRegression(
         positive=True, solver=solver, noise_augmentation=0.5, alpha=0.1, **TIGHT
     ).fit(X, y)
-    w, b = _nnls_reference(X, y, None, 0.1 + 0.25)
+    w, b = nnls_reference(X, y, None, 0.1 + 0.25)
     _assert_close(model, w, b)
 
 
@@ -199,7 +179,7 @@ def test_prune_keeps_pruned_columns_at_zero(solver):
     kept = list(model.prune_report_.kept)
     assert kept == [0, 1, 2, 3, 4]
     assert (model.coef_[5:] == 0).all()
-    w, b = _nnls_reference(X[:, kept], y)
+    w, b = nnls_reference(X[:, kept], y)
     _assert_close(model, np.r_[w, 0.0, 0.0], b)
 
 
@@ -209,7 +189,7 @@ def test_negative_coef_init_is_projected(solver):
     start = np.linspace(-3.0, 3.0, X.shape[1])
     model = LinearRegression(positive=True, solver=solver, **TIGHT)
     model.fit(X, y, coef_init=start, intercept_init=-5.0)
-    _assert_close(model, *_nnls_reference(X, y))
+    _assert_close(model, *nnls_reference(X, y))
 
 
 @pytest.mark.parametrize("solver", ITERATIVE)
@@ -220,7 +200,7 @@ def test_float32(solver):
     model = LinearRegression(positive=True, solver=solver, max_iter=50_000)
     model.fit(X32, y32, sample_weight=s32)
     assert model.coef_.dtype == np.float32 and (model.coef_ >= 0).all()
-    w, b = _nnls_reference(X, y, s)
+    w, b = nnls_reference(X, y, s)
     assert np.count_nonzero(model.coef_) == np.count_nonzero(w)
     coef = model.coef_.astype(np.float64)
     assert _kkt_residual(X, y, s, 0.0, True, coef, float(model.intercept_)) <= 2e-4
@@ -303,38 +283,12 @@ def test_categorical_frame_equals_newton(solver, alpha):
 # ------------------------------------------------------------------------- Dask
 
 
-@pytest.fixture(scope="module")
-def client():
-    pytest.importorskip("dask.array")
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as c,
-    ):
-        yield c
-
-
-def _dask(X, y, s, chunks):
-    import dask.array as da
-
-    Xd = da.from_array(X, chunks=(chunks, X.shape[1]))
-    yd = da.from_array(y, chunks=(chunks,))
-    sd = None if s is None else da.from_array(s, chunks=(chunks,))
-    return Xd, yd, sd
-
-
 @pytest.mark.parametrize("solver", ITERATIVE)
 def test_dask_equals_the_local_fit(client, solver):
     import fastcost.dask as fdask
 
     X, y, s = _signed_problem(23, n=600, d=6, weights=True)
-    Xd, yd, sd = _dask(X, y, s, (200, 250, 150))
+    Xd, yd, sd = dask_split(X, y, s, (200, 250, 150))
     params = dict(positive=True, solver=solver, **TIGHT)
     model = fdask.LinearRegression(client=client, **params).fit(Xd, yd, sample_weight=sd)
     local = LinearRegression(**params).fit(X, y, sample_weight=s)
@@ -343,4 +297,4 @@ def test_dask_equals_the_local_fit(client, solver):
     if solver == "lbfgs":  # gd's backtracking amplifies the chunk sums' rounding
         assert model.n_iter_ == local.n_iter_
     np.testing.assert_allclose(model.coef_, local.coef_, rtol=0, atol=1e-8)
-    _assert_close(model, *_nnls_reference(X, y, s))
+    _assert_close(model, *nnls_reference(X, y, s))
