@@ -256,7 +256,8 @@ def test_core_option():
 
 
 def _frame(seed=21, n=900):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, 4))
     codes = rng.integers(0, 4, n)

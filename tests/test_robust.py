@@ -11,10 +11,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
 from fastcost import LinearRegression, _core
 from nist_data import SETS, certified_params, design
-
-sm = pytest.importorskip("statsmodels.api")
 
 DATA = pathlib.Path(__file__).parent / "data"
 HC = ["HC0", "HC1", "HC2", "HC3"]
@@ -70,14 +69,16 @@ def random_data(n=300, d=4, seed=0, hetero=False):
 
 
 def prestige():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     t = pd.read_csv(DATA / "Prestige.csv")
     X = t[["education", "income", "women"]].to_numpy(dtype=np.float64)
     return X, t["prestige"].to_numpy(dtype=np.float64), t["type"].fillna("none").to_numpy()
 
 
 def slid():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     t = pd.read_csv(DATA / "SLID.csv")[["wages", "education", "age", "sex"]].dropna()
     X = t[["education", "age"]].to_numpy(dtype=np.float64)
     return X, np.log(t["wages"].to_numpy(dtype=np.float64)), t["age"].to_numpy() // 5
@@ -298,7 +299,8 @@ def test_bad_input():
 
 
 def test_other_backends_raise_not_implemented():
-    sp = pytest.importorskip("scipy.sparse")
+    import scipy.sparse as sp
+
     X, y, _ = random_data(n=80, seed=9)
     with pytest.raises(NotImplementedError, match="compute_statistics='HC1'"):
         LinearRegression(compute_statistics="HC1").fit(sp.csr_matrix(X), y)

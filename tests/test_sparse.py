@@ -234,7 +234,7 @@ def test_newton_with_standardize_and_statistics_match_dense():
 
 
 def test_column_transformer_one_hot_pipeline():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LinearRegression as SkLinearRegression
     from sklearn.pipeline import make_pipeline
