@@ -202,3 +202,20 @@ def test_not_implemented():
     with pytest.raises(NotImplementedError):
         est.fit(df, y)
     assert not hasattr(est, "coef_")
+
+
+@pytest.mark.parametrize("kind", ["polars", "pyarrow"])
+def test_polars_and_arrow_equal_pandas(kind):
+    df, y = _salaries()
+    if kind == "polars":
+        table = pytest.importorskip("polars").from_pandas(df)
+    else:
+        table = pytest.importorskip("pyarrow").Table.from_pandas(df)
+    cv = KFold(4, shuffle=True, random_state=0)
+    a = LinearRegressionCV(alphas=ALPHAS, cv=cv).fit(df, y)
+    b = LinearRegressionCV(alphas=ALPHAS, cv=cv).fit(table, y)
+    np.testing.assert_array_equal(
+        a.cv_results_["mean_test_score"], b.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.predict(df), b.predict(table))

@@ -94,6 +94,15 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     equilibrated solve instead; at alpha = 0 a singular fold gets the
     minimum-norm solution (the pseudo-inverse), as ``solver="newton"`` does.
 
+    A dataframe (pandas, polars, Arrow) with text or category columns is read as
+    ``LinearRegression`` reads it, categoricals without one-hot copies
+    (``fastcost._cv_tables``). Its levels come from the whole table, encoded once:
+    each fold's scores are those of ``LinearRegression`` on the fold's rows with
+    every level of the table declared (as ``RidgeCV`` on a matrix encoded
+    beforehand; a ``Pipeline`` refitting its encoder per fold would not), and
+    ``predict`` takes tables. Tables need cv=int or a splitter, and at most 1000
+    expanded columns (dense columns plus one per level).
+
     Parameters
     ----------
     alphas : sequence of float, default=(0.1, 1.0, 10.0)
