@@ -482,6 +482,13 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
 
         backend = _CpuBackend(est, design.dense, y, sample_weight)
     # The dense backends validate an array and forget the frame's names: set them after.
+    set_input_names(est, encoder, X)
+    return backend
+
+
+def set_input_names(est: Any, encoder: Any, X: Any) -> None:
+    """``n_features_in_`` and, for string column labels, ``feature_names_in_``
+    of an estimator fitted on the table X through ``encoder``."""
     est.n_features_in_ = len(encoder.input_names)
     names = np.asarray(encoder.input_names, dtype=object)
     labels = list(getattr(X, "column_names", None) or getattr(X, "columns", []))
@@ -489,7 +496,6 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
         est.feature_names_in_ = names
     elif hasattr(est, "feature_names_in_"):
         del est.feature_names_in_
-    return backend
 
 
 def finish_table_fit(est: Any, backend: Any) -> None:

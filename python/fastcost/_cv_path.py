@@ -255,10 +255,16 @@ def held_out_scores(
 def fold_path(
     train: np.ndarray, test: np.ndarray, shift: np.ndarray, alphas: np.ndarray, d: int,
     fit_intercept: bool, standardize: bool, info: PathInfo, j: int,
+    fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Held-out (MSE, R^2), each (n_alphas, k), of fold j for every alpha."""
+    """Held-out (MSE, R^2), each (n_alphas, k), of fold j for every alpha.
+
+    ``fixed`` marks columns that standardize leaves unscaled (a categorical's
+    level indicators, as ``solve_exact_from_stats`` leaves them)."""
     mo = moments(train, shift, d, fit_intercept)
     scale = standard_scale(mo) if standardize else None
+    if scale is not None and fixed is not None:
+        scale[fixed] = 1.0
     W = coef_path(mo, alphas, scale, info)
     return held_out_scores(test, shift, W, intercepts(mo, W, fit_intercept), j)
 

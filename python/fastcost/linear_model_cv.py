@@ -14,6 +14,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._categorical import is_table, predict_table
 from ._cv_path import PathInfo, fold_atoms, fold_grams, fold_path, loo_path
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import Param, boolean, integer, validate
@@ -22,7 +23,7 @@ from ._result import SolveResult
 from ._threads import resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
 from .exceptions import RankDeficientWarning
-from .linear_model import unchanged_on_failure
+from .linear_model import _TABLE_ATTRIBUTES, unchanged_on_failure
 from .resources import fit_clock
 
 __all__ = ["SCORINGS", "LinearRegressionCV"]
@@ -92,6 +93,15 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     ill-conditioned (``_cv_path.EIGEN_PATH_MAX_CONDITION``) is solved by the
     equilibrated solve instead; at alpha = 0 a singular fold gets the
     minimum-norm solution (the pseudo-inverse), as ``solver="newton"`` does.
+
+    A dataframe (pandas, polars, Arrow) with text or category columns is read as
+    ``LinearRegression`` reads it, categoricals without one-hot copies
+    (``fastcost._cv_tables``). Its levels come from the whole table, encoded once:
+    each fold's scores are those of ``LinearRegression`` on the fold's rows with
+    every level of the table declared (as ``RidgeCV`` on a matrix encoded
+    beforehand; a ``Pipeline`` refitting its encoder per fold would not), and
+    ``predict`` takes tables. Tables need cv=int or a splitter, and at most 1000
+    expanded columns (dense columns plus one per level).
 
     Parameters
     ----------
@@ -199,7 +209,14 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        if is_table(X):  # categorical columns, the levels from the whole table: _cv_tables
+            from ._cv_tables import fit_table
+
+            if fit_table(self, X, y, sample_weight, groups):
+                return self
         with unchanged_on_failure(self):
+            for name in _TABLE_ATTRIBUTES:
+                self.__dict__.pop(name, None)
             with fit_clock() as clock:
                 validate({n: getattr(self, n) for n in self._parameters}, self._parameters)
                 alphas = np.asarray(self.alphas, dtype=np.float64)
@@ -328,11 +345,15 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             self.alpha_ = float(alphas[best])
             self.best_score_ = float(mean[best])
 
-    def _refit(self, total: np.ndarray, shift: np.ndarray, dtype: np.dtype, one_d: bool) -> None:
-        """``coef_`` and ``intercept_`` at ``alpha_`` from the total statistics (no pass)."""
+    def _refit(
+        self, total: np.ndarray, shift: np.ndarray, dtype: np.dtype, one_d: bool,
+        d: int | None = None, fixed: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
+        """``coef_`` and ``intercept_`` at ``alpha_`` from the total statistics (no pass);
+        ``d`` columns (default ``n_features_in_``), ``fixed`` ones never standardized."""
+        d = self.n_features_in_ if d is None else d
         q = total.shape[0] - 1  # d + k
-        k_t = q - self.n_features_in_
-        d = self.n_features_in_
+        k_t = q - d
         alpha = np.broadcast_to(np.asarray(self.alpha_, dtype=np.float64), (k_t,))
         coefs, intercepts, singular = [], [], []
         for t in range(k_t):
@@ -342,7 +363,7 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             if self.standardize:
                 prep = FitPreprocessing(standardize=True, prune=False, noise_std=0.0)
                 options = {"alpha": float(alpha[t]), "fit_intercept": self.fit_intercept}
-                res = solve_exact_from_stats("newton", g, sh, options, prep, dtype)
+                res = solve_exact_from_stats("newton", g, sh, options, prep, dtype, fixed=fixed)
             else:
                 res = SolveResult.from_core(
                     _core.solve_stats(g, sh, float(alpha[t]), self.fit_intercept)
@@ -365,6 +386,8 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Predict ``X @ coef_.T + intercept_``."""
         check_is_fitted(self)
+        if hasattr(self, "encoder_"):  # fitted on a table: read X with its encoder
+            return predict_table(self, X)
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), order=None)
         coef = self.coef_.astype(X.dtype, copy=False)
         if coef.ndim == 2:

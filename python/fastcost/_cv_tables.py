@@ -1,0 +1,232 @@
+"""``LinearRegressionCV`` on dataframes with categorical columns.
+
+The table is encoded once, on all its rows (``fastcost._tables.TableEncoder``,
+as ``LinearRegression`` reads it): every fold sees the same level set. That is
+what ``RidgeCV`` on a matrix one-hot encoded beforehand does, and not what a
+``Pipeline(OneHotEncoder(), Ridge())`` refitted per fold does (its training
+rows' levels only). A fold's fit is ``LinearRegression(alpha=a)`` on the
+fold's training rows of a table whose categoricals declare every level of the
+whole table (a pandas ``Categorical`` with all categories): levels absent from
+the training rows keep a column, with coefficient 0 when penalized.
+
+The numerics are ``_cv_path``'s, on the expanded columns [dense, every level of
+every categorical]: the rows are sorted by their atom (``fold_atoms``) once,
+and ``_core.mixed_gram_stats`` gives each atom's augmented Gram over
+[dense, level indicators, y, 1] about one common shift, the expansion never
+formed; ``fold_grams``, ``fold_path`` and the refit follow unchanged. Which
+level columns a fit has depends on alpha (``_categorical.drop_first_levels``):
+alpha == 0 with an intercept drops each categorical's reference level, which
+is the same as solving on the Gram's sub-block without those rows and columns;
+alpha > 0 keeps every level. A grid holding both solves each part on its
+block. ``standardize`` scales the dense columns only, never the levels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import check_cv
+
+from . import _core
+from ._categorical import (
+    MixedDesign,
+    drop_first_levels,
+    set_input_names,
+    target_values,
+)
+from ._cv_path import PathInfo, fold_atoms, fold_grams, fold_path
+from ._params import validate
+from ._pipeline import AUTO_NEWTON_MAX_FEATURES
+from ._tables import Design, TableEncoder
+from ._validation import check_weights
+from .exceptions import NonFiniteError
+from .resources import fit_clock
+
+__all__ = ["fit_table"]
+
+
+def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool:
+    """Fit ``LinearRegressionCV`` ``est`` on the table X; False (nothing set)
+    when X has only numeric columns, all kept: the array path reads those."""
+    from .linear_model import unchanged_on_failure
+
+    with unchanged_on_failure(est):
+        with fit_clock() as clock:
+            validate({n: getattr(est, n) for n in est._parameters}, est._parameters)
+            encoder = TableEncoder()
+            design = encoder.fit_transform(X)
+            if not len(design.n_levels) and design.dense_names == encoder.input_names:
+                return False
+            for note in encoder.notes:
+                warnings.warn(note, UserWarning, stacklevel=3)
+            width = _check_supported(est, design)
+            alphas = np.asarray(est.alphas, dtype=np.float64)
+            yv = target_values(y, design.n_rows)
+            sw = check_weights(sample_weight, design.n_rows, np.dtype(np.float64))
+            splits = list(check_cv(est.cv, yv, classifier=False).split(X, yv, groups))
+            if not splits:
+                raise ValueError("the cross-validation splitter gave no splits")
+            atom, train, test = fold_atoms(splits, design.n_rows)
+            grams, shift = atom_stats(design, yv, sw, atom, train.shape[0], est)
+            g_train, g_test, total = fold_grams(grams, train, test)
+            scores, info = _fold_scores(est, design, alphas, g_train, g_test, shift)
+            est._select(alphas, scores[:, :, None], True)
+            _refit(est, design, total, shift)
+            est.encoder_ = encoder
+            est.feature_names_out_ = np.asarray(
+                encoder.feature_names_out(np.zeros(len(design.n_levels), dtype=bool)), object
+            )
+            set_input_names(est, encoder, X)
+            est.n_splits_, est.n_passes_ = len(splits), 1
+            est.fit_info_ = (
+                f"{len(splits)} folds x {alphas.size} alphas from one pass over the table "
+                f"({train.shape[0]} row groups, {width} expanded columns: "
+                f"{design.dense.shape[1]} dense + {int(design.n_levels.sum())} levels); "
+                "one eigendecomposition per fold and level set" + _direct_note(info)
+            )
+        row_bytes = 8 * (design.dense.shape[1] + 2) + 4 * len(design.n_levels)
+        est.fit_report_ = clock.report(
+            threads=_threads(est), n_passes=1, bytes_per_pass=design.n_rows * row_bytes,
+            flops=float(design.n_rows) * (width + 2) ** 2,
+        )  # fmt: skip
+    return True
+
+
+def _check_supported(est: Any, design: Design) -> int:
+    """The expanded width (dense + every level), or an error for what is not done."""
+    width = design.dense.shape[1] + int(design.n_levels.sum())
+    if est.cv is None:
+        raise NotImplementedError(
+            "LinearRegressionCV on a table with categorical columns needs cv=int or a "
+            "splitter; leave-one-out (cv=None) is implemented for arrays only"
+        )
+    if width > AUTO_NEWTON_MAX_FEATURES:
+        raise NotImplementedError(
+            f"LinearRegressionCV solves from the Gram of the expanded design, limited to "
+            f"{AUTO_NEWTON_MAX_FEATURES} columns; this table expands to {width} (dense "
+            "columns plus one per level); for categoricals with many levels loop over alphas "
+            "with LinearRegression"
+        )
+    return width
+
+
+def _threads(est: Any) -> int:
+    from ._threads import resolve_n_threads
+
+    return resolve_n_threads(est.n_threads)
+
+
+# -- statistics -------------------------------------------------------------------
+
+
+def atom_stats(
+    design: Design, y: np.ndarray, sw: np.ndarray | None, atom: np.ndarray, n_atoms: int,
+    est: Any,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Every atom's augmented Gram (n_atoms, D + 2, D + 2) over [dense, every
+    level, y, 1], about one common shift, from one read of the rows sorted by atom."""
+    order = np.argsort(atom, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(atom, minlength=n_atoms))]
+    dense = design.dense[order]  # the one copy of the dense block, rows by atom
+    ys = y[order]
+    sws = None if sw is None else sw[order]
+    keep = np.zeros(len(design.n_levels), dtype=bool)
+    D = design.dense.shape[1] + int(design.n_levels.sum())
+    grams = np.empty((n_atoms, D + 2, D + 2))
+    shift: np.ndarray | None = None
+    n_shards, n_threads = int(est.n_shards or 0), _threads(est)
+    for a in range(n_atoms):
+        rows = slice(int(bounds[a]), int(bounds[a + 1]))
+        codes = np.ascontiguousarray(design.codes[:, order[rows]])
+        try:
+            st = _core.mixed_gram_stats(
+                dense[rows], codes, design.n_levels, keep, ys[rows],
+                None if sws is None else sws[rows], shift, n_shards, n_threads,
+            )  # fmt: skip
+        except NonFiniteError as exc:
+            _raise_nonfinite(design, exc)
+        shift = np.asarray(st["shift"])  # the first atom's, for every other one
+        grams[a] = st["gram"]
+    if not np.isfinite(grams).all():
+        _raise_nonfinite(design, None)
+    assert shift is not None
+    return grams, shift
+
+
+def _raise_nonfinite(design: Design, original: BaseException | None) -> None:
+    bad = _core.find_nonfinite(design.dense) if design.dense.shape[1] else None
+    if bad is not None:
+        raise NonFiniteError(
+            f"X contains NaN or infinity (first at row {bad[0]}, column "
+            f"{design.dense_names[bad[1]]!r}); clean it first, e.g. with fastcost.preprocessing"
+        ) from original
+    raise NonFiniteError(
+        "numerical overflow: the values of X or y are too large for the sums of squares"
+    ) from original
+
+
+# -- level sets ----------------------------------------------------------------------
+
+
+def level_set(design: Design, fit_intercept: bool, alpha: float) -> tuple[MixedDesign, np.ndarray]:
+    """The level columns of a fit at ``alpha`` and their positions among [dense,
+    every level] (a dropped reference level is left out)."""
+    p, n_levels = design.dense.shape[1], design.n_levels
+    drop = drop_first_levels(len(n_levels), fit_intercept, alpha)
+    firsts = p + np.r_[0, np.cumsum(n_levels)[:-1]].astype(np.int64)
+    cols = np.delete(np.arange(p + int(n_levels.sum())), firsts[drop])
+    return MixedDesign(p, n_levels, drop), cols
+
+
+def _block(gram: np.ndarray, shift: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The augmented Gram and shift of the columns ``cols`` (y and the ones kept)."""
+    D = shift.size - 1
+    idx = np.r_[cols, D, D + 1]
+    return gram[np.ix_(idx, idx)], np.r_[shift[cols], shift[D]]
+
+
+def _fixed(design: Design, cols: np.ndarray) -> np.ndarray:
+    """Which of ``cols`` are level indicators (never standardized)."""
+    return cols >= design.dense.shape[1]
+
+
+def _fold_scores(
+    est: Any, design: Design, alphas: np.ndarray, g_train: np.ndarray, g_test: np.ndarray,
+    shift: np.ndarray,
+) -> tuple[np.ndarray, PathInfo]:  # fmt: skip
+    """(n_folds, n_alphas) scores: alpha == 0 and alpha > 0 each on their level set."""
+    info = PathInfo()
+    scores = np.empty((g_train.shape[0], alphas.size))
+    for part in (alphas == 0, alphas > 0):
+        idx = np.flatnonzero(part)
+        if not idx.size:
+            continue
+        _, cols = level_set(design, bool(est.fit_intercept), float(alphas[idx[0]]))
+        fixed = _fixed(design, cols)
+        for j in range(g_train.shape[0]):
+            train, sh = _block(g_train[j], shift, cols)
+            test, _ = _block(g_test[j], shift, cols)
+            mse, r2 = fold_path(
+                train, test, sh, alphas[idx], cols.size, bool(est.fit_intercept),
+                bool(est.standardize), info, j, fixed=fixed,
+            )  # fmt: skip
+            scores[j, idx] = (r2 if est.scoring == "r2" else -mse)[:, 0]
+    return scores, info
+
+
+def _refit(est: Any, design: Design, total: np.ndarray, shift: np.ndarray) -> None:
+    """``coef_`` (an entry per level, 0 for a dropped reference) at ``alpha_``."""
+    layout, cols = level_set(design, bool(est.fit_intercept), float(est.alpha_))
+    gram, sh = _block(total, shift, cols)
+    est._refit(gram, sh, np.dtype(np.float64), True, d=cols.size, fixed=_fixed(design, cols))
+    coef = np.asarray(est.coef_, dtype=np.float64)
+    est.coef_ = np.concatenate([coef[: layout.p], *layout.level_coefficients(coef)])
+    est.reference_levels_dropped_ = layout.drop_first.copy()
+
+
+def _direct_note(info: PathInfo) -> str:
+    from .linear_model_cv import _direct_note as note
+
+    return note(info)
