@@ -238,8 +238,10 @@ def test_bad_inputs_raise():
         LinearRegression(solver="qr").fit(X, y)
     with pytest.raises(ValueError, match="square"):
         _core.solve_r(np.zeros((1, 1)), np.zeros(0))
-    with pytest.raises(TypeError, match="compute_statistics"):
+    with pytest.raises(ValueError, match="compute_statistics"):
         LinearRegression(compute_statistics="yes").fit(*make_problem(50, 2)[:2])
+    with pytest.raises(TypeError, match="compute_statistics"):
+        LinearRegression(compute_statistics=1.5).fit(*make_problem(50, 2)[:2])
 
 
 # -- working precision (qr_precision) ------------------------------------------------
