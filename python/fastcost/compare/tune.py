@@ -107,7 +107,7 @@ def run_tuning(data: Any, seed: int, threads: int, repeat: int,
             (r.cpu_user_s + r.cpu_system_s) * fits, r.peak_memory_delta_bytes,
             r.energy_j * fits if math.isfinite(r.energy_j) else None, fits, None, None, None,
             estimated=True,
-            note=f"{fits} x the measured TensorFlow fit ({r.wall_time_s:.3g} s), "
+            note=f"estimated as {fits} x the measured TensorFlow fit ({r.wall_time_s:.3g} s), "
             f"one per fold and penalty plus the refit; not run",
         ))  # fmt: skip
     return rows
