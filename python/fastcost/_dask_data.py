@@ -150,14 +150,20 @@ class _Data:
         self.sw = parts[2] if self.sw is not None else None
         self._blocks()
 
-    def top(self, task: Callable, combine: Callable, *args: Any) -> list[Any]:
+    def top(self, task: Callable, combine: Callable, *args: Any,
+            per_chunk: list[Any] | None = None) -> list[Any]:  # fmt: skip
         """The fixed tree of delayed ``combine`` over ``task(chunk, *args)`` for all
-        chunks, up to its root's (at most TREE_FAN_IN) children."""
+        chunks, up to its root's (at most TREE_FAN_IN) children. ``per_chunk``: one
+        more argument for each chunk, passed before ``args`` (e.g. its rows' labels)."""
         import dask
 
         call = dask.delayed(task, pure=True)
         join = dask.delayed(combine, pure=True)
-        nodes = [call(x, y, s, *args) for x, y, s in zip(self.xb, self.yb, self.sb, strict=True)]
+        extra = [()] * len(self.xb) if per_chunk is None else [(a,) for a in per_chunk]
+        nodes = [
+            call(x, y, s, *e, *args)
+            for x, y, s, e in zip(self.xb, self.yb, self.sb, extra, strict=True)
+        ]
         while len(nodes) > TREE_FAN_IN:
             nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
         return nodes
@@ -181,14 +187,15 @@ class _Data:
 
         return dask.delayed(_first_row_task, pure=True)(self.xb[0], self.yb[0])
 
-    def map_reduce_shifted(self, client: Any, task: Callable, combine: Callable,
-                           *args: Any) -> tuple[Any, np.ndarray]:  # fmt: skip
-        """``map_reduce`` of ``task(chunk, shift, *args)`` about the first row, which is
-        a task of the same graph (not a compute of its own): one round trip.
+    def map_reduce_shifted(self, client: Any, task: Callable, combine: Callable, *args: Any,
+                           per_chunk: list[Any] | None = None) -> tuple[Any, np.ndarray]:  # fmt: skip
+        """``map_reduce`` of ``task(chunk, shift, *args)`` (``task(chunk, piece, shift,
+        *args)`` with ``per_chunk``, as ``top``) about the first row, which is a task
+        of the same graph (not a compute of its own): one round trip.
         Returns (the reduction, the shift)."""
         shift = self.shift_task()
         try:
-            nodes = self.top(task, combine, shift, *args)
+            nodes = self.top(task, combine, shift, *args, per_chunk=per_chunk)
             *parts, shift = client.compute([*nodes, shift], sync=True)
             total = parts[0] if len(parts) == 1 else combine(*parts)
         except NonFiniteError as exc:  # tsqr_stats refuses a non-finite shift
@@ -402,8 +409,10 @@ def _prepare_local(
     return data, None if names is None else list(names)
 
 
-def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | None]:
-    """Dask input: aligned dask arrays of one column block, in a float dtype."""
+def _prepare(X: Any, y: Any, sample_weight: Any,
+             multi_output: bool = False) -> tuple[_Data, list[str] | None]:  # fmt: skip
+    """Dask input: aligned dask arrays of one column block, in a float dtype.
+    ``multi_output``: y may be 2-D (n, k); it is then always (n, k)."""
     Xd, names = _to_dask_array(X, "X")
     if Xd.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got {Xd.ndim} dimension(s)")
@@ -415,7 +424,9 @@ def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | Non
         Xd = Xd.rechunk({1: -1})
     rows = Xd.chunks[0]
     yd, _ = _to_dask_array(y, "y", rows)
-    if yd.ndim == 2 and yd.shape[1] == 1:
+    if multi_output:
+        yd = _targets(yd, n, rows)
+    elif yd.ndim == 2 and yd.shape[1] == 1:
         from sklearn.exceptions import DataConversionWarning
 
         warnings.warn(
@@ -424,10 +435,10 @@ def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | Non
             stacklevel=3,
         )
         yd = yd[:, 0]
-    if yd.ndim != 1 or int(yd.shape[0]) != n:
+    if (yd.ndim != 1 and not multi_output) or int(yd.shape[0]) != n:
         raise ValueError(f"y must have shape ({n},), got {yd.shape}")
     _float_dtype(yd.dtype, "y")
-    yd = yd.astype(Xd.dtype).rechunk({0: rows})
+    yd = yd.astype(Xd.dtype).rechunk({0: rows} | ({1: -1} if yd.ndim == 2 else {}))
     sw = None
     if sample_weight is not None:
         if isinstance(sample_weight, numbers.Number):
@@ -438,3 +449,12 @@ def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[_Data, list[str] | Non
         _float_dtype(sw.dtype, "sample_weight")
         sw = sw.astype(Xd.dtype).rechunk({0: rows})
     return _Data(Xd, yd, sw), names
+
+
+def _targets(yd: Any, n: int, rows: Any) -> Any:
+    """A multi-output y as (n, k): a 1-D y as one column."""
+    if yd.ndim == 1:
+        return yd[:, None]
+    if yd.ndim != 2 or int(yd.shape[0]) != n:
+        raise ValueError(f"y must have shape ({n},) or ({n}, n_targets), got {yd.shape}")
+    return yd

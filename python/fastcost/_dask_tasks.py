@@ -181,8 +181,24 @@ def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
         return ("X", int(bad[0]), int(bad[1]))
     for name, v in (("y", y), ("sample_weight", sw)):
         if v is not None and not np.isfinite(v).all():
-            return (name, int(np.flatnonzero(~np.isfinite(v))[0]), -1)
+            rows = ~np.isfinite(v).reshape(v.shape[0], -1).all(axis=1)  # a 2-D y's rows
+            return (name, int(np.flatnonzero(rows)[0]), -1)
     return None
+
+
+def _grouped_gram_task(X, y, sw, groups, shift, n_groups, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The augmented Gram of every group (``_core.grouped_gram_stats``; zeros for
+    the groups with no row here) about the common shift, the rows per group, and
+    the weight checks: ``LinearRegressionCV``'s one pass, on one chunk."""
+    X, y, sw = _block(X, y, sw)
+    st = _core.grouped_gram_stats(
+        X, y, sw, groups, n_groups, shift, n_shards, _task_threads(n_threads)
+    )
+    return {
+        "gram": np.asarray(st["gram"]),
+        "counts": np.asarray(st["counts"], dtype=np.float64),
+        "checks": _weight_checks(sw, X.shape[0]),
+    }
 
 
 def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
@@ -249,11 +265,12 @@ def _first_row_task(X, y):  # type: ignore[no-untyped-def]
     chunk's is 0 for X, as the local sparse fit's: centering would fill its rows
     in, so the sparse Gram kernel forms the Gram about 0 (see
     ``_sufficient.sparse_statistics``), and the sums match the local fit's."""
+    y0 = np.asarray(y[0], dtype=np.float64).reshape(-1)  # k targets of a 2-D y
     if is_sparse(X):
-        return np.r_[np.zeros(X.shape[1]), float(y[0])]
+        return np.r_[np.zeros(X.shape[1]), y0]
     if isinstance(X, MixedChunk):
-        return np.r_[X.dense[0], np.zeros(X.width - X.dense.shape[1]), float(y[0])]
-    return np.r_[np.asarray(X[0], dtype=np.float64), float(y[0])]
+        return np.r_[X.dense[0], np.zeros(X.width - X.dense.shape[1]), y0]
+    return np.r_[np.asarray(X[0], dtype=np.float64), y0]
 
 
 def _rows_task(X, y, sw, index):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -25,6 +25,9 @@ from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_n
 from .exceptions import RankDeficientWarning
 from .linear_model import _TABLE_ATTRIBUTES, unchanged_on_failure
 from .resources import fit_clock
+
+if TYPE_CHECKING:
+    from ._dask_cv import ClusterRows
 
 __all__ = ["SCORINGS", "LinearRegressionCV"]
 
@@ -198,12 +201,20 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a dask array / numeric dask DataFrame
+            A dask X stays on the cluster: the grouped pass is one map-reduce over
+            its chunks (``fastcost._dask_cv``) on the current default Dask client,
+            else on a LocalCluster started for the fit (``fastcost.dask.connect()``),
+            with the same scores, ``alpha_`` and ``coef_`` as the local fit to
+            rounding. Only the splitter runs on the client: scikit-learn's row-count
+            splitters (KFold, GroupKFold, TimeSeriesSplit, ...) compute nothing,
+            other splitters get y computed to numpy. Not with ``cv=None``.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            With a dask X: dask or numpy.
         sample_weight : array-like of shape (n_samples,), optional
-            Weights of the fits and of the held-out scores.
+            Weights of the fits and of the held-out scores (dask or numpy with a dask X).
         groups : array-like of shape (n_samples,), optional
-            Passed to the splitter's ``split`` (e.g. ``GroupKFold``).
+            Passed to the splitter's ``split`` (e.g. ``GroupKFold``); numpy.
 
         Returns
         -------
@@ -242,6 +253,10 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     def _data(
         self, X: Any, y: Any, sample_weight: Any
     ) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray | None]:
+        if hasattr(X, "__dask_graph__"):  # the pass runs on a cluster: fastcost._dask_cv
+            from ._dask_cv import prepare
+
+            return prepare(self, X, y, sample_weight)  # type: ignore[return-value]
         X, y = validate_data(
             self, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
             ensure_all_finite=False, y_numeric=True, multi_output=True,
@@ -259,21 +274,27 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         return X, Y, one_d, sw
 
     def _folds(
-        self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
+        self, X: np.ndarray | ClusterRows, Y: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
         groups: Any, n_threads: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """Fold scores (n_folds, n_alphas, k) from one grouped pass."""
         splitter = check_cv(self.cv, Y[:, 0], classifier=False)
-        splits = list(splitter.split(X, Y, groups))
+        if isinstance(X, np.ndarray):
+            splits = list(splitter.split(X, Y, groups))
+        else:  # fastcost._dask_cv.ClusterRows: the splitter on the client
+            splits = X.split(splitter, groups)
         if not splits:
             raise ValueError("the cross-validation splitter gave no splits")
         atom, train, test = fold_atoms(splits, X.shape[0])
-        st = _core.grouped_gram_stats(
-            X, Y, sw, atom, train.shape[0], None, int(self.n_shards or 0), n_threads
-        )
-        grams, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
-        if not np.isfinite(grams).all():
-            raise_for_nonfinite(X)
+        if not isinstance(X, np.ndarray):  # one map-reduce of the same kernel over X's chunks
+            grams, shift = X.grouped_stats(atom, train.shape[0], int(self.n_shards or 0))
+        else:
+            st = _core.grouped_gram_stats(
+                X, Y, sw, atom, train.shape[0], None, int(self.n_shards or 0), n_threads
+            )
+            grams, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
+            if not np.isfinite(grams).all():
+                raise_for_nonfinite(X)
         g_train, g_test, total = fold_grams(grams, train, test)
         d = X.shape[1]
         info = PathInfo()

@@ -1,0 +1,121 @@
+"""``LinearRegressionCV`` on Dask: the folds' grouped pass as one map-reduce.
+
+A dask X (array or numeric DataFrame) stays on the cluster. The client draws
+the folds (the splitter needs the row count, and y or groups only for the
+splitters that read them), labels every row with its atom
+(``_cv_path.fold_atoms``), and sends each chunk of X the labels of its rows.
+One map-reduce of ``_core.grouped_gram_stats`` over the chunks, about the
+common shift (the first row, a task of the same graph), summed in a fixed
+tree, gives every atom's augmented Gram: the local statistics up to the order
+of the sums. Everything after that (the fold Grams, the alpha path, the choice
+of ``alpha_``, the refit) is ``LinearRegressionCV``'s own code, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._dask_data import _check_weights_summary, _Data, _import_dask, _prepare, connect
+from ._dask_tasks import _add, _grouped_gram_task
+from ._pipeline import AUTO_NEWTON_MAX_FEATURES
+
+#: scikit-learn splitters whose splits depend on the row count (and groups)
+#: only: they get a placeholder X of n rows and no y, and nothing is computed.
+ROWS_ONLY_SPLITTERS = frozenset(
+    {
+        "KFold",
+        "RepeatedKFold",
+        "GroupKFold",
+        "TimeSeriesSplit",
+        "ShuffleSplit",
+        "GroupShuffleSplit",
+        "LeaveOneGroupOut",
+        "LeavePGroupsOut",
+        "LeaveOneOut",
+        "LeavePOut",
+        "PredefinedSplit",
+        "_CVIterableWrapper",  # cv given as a list of (train, test)
+    }
+)
+
+
+def is_dask(obj: Any) -> bool:
+    """Whether ``obj`` is a dask collection (array, DataFrame, Series)."""
+    return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
+
+
+class ClusterRows:
+    """X, y and the weights of a ``LinearRegressionCV`` fit as chunks of rows on
+    a Dask cluster; ``shape``, ``dtype`` and ``itemsize`` are X's, as the fit's
+    report reads them from a numpy X."""
+
+    def __init__(self, data: _Data, n_threads: int | None) -> None:
+        self.data = data
+        self.shape = (data.n, data.d)
+        self.dtype = data.dtype
+        self.itemsize = data.dtype.itemsize
+        # None: each task uses its worker's cores (``_dask_tasks._task_threads``).
+        self.threads = n_threads if n_threads not in (None, -1) else None
+
+    def split(self, splitter: Any, groups: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``splitter.split`` on the client. A row-count splitter (``ROWS_ONLY_SPLITTERS``)
+        sees a placeholder X of n rows and 0 columns and y=None: nothing is computed.
+        Any other splitter (StratifiedKFold, one of your own) sees X as the dask
+        array and y computed to numpy (n numbers per target) on the current
+        scheduler."""
+        if groups is not None and is_dask(groups):
+            groups = groups.compute()
+        if type(splitter).__module__.startswith("sklearn.") and (
+            type(splitter).__name__ in ROWS_ONLY_SPLITTERS
+        ):
+            return list(splitter.split(np.empty((self.shape[0], 0)), None, groups))
+        return list(splitter.split(self.data.X, np.asarray(self.data.y.compute()), groups))
+
+    def grouped_stats(self, atom: np.ndarray, n_atoms: int,
+                      n_shards: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Every atom's augmented Gram (n_atoms, p, p) about the shift, and the shift:
+        one map-reduce of ``_core.grouped_gram_stats``, each chunk with its rows'
+        labels (int32), on the current default client or an embedded LocalCluster
+        (``fastcost.dask.connect()``)."""
+        wide = n_atoms > np.iinfo(np.int32).max
+        labels = np.asarray(atom, dtype=np.int64 if wide else np.int32)
+        offsets = self.data.offsets
+        pieces = [labels[offsets[k] : offsets[k + 1]] for k in range(len(offsets) - 1)]
+        with connect() as client:
+            total, shift = self.data.map_reduce_shifted(
+                client, _grouped_gram_task, _add, n_atoms, n_shards, self.threads,
+                per_chunk=pieces,
+            )  # fmt: skip
+            _check_weights_summary(total["checks"])
+            grams = np.asarray(total["gram"])
+            if not np.isfinite(grams).all():
+                self.data.raise_for_nonfinite(client)
+        return grams, np.asarray(shift, dtype=np.float64)
+
+
+def prepare(est: Any, X: Any, y: Any, sample_weight: Any) -> tuple[ClusterRows, Any, bool, Any]:
+    """``LinearRegressionCV._data`` for a dask X: (the rows on the cluster, y as a
+    dask (n, k) array, whether y is 1-D, the dask weights or None). Sets
+    ``n_features_in_`` and ``feature_names_in_`` as ``validate_data(reset=True)``."""
+    _import_dask()
+    if est.cv is None:
+        raise NotImplementedError(
+            "LinearRegressionCV(cv=None) (exact leave-one-out) needs a second pass over "
+            "the rows for the leverages and is not available for dask X; pass cv=int or "
+            "a splitter, or compute X to numpy"
+        )
+    data, names = _prepare(X, y, sample_weight, multi_output=True)
+    if data.d > AUTO_NEWTON_MAX_FEATURES:
+        raise NotImplementedError(
+            f"LinearRegressionCV solves from the d x d Gram and is limited to "
+            f"{AUTO_NEWTON_MAX_FEATURES} features (X has {data.d})"
+        )
+    est.n_features_in_ = data.d
+    if names is not None:
+        est.feature_names_in_ = np.asarray(names, dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    one_d = getattr(y, "ndim", np.ndim(y)) == 1
+    return ClusterRows(data, est.n_threads), data.y, one_d, data.sw
