@@ -5,7 +5,6 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 from fastcost import LinearRegressionCV
 from fastcost.exceptions import NonFiniteError
 from helpers import make_problem
@@ -16,22 +15,6 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeri
 CHUNKINGS = [(300,), (1, 99, 37, 163), (20,) * 15]
 ALPHAS = [0.0, 1e-3, 0.1, 10.0]
 TOL = 1e-10
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Worker processes, as in tests/test_dask.py: tasks and results cross processes.
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster, set_as_default=False) as c,
-    ):
-        yield c
 
 
 def _chunked(a, chunks):

@@ -268,7 +268,7 @@ def test_nan_raises():
 
 def test_wide_data_not_implemented():
     X = np.zeros((3, 1001))
-    with pytest.raises(NotImplementedError, match="1000 features"):
+    with pytest.raises(NotImplementedError, match="limited to 1000 columns"):
         LinearRegressionCV(cv=2).fit(X, np.zeros(3))
 
 

@@ -318,3 +318,16 @@ def loo_path(
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(sst > 0, 1.0 - sq / sst, np.where(sq == 0, 1.0, 0.0))
     return sq / S, r2
+
+
+def check_width(width: int, what: str) -> None:
+    """LinearRegressionCV solves from the d x d Gram: a NotImplementedError above
+    ``AUTO_NEWTON_MAX_FEATURES`` columns (``what`` says which, e.g. "X has 1200")."""
+    from ._pipeline import AUTO_NEWTON_MAX_FEATURES
+
+    if width > AUTO_NEWTON_MAX_FEATURES:
+        raise NotImplementedError(
+            f"LinearRegressionCV solves from the d x d Gram and is limited to "
+            f"{AUTO_NEWTON_MAX_FEATURES} columns ({what}); for wide data loop over alphas "
+            "with LinearRegression(solver='lbfgs', coef_init=...)"
+        )

@@ -36,9 +36,8 @@ from ._categorical import (
     set_input_names,
     target_values,
 )
-from ._cv_path import PathInfo, fold_atoms, fold_grams, fold_path
+from ._cv_path import PathInfo, check_width, fold_atoms, fold_grams, fold_path
 from ._params import validate
-from ._pipeline import AUTO_NEWTON_MAX_FEATURES
 from ._tables import Design, TableEncoder
 from ._validation import check_weights
 from .exceptions import NonFiniteError
@@ -102,13 +101,7 @@ def _check_supported(est: Any, design: Design) -> int:
             "LinearRegressionCV on a table with categorical columns needs cv=int or a "
             "splitter; leave-one-out (cv=None) is implemented for arrays only"
         )
-    if width > AUTO_NEWTON_MAX_FEATURES:
-        raise NotImplementedError(
-            f"LinearRegressionCV solves from the Gram of the expanded design, limited to "
-            f"{AUTO_NEWTON_MAX_FEATURES} columns; this table expands to {width} (dense "
-            "columns plus one per level); for categoricals with many levels loop over alphas "
-            "with LinearRegression"
-        )
+    check_width(width, f"this table expands to {width}: dense columns plus one per level")
     return width
 
 

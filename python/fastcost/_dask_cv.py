@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ._cv_path import check_width
 from ._dask_data import _check_weights_summary, _Data, _import_dask, _prepare, connect
 from ._dask_tasks import _add, _grouped_gram_task
-from ._pipeline import AUTO_NEWTON_MAX_FEATURES
 
 #: scikit-learn splitters whose splits depend on the row count (and groups)
 #: only: they get a placeholder X of n rows and no y, and nothing is computed.
@@ -107,11 +107,7 @@ def prepare(est: Any, X: Any, y: Any, sample_weight: Any) -> tuple[ClusterRows, 
             "a splitter, or compute X to numpy"
         )
     data, names = _prepare(X, y, sample_weight, multi_output=True)
-    if data.d > AUTO_NEWTON_MAX_FEATURES:
-        raise NotImplementedError(
-            f"LinearRegressionCV solves from the d x d Gram and is limited to "
-            f"{AUTO_NEWTON_MAX_FEATURES} features (X has {data.d})"
-        )
+    check_width(data.d, f"X has {data.d} features")
     est.n_features_in_ = data.d
     if names is not None:
         est.feature_names_in_ = np.asarray(names, dtype=object)

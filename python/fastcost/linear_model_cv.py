@@ -15,10 +15,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._categorical import is_table, predict_table
-from ._cv_path import PathInfo, fold_atoms, fold_grams, fold_path, loo_path
+from ._cv_path import PathInfo, check_width, fold_atoms, fold_grams, fold_path, loo_path
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import Param, boolean, integer, validate
-from ._pipeline import AUTO_NEWTON_MAX_FEATURES
 from ._result import SolveResult
 from ._threads import resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
@@ -262,12 +261,7 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             ensure_all_finite=False, y_numeric=True, multi_output=True,
         )  # fmt: skip
         X = kernel_layout(X)
-        if X.shape[1] > AUTO_NEWTON_MAX_FEATURES:
-            raise NotImplementedError(
-                f"LinearRegressionCV solves from the d x d Gram and is limited to "
-                f"{AUTO_NEWTON_MAX_FEATURES} features (X has {X.shape[1]}); for wide data "
-                "loop over alphas with LinearRegression(solver='lbfgs', coef_init=...)"
-            )
+        check_width(X.shape[1], f"X has {X.shape[1]} features")
         one_d = np.ndim(y) == 1
         Y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         sw = check_weights(sample_weight, X.shape[0], X.dtype)
