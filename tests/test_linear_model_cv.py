@@ -283,3 +283,28 @@ def test_many_folds_take_the_wide_pattern_path():
     X, y, sw = _data(n=70, d=3, seed=9, weights=True)
     est = LinearRegressionCV(alphas=(1e-3, 1.0), cv=35)  # > 31 folds: unique rows of states
     _check_against_brute(est, X, y, sw, alphas=(1e-3, 1.0))
+
+
+@pytest.mark.parametrize("n", [103, 100])
+def test_unshuffled_kfold_laid_out_directly_equals_its_listed_splits(n):
+    # cv=int (KFold without shuffling) never lists its splits: its folds are consecutive
+    # row blocks; the same folds given as a list of (train, test) go the general way.
+    from fastcost._cv_path import fold_atoms, splitter_atoms
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(71)
+    X = rng.standard_normal((n, 4))
+    y = X @ rng.standard_normal(4) + rng.standard_normal(n)
+    direct = LinearRegressionCV(alphas=[0.0, 0.1, 1.0], cv=5).fit(X, y)
+    listed = LinearRegressionCV(alphas=[0.0, 0.1, 1.0], cv=list(KFold(5).split(X))).fit(X, y)
+    np.testing.assert_allclose(direct.cv_results_["mean_test_score"],
+                               listed.cv_results_["mean_test_score"], rtol=1e-12)  # fmt: skip
+    assert direct.alpha_ == listed.alpha_ and direct.n_splits_ == listed.n_splits_ == 5
+    atom, train, test, k = splitter_atoms(KFold(5), n, lambda: None)
+    ref_atom, ref_train, ref_test = fold_atoms(list(KFold(5).split(X)), n)
+    assert k == 5 and len(np.unique(atom)) == len(np.unique(ref_atom))
+    # the same rows in every fold's train and test set (atom numbers may differ)
+    np.testing.assert_array_equal(train[atom], ref_train[ref_atom])
+    np.testing.assert_array_equal(test[atom], ref_test[ref_atom])
+    with pytest.raises(ValueError, match="n_splits=5 greater than the number of samples"):
+        splitter_atoms(KFold(5), 4, lambda: None)

@@ -69,6 +69,36 @@ def fold_atoms(
     return atom, (patterns & 1).astype(bool), (patterns & 2).astype(bool)
 
 
+def splitter_atoms(
+    splitter: Any, n: int, splits_of: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`fold_atoms` of a splitter's folds, and their count.
+
+    ``KFold`` without shuffling (``cv=int``) is laid out directly: its folds are
+    consecutive blocks of rows (scikit-learn's sizes: ``n // k``, one more for
+    the first ``n % k``), each its own atom, so the splits are never listed.
+    Any other splitter goes through ``splits_of()``, its list of (train, test).
+    """
+    from sklearn.model_selection import KFold
+
+    if type(splitter) is KFold and not splitter.shuffle:
+        k = int(splitter.n_splits)
+        if k > n:
+            raise ValueError(
+                f"Cannot have number of splits n_splits={k} greater than the number of "
+                f"samples: n_samples={n}."
+            )
+        sizes = np.full(k, n // k, dtype=np.int64)
+        sizes[: n % k] += 1
+        test = np.eye(k, dtype=bool)
+        return np.repeat(np.arange(k, dtype=np.int64), sizes), ~test, test, k
+    splits = splits_of()
+    if not splits:
+        raise ValueError("the cross-validation splitter gave no splits")
+    atom, train, test = fold_atoms(splits, n)
+    return atom, train, test, len(splits)
+
+
 def _check_rows(rows: Any, n: int, j: int, kind: str) -> np.ndarray:
     rows = np.asarray(rows)
     if rows.dtype == bool:

@@ -36,7 +36,7 @@ from ._categorical import (
     set_input_names,
     target_values,
 )
-from ._cv_path import PathInfo, check_width, fold_atoms, fold_grams, fold_path
+from ._cv_path import PathInfo, check_width, fold_grams, fold_path, splitter_atoms
 from ._params import validate
 from ._tables import Design, TableEncoder
 from ._validation import check_weights
@@ -64,10 +64,10 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
             alphas = np.asarray(est.alphas, dtype=np.float64)
             yv = target_values(y, design.n_rows)
             sw = check_weights(sample_weight, design.n_rows, np.dtype(np.float64))
-            splits = list(check_cv(est.cv, yv, classifier=False).split(X, yv, groups))
-            if not splits:
-                raise ValueError("the cross-validation splitter gave no splits")
-            atom, train, test = fold_atoms(splits, design.n_rows)
+            splitter = check_cv(est.cv, yv, classifier=False)
+            atom, train, test, n_splits = splitter_atoms(
+                splitter, design.n_rows, lambda: list(splitter.split(X, yv, groups))
+            )
             grams, shift = atom_stats(design, yv, sw, atom, train.shape[0], est)
             g_train, g_test, total = fold_grams(grams, train, test)
             scores, info = _fold_scores(est, design, alphas, g_train, g_test, shift)
@@ -78,9 +78,9 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
                 encoder.feature_names_out(np.zeros(len(design.n_levels), dtype=bool)), object
             )
             set_input_names(est, encoder, X)
-            est.n_splits_, est.n_passes_ = len(splits), 1
+            est.n_splits_, est.n_passes_ = n_splits, 1
             est.fit_info_ = (
-                f"{len(splits)} folds x {alphas.size} alphas from one pass over the table "
+                f"{n_splits} folds x {alphas.size} alphas from one pass over the table "
                 f"({train.shape[0]} row groups, {width} expanded columns: "
                 f"{design.dense.shape[1]} dense + {int(design.n_levels.sum())} levels); "
                 "one eigendecomposition per fold and level set" + _direct_note(info)

@@ -15,7 +15,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
 from ._categorical import is_table, predict_table
-from ._cv_path import PathInfo, check_width, fold_atoms, fold_grams, fold_path, loo_path
+from ._cv_path import (
+    PathInfo,
+    check_width,
+    fold_grams,
+    fold_path,
+    loo_path,
+    splitter_atoms,
+)
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import Param, boolean, integer, validate
 from ._result import SolveResult
@@ -274,12 +281,17 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         """Fold scores (n_folds, n_alphas, k) from one grouped pass."""
         splitter = check_cv(self.cv, Y[:, 0], classifier=False)
         if isinstance(X, np.ndarray):
-            splits = list(splitter.split(X, Y, groups))
+            rows = X
+
+            def splits_of() -> list[Any]:
+                return list(splitter.split(rows, Y, groups))
         else:  # fastcost._dask_cv.ClusterRows: the splitter on the client
-            splits = X.split(splitter, groups)
-        if not splits:
-            raise ValueError("the cross-validation splitter gave no splits")
-        atom, train, test = fold_atoms(splits, X.shape[0])
+            cluster = X
+
+            def splits_of() -> list[Any]:
+                return cluster.split(splitter, groups)
+
+        atom, train, test, n_splits = splitter_atoms(splitter, X.shape[0], splits_of)
         if not isinstance(X, np.ndarray):  # one map-reduce of the same kernel over X's chunks
             grams, shift = X.grouped_stats(atom, train.shape[0], int(self.n_shards or 0))
         else:
@@ -293,17 +305,17 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         d = X.shape[1]
         info = PathInfo()
         use_r2 = self.scoring == "r2"
-        scores = np.empty((len(splits), alphas.size, Y.shape[1]))
-        for j in range(len(splits)):
+        scores = np.empty((n_splits, alphas.size, Y.shape[1]))
+        for j in range(n_splits):
             mse, r2 = fold_path(
                 g_train[j], g_test[j], shift, alphas, d, self.fit_intercept, self.standardize,
                 info, j,
             )  # fmt: skip
             scores[j] = r2 if use_r2 else -mse
-        self.n_splits_ = len(splits)
+        self.n_splits_ = n_splits
         self.n_passes_ = 1
         self.fit_info_ = (
-            f"{len(splits)} folds x {alphas.size} alphas from one pass over X "
+            f"{n_splits} folds x {alphas.size} alphas from one pass over X "
             f"({train.shape[0]} row groups); one eigendecomposition per fold" + _direct_note(info)
         )
         return scores, total, shift
