@@ -266,10 +266,45 @@ def test_nan_raises():
         LinearRegressionCV(cv=3).fit(X, y)
 
 
-def test_wide_data_not_implemented():
+def test_wide_leave_one_out_not_implemented():
     X = np.zeros((3, 1001))
     with pytest.raises(NotImplementedError, match="limited to 1000 columns"):
-        LinearRegressionCV(cv=2).fit(X, np.zeros(3))
+        LinearRegressionCV(cv=None).fit(X, np.zeros(3))
+
+
+@pytest.mark.parametrize("scoring", [None, "r2"])
+@pytest.mark.parametrize("weights", [False, True])
+def test_wide_data_runs_lbfgs_along_the_grid(scoring, weights):
+    # d > 1000: each fold x alpha is an lbfgs fit of the fold's training rows (held-out
+    # rows weighted 0), warm-started along the grid; against exact newton fits per fold.
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(72)
+    n, d = 1500, 1020
+    X = rng.standard_normal((n, d))
+    Y = np.c_[X[:, :20] @ rng.standard_normal(20), X[:, 20:40] @ rng.standard_normal(20)]
+    Y += rng.standard_normal((n, 2))
+    s = rng.uniform(0.5, 2.0, n) if weights else None
+    alphas = [0.01, 0.1, 1.0]
+    folds = KFold(3, shuffle=True, random_state=0)
+    cv = LinearRegressionCV(alphas=alphas, cv=folds, scoring=scoring).fit(X, Y, sample_weight=s)
+    assert "lbfgs along the grid" in cv.fit_info_ and cv.n_passes_ > 3 * 3 * 2
+    w = np.ones(n) if s is None else s
+    for a_i, a in enumerate(alphas):
+        fold_scores = []
+        for train, test in folds.split(X):
+            ref = LinearRegression(solver="newton", alpha=a).fit(X[train], Y[train], w[train])
+            pred = ref.predict(X[test])
+            if scoring == "r2":
+                fold_scores.append(np.mean(r2_score(Y[test], pred, sample_weight=w[test],
+                                                    multioutput="raw_values")))  # fmt: skip
+            else:
+                fold_scores.append(-np.mean(mean_squared_error(
+                    Y[test], pred, sample_weight=w[test], multioutput="raw_values")))  # fmt: skip
+        assert cv.cv_results_["mean_test_score"][a_i] == pytest.approx(np.mean(fold_scores),
+                                                                        rel=1e-5)  # fmt: skip
+    ref = LinearRegression(solver="newton", alpha=cv.alpha_).fit(X, Y, sample_weight=s)
+    assert np.max(np.abs(cv.coef_ - ref.coef_)) < 1e-4 * np.max(np.abs(ref.coef_))
 
 
 @parametrize_with_checks([LinearRegressionCV(), LinearRegressionCV(cv=3, alphas=(0.0, 1.0))])

@@ -25,6 +25,7 @@ from ._cv_path import (
 )
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._params import Param, boolean, integer, validate
+from ._pipeline import AUTO_NEWTON_MAX_FEATURES
 from ._result import SolveResult
 from ._threads import resolve_n_threads
 from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
@@ -239,12 +240,19 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
                 alphas = np.asarray(self.alphas, dtype=np.float64)
                 X, Y, one_d, sw = self._data(X, y, sample_weight)
                 n_threads = resolve_n_threads(self.n_threads)
-                if self.cv is None:
-                    scores, total, shift = self._leave_one_out(X, Y, sw, alphas, groups, n_threads)
+                if X.shape[1] > AUTO_NEWTON_MAX_FEATURES:  # wide: lbfgs along the grid
+                    from ._cv_wide import wide_path, wide_refit
+
+                    self._select(alphas, wide_path(self, X, Y, sw, alphas, groups), one_d)
+                    wide_refit(self, X, Y, sw, one_d)
                 else:
-                    scores, total, shift = self._folds(X, Y, sw, alphas, groups, n_threads)
-                self._select(alphas, scores, one_d)
-                self._refit(total, shift, X.dtype, one_d)
+                    if self.cv is None:
+                        scores, total, shift = self._leave_one_out(X, Y, sw, alphas, groups,
+                                                                   n_threads)  # fmt: skip
+                    else:
+                        scores, total, shift = self._folds(X, Y, sw, alphas, groups, n_threads)
+                    self._select(alphas, scores, one_d)
+                    self._refit(total, shift, X.dtype, one_d)
             n, d = X.shape
             p = d + Y.shape[1] + 1
             self.fit_report_ = clock.report(
@@ -268,7 +276,8 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             ensure_all_finite=False, y_numeric=True, multi_output=True,
         )  # fmt: skip
         X = kernel_layout(X)
-        check_width(X.shape[1], f"X has {X.shape[1]} features")
+        if self.cv is None:  # wide data with folds: lbfgs along the grid (_cv_wide)
+            check_width(X.shape[1], f"X has {X.shape[1]} features; leave-one-out needs them all")
         one_d = np.ndim(y) == 1
         Y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         sw = check_weights(sample_weight, X.shape[0], X.dtype)
