@@ -83,3 +83,36 @@ def nnls_reference(X, y, s=None, alpha=0.0, fit_intercept=True, ridge_scale=None
 
     w = nnls(A, b, maxiter=50 * X.shape[1])[0]
     return w, (ym - xm @ w if fit_intercept else 0.0)
+
+
+def sparse_problem(n=240, d=12, density=0.3, seed=0, dtype=np.float64, weights=False,
+                   zero_column=None):  # fmt: skip
+    """A sparse CSR problem with an empty row (row 7) and, if given, an all-zero column."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=seed, dtype=np.float64)
+    X.data = rng.standard_normal(X.nnz) * 2.0 + 0.5
+    X = X.tolil()
+    if zero_column is not None:
+        X[:, zero_column] = 0.0
+    X[7, :] = 0.0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    y = X @ rng.standard_normal(d) + 0.7 + 0.1 * rng.standard_normal(n)
+    s = rng.uniform(0.2, 3.0, n).astype(dtype) if weights else None
+    return X.astype(dtype), y.astype(dtype), s
+
+
+def convert_sparse(X, fmt, container, index):
+    """X as a csr/csc matrix/array whose indices and indptr have the given dtype."""
+    import scipy.sparse as sp
+
+    X = X.asformat(fmt)
+    if container == "array":
+        X = sp.csr_array(X) if fmt == "csr" else sp.csc_array(X)
+    # scipy's constructors pick the smallest index dtype: set the wanted one.
+    X.indices = X.indices.astype(index)
+    X.indptr = X.indptr.astype(index)
+    assert X.indices.dtype == index
+    return X

@@ -114,8 +114,9 @@ def test_splitter_that_reads_y(client):
 
 
 def test_dask_dataframe(client):
-    dd = pytest.importorskip("dask.dataframe")
-    pd = pytest.importorskip("pandas")
+    import dask.dataframe as dd
+    import pandas as pd
+
     X, y, s = _problem(weights=True, seed=8)
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     want = LinearRegressionCV(alphas=ALPHAS, cv=5).fit(frame, y, s)

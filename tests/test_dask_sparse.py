@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from fastcost.exceptions import NonFiniteError
-from helpers import reference_fit
+from helpers import convert_sparse, reference_fit, sparse_problem
 
 N, D = 240, 10
 
@@ -27,30 +27,6 @@ CONTAINERS = [
     ("csc", "matrix", np.int64),
     ("csc", "array", np.int32),
 ]
-
-
-def make_sparse(n=N, d=D, density=0.3, seed=0, dtype=np.float64, weights=False):
-    """A sparse problem of full column rank with an empty row (row 7)."""
-    rng = np.random.default_rng(seed)
-    X = sp.random(n, d, density=density, format="csr", random_state=seed, dtype=np.float64)
-    X.data = rng.standard_normal(X.nnz) * 2.0 + 0.5
-    X = X.tolil()
-    X[7, :] = 0.0
-    X = X.tocsr()
-    X.eliminate_zeros()
-    y = X @ rng.standard_normal(d) + 0.7 + 0.1 * rng.standard_normal(n)
-    s = rng.uniform(0.2, 3.0, n).astype(dtype) if weights else None
-    return X.astype(dtype), y.astype(dtype), s
-
-
-def convert(X, fmt, container, index):
-    """X as a csr/csc matrix/array whose indices and indptr have the given dtype."""
-    X = X.asformat(fmt)
-    if container == "array":
-        X = sp.csr_array(X) if fmt == "csr" else sp.csc_array(X)
-    X.indices = X.indices.astype(index)
-    X.indptr = X.indptr.astype(index)
-    return X
 
 
 def to_dask(X, y, s, chunks, columns=None):
@@ -79,7 +55,7 @@ def _close_to(model, other, rtol):
 @pytest.mark.parametrize("weights", [False, True])
 @pytest.mark.parametrize("alpha", [0.0, 0.3])
 def test_newton_equals_local_sparse_and_dense_fits(client, chunks, fit_intercept, weights, alpha):
-    X, y, s = make_sparse(seed=1, weights=weights)
+    X, y, s = sparse_problem(n=N, d=D, seed=1, weights=weights)
     kw = {"solver": "newton", "alpha": alpha, "fit_intercept": fit_intercept}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     dense = fastcost.LinearRegression(**kw).fit(X.toarray(), y, sample_weight=s)
@@ -96,7 +72,7 @@ def test_newton_equals_local_sparse_and_dense_fits(client, chunks, fit_intercept
 
 
 def test_newton_compute_statistics_and_standardize_equal_local_fit(client):
-    X, y, s = make_sparse(seed=2, weights=True)
+    X, y, s = sparse_problem(n=N, d=D, seed=2, weights=True)
     Xd, yd, sd = to_dask(X, y, s, (1, 119, 40, 80))
     kw = {"solver": "newton", "compute_statistics": True}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
@@ -126,7 +102,7 @@ TOL = {"lbfgs": 1e-10, "gd": 1e-6}
 def test_iterative_follow_the_local_sparse_fit(
     client, solver, chunks, fit_intercept, weights, alpha
 ):
-    X, y, s = make_sparse(seed=3, weights=weights)
+    X, y, s = sparse_problem(n=N, d=D, seed=3, weights=weights)
     kw = {"solver": solver, "alpha": alpha, "fit_intercept": fit_intercept, "tol": TOL[solver]}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     w_ref, b_ref = reference_fit(X.toarray(), y, s, alpha=alpha, fit_intercept=fit_intercept)
@@ -145,7 +121,7 @@ def test_iterative_follow_the_local_sparse_fit(
 
 def test_lbfgs_declines_the_row_sample_as_the_local_sparse_pass(client):
     # Enough rows for lbfgs to precondition with a row sample on dense data.
-    X, y, _ = make_sparse(n=20000, d=12, density=0.5, seed=16)
+    X, y, _ = sparse_problem(n=20000, d=12, density=0.5, seed=16)
     kw = {"solver": "lbfgs", "tol": 1e-10}
     assert "sampled rows" in fastcost.LinearRegression(**kw).fit(X.toarray(), y).fit_info_
     local = fastcost.LinearRegression(**kw).fit(X, y)
@@ -156,7 +132,7 @@ def test_lbfgs_declines_the_row_sample_as_the_local_sparse_pass(client):
 
 
 def test_lbfgs_float32_chunks_and_warm_start(client):
-    X, y, _ = make_sparse(seed=4, dtype=np.float32)
+    X, y, _ = sparse_problem(n=N, d=D, seed=4, dtype=np.float32)
     local = fastcost.LinearRegression(solver="lbfgs").fit(X, y)
     model = fdask.LinearRegression(solver="lbfgs", client=client)
     model.fit(*to_dask(X, y, None, (100, 140))[:2])
@@ -172,7 +148,7 @@ def test_lbfgs_float32_chunks_and_warm_start(client):
 
 
 def test_lbfgs_prune_and_compute_statistics_equal_local_fit(client):
-    X, y, s = make_sparse(seed=5, weights=True)
+    X, y, s = sparse_problem(n=N, d=D, seed=5, weights=True)
     X = sp.hstack([X, X[:, [2]]], format="csr")  # a duplicate column: pruned
     Xd, yd, sd = to_dask(X, y, s, (60,) * 4)
     kw = {"solver": "lbfgs", "prune": True, "tol": 1e-10}
@@ -180,7 +156,7 @@ def test_lbfgs_prune_and_compute_statistics_equal_local_fit(client):
     model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
     assert model.n_iter_ == local.n_iter_ and model.coef_[-1] == 0.0
     _close_to(model, local, 1e-10)
-    X, y, s = make_sparse(seed=5, weights=True)
+    X, y, s = sparse_problem(n=N, d=D, seed=5, weights=True)
     kw = {"solver": "lbfgs", "compute_statistics": True, "tol": 1e-10}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     model = fdask.LinearRegression(client=client, **kw).fit(*to_dask(X, y, s, (60,) * 4))
@@ -194,10 +170,10 @@ def test_lbfgs_prune_and_compute_statistics_equal_local_fit(client):
 @pytest.mark.parametrize(("fmt", "container", "index"), CONTAINERS)
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 def test_csr_and_csc_chunks(client, fmt, container, index, solver):
-    X, y, s = make_sparse(seed=6, weights=True)
+    X, y, s = sparse_problem(n=N, d=D, seed=6, weights=True)
     kw = {"solver": solver, "alpha": 0.05, "tol": 1e-10}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
-    Xc = convert(X, fmt, container, index)
+    Xc = convert_sparse(X, fmt, container, index)
     Xd, yd, sd = to_dask(Xc, y, s, (1, 119, 40, 80))
     model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
     assert model.n_iter_ == local.n_iter_
@@ -205,7 +181,7 @@ def test_csr_and_csc_chunks(client, fmt, container, index, solver):
 
 
 def test_column_chunks_are_joined(client):
-    X, y, _ = make_sparse(seed=7)
+    X, y, _ = sparse_problem(n=N, d=D, seed=7)
     local = fastcost.LinearRegression(solver="newton").fit(X, y)
     Xd, yd, _ = to_dask(X, y, None, (60,) * 4, columns=4)
     assert Xd.numblocks[1] > 1
@@ -214,7 +190,7 @@ def test_column_chunks_are_joined(client):
 
 
 def test_chunks_built_from_blocks_with_sparse_meta(client):
-    X, y, _ = make_sparse(seed=8)
+    X, y, _ = sparse_problem(n=N, d=D, seed=8)
     bounds = [0, 50, 51, 170, N]
     blocks = [
         da.from_delayed(
@@ -237,7 +213,7 @@ def test_chunks_built_from_blocks_with_sparse_meta(client):
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
 @pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd"])
 def test_local_sparse_x_given_to_the_dask_estimator(client, fmt, solver):
-    X, y, s = make_sparse(seed=9, weights=True)
+    X, y, s = sparse_problem(n=N, d=D, seed=9, weights=True)
     kw = {"solver": solver, "alpha": 0.1, "tol": TOL.get(solver, 1e-10)}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     model = fdask.LinearRegression(client=client, **kw).fit(X.asformat(fmt), y, sample_weight=s)
@@ -248,7 +224,7 @@ def test_local_sparse_x_given_to_the_dask_estimator(client, fmt, solver):
 
 
 def test_predict_and_score_on_sparse_chunks(client):
-    X, y, _ = make_sparse(seed=10)
+    X, y, _ = sparse_problem(n=N, d=D, seed=10)
     Xd, yd, _ = to_dask(X, y, None, (1, 119, 40, 80))
     model = fdask.LinearRegression(solver="newton", client=client).fit(Xd, yd)
     pred = model.predict(Xd)
@@ -279,7 +255,7 @@ def test_auto_takes_lbfgs_for_many_sparse_features(client):
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nonfinite_value_names_its_global_row_and_column(client, solver, fmt, bad):
-    X, y, _ = make_sparse(seed=12)
+    X, y, _ = sparse_problem(n=N, d=D, seed=12)
     X = X.tolil()
     X[150, 4] = bad  # in the fourth chunk, at local row 30
     X = X.asformat(fmt)
@@ -291,7 +267,7 @@ def test_nonfinite_value_names_its_global_row_and_column(client, solver, fmt, ba
 
 
 def test_nonfinite_value_in_local_sparse_x(client):
-    X, y, _ = make_sparse(seed=13)
+    X, y, _ = sparse_problem(n=N, d=D, seed=13)
     X = X.tolil()
     X[200, 1] = np.nan
     with pytest.raises(NonFiniteError, match=r"row 200, column 1"):
@@ -299,7 +275,7 @@ def test_nonfinite_value_in_local_sparse_x(client):
 
 
 def test_qr_and_standardized_iterative_solvers_are_refused(client):
-    X, y, _ = make_sparse(seed=14)
+    X, y, _ = sparse_problem(n=N, d=D, seed=14)
     Xd, yd, _ = to_dask(X, y, None, (60,) * 4)
     with pytest.raises(NotImplementedError, match="solver='qr' is not available"):
         fdask.LinearRegression(solver="qr", client=client).fit(Xd, yd)
@@ -314,7 +290,7 @@ def test_statistics_of_a_sparse_batch_equal_the_dense_ones():
     # batch_statistics' sparse branch: the Gram about a given shift, as the dense pass.
     from fastcost._sufficient import batch_statistics
 
-    X, y, s = make_sparse(seed=15, weights=True)
+    X, y, s = sparse_problem(n=N, d=D, seed=15, weights=True)
     shift = np.r_[np.zeros(D), y[0]]
     sparse = batch_statistics("gram", X, y, s, shift, 0, 1)
     dense = batch_statistics("gram", X.toarray(), y, s, shift, 0, 1)

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from fastcost import LinearRegression, _core
 from fastcost.exceptions import NonFiniteError, RankDeficientWarning
-from helpers import reference_fit
+from helpers import convert_sparse, reference_fit, sparse_problem
 
 # (format, container, index dtype) of the inputs the estimator reads.
 CONTAINERS = [
@@ -18,34 +18,6 @@ CONTAINERS = [
     ("csc", "matrix", np.int64),
     ("csc", "array", np.int32),
 ]
-
-
-def make_sparse(n=240, d=12, density=0.3, seed=0, dtype=np.float64, weights=False):
-    """A sparse problem with an empty row and an all-zero column (column 3)."""
-    rng = np.random.default_rng(seed)
-    X = sp.random(n, d, density=density, format="csr", random_state=seed, dtype=np.float64)
-    X.data = rng.standard_normal(X.nnz) * 2.0 + 0.5
-    X = X.tolil()
-    X[:, 3] = 0.0
-    X[7, :] = 0.0
-    X = X.tocsr()
-    X.eliminate_zeros()
-    w = rng.standard_normal(d)
-    y = X @ w + 0.7 + 0.1 * rng.standard_normal(n)
-    s = rng.uniform(0.2, 3.0, n).astype(dtype) if weights else None
-    return X.astype(dtype), y.astype(dtype), s
-
-
-def convert(X, fmt, container, index):
-    """X as a csr/csc matrix/array whose indices and indptr have the given dtype."""
-    X = X.asformat(fmt)
-    if container == "array":
-        X = sp.csr_array(X) if fmt == "csr" else sp.csc_array(X)
-    # scipy's constructors pick the smallest index dtype: set the wanted one.
-    X.indices = X.indices.astype(index)
-    X.indptr = X.indptr.astype(index)
-    assert X.indices.dtype == index
-    return X
 
 
 def numpy_gram(X, y, s, cy):
@@ -63,8 +35,8 @@ def numpy_gram(X, y, s, cy):
 @pytest.mark.parametrize("index", [np.int32, np.int64])
 @pytest.mark.parametrize("weights", [False, True])
 def test_gram_matches_numpy(dtype, index, weights):
-    X, y, s = make_sparse(dtype=dtype, weights=weights)
-    X = convert(X, "csr", "matrix", index)
+    X, y, s = sparse_problem(zero_column=3, dtype=dtype, weights=weights)
+    X = convert_sparse(X, "csr", "matrix", index)
     st = _core.sparse_gram_stats(X.data, X.indices, X.indptr, X.shape, y, s)
     ref = numpy_gram(X, y, s, float(y[0]))
     assert st["shift"][:-1].tolist() == [0.0] * X.shape[1] and st["shift"][-1] == y[0]
@@ -75,7 +47,7 @@ def test_gram_matches_numpy(dtype, index, weights):
 
 
 def test_gram_with_a_shift_matches_the_dense_kernel():
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     shift = np.r_[np.linspace(-1, 1, X.shape[1]), 0.25]
     st = _core.sparse_gram_stats(X.data, X.indices, X.indptr, X.shape, y, None, shift)
     dense = _core.gram_stats(X.toarray(), y, None, shift)
@@ -85,7 +57,7 @@ def test_gram_with_a_shift_matches_the_dense_kernel():
 
 def test_gram_is_bitwise_the_same_for_any_thread_count():
     # Large enough (about 10^7 pairs) for the kernel to use its threads.
-    X, y, s = make_sparse(n=20000, d=200, density=0.15, seed=3, weights=True)
+    X, y, s = sparse_problem(zero_column=3, n=20000, d=200, density=0.15, seed=3, weights=True)
     grams = [
         _core.sparse_gram_stats(X.data, X.indices, X.indptr, X.shape, y, s, None, t)["gram"]
         for t in (1, 2, 3)
@@ -96,7 +68,7 @@ def test_gram_is_bitwise_the_same_for_any_thread_count():
 
 
 def test_probe_sums_match_numpy():
-    X, y, s = make_sparse(weights=True)
+    X, y, s = sparse_problem(zero_column=3, weights=True)
     rng = np.random.default_rng(1)
     w1, w2 = rng.standard_normal((2, X.shape[1]))
     probes = [(w1, 0.3, True), (None, 1.0, False), (w2, -0.2, False)]
@@ -110,7 +82,7 @@ def test_probe_sums_match_numpy():
 
 
 def test_iterative_fits_are_bitwise_the_same_for_any_thread_count():
-    X, y, _ = make_sparse(n=40000, d=60, density=0.5, seed=4)
+    X, y, _ = sparse_problem(zero_column=3, n=40000, d=60, density=0.5, seed=4)
     for solver in ("lbfgs", "gd"):
         coefs = [
             LinearRegression(solver=solver, n_threads=t, max_iter=50).fit(X, y).coef_
@@ -129,8 +101,8 @@ def test_iterative_fits_are_bitwise_the_same_for_any_thread_count():
 @pytest.mark.parametrize("alpha", [0.0, 0.05])
 @pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd"])
 def test_fit_matches_numpy(fmt, container, index, dtype, fit_intercept, weights, alpha, solver):
-    X, y, s = make_sparse(dtype=dtype, weights=weights)
-    Xs = convert(X, fmt, container, index)
+    X, y, s = sparse_problem(zero_column=3, dtype=dtype, weights=weights)
+    Xs = convert_sparse(X, fmt, container, index)
     est = LinearRegression(
         solver=solver, alpha=alpha, fit_intercept=fit_intercept, tol=1e-12, max_iter=20000
     )
@@ -161,7 +133,7 @@ def test_fit_matches_numpy(fmt, container, index, dtype, fit_intercept, weights,
 @pytest.mark.parametrize("weights", [False, True])
 @pytest.mark.parametrize("alpha", [0.0, 0.1])
 def test_sgd_matches_dense_sgd(weights, alpha):
-    X, y, s = make_sparse(weights=weights)
+    X, y, s = sparse_problem(zero_column=3, weights=weights)
     kw = {"solver": "sgd", "alpha": alpha, "random_state": 0, "max_iter": 8, "batch_size": 16}
     sparse = LinearRegression(**kw).fit(X, y, sample_weight=s)
     dense = LinearRegression(**kw).fit(X.toarray(), y, sample_weight=s)
@@ -173,7 +145,7 @@ def test_sgd_matches_dense_sgd(weights, alpha):
 
 
 def test_solvers_agree_with_each_other():
-    X, y, _ = make_sparse(n=500, d=20, density=0.4, seed=5)
+    X, y, _ = sparse_problem(zero_column=3, n=500, d=20, density=0.4, seed=5)
     X = X[:, [j for j in range(20) if j != 3]]  # full rank
     fits = {
         s: LinearRegression(solver=s, tol=1e-12, max_iter=20000).fit(X, y)
@@ -184,7 +156,7 @@ def test_solvers_agree_with_each_other():
 
 
 def test_non_canonical_input_is_read_as_its_sum():
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     # Every row's values split in two duplicate entries, in decreasing column order.
     data, indices, indptr = [], [], [0]
     for i in range(X.shape[0]):
@@ -202,7 +174,7 @@ def test_non_canonical_input_is_read_as_its_sum():
 
 
 def test_auto_takes_newton_for_narrow_and_lbfgs_for_wide_x():
-    X, y, _ = make_sparse(n=300, d=10, density=0.5, seed=6)
+    X, y, _ = sparse_problem(zero_column=3, n=300, d=10, density=0.5, seed=6)
     narrow = LinearRegression().fit(X[:, [0, 1, 2, 4, 5]], y)
     assert narrow.solver_ == "newton"
     wide = sp.random(60, 1500, density=0.01, format="csr", random_state=7)
@@ -213,7 +185,7 @@ def test_auto_takes_newton_for_narrow_and_lbfgs_for_wide_x():
 
 
 def test_integer_data_is_converted_once():
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     Xi = sp.csr_matrix(np.round(X.toarray() * 3).astype(np.int64))
     est = LinearRegression(solver="newton", alpha=0.01).fit(Xi, y)
     w, b = reference_fit(Xi.toarray(), y, alpha=0.01)
@@ -222,7 +194,7 @@ def test_integer_data_is_converted_once():
 
 
 def test_newton_with_standardize_and_statistics_match_dense():
-    X, y, s = make_sparse(weights=True)
+    X, y, s = sparse_problem(zero_column=3, weights=True)
     X = X[:, [j for j in range(X.shape[1]) if j != 3]]
     for kw in ({"standardize": True, "alpha": 0.1}, {"compute_statistics": True}):
         sparse = LinearRegression(solver="newton", **kw).fit(X, y, sample_weight=s)
@@ -271,7 +243,7 @@ def test_column_transformer_one_hot_pipeline():
 
 
 def test_unavailable_options_say_so():
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     with pytest.raises(NotImplementedError, match="qr.*not available on scipy.sparse X"):
         LinearRegression(solver="qr").fit(X, y)
     with pytest.raises(NotImplementedError, match="standardize=True with solver='lbfgs'"):
@@ -283,7 +255,7 @@ def test_unavailable_options_say_so():
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_nonfinite_data_is_named(bad, fmt):
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     X = X.asformat(fmt)
     X.data[5] = bad
     # The first bad stored value: in row order for CSR, column order for CSC.
@@ -293,13 +265,13 @@ def test_nonfinite_data_is_named(bad, fmt):
         LinearRegression().fit(X, y)
     assert f"row {i}, column {j}" in str(err.value)
     assert isinstance(err.value, ValueError)
-    model = LinearRegression(alpha=0.01).fit(make_sparse()[0], y)
+    model = LinearRegression(alpha=0.01).fit(sparse_problem(zero_column=3)[0], y)
     with pytest.raises(ValueError, match="NaN or infinity"):
         model.predict(X)
 
 
 def test_bad_shapes_are_value_errors():
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         LinearRegression(alpha=0.01).fit(X, y[:-1])
     with pytest.raises(ValueError, match="sample_weight must have shape"):
@@ -310,7 +282,7 @@ def test_bad_shapes_are_value_errors():
 
 
 def test_core_checks_the_csr_arrays():
-    X, y, _ = make_sparse()
+    X, y, _ = sparse_problem(zero_column=3)
     args = (X.data, X.indices, X.indptr)
     with pytest.raises(ValueError, match="indptr has"):
         _core.sparse_gram_stats(X.data, X.indices, X.indptr[:-1], X.shape, y)
