@@ -263,3 +263,16 @@ def test_categorical_streaming_runs_newton(tmp_path):
     folder, _ = _salaries(tmp_path)
     with pytest.raises(NotImplementedError, match="solver='lbfgs' is not available"):
         fit_dataset(folder, target="salary", solver="lbfgs")
+
+
+def test_row_index_column_of_a_csv_is_left_out_as_in_the_main_job():
+    # Salaries.csv starts with R's unnamed row-number column; fit_dataset drops it, with
+    # the main job's note, and fits what LinearRegression fits on the table.
+    path = os.path.join(DATA, "Salaries.csv")
+    with pytest.warns(UserWarning, match="counting the rows"):
+        model = fit_dataset(path, target="salary")
+    df = pd.read_csv(path)
+    with pytest.warns(UserWarning, match="counting the rows"):
+        ref = LinearRegression().fit(df.drop(columns="salary"), df["salary"])
+    assert list(model.feature_names_out_) == list(ref.feature_names_out_)
+    assert _rel(model.coef_, ref.coef_) < 1e-10

@@ -16,6 +16,7 @@ import glob
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +137,8 @@ class StreamSource:
         names = list(schema.names)
         wanted = [target] + ([weight] if weight else [])
         features = list(columns) if columns is not None else [c for c in names if c not in wanted]
+        if columns is None:  # the main job's rule: an unnamed first column may be the row index
+            features = _without_index(files[0], fmt, features)
         missing = [c for c in [*wanted, *features] if c not in names]
         if missing:
             raise ValueError(f"{files[0]} has no column(s) {missing}; its columns are {names}")
@@ -259,6 +262,21 @@ class StreamSource:
             offset += n
         X = np.concatenate(parts)
         return X, (np.concatenate(weights) if self.weight else None)
+
+
+def _without_index(path: str, fmt: str, features: list[str]) -> list[str]:
+    """``features`` without the first file's row-index column, with the main job's
+    note as a warning (``_tables.index_column``, on that one column's values)."""
+    from ._tables import UNNAMED, index_column
+
+    if not features or features[0] not in UNNAMED:
+        return features
+    ds = _import_pyarrow()
+    found = index_column(ds.dataset(path, format=fmt).to_table(columns=[features[0]]))
+    if found is None:
+        return features
+    warnings.warn(found[1], UserWarning, stacklevel=4)
+    return features[1:]
 
 
 def _scan_options(fmt: str) -> dict[str, Any]:

@@ -74,7 +74,12 @@ def run_tuning(data: Any, seed: int, threads: int, repeat: int,
 
     from fastcost import LinearRegressionCV
 
-    X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+    X_test, y_test = data.X_test, data.y_test
+
+    def own() -> tuple[Any, Any]:  # each row its own copy: no row sees another's writes
+        return data.X_train.copy(), data.y_train.copy()
+
+    X, y = own()
     folds = KFold(TUNE_FOLDS, shuffle=True, random_state=seed)
     alphas = np.asarray(TUNE_ALPHAS)
     n_fold = len(y) - len(y) // TUNE_FOLDS  # rows a fold trains on (the larger folds' count)
@@ -89,12 +94,14 @@ def run_tuning(data: Any, seed: int, threads: int, repeat: int,
         )
     ]  # fmt: skip
     with threadpool_limits(limits=threads):
+        X, y = own()
         grid = GridSearchCV(Ridge(), {"alpha": mapped}, cv=folds, scoring="neg_mean_squared_error")
         rows.append(_measured(
             "sklearn GridSearchCV(Ridge)", lambda: grid.fit(X, y), fits, repeat, X_test, y_test,
             lambda est: float(est.best_params_["alpha"]) / n_fold,
             lambda est: -float(est.best_score_),
         ))  # fmt: skip
+        X, y = own()
         ridge = RidgeCV(alphas=mapped, cv=folds, scoring="neg_mean_squared_error")
         rows.append(_measured(
             "sklearn RidgeCV(cv=5)", lambda: ridge.fit(X, y), fits, repeat, X_test, y_test,
