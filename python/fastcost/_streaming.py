@@ -202,16 +202,8 @@ class StreamSource:
                ) -> Iterator[tuple[int, np.ndarray | None, np.ndarray, np.ndarray | None]]:  # fmt: skip
         """(first row, X, y, weights) of blocks of at most ``len(buf)`` rows of a
         batch; X is a view of ``buf`` (Fortran-ordered float64), refilled per block."""
-        import pyarrow as pa
-
-        def values(name: str) -> np.ndarray:
-            return np.asarray(  # a view of the batch's buffer for float64 without nulls
-                batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
-            )
-
-        cols = [values(name) for name in self.features] if with_x else []
-        y = values(self.target)
-        sw = values(self.weight) if self.weight else None
+        cols = [_float64(batch.column(name)) for name in self.features] if with_x else []
+        y, sw = self.target_weights(batch)
         step = buf.shape[0]
         for a in range(0, batch.num_rows, step):
             b = min(a + step, batch.num_rows)
@@ -222,24 +214,10 @@ class StreamSource:
                     X[:, j] = col[a:b]
             yield a, X, np.ascontiguousarray(y[a:b]), None if sw is None else sw[a:b]
 
-    def arrays(self, batch: Any, buf: np.ndarray | None, with_x: bool = True
-               ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:  # fmt: skip
-        """X (Fortran-ordered float64, in ``buf`` when it is large enough), y, weights."""
-        import pyarrow as pa
-
-        n = batch.num_rows
-        X = None
-        if with_x:
-            X = buf[:n] if buf is not None and buf.shape[0] >= n else np.empty(
-                (n, len(self.features)), order="F"
-            )  # fmt: skip
-            for j, name in enumerate(self.features):
-                X[:, j] = batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        y = batch.column(self.target).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        sw = None
-        if self.weight:
-            sw = batch.column(self.weight).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return X, np.ascontiguousarray(y), sw
+    def target_weights(self, batch: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """A batch's y and weights as float64 (a missing value: NaN)."""
+        y = np.ascontiguousarray(_float64(batch.column(self.target)))
+        return y, _float64(batch.column(self.weight)) if self.weight else None
 
     def take(self, rows: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
         """The rows (global indices) of X and the weights, read from their files."""
@@ -254,9 +232,7 @@ class StreamSource:
             if mine.size:
                 cols = self.features + ([self.weight] if self.weight else [])
                 table = dset.take(mine, columns=cols)
-                X, _, _ = self.arrays(_with_target(table, self), None)
-                assert X is not None
-                parts.append(X)
+                parts.append(np.column_stack([_float64(table.column(c)) for c in self.features]))
                 if self.weight:
                     weights.append(table.column(self.weight).to_numpy())
             offset += n
@@ -337,13 +313,11 @@ def compute_threads(n_threads: int) -> int:
     return max(1, n_threads - 1)
 
 
-def _with_target(table: Any, src: StreamSource) -> Any:
-    """A table without the target column, given a zero one (``arrays`` reads it)."""
+def _float64(column: Any) -> np.ndarray:
+    """An Arrow column as float64 values (missing: NaN); float64 without nulls is a view."""
     import pyarrow as pa
 
-    if src.target in table.column_names:
-        return table
-    return table.append_column(src.target, pa.array(np.zeros(table.num_rows)))
+    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
 
 
 def _check_types(schema: Any, features: list[str], wanted: list[str], declared: list[str],

@@ -140,7 +140,7 @@ class StreamMixedBackend(MixedBackend):
         bar = self._bar(f"newton pass ({kind})")
         for path, offset, batch in self.src.batches():
             design = self.encoder.transform(batch)
-            _, y, sw = self.src.arrays(batch, None, with_x=False)
+            y, sw = self.src.target_weights(batch)
             if not (np.isfinite(y).all() and (sw is None or np.isfinite(sw).all())):
                 from ._streaming import _nonfinite_error
 
