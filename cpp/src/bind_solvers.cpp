@@ -184,7 +184,8 @@ void bind_solvers(py::module_& m) {
 
   m.def("solve_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                           const py::object& shift, double alpha, bool fit_intercept) {
-    return solve_from_stats(gram_stats_from(gram, shift), alpha, fit_intercept);
+    const GramStats st = gram_stats_from(gram, shift);
+    return run_released([&] { return solve_from_stats(st, alpha, fit_intercept); });
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
      "The newton solve from (possibly merged) statistics of gram_stats.");
 

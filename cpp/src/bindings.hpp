@@ -29,6 +29,7 @@ void bind_preprocess(py::module_& m);
 void bind_categorical(py::module_& m);
 void bind_sparse(py::module_& m);
 void bind_sandwich(py::module_& m);
+void bind_lapack(py::module_& m);
 
 enum class Dtype { F32, F64 };
 

@@ -44,4 +44,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_categorical(m);
   bindings::bind_sparse(m);
   bindings::bind_sandwich(m);
+  bindings::bind_lapack(m);
 }

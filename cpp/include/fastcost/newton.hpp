@@ -88,116 +88,175 @@ inline void normal_equations(const GramStats& st, bool fit_intercept, std::vecto
   }
 }
 
+// ||A^{-1}||_1 for A = L L^T from its Cholesky factor (cholesky()): LAPACK's
+// estimate (dpocon) where the library path applies, else Hager's with our solves.
+inline double cholesky_inverse_norm1(const std::vector<double>& l, index_t d) {
+  if (const lapack::Table* t = lapack::get(d)) {
+    char uplo = 'U';
+    int n = lapack::as_int(d), info = 0;
+    double one = 1.0, rcond = 0.0;
+    std::vector<double> work(static_cast<std::size_t>(3 * d));
+    std::vector<int> iwork(static_cast<std::size_t>(d));
+    t->dpocon(&uplo, &n, const_cast<double*>(l.data()), &n, &one, &rcond, work.data(), iwork.data(), &info);
+    return rcond > 0.0 ? 1.0 / rcond : std::numeric_limits<double>::infinity();
+  }
+  auto solve = [&](std::vector<double>& v) { linalg::cholesky_solve(l, d, v); };
+  return linalg::inverse_norm1_estimate(d, solve, solve);
+}
+
+namespace detail {
+
+// Equilibrates the penalized matrix a in place into the system of the active
+// columns (those with a positive finite diagonal): a[:m*m] = D A D with
+// D = diag(scale) over them, row-major with leading dimension m; b = D rhs.
+// Compacting in place is safe: each entry is written at or before the position
+// it was read from, and reads only move forward. Returns the 1-norm of D A D
+// (a symmetric matrix's largest absolute row sum).
+inline double equilibrate_in_place(std::vector<double>& a, const std::vector<double>& rhs, index_t d,
+                                   const std::vector<index_t>& active, const std::vector<double>& scale,
+                                   std::vector<double>& bs) {
+  const index_t m = static_cast<index_t>(active.size());
+  bs.resize(static_cast<std::size_t>(m));
+  double norm1 = 0.0;
+  for (index_t p = 0; p < m; ++p) {
+    const index_t j = active[p];
+    const double sj = scale[j];
+    double row = 0.0;
+    if (m == d) {
+      double* aj = a.data() + j * d;
+      for (index_t q = 0; q < d; ++q) {
+        aj[q] *= sj * scale[q];
+        row += std::fabs(aj[q]);
+      }
+    } else {
+      for (index_t q = 0; q < m; ++q) {
+        const double v = a[j * d + active[q]] * sj * scale[active[q]];
+        a[p * m + q] = v;
+        row += std::fabs(v);
+      }
+    }
+    norm1 = std::max(norm1, row);
+    bs[p] = rhs[j] * sj;
+  }
+  a.resize(static_cast<std::size_t>(m * m));
+  return norm1;
+}
+
+// Rank-deficient systems: the minimum-norm least-squares solution. A
+// particular solution from the equilibrated pseudo-inverse, then its
+// component along the null space, measured in the original coordinates,
+// removed. Sets res.coef, res.rank and res.condition_estimate.
+inline void minimum_norm_solve(const std::vector<double>& as, const std::vector<double>& bs, index_t d,
+                               const std::vector<index_t>& active, const std::vector<double>& scale, double rank_tol,
+                               FitResult& res) {
+  const index_t m = static_cast<index_t>(active.size());
+  std::vector<double> values, vectors, xs(static_cast<std::size_t>(m), 0.0);
+  linalg::symmetric_eigen(as, m, values, vectors);
+  double vmax = 0.0, vmin_kept = std::numeric_limits<double>::infinity();
+  for (double v : values) vmax = std::max(vmax, v);
+  std::vector<std::vector<double>> null_space;
+  index_t rank = 0;
+  for (index_t k = 0; k < m; ++k) {
+    if (values[k] > rank_tol * vmax && vmax > 0.0) {
+      ++rank;
+      vmin_kept = std::min(vmin_kept, values[k]);
+      double proj = 0.0;
+      for (index_t p = 0; p < m; ++p) proj += vectors[p * m + k] * bs[p];
+      proj /= values[k];
+      for (index_t p = 0; p < m; ++p) xs[p] += proj * vectors[p * m + k];
+    } else {
+      std::vector<double> v(static_cast<std::size_t>(d), 0.0);
+      for (index_t p = 0; p < m; ++p) v[active[p]] = vectors[p * m + k] * scale[active[p]];
+      null_space.push_back(std::move(v));
+    }
+  }
+  for (index_t p = 0; p < m; ++p) res.coef[active[p]] = xs[p] * scale[active[p]];
+  // Modified Gram-Schmidt on the null vectors, then project them out.
+  std::vector<std::vector<double>> q;
+  for (auto& v : null_space) {
+    for (const auto& u : q) {
+      const double dd = std::inner_product(u.begin(), u.end(), v.begin(), 0.0);
+      for (index_t i = 0; i < d; ++i) v[i] -= dd * u[i];
+    }
+    const double nrm = std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
+    if (nrm > 1e-10) {
+      for (double& e : v) e /= nrm;
+      q.push_back(v);
+    }
+  }
+  for (const auto& u : q) {
+    const double dd = std::inner_product(u.begin(), u.end(), res.coef.begin(), 0.0);
+    for (index_t i = 0; i < d; ++i) res.coef[i] -= dd * u[i];
+  }
+  res.rank = rank;
+  res.condition_estimate =
+      vmin_kept > 0 && std::isfinite(vmin_kept) ? vmax / vmin_kept : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace detail
+
 // Solves the penalized normal equations held in `st` (which may come from one
 // pass here or from many Dask chunks merged). Rank-deficient systems get the
-// minimum-norm solution of the (centered) least-squares problem.
+// minimum-norm solution of the (centered) least-squares problem. Besides the
+// factorization the d x d work is two sweeps over one matrix: building the
+// normal equations and equilibrating them in place. The factor overwrites the
+// lower triangle only, so the upper one and the saved diagonal still give the
+// equilibrated system to the rank-deficient path and to the loss.
 inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_intercept) {
   const index_t d = st.d, yi = d, one = d + 1;
   const double S = st.sum_weights();
   if (!(S > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
   FitResult res;
-  std::vector<double> a, rhs;
+  std::vector<double> as, rhs;
   double syy;
-  normal_equations(st, fit_intercept, a, rhs, syy);
+  normal_equations(st, fit_intercept, as, rhs, syy);
   const std::vector<double>& c = st.shift;
-  const std::vector<double> a0 = a;  // without the penalty, for the loss
-  for (index_t j = 0; j < d; ++j) a[j * d + j] += alpha * S;
+  for (index_t j = 0; j < d; ++j) as[j * d + j] += alpha * S;
 
   // Equilibrate: unit diagonal. Columns with zero diagonal (constant, or all
   // zero without intercept) cannot be determined and get coefficient 0.
   std::vector<double> scale(static_cast<std::size_t>(d), 0.0);
   std::vector<index_t> active;
-  double max_diag = 0.0;
-  for (index_t j = 0; j < d; ++j) max_diag = std::max(max_diag, a[j * d + j]);
   for (index_t j = 0; j < d; ++j) {
-    if (a[j * d + j] > 0.0 && std::isfinite(a[j * d + j])) {
-      scale[j] = 1.0 / std::sqrt(a[j * d + j]);
+    if (as[j * d + j] > 0.0 && std::isfinite(as[j * d + j])) {
+      scale[j] = 1.0 / std::sqrt(as[j * d + j]);
       active.push_back(j);
     }
   }
   const index_t m = static_cast<index_t>(active.size());
-  std::vector<double> as(static_cast<std::size_t>(m * m)), bs(static_cast<std::size_t>(m));
-  for (index_t p = 0; p < m; ++p) {
-    const index_t j = active[p];
-    for (index_t q = 0; q < m; ++q) as[p * m + q] = a[j * d + active[q]] * scale[j] * scale[active[q]];
-    bs[p] = rhs[j] * scale[j];
-  }
+  std::vector<double> bs;
+  const double norm1 = detail::equilibrate_in_place(as, rhs, d, active, scale, bs);
+  std::vector<double> diag(static_cast<std::size_t>(m));
+  for (index_t p = 0; p < m; ++p) diag[p] = as[p * m + p];
   const double eps = std::numeric_limits<double>::epsilon();
   const double rank_tol = 10.0 * static_cast<double>(std::max<index_t>(d, 1)) * eps;
-  std::vector<double> xs(static_cast<std::size_t>(m), 0.0);
-  std::vector<double> l = as;
-  bool ok = m > 0 && linalg::cholesky(l, m);
+  bool ok = m > 0 && linalg::cholesky(as, m);  // as now holds L below its diagonal
   double lmin = std::numeric_limits<double>::infinity(), lmax = 0.0;
   if (ok) {
     for (index_t p = 0; p < m; ++p) {
-      lmin = std::min(lmin, l[p * m + p]);
-      lmax = std::max(lmax, l[p * m + p]);
+      lmin = std::min(lmin, as[p * m + p]);
+      lmax = std::max(lmax, as[p * m + p]);
     }
     ok = lmin * lmin > rank_tol * lmax * lmax;
   }
   res.coef.assign(static_cast<std::size_t>(d), 0.0);
   if (ok) {
-    xs = bs;
-    linalg::cholesky_solve(l, m, xs);
-    // kappa_1 of the equilibrated Gram: its 1-norm times Hager's estimate of
+    std::vector<double> xs = bs;
+    linalg::cholesky_solve(as, m, xs);
+    // kappa_1 of the equilibrated Gram: its 1-norm times an estimate of
     // ||A^-1||_1 (a few Cholesky solves). The ratio of Cholesky pivots alone can
     // miss ill-conditioning by orders of magnitude, so it only serves as a floor.
-    double norm1 = 0.0;
-    for (index_t q = 0; q < m; ++q) {
-      double col = 0.0;
-      for (index_t p = 0; p < m; ++p) col += std::fabs(as[p * m + q]);
-      norm1 = std::max(norm1, col);
-    }
-    auto chol_solve = [&](std::vector<double>& v) { linalg::cholesky_solve(l, m, v); };
-    const double hager = norm1 * linalg::inverse_norm1_estimate(m, chol_solve, chol_solve);
-    res.condition_estimate = std::max(hager, (lmax / lmin) * (lmax / lmin));
+    const double estimate = norm1 * cholesky_inverse_norm1(as, m);
+    res.condition_estimate = std::max(estimate, (lmax / lmin) * (lmax / lmin));
     res.rank = m;
     for (index_t p = 0; p < m; ++p) res.coef[active[p]] = xs[p] * scale[active[p]];
-  } else if (m > 0) {
-    // Rank-deficient: particular solution from the equilibrated pseudo-inverse,
-    // then remove its component along the null space measured in the original
-    // coordinates, which leaves the minimum-norm solution lstsq would give.
-    std::vector<double> values, vectors;
-    linalg::symmetric_eigen(as, m, values, vectors);
-    double vmax = 0.0, vmin_kept = std::numeric_limits<double>::infinity();
-    for (double v : values) vmax = std::max(vmax, v);
-    std::vector<std::vector<double>> null_space;
-    index_t rank = 0;
-    for (index_t k = 0; k < m; ++k) {
-      if (values[k] > rank_tol * vmax && vmax > 0.0) {
-        ++rank;
-        vmin_kept = std::min(vmin_kept, values[k]);
-        double proj = 0.0;
-        for (index_t p = 0; p < m; ++p) proj += vectors[p * m + k] * bs[p];
-        proj /= values[k];
-        for (index_t p = 0; p < m; ++p) xs[p] += proj * vectors[p * m + k];
-      } else {
-        std::vector<double> v(static_cast<std::size_t>(d), 0.0);
-        for (index_t p = 0; p < m; ++p) v[active[p]] = vectors[p * m + k] * scale[active[p]];
-        null_space.push_back(std::move(v));
-      }
-    }
-    for (index_t p = 0; p < m; ++p) res.coef[active[p]] = xs[p] * scale[active[p]];
-    // Modified Gram-Schmidt on the null vectors, then project them out.
-    std::vector<std::vector<double>> q;
-    for (auto& v : null_space) {
-      for (const auto& u : q) {
-        const double dd = std::inner_product(u.begin(), u.end(), v.begin(), 0.0);
-        for (index_t i = 0; i < d; ++i) v[i] -= dd * u[i];
-      }
-      const double nrm = std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
-      if (nrm > 1e-10) {
-        for (double& e : v) e /= nrm;
-        q.push_back(v);
-      }
-    }
-    for (const auto& u : q) {
-      const double dd = std::inner_product(u.begin(), u.end(), res.coef.begin(), 0.0);
-      for (index_t i = 0; i < d; ++i) res.coef[i] -= dd * u[i];
-    }
-    res.rank = rank;
-    res.condition_estimate = vmin_kept > 0 && std::isfinite(vmin_kept) ? vmax / vmin_kept : std::numeric_limits<double>::infinity();
   }
+  for (index_t p = 0; p < m; ++p) {  // the equilibrated matrix again, from its upper triangle
+    as[p * m + p] = diag[p];
+    if (!ok)
+      for (index_t q = p + 1; q < m; ++q) as[q * m + p] = as[p * m + q];
+  }
+  if (!ok && m > 0) detail::minimum_norm_solve(as, bs, d, active, scale, rank_tol, res);
   if (m < d || res.rank < d) {
     res.singular = true;
     res.message = "the Gram matrix is singular (constant or collinear columns, or fewer samples than "
@@ -208,15 +267,23 @@ inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_in
     for (index_t j = 0; j < d; ++j) b -= (c[j] + st.at(j, one) / S) * res.coef[j];
     res.intercept = b;
   }
-  // Loss at the solution from the statistics: (syy - 2 w.rhs + w A0 w) / S + alpha |w|^2.
+  // Loss at the solution from the statistics: (syy - 2 w.rhs + w A0 w) / S +
+  // alpha |w|^2, where w A0 w = u (D A D) u - alpha S |w|^2 with u = D^-1 w on
+  // the active columns (the others have w = 0), from the upper triangle.
   double quad = 0.0, lin = 0.0, nrm2 = 0.0;
+  std::vector<double> u(static_cast<std::size_t>(m));
+  for (index_t p = 0; p < m; ++p) u[p] = res.coef[active[p]] / scale[active[p]];
+  for (index_t p = 0; p < m; ++p) {
+    const double* ap = as.data() + p * m;
+    double off = 0.0;
+    for (index_t q = p + 1; q < m; ++q) off += ap[q] * u[q];
+    quad += u[p] * (ap[p] * u[p] + 2.0 * off);
+  }
   for (index_t j = 0; j < d; ++j) {
-    double aw = 0.0;
-    for (index_t k = 0; k < d; ++k) aw += a0[j * d + k] * res.coef[k];
-    quad += res.coef[j] * aw;
     lin += res.coef[j] * rhs[j];
     nrm2 += res.coef[j] * res.coef[j];
   }
+  quad -= alpha * S * nrm2;
   res.loss_history.push_back(std::max(0.0, (syy - 2.0 * lin + quad) / S) + alpha * nrm2);
   res.n_iter = 1;
   return res;

@@ -1,0 +1,113 @@
+"""The d x d algebra through SciPy's LAPACK (from order 32) against the built-in
+loops and numpy: the same coefficients, rank decisions and condition estimates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastcost import LinearRegression, _core
+from fastcost.exceptions import RankDeficientWarning
+from helpers import reference_fit
+
+
+@pytest.fixture
+def builtin_loops():
+    _core.set_lapack(False)
+    try:
+        yield
+    finally:
+        _core.set_lapack(True)
+
+
+def _stats(X, y):
+    st = _core.gram_stats(X, y)
+    return st["gram"], st["shift"]
+
+
+def test_lapack_comes_from_scipy():
+    info = _core.lapack_info()
+    assert info["loaded"] and info["ready"], info
+    assert info["source"] == "scipy.linalg.cython_lapack"
+    assert info["min_order"] == 32
+
+
+@pytest.mark.parametrize("d", [32, 90, 257])
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_full_rank_solve_matches_builtin_and_numpy(d, alpha, fit_intercept):
+    rng = np.random.default_rng(d)
+    X = rng.standard_normal((3 * d + 50, d)) * rng.uniform(0.5, 3.0, d) + 5.0
+    y = X @ rng.standard_normal(d) + rng.standard_normal(X.shape[0])
+    gram, shift = _stats(X, y)
+    lap = _core.solve_stats(gram, shift, alpha, fit_intercept)
+    _core.set_lapack(False)
+    try:
+        own = _core.solve_stats(gram, shift, alpha, fit_intercept)
+    finally:
+        _core.set_lapack(True)
+    np.testing.assert_allclose(lap.coef, own.coef, rtol=1e-9, atol=1e-12)
+    assert lap.intercept == pytest.approx(own.intercept, rel=1e-9, abs=1e-9)
+    assert lap.loss_history[-1] == pytest.approx(own.loss_history[-1], rel=1e-9)
+    # Both are estimates of the same kappa_1: equal within a small factor.
+    assert 0.2 < lap.condition_estimate / own.condition_estimate < 5.0
+    w, b = reference_fit(X, y, alpha=alpha, fit_intercept=fit_intercept)
+    np.testing.assert_allclose(lap.coef, w, rtol=1e-7, atol=1e-9 * np.abs(w).max())
+
+
+def test_condition_estimate_tracks_the_true_condition():
+    rng = np.random.default_rng(3)
+    d = 60
+    q, _ = np.linalg.qr(rng.standard_normal((400, d)))
+    X = q * np.logspace(0, -4, d)  # singular values 1 .. 1e-4: kappa(X^T X) = 1e8
+    y = X @ rng.standard_normal(d)
+    r = _core.solve_stats(*_stats(X, y), 0.0, False)
+    kappa = np.linalg.cond(X.T @ X / np.outer(np.linalg.norm(X, axis=0), np.linalg.norm(X, axis=0)), 1)
+    assert kappa / 10 < r.condition_estimate < kappa * 10
+
+
+def test_rank_deficient_gives_the_minimum_norm_solution():
+    rng = np.random.default_rng(5)
+    n, d = 300, 50
+    base = rng.standard_normal((n, 30))
+    X = np.c_[base, base[:, :20] @ rng.standard_normal((20, 20))]  # rank 30
+    y = base @ rng.standard_normal(30) + 0.1 * rng.standard_normal(n)
+    lap = _core.solve_stats(*_stats(X, y), 0.0, True)
+    assert lap.rank == 30 and lap.singular
+    Xc, yc = X - X.mean(0), y - y.mean()
+    expected = np.linalg.lstsq(Xc, yc, rcond=None)[0]
+    np.testing.assert_allclose(lap.coef, expected, rtol=1e-7, atol=1e-9)
+
+
+def test_builtin_rank_deficient_path_agrees(builtin_loops):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((200, 40))
+    X[:, 39] = X[:, 0] - 2 * X[:, 1]
+    y = rng.standard_normal(200)
+    r = _core.solve_stats(*_stats(X, y), 0.0, True)
+    expected = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]
+    assert r.rank == 39
+    np.testing.assert_allclose(r.coef, expected, rtol=1e-7, atol=1e-9)
+
+
+def test_constant_columns_are_left_out_with_lapack():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((500, 64))
+    X[:, [3, 40]] = 2.5
+    y = X[:, :10].sum(1) + rng.standard_normal(500)
+    with pytest.warns(RankDeficientWarning):
+        model = LinearRegression(solver="newton").fit(X, y)
+    keep = np.setdiff1d(np.arange(64), [3, 40])
+    expected = np.linalg.lstsq(X[:, keep] - X[:, keep].mean(0), y - y.mean(), rcond=None)[0]
+    np.testing.assert_allclose(model.coef_[keep], expected, rtol=1e-9, atol=1e-12)
+    assert model.coef_[3] == 0.0 and model.coef_[40] == 0.0
+
+
+def test_wide_newton_fit_matches_lstsq():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((1500, 600))
+    y = X @ rng.standard_normal(600) + rng.standard_normal(1500)
+    model = LinearRegression(solver="newton").fit(X, y)
+    w, b = reference_fit(X, y)
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-9, atol=1e-11 * np.abs(w).max())
+    assert model.intercept_ == pytest.approx(b, rel=1e-9, abs=1e-9)
