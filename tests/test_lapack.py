@@ -111,3 +111,68 @@ def test_wide_newton_fit_matches_lstsq():
     w, b = reference_fit(X, y)
     np.testing.assert_allclose(model.coef_, w, rtol=1e-9, atol=1e-11 * np.abs(w).max())
     assert model.intercept_ == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+# ---------------------------------------------------------------- wide Gram
+
+
+@pytest.fixture
+def avx2_tiles():
+    """The AVX2 tiles hand the Gram to dsyrk from 1,536 columns (AVX-512 ones
+    from 6,144), so a modest problem exercises the BLAS path."""
+    before = _core.get_isa()
+    _core.set_isa("avx2")
+    try:
+        yield
+    finally:
+        _core.set_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_wide_gram_through_syrk_matches_the_tile_kernel(avx2_tiles, dtype, order, weighted):
+    rng = np.random.default_rng(11)
+    n, d = 1800, 1540
+    X = np.asarray(rng.standard_normal((n, d)) + 3.0, dtype=dtype, order=order)
+    Y = np.asarray(rng.standard_normal((n, 2)), dtype=dtype)
+    s = rng.uniform(0.0, 2.0, n).astype(dtype) if weighted else None
+    wide = _core.gram_stats(X, Y, s)
+    _core.set_lapack(False)
+    try:
+        tiles = _core.gram_stats(X, Y, s)
+    finally:
+        _core.set_lapack(True)
+    assert wide["blas"] and not tiles["blas"]
+    scale = np.abs(tiles["gram"]).max()
+    # float32 tiles sum blocks of rows in float32; the BLAS path packs in float64
+    tile_tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(wide["gram"], tiles["gram"], rtol=0, atol=tile_tol * scale)
+    np.testing.assert_array_equal(wide["gram"], wide["gram"].T)
+    # and against numpy in float64
+    Z = np.c_[X.astype(np.float64) - wide["shift"][:d], Y - wide["shift"][d:], np.ones(n)]
+    w = np.ones(n) if s is None else s.astype(np.float64)
+    np.testing.assert_allclose(wide["gram"], (Z * w[:, None]).T @ Z, rtol=0, atol=1e-12 * scale)
+
+
+def test_wide_gram_is_the_same_for_any_blas_thread_count(avx2_tiles):
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((2500, 1600))
+    y = rng.standard_normal(2500)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = _core.gram_stats(X, y)["gram"]
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = _core.gram_stats(X, y)["gram"]
+    assert one.tobytes() == two.tobytes()
+
+
+def test_wide_newton_fit_through_syrk_matches_lstsq(avx2_tiles):
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((2000, 1600)) + 10.0
+    y = X @ rng.standard_normal(1600) + rng.standard_normal(2000)
+    s = rng.uniform(0.5, 1.5, 2000)
+    model = LinearRegression(solver="newton").fit(X, y, s)
+    w, b = reference_fit(X, y, s)
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-8, atol=1e-10 * np.abs(w).max())

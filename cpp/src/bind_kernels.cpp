@@ -21,10 +21,9 @@ py::dict gram_stats_impl(const py::array& X, const py::object& y, const py::obje
   const MatrixView<T> Y = targets_view<T>(y, a.X.rows);
   const std::vector<double> sh = optional_shift(shift, a.X.cols, Y.cols);
   const int threads = resolve_threads(n_threads);
-  const GramStats st = run_released([&] {
+  return gram_stats_dict(run_released([&] {
     return compute_gram_stats<T>(a.X, Y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads);
-  });
-  return gram_stats_dict(st);
+  }));
 }
 
 // groups: an integer array of X's rows, each in [0, n_groups) or -1 (no group).

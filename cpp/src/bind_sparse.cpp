@@ -82,23 +82,6 @@ auto dispatch(const py::object& data_obj, const py::object& indices_obj, const p
                           : fn.template operator()<float, std::int64_t>(data, indices, indptr);
 }
 
-// gram_stats_dict without the copy of the Gram (it can be hundreds of MB): the
-// array views the GramStats, which a capsule owns.
-py::dict gram_stats_dict_owned(GramStats&& stats) {
-  auto st = std::make_unique<GramStats>(std::move(stats));
-  const auto da = static_cast<py::ssize_t>(st->dim());
-  py::dict out;
-  out["shift"] = vector_array(st->shift);
-  out["n_rows"] = st->n_rows;
-  out["n_shards"] = st->n_shards;
-  double* data = st->gram.data();
-  py::capsule owner(st.get(), [](void* p) { delete static_cast<GramStats*>(p); });
-  st.release();
-  const auto item = static_cast<py::ssize_t>(sizeof(double));
-  out["gram"] = py::array_t<double>({da, da}, {da * item, item}, data, owner);
-  return out;
-}
-
 struct GramCall {
   const py::tuple& shape;
   const py::object& y;
@@ -113,7 +96,7 @@ struct GramCall {
     const int threads = resolve_threads(n_threads);
     GramStats st = run_released(
         [&] { return sparse_gram_stats<T, I>(a.X, a.y, a.sw, sh.empty() ? nullptr : sh.data(), threads); });
-    return gram_stats_dict_owned(std::move(st));
+    return gram_stats_dict(std::move(st));
   }
 };
 

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -331,16 +332,26 @@ inline void bind_types(py::module_& m) {
       .def_readonly("digits_estimate", &FitResult::digits_estimate);
 }
 
-// gram_stats()'s dict: gram, shift, n_rows, n_shards, n_targets.
-inline py::dict gram_stats_dict(const GramStats& st) {
+// gram_stats()'s dict: gram, shift, n_rows, n_shards, n_targets. The Gram is
+// not copied (it can be hundreds of MB): the array views the GramStats, which
+// a capsule owns.
+inline py::dict gram_stats_dict(GramStats&& stats) {
+  auto st = std::make_unique<GramStats>(std::move(stats));
+  const auto da = static_cast<py::ssize_t>(st->dim());
   py::dict out;
-  out["gram"] = square_array(st.gram, st.dim());
-  out["shift"] = vector_array(st.shift);
-  out["n_rows"] = st.n_rows;
-  out["n_shards"] = st.n_shards;
-  out["n_targets"] = st.n_targets;
+  out["shift"] = vector_array(st->shift);
+  out["n_rows"] = st->n_rows;
+  out["n_shards"] = st->n_shards;
+  out["n_targets"] = st->n_targets;
+  out["blas"] = st->blas;
+  double* data = st->gram.data();
+  py::capsule owner(st.get(), [](void* p) { delete static_cast<GramStats*>(p); });
+  st.release();
+  const auto item = static_cast<py::ssize_t>(sizeof(double));
+  out["gram"] = py::array_t<double>({da, da}, {da * item, item}, data, owner);
   return out;
 }
+inline py::dict gram_stats_dict(const GramStats& st) { return gram_stats_dict(GramStats(st)); }
 
 // loss_grad()'s tuple: (sum s, sum s r^2, sum s r, sum s r x).
 inline py::tuple loss_grad_tuple(const LossGradSums& s) {

@@ -18,6 +18,7 @@
 #include <new>
 #include <vector>
 
+#include "fastcost/gram_wide.hpp"
 #include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
@@ -32,6 +33,7 @@ struct GramStats {
   std::vector<double> gram;      // (d + k + 1) squared, row-major, symmetric
   index_t n_rows = 0;            // rows summarized (weights may be zero)
   index_t n_shards = 0;
+  bool blas = false;             // formed by the BLAS's dsyrk (gram_wide.hpp), not the tile kernel
 
   index_t dim() const { return d + n_targets + 1; }
   double at(index_t i, index_t j) const { return gram[i * dim() + j]; }
@@ -418,6 +420,12 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const MatrixView<T>& Y, con
   st.gram.assign(static_cast<std::size_t>(da * da), 0.0);
   if (n == 0) {
     st.n_shards = 0;
+    return st;
+  }
+  if (use_wide_gram(X, k, sample_weight)) {
+    st.n_shards = 1;
+    st.blas = true;
+    wide_gram(X, Y, sample_weight, st.shift.data(), n_threads, st.gram);
     return st;
   }
   const detail::GramKernel kernel = detail::gram_kernel<T>(active_isa(), d, k);
