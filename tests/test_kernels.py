@@ -164,3 +164,23 @@ def test_options_and_results_are_bound_types():
     Xc, yc = X - X.mean(0), y - y.mean()
     ref = np.linalg.solve(Xc.T @ Xc / len(y) + 0.5 * np.eye(3), Xc.T @ yc / len(y))
     np.testing.assert_allclose(res.coef, ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 10])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_narrow_gram_rows_in_lanes_against_numpy(d, dtype, order, weighted):
+    """d + 2 <= 12 takes the rows-in-lanes kernel (gram_narrow.hpp), which sums
+    in float64 whatever the dtype: equal to numpy's float64 Gram of the same
+    float32 values to float64 rounding, for row counts that leave a partial block."""
+    rng = np.random.default_rng(d)
+    n = 64 * 37 + 13
+    X = np.asarray(rng.standard_normal((n, d)) * 3 + 7, dtype=dtype, order=order)
+    y = (rng.standard_normal(n) + 2).astype(dtype)
+    s = rng.uniform(0, 3, n).astype(dtype) if weighted else None
+    st = _core.gram_stats(X, y, s, None, 5)
+    Z = np.c_[X.astype(np.float64) - st["shift"][:d], y.astype(np.float64) - st["shift"][d], np.ones(n)]
+    w = np.ones(n) if s is None else s.astype(np.float64)
+    expected = (Z * w[:, None]).T @ Z
+    np.testing.assert_allclose(st["gram"], expected, rtol=0, atol=1e-13 * np.abs(expected).max())

@@ -128,15 +128,21 @@ def test_read_only_and_non_contiguous_inputs():
 
 
 def test_float32_overflow_is_an_error_or_a_correct_result():
-    """Values whose squares overflow float32: newton's sums of squares cannot be
-    formed (a clear error); the gradient solvers never square X and may still
-    find the right model, which is then checked against float64."""
+    """Values whose squares overflow float32. newton's sums of squares overflow
+    where they are summed in float32 (the register-tile Gram of wider data: a
+    clear error) and not in the narrow kernel, which sums in float64 and so
+    finds the right model; the gradient solvers never square X and may still
+    find it too. Every model found is checked against float64."""
     X = np.full((50, 2), 3e30, dtype=np.float32)
     X[:, 1] = np.linspace(1e30, 3e30, 50, dtype=np.float32)
     y = np.linspace(0.0, 1.0, 50).astype(np.float32)
-    with pytest.raises(ValueError, match="overflow"):
-        LinearRegression(solver="newton").fit(X, y)
     pred_ref = np.linspace(0.0, 1.0, 50)  # y is exactly linear in column 1
+    with pytest.warns(RankDeficientWarning):  # column 0 is constant
+        m = LinearRegression(solver="newton").fit(X, y)
+    np.testing.assert_allclose(m.predict(X), pred_ref, atol=1e-3)
+    wide = np.tile(X, (1, 8))  # 16 columns: the float32 register tiles
+    with pytest.raises(ValueError, match="overflow"):
+        LinearRegression(solver="newton").fit(wide, y)
     for solver in ["lbfgs", "gd", "sgd"]:
         try:
             m = LinearRegression(solver=solver, max_iter=200).fit(X, y)

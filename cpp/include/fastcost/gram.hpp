@@ -18,6 +18,7 @@
 #include <new>
 #include <vector>
 
+#include "fastcost/gram_narrow.hpp"
 #include "fastcost/gram_wide.hpp"
 #include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
@@ -308,15 +309,16 @@ template <class T>
 class GramPack {
  public:
   GramPack(GramKernel kernel, index_t d, bool weighted, index_t k = 1)
-      : kernel_(kernel), pb_(padded_gram_dim<T>(kernel, d, k)),
-        buf_(static_cast<std::size_t>((weighted ? 2 : 1) * pb_ * gram_block_rows<T>())) {}
-
+      : kernel_(kernel), pb_(padded_gram_dim<T>(kernel, d, k)), p_(d + k + 1), narrow_(use_narrow_gram(d, k)),
+        buf_(narrow_ ? 0 : static_cast<std::size_t>((weighted ? 2 : 1) * pb_ * gram_block_rows<T>())),
+        work_(narrow_ ? static_cast<std::size_t>(narrow_work_size(p_)) : 0) {}
   index_t padded_dim() const { return pb_; }
-
   // Y: X.rows x k targets (k as constructed); data null reads as zeros.
   void run(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift, index_t r0,
            index_t r1, double* tile) {
-    if (kernel_.nv == 1) {
+    if (narrow_) {
+      gram_narrow_dense<T>(kernel_.isa, X, Y, sw, shift, r0, r1, tile, pb_, work_.data());
+    } else if (kernel_.nv == 1) {
       gram_shard_square<T>(kernel_.isa, X, Y, sw, shift, r0, r1, tile, buf_.data());
     } else {
       gram_shard_wide<T>(kernel_.isa, X, Y, sw, shift, r0, r1, tile, buf_.data());
@@ -329,7 +331,9 @@ class GramPack {
   // The rows rows[r0], ..., rows[r1 - 1] of X, Y and sw (gathered in the pack step).
   void run_rows(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift,
                 const index_t* rows, index_t r0, index_t r1, double* tile) {
-    if (kernel_.nv == 1) {
+    if (narrow_) {
+      gram_narrow_gather<T>(kernel_.isa, X, Y, sw, shift, rows, r0, r1, tile, pb_, work_.data());
+    } else if (kernel_.nv == 1) {
       gram_gather_square<T>(kernel_.isa, X, Y, sw, shift, rows, r0, r1, tile, buf_.data());
     } else {
       gram_gather_wide<T>(kernel_.isa, X, Y, sw, shift, rows, r0, r1, tile, buf_.data());
@@ -339,7 +343,10 @@ class GramPack {
  private:
   GramKernel kernel_;
   index_t pb_;
+  index_t p_;      // augmented width d + k + 1
+  bool narrow_;    // rows in lanes (gram_narrow.hpp) instead of register tiles
   Scratch<T> buf_;
+  Scratch<double> work_;
 };
 
 // out (da x da, row-major) += the symmetric matrix whose upper triangle is
