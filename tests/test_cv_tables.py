@@ -188,18 +188,57 @@ def test_refit_on_array_forgets_the_table():
     assert est.predict(np.zeros((2, 2))).shape == (2,)
 
 
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_leave_one_out_on_a_table_matches_brute_force(weights, fit_intercept):
+    """cv=None on Salaries.csv (three text columns): each row's held-out fit is
+    LinearRegression(alpha) on the other rows of the table with every level
+    declared; alpha = 0 takes the level set without reference levels."""
+    df, y = _salaries()
+    df, y = df.iloc[:80].reset_index(drop=True), y[:80]
+    sw = np.random.default_rng(3).uniform(0.5, 2.0, y.size) if weights else None
+    alphas = (0.0, 0.01, 1.0)
+    est = LinearRegressionCV(alphas=alphas, fit_intercept=fit_intercept).fit(df, y, sw)
+    est_r2 = LinearRegressionCV(alphas=alphas, fit_intercept=fit_intercept, scoring="r2")
+    est_r2.fit(df, y, sw)
+    ref_df = _declared(est, df)
+    mse, r2 = [], []
+    for a in alphas:
+        pred = np.empty(y.size)
+        for i in range(y.size):
+            keep = np.arange(y.size) != i
+            m = LinearRegression(alpha=a, solver="newton", fit_intercept=fit_intercept)
+            m.fit(ref_df[keep], y[keep], None if sw is None else sw[keep])
+            pred[i] = m.predict(ref_df.iloc[i : i + 1])[0]
+        mse.append(mean_squared_error(y, pred, sample_weight=sw))
+        r2.append(r2_score(y, pred, sample_weight=sw))
+    np.testing.assert_allclose(est.cv_results_["mean_test_score"], -np.array(mse), rtol=1e-9)
+    np.testing.assert_allclose(est_r2.cv_results_["mean_test_score"], r2, rtol=1e-9)
+    assert est.n_passes_ == 2 and est.n_splits_ == y.size
+    assert "leave-one-out" in est.fit_info_
+    full = LinearRegression(alpha=est.alpha_, solver="newton", fit_intercept=fit_intercept)
+    full.fit(df, y, sw)
+    np.testing.assert_allclose(est.coef_, full.coef_, rtol=RTOL, atol=RTOL * np.abs(full.coef_).max())
+
+
+def test_leave_one_out_on_a_table_refuses_what_arrays_refuse():
+    df, y = _salaries()
+    with pytest.raises(NotImplementedError, match="standardize=True with cv=None"):
+        LinearRegressionCV(alphas=(0.1,), standardize=True).fit(df, y)
+    with pytest.raises(ValueError, match="groups needs a cv splitter"):
+        LinearRegressionCV(alphas=(0.1,)).fit(df, y, groups=np.arange(y.size))
+
+
 def test_not_implemented():
     df, y = _salaries()
-    with pytest.raises(NotImplementedError, match="cv=None"):
-        LinearRegressionCV(alphas=(0.1,)).fit(df, y)
     n = 3000
     rng = np.random.default_rng(0)
     wide = pd.DataFrame({"id": rng.choice([f"k{i}" for i in range(1200)], size=n)})
     with pytest.raises(NotImplementedError, match="expands to"):
         LinearRegressionCV(alphas=(0.1,), cv=3).fit(wide, rng.normal(size=n))
-    est = LinearRegressionCV(alphas=(0.1,))
+    est = LinearRegressionCV(alphas=(0.1,), cv=3)
     with pytest.raises(NotImplementedError):
-        est.fit(df, y)
+        est.fit(wide, rng.normal(size=n))
     assert not hasattr(est, "coef_")
 
 

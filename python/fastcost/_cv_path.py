@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._loo import LooBasis, loo_block_sums
 from .preprocessing._common import _is_constant
 
 #: Above this condition number of ``M + alpha I`` (M the fold's normal matrix on
@@ -302,52 +303,63 @@ def fold_path(
 # -- exact leave-one-out -------------------------------------------------------------
 
 
-def loo_path(
-    X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
-    alphas: np.ndarray, fit_intercept: bool,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Leave-one-out (MSE, R^2), each (n_alphas, k), weighted by the sample weights.
-
-    Row i's held-out fit is ``LinearRegression(alpha)`` on the other rows: on
-    the sum scale its penalty is ``lam_i = alpha (S - s_i)``. For each row the
-    full data's fit with that penalty and its hat value ``h_i`` give the
-    held-out residual ``r_i / (1 - h_i)`` (the intercept unpenalized), and both
-    come from the eigendecomposition of the full Gram and the row's projection
-    ``V^T (x_i - mean)``: one pass over X in blocks. Tiny eigenvalues at
-    alpha = 0 are dropped (pseudo-inverse): the minimum-norm fit's shortcut.
-    """
-    d = X.shape[1]
+def loo_basis(gram: np.ndarray, shift: np.ndarray, d: int, fit_intercept: bool) -> LooBasis:
+    """The eigenbasis of the full data's normal equations (``_loo.LooBasis``)."""
     mo = moments(gram, shift, d, fit_intercept)
-    S = mo.S
-    lam, V = np.linalg.eigh(mo.A * S)  # the sum-scale Gram
-    g = V.T @ (mo.B * S)
-    tiny = lam <= 10.0 * max(d, 1) * _EPS * max(float(lam[-1]), 0.0)
-    uniform = sw is None or bool(np.all(sw == sw[0]))
-    sq = np.zeros((alphas.size, Y.shape[1]))
-    for r0 in range(0, X.shape[0], LOO_BLOCK_ROWS):
-        rows = slice(r0, r0 + LOO_BLOCK_ROWS)
-        Xb = np.asarray(X[rows], dtype=np.float64)
-        Q = ((Xb - mo.mean_x) if fit_intercept else Xb) @ V
-        s = np.ones(Xb.shape[0]) if sw is None else np.asarray(sw[rows], dtype=np.float64)
-        base_y = mo.mean_y if fit_intercept else np.zeros(Y.shape[1])
-        base_h = s / S if fit_intercept else np.zeros(Xb.shape[0])
-        y = np.asarray(Y[rows], dtype=np.float64)
-        for i, a in enumerate(alphas):
-            lam_i = a * (S - (s[:1] if uniform else s))  # one value, or one per row
-            inv = 1.0 / (lam[None, :] + lam_i[:, None])
-            inv[:, tiny & (a == 0)] = 0.0
-            if uniform:
-                pred = base_y + Q @ (inv[0][:, None] * g)
-                h = base_h + s * ((Q * Q) @ inv[0])
-            else:
-                pred = base_y + (Q * inv) @ g
-                h = base_h + s * np.einsum("nd,nd->n", Q * Q, inv)
-            e = (y - pred) / (1.0 - h)[:, None]
-            sq[i] += s @ (e * e)
+    lam, V = np.linalg.eigh(mo.A * mo.S)  # the sum-scale Gram
+    k = gram.shape[0] - 1 - d
+    return LooBasis(
+        S=mo.S,
+        mean_x=mo.mean_x if fit_intercept else np.zeros(d),
+        mean_y=mo.mean_y if fit_intercept else np.zeros(k),
+        lam=lam,
+        V=V,
+        g=V.T @ (mo.B * mo.S),
+        tiny=lam <= 10.0 * max(d, 1) * _EPS * max(float(lam[-1]) if d else 0.0, 0.0),
+        fit_intercept=fit_intercept,
+    )
+
+
+def loo_scores(sq: np.ndarray, gram: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out (MSE, R^2), each (n_alphas, k), from the summed squared
+    held-out residuals of every row (``loo_block_sums``)."""
+    S = float(gram[-1, -1])
     sst = np.maximum(np.diag(gram)[d:-1] - gram[d:-1, -1] ** 2 / S, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(sst > 0, 1.0 - sq / sst, np.where(sq == 0, 1.0, 0.0))
     return sq / S, r2
+
+
+def check_loo(est: Any, groups: Any, n: int, sw: np.ndarray | None) -> None:
+    """What ``cv=None`` (exact leave-one-out) refuses, for arrays and tables alike."""
+    if groups is not None:
+        raise ValueError("groups needs a cv splitter that uses them (cv=None is leave-one-out)")
+    if est.standardize:
+        raise NotImplementedError(
+            "standardize=True with cv=None (leave-one-out) would standardize each of the "
+            "n training sets with its own moments; use cv=int or a splitter"
+        )
+    if n < 2 or (sw is not None and np.count_nonzero(sw) < 2):
+        raise ValueError(f"leave-one-out needs at least 2 samples with weight (n_samples={n})")
+
+
+def loo_path(
+    X: Any, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
+    alphas: np.ndarray, fit_intercept: bool,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Leave-one-out (MSE, R^2), each (n_alphas, k), weighted by the sample weights:
+    one eigendecomposition of the full Gram, then one pass over the rows of X in
+    blocks (``_loo.loo_block_sums``). X: a 2-D array, or anything with ``shape``
+    whose ``X[a:b]`` is the dense float64 block of those rows (a table's expanded
+    design). Tiny eigenvalues at alpha = 0 are dropped (pseudo-inverse): the
+    minimum-norm fit's shortcut."""
+    d = X.shape[1]
+    basis = loo_basis(gram, shift, d, fit_intercept)
+    sq = np.zeros((alphas.size, Y.shape[1]))
+    for r0 in range(0, X.shape[0], LOO_BLOCK_ROWS):
+        rows = slice(r0, r0 + LOO_BLOCK_ROWS)
+        sq += loo_block_sums(basis, X[rows], Y[rows], None if sw is None else sw[rows], alphas)
+    return loo_scores(sq, gram, d)
 
 
 def check_width(width: int, what: str) -> None:

@@ -36,7 +36,15 @@ from ._categorical import (
     set_input_names,
     target_values,
 )
-from ._cv_path import PathInfo, check_width, fold_grams, fold_path, splitter_atoms
+from ._cv_path import (
+    PathInfo,
+    check_loo,
+    check_width,
+    fold_grams,
+    fold_path,
+    loo_path,
+    splitter_atoms,
+)
 from ._params import validate
 from ._tables import Design, TableEncoder
 from ._validation import check_weights
@@ -64,13 +72,20 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
             alphas = np.asarray(est.alphas, dtype=np.float64)
             yv = target_values(y, design.n_rows)
             sw = check_weights(sample_weight, design.n_rows, np.dtype(np.float64))
-            splitter = check_cv(est.cv, yv, classifier=False)
-            atom, train, test, n_splits = splitter_atoms(
-                splitter, design.n_rows, lambda: list(splitter.split(X, yv, groups))
+            columns = (
+                f"{width} expanded columns: {design.dense.shape[1]} dense + "
+                f"{int(design.n_levels.sum())} levels"
             )
-            grams, shift = atom_stats(design, yv, sw, atom, train.shape[0], est)
-            g_train, g_test, total = fold_grams(grams, train, test)
-            scores, info = _fold_scores(est, design, alphas, g_train, g_test, shift)
+            if est.cv is None:
+                scores, total, shift = _leave_one_out(est, design, yv, sw, alphas, groups)
+                est.n_splits_, est.n_passes_ = design.n_rows, 2
+                est.fit_info_ = (
+                    f"exact leave-one-out over {design.n_rows} rows x {alphas.size} alphas "
+                    f"({columns}): one eigendecomposition of the full Gram per level set, "
+                    "one more pass for the leverages"
+                )
+            else:
+                scores, total, shift = _folds(est, X, design, yv, sw, alphas, groups, columns)
             est._select(alphas, scores[:, :, None], True)
             _refit(est, design, total, shift)
             est.encoder_ = encoder
@@ -78,29 +93,79 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
                 encoder.feature_names_out(np.zeros(len(design.n_levels), dtype=bool)), object
             )
             set_input_names(est, encoder, X)
-            est.n_splits_, est.n_passes_ = n_splits, 1
-            est.fit_info_ = (
-                f"{n_splits} folds x {alphas.size} alphas from one pass over the table "
-                f"({train.shape[0]} row groups, {width} expanded columns: "
-                f"{design.dense.shape[1]} dense + {int(design.n_levels.sum())} levels); "
-                "one eigendecomposition per fold and level set" + _direct_note(info)
-            )
         row_bytes = 8 * (design.dense.shape[1] + 2) + 4 * len(design.n_levels)
         est.fit_report_ = clock.report(
-            threads=_threads(est), n_passes=1, bytes_per_pass=design.n_rows * row_bytes,
-            flops=float(design.n_rows) * (width + 2) ** 2,
+            threads=_threads(est), n_passes=est.n_passes_,
+            bytes_per_pass=design.n_rows * row_bytes,
+            flops=float(est.n_passes_) * design.n_rows * (width + 2) ** 2,
         )  # fmt: skip
     return True
+
+
+def _folds(
+    est: Any, X: Any, design: Design, yv: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
+    groups: Any, columns: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Fold scores (n_folds, n_alphas), the total Gram and the shift: one pass."""
+    splitter = check_cv(est.cv, yv, classifier=False)
+    atom, train, test, n_splits = splitter_atoms(
+        splitter, design.n_rows, lambda: list(splitter.split(X, yv, groups))
+    )
+    grams, shift = atom_stats(design, yv, sw, atom, train.shape[0], est)
+    g_train, g_test, total = fold_grams(grams, train, test)
+    scores, info = _fold_scores(est, design, alphas, g_train, g_test, shift)
+    est.n_splits_, est.n_passes_ = n_splits, 1
+    est.fit_info_ = (
+        f"{n_splits} folds x {alphas.size} alphas from one pass over the table "
+        f"({train.shape[0]} row groups, {columns}); "
+        "one eigendecomposition per fold and level set" + _direct_note(info)
+    )
+    return scores, total, shift
+
+
+class _ExpandedRows:
+    """The rows of a table's expanded design [dense, every level][:, cols], read
+    as dense float64 blocks (``X[a:b]``) by ``_cv_path.loo_path``: a block at a
+    time, never the whole expansion."""
+
+    def __init__(self, design: Design, cols: np.ndarray) -> None:
+        self.design, self.cols = design, cols
+        self.shape = (design.n_rows, cols.size)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.design.n_rows)
+        block = self.design.take(np.arange(start, stop)).to_dense(drop_first=False)
+        return np.ascontiguousarray(block[:, self.cols])
+
+
+def _leave_one_out(
+    est: Any, design: Design, yv: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
+    groups: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Exact leave-one-out scores (1, n_alphas), the total Gram and the shift: the
+    Gram in one pass, then the leverages of the expanded rows in a second, for
+    each level set (alpha == 0 drops the reference levels with an intercept)."""
+    check_loo(est, groups, design.n_rows, sw)
+    grams, shift = atom_stats(design, yv, sw, np.zeros(design.n_rows, np.int64), 1, est)
+    total = grams[0]
+    scores = np.empty((1, alphas.size))
+    for part in (alphas == 0, alphas > 0):
+        idx = np.flatnonzero(part)
+        if not idx.size:
+            continue
+        _, cols = level_set(design, bool(est.fit_intercept), float(alphas[idx[0]]))
+        gram, sh = _block(total, shift, cols)
+        mse, r2 = loo_path(
+            _ExpandedRows(design, cols), yv[:, None], sw, gram, sh, alphas[idx],
+            bool(est.fit_intercept),
+        )  # fmt: skip
+        scores[0, idx] = (r2 if est.scoring == "r2" else -mse)[:, 0]
+    return scores, total, shift
 
 
 def _check_supported(est: Any, design: Design) -> int:
     """The expanded width (dense + every level), or an error for what is not done."""
     width = design.dense.shape[1] + int(design.n_levels.sum())
-    if est.cv is None:
-        raise NotImplementedError(
-            "LinearRegressionCV on a table with categorical columns needs cv=int or a "
-            "splitter; leave-one-out (cv=None) is implemented for arrays only"
-        )
     check_width(width, f"this table expands to {width}: dense columns plus one per level")
     return width
 

@@ -17,6 +17,7 @@ from . import _core
 from ._categorical import is_table, predict_table
 from ._cv_path import (
     PathInfo,
+    check_loo,
     check_width,
     fold_grams,
     fold_path,
@@ -333,16 +334,8 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
         groups: Any, n_threads: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        if groups is not None:
-            raise ValueError("groups needs a cv splitter that uses them (cv=None is leave-one-out)")
-        if self.standardize:
-            raise NotImplementedError(
-                "standardize=True with cv=None (leave-one-out) would standardize each of the "
-                "n training sets with its own moments; use cv=int or a splitter"
-            )
         n = X.shape[0]
-        if n < 2 or (sw is not None and np.count_nonzero(sw) < 2):
-            raise ValueError(f"leave-one-out needs at least 2 samples with weight (n_samples={n})")
+        check_loo(self, groups, n, sw)
         st = _core.gram_stats(X, Y, sw, None, int(self.n_shards or 0), n_threads)
         gram, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
         if not np.isfinite(gram).all():
