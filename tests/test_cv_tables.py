@@ -218,7 +218,9 @@ def test_leave_one_out_on_a_table_matches_brute_force(weights, fit_intercept):
     assert "leave-one-out" in est.fit_info_
     full = LinearRegression(alpha=est.alpha_, solver="newton", fit_intercept=fit_intercept)
     full.fit(df, y, sw)
-    np.testing.assert_allclose(est.coef_, full.coef_, rtol=RTOL, atol=RTOL * np.abs(full.coef_).max())
+    np.testing.assert_allclose(
+        est.coef_, full.coef_, rtol=RTOL, atol=RTOL * np.abs(full.coef_).max()
+    )
 
 
 def test_leave_one_out_on_a_table_refuses_what_arrays_refuse():

@@ -180,7 +180,9 @@ def test_narrow_gram_rows_in_lanes_against_numpy(d, dtype, order, weighted):
     y = (rng.standard_normal(n) + 2).astype(dtype)
     s = rng.uniform(0, 3, n).astype(dtype) if weighted else None
     st = _core.gram_stats(X, y, s, None, 5)
-    Z = np.c_[X.astype(np.float64) - st["shift"][:d], y.astype(np.float64) - st["shift"][d], np.ones(n)]
+    Z = np.c_[
+        X.astype(np.float64) - st["shift"][:d], y.astype(np.float64) - st["shift"][d], np.ones(n)
+    ]
     w = np.ones(n) if s is None else s.astype(np.float64)
     expected = (Z * w[:, None]).T @ Z
     np.testing.assert_allclose(st["gram"], expected, rtol=0, atol=1e-13 * np.abs(expected).max())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fastcost import LinearRegression, _core
 from fastcost.exceptions import RankDeficientWarning
 from helpers import reference_fit
@@ -62,13 +61,15 @@ def test_condition_estimate_tracks_the_true_condition():
     X = q * np.logspace(0, -4, d)  # singular values 1 .. 1e-4: kappa(X^T X) = 1e8
     y = X @ rng.standard_normal(d)
     r = _core.solve_stats(*_stats(X, y), 0.0, False)
-    kappa = np.linalg.cond(X.T @ X / np.outer(np.linalg.norm(X, axis=0), np.linalg.norm(X, axis=0)), 1)
+    kappa = np.linalg.cond(
+        X.T @ X / np.outer(np.linalg.norm(X, axis=0), np.linalg.norm(X, axis=0)), 1
+    )
     assert kappa / 10 < r.condition_estimate < kappa * 10
 
 
 def test_rank_deficient_gives_the_minimum_norm_solution():
     rng = np.random.default_rng(5)
-    n, d = 300, 50
+    n = 300
     base = rng.standard_normal((n, 30))
     X = np.c_[base, base[:, :20] @ rng.standard_normal((20, 20))]  # rank 30
     y = base @ rng.standard_normal(30) + 0.1 * rng.standard_normal(n)
