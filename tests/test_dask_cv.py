@@ -144,10 +144,25 @@ def test_bad_weights_are_refused(client):
         LinearRegressionCV(alphas=ALPHAS, cv=3).fit(_chunked(X, CHUNKINGS[1]), y, s)
 
 
-def test_leave_one_out_is_not_available(client):
-    X, y, _ = _problem()
-    with client.as_current(), pytest.raises(NotImplementedError, match="leave-one-out"):
-        LinearRegressionCV(alphas=ALPHAS).fit(_chunked(X, CHUNKINGS[0]), y)
+@pytest.mark.parametrize("chunks", CHUNKINGS)
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("k", [1, 2])
+def test_leave_one_out_on_dask_equals_the_local_fit(client, chunks, weights, k):
+    """cv=None: the total Gram in one map-reduce, the held-out residuals of every
+    chunk in a second; the scores, alpha_ and coef_ of the local fit to rounding."""
+    X, y, s = _problem(k=k, weights=weights, seed=12)
+    alphas = [1e-3, 0.1, 10.0]
+    local = LinearRegressionCV(alphas=alphas, alpha_per_target=k > 1).fit(X, y, s)
+    with client.as_current():
+        dist = LinearRegressionCV(alphas=alphas, alpha_per_target=k > 1).fit(
+            _chunked(X, chunks), y, None if s is None else _chunked(s, chunks)
+        )
+    np.testing.assert_allclose(
+        dist.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-10
+    )
+    np.testing.assert_array_equal(dist.alpha_, local.alpha_)
+    np.testing.assert_allclose(dist.coef_, local.coef_, rtol=1e-10, atol=1e-12)
+    assert dist.n_passes_ == 2 and dist.n_splits_ == X.shape[0]
 
 
 def test_runs_on_the_current_client(client, monkeypatch):

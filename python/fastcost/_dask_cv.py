@@ -9,6 +9,9 @@ common shift (the first row, a task of the same graph), summed in a fixed
 tree, gives every atom's augmented Gram: the local statistics up to the order
 of the sums. Everything after that (the fold Grams, the alpha path, the choice
 of ``alpha_``, the refit) is ``LinearRegressionCV``'s own code, unchanged.
+``cv=None`` (exact leave-one-out) takes the total Gram the same way (one
+label for every row), then a second map-reduce adds each chunk's held-out
+residuals (``_loo.loo_block_sums``) for every alpha.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ._cv_path import check_width
+from ._cv_path import LOO_BLOCK_ROWS, check_width
 from ._dask_data import _check_weights_summary, _Data, _import_dask, _prepare, connect
-from ._dask_tasks import _add, _grouped_gram_task
+from ._dask_tasks import _add, _grouped_gram_task, _loo_task
+from ._loo import LooBasis
 
 #: scikit-learn splitters whose splits depend on the row count (and groups)
 #: only: they get a placeholder X of n rows and no y, and nothing is computed.
@@ -95,17 +99,21 @@ class ClusterRows:
         return grams, np.asarray(shift, dtype=np.float64)
 
 
+    def loo_sums(self, basis: LooBasis, alphas: np.ndarray) -> np.ndarray:
+        """The weighted squared leave-one-out residuals summed over all rows,
+        (n_alphas, k): one map-reduce of ``_dask_tasks._loo_task`` over the chunks
+        (the second pass of ``cv=None``), each chunk in blocks of rows."""
+        with connect() as client:
+            return np.asarray(
+                self.data.map_reduce(client, _loo_task, _add, basis, alphas, LOO_BLOCK_ROWS)
+            )
+
+
 def prepare(est: Any, X: Any, y: Any, sample_weight: Any) -> tuple[ClusterRows, Any, bool, Any]:
     """``LinearRegressionCV._data`` for a dask X: (the rows on the cluster, y as a
     dask (n, k) array, whether y is 1-D, the dask weights or None). Sets
     ``n_features_in_`` and ``feature_names_in_`` as ``validate_data(reset=True)``."""
     _import_dask()
-    if est.cv is None:
-        raise NotImplementedError(
-            "LinearRegressionCV(cv=None) (exact leave-one-out) needs a second pass over "
-            "the rows for the leverages and is not available for dask X; pass cv=int or "
-            "a splitter, or compute X to numpy"
-        )
     data, names = _prepare(X, y, sample_weight, multi_output=True)
     check_width(data.d, f"X has {data.d} features")
     est.n_features_in_ = data.d

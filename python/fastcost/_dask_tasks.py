@@ -201,6 +201,20 @@ def _grouped_gram_task(X, y, sw, groups, shift, n_groups, n_shards, n_threads): 
     }
 
 
+def _loo_task(X, y, sw, basis, alphas, block_rows):  # type: ignore[no-untyped-def]
+    """The weighted squared leave-one-out residuals of one chunk's rows for every
+    alpha (``_loo.loo_block_sums``, a block of rows at a time)."""
+    from ._loo import loo_block_sums
+
+    X, y, sw = _block(X, y, sw)
+    y = y.reshape(X.shape[0], -1)
+    total = np.zeros((alphas.size, y.shape[1]))
+    for r0 in range(0, X.shape[0], block_rows):
+        rows = slice(r0, r0 + block_rows)
+        total += loo_block_sums(basis, X[rows], y[rows], None if sw is None else sw[rows], alphas)
+    return total
+
+
 def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
     X = as_csr(X) if is_sparse(X) else np.asarray(X)
     pred = np.asarray(X @ coef.astype(X.dtype, copy=False)).reshape(X.shape[0])

@@ -21,7 +21,9 @@ from ._cv_path import (
     check_width,
     fold_grams,
     fold_path,
+    loo_basis,
     loo_path,
+    loo_scores,
     splitter_atoms,
 )
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
@@ -216,7 +218,8 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             with the same scores, ``alpha_`` and ``coef_`` as the local fit to
             rounding. Only the splitter runs on the client: scikit-learn's row-count
             splitters (KFold, GroupKFold, TimeSeriesSplit, ...) compute nothing,
-            other splitters get y computed to numpy. Not with ``cv=None``.
+            other splitters get y computed to numpy. ``cv=None`` takes a second
+            map-reduce for the leverages.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             With a dask X: dask or numpy.
         sample_weight : array-like of shape (n_samples,), optional
@@ -331,16 +334,23 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         return scores, total, shift
 
     def _leave_one_out(
-        self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
+        self, X: np.ndarray | ClusterRows, Y: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
         groups: Any, n_threads: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         n = X.shape[0]
-        check_loo(self, groups, n, sw)
-        st = _core.gram_stats(X, Y, sw, None, int(self.n_shards or 0), n_threads)
-        gram, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
-        if not np.isfinite(gram).all():
-            raise_for_nonfinite(X)
-        mse, r2 = loo_path(X, Y, sw, gram, shift, alphas, self.fit_intercept)
+        if not isinstance(X, np.ndarray):  # dask: two map-reduces over the chunks
+            check_loo(self, groups, n, None)
+            grams, shift = X.grouped_stats(np.zeros(n, np.int32), 1, int(self.n_shards or 0))
+            gram = grams[0]
+            sq = X.loo_sums(loo_basis(gram, shift, X.shape[1], self.fit_intercept), alphas)
+            mse, r2 = loo_scores(sq, gram, X.shape[1])
+        else:
+            check_loo(self, groups, n, sw)
+            st = _core.gram_stats(X, Y, sw, None, int(self.n_shards or 0), n_threads)
+            gram, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
+            if not np.isfinite(gram).all():
+                raise_for_nonfinite(X)
+            mse, r2 = loo_path(X, Y, sw, gram, shift, alphas, self.fit_intercept)
         self.n_splits_ = n
         self.n_passes_ = 2
         self.fit_info_ = (
