@@ -98,7 +98,6 @@ class ClusterRows:
                 self.data.raise_for_nonfinite(client)
         return grams, np.asarray(shift, dtype=np.float64)
 
-
     def loo_sums(self, basis: LooBasis, alphas: np.ndarray) -> np.ndarray:
         """The weighted squared leave-one-out residuals summed over all rows,
         (n_alphas, k): one map-reduce of ``_dask_tasks._loo_task`` over the chunks
