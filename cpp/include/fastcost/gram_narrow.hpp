@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
@@ -17,7 +18,7 @@
 namespace fastcost::detail {
 
 constexpr index_t kNarrowMaxDim = 12;  // d + 2 handled here
-constexpr index_t kNarrowRows = 64;    // rows per transposed block (a multiple of every lane count)
+constexpr index_t kNarrowRows = 64;    // rows per transposed block (a multiple of 4 x every lane count)
 
 // Whether d features and k targets take this kernel. The choice follows d + 2
 // (one target's width), not d + k + 1, so that target t's block of a k-target
@@ -27,6 +28,27 @@ constexpr bool use_narrow_gram(index_t d, index_t k) { return d + 2 <= kNarrowMa
 
 // Doubles of work space gram_narrow needs for augmented width p.
 constexpr index_t narrow_work_size(index_t p) { return 2 * p * kNarrowRows + p * p * 8; }
+
+// Column j of a view as (first element, distance between rows).
+template <class T>
+FASTCOST_INLINE std::pair<const T*, index_t> column(const MatrixView<T>& m, index_t j) {
+  return m.layout == Layout::ColMajor ? std::pair<const T*, index_t>{m.col(j), 1}
+                                      : std::pair<const T*, index_t>{m.data + j, m.ld};
+}
+
+// dst[i] = col[row_of(i0 + i)] - c for i < nb (consecutive rows at unit stride: a vector copy).
+template <bool Gather, class T, class RowOf>
+FASTCOST_INLINE void pack_column(std::pair<const T*, index_t> col, index_t i0, index_t nb, double c, double* dst,
+                                 const RowOf& row_of) {
+  const T* base = col.first;
+  const index_t stride = col.second;
+  if (!Gather && stride == 1) {
+    const T* src = base + i0;
+    for (index_t i = 0; i < nb; ++i) dst[i] = static_cast<double>(src[i]) - c;
+  } else {
+    for (index_t i = 0; i < nb; ++i) dst[i] = static_cast<double>(base[row_of(i0 + i) * stride]) - c;
+  }
+}
 
 // tile (row stride pb, upper triangle) += the augmented weighted Gram of rows
 // [r0, r1) of X, Y, sw (with Gather: rows[r0], ..., rows[r1 - 1]). Columns:
@@ -53,21 +75,25 @@ FASTCOST_INLINE void gram_narrow_body(MatrixView<T> X, MatrixView<T> Y, const T*
   };
   for (index_t i0 = r0; i0 < r1; i0 += RB) {
     const index_t nb = std::min(RB, r1 - i0);
-    if (X.layout == Layout::RowMajor) {
+    // Columns that are contiguous in memory (column-major X, a one-column
+    // row-major X, 1-D y) copy as vectors; row-major X packs row by row.
+    if (X.layout == Layout::RowMajor && !(X.ld == 1 && !Gather)) {
       for (index_t i = 0; i < nb; ++i) {
         const T* xr = X.row(row_of(i0 + i));
         for (index_t j = 0; j < d; ++j) z[j * RB + i] = static_cast<double>(xr[j]) - shift[j];
       }
     } else {
-      for (index_t j = 0; j < d; ++j) {
-        const T* xj = X.col(j);
-        for (index_t i = 0; i < nb; ++i) z[j * RB + i] = static_cast<double>(xj[row_of(i0 + i)]) - shift[j];
-      }
+      for (index_t j = 0; j < d; ++j) pack_column<Gather>(column(X, j), i0, nb, shift[j], z + j * RB, row_of);
     }
     for (index_t t = 0; t < k; ++t) {
       double* zt = z + (d + t) * RB;
-      for (index_t i = 0; i < nb; ++i)
-        zt[i] = (Y.data ? static_cast<double>(Y(row_of(i0 + i), t)) : 0.0) - shift[d + t];
+      if (!Y.data) {
+        std::fill(zt, zt + nb, 0.0 - shift[d + t]);
+      } else if (Y.layout == Layout::ColMajor || Y.ld == 1) {
+        pack_column<Gather>(column(Y, t), i0, nb, shift[d + t], zt, row_of);
+      } else {
+        for (index_t i = 0; i < nb; ++i) zt[i] = static_cast<double>(Y(row_of(i0 + i), t)) - shift[d + t];
+      }
     }
     std::fill(z + (p - 1) * RB, z + (p - 1) * RB + nb, 1.0);
     for (index_t j = 0; j < p; ++j) std::fill(z + j * RB + nb, z + (j + 1) * RB, 0.0);  // padding rows add 0
@@ -85,9 +111,16 @@ FASTCOST_INLINE void gram_narrow_body(MatrixView<T> X, MatrixView<T> Y, const T*
       for (index_t b = a; b < p; ++b) {
         const double* zb = z + b * RB;
         double* out = acc + (a * p + b) * L;
-        V s = simd::load<double, W>(out);
-        for (index_t g = 0; g < RB; g += L) s += simd::load<double, W>(za + g) * simd::load<double, W>(zb + g);
-        simd::store<double, W>(out, s);
+        // Four independent chains: one chain of RB / L dependent multiply-adds
+        // per pair would wait on the adder's latency, not its throughput.
+        V s0 = V{}, s1 = V{}, s2 = V{}, s3 = V{};
+        for (index_t g = 0; g < RB; g += 4 * L) {
+          s0 += simd::load<double, W>(za + g) * simd::load<double, W>(zb + g);
+          s1 += simd::load<double, W>(za + g + L) * simd::load<double, W>(zb + g + L);
+          s2 += simd::load<double, W>(za + g + 2 * L) * simd::load<double, W>(zb + g + 2 * L);
+          s3 += simd::load<double, W>(za + g + 3 * L) * simd::load<double, W>(zb + g + 3 * L);
+        }
+        simd::store<double, W>(out, simd::load<double, W>(out) + ((s0 + s1) + (s2 + s3)));
       }
     }
   }
