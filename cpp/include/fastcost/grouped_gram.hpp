@@ -106,8 +106,7 @@ GroupedGramStats compute_grouped_gram_stats(const MatrixView<T>& X, const Matrix
   const std::vector<detail::GroupShard> work = detail::group_shards(offsets, n_selected, n_shards);
   st.n_shards = static_cast<index_t>(work.size());
   std::vector<double> partials(work.size() * static_cast<std::size_t>(tile), 0.0);
-  const auto da_ = static_cast<double>(da);
-  const int threads = threads_for_work(static_cast<double>(n_selected) * da_ * da_ * 0.5 / 8e9, n_threads);
+  const int threads = threads_for_work(gram_seconds(n_selected, da), n_threads);
   const ShardPlan plan = make_plan(0, st.n_shards, st.n_shards);  // one task per work item
   for_each_shard(plan, threads, [&](index_t s) {
     const detail::GroupShard& w = work[static_cast<std::size_t>(s)];
