@@ -436,3 +436,26 @@ def test_out_of_memory_is_a_memory_error_and_the_process_goes_on():
         LinearRegression().fit(X, y).coef_,
         rtol=1e-9,
     )
+
+
+# ---- the benchmark's plumbing, with the stand-in -------------------------------------
+
+
+def test_bench_gpu_runs_end_to_end_with_the_stand_in(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_gpu.py"
+    out = tmp_path / "bench_gpu.json"
+    args = [sys.executable, str(bench), "--stand-in", "--n", "3000", "--d", "6", "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    r = json.loads(out.read_text())
+    assert r["stand_in"] and r["errors"] == {} and len(r["correctness_vs_cpu"]) == 8
+    for dtype in ("float64", "float32"):
+        s = r[dtype]
+        assert 0 < s["loss_grad_pass"]["fraction_of_copy"] and s["gram_pass"]["columns"] == 8
+        assert s["fastcost_newton_numpy_input"]["transfer_bytes"] > 0
+        assert {"lbfgs_gpu_vs_cpu", "sgd_gpu_vs_cpu", "fastcost_lbfgs_device_input"} <= set(s)

@@ -624,7 +624,8 @@ class fit_clock:  # noqa: N801 - reads like a verb, as measure does
         if _RAPL is None:
             _RAPL = _RaplCounter()
         self._rapl_start = _RAPL.read() if _RAPL.zones else None
-        self._nvml_start = self._nvml_end = None
+        self._nvml_start: list[int] | None = None
+        self._nvml_end: list[int] | None = None
         if self._gpu:
             if _NVML is None:
                 _NVML = _NvmlCounter()
