@@ -191,7 +191,10 @@ def passes(args: Any, dev: Device, X: np.ndarray, y: np.ndarray, out: dict) -> N
     if dev.lib == "cupy":
         cupy = dev.cupy
         Xc = Xd if isinstance(Xd, cupy.ndarray) else cupy.asarray(X)
-        g = cupy.empty((d, d), dtype=Xc.dtype, order="F")
+        # out in X's order: CuPy's syrk copies a C-ordered X to Fortran order when
+        # out is Fortran-ordered, which would put a copy of X inside the timing.
+        order = "C" if Xc.flags.c_contiguous else "F"
+        g = cupy.empty((d, d), dtype=Xc.dtype, order=order)
         syrk = dev.event_seconds(lambda: cupy.cublas.syrk("T", Xc, out=g), args.repeats)
         gemm = dev.event_seconds(lambda: Xc.T @ Xc, args.repeats)
         for name, secs in (("cublas_syrk", syrk), ("cublas_gemm", gemm)):

@@ -295,3 +295,79 @@ def install() -> Any:
     sys.modules["fastcost._cuda"] = module
     fastcost._cuda = module  # type: ignore[attr-defined]
     return module
+
+
+class DevicePassEmulation:
+    """``DevicePass`` (cpp/cuda/solvers_cuda.hpp) re-stated over host memory as a
+    data pass for ``_core.minimize`` (PyPass), so that the shared lbfgs and gd
+    loops run on the CPU with the device pass's semantics: centering on the exact
+    weighted column means (one launch with u = 1), one launch per probe with the
+    residuals formed in X's dtype as the kernels form them, and each cross term
+    sum s u_k u_l from linearity or, when both probes have y, from one more launch
+    on u_k - u_l. Sums are float64 here (the kernels sum a tile in X's dtype
+    first), so float32 agreement is slightly better than the device's. Keep it in
+    step with DevicePass."""
+
+    takes_row_sample = True
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None) -> None:
+        self.X, self.y = X, y
+        self.n_rows, self.n_features = X.shape
+        self.dtype = str(X.dtype)
+        self.s = np.ones(X.shape[0]) if sw is None else sw.astype(np.float64)
+        self.X64 = X.astype(np.float64)
+
+    def _launch(self, w: Any, b: float, with_y: bool) -> dict[str, Any]:
+        dt = self.X.dtype
+        w_t = np.zeros(self.n_features, dtype=dt) if w is None else np.asarray(w).astype(dt)
+        r = self.X @ w_t + dt.type(b)
+        if with_y:
+            r = r - self.y
+        r = r.astype(np.float64)
+        sr = self.s * r
+        return {"ux": sr @ self.X64, "w": self.s.sum(), "uu": sr @ r, "u": sr.sum()}
+
+    def start(self, moments: bool, center: Any, blocks: list) -> dict[str, Any]:
+        if moments:
+            raise ValueError("standardize is not available on the CUDA device")
+        out: dict[str, Any] = {"sum_w": self.s.sum(), "sum_wy": self.s @ self.y.astype(np.float64)}
+        if center is not None:  # DevicePass ignores the host's row sample: exact means
+            s = self._launch(None, 1.0, False)
+            out["center"] = s["ux"] / s["w"] if s["w"] > 0 else np.zeros(self.n_features)
+        if blocks:  # the sample's block Grams about row 0 and y[0]
+            shift = np.concatenate([self.X64[0], [float(self.y[0])]])
+            grams = []
+            for i0, i1 in blocks:
+                Z = np.column_stack(
+                    [self.X64[i0:i1] - shift[:-1], self.y[i0:i1] - shift[-1], np.ones(i1 - i0)]
+                )
+                grams.append((Z * self.s[i0:i1, None]).T @ Z)
+            out["sample"] = (grams, shift)
+        return out
+
+    def probes(self, spec: list) -> dict[str, Any]:
+        K, d = len(spec), self.n_features
+        s = [self._launch(w, b, with_y) for w, b, with_y in spec]
+        uu = np.diag([si["uu"] for si in s])
+
+        def vec(w: Any) -> np.ndarray:
+            return np.zeros(d) if w is None else np.asarray(w, dtype=np.float64)
+
+        for k in range(K):
+            for m in range(k + 1, K):
+                if not spec[m][2]:  # u_m = X w_m + b_m
+                    v = spec[m][1] * s[k]["u"] + s[k]["ux"] @ vec(spec[m][0])
+                elif not spec[k][2]:
+                    v = spec[k][1] * s[m]["u"] + s[m]["ux"] @ vec(spec[k][0])
+                else:  # both have y: one launch on u_k - u_m (y cancels)
+                    diff = self._launch(
+                        vec(spec[k][0]) - vec(spec[m][0]), spec[k][1] - spec[m][1], False
+                    )
+                    v = 0.5 * (s[k]["uu"] + s[m]["uu"] - diff["uu"])
+                uu[k, m] = uu[m, k] = v
+        return {
+            "sum_w": s[0]["w"],
+            "sum_ux": np.array([si["ux"] for si in s]),
+            "sum_u": np.array([si["u"] for si in s]),
+            "sum_uu": uu,
+        }

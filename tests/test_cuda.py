@@ -438,6 +438,34 @@ def test_out_of_memory_is_a_memory_error_and_the_process_goes_on():
     )
 
 
+# ---- the shared lbfgs / gd loops with the device pass's semantics, on the CPU ---------
+
+
+@pytest.mark.parametrize(
+    ("solver", "fit_intercept"), [("lbfgs", True), ("lbfgs", False), ("gd", True)]
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_device_pass_semantics_meet_the_gpu_tests_tolerance(solver, fit_intercept, dtype, weighted):
+    # test_solvers_match_cpu's problem and tolerance, with the loop running on a
+    # re-statement of DevicePass (exact centering, difference launches) instead
+    # of the GPU: the host-side logic of the device path, checked without one.
+    from fastcost._pipeline import solver_options
+
+    X, y, w = _data(dtype=dtype)
+    sw = w if weighted else None
+    params = dict(solver=solver, fit_intercept=fit_intercept, alpha=0.01, tol=1e-10, max_iter=5000)
+    cpu = LinearRegression(**params).fit(X, y, sample_weight=sw)
+    options = solver_options(LinearRegression(**params), solver, X.shape[1], None, None)
+    res = fastcost._core.minimize(
+        cuda_stand_in.DevicePassEmulation(X, y, sw), solver, fastcost._core.FitOptions(**options)
+    )
+    tol = max(_tol(dtype), 1e-6)
+    assert res.converged
+    np.testing.assert_allclose(res.coef, cpu.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(res.intercept, cpu.intercept_, rtol=tol, atol=tol)
+
+
 # ---- the benchmark's plumbing, with the stand-in -------------------------------------
 
 
