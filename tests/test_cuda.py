@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import cuda_stand_in
 import fastcost
 import numpy as np
 import pytest
@@ -94,26 +95,25 @@ def test_cuda_status_without_module_is_off():
 # ---- the Python path with a stand-in device module ----------------------------------
 
 
-class _StandInCuda:
-    """``fastcost._cuda``'s fit() interface served by the CPU core, so that the
-    whole ``device="cuda"`` Python path (input checks, the fit pipeline, the
-    fitted attributes, the report) runs on machines without a GPU."""
+class _RecordingStandIn:
+    """The stand-in module (tests/cuda_stand_in.py), recording each fit's X."""
 
     def __init__(self):
         self.calls = []
 
+    def __getattr__(self, name):
+        return getattr(cuda_stand_in, name)
+
     def fit(self, X, y, sample_weight, solver, options):
-        assert isinstance(X, np.ndarray)  # numpy input reaches the module as is
         assert isinstance(options, fastcost._core.FitOptions)
-        self.calls.append((X.shape, solver))
-        timings = {"transfer_s": 0.0, "transfer_bytes": X.nbytes, "compute_s": 0.0,
-                   "device_index": 0, "device": "stand-in"}  # fmt: skip
-        return fastcost._core.fit(X, y, sample_weight, solver, options), timings
+        shape = tuple(X["shape"]) if isinstance(X, dict) else X.shape
+        self.calls.append((shape, solver))
+        return cuda_stand_in.fit(X, y, sample_weight, solver, options)
 
 
 @pytest.fixture
 def stand_in(monkeypatch):
-    module = _StandInCuda()
+    module = _RecordingStandIn()
     monkeypatch.setattr(_gpu, "load_module", lambda: module)
     return module
 
@@ -131,9 +131,9 @@ def test_cuda_python_path_end_to_end_with_a_stand_in(stand_in, solver):
     np.testing.assert_allclose(model.coef_, cpu.coef_, rtol=1e-12)
     assert model.solver_ == cpu.solver_ == ("newton" if solver == "auto" else solver)
     assert model.fit_info_.startswith(
-        f"{model.solver_} (solver={solver!r}) on device='cuda' (stand-in)"
+        f"{model.solver_} (solver={solver!r}) on device='cuda' ({cuda_stand_in.DEVICE_NAME})"
     )
-    assert model.cuda_timings_["device"] == "stand-in"
+    assert model.cuda_timings_["device"] == cuda_stand_in.DEVICE_NAME
     assert model.n_features_in_ == 4 and model.n_passes_ == cpu.n_passes_
     assert model.fit_report_.passes == model.n_passes_ and model.fit_report_.wall_time_s > 0
     # A second fit on other data reports the new shape, not the first fit's.
@@ -160,6 +160,131 @@ def test_cuda_python_path_passes_positive_with_a_stand_in(stand_in, solver):
     cpu = LinearRegression(**kw).fit(X, y)
     assert (model.coef_ >= 0).all() and np.count_nonzero(model.coef_ == 0) >= 2
     np.testing.assert_array_equal(model.coef_, cpu.coef_)
+
+
+def _problem(n=300, d=4, seed=7, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, d)) + rng.uniform(-2, 2, d)).astype(dtype)
+    y = (X @ rng.standard_normal(d) + 0.5 + 0.05 * rng.standard_normal(n)).astype(dtype)
+    w = rng.uniform(0.2, 2.0, n).astype(dtype)
+    return X, y, w
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_cuda_device_input_path_with_a_stand_in(stand_in, order, solver):
+    # X, y and weights "on the device" (stand-in memory): described, read in place.
+    X, y, w = _problem()
+    X = np.asarray(X, order=order)
+    dev = cuda_stand_in.StandInDeviceArray
+    model = LinearRegression(device="cuda", solver=solver).fit(dev(X), dev(y), sample_weight=dev(w))
+    cpu = LinearRegression(solver=solver).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(model.coef_, cpu.coef_, rtol=1e-12)
+    assert model.cuda_timings_["transfer_bytes"] == 0 and model.n_features_in_ == 4
+
+
+def test_cuda_tensor_that_requires_grad_is_a_type_error(stand_in):
+    class GradTensor:  # PyTorch's property raises RuntimeError for a tensor that requires grad
+        @property
+        def __cuda_array_interface__(self):
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+
+    X, y, _ = _problem()
+    with pytest.raises(TypeError, match="detach it first"):
+        LinearRegression(device="cuda").fit(GradTensor(), y)
+    model = LinearRegression(device="cuda").fit(X, y)
+    with pytest.raises(TypeError, match="detach it first"):
+        model.predict(GradTensor())
+
+
+@pytest.mark.parametrize("which", ["y", "sample_weight"])
+def test_cuda_host_x_with_device_vector_is_a_clear_type_error(stand_in, which):
+    X, y, w = _problem()
+    kw = {"y": y, "sample_weight": w}
+    kw[which] = cuda_stand_in.StandInDeviceArray(kw[which])
+    with pytest.raises(TypeError, match=f"X is in host memory but {which} is on the GPU"):
+        LinearRegression(device="cuda").fit(X, **kw)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.nan, "NaN or infinity"),
+        (np.inf, "NaN or infinity"),
+        (-1.0, "negative values"),
+        (None, "sums to zero"),
+    ],  # fmt: skip
+)
+def test_cuda_device_weights_are_checked(stand_in, bad, message):
+    X, y, w = _problem()
+    if bad is None:
+        w[:] = 0.0
+    else:
+        w[5] = bad
+    dev = cuda_stand_in.StandInDeviceArray
+    model = LinearRegression(device="cuda")
+    with pytest.raises(ValueError, match=message):
+        model.fit(dev(X), dev(y), sample_weight=dev(w))
+    assert not hasattr(model, "coef_")
+
+
+def test_cuda_sgd_on_host_x_with_nan_names_the_cell(stand_in):
+    X, y, _ = _problem()
+    X[11, 2] = np.nan
+    with pytest.raises(fastcost.exceptions.NonFiniteError, match="row 11, column 2"):
+        LinearRegression(device="cuda", solver="sgd", max_iter=2).fit(X, y)
+
+
+def test_cuda_sgd_divergence_on_finite_data_stays_a_divergence(stand_in):
+    X, y, _ = _problem()
+    with pytest.raises(fastcost.exceptions.DivergenceError, match="learning_rate"):
+        LinearRegression(device="cuda", solver="sgd", learning_rate=10.0, max_iter=50).fit(X, y)
+
+
+def test_cuda_timings_do_not_survive_a_cpu_fit(stand_in):
+    X, y, _ = _problem()
+    model = LinearRegression(device="cuda").fit(X, y)
+    assert "cuda_timings_" in vars(model)
+    model.set_params(device="cpu").fit(X, y)
+    assert "cuda_timings_" not in vars(model)
+
+
+def test_cuda_fit_report_adds_nvml_energy_when_readable(stand_in, monkeypatch):
+    from fastcost import resources
+
+    class FakeNvml:  # two GPUs' counters in millijoules, 1.5 J and 0.5 J apart
+        handles = [0, 1]
+        reads = iter([[1000, 5000], [2500, 5500]])
+
+        def read(self):
+            return next(self.reads)
+
+        joules = staticmethod(resources._NvmlCounter.joules)
+
+    monkeypatch.setattr(resources, "_NVML", FakeNvml())
+    X, y, _ = _problem()
+    report = LinearRegression(device="cuda").fit(X, y).fit_report_
+    assert report.energy_source.endswith("+nvml") and report.max_threads == 1
+    assert report.energy_j >= 2.0  # the GPUs' 2 J, plus the host's share
+    cpu_report = LinearRegression().fit(X, y).fit_report_  # a CPU fit never reads NVML
+    assert "nvml" not in cpu_report.energy_source
+
+
+def test_stand_in_binding_refuses_arrays_it_cannot_read():
+    # The binding takes numpy arrays or device descriptions (what _gpu._describe
+    # makes): a CuPy array or tensor passed as is is a TypeError, as there.
+    X, y, _ = _problem()
+    on_device = cuda_stand_in.StandInDeviceArray(X)
+    with pytest.raises(TypeError, match="numpy array or a dict"):
+        cuda_stand_in.loss_grad(on_device, y, np.zeros(4))
+    desc = _gpu._describe(on_device, "X")
+    lg = cuda_stand_in.loss_grad(desc, y, np.zeros(4))
+    ref = fastcost._core.loss_grad(X, y, np.zeros(4), 0.0, None, 0, 0)
+    assert lg[:3] == tuple(ref[:3])
+    t = cuda_stand_in._time_passes(desc, y, None, "gram", 2)
+    assert len(t["seconds"]) == 2 and t["bytes_read"] == X.nbytes + y.nbytes
+    with pytest.raises(MemoryError, match="cannot allocate"):
+        cuda_stand_in._try_allocate(2 * cuda_stand_in.TOTAL_MEMORY)
 
 
 @pytest.mark.parametrize("solver", ["auto", "newton", "sgd"])
@@ -311,3 +436,54 @@ def test_out_of_memory_is_a_memory_error_and_the_process_goes_on():
         LinearRegression().fit(X, y).coef_,
         rtol=1e-9,
     )
+
+
+# ---- the shared lbfgs / gd loops with the device pass's semantics, on the CPU ---------
+
+
+@pytest.mark.parametrize(
+    ("solver", "fit_intercept"), [("lbfgs", True), ("lbfgs", False), ("gd", True)]
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_device_pass_semantics_meet_the_gpu_tests_tolerance(solver, fit_intercept, dtype, weighted):
+    # test_solvers_match_cpu's problem and tolerance, with the loop running on a
+    # re-statement of DevicePass (exact centering, difference launches) instead
+    # of the GPU: the host-side logic of the device path, checked without one.
+    from fastcost._pipeline import solver_options
+
+    X, y, w = _data(dtype=dtype)
+    sw = w if weighted else None
+    params = dict(solver=solver, fit_intercept=fit_intercept, alpha=0.01, tol=1e-10, max_iter=5000)
+    cpu = LinearRegression(**params).fit(X, y, sample_weight=sw)
+    options = solver_options(LinearRegression(**params), solver, X.shape[1], None, None)
+    res = fastcost._core.minimize(
+        cuda_stand_in.DevicePassEmulation(X, y, sw), solver, fastcost._core.FitOptions(**options)
+    )
+    tol = max(_tol(dtype), 1e-6)
+    assert res.converged
+    np.testing.assert_allclose(res.coef, cpu.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(res.intercept, cpu.intercept_, rtol=tol, atol=tol)
+
+
+# ---- the benchmark's plumbing, with the stand-in -------------------------------------
+
+
+def test_bench_gpu_runs_end_to_end_with_the_stand_in(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_gpu.py"
+    out = tmp_path / "bench_gpu.json"
+    args = [sys.executable, str(bench), "--stand-in", "--n", "3000", "--d", "6", "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    r = json.loads(out.read_text())
+    assert r["stand_in"] and r["errors"] == {} and len(r["correctness_vs_cpu"]) == 8
+    for dtype in ("float64", "float32"):
+        s = r[dtype]
+        assert 0 < s["loss_grad_pass"]["fraction_of_copy"] and s["gram_pass"]["columns"] == 8
+        assert s["fastcost_newton_numpy_input"]["transfer_bytes"] > 0
+        assert {"lbfgs_gpu_vs_cpu", "sgd_gpu_vs_cpu", "fastcost_lbfgs_device_input"} <= set(s)

@@ -6,7 +6,9 @@
 #include <cuda_runtime_api.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -147,6 +149,48 @@ ProblemInputs<T> read_inputs(const py::object& X, const py::object& y, const py:
   return in;
 }
 
+// `height` lines of `width` values, `src_ld` apart on the host, to `dst` packed
+// (ld = width) on the device. A contiguous source is one cudaMemcpy. Otherwise
+// cudaMemcpy2D, except where the source pitch exceeds its limit
+// (cudaDevAttrMaxPitch, 2^31 - 1 bytes: a column-major float64 block of more than
+// 2^28 rows): then one copy per line.
+template <class T>
+void copy_lines(T* dst, std::size_t width, const T* src, std::size_t src_ld, std::size_t height) {
+  const std::size_t item = sizeof(T);
+  if (src_ld == width || height == 1) {
+    check(cudaMemcpy(dst, src, width * height * item, cudaMemcpyHostToDevice), "copying X to the device");
+    return;
+  }
+  int dev = 0, max_pitch = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&max_pitch, cudaDevAttrMaxPitch, dev), "cudaDeviceGetAttribute (max pitch)");
+  if (src_ld * item <= static_cast<std::size_t>(max_pitch)) {
+    check(cudaMemcpy2D(dst, width * item, src, src_ld * item, width * item, height, cudaMemcpyHostToDevice),
+          "copying X to the device");
+    return;
+  }
+  for (std::size_t k = 0; k < height; ++k) {
+    check(cudaMemcpy(dst + k * width, src + k * src_ld, width * item, cudaMemcpyHostToDevice),
+          "copying X to the device");
+  }
+}
+
+// Device-resident sample weights get the checks numpy weights get in Python
+// (_validation.check_weights): finite, non-negative, a positive sum. They are
+// read back once (n values, 1/d of X's bytes), before the timed transfer.
+template <class T>
+void check_device_weights(const T* sw, index_t n) {
+  std::vector<T> host(static_cast<std::size_t>(n));
+  to_host(host.data(), sw, host.size(), "reading sample_weight back for its checks");
+  double total = 0.0;
+  for (const T v : host) {
+    if (!std::isfinite(v)) throw std::invalid_argument("sample_weight contains NaN or infinity");
+    if (v < T(0)) throw std::invalid_argument("sample_weight contains negative values");
+    total += static_cast<double>(v);
+  }
+  if (!(total > 0.0)) throw std::invalid_argument("sample_weight sums to zero: nothing to fit");
+}
+
 // The device problem of read_inputs: borrows device memory, copies host
 // arrays, without the GIL.
 template <class T>
@@ -159,6 +203,7 @@ DeviceProblem<T> upload(const ProblemInputs<T>& in, Transfer& tr) {
   const index_t n = in.X.rows;
   const char* names[2] = {"y", "sample_weight"};
   const T* dev_v[2] = {in.dev_v[0], in.dev_v[1]};
+  if (dev_v[1]) check_device_weights(dev_v[1], n);
   const auto t0 = std::chrono::steady_clock::now();
   if (in.copy_x) {
     const auto rows = static_cast<std::size_t>(host_x.rows), cols = static_cast<std::size_t>(host_x.cols);
@@ -167,11 +212,7 @@ DeviceProblem<T> upload(const ProblemInputs<T>& in, Transfer& tr) {
     const bool row_major = host_x.layout == Layout::RowMajor;
     const std::size_t width = row_major ? cols : rows, height = row_major ? rows : cols;
     p.X.ld = static_cast<index_t>(std::max<std::size_t>(width, 1));
-    if (rows * cols > 0) {
-      check(cudaMemcpy2D(p.own_x.data(), width * item, host_x.data, static_cast<std::size_t>(host_x.ld) * item,
-                         width * item, height, cudaMemcpyHostToDevice),
-            "copying X to the device");
-    }
+    if (rows * cols > 0) copy_lines(p.own_x.data(), width, host_x.data, static_cast<std::size_t>(host_x.ld), height);
     tr.bytes += rows * cols * item;
   }
   DeviceBuffer<T>* own[2] = {&p.own_y, &p.own_sw};
@@ -303,6 +344,93 @@ py::tuple loss_grad_impl(const py::object& X, const py::object& y, const py::obj
   return bindings::loss_grad_tuple(s);
 }
 
+// A pair of CUDA events on the legacy default stream, where every launch of
+// this module goes: the time between them is the device's, without the host's
+// allocations, copies or Python calls.
+class EventTimer {
+ public:
+  EventTimer() {
+    check(cudaEventCreate(&start_), "cudaEventCreate");
+    const cudaError_t status = cudaEventCreate(&stop_);
+    if (status != cudaSuccess) {
+      (void)cudaEventDestroy(start_);
+      check(status, "cudaEventCreate");
+    }
+  }
+  ~EventTimer() {
+    (void)cudaEventDestroy(start_);
+    (void)cudaEventDestroy(stop_);
+  }
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+
+  template <class Fn>
+  double seconds(Fn&& launch) {
+    check(cudaEventRecord(start_, cudaStreamLegacy), "cudaEventRecord");
+    launch();
+    check(cudaEventRecord(stop_, cudaStreamLegacy), "cudaEventRecord");
+    check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
+    float ms = 0.0f;
+    check(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
+    return static_cast<double>(ms) * 1e-3;
+  }
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+// The device time of `repeats` passes of one kernel (the fused loss+gradient
+// pass or the Gram pass with its reduction), each timed alone with CUDA
+// events after one untimed warm-up; workspaces are allocated and inputs
+// copied before the first event, so the figures are the passes' alone.
+template <class T>
+py::dict time_passes_impl(const py::object& X, const py::object& y, const py::object& sw, const std::string& kind,
+                          int repeats) {
+  if (kind != "loss_grad" && kind != "gram") throw py::value_error("kind must be 'loss_grad' or 'gram'");
+  if (repeats < 1) throw py::value_error("repeats must be at least 1");
+  const DeviceGuard guard(pick_device(X, y, sw));
+  Transfer tr;
+  DeviceProblem<T> p = make_problem<T>(X, y, sw, tr);
+  const index_t n = p.X.rows, d = p.X.cols;
+  if (n == 0 || d == 0) throw py::value_error("X must have at least one row and one column");
+  std::vector<double> seconds;
+  bindings::run_released([&] {
+    EventTimer timer;
+    auto time_all = [&](auto&& launch) {
+      launch();  // warm-up: first-launch costs (module load, attribute setting) are not the pass's
+      synchronize("the warm-up pass");
+      for (int r = 0; r < repeats; ++r) seconds.push_back(timer.seconds(launch));
+    };
+    if (kind == "loss_grad") {
+      const LossGradPlan plan = plan_loss_grad<T>(n, d);
+      DeviceBuffer<double> partial(static_cast<std::size_t>(plan.blocks) * static_cast<std::size_t>(plan.width),
+                                   "loss/gradient partial sums");
+      DeviceBuffer<double> out(static_cast<std::size_t>(plan.width), "loss/gradient sums");
+      const std::vector<T> host_w(static_cast<std::size_t>(d), T(1) / static_cast<T>(d));
+      DeviceBuffer<T> w(host_w.size(), "coefficients");
+      to_device(w.data(), host_w.data(), host_w.size(), "copying coefficients to the device");
+      time_all([&] { loss_grad<T>(p.X, p.y, p.sw, w.data(), T(0), plan, partial.data(), out.data()); });
+    } else {
+      const std::vector<T> row = first_row(p);
+      DeviceBuffer<T> shift(row.size(), "the Gram shift");
+      to_device(shift.data(), row.data(), row.size(), "copying the Gram shift");
+      const GramPlan plan = plan_gram(n, d);
+      DeviceBuffer<double> partial(plan.partial_doubles(), "the Gram's per-block partial tiles");
+      DeviceBuffer<double> out(static_cast<std::size_t>((d + 2) * (d + 2)), "the Gram matrix");
+      time_all([&] { gram<T>(p.X, p.y, p.sw, shift.data(), plan, partial.data(), out.data()); });
+    }
+    return 0;
+  });
+  const auto vec_bytes = static_cast<std::size_t>(n) * sizeof(T);
+  py::dict out;
+  out["kind"] = kind;
+  out["seconds"] = py::cast(seconds);
+  out["bytes_read"] = static_cast<std::size_t>(n) * static_cast<std::size_t>(d) * sizeof(T) +
+                      (p.y ? vec_bytes : 0) + (p.sw ? vec_bytes : 0);
+  out["timings"] = timings_dict(tr, 0.0, current_device());
+  return out;
+}
+
 // A numpy array copied to GPU memory that exposes __cuda_array_interface__:
 // lets the tests exercise the zero-copy path without CuPy or PyTorch.
 class DeviceArray {
@@ -419,6 +547,14 @@ PYBIND11_MODULE(_cuda, m) {
                                       : gram_stats_impl<float>(X, y, sample_weight);
   }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(),
      "The augmented weighted Gram of _core.gram_stats (shift = first row), formed on the GPU.");
+
+  m.def("_time_passes", [](const py::object& X, const py::object& y, const py::object& sample_weight,
+                           const std::string& kind, int repeats) {
+    return dtype_size_of(X, "X") == 8 ? time_passes_impl<double>(X, y, sample_weight, kind, repeats)
+                                      : time_passes_impl<float>(X, y, sample_weight, kind, repeats);
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("kind"), py::arg("repeats"),
+     "Benchmark helper: the device time of each of `repeats` passes ('loss_grad' or 'gram'), timed with\n"
+     "CUDA events after a warm-up, without allocations or copies. Returns {kind, seconds, bytes_read, timings}.");
 
   m.def("loss_grad", [](const py::object& X, const py::object& y, const py::object& w, double b,
                         const py::object& sample_weight) {

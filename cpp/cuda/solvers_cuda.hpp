@@ -135,9 +135,19 @@ std::vector<T> first_row(const DeviceProblem<T>& p) {
   if (p.X.layout == Layout::RowMajor) {
     to_host(row.data(), p.X.data, static_cast<std::size_t>(d), "reading the first row of X");
   } else {
-    check(cudaMemcpy2D(row.data(), sizeof(T), p.X.data, static_cast<std::size_t>(p.X.ld) * sizeof(T), sizeof(T),
-                       static_cast<std::size_t>(d), cudaMemcpyDeviceToHost),
-          "reading the first row of X");
+    // One value per column, ld apart: cudaMemcpy2D, unless that pitch exceeds
+    // its limit (cudaDevAttrMaxPitch: more than 2^28 float64 rows), then a copy per value.
+    const std::size_t pitch = static_cast<std::size_t>(p.X.ld) * sizeof(T);
+    int dev = 0, max_pitch = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&max_pitch, cudaDevAttrMaxPitch, dev), "cudaDeviceGetAttribute (max pitch)");
+    if (pitch <= static_cast<std::size_t>(max_pitch)) {
+      check(cudaMemcpy2D(row.data(), sizeof(T), p.X.data, pitch, sizeof(T), static_cast<std::size_t>(d),
+                         cudaMemcpyDeviceToHost),
+            "reading the first row of X");
+    } else {
+      for (index_t j = 0; j < d; ++j) to_host(row.data() + j, p.X.data + j * p.X.ld, 1, "reading the first row of X");
+    }
   }
   if (p.y) to_host(row.data() + d, p.y, 1, "reading y[0]");
   return row;

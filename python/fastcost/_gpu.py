@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from ._validation import FLOAT_DTYPES, check_weights, kernel_layout, raise_for_nonfinite
-from .exceptions import NonFiniteError
+from ._validation import (
+    FLOAT_DTYPES,
+    check_weights,
+    find_nonfinite,
+    is_device_array,
+    kernel_layout,
+    raise_for_nonfinite,
+)
+from .exceptions import DivergenceError, NonFiniteError
 
 BUILD_HINT = "pip install . -Ccmake.define.FASTCOST_CUDA=ON"
 GPU_SOLVERS = ("newton", "lbfgs", "gd", "sgd")
@@ -64,10 +71,6 @@ def cuda_status() -> dict[str, Any]:
 
 def _version(v: int) -> str | None:
     return f"{v // 1000}.{(v % 1000) // 10}" if v else None
-
-
-def is_device_array(obj: Any) -> bool:
-    return hasattr(obj, "__cuda_array_interface__")
 
 
 def _describe(obj: Any, name: str) -> dict[str, Any]:
@@ -137,6 +140,12 @@ class CudaBackend:
         if self.on_device:
             self._describe_device_input(est, X, y, sample_weight)
         else:
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if is_device_array(value):
+                    raise TypeError(
+                        f"X is in host memory but {name} is on the GPU: pass X on the GPU too "
+                        f"(e.g. cupy.asarray(X)), or {name} in host memory (e.g. cupy.asnumpy)"
+                    )
             X, y = validate_data(
                 est, X, y, reset=True, dtype=list(FLOAT_DTYPES), order=None,
                 ensure_all_finite=False, y_numeric=True,
@@ -199,8 +208,16 @@ class CudaBackend:
                 "X, y or sample_weight on the GPU contain NaN or infinity, or the sums overflow "
                 f"({exc}); clean or rescale the data"
             ) from exc
+        except DivergenceError as exc:  # sgd's loss stopped being finite: NaN in X, or the step
+            if not self.on_device and find_nonfinite(self.X) is not None:
+                raise_for_nonfinite(self.X, exc)
+            raise
         self.timings = dict(timings)
-        return SolveResult.from_core(result)
+        solved = SolveResult.from_core(result)
+        if not self.on_device and not np.isfinite(solved.coef).all():
+            if find_nonfinite(self.X) is not None:
+                raise_for_nonfinite(self.X)
+        return solved
 
     def statistics_factor(self, options: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError("compute_statistics is not available with device='cuda'")

@@ -19,7 +19,7 @@ from sklearn.utils.validation import validate_data
 
 from ._sufficient import SufficientStatistics, batch_statistics, check_batch
 from ._threads import resolve_n_threads
-from ._validation import FLOAT_DTYPES, check_weights, kernel_layout
+from ._validation import FLOAT_DTYPES, check_weights, is_device_array, kernel_layout
 from .resources import fit_clock
 
 #: Fitted attributes that become one entry (or row) per target.
@@ -97,7 +97,7 @@ def fit_multi_target(est: Any, X: Any, Y: Any, sample_weight: Any,
 def _is_dense_array(X: Any) -> bool:
     import scipy.sparse as sp
 
-    if sp.issparse(X) or hasattr(X, "__cuda_array_interface__"):
+    if sp.issparse(X) or is_device_array(X):
         return False
     from ._categorical import is_table
 

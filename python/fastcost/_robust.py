@@ -40,7 +40,7 @@ from scipy import stats as scipy_stats
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._statistics import bread_factor
-from ._validation import FLOAT_DTYPES
+from ._validation import FLOAT_DTYPES, is_device_array
 
 
 def cov_type_of(value: Any) -> str | None:
@@ -177,7 +177,7 @@ def _prediction_design(est: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
             "prediction standard errors and intervals need compute_statistics "
             "(True or a covariance type) at fit"
         )
-    if hasattr(est, "encoder_") or getattr(X, "__cuda_array_interface__", None) is not None:
+    if hasattr(est, "encoder_") or is_device_array(X):
         raise NotImplementedError("prediction intervals take a dense numpy array X")
     X = validate_data(est, X, reset=False, dtype=list(FLOAT_DTYPES), accept_sparse=False)
     X64 = np.asarray(X, dtype=np.float64)

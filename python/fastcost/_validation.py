@@ -20,6 +20,17 @@ LONGDOUBLE: np.dtype | None = (
 )
 
 
+def is_device_array(obj: Any) -> bool:
+    """Whether obj is GPU memory (``__cuda_array_interface__``: CuPy, PyTorch CUDA
+    tensors, Numba). An object whose interface exists but refuses to export (a
+    PyTorch tensor that requires grad raises RuntimeError) counts as one, so that
+    the CUDA backend can say why it cannot read it."""
+    try:
+        return hasattr(obj, "__cuda_array_interface__")
+    except Exception:  # noqa: BLE001 - raised by the producer's own property
+        return True
+
+
 def is_longdouble(a: Any) -> bool:
     """Whether ``a`` is an array of a ``numpy.longdouble`` wider than float64."""
     return LONGDOUBLE is not None and getattr(a, "dtype", None) == LONGDOUBLE

@@ -36,6 +36,7 @@ from ._validation import (
     LONGDOUBLE,
     check_weights,
     find_nonfinite,
+    is_device_array,
     is_longdouble,
     kernel_layout,
     raise_for_nonfinite,
@@ -60,6 +61,9 @@ _TABLE_ATTRIBUTES = ("encoder_", "feature_names_out_", "reference_levels_dropped
 
 #: What ``partial_fit`` accumulates; ``fit`` starts over without them.
 _PARTIAL_ATTRIBUTES = ("statistics_", "n_batches_", "_partial_rng")
+
+#: What one backend's fit sets (``Backend.attributes``); a fit elsewhere drops it.
+_BACKEND_ATTRIBUTES = ("cuda_timings_",)
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -367,8 +371,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         promptly, even inside the compiled loops) leaves the estimator as it was.
         """
         with unchanged_on_failure(self):
-            for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES):  # a refit keeps none
-                self.__dict__.pop(name, None)
+            for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES, *_BACKEND_ATTRIBUTES):
+                self.__dict__.pop(name, None)  # a refit keeps none
             if is_multi_target(y):
                 self._check_params()
                 if groups is not None:
@@ -376,7 +380,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 fit_multi_target(self, X, y, sample_weight, coef_init, intercept_init)
                 return self
             self.__dict__.pop("n_targets_", None)
-            with fit_clock() as clock:
+            with fit_clock(gpu=self.device == "cuda") as clock:
                 self._check_params()
                 backend = self._backend(X, y, sample_weight)
                 backend.cluster = cluster_codes(self, groups, backend.n_samples)  # type: ignore[attr-defined]
@@ -430,7 +434,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         from ._incremental import fit_from_statistics
 
         with unchanged_on_failure(self):
-            for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES):
+            for name in (*_TABLE_ATTRIBUTES, *_PARTIAL_ATTRIBUTES, *_BACKEND_ATTRIBUTES):
                 self.__dict__.pop(name, None)
             fit_from_statistics(self, statistics)
         return self
@@ -457,7 +461,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if return_std:
             return prediction_std(self, X)
         check_is_fitted(self)
-        if hasattr(X, "__cuda_array_interface__"):  # CuPy / PyTorch on the GPU: predict there
+        if is_device_array(X):  # CuPy / PyTorch on the GPU: predict there
             from . import _gpu
 
             return _gpu.predict(self, X)

@@ -585,6 +585,7 @@ def solver_flops(solver: str, n: int, d: int, n_passes: float, n_iter: int | Non
 
 
 _RAPL: _RaplCounter | None = None
+_NVML: _NvmlCounter | None = None  # fit_clock(gpu=True)'s, made on first need
 
 
 _STATM_FD: int | None = None
@@ -609,14 +610,26 @@ class fit_clock:  # noqa: N801 - reads like a verb, as measure does
     mark alone, so it costs microseconds even on a sub-millisecond fit: wall and
     process CPU time, resident memory at start and end (``peak_source`` says
     ``"start/end"``: wrap a fit in :class:`measure` for the true peak), and
-    energy from RAPL when readable, else estimated from CPU time.
+    energy from RAPL when readable, else estimated from CPU time. With
+    ``gpu=True`` (a ``device="cuda"`` fit) the GPUs' energy from NVML is added
+    when it is readable (``energy_source`` then ends in ``+nvml``); without NVML
+    the GPU's energy is not in the figure.
     """
 
+    def __init__(self, gpu: bool = False) -> None:
+        self._gpu = gpu
+
     def __enter__(self) -> fit_clock:
-        global _RAPL
+        global _RAPL, _NVML
         if _RAPL is None:
             _RAPL = _RaplCounter()
         self._rapl_start = _RAPL.read() if _RAPL.zones else None
+        self._nvml_start: list[int] | None = None
+        self._nvml_end: list[int] | None = None
+        if self._gpu:
+            if _NVML is None:
+                _NVML = _NvmlCounter()
+            self._nvml_start = _NVML.read() if _NVML.handles else None
         self._rss_start = _rss_bytes()
         self._cpu_start = _cpu_times()
         self._t0 = time.perf_counter()
@@ -629,6 +642,8 @@ class fit_clock:  # noqa: N801 - reads like a verb, as measure does
         self._rapl_end = (
             _RAPL.read() if _RAPL is not None and self._rapl_start is not None else None
         )
+        if _NVML is not None and self._nvml_start is not None:
+            self._nvml_end = _NVML.read()
 
     def report(
         self, *, threads: int, n_passes: float, bytes_per_pass: float, flops: float | None
@@ -641,6 +656,9 @@ class fit_clock:  # noqa: N801 - reads like a verb, as measure does
             energy, source = _RAPL.joules(self._rapl_start, self._rapl_end), "rapl"
         else:
             energy, source = cpu * WATTS_PER_BUSY_CORE, "estimated"
+        if _NVML is not None and self._nvml_start is not None and self._nvml_end is not None:
+            energy += _NVML.joules(self._nvml_start, self._nvml_end)
+            source += "+nvml"
         peak = max(self._rss_start, self._rss_end)
         report = ResourceReport(
             wall_time_s=self._wall,
