@@ -329,9 +329,11 @@ def test_gram_matches_cpu(dtype, order, weighted, d):
 @needs_gpu
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("d", [3, 100, 700, 6000])  # 6000 float64: the wide-row kernel
+# 6000 float64: the wide-row kernel, its column sums all in shared memory; 13000: also
+# its columns past the shared-memory budget (12288), summed in the block's partial row.
+@pytest.mark.parametrize("d", [3, 100, 700, 6000, 13000])
 def test_loss_grad_matches_cpu(dtype, order, d):
-    n = 800 if d == 6000 else 5000
+    n = {6000: 800, 13000: 400}.get(d, 5000)
     X, y, w = _data(n=n, d=d, dtype=dtype, order=order)
     coef = np.random.default_rng(1).standard_normal(d) / np.sqrt(d)
     gpu = _CUDA.loss_grad(X, y, coef, 0.25, w)

@@ -20,6 +20,8 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kMaxBlocks = 1024;                  // fixed: no dependence on the device's SM count
 constexpr std::size_t kTileBytes = 32 * 1024;     // staged rows per block in the loss-grad pass
 constexpr std::size_t kMaxSmem = 96 * 1024;       // above this the wide-row kernel takes over
+constexpr index_t kWideAccCols = kMaxSmem / sizeof(double);  // 12288 column sums in the wide kernel's shared memory
+static_assert(kWideAccCols % kThreads == 0, "the wide kernel's shared/global split must fall between passes");
 constexpr int kStageUnroll = 4;                   // loads in flight per thread while staging
 
 template <class T>
@@ -170,15 +172,33 @@ loss_grad_tile_kernel(const T* __restrict__ X, index_t n, index_t d, index_t ld,
 
 // Rows too wide to stage: a block per row at a time, the dot product first,
 // then the gradient from a second read of the same row (an L2 hit, not DRAM).
-// `partial` must be zeroed: it accumulates in place.
+// Thread tid owns columns tid, tid + kThreads, ... and keeps their sums, in
+// double, across all the block's rows: in shared memory for the first acc_cols
+// columns (all d up to kWideAccCols, the shared-memory budget), and only beyond
+// that in the block's row of `partial` itself. One owner per column adding the
+// block's rows in order: the sums of a per-row accumulation into `partial`,
+// without its read-modify-write of global memory per row. Every block writes
+// its whole row of `partial` (no zeroing needed).
 template <class T, bool RowMajor>
 __global__ void __launch_bounds__(kThreads)
 loss_grad_wide_kernel(const T* __restrict__ X, index_t n, index_t d, index_t ld, const T* __restrict__ y,
-                      const T* __restrict__ sw, const T* __restrict__ w, T b, double* __restrict__ partial) {
+                      const T* __restrict__ sw, const T* __restrict__ w, T b, index_t acc_cols,
+                      double* __restrict__ partial) {
+  extern __shared__ double acc[];  // acc_cols doubles
   __shared__ T warp_dots[kWarps];
   __shared__ T s_r;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   double* out = partial + static_cast<index_t>(blockIdx.x) * (d + 3);
+  // acc_cols is a multiple of kThreads or d itself, so each pass of these
+  // loops is on one side of it for the whole block (no divergence).
+  for (index_t j = tid; j < d; j += kThreads) {
+    if (j < acc_cols) {
+      acc[j] = 0.0;
+    } else {
+      out[j] = 0.0;
+    }
+  }
+  // No barrier for acc or out: only thread tid ever touches its columns.
   double lw = 0.0, l2 = 0.0, l1 = 0.0;
   for (index_t i = blockIdx.x; i < n; i += gridDim.x) {
     T dot = 0;
@@ -198,13 +218,21 @@ loss_grad_wide_kernel(const T* __restrict__ X, index_t n, index_t d, index_t ld,
     }
     __syncthreads();
     const T si = s_r;
-    for (index_t j = tid; j < d; j += kThreads) out[j] += static_cast<double>(si * load_x<T, RowMajor>(X, ld, i, j));
+    for (index_t j = tid; j < d; j += kThreads) {
+      const double v = static_cast<double>(si * load_x<T, RowMajor>(X, ld, i, j));
+      if (j < acc_cols) {
+        acc[j] += v;
+      } else {
+        out[j] += v;
+      }
+    }
     __syncthreads();  // s_r and warp_dots are rewritten for the next row
   }
+  for (index_t j = tid; j < acc_cols; j += kThreads) out[j] = acc[j];
   if (tid == 0) {
-    out[d] += lw;
-    out[d + 1] += l2;
-    out[d + 2] += l1;
+    out[d] = lw;
+    out[d + 1] = l2;
+    out[d + 2] = l1;
   }
 }
 
@@ -443,8 +471,8 @@ LossGradPlan plan_loss_grad(index_t n, index_t d) {
   p.tile_rows = std::max<index_t>(1, std::min<index_t>(512, static_cast<index_t>(kTileBytes) / std::max<index_t>(row_bytes, 1)));
   p.smem_bytes = loss_grad_smem<T>(d, p.tile_rows);
   if (p.smem_bytes > kMaxSmem) {
-    p.tile_rows = 0;  // wide rows
-    p.smem_bytes = 0;
+    p.tile_rows = 0;  // wide rows: the column sums in shared memory, as many as fit
+    p.smem_bytes = static_cast<std::size_t>(std::min<index_t>(d, kWideAccCols)) * sizeof(double);
     p.blocks = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n, kMaxBlocks)));
   } else {
     const index_t tiles = (n + p.tile_rows - 1) / p.tile_rows;
@@ -467,10 +495,14 @@ void loss_grad(const MatrixView<T>& X, const T* y, const T* sw, const T* w, T b,
     }
     kernel<<<grid, kThreads, plan.smem_bytes>>>(X.data, X.rows, X.cols, X.ld, y, sw, w, b, plan.tile_rows, partial);
   } else {
-    check(cudaMemsetAsync(partial, 0, static_cast<std::size_t>(plan.blocks * plan.width) * sizeof(double)),
-          "cudaMemset (loss_grad partials)");
     auto kernel = row ? loss_grad_wide_kernel<T, true> : loss_grad_wide_kernel<T, false>;
-    kernel<<<grid, kThreads>>>(X.data, X.rows, X.cols, X.ld, y, sw, w, b, partial);
+    if (plan.smem_bytes > 48 * 1024) {
+      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(plan.smem_bytes)),
+            "cudaFuncSetAttribute (loss_grad wide-row shared memory)");
+    }
+    const auto acc_cols = static_cast<index_t>(plan.smem_bytes / sizeof(double));
+    kernel<<<grid, kThreads, plan.smem_bytes>>>(X.data, X.rows, X.cols, X.ld, y, sw, w, b, acc_cols, partial);
   }
   check(cudaGetLastError(), "loss_grad launch");
   reduce_partials(partial, plan.blocks, plan.width, out);

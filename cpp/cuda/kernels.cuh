@@ -22,7 +22,7 @@ namespace fastcost::cuda {
 struct LossGradPlan {
   index_t tile_rows = 0;      // rows staged per tile (0: the wide-row kernel)
   int blocks = 0;             // fixed-size grid, one partial per block
-  std::size_t smem_bytes = 0; // dynamic shared memory per block
+  std::size_t smem_bytes = 0; // dynamic shared memory per block (wide rows: their column sums)
   index_t width = 0;          // d + 3 partial sums per block
 };
 
