@@ -4,6 +4,7 @@
 // X (a GEMM library would need them materialized, or an unshifted X^T X that
 // loses digits for columns with a large mean), and the machine's toolkit need
 // not ship cuBLAS at all.
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -393,6 +394,9 @@ weighted_sums_kernel(const T* __restrict__ y, const T* __restrict__ sw, index_t 
 // ---- SGD epoch ---------------------------------------------------------------------------
 
 constexpr int kSgdChunk = 1024;  // batch rows whose residuals sit in shared memory at once
+// Blocks of the cooperative sgd kernel at most: fixed (no dependence on the
+// device), and small enough to be resident at once on any sm_90 device or MIG slice.
+constexpr int kSgdMaxBlocks = 32;
 
 template <class T, bool RowMajor>
 __global__ void __launch_bounds__(kThreads)
@@ -457,6 +461,125 @@ sgd_epoch_kernel(const T* __restrict__ X, index_t n, index_t d, index_t ld, cons
     __syncthreads();  // w and b are read by the next batch
   }
   if (tid == 0) *loss_out = epoch_total;
+}
+
+// The same epoch on several blocks (SgdPlan: d > kThreads), launched
+// cooperatively. Block s owns the columns [s * cols, min(d, (s + 1) * cols)):
+// their w and g are read and written by this block only. Per chunk of a
+// batch's rows (one grid barrier each):
+//   1. each block: its columns' part of every row's x_i^T w (a warp per row,
+//      lanes over the columns as the single-block kernel), into P[k][s]; at a
+//      batch's first chunk also its columns' part of |w|^2, into Q[s];
+//   2. grid barrier;
+//   3. every block: every row's residual from P[k][0] + ... + P[k][S-1] (in
+//      that order), the loss and intercept sums, and its columns' gradient
+//      g_j += s_i r_i x_ij over the rows in batch order (as the single-block
+//      kernel); at the batch's end the update of its columns of w and of its
+//      copy of b.
+// Every block computes the same residuals, sums and b from the same numbers in
+// the same order, so its copies agree bit for bit; block 0 writes b and the
+// loss. P and Q alternate between two halves of `scratch` (chunk parity): a
+// block writes half h in step t + 2 only after the barrier of step t + 1, which
+// every block reaches after its last read of half h in step t. Nothing
+// depends on which block runs when; the results equal the single-block
+// kernel's up to the order of the dot products' and the loss's sums.
+template <class T, bool RowMajor>
+__global__ void __launch_bounds__(kThreads)
+sgd_epoch_split_kernel(const T* __restrict__ X, index_t n, index_t d, index_t ld, const T* __restrict__ y,
+                       const T* __restrict__ sw, const std::int64_t* __restrict__ order, index_t batch, T lr,
+                       T alpha, bool fit_intercept, index_t cols, T* w, T* b, T* g, T* scratch,
+                       double* loss_out) {
+  cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+  __shared__ T sr[kSgdChunk];
+  __shared__ index_t rows[kSgdChunk];
+  __shared__ T red[2][kWarps];
+  __shared__ T totals[2];
+  __shared__ T bias;  // this block's copy of b
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const index_t blocks = gridDim.x, s = blockIdx.x;
+  const index_t lo = s * cols, hi = min(d, lo + cols);
+  const index_t half = kSgdChunk * blocks + blocks;  // P (kSgdChunk x blocks), then Q (blocks)
+  if (tid == 0) bias = *b;  // before the first barrier: block 0 writes *b only after the last
+  double epoch_total = 0.0;  // thread 0
+  index_t step = 0;
+  for (index_t k0 = 0; k0 < n; k0 += batch) {
+    const index_t nb = min(batch, n - k0);
+    T loss = 0, gb = 0;  // this thread's rows
+    T pen = 0;           // thread 0
+    for (index_t c0 = k0; c0 < k0 + nb; c0 += kSgdChunk, ++step) {
+      const index_t nc = min(static_cast<index_t>(kSgdChunk), k0 + nb - c0);
+      T* P = scratch + (step & 1) * half;
+      T* Q = P + kSgdChunk * blocks;
+      for (index_t k = tid; k < nc; k += kThreads) rows[k] = order[c0 + k];
+      __syncthreads();
+      // 1. This block's columns' part of each row's dot product (and of |w|^2).
+      for (index_t k = warp; k < nc; k += kWarps) {
+        const index_t i = rows[k];
+        T dot = 0;
+        for (index_t j = lo + lane; j < hi; j += 32) dot += load_x<T, RowMajor>(X, ld, i, j) * w[j];
+        dot = warp_sum(dot);
+        if (lane == 0) P[k * blocks + s] = dot;
+      }
+      if (c0 == k0) {  // the same for every thread of the grid
+        T p = 0;
+        for (index_t j = lo + tid; j < hi; j += kThreads) p += w[j] * w[j];
+        p = warp_sum(p);
+        if (lane == 0) red[0][warp] = p;
+        __syncthreads();
+        if (tid == 0) {
+          T t = 0;
+          for (int k = 0; k < kWarps; ++k) t += red[0][k];
+          Q[s] = t;
+        }
+      }
+      grid.sync();  // every block's P and Q are written (and visible)
+      // 3. Residuals of the chunk's rows, the same in every block. P and Q were
+      // written during this kernel by other blocks: read through L2 (__ldcg),
+      // never through the read-only path.
+      const T bb = bias;
+      for (index_t k = tid; k < nc; k += kThreads) {
+        const index_t i = rows[k];
+        T dot = __ldcg(P + k * blocks);
+        for (index_t q = 1; q < blocks; ++q) dot += __ldcg(P + k * blocks + q);
+        const T r = dot + bb - y[i];
+        const T si = (sw ? sw[i] : T(1)) * r;
+        sr[k] = si;
+        loss += si * r;
+        gb += si;
+      }
+      if (c0 == k0 && tid == 0) {
+        for (index_t q = 0; q < blocks; ++q) pen += __ldcg(Q + q);
+      }
+      __syncthreads();
+      for (index_t j = lo + tid; j < hi; j += kThreads) {
+        T a = c0 == k0 ? T(0) : g[j];
+        for (index_t k = 0; k < nc; ++k) a += sr[k] * load_x<T, RowMajor>(X, ld, rows[k], j);
+        g[j] = a;
+      }
+      __syncthreads();  // sr, rows and red are rewritten by the next chunk
+    }
+    loss = warp_sum(loss);
+    gb = warp_sum(gb);
+    if (lane == 0) red[0][warp] = loss, red[1][warp] = gb;
+    __syncthreads();
+    if (tid < 2) {
+      T t = 0;
+      for (int k = 0; k < kWarps; ++k) t += red[tid][k];
+      totals[tid] = t;
+    }
+    __syncthreads();
+    const T inv = T(1) / static_cast<T>(nb);
+    for (index_t j = lo + tid; j < hi; j += kThreads) w[j] -= lr * (T(2) * g[j] * inv + T(2) * alpha * w[j]);
+    if (tid == 0) {
+      if (fit_intercept) bias -= lr * T(2) * totals[1] * inv;
+      epoch_total += static_cast<double>(nb) * static_cast<double>(totals[0] * inv + alpha * pen);
+    }
+    __syncthreads();  // this block's w and bias are read by the next batch; red and totals rewritten
+  }
+  if (s == 0 && tid == 0) {
+    if (n > 0) *b = bias;  // n > 0: at least one barrier, so every block has read *b
+    *loss_out = epoch_total;
+  }
 }
 
 }  // namespace
@@ -546,10 +669,48 @@ void weighted_sums(const T* y, const T* sw, index_t n, double* partial, double* 
   reduce_partials(partial, kSumBlocks, 2, out);
 }
 
+SgdPlan plan_sgd(index_t d) {
+  SgdPlan p;
+  if (d <= kThreads) return p;  // one block: the single-block kernel
+  const index_t want = std::min<index_t>((d + kThreads - 1) / kThreads, kSgdMaxBlocks);
+  p.cols = ((d + want - 1) / want + kThreads - 1) / kThreads * kThreads;  // a multiple of kThreads
+  p.blocks = static_cast<int>((d + p.cols - 1) / p.cols);
+  if (p.blocks < 2) return SgdPlan{};
+  p.scratch = 2 * static_cast<std::size_t>(kSgdChunk + 1) * static_cast<std::size_t>(p.blocks);
+  return p;
+}
+
 template <class T>
 void sgd_epoch(const MatrixView<T>& X, const T* y, const T* sw, const std::int64_t* order, index_t batch, T lr,
-               T alpha, bool fit_intercept, T* w, T* b, T* g, double* loss) {
-  if (X.layout == Layout::RowMajor) {
+               T alpha, bool fit_intercept, const SgdPlan& plan, T* w, T* b, T* g, T* scratch, double* loss) {
+  const bool row = X.layout == Layout::RowMajor;
+  if (plan.blocks > 1 && scratch != nullptr) {
+    auto kernel = row ? sgd_epoch_split_kernel<T, true> : sgd_epoch_split_kernel<T, false>;
+    // A cooperative grid must be resident all at once: check that this device
+    // (or its MIG slice) can, else run the single-block kernel below.
+    int device = 0, cooperative = 0, sms = 0, per_sm = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice (sgd)");
+    check(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device), "cudaDeviceGetAttribute (sgd)");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute (sgd)");
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0), "sgd occupancy");
+    if (cooperative != 0 && static_cast<long long>(per_sm) * sms >= plan.blocks) {
+      cudaLaunchAttribute attr[1];
+      attr[0].id = cudaLaunchAttributeCooperative;
+      attr[0].val.cooperative = 1;
+      cudaLaunchConfig_t cfg = {};
+      cfg.gridDim = dim3(static_cast<unsigned>(plan.blocks));
+      cfg.blockDim = dim3(kThreads);
+      cfg.dynamicSmemBytes = 0;
+      cfg.stream = 0;  // the legacy default stream, as every other launch here
+      cfg.attrs = attr;
+      cfg.numAttrs = 1;
+      check(cudaLaunchKernelEx(&cfg, kernel, X.data, X.rows, X.cols, X.ld, y, sw, order, batch, lr, alpha,
+                               fit_intercept, plan.cols, w, b, g, scratch, loss),
+            "sgd_epoch (cooperative) launch");
+      return;
+    }
+  }
+  if (row) {
     sgd_epoch_kernel<T, true><<<1, kThreads>>>(X.data, X.rows, X.cols, X.ld, y, sw, order, batch, lr, alpha,
                                               fit_intercept, w, b, g, loss);
   } else {
@@ -566,7 +727,7 @@ void sgd_epoch(const MatrixView<T>& X, const T* y, const T* sw, const std::int64
   template void gram<T>(const MatrixView<T>&, const T*, const T*, const T*, const GramPlan&, double*, double*); \
   template void weighted_sums<T>(const T*, const T*, index_t, double*, double*);                             \
   template void sgd_epoch<T>(const MatrixView<T>&, const T*, const T*, const std::int64_t*, index_t, T, T,    \
-                             bool, T*, T*, T*, double*);
+                             bool, const SgdPlan&, T*, T*, T*, T*, double*);
 
 FASTCOST_CUDA_INSTANTIATE(float)
 FASTCOST_CUDA_INSTANTIATE(double)

@@ -4,7 +4,8 @@
 // launch goes to the legacy default stream, which orders it after work that
 // CuPy or PyTorch queued on theirs. Partitions (grid sizes, tiles, splits)
 // depend only on the data's shape, never on the device, so a given input gives
-// bitwise-identical sums on every GPU model.
+// bitwise-identical sums on every GPU model (one exception: sgd_epoch's
+// fallback, below).
 #pragma once
 
 #include <cstddef>
@@ -60,12 +61,29 @@ template <class T>
 void weighted_sums(const T* y, const T* sw, index_t n, double* partial, double* out);
 
 // ---- SGD ------------------------------------------------------------------------------
-// One epoch of the Keras recipe over rows in `order` (device), in one
-// single-block kernel: batches are sequential by nature, so a persistent block
-// walks them without a launch or a host round trip per batch. w (d values), b,
-// the gradient scratch g (d values) and *loss (sum of nb * batch loss) are device memory.
+// One epoch of the Keras recipe over rows in `order` (device), in one kernel:
+// batches are sequential by nature, so persistent blocks walk them without a
+// launch or a host round trip per batch. Up to d = 256 one block runs it. Wider
+// rows split their columns over plan.blocks blocks (at most 32) of one
+// cooperative launch, one grid barrier per batch (per 1024 rows of a larger
+// batch): each block its columns' share of the dot products, then every block
+// the same residuals and its columns' gradient and update. The split depends on
+// d only; a device that cannot hold plan.blocks blocks at once (or launch
+// cooperatively) runs the single-block kernel instead, whose results differ
+// only in the rounding of the dot products' and the loss's sums.
+// w (d values), b, the gradient scratch g (d values), scratch (plan.scratch
+// values; may be null when plan.blocks == 1) and *loss (sum of nb * batch loss)
+// are device memory.
+struct SgdPlan {
+  int blocks = 1;             // column slices, one block each
+  index_t cols = 0;           // columns per slice (a multiple of 256) when blocks > 1
+  std::size_t scratch = 0;    // values of T the split kernel exchanges through global memory
+};
+
+SgdPlan plan_sgd(index_t d);
+
 template <class T>
 void sgd_epoch(const MatrixView<T>& X, const T* y, const T* sw, const std::int64_t* order, index_t batch, T lr,
-               T alpha, bool fit_intercept, T* w, T* b, T* g, double* loss);
+               T alpha, bool fit_intercept, const SgdPlan& plan, T* w, T* b, T* g, T* scratch, double* loss);
 
 }  // namespace fastcost::cuda

@@ -407,6 +407,8 @@ FitResult fit_sgd(const DeviceProblem<T>& p, const FitOptions& opt) {
   }
   DeviceBuffer<T> dw(static_cast<std::size_t>(d), "sgd coefficients"), db(1, "sgd intercept");
   DeviceBuffer<T> dg(static_cast<std::size_t>(d), "sgd gradient");
+  const SgdPlan plan = plan_sgd(d);
+  DeviceBuffer<T> dscratch(plan.scratch, "sgd partial dot products");
   DeviceBuffer<double> dloss(1, "sgd epoch loss");
   DeviceBuffer<std::int64_t> dorder(static_cast<std::size_t>(n), "the sgd row order");
   to_device(dw.data(), w.data(), w.size(), "copying sgd coefficients");
@@ -423,7 +425,8 @@ FitResult fit_sgd(const DeviceProblem<T>& p, const FitOptions& opt) {
     }
     to_device(dorder.data(), order.data(), order.size(), "copying the sgd row order");
     sgd_epoch<T>(p.X, p.y, p.sw, dorder.data(), opt.batch_size, static_cast<T>(opt.learning_rate),
-                 static_cast<T>(opt.alpha), opt.fit_intercept, dw.data(), db.data(), dg.data(), dloss.data());
+                 static_cast<T>(opt.alpha), opt.fit_intercept, plan, dw.data(), db.data(), dg.data(), dscratch.data(),
+                 dloss.data());
     double total = 0.0;
     to_host(&total, dloss.data(), 1, "copying the sgd epoch loss");
     res.loss_history.push_back(total / static_cast<double>(n));
