@@ -18,6 +18,12 @@
 // with the norm of R[d + 1..d + 1 + t, d + 1 + t] as its last diagonal entry.
 // Normal equations square the condition number; this factor does not.
 //
+// Wide designs (p >= wide_qr_min_cols(), double precision) take the blocked
+// kernel of tsqr_wide.hpp instead: one factor, no shards, the same result
+// for any thread count and any n_shards. The sign of each row of R is not
+// fixed by either kernel (a fold flips the diagonal's sign), so the two can
+// return factors that differ by row signs; R^T R and the solves agree.
+//
 // Precision: a backward-stable QR in double keeps about 16 - log10(k + k^2 tan t)
 // digits normwise (k the condition number of the equilibrated factor, tan t the
 // residual-to-fit ratio), fewer on parameters with a small effect. Where
@@ -50,6 +56,7 @@
 #include "fastcost/fit_types.hpp"
 #include "fastcost/simd.hpp"
 #include "fastcost/tsqr_kernels.hpp"
+#include "fastcost/tsqr_wide.hpp"
 
 namespace fastcost {
 
@@ -113,6 +120,19 @@ template <class Real, class T>
 void tsqr_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sample_weight, index_t n_shards,
                int n_threads, TsqrStats& st) {
   const index_t n = X.rows, p = X.cols + Y.cols + 1;
+  if constexpr (std::is_same_v<Real, double>) {
+    if (use_wide_qr(p)) {
+      // One factor and the blocked kernel (tsqr_wide.hpp): no shards to split
+      // rows over, and the result is the same for any n_shards and thread count.
+      std::vector<double> R(static_cast<std::size_t>(p * p), 0.0);
+      st.n_nonzero = tsqr_wide_pass(X, Y, sample_weight, st.shift.data(), n_threads, R);
+      st.n_shards = 1;
+      st.r.resize(R.size());
+      st.r_lo.clear();
+      wq_transpose(R.data(), p, st.r.data());
+      return;
+    }
+  }
   const Isa isa = active_isa();
   if (n_shards <= 0) n_shards = default_shard_count(n, p, p * p);
   const ShardPlan plan = make_plan(0, n, n_shards);
@@ -208,6 +228,20 @@ template <class Real>
 TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
   const index_t p = a.dim();
   const TsqrStats bb = a.shift == b.shift ? b : tsqr_reshift<Real>(b, a.shift);
+  if constexpr (std::is_same_v<Real, double>) {
+    if (use_wide_qr(p)) {  // the blocked fold with a triangular B: 2/3 p^3 flops, threaded
+      std::vector<double> R(static_cast<std::size_t>(p * p)), add(R.size());
+      wq_transpose(a.r.data(), p, R.data());
+      wq_transpose(bb.r.data(), p, add.data());
+      wq_fold_upper(R.data(), add.data(), p, resolve_threads(0));
+      TsqrStats out = a;
+      wq_transpose(R.data(), p, out.r.data());
+      out.n_rows += b.n_rows;
+      out.n_nonzero += b.n_nonzero;
+      out.n_shards += b.n_shards;
+      return out;
+    }
+  }
   std::vector<Real> R = upper_to_colmajor(a.values<Real>(), p);
   const std::vector<Real> add = upper_to_colmajor(bb.values<Real>(), p);
   std::vector<Real> buf, work(static_cast<std::size_t>(kQrPanel * (kQrPanel + 1)));

@@ -42,27 +42,29 @@ inline index_t round_up(index_t v, index_t m) { return (v + m - 1) / m * m; }
 // I - V T V^T of one panel (rows j0..j0+NB of R, Householder vectors Y in B):
 //     w = T^T (R[j0:j0+NB, k] + Y^T B[:, k]);  R[j0:, k] -= w;  B[:, k] -= Y w.
 // The column of B stays in L1 between the two halves.
+// Y and B have leading dimension ldb and `rows` rows (a multiple of the
+// vector width); R has leading dimension ldr.
 template <int W, int KC>
-FASTCOST_INLINE void qr_apply_cols(const double* FASTCOST_RESTRICT Y, index_t mb, const double* Tm, double* R,
-                                   index_t p, index_t j0, double* FASTCOST_RESTRICT B, index_t k) {
+FASTCOST_INLINE void qr_apply_cols(const double* FASTCOST_RESTRICT Y, index_t ldb, index_t rows, const double* Tm,
+                                   double* R, index_t ldr, index_t j0, double* FASTCOST_RESTRICT B, index_t k) {
   constexpr int L = simd::lanes<double, W>();
   constexpr int NB = static_cast<int>(kQrPanel);
   using V = simd::vec_t<double, W>;
   V acc[NB][KC];
   for (int r = 0; r < NB; ++r)
     for (int c = 0; c < KC; ++c) acc[r][c] = V{};
-  for (index_t i = 0; i < mb; i += L) {
+  for (index_t i = 0; i < rows; i += L) {
     V b[KC];
-    for (int c = 0; c < KC; ++c) b[c] = simd::load<double, W>(B + (k + c) * mb + i);
+    for (int c = 0; c < KC; ++c) b[c] = simd::load<double, W>(B + (k + c) * ldb + i);
 #pragma GCC unroll 8
     for (int r = 0; r < NB; ++r) {
-      const V y = simd::load<double, W>(Y + r * mb + i);
+      const V y = simd::load<double, W>(Y + r * ldb + i);
       for (int c = 0; c < KC; ++c) acc[r][c] += y * b[c];
     }
   }
   double w[NB][KC], tw[NB][KC];
   for (int r = 0; r < NB; ++r)
-    for (int c = 0; c < KC; ++c) w[r][c] = simd::hsum<double, W>(acc[r][c]) + R[(k + c) * p + j0 + r];
+    for (int c = 0; c < KC; ++c) w[r][c] = simd::hsum<double, W>(acc[r][c]) + R[(k + c) * ldr + j0 + r];
   for (int r = 0; r < NB; ++r) {  // tw = T^T w, T upper triangular (column-major NB x NB)
     for (int c = 0; c < KC; ++c) {
       double s = 0.0;
@@ -71,48 +73,51 @@ FASTCOST_INLINE void qr_apply_cols(const double* FASTCOST_RESTRICT Y, index_t mb
     }
   }
   for (int r = 0; r < NB; ++r)
-    for (int c = 0; c < KC; ++c) R[(k + c) * p + j0 + r] -= tw[r][c];
+    for (int c = 0; c < KC; ++c) R[(k + c) * ldr + j0 + r] -= tw[r][c];
   // Two row vectors at a time: the NB-long dependency chains of each output
   // would otherwise leave the FMA units waiting on latency.
   index_t i = 0;
-  for (; i + 2 * L <= mb; i += 2 * L) {
+  for (; i + 2 * L <= rows; i += 2 * L) {
     V b0[KC], b1[KC];
     for (int c = 0; c < KC; ++c) {
-      b0[c] = simd::load<double, W>(B + (k + c) * mb + i);
-      b1[c] = simd::load<double, W>(B + (k + c) * mb + i + L);
+      b0[c] = simd::load<double, W>(B + (k + c) * ldb + i);
+      b1[c] = simd::load<double, W>(B + (k + c) * ldb + i + L);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < NB; ++r) {
-      const V y0 = simd::load<double, W>(Y + r * mb + i);
-      const V y1 = simd::load<double, W>(Y + r * mb + i + L);
+      const V y0 = simd::load<double, W>(Y + r * ldb + i);
+      const V y1 = simd::load<double, W>(Y + r * ldb + i + L);
       for (int c = 0; c < KC; ++c) {
         b0[c] -= y0 * tw[r][c];
         b1[c] -= y1 * tw[r][c];
       }
     }
     for (int c = 0; c < KC; ++c) {
-      simd::store<double, W>(B + (k + c) * mb + i, b0[c]);
-      simd::store<double, W>(B + (k + c) * mb + i + L, b1[c]);
+      simd::store<double, W>(B + (k + c) * ldb + i, b0[c]);
+      simd::store<double, W>(B + (k + c) * ldb + i + L, b1[c]);
     }
   }
-  for (; i < mb; i += L) {
+  for (; i < rows; i += L) {
     V b0[KC];
-    for (int c = 0; c < KC; ++c) b0[c] = simd::load<double, W>(B + (k + c) * mb + i);
+    for (int c = 0; c < KC; ++c) b0[c] = simd::load<double, W>(B + (k + c) * ldb + i);
     for (int r = 0; r < NB; ++r) {
-      const V y0 = simd::load<double, W>(Y + r * mb + i);
+      const V y0 = simd::load<double, W>(Y + r * ldb + i);
       for (int c = 0; c < KC; ++c) b0[c] -= y0 * tw[r][c];
     }
-    for (int c = 0; c < KC; ++c) simd::store<double, W>(B + (k + c) * mb + i, b0[c]);
+    for (int c = 0; c < KC; ++c) simd::store<double, W>(B + (k + c) * ldb + i, b0[c]);
   }
 }
 
-// Householder QR of the stacked matrix [R; B] in place: R (p x p, column-major,
-// upper triangular) becomes the new factor; B (mb x p, column-major, mb a
-// multiple of the vector width, padding rows zero) is overwritten with the
-// reflectors. Each reflector touches one row of R and all of B.
-// `work` holds kQrPanel * (kQrPanel + 1) doubles.
+// Householder QR of the stacked matrix [R; B] in place: R (p x p, column-major
+// with leading dimension ldr, upper triangular) becomes the new factor; B
+// (rows x p, column-major with leading dimension ldb, rows a multiple of the
+// vector width, padding rows zero) is overwritten with the reflectors. Each
+// reflector touches one row of R and all of B. `work` holds
+// kQrPanel * (kQrPanel + 1) doubles; `taus`, if not null, receives the p
+// reflector coefficients (the blocked wide kernel factors its panels here).
 template <class T, int W>
-FASTCOST_INLINE void qr_stack_body(double* R, index_t p, double* B, index_t mb, double* work) {
+FASTCOST_INLINE void qr_stack_body(double* R, index_t ldr, index_t p, double* B, index_t ldb, index_t rows,
+                                   double* work, double* taus) {
   constexpr index_t NB = kQrPanel;
   double* tau = work;
   double* Tm = work + NB;  // column-major NB x NB
@@ -120,45 +125,46 @@ FASTCOST_INLINE void qr_stack_body(double* R, index_t p, double* B, index_t mb, 
     const index_t nb = std::min(NB, p - j0);
     // Panel: unblocked Householder on columns j0 .. j0 + nb.
     for (index_t j = j0; j < j0 + nb; ++j) {
-      double* bj = B + j * mb;
-      double xnorm2 = simd::dot<double, W>(bj, bj, mb);
-      const double alpha = R[j * p + j];
+      double* bj = B + j * ldb;
+      double xnorm2 = simd::dot<double, W>(bj, bj, rows);
+      const double alpha = R[j * ldr + j];
       double t = 0.0;
       if (xnorm2 > 0.0) {
         double scale = 1.0;
         if (!std::isfinite(xnorm2) || xnorm2 < std::numeric_limits<double>::min() / std::numeric_limits<double>::epsilon()) {
           // Squares over/underflowed: recompute the norm of a rescaled column.
           double amax = 0.0;
-          for (index_t i = 0; i < mb; ++i) amax = std::max(amax, std::fabs(bj[i]));
+          for (index_t i = 0; i < rows; ++i) amax = std::max(amax, std::fabs(bj[i]));
           scale = amax;
           xnorm2 = 0.0;
-          for (index_t i = 0; i < mb; ++i) xnorm2 += (bj[i] / amax) * (bj[i] / amax);
+          for (index_t i = 0; i < rows; ++i) xnorm2 += (bj[i] / amax) * (bj[i] / amax);
         }
         const double beta = -std::copysign(scale * hypot2(alpha / scale, std::sqrt(xnorm2)), alpha);
         t = (beta - alpha) / beta;
         const double inv = 1.0 / (alpha - beta);  // |alpha - beta| >= |beta|: no cancellation
-        for (index_t i = 0; i < mb; ++i) bj[i] *= inv;
-        R[j * p + j] = beta;
+        for (index_t i = 0; i < rows; ++i) bj[i] *= inv;
+        R[j * ldr + j] = beta;
       }
       tau[j - j0] = t;
+      if (taus) taus[j] = t;
       if (t == 0.0) continue;
       for (index_t k = j + 1; k < j0 + nb; ++k) {
-        double* bk = B + k * mb;
-        const double wk = t * (R[k * p + j] + simd::dot<double, W>(bj, bk, mb));
-        R[k * p + j] -= wk;
-        simd::axpy<double, W>(bk, -wk, bj, mb);
+        double* bk = B + k * ldb;
+        const double wk = t * (R[k * ldr + j] + simd::dot<double, W>(bj, bk, rows));
+        R[k * ldr + j] -= wk;
+        simd::axpy<double, W>(bk, -wk, bj, rows);
       }
     }
     if (j0 + nb >= p) break;  // last panel: nothing to its right
     // T of the compact WY form (LAPACK's dlarft, forward, columnwise). The
     // unit parts of the reflectors sit on distinct rows of R, so V^T V = I + Y^T Y.
-    const double* Y = B + j0 * mb;
+    const double* Y = B + j0 * ldb;
     std::fill(Tm, Tm + NB * NB, 0.0);
     for (index_t i = 0; i < NB; ++i) {
       Tm[i * NB + i] = tau[i];
       if (tau[i] == 0.0) continue;
       double z[NB];
-      for (index_t q = 0; q < i; ++q) z[q] = simd::dot<double, W>(Y + q * mb, Y + i * mb, mb);
+      for (index_t q = 0; q < i; ++q) z[q] = simd::dot<double, W>(Y + q * ldb, Y + i * ldb, rows);
       for (index_t q = 0; q < i; ++q) {
         double s = 0.0;
         for (index_t u = q; u < i; ++u) s += Tm[u * NB + q] * z[u];
@@ -166,8 +172,8 @@ FASTCOST_INLINE void qr_stack_body(double* R, index_t p, double* B, index_t mb, 
       }
     }
     index_t k = j0 + NB;
-    for (; k + kQrCols <= p; k += kQrCols) qr_apply_cols<W, kQrCols>(Y, mb, Tm, R, p, j0, B, k);
-    for (; k < p; ++k) qr_apply_cols<W, 1>(Y, mb, Tm, R, p, j0, B, k);
+    for (; k + kQrCols <= p; k += kQrCols) qr_apply_cols<W, kQrCols>(Y, ldb, rows, Tm, R, ldr, j0, B, k);
+    for (; k < p; ++k) qr_apply_cols<W, 1>(Y, ldb, rows, Tm, R, ldr, j0, B, k);
   }
 }
 
@@ -229,7 +235,7 @@ void qr_stack_wide(Real* R, index_t p, Real* B, index_t mb) {
 template <class Real>
 void stack_block(Isa isa, Real* R, index_t p, Real* B, index_t mb, Real* work) {
   if constexpr (std::is_same_v<Real, double>) {
-    qr_stack<double>(isa, R, p, B, mb, work);
+    qr_stack<double>(isa, R, p, p, B, mb, mb, work, static_cast<double*>(nullptr));
   } else {
     (void)isa;
     (void)work;
