@@ -230,10 +230,14 @@ TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
   const TsqrStats bb = a.shift == b.shift ? b : tsqr_reshift<Real>(b, a.shift);
   if constexpr (std::is_same_v<Real, double>) {
     if (use_wide_qr(p)) {  // the blocked fold with a triangular B: 2/3 p^3 flops, threaded
-      std::vector<double> R(static_cast<std::size_t>(p * p)), add(R.size());
+      const index_t rows = round_up(p, 8);
+      std::vector<double> R(static_cast<std::size_t>(p * p)), add(static_cast<std::size_t>(rows * p), 0.0);
       wq_transpose(a.r.data(), p, R.data());
       wq_transpose(bb.r.data(), p, add.data());
-      wq_fold_upper(R.data(), add.data(), p, resolve_threads(0));
+      for (index_t j = p - 1; j > 0; --j)  // to leading dimension rows, last column first (no overlap)
+        std::copy_backward(add.begin() + j * p, add.begin() + j * p + j + 1, add.begin() + j * rows + j + 1);
+      for (index_t j = 0; j < p; ++j) std::fill(add.begin() + j * rows + j + 1, add.begin() + (j + 1) * rows, 0.0);
+      wq_fold_upper(R.data(), p, add.data(), rows, wq_upper_threads(p));
       TsqrStats out = a;
       wq_transpose(R.data(), p, out.r.data());
       out.n_rows += b.n_rows;

@@ -450,18 +450,23 @@ index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* 
   return nonzero.load();
 }
 
-// R <- R of [R; add] for two column-major p x p upper-triangular factors.
-inline void wq_fold_upper(double* R, const double* add, index_t p, int threads) {
-  const index_t rows = round_up(p, 8);
-  std::vector<double> B(static_cast<std::size_t>(rows * p), 0.0);
-  for (index_t j = 0; j < p; ++j) std::copy(add + j * p, add + j * p + j + 1, B.data() + j * rows);
+// R <- R of [R; B] for the column-major p x p upper-triangular R and the
+// upper-trapezoidal B (rows x p, column-major, rows a multiple of 8, B[i][j]
+// = 0 for i > j): another factor (a merge) or the ridge rows of a solve.
+inline void wq_fold_upper(double* R, index_t p, double* B, index_t rows, int threads) {
   WqFold f(p, rows, true, threads);
   f.R = R;
   f.ldr = p;
-  f.B = B.data();
+  f.B = B;
   f.ldb = rows;
   TeamBarrier barrier;
   run_team(threads, barrier, [&](int t, int team) { wq_fold_member(f, t, team); });
+}
+
+// Threads for a fold of a triangular B: about 2/3 p^3 flops (2e9 a second on one core).
+inline int wq_upper_threads(index_t p) {
+  const double pd = static_cast<double>(p);
+  return threads_for_work(pd * pd * pd / 3e9, max_threads());
 }
 
 }  // namespace detail
