@@ -160,6 +160,11 @@ void bind_qr(py::module_& m) {
      "factor keeps on the least accurate parameter; below EXTENDED_MIN_DIGITS redo the\n"
      "chunks with precision='extended').");
   m.attr("EXTENDED_MIN_DIGITS") = kExtendedMinDigits;
+  m.attr("QR_WIDE_MIN_COLS") = kWideQrMinCols;
+  m.def("set_qr_wide_min_cols", &set_wide_qr_min_cols, py::arg("cols"),
+        "Augmented width (d + k + 1) from which double qr passes, merges and ridge solves take the\n"
+        "blocked wide kernel (default QR_WIDE_MIN_COLS); returns the previous value. For tests:\n"
+        "1 runs the blocked kernel everywhere, a huge value never.");
   m.attr("EXTENDED_IS_WIDER") = kExtendedIsWider;
 
   m.def("fit_qr", [](const py::array& X, const py::object& y, const py::object& sample_weight,

@@ -62,6 +62,7 @@ class FitResult:
 
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
+QR_WIDE_MIN_COLS: int
 
 # module.cpp: build information and kernel selection
 def build_info() -> dict[str, Any]: ...
@@ -166,6 +167,7 @@ def fit_qr(
     options: FitOptions,
     precision: str = "auto",
 ) -> tuple[FitResult, dict[str, Any]]: ...
+def set_qr_wide_min_cols(cols: int) -> int: ...
 
 # bind_preprocess.cpp: column passes
 def column_moments(

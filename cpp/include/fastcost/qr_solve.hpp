@@ -9,12 +9,15 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fastcost/fit_types.hpp"
+#include "fastcost/lapack.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/newton.hpp"
 #include "fastcost/parallel.hpp"
+#include "fastcost/triangular.hpp"
 #include "fastcost/tsqr.hpp"
 
 namespace fastcost {
@@ -26,23 +29,31 @@ namespace linalg {
 // R of the m x n row-major matrix a (m >= n is not required), by Householder;
 // returns the n x n upper triangle, row-major. Used for the ridge rows and for
 // re-triangularizing a few extra rows. Real: double or extended_t.
+// Each reflector only visits the rows where its column is nonzero: adding a
+// product with an exact zero changes no sum, so the result is that of the
+// full loops, and the no-intercept factor (upper Hessenberg: one such row per
+// column) costs O(n^2) instead of O(n^3).
 template <class Real>
 std::vector<Real> small_qr_r(std::vector<Real> a, index_t m, index_t n) {
+  std::vector<index_t> rows;
   for (index_t j = 0; j < n && j < m; ++j) {
+    rows.clear();
+    for (index_t i = j + 1; i < m; ++i)
+      if (a[i * n + j] != Real(0)) rows.push_back(i);
     Real xnorm2 = 0;
-    for (index_t i = j + 1; i < m; ++i) xnorm2 += a[i * n + j] * a[i * n + j];
+    for (index_t i : rows) xnorm2 += a[i * n + j] * a[i * n + j];
     if (xnorm2 == 0) continue;
     const Real alpha = a[j * n + j];
     const Real beta = -std::copysign(detail::hypot2(alpha, std::sqrt(xnorm2)), alpha);
     const Real tau = (beta - alpha) / beta, inv = 1 / (alpha - beta);
-    for (index_t i = j + 1; i < m; ++i) a[i * n + j] *= inv;
+    for (index_t i : rows) a[i * n + j] *= inv;
     a[j * n + j] = beta;
     for (index_t k = j + 1; k < n; ++k) {
       Real w = a[j * n + k];
-      for (index_t i = j + 1; i < m; ++i) w += a[i * n + j] * a[i * n + k];
+      for (index_t i : rows) w += a[i * n + j] * a[i * n + k];
       w *= tau;
       a[j * n + k] -= w;
-      for (index_t i = j + 1; i < m; ++i) a[i * n + k] -= w * a[i * n + j];
+      for (index_t i : rows) a[i * n + k] -= w * a[i * n + j];
     }
   }
   std::vector<Real> r(static_cast<std::size_t>(n * n), Real(0));
@@ -68,6 +79,47 @@ void tri_solve(const Real* r, index_t n, index_t ld, std::vector<Real>& b, bool 
       b[i] = v / r[i * ld + i];
     }
   }
+}
+
+// tri_solve, in vector form (triangular.hpp) from order kTriangularMinOrder in double.
+template <class Real>
+void factor_solve(const Real* r, index_t n, index_t ld, std::vector<Real>& b, bool trans) {
+  if constexpr (std::is_same_v<Real, double>) {
+    if (n >= kTriangularMinOrder) {
+      upper_solve(r, n, ld, b.data(), trans);
+      return;
+    }
+  }
+  tri_solve(r, n, ld, b, trans);
+}
+
+// jacobi_svd's outputs from LAPACK's dgesdd for the m x n column-major g
+// (m >= n): g's columns U * Sigma, v the right singular vectors by columns.
+// False (g untouched) without LAPACK or when it fails. Jacobi's sweeps cost
+// O(m n^2) each: minutes at n = 2,000, where dgesdd takes a second.
+inline bool lapack_svd(std::vector<double>& g, index_t m, index_t n, std::vector<double>& v) {
+  const lapack::Table* t = lapack::get(n);
+  if (!t || m < n) return false;
+  char jobz = 'S';
+  int mi = lapack::as_int(m), ni = lapack::as_int(n), lwork = -1, info = 0;
+  std::vector<double> a(g), s(static_cast<std::size_t>(n)), u(static_cast<std::size_t>(m * n)),
+      vt(static_cast<std::size_t>(n * n));
+  std::vector<int> iwork(static_cast<std::size_t>(8 * n));
+  double work_size = 0.0;
+  t->dgesdd(&jobz, &mi, &ni, a.data(), &mi, s.data(), u.data(), &mi, vt.data(), &ni, &work_size, &lwork,
+            iwork.data(), &info);
+  if (info != 0) return false;
+  lwork = static_cast<int>(work_size) + 1;
+  std::vector<double> work(static_cast<std::size_t>(lwork));
+  t->dgesdd(&jobz, &mi, &ni, a.data(), &mi, s.data(), u.data(), &mi, vt.data(), &ni, work.data(), &lwork,
+            iwork.data(), &info);
+  if (info != 0) return false;
+  v.assign(static_cast<std::size_t>(n * n), 0.0);
+  for (index_t k = 0; k < n; ++k) {
+    for (index_t i = 0; i < m; ++i) g[k * m + i] = u[k * m + i] * s[k];
+    for (index_t c = 0; c < n; ++c) v[k * n + c] = vt[c * n + k];  // row k of V^T
+  }
+  return true;
 }
 
 // One-sided Jacobi SVD (Hestenes) of the m x n column-major matrix g: on
@@ -140,6 +192,18 @@ std::vector<Real> model_factor(const TsqrStats& st, bool fit_intercept) {
   return linalg::small_qr_r(std::move(h), p, q);
 }
 
+// f (q x q, row-major, upper triangular) <- R of [f; root [I_d, 0]] by the
+// blocked fold of tsqr_wide.hpp (the ridge rows are upper trapezoidal): at
+// q = 2,000 a tenth of a second, where small_qr_r's column sweeps take a minute.
+inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, double root) {
+  const index_t rows = round_up(d, 8);
+  std::vector<double> R(static_cast<std::size_t>(q * q)), B(static_cast<std::size_t>(rows * q), 0.0);
+  wq_transpose(f.data(), q, R.data());
+  for (index_t j = 0; j < d; ++j) B[j * rows + j] = root;
+  wq_fold_upper(R.data(), q, B.data(), rows, wq_upper_threads(q));
+  wq_transpose(R.data(), q, f.data());
+}
+
 // solve_from_r in working precision Real (the factor's). The rank decision
 // and the condition estimate stay in double: for float64 or float32 data,
 // directions below double's rounding level are noise whatever the precision
@@ -157,19 +221,31 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
   std::vector<Real> f = model_factor<Real>(st, fit_intercept);
   const std::vector<Real> f0 = f;  // without the penalty, for the loss
   if (alpha > 0.0 && d > 0) {
-    std::vector<Real> a(static_cast<std::size_t>((q + d) * q), Real(0));
-    std::copy(f.begin(), f.end(), a.begin());
     const Real root = std::sqrt(static_cast<Real>(alpha) * S);
-    for (index_t j = 0; j < d; ++j) a[(q + j) * q + j] = root;
-    f = linalg::small_qr_r(std::move(a), q + d, q);
+    bool appended = false;
+    if constexpr (std::is_same_v<Real, double>) {
+      if (use_wide_qr(q)) {
+        append_ridge_rows(f, q, d, root);
+        appended = true;
+      }
+    }
+    if (!appended) {
+      std::vector<Real> a(static_cast<std::size_t>((q + d) * q), Real(0));
+      std::copy(f.begin(), f.end(), a.begin());
+      for (index_t j = 0; j < d; ++j) a[(q + j) * q + j] = root;
+      f = linalg::small_qr_r(std::move(a), q + d, q);
+    }
   }
   // Equilibrate: unit column norms. Zero columns (constant, or all zero
-  // without intercept) cannot be determined and get coefficient 0.
+  // without intercept) cannot be determined and get coefficient 0. The sums
+  // run down each column in row order, accumulated row by row (contiguous).
   std::vector<Real> scale(static_cast<std::size_t>(d), Real(0)), rhs(static_cast<std::size_t>(d));
+  std::vector<Real> col2(static_cast<std::size_t>(d), Real(0));
+  for (index_t i = 0; i < d; ++i)
+    for (index_t j = i; j < d; ++j) col2[j] += f[i * q + j] * f[i * q + j];
   std::vector<index_t> active;
   for (index_t j = 0; j < d; ++j) {
-    Real s2 = 0;
-    for (index_t i = 0; i <= j; ++i) s2 += f[i * q + j] * f[i * q + j];
+    const Real s2 = col2[j];
     if (s2 > 0 && std::isfinite(s2)) {
       scale[j] = 1 / std::sqrt(s2);
       active.push_back(j);
@@ -183,24 +259,22 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
   bool full = m == d && d > 0;
   if (full) {
     // Condition of the column-scaled triangle, from its 1-norm and Hager's estimate.
-    std::vector<double> rs(static_cast<std::size_t>(d * d), 0.0);
-    double norm1 = 0.0;
-    for (index_t j = 0; j < d; ++j) {
-      double col = 0.0;
-      for (index_t i = 0; i <= j; ++i) {
+    std::vector<double> rs(static_cast<std::size_t>(d * d), 0.0), col(static_cast<std::size_t>(d), 0.0);
+    for (index_t i = 0; i < d; ++i) {
+      for (index_t j = i; j < d; ++j) {
         rs[i * d + j] = static_cast<double>(f[i * q + j] * scale[j]);
-        col += std::fabs(rs[i * d + j]);
+        col[j] += std::fabs(rs[i * d + j]);
       }
-      norm1 = std::max(norm1, col);
     }
+    const double norm1 = d > 0 ? *std::max_element(col.begin(), col.end()) : 0.0;
     const double inv1 = linalg::inverse_norm1_estimate(
-        d, [&](std::vector<double>& b) { linalg::tri_solve(rs.data(), d, d, b, false); },
-        [&](std::vector<double>& b) { linalg::tri_solve(rs.data(), d, d, b, true); });
+        d, [&](std::vector<double>& b) { linalg::factor_solve(rs.data(), d, d, b, false); },
+        [&](std::vector<double>& b) { linalg::factor_solve(rs.data(), d, d, b, true); });
     const double cond = norm1 * inv1;
     full = std::isfinite(cond) && cond * rank_tol < 1.0;
     if (full) {
       coef = rhs;
-      linalg::tri_solve(f.data(), d, q, coef, false);
+      linalg::factor_solve(f.data(), d, q, coef, false);
       res.rank = d;
       res.condition_estimate = cond * cond;  // of the equivalent normal equations, like newton's
     }
@@ -211,7 +285,9 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
     std::vector<Real> g(static_cast<std::size_t>(d * m), Real(0)), v;
     for (index_t k = 0; k < m; ++k)
       for (index_t i = 0; i < d; ++i) g[k * d + i] = f[i * q + active[k]] * scale[active[k]];
-    linalg::jacobi_svd(g, d, m, v);
+    bool svd_done = false;
+    if constexpr (std::is_same_v<Real, double>) svd_done = linalg::lapack_svd(g, d, m, v);
+    if (!svd_done) linalg::jacobi_svd(g, d, m, v);
     std::vector<Real> sv(static_cast<std::size_t>(m));
     Real smax = 0;
     for (index_t k = 0; k < m; ++k) {
@@ -328,30 +404,38 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
   }
   const index_t ld = k + 1;
   if (k == 0) return 16.0;
-  std::vector<double> scale(static_cast<std::size_t>(k));
+  std::vector<double> scale(static_cast<std::size_t>(k)), col2(static_cast<std::size_t>(k), 0.0);
+  for (index_t i = 0; i < k; ++i)  // column sums in row order, accumulated row by row
+    for (index_t j = i; j < k; ++j) col2[j] += f[i * ld + j] * f[i * ld + j];
   for (index_t j = 0; j < k; ++j) {
-    double s2 = 0.0;
-    for (index_t i = 0; i <= j; ++i) s2 += f[i * ld + j] * f[i * ld + j];
-    if (!(s2 > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-    scale[j] = 1.0 / std::sqrt(s2);
+    if (!(col2[j] > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+    scale[j] = 1.0 / std::sqrt(col2[j]);
   }
-  // Inverse of the equilibrated triangle, column by column (upper triangular).
-  std::vector<double> inv(static_cast<std::size_t>(k * k), 0.0), fs(static_cast<std::size_t>(k * k), 0.0);
+  // Inverse of the equilibrated triangle (upper triangular, leading dimension
+  // ldi): column by column, or blocked and threaded from kTriangularMinOrder.
+  std::vector<double> inv, fs(static_cast<std::size_t>(k * k), 0.0);
   for (index_t i = 0; i < k; ++i)
     for (index_t j = i; j < k; ++j) fs[i * k + j] = f[i * ld + j] * scale[j];
-  std::vector<double> col(static_cast<std::size_t>(k));
-  for (index_t j = 0; j < k; ++j) {
-    std::fill(col.begin(), col.end(), 0.0);
-    col[j] = 1.0;
-    linalg::tri_solve(fs.data(), j + 1, k, col, false);
-    for (index_t i = 0; i <= j; ++i) inv[i * k + j] = col[i];
+  index_t ldi = k;
+  if (k >= linalg::kTriangularMinOrder) {
+    const double kd = static_cast<double>(k);
+    ldi = linalg::upper_inverse(fs.data(), k, k, inv, threads_for_work(kd * kd * kd / 3 / 4e9, max_threads()));
+  } else {
+    inv.assign(static_cast<std::size_t>(k * k), 0.0);
+    std::vector<double> col(static_cast<std::size_t>(k));
+    for (index_t j = 0; j < k; ++j) {
+      std::fill(col.begin(), col.end(), 0.0);
+      col[j] = 1.0;
+      linalg::tri_solve(fs.data(), j + 1, k, col, false);
+      for (index_t i = 0; i <= j; ++i) inv[i * k + j] = col[i];
+    }
   }
   std::vector<double> z(static_cast<std::size_t>(k)), rown(static_cast<std::size_t>(k), 0.0);
   for (index_t i = 0; i < k; ++i) z[i] = f[i * ld + k];
-  linalg::tri_solve(fs.data(), k, k, z, false);
+  linalg::factor_solve(fs.data(), k, k, z, false);
   double frob2 = 0.0, z2 = 0.0;
   for (index_t i = 0; i < k; ++i) {
-    for (index_t j = i; j < k; ++j) rown[i] += inv[i * k + j] * inv[i * k + j];
+    for (index_t j = i; j < k; ++j) rown[i] += inv[i * ldi + j] * inv[i * ldi + j];
     frob2 += rown[i];
     z2 += z[i] * z[i];
   }
