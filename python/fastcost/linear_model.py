@@ -105,9 +105,18 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         preconditioner (``fit_info_`` says which). ``gd``: gradient descent
         with backtracking. ``sgd``: the Keras recipe (mini-batches of ``batch_size``,
         constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
-        ``auto``: see :func:`choose_solver`; when that picks newton and newton's
-        condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD`` (or the Gram is
-        singular), the fit is redone with qr and ``fit_info_`` says why.
+        ``auto``: for arrays in memory, newton or lbfgs, whichever a cost model
+        predicts faster (``fastcost._auto_cost``: newton's Gram and Cholesky at
+        the machine's measured rates against lbfgs' passes, predicted from the
+        problem's condition); ``fit_info_`` states both predictions. newton
+        without measuring anything when n <= d, d <= 64 or the problem is small.
+        An lbfgs pick that has not converged within its guard (its predicted
+        passes and a tenth of newton's time) turns to newton. Elsewhere (Dask,
+        CUDA, sparse, streamed or categorical data, and with ``positive``,
+        ``prune`` or ``compute_statistics``) the fixed rule of
+        :func:`choose_solver`. When newton's condition estimate exceeds
+        ``ILL_CONDITIONED_THRESHOLD`` (or the Gram is singular), the fit is
+        redone with qr and ``fit_info_`` says why.
         For longdouble X, ``auto`` is qr (see above).
     tol : float, default=1e-6
         lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``.
