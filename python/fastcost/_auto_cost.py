@@ -529,6 +529,8 @@ def auto_plan(
     decides): obvious cases, ``positive`` (newton is Lawson-Hanson there),
     ``compute_statistics`` (lbfgs would need a qr pass more) and ``prune``
     (lbfgs would need newton's Gram pass first)."""
+    if obvious_newton(*X.shape) or np.ndim(est.alpha) > 0:  # alpha: solver_options says
+        return None
     if getattr(est, "positive", False) or est.compute_statistics or est.prune:
         return None
     noise = float(est.noise_augmentation) > 0.0
