@@ -100,8 +100,10 @@ CACHE_RESIDENT_BYTES = 16 << 20
 #: The order of the Cholesky factorization the calibration times.
 CALIBRATION_ORDER = 320
 
-#: The calibration's Gram: this many rows of this many columns.
-CALIBRATION_GRAM = (2048, 254)
+#: The calibration's Gram: this many rows per thread (one shard of the
+#: kernel each) of this many columns.
+CALIBRATION_GRAM_ROWS = 2048
+CALIBRATION_GRAM_COLS = 254
 
 #: Rows per block of the row samples (lbfgs' kSampleBlock).
 SAMPLE_BLOCK = 256
@@ -157,7 +159,8 @@ def _best_time(fn: Any, repeats: int, budget_s: float) -> float:
 def measure_rates(n_threads: int = 0) -> MachineRates:
     """Time a small Gram, a small Cholesky factorization and loss/gradient passes.
 
-    The Gram is ``CALIBRATION_GRAM`` (about 2 ms), the factorization of order
+    The Gram is ``CALIBRATION_GRAM_ROWS`` rows per thread of
+    ``CALIBRATION_GRAM_COLS`` columns (about 2 ms), the factorization of order
     ``CALIBRATION_ORDER`` (under 1 ms) on one BLAS thread, the memory pass over a buffer of
     ``BANDWIDTH_PROBE_BYTES`` (twice a 32 MiB last-level cache: a pass over a few
     MB stays in the cache and runs about 4 times faster than one from memory;
@@ -184,19 +187,22 @@ def measure_rates(n_threads: int = 0) -> MachineRates:
     from . import _core
 
     t0 = time.perf_counter()
-    n, d = CALIBRATION_GRAM
-    X = np.full((n, d), 0.5)
-    X[::2] *= -1.0
-    y = np.ones(n)
+    rows = BANDWIDTH_PROBE_BYTES // (8 * 64)
+    B = np.empty((rows, 64))
+    B.fill(0.5)
+    yb, w = np.ones(rows), np.zeros(64)
+    # The Gram: CALIBRATION_GRAM_ROWS rows per thread (the kernel's shards are at
+    # least 2,048 rows: fewer rows leave threads idle), from B's memory.
+    threads = n_threads if n_threads > 0 else int(_core.max_threads())
+    d = CALIBRATION_GRAM_COLS
+    n = min(CALIBRATION_GRAM_ROWS * max(2, threads), B.size // d)
+    X = B.reshape(-1)[: n * d].reshape(n, d)
+    y = yb[:n]
     t_gram = _best_time(lambda: _core.gram_stats(X, y, None, None, 0, n_threads), 4, 0.02)
     k = CALIBRATION_ORDER
     a = np.full((k, k), 1.0) + k * np.eye(k)
     with threadpool_limits(1, user_api="blas"):
         t_factor = _best_time(lambda: cho_factor(a, check_finite=False), 5, 0.01)
-    rows = BANDWIDTH_PROBE_BYTES // (8 * 64)
-    B = np.empty((rows, 64))
-    B.fill(0.5)
-    yb, w = np.ones(rows), np.zeros(64)
     t_mem = _best_time(lambda: _core.loss_grad(B, yb, w, 0.0, None, 0, n_threads), 3, 0.03)
     small = (4 << 20) // (8 * 64)
     Bs, ys = B[:small], yb[:small]
