@@ -36,7 +36,9 @@ from .resources import ResourceReport, fit_clock, solver_flops
 #: lbfgs and gd, epochs for sgd (the Keras recipe's 10).
 DEFAULT_MAX_ITER = {"lbfgs": 1000, "gd": 1000, "sgd": 10}
 
-#: ``solver="auto"`` uses newton up to this many features and lbfgs above.
+#: The fixed rule of ``solver="auto"`` (:func:`choose_solver`): newton up to this
+#: many features, lbfgs above. Arrays in host memory are decided by the cost
+#: model of ``_auto_cost`` instead, except where it does not apply.
 AUTO_NEWTON_MAX_FEATURES = 1000
 
 #: Above this condition estimate of newton's equilibrated normal equations,
@@ -50,12 +52,16 @@ ILL_CONDITIONED_THRESHOLD = 1e6
 
 
 def choose_solver(n_samples: int, n_features: int) -> str:
-    """The rule behind ``solver="auto"``.
+    """The fixed rule behind ``solver="auto"`` where costs are not modelled.
 
     newton costs one pass over X plus O(n d^2) compute-bound work and d^2 memory
     per shard; lbfgs costs one memory-bound pass per iteration and O(d) memory.
     Up to ``AUTO_NEWTON_MAX_FEATURES`` features (or whenever n <= d, where the
-    exact minimum-norm solution matters) newton is cheaper; above, lbfgs.
+    exact minimum-norm solution matters) newton; above, lbfgs. The Dask, CUDA,
+    sparse, streaming and categorical backends use this rule. Arrays in host
+    memory use the measured cost model of ``fastcost._auto_cost`` (newton or
+    lbfgs, whichever is predicted faster) and fall back on this rule with
+    ``positive``, ``prune`` or ``compute_statistics``.
     """
     if n_features <= AUTO_NEWTON_MAX_FEATURES or n_samples <= n_features:
         return "newton"
@@ -187,10 +193,23 @@ def run_fit(
     options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
     positive = bool(getattr(est, "positive", False))
+    # lbfgs picked by the cost model runs at most its guard's iterations.
+    plan = getattr(backend, "auto_plan", None) if est.solver == "auto" else None
+    if plan is None or solver != "lbfgs":
+        plan = None
+    else:
+        options["max_iter"] = min(int(options["max_iter"]), int(plan.guard))
     if positive:
         result = solve_positive(backend, solver, options, prep, want_factor)
     else:
         result = _solve(backend, solver, options, prep, want_factor)
+    if plan is not None and not result.converged:  # worse conditioned than predicted
+        passes = result.n_passes
+        solver, why_auto = "newton", plan.describe_fallback(passes)
+        options = solver_options(est, solver, d, coef_init, intercept_init)
+        options.update(overrides or {})
+        result = _solve(backend, solver, options, prep, want_factor)
+        result.n_passes += passes
     fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
     if positive:
         fit_info += "; non-negative coefficients " + (

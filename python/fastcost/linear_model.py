@@ -14,6 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
+from ._auto_cost import CostPrediction, auto_plan
 from ._categorical import finish_table_fit, predict_table, table_backend
 from ._multi_target import fit_multi_target, is_multi_target
 from ._params import LINEAR_REGRESSION, QR_PRECISIONS, SOLVERS, validate
@@ -108,9 +109,18 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         preconditioner (``fit_info_`` says which). ``gd``: gradient descent
         with backtracking. ``sgd``: the Keras recipe (mini-batches of ``batch_size``,
         constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
-        ``auto``: see :func:`choose_solver`; when that picks newton and newton's
-        condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD`` (or the Gram is
-        singular), the fit is redone with qr and ``fit_info_`` says why.
+        ``auto``: for arrays in memory, newton or lbfgs, whichever a cost model
+        predicts faster (``fastcost._auto_cost``: newton's Gram and Cholesky at
+        the machine's measured rates against lbfgs' passes, predicted from the
+        problem's condition); ``fit_info_`` states both predictions. newton
+        without measuring anything when n <= d, d <= 64 or the problem is small.
+        An lbfgs pick that has not converged within its guard (its predicted
+        passes and a tenth of newton's time) turns to newton. Elsewhere (Dask,
+        CUDA, sparse, streamed or categorical data, and with ``positive``,
+        ``prune`` or ``compute_statistics``) the fixed rule of
+        :func:`choose_solver`. When newton's condition estimate exceeds
+        ``ILL_CONDITIONED_THRESHOLD`` (or the Gram is singular), the fit is
+        redone with qr and ``fit_info_`` says why.
         For longdouble X, ``auto`` is qr (see above).
     tol : float, default=1e-6
         lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``.
@@ -537,11 +547,17 @@ class _CpuBackend:
         self.n_shards = int(est.n_shards or 0)
         self.qr_precision = str(est.qr_precision)
         self.witness: np.ndarray | None = self.X
+        self.est = est
+        #: The cost model's prediction when ``auto`` consulted it (read by run_fit).
+        self.auto_plan: CostPrediction | None = None
 
     def auto_solver(self) -> tuple[str, str]:
         if self.wide:
             return "qr", ": X is longdouble, which only qr reads"
-        return choose_solver(self.n_samples, self.n_features), ""
+        self.auto_plan = auto_plan(self.est, self.X, self.y, self.sw, self.n_threads)
+        if self.auto_plan is None:  # obvious, or a case the model leaves to the fixed rule
+            return choose_solver(self.n_samples, self.n_features), ""
+        return self.auto_plan.solver, self.auto_plan.describe()
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
         options = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)

@@ -1,0 +1,195 @@
+"""solver="auto" on arrays in host memory: the cost model of fastcost._auto_cost.
+
+Decisions are checked with explicit machine rates (independent of the machine
+running the tests); fits that consult the model check what it says and that it
+measures the machine once. No wall-clock assertions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from fastcost import LinearRegression
+from fastcost import _auto_cost as ac
+from fastcost.exceptions import RankDeficientWarning
+from fastcost.linear_model import choose_solver
+from helpers import make_problem, reference_fit
+
+#: A machine with a 20 G multiply-add/s Gram, a 20 Gflop/s Cholesky and
+#: 12 GB/s passes (2 cores of this project's test machine do about 1-2x that).
+BANDWIDTH = 12e9
+RATES = ac.MachineRates(gram=20e9, factor=20e9, memory=BANDWIDTH, cache=4 * BANDWIDTH)
+
+
+@pytest.fixture
+def fixed_machine(monkeypatch):
+    """The cost model with RATES instead of measured ones."""
+    monkeypatch.setattr(ac, "machine_rates", lambda n_threads=0: RATES)
+
+
+def test_lbfgs_passes_follow_the_calibration():
+    # n_passes_ measured at tol=1e-6: 7 at kappa 1.33 (100,000 x 500), 13 at 3.7
+    # (20,000 x 2,000), 60 at 100, 91 at 319 (5,000 x 4,000): within 30 %.
+    for kappa, measured in [(1.33, 7), (3.7, 13), (100.0, 60), (319.0, 91)]:
+        predicted = ac.lbfgs_passes(kappa, 1e-6)
+        assert 0.75 * measured <= predicted <= 1.3 * measured, (kappa, predicted)
+    assert ac.lbfgs_passes(1.0, 1e-6) == ac.MIN_LBFGS_PASSES
+    assert ac.lbfgs_passes(math.inf, 1e-6) == math.inf
+    # a looser tolerance or a warm start needs fewer passes
+    assert ac.lbfgs_passes(100.0, 1e-3) < ac.lbfgs_passes(100.0, 1e-6)
+    assert ac.lbfgs_passes(100.0, 1e-6, warm=True) < ac.lbfgs_passes(100.0, 1e-6)
+
+
+def test_isotropic_kappa_is_marchenko_pastur():
+    assert ac.isotropic_kappa(20_000, 2_000) == pytest.approx(3.70, rel=1e-2)
+    assert ac.isotropic_kappa(5_000, 4_000) == pytest.approx(319.2, rel=1e-2)
+    assert ac.isotropic_kappa(100, 100) == math.inf
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 400))
+    ev = np.linalg.eigvalsh(np.cov(X.T))
+    assert ev[-1] / ev[0] == pytest.approx(ac.isotropic_kappa(4000, 400), rel=0.15)
+
+
+def test_model_picks_lbfgs_on_wide_isotropic_data():
+    plan = ac.predict(20_000, 2_000, 8, 1e-6, RATES, BANDWIDTH)
+    assert plan.solver == "lbfgs" and plan.kappa_source == "assumed"
+    assert plan.kappa == pytest.approx(ac.isotropic_kappa(20_000, 2_000))
+    gram = 20_000 * 2002**2 / 2 / 20e9
+    factor = 2001**3 / 3 / 20e9
+    dd = ac.NEWTON_DD_PASSES * 8 * 2002**2 / BANDWIDTH
+    assert plan.newton_s == pytest.approx(gram + factor + dd)
+    one_pass = 20_000 * 2002 * 8 / BANDWIDTH
+    assert plan.lbfgs_s == pytest.approx(plan.passes * one_pass)
+    assert 10 < plan.passes < 15 and plan.lbfgs_s < plan.newton_s / 5
+    # the guard: at least 1.5 times the prediction, plus a tenth of newton's time
+    affordable = plan.newton_s / one_pass
+    assert plan.guard == int(max(1.5 * plan.passes, plan.passes + 0.1 * affordable) + 2)
+    assert plan.describe().startswith(": predicted ")
+    assert "against newton" in plan.describe() and "passes" in plan.describe()
+
+
+def test_model_picks_newton_when_lbfgs_needs_many_passes():
+    wide = ac.predict(20_000, 2_000, 8, 1e-6, RATES, BANDWIDTH, kappa=1e6)
+    assert wide.solver == "newton" and wide.kappa_source == "sample"
+    assert wide.passes > 3000
+    assert re.match(r": predicted \S+ s against lbfgs \S+ s \(~\d+ passes", wide.describe())
+    # tall and narrow: the Gram's compute is a few passes' worth, lbfgs needs more
+    tall = ac.predict(10_000_000, 80, 8, 1e-6, RATES, BANDWIDTH)
+    assert tall.solver == "newton" and tall.kappa_source == "preconditioned"
+    # nearly square: isotropic data already have kappa ~ 1.6e4 at n = 1.02 d
+    square = ac.predict(4_080, 4_000, 8, 1e-6, RATES, BANDWIDTH)
+    assert square.solver == "newton" and square.kappa > 1e4
+
+
+def test_obvious_cases_measure_nothing(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the machine was measured for an obvious case")
+
+    monkeypatch.setattr(ac, "machine_rates", fail)
+    assert ac.obvious_newton(500, 2_000)  # n <= d
+    assert ac.obvious_newton(10_000_000, 20)  # tall and narrow
+    assert ac.obvious_newton(20_000, 200)  # 4e8 multiply-adds: tens of milliseconds
+    assert not ac.obvious_newton(20_000, 2_000)
+    rng = np.random.default_rng(1)
+    for n, d in [(50_000, 30), (10_000, 300)]:
+        X = rng.standard_normal((n, d))
+        y = X[:, 0] + 0.1 * rng.standard_normal(n)
+        m = LinearRegression().fit(X, y)
+        assert m.solver_ == "newton" and m.fit_info_ == "newton (solver='auto')"
+    X = rng.standard_normal((300, 800))
+    with pytest.warns(RankDeficientWarning):  # newton's singular Gram: redone with qr
+        m = LinearRegression().fit(X, X[:, 0])
+    assert m.solver_ == "qr" and "newton's normal equations are singular" in m.fit_info_
+
+
+def test_auto_fit_states_the_prediction_and_calibrates_once():
+    ac.reset_calibration()
+    before = ac.calibrations
+    X, y, _ = make_problem(20_000, 320, seed=3)
+    first = LinearRegression().fit(X, y)
+    second = LinearRegression().fit(X[::-1].copy(), y[::-1].copy())
+    assert ac.calibrations == before + 1  # measured once, then cached
+    pattern = (
+        r"^(newton|lbfgs) \(solver='auto'\): predicted .*[0-9.e+-]+ s .*~\d+ passes, "
+        r"condition ~[0-9.e+-]+ "
+    )
+    for m in (first, second):
+        assert re.match(pattern, m.fit_info_), m.fit_info_
+        assert m.fit_info_.startswith(m.solver_)
+    w, b = reference_fit(X, y)
+    np.testing.assert_allclose(first.coef_, w, rtol=1e-5, atol=1e-6)
+    assert first.intercept_ == pytest.approx(b, rel=1e-5, abs=1e-6)
+
+
+def test_measured_rates_are_positive_and_finite():
+    rates = ac.measure_rates()
+    assert 1e8 < rates.gram < 1e13 and 1e6 < rates.factor < 1e13
+    assert 1e8 < rates.memory < 1e13 and 1e8 < rates.cache < 1e13
+    assert 0 < rates.seconds < 30
+    assert ac.pass_bandwidth(rates, 1 << 20) == rates.cache
+    assert ac.pass_bandwidth(rates, 1 << 30) == rates.memory
+
+
+def test_wide_fit_takes_lbfgs_with_these_rates(fixed_machine):
+    rng = np.random.default_rng(4)
+    n, d = 8_000, 800
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    m = LinearRegression().fit(X, y)
+    assert m.solver_ == "lbfgs" and m.converged_
+    assert m.fit_info_.startswith("lbfgs (solver='auto'): predicted ")
+    assert "against newton" in m.fit_info_ and "assumed for isotropic columns" in m.fit_info_
+    plan = ac.predict(n, d, 8, 1e-6, RATES, BANDWIDTH)
+    assert m.n_passes_ <= plan.guard + 1
+    w, b = reference_fit(X, y)
+    np.testing.assert_allclose(m.coef_, w, rtol=1e-4, atol=1e-4)
+
+
+def test_guard_turns_an_ill_conditioned_lbfgs_pick_to_newton(fixed_machine):
+    rng = np.random.default_rng(5)
+    n, d = 8_000, 800
+    X = rng.standard_normal((n, d)) * np.logspace(0, 3, d)  # kappa ~ 1e6, assumed 3.7
+    y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    plan = ac.predict(n, d, 8, 1e-6, RATES, BANDWIDTH)
+    assert plan.solver == "lbfgs"
+    m = LinearRegression().fit(X, y)
+    assert m.solver_ == "newton"
+    assert f"had not converged after {plan.guard + 1} passes, so newton" in m.fit_info_
+    assert m.n_passes_ == plan.guard + 2  # lbfgs' passes, then newton's
+    newton = LinearRegression(solver="newton").fit(X, y)
+    np.testing.assert_array_equal(m.coef_, newton.coef_)
+
+
+def test_row_sample_measures_the_condition():
+    rng = np.random.default_rng(6)
+    n, d = 40_000, 50
+    rows = 1024
+    X = rng.standard_normal((n, d))
+    y = X[:, 0] + rng.standard_normal(n)
+    kw = {"alpha": 0.0, "fit_intercept": True, "standardize": False}
+    iso = ac.sample_kappa(X, y, None, rows, **kw)
+    assert iso == pytest.approx(ac.isotropic_kappa(n, d), rel=0.2)
+    scaled = X * np.logspace(0, 2, d)  # kappa ~ 1e4
+    ill = ac.sample_kappa(scaled, y, None, rows, **kw)
+    assert 2e3 < ill < 3e4
+    # standardize divides the column scales out again
+    assert ac.sample_kappa(scaled, y, None, rows, **dict(kw, standardize=True)) < 3.0
+    # a singular sample: a duplicated column
+    twin = np.c_[X, X[:, :1]]
+    assert ac.sample_kappa(twin, y, None, rows, **kw) > 1e8
+
+
+def test_sample_blocks_match_lbfgs():
+    assert ac.sample_rows(1_000_000, 100) == (20_000 // 256) * 256
+    assert ac.sample_rows(20_000, 2_000) == 0
+    blocks = ac.sample_blocks(10_000, 1_024)
+    assert blocks == [(0, 256), (2500, 2756), (5000, 5256), (7500, 7756)]
+
+
+def test_fixed_rule_of_the_other_backends_is_unchanged():
+    assert choose_solver(10_000, 5_000) == "lbfgs"
+    assert choose_solver(100, 5_000) == "newton"
+    assert choose_solver(1_000_000, 1_000) == "newton"
