@@ -148,8 +148,11 @@ def test_overflow_is_not_reported_as_nan() -> None:
         LinearRegression(solver="newton").fit(X, big_y)
     text = str(exc.value)
     assert "values of y" in text and "standardize y" in text and "rescale X" not in text
+    # float32 squares that overflow: the register-tile Gram (16 columns) sums in
+    # float32 and says to fit in float64; narrow data sums in float64 and fits.
+    wide32 = np.tile(X * 1e30, (1, 4)).astype(np.float32)
     with pytest.raises(NonFiniteError, match="fit in float64"):
-        LinearRegression(solver="newton").fit((X * 1e30).astype(np.float32), y.astype(np.float32))
+        LinearRegression(solver="newton").fit(wide32, y.astype(np.float32))
     nan_x = X.copy()
     nan_x[7, 2] = np.nan
     with pytest.raises(ValueError, match=r"row 7, column 2"):

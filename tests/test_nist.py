@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
-from fastcost.exceptions import IllConditionedWarning
+from fastcost.exceptions import IllConditionedWarning, RankDeficientWarning
 from nist_data import (
     DECIMALS,
     LONGDOUBLE_IS_WIDER,
@@ -208,9 +208,12 @@ def test_newton_on_lower_difficulty_sets(name):
 def test_newton_warns_when_ill_conditioned(name):
     s = SETS[name]
     X, y = design(s)
-    with pytest.warns(IllConditionedWarning, match="solver='qr'"):
+    # Filip's normal equations (condition ~1e20 once squared) may come out
+    # numerically singular or merely ill-conditioned, depending on rounding in
+    # the Gram: either way the warning names qr.
+    with pytest.warns((IllConditionedWarning, RankDeficientWarning), match="solver='qr'"):
         m = LinearRegression(solver="newton").fit(X, y)
-    assert m.condition_number_ > 1e6
+    assert m.condition_number_ > 1e6 or m.rank_ < X.shape[1]
 
 
 @pytest.mark.parametrize("name", sorted(SETS))

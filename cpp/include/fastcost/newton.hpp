@@ -259,8 +259,9 @@ inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_in
   if (!ok && m > 0) detail::minimum_norm_solve(as, bs, d, active, scale, rank_tol, res);
   if (m < d || res.rank < d) {
     res.singular = true;
-    res.message = "the Gram matrix is singular (constant or collinear columns, or fewer samples than "
-                  "features); returned the minimum-norm solution";
+    res.message = "the Gram matrix is singular (constant or collinear columns, fewer samples than "
+                  "features, or a design too ill-conditioned for the normal equations, which square its "
+                  "condition number: solver='qr' tells these apart); returned the minimum-norm solution";
   }
   if (fit_intercept) {
     double b = c[d] + st.at(yi, one) / S;
