@@ -182,6 +182,27 @@ def test_row_sample_measures_the_condition():
     assert ac.sample_kappa(twin, y, None, rows, **kw) > 1e8
 
 
+def test_choose_measures_kappa_on_a_row_sample_when_affordable(fixed_machine, monkeypatch):
+    # a problem small enough for a test, made non-obvious, with the sample's budget raised
+    monkeypatch.setattr(ac, "obvious_newton", lambda n, d: False)
+    monkeypatch.setattr(ac, "SAMPLE_BUDGET", 1.0)
+    rng = np.random.default_rng(7)
+    n, d = 20_000, 100
+    X = rng.standard_normal((n, d))
+    y = X[:, 0] + rng.standard_normal(n)
+    kw = {"tol": 1e-6, "alpha": 0.0, "fit_intercept": True, "standardize": False, "warm": True}
+    iso = ac.choose(X, y, None, **kw)
+    assert iso is not None and iso.kappa_source == "sample" and iso.solver == "lbfgs"
+    assert iso.kappa == pytest.approx(ac.isotropic_kappa(n, d), rel=0.2)
+    ill = ac.choose(X * np.logspace(0, 3, d), y, None, **kw)  # kappa ~ 1e6
+    assert ill is not None and ill.kappa_source == "sample" and ill.kappa > 1e5
+    assert ill.solver == "newton" and "measured on a row sample" in ill.describe()
+    # without the raised budget the sample costs more than 5 % of a ~2 ms lbfgs fit
+    monkeypatch.setattr(ac, "SAMPLE_BUDGET", 0.05)
+    plain = ac.choose(X * np.logspace(0, 3, d), y, None, **kw)
+    assert plain is not None and plain.kappa_source == "assumed" and plain.solver == "lbfgs"
+
+
 def test_sample_blocks_match_lbfgs():
     assert ac.sample_rows(1_000_000, 100) == (20_000 // 256) * 256
     assert ac.sample_rows(20_000, 2_000) == 0

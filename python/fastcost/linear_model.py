@@ -109,18 +109,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         preconditioner (``fit_info_`` says which). ``gd``: gradient descent
         with backtracking. ``sgd``: the Keras recipe (mini-batches of ``batch_size``,
         constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
-        ``auto``: for arrays in memory, newton or lbfgs, whichever a cost model
-        predicts faster (``fastcost._auto_cost``: newton's Gram and Cholesky at
-        the machine's measured rates against lbfgs' passes, predicted from the
-        problem's condition); ``fit_info_`` states both predictions. newton
-        without measuring anything when n <= d, d <= 64 or the problem is small.
-        An lbfgs pick that has not converged within its guard (its predicted
-        passes and a tenth of newton's time) turns to newton. Elsewhere (Dask,
-        CUDA, sparse, streamed or categorical data, and with ``positive``,
-        ``prune`` or ``compute_statistics``) the fixed rule of
-        :func:`choose_solver`. When newton's condition estimate exceeds
-        ``ILL_CONDITIONED_THRESHOLD`` (or the Gram is singular), the fit is
-        redone with qr and ``fit_info_`` says why.
+        ``auto``: for arrays in memory, newton or lbfgs, whichever the cost model
+        of ``fastcost._auto_cost`` predicts faster (``fit_info_`` states both; an
+        lbfgs pick not converged within its guard turns to newton); elsewhere,
+        and with positive, prune or compute_statistics, :func:`choose_solver`.
+        When newton's condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD``
+        (or the Gram is singular), the fit is redone with qr and ``fit_info_``
+        says why.
         For longdouble X, ``auto`` is qr (see above).
     tol : float, default=1e-6
         lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``.
@@ -548,8 +543,7 @@ class _CpuBackend:
         self.qr_precision = str(est.qr_precision)
         self.witness: np.ndarray | None = self.X
         self.est = est
-        #: The cost model's prediction when ``auto`` consulted it (read by run_fit).
-        self.auto_plan: CostPrediction | None = None
+        self.auto_plan: CostPrediction | None = None  # auto's prediction, read by run_fit
 
     def auto_solver(self) -> tuple[str, str]:
         if self.wide:
