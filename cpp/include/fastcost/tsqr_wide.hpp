@@ -6,19 +6,23 @@
 // reflectors to all of B, which at p = d + k + 1 in the thousands (B of
 // 256 x 2,000 is 4 MB) streams B from L3 once per 8 reflectors, and its
 // per-shard factors (p^2 doubles each) are folded one after another at the end.
-// Here one factor is kept, each block of kWqRows rows is folded into it with
-// panels of 32 reflectors (factored by qr_stack), and the trailing update
+// Here each block of kWqRows rows is folded into the factor with panels of 32
+// reflectors (factored by qr_stack), and the trailing update
 //     W = T^T (R[j0:j0+32, k] + Y^T B[:, k]);  R[j0:j0+32, k] -= W;  B[:, k] -= Y W
-// runs as register-tiled products with the panel cache-resident, split by
-// columns over the threads. While the others update the trailing columns, one
-// thread updates and factors the next panel (look-ahead), so the panels, which
-// run on one thread, cost little time.
+// runs as register-tiled products with the panel cache-resident. Tall data
+// (n >= 32 p) is split in row shards as qr_stack's pass splits it, each folded
+// on one thread and the shards' factors merged at the end (cheap there);
+// otherwise one factor is kept and its columns are split over the threads.
+// While the others update the trailing columns, one thread updates and
+// factors the next panel (look-ahead), so the panels, which run on one
+// thread, cost little time.
 //
 // Determinism: each column's arithmetic (the order of every sum) depends only
-// on the shape, never on which thread runs it or how many there are, so the
-// factor is bitwise identical for any thread count. Nothing here calls a BLAS:
-// the work is split by OpenMP, and a BLAS's threads could not promise that
-// (OpenBLAS's dgemm and dtrmv round differently with 1 and 2 threads).
+// on the shape and the shard count, never on which thread runs it or how many
+// there are, so the factor is bitwise identical for any thread count.
+// Nothing here calls a BLAS: the work is split by OpenMP, and a BLAS's
+// threads could not promise that (OpenBLAS's dgemm and dtrmv round
+// differently with 1 and 2 threads).
 //
 // The same fold, with B upper trapezoidal, merges two factors (Dask chunks)
 // and appends the ridge rows of the solve at a third of the dense cost: panel
@@ -409,21 +413,18 @@ inline void wq_transpose(const double* src, index_t p, double* dst) {
         for (index_t i = i0; i < std::min(p, i0 + TB); ++i) dst[i * p + j] = src[j * p + i];
 }
 
-// The double pass of the whole of (X, Y, sw) into one column-major factor R
-// (p x p, zero on entry); returns the rows with a positive weight. One team
-// for the whole pass: each block is packed (rows split over the team), then
+// Rows [r0, r1) of (X, Y, sw) folded into the column-major factor R (p x p)
+// by a team of up to `threads`; returns the rows with a positive weight. One
+// team for all blocks: each block is packed (rows split over the team), then
 // folded; a barrier between the two keeps B from being packed while read.
 template <class T>
-index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift,
-                       int n_threads, std::vector<double>& R) {
-  const index_t n = X.rows, p = X.cols + Y.cols + 1;
-  const index_t mb = std::min(kWqRows, round_up(n, 8));
-  // About 2 n p^2 flops at ~4e9 a second on one core: below a few ms one thread is faster.
-  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(p) * static_cast<double>(p) / 2e9,
-                                       n_threads);
+index_t wq_pass_rows(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift, index_t r0,
+                     index_t r1, int threads, double* R) {
+  const index_t p = X.cols + Y.cols + 1;
+  const index_t mb = std::min(kWqRows, round_up(r1 - r0, 8));
   Scratch<double> B(static_cast<std::size_t>(mb * p));
   WqFold f(p, mb, false, threads);
-  f.R = R.data();
+  f.R = R;
   f.ldr = p;
   f.B = B.data();
   f.ldb = mb;
@@ -431,8 +432,8 @@ index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* 
   std::atomic<bool> stop{false};
   TeamBarrier barrier;
   run_team(threads, barrier, [&](int t, int team) {
-    for (index_t i0 = 0; i0 < n; i0 += mb) {
-      const index_t nb = std::min(mb, n - i0), rows = round_up(nb, 8);
+    for (index_t i0 = r0; i0 < r1; i0 += mb) {
+      const index_t nb = std::min(mb, r1 - i0), rows = round_up(nb, 8);
       const index_t a = round_up(rows * t / team, 8), b = round_up(rows * (t + 1) / team, 8);
       nonzero.fetch_add(wq_pack_rows(X, Y, sw, shift, i0, nb, a, b, B.data(), mb), std::memory_order_relaxed);
       if (t == 0) {
@@ -467,6 +468,54 @@ inline void wq_fold_upper(double* R, index_t p, double* B, index_t rows, int thr
 inline int wq_upper_threads(index_t p) {
   const double pd = static_cast<double>(p);
   return threads_for_work(pd * pd * pd / 3e9, max_threads());
+}
+
+// R <- R of [R; add] for two column-major p x p upper-triangular factors.
+inline void wq_fold_factor(double* R, const double* add, index_t p, int threads) {
+  const index_t rows = round_up(p, 8);
+  std::vector<double> B(static_cast<std::size_t>(rows * p), 0.0);
+  for (index_t j = 0; j < p; ++j) std::copy(add + j * p, add + j * p + j + 1, B.data() + j * rows);
+  wq_fold_upper(R, p, B.data(), rows, threads);
+}
+
+// Rows per column from which the pass splits rows into shards (as the narrow
+// kernel does) rather than columns over threads: each shard is folded on one
+// thread, with no synchronization until the shards' factors are merged, which
+// costs (shards - 1) 2/3 p^3, at most about p / n of the pass. Thinner data
+// splits columns, which needs no merge but synchronizes once per panel.
+constexpr index_t kWqShardRatio = 32;
+
+// Shards of the pass: n_shards if given, else the narrow kernel's default
+// (bounded by memory: a factor of p^2 doubles each) for data of at least
+// kWqShardRatio rows per column, else one.
+inline index_t wide_qr_shards(index_t n, index_t p, index_t n_shards) {
+  if (n_shards > 0) return std::min(n_shards, std::max<index_t>(n, 1));
+  return n >= kWqShardRatio * p ? default_shard_count(n, p, p * p) : 1;
+}
+
+// The double pass of the whole of (X, Y, sw) into one column-major factor R
+// (p x p, zero on entry), in `shards` row shards merged in order (1: the
+// columns split over the threads). Returns the rows with a positive weight.
+template <class T>
+index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift,
+                       index_t shards, int n_threads, std::vector<double>& R) {
+  const index_t n = X.rows, p = X.cols + Y.cols + 1;
+  // About 2 n p^2 flops at ~4e9 a second on one core: below a few ms one thread is faster.
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(p) * static_cast<double>(p) / 2e9,
+                                       n_threads);
+  if (shards <= 1) return wq_pass_rows(X, Y, sw, shift, 0, n, threads, R.data());
+  const ShardPlan plan = make_plan(0, n, shards);
+  const index_t tile = p * p;
+  std::vector<double> partials(static_cast<std::size_t>((plan.n_shards - 1) * tile), 0.0);
+  std::vector<index_t> nonzero(static_cast<std::size_t>(plan.n_shards), 0);
+  for_each_shard(plan, threads, [&](index_t s) {
+    double* Rs = s == 0 ? R.data() : partials.data() + (s - 1) * tile;
+    nonzero[s] = wq_pass_rows(X, Y, sw, shift, plan.shard_begin(s), plan.shard_end(s), 1, Rs);
+  });
+  for (index_t s = 1; s < plan.n_shards; ++s) wq_fold_factor(R.data(), partials.data() + (s - 1) * tile, p, threads);
+  index_t total = 0;
+  for (index_t v : nonzero) total += v;
+  return total;
 }
 
 }  // namespace detail
