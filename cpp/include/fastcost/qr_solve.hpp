@@ -442,7 +442,10 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
     f = detail::model_factor<double>(st, false);
   }
   const index_t ld = k + 1;
-  auto frow = [&](index_t i) { return fit_intercept ? (i == 0 ? row0.data() : st.r.data() + i * ld) : f.data() + i * ld; };
+  auto frow = [&](index_t i) -> const double* {
+    if (!fit_intercept) return f.data() + i * ld;
+    return i == 0 ? row0.data() : st.r.data() + i * ld;
+  };
   if (k == 0) return 16.0;
   std::vector<double> scale(static_cast<std::size_t>(k)), col2(static_cast<std::size_t>(k), 0.0);
   for (index_t i = 0; i < k; ++i)  // column sums in row order, accumulated row by row

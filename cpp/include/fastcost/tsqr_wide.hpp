@@ -81,7 +81,8 @@ inline bool use_wide_qr(index_t p) { return p >= wide_qr_min_cols(); }
 namespace detail {
 
 #if defined(__clang__)
-#define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
+  __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
 #else
 #define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
   __builtin_shuffle(a, b, simd::vec_t<long long, 64>{i0, i1, i2, i3, i4, i5, i6, i7})
@@ -149,10 +150,11 @@ FASTCOST_INLINE void wq_cols(const double* FASTCOST_RESTRICT Yt, const double* T
   using V = simd::vec_t<double, W>;
   alignas(64) double w[NC][NB];
   wq_product<W, NC>(Yt, B, ldb, rows, k, w);  // W = R[j0:, k] + Y^T B[:, k]
-  for (int c = 0; c < NC; ++c)
+  for (int c = 0; c < NC; ++c) {
+    const double* rc = R + (k + c) * ldr + j0;
     for (int v = 0; v < NV; ++v)
-      simd::store<double, W>(w[c] + v * L,
-                             simd::load<double, W>(w[c] + v * L) + simd::load<double, W>(R + (k + c) * ldr + j0 + v * L));
+      simd::store<double, W>(w[c] + v * L, simd::load<double, W>(w[c] + v * L) + simd::load<double, W>(rc + v * L));
+  }
   // W <- T^T W (T upper triangular: row q of T reaches columns r >= q), and R -= W.
   alignas(64) double tw[NC][NB];
   for (int c = 0; c < NC; ++c) {
