@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fastcost import LinearRegression, _core
 from fastcost.exceptions import RankDeficientWarning
 from helpers import reference_fit
@@ -68,7 +67,7 @@ def test_condition_estimate_tracks_the_true_condition():
 
 def test_rank_deficient_gives_the_minimum_norm_solution():
     rng = np.random.default_rng(5)
-    n, d = 300, 50
+    n = 300
     base = rng.standard_normal((n, 30))
     X = np.c_[base, base[:, :20] @ rng.standard_normal((20, 20))]  # rank 30
     y = base @ rng.standard_normal(30) + 0.1 * rng.standard_normal(n)
