@@ -211,12 +211,12 @@ std::vector<Real> model_factor(const TsqrStats& st, bool fit_intercept) {
 // f (q x q, row-major, upper triangular) <- R of [f; root [I_d, 0]] by the
 // blocked fold of tsqr_wide.hpp (the ridge rows are upper trapezoidal): at
 // q = 2,000 a tenth of a second, where small_qr_r's column sweeps take a minute.
-inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, double root) {
+inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, double root, int n_threads) {
   const index_t rows = round_up(d, 8);
   std::vector<double> R(static_cast<std::size_t>(q * q)), B(static_cast<std::size_t>(rows * q), 0.0);
   wq_transpose(f.data(), q, R.data());
   for (index_t j = 0; j < d; ++j) B[j * rows + j] = root;
-  wq_fold_upper(R.data(), q, B.data(), rows, wq_upper_threads(q));
+  wq_fold_upper(R.data(), q, B.data(), rows, wq_upper_threads(q, n_threads));
   wq_transpose(R.data(), q, f.data());
 }
 
@@ -228,7 +228,7 @@ inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, doub
 // calling a design rank deficient once the equilibrated factor's condition
 // passes ~4e14 / d, far past any NIST set: Filip's is 5e9.)
 template <class Real>
-FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept, int n_threads) {
   const index_t d = st.d, q = d + 1;
   std::vector<Real> r(static_cast<std::size_t>(st.dim()));  // row 0 of the factor
   for (index_t j = 0; j < st.dim(); ++j) r[j] = factor_value<Real>(st, j);
@@ -243,7 +243,7 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
     bool appended = false;
     if constexpr (std::is_same_v<Real, double>) {
       if (use_wide_qr(q)) {
-        append_ridge_rows(f, q, d, root);
+        append_ridge_rows(f, q, d, root, n_threads);
         appended = true;
       }
     }
@@ -407,11 +407,12 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
 // pass here or from many Dask chunks merged), in the factor's precision.
 // Ridge: sqrt(alpha * S) I rows are appended to the small factor.
 // Rank-deficient (or numerically singular) systems get the minimum-norm
-// solution, like newton.
-inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+// solution, like newton. n_threads bounds the threads of the large-order
+// algebra (0: OpenMP's default); the result does not depend on it.
+inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept, int n_threads = 0) {
   if (st.n_targets != 1) throw std::invalid_argument("the qr solve takes one target's factor ((d + 2) square)");
-  return st.extended() ? detail::solve_from_r<extended_t>(st, alpha, fit_intercept)
-                       : detail::solve_from_r<double>(st, alpha, fit_intercept);
+  return st.extended() ? detail::solve_from_r<extended_t>(st, alpha, fit_intercept, n_threads)
+                       : detail::solve_from_r<double>(st, alpha, fit_intercept, n_threads);
 }
 
 // Digits of the least accurate parameter (intercept included) that a
@@ -425,7 +426,8 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
 // digits worth a second pass. On the NIST sets it undershoots the digits
 // double actually keeps by 0-3.6; it costs one d x d triangular inverse.
 // NaN for a rank-deficient solve.
-inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool fit_intercept) {
+inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool fit_intercept,
+                                 int n_threads = 0) {
   if (st.n_targets != 1) throw std::invalid_argument("the digits estimate takes one target's factor");
   if (res.singular) return std::numeric_limits<double>::quiet_NaN();
   const index_t d = st.d, p = st.dim();
@@ -462,7 +464,8 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
   index_t ldi = k;
   if (k >= linalg::kTriangularMinOrder) {
     const double kd = static_cast<double>(k);
-    ldi = linalg::upper_inverse(fs.data(), k, k, inv, threads_for_work(kd * kd * kd / 3 / 4e9, max_threads()));
+    const int threads = threads_for_work(kd * kd * kd / 3 / 4e9, resolve_threads(n_threads));
+    ldi = linalg::upper_inverse(fs.data(), k, k, inv, threads);
   } else {
     inv.assign(static_cast<std::size_t>(k * k), 0.0);
     std::vector<double> col(static_cast<std::size_t>(k));
@@ -518,9 +521,9 @@ FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
   const bool forced = precision == QrPrecision::Extended || (wide_input && precision == QrPrecision::Auto);
   TsqrStats st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads,
                                     forced ? QrPrecision::Extended : QrPrecision::Double);
-  FitResult res = solve_from_r(st, opt.alpha, opt.fit_intercept);
+  FitResult res = solve_from_r(st, opt.alpha, opt.fit_intercept, opt.n_threads);
   res.n_passes = 1;
-  choice.digits_estimate = qr_digits_estimate(st, res, opt.fit_intercept);
+  choice.digits_estimate = qr_digits_estimate(st, res, opt.fit_intercept, opt.n_threads);
   char buf[200];
   if (forced && precision == QrPrecision::Auto) {
     choice.extended = true;
@@ -549,7 +552,7 @@ FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
     choice.reason = buf;
     choice.extended = true;
     st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads, QrPrecision::Extended);
-    res = solve_from_r(st, opt.alpha, opt.fit_intercept);
+    res = solve_from_r(st, opt.alpha, opt.fit_intercept, opt.n_threads);
     res.n_passes = 2;
   }
   if (stats_out) *stats_out = std::move(st);

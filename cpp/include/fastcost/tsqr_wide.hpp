@@ -466,10 +466,11 @@ inline void wq_fold_upper(double* R, index_t p, double* B, index_t rows, int thr
   run_team(threads, barrier, [&](int t, int team) { wq_fold_member(f, t, team); });
 }
 
-// Threads for a fold of a triangular B: about 2/3 p^3 flops (2e9 a second on one core).
-inline int wq_upper_threads(index_t p) {
+// Threads for a fold of a triangular B, about 2/3 p^3 flops (2e9 a second on
+// one core), of at most n_threads (0: OpenMP's default).
+inline int wq_upper_threads(index_t p, int n_threads = 0) {
   const double pd = static_cast<double>(p);
-  return threads_for_work(pd * pd * pd / 3e9, max_threads());
+  return threads_for_work(pd * pd * pd / 3e9, resolve_threads(n_threads));
 }
 
 // R <- R of [R; add] for two column-major p x p upper-triangular factors.
