@@ -14,7 +14,7 @@ from helpers import make_problem, reference_fit
 from threadpoolctl import threadpool_limits
 
 WIDE = _core.QR_WIDE_MIN_COLS  # augmented width d + k + 1 from which the blocked kernel runs
-D = WIDE + 38  # 198 features with the defaults: p = 200, panels of 32 and a partial one
+D = WIDE + 38  # 102 features with the defaults: p = 104, 3 panels of 32 and a partial one
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def _augmented(X, Y, s, shift):
 
 
 def test_threshold_is_settable():
-    assert _core.QR_WIDE_MIN_COLS == 160
+    assert _core.QR_WIDE_MIN_COLS == 64
     prev = _core.set_qr_wide_min_cols(7)
     try:
         assert prev == _core.QR_WIDE_MIN_COLS
@@ -169,7 +169,7 @@ def test_wide_results_do_not_depend_on_threads(kernel):
 
 def test_tall_wide_data_is_sharded_by_shape(kernel):
     kernel("wide")
-    X, y, s = make_problem(32 * (D + 2), D, seed=10, weights=True)  # 32 rows per column
+    X, y, s = make_problem(64 * (D + 2), D, seed=10, weights=True)  # >= 32 rows per column
     rs = [_core.tsqr_stats(X, y, s, None, 0, threads) for threads in (1, 2)]
     assert rs[0]["n_shards"] == rs[1]["n_shards"] > 1
     assert np.array_equal(rs[0]["r"], rs[1]["r"])
@@ -226,7 +226,7 @@ def test_wide_rank_deficient_gives_minimum_norm(kernel, d):
     rng = np.random.default_rng(8)
     rank = d - 48
     base = rng.standard_normal((3 * d, rank))
-    X = np.c_[base, base[:, :60] @ rng.standard_normal((60, d - rank))]
+    X = np.c_[base, base[:, :40] @ rng.standard_normal((40, d - rank))]
     y = base @ rng.standard_normal(rank) + 0.1 * rng.standard_normal(3 * d)
     coefs = []
     for n in (1, 2):

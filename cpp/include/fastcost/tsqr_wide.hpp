@@ -45,9 +45,11 @@
 namespace fastcost {
 
 // Augmented width p = d + k + 1 from which double passes, merges and ridge
-// solves take the blocked kernel. Below it qr_stack's shards are as fast (B
-// of 256 rows fits in L2) and reproduce earlier results bit for bit.
-constexpr index_t kWideQrMinCols = 160;
+// solves take the blocked kernel. Measured on one thread (AMD EPYC, tall
+// data): from 64 columns it takes 0.5-0.7x qr_stack's time with AVX-512
+// kernels and 0.7-0.9x with AVX2; at 32 it is 0.8x and 1.0x. Below the
+// threshold, results stay those of earlier releases bit for bit.
+constexpr index_t kWideQrMinCols = 64;
 
 namespace detail {
 
@@ -58,14 +60,22 @@ inline std::atomic<index_t>& wide_qr_min_cols_state() {
 
 constexpr index_t kWqPanel = 32;   // reflectors per block reflector: rows of W
 constexpr index_t kWqRows = 1024;  // rows per packed block (B of p = 2,000: 16 MB)
-constexpr int kWqRV = 4;           // vectors of W rows per product tile
-constexpr int kWqMI = 4;           // row vectors of B per update tile
 
-// Columns per tile: 4 x 6 accumulators fill AVX-512's 32 registers with room
-// for the operands; 4 x 2 fit the 16 of AVX2 and SSE2.
+// Register tiles: NC columns of B against RV vectors of W's rows (products)
+// or MI row vectors of B (updates). 4 x 6 accumulators fill AVX-512's 32
+// registers with room for the operands; 2 x 6 the 16 of AVX2 and SSE2 (whose
+// products then take several passes over the rows for the 32 rows of W).
+template <int W>
+constexpr int wq_rv() {
+  return W == 64 ? 4 : 2;
+}
+template <int W>
+constexpr int wq_mi() {
+  return W == 64 ? 4 : 2;
+}
 template <int W>
 constexpr int wq_nc() {
-  return W == 64 ? 6 : 2;
+  return 6;
 }
 
 }  // namespace detail
@@ -118,7 +128,7 @@ FASTCOST_INLINE void wq_product(const double* FASTCOST_RESTRICT Yt, const double
                                 index_t k, double (*out)[kWqPanel]) {
   constexpr int L = simd::lanes<double, W>();
   constexpr int NB = static_cast<int>(kWqPanel);
-  constexpr int RV = kWqRV;
+  constexpr int RV = wq_rv<W>();
   using V = simd::vec_t<double, W>;
   for (int r0 = 0; r0 < NB; r0 += RV * L) {
     V acc[RV][NC];
@@ -146,7 +156,7 @@ FASTCOST_INLINE void wq_cols(const double* FASTCOST_RESTRICT Yt, const double* T
                              index_t rows, double* R, index_t ldr, index_t j0, double* B, index_t k) {
   constexpr int L = simd::lanes<double, W>();
   constexpr int NB = static_cast<int>(kWqPanel);
-  constexpr int MI = kWqMI, NV = NB / L;
+  constexpr int MI = wq_mi<W>(), NV = NB / L;
   using V = simd::vec_t<double, W>;
   alignas(64) double w[NC][NB];
   wq_product<W, NC>(Yt, B, ldb, rows, k, w);  // W = R[j0:, k] + Y^T B[:, k]
