@@ -34,6 +34,9 @@ SHAPES = "100000x500,50000x1000,20000x2000,5000x4000"
 
 
 def _timed(f: Callable[[], Any]) -> float:
+    # OpenBLAS's threads spin for a while after a call (scipy's qr, newton's LAPACK
+    # solve) and would slow whichever method runs next: let them go to sleep first.
+    time.sleep(0.5)
     t = time.perf_counter()
     f()
     return time.perf_counter() - t
