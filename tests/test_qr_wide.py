@@ -14,7 +14,7 @@ from helpers import make_problem, reference_fit
 from threadpoolctl import threadpool_limits
 
 WIDE = _core.QR_WIDE_MIN_COLS  # augmented width d + k + 1 from which the blocked kernel runs
-D = WIDE + 38  # 198 features with the defaults: p = 200, panels of 32 and a partial one
+D = WIDE + 38  # 102 features with the defaults: p = 104, 3 panels of 32 and a partial one
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def _augmented(X, Y, s, shift):
 
 
 def test_threshold_is_settable():
-    assert _core.QR_WIDE_MIN_COLS == 160
+    assert _core.QR_WIDE_MIN_COLS == 64
     prev = _core.set_qr_wide_min_cols(7)
     try:
         assert prev == _core.QR_WIDE_MIN_COLS
@@ -145,19 +145,37 @@ def test_wide_float32_fit(kernel):
     np.testing.assert_allclose(m.coef_, w_ref, rtol=tol, atol=tol * np.abs(w_ref).max())
 
 
-def test_wide_results_do_not_depend_on_threads_or_shards(kernel):
+def test_wide_results_do_not_depend_on_threads(kernel):
+    """One factor with the columns split over the threads (the default below 32 rows per
+    column), or row shards (tall data, or n_shards given): bitwise the same with 1, 2 or 3
+    threads at a given shard count, and the same factor up to rounding across shard counts."""
     kernel("wide")
     X, y, s = make_problem(3000, D, seed=5, weights=True)
-    rs = [
-        _core.tsqr_stats(X, y, s, None, shards, threads)["r"]
-        for threads, shards in ((1, 0), (2, 0), (3, 0), (2, 7))
-    ]
-    for r in rs[1:]:
-        assert np.array_equal(rs[0], r)
+    by_shards = {}
+    for shards in (0, 7):
+        rs = [_core.tsqr_stats(X, y, s, None, shards, threads) for threads in (1, 2, 3)]
+        assert rs[0]["n_shards"] == (1 if shards == 0 else 7)
+        for r in rs[1:]:
+            assert np.array_equal(rs[0]["r"], r["r"])
+        by_shards[shards] = rs[0]["r"]
+    G = by_shards[0].T @ by_shards[0]
+    R7 = by_shards[7]
+    np.testing.assert_allclose(R7.T @ R7, G, rtol=1e-12, atol=1e-13 * np.abs(G).max())
     fits = [LinearRegression(solver="qr", n_threads=t).fit(X, y, sample_weight=s) for t in (1, 2)]
     assert np.array_equal(fits[0].coef_, fits[1].coef_)
     assert fits[0].intercept_ == fits[1].intercept_
     assert fits[0].condition_number_ == fits[1].condition_number_
+
+
+def test_tall_wide_data_is_sharded_by_shape(kernel):
+    kernel("wide")
+    X, y, s = make_problem(64 * (D + 2), D, seed=10, weights=True)  # >= 32 rows per column
+    rs = [_core.tsqr_stats(X, y, s, None, 0, threads) for threads in (1, 2)]
+    assert rs[0]["n_shards"] == rs[1]["n_shards"] > 1
+    assert np.array_equal(rs[0]["r"], rs[1]["r"])
+    w_ref, b_ref = _reference(X, y, s)
+    m = LinearRegression(solver="qr").fit(X, y, sample_weight=s)
+    np.testing.assert_allclose(m.coef_, w_ref, rtol=1e-10, atol=1e-11 * np.abs(w_ref).max())
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.2])
@@ -208,7 +226,7 @@ def test_wide_rank_deficient_gives_minimum_norm(kernel, d):
     rng = np.random.default_rng(8)
     rank = d - 48
     base = rng.standard_normal((3 * d, rank))
-    X = np.c_[base, base[:, :60] @ rng.standard_normal((60, d - rank))]
+    X = np.c_[base, base[:, :40] @ rng.standard_normal((40, d - rank))]
     y = base @ rng.standard_normal(rank) + 0.1 * rng.standard_normal(3 * d)
     coefs = []
     for n in (1, 2):

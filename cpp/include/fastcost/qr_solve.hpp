@@ -179,35 +179,44 @@ void jacobi_svd(std::vector<Real>& g, index_t m, index_t n, std::vector<Real>& v
 
 namespace detail {
 
+// Entry i of the factor in Real, as TsqrStats::values gives it, without
+// copying the whole factor (p^2 doubles: 128 MB at p = 4,000).
+template <class Real>
+Real factor_value(const TsqrStats& st, index_t i) {
+  Real v = static_cast<Real>(st.r[i]);
+  if (st.extended()) v += static_cast<Real>(st.r_lo[i]);
+  return v;
+}
+
 // The (d + 1) x (d + 1) factor of the weighted design [x, y] for the model:
 // the centered block with an intercept, else the unshifted design without
 // the ones column (row 0 unshifted, then the Hessenberg rest re-triangularized).
 template <class Real>
 std::vector<Real> model_factor(const TsqrStats& st, bool fit_intercept) {
   const index_t d = st.d, p = st.dim(), q = d + 1;
-  const std::vector<Real> r = st.values<Real>();
+  auto r = [&](index_t i, index_t j) { return factor_value<Real>(st, i * p + j); };
   std::vector<Real> out(static_cast<std::size_t>(q * q), Real(0));
   if (fit_intercept) {
     for (index_t i = 0; i < q; ++i)
-      for (index_t j = i; j < q; ++j) out[i * q + j] = r[(i + 1) * p + j + 1];
+      for (index_t j = i; j < q; ++j) out[i * q + j] = r(i + 1, j + 1);
     return out;
   }
   std::vector<Real> h(static_cast<std::size_t>(p * q), Real(0));
   for (index_t i = 0; i < p; ++i)
-    for (index_t j = 0; j < q; ++j) h[i * q + j] = r[i * p + j + 1];
-  for (index_t j = 0; j < q; ++j) h[j] += static_cast<Real>(st.shift[j]) * r[0];
+    for (index_t j = i > 0 ? i - 1 : 0; j < q; ++j) h[i * q + j] = r(i, j + 1);  // zero left of R's diagonal
+  for (index_t j = 0; j < q; ++j) h[j] += static_cast<Real>(st.shift[j]) * r(0, 0);
   return linalg::small_qr_r(std::move(h), p, q);
 }
 
 // f (q x q, row-major, upper triangular) <- R of [f; root [I_d, 0]] by the
 // blocked fold of tsqr_wide.hpp (the ridge rows are upper trapezoidal): at
 // q = 2,000 a tenth of a second, where small_qr_r's column sweeps take a minute.
-inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, double root) {
+inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, double root, int n_threads) {
   const index_t rows = round_up(d, 8);
   std::vector<double> R(static_cast<std::size_t>(q * q)), B(static_cast<std::size_t>(rows * q), 0.0);
   wq_transpose(f.data(), q, R.data());
   for (index_t j = 0; j < d; ++j) B[j * rows + j] = root;
-  wq_fold_upper(R.data(), q, B.data(), rows, wq_upper_threads(q));
+  wq_fold_upper(R.data(), q, B.data(), rows, wq_upper_threads(q, n_threads));
   wq_transpose(R.data(), q, f.data());
 }
 
@@ -219,20 +228,22 @@ inline void append_ridge_rows(std::vector<double>& f, index_t q, index_t d, doub
 // calling a design rank deficient once the equilibrated factor's condition
 // passes ~4e14 / d, far past any NIST set: Filip's is 5e9.)
 template <class Real>
-FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept, int n_threads) {
   const index_t d = st.d, q = d + 1;
-  const std::vector<Real> r = st.values<Real>();
+  std::vector<Real> r(static_cast<std::size_t>(st.dim()));  // row 0 of the factor
+  for (index_t j = 0; j < st.dim(); ++j) r[j] = factor_value<Real>(st, j);
   const Real S = r[0] * r[0];
   if (!(S > 0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
   FitResult res;
   std::vector<Real> f = model_factor<Real>(st, fit_intercept);
-  const std::vector<Real> f0 = f;  // without the penalty, for the loss
+  std::vector<Real> f0;  // without the penalty, for the loss (f itself when there is none)
   if (alpha > 0.0 && d > 0) {
+    f0 = f;
     const Real root = std::sqrt(static_cast<Real>(alpha) * S);
     bool appended = false;
     if constexpr (std::is_same_v<Real, double>) {
       if (use_wide_qr(q)) {
-        append_ridge_rows(f, q, d, root);
+        append_ridge_rows(f, q, d, root, n_threads);
         appended = true;
       }
     }
@@ -265,18 +276,36 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
   std::vector<Real> coef(static_cast<std::size_t>(d), Real(0));
   bool full = m == d && d > 0;
   if (full) {
-    // Condition of the column-scaled triangle, from its 1-norm and Hager's estimate.
-    std::vector<double> rs(static_cast<std::size_t>(d * d), 0.0), col(static_cast<std::size_t>(d), 0.0);
+    // Condition of the column-scaled triangle F D, from its 1-norm and
+    // Hager's estimate. In double from order kTriangularMinOrder the solves
+    // take F and D apart ((F D)^-1 = D^-1 F^-1) instead of a scaled copy.
+    std::vector<double> rs, col(static_cast<std::size_t>(d), 0.0);
+    bool apart = false;
+    if constexpr (std::is_same_v<Real, double>) apart = d >= linalg::kTriangularMinOrder;
+    if (!apart) rs.assign(static_cast<std::size_t>(d * d), 0.0);
     for (index_t i = 0; i < d; ++i) {
       for (index_t j = i; j < d; ++j) {
-        rs[i * d + j] = static_cast<double>(f[i * q + j] * scale[j]);
-        col[j] += std::fabs(rs[i * d + j]);
+        const double v = static_cast<double>(f[i * q + j] * scale[j]);
+        if (!apart) rs[i * d + j] = v;
+        col[j] += std::fabs(v);
       }
     }
-    const double norm1 = d > 0 ? *std::max_element(col.begin(), col.end()) : 0.0;
+    const double norm1 = *std::max_element(col.begin(), col.end());
+    auto solve = [&](std::vector<double>& b, bool trans) {
+      if constexpr (std::is_same_v<Real, double>) {
+        if (apart) {
+          if (trans)
+            for (index_t j = 0; j < d; ++j) b[j] /= scale[j];
+          linalg::factor_solve(f.data(), d, q, b, trans);
+          if (!trans)
+            for (index_t j = 0; j < d; ++j) b[j] /= scale[j];
+          return;
+        }
+      }
+      linalg::factor_solve(rs.data(), d, d, b, trans);
+    };
     const double inv1 = linalg::inverse_norm1_estimate(
-        d, [&](std::vector<double>& b) { linalg::factor_solve(rs.data(), d, d, b, false); },
-        [&](std::vector<double>& b) { linalg::factor_solve(rs.data(), d, d, b, true); });
+        d, [&](std::vector<double>& b) { solve(b, false); }, [&](std::vector<double>& b) { solve(b, true); });
     const double cond = norm1 * inv1;
     full = std::isfinite(cond) && cond * rank_tol < 1.0;
     if (full) {
@@ -359,10 +388,11 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
     res.intercept = static_cast<double>(static_cast<Real>(st.shift[d]) + b - cw);
   }
   // Loss from the factor: ||F0 [w; -1]||^2 / S + alpha |w|^2.
+  const std::vector<Real>& fl = f0.empty() ? f : f0;
   Real rss = 0, nrm2 = 0;
   for (index_t i = 0; i < q; ++i) {
-    Real e = -f0[i * q + d];
-    for (index_t j = i; j < d; ++j) e += f0[i * q + j] * coef[j];
+    Real e = -fl[i * q + d];
+    for (index_t j = i; j < d; ++j) e += fl[i * q + j] * coef[j];
     rss += e * e;
   }
   for (Real w : coef) nrm2 += w * w;
@@ -377,11 +407,12 @@ FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
 // pass here or from many Dask chunks merged), in the factor's precision.
 // Ridge: sqrt(alpha * S) I rows are appended to the small factor.
 // Rank-deficient (or numerically singular) systems get the minimum-norm
-// solution, like newton.
-inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept) {
+// solution, like newton. n_threads bounds the threads of the large-order
+// algebra (0: OpenMP's default); the result does not depend on it.
+inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_intercept, int n_threads = 0) {
   if (st.n_targets != 1) throw std::invalid_argument("the qr solve takes one target's factor ((d + 2) square)");
-  return st.extended() ? detail::solve_from_r<extended_t>(st, alpha, fit_intercept)
-                       : detail::solve_from_r<double>(st, alpha, fit_intercept);
+  return st.extended() ? detail::solve_from_r<extended_t>(st, alpha, fit_intercept, n_threads)
+                       : detail::solve_from_r<double>(st, alpha, fit_intercept, n_threads);
 }
 
 // Digits of the least accurate parameter (intercept included) that a
@@ -395,25 +426,32 @@ inline FitResult solve_from_r(const TsqrStats& st, double alpha, bool fit_interc
 // digits worth a second pass. On the NIST sets it undershoots the digits
 // double actually keeps by 0-3.6; it costs one d x d triangular inverse.
 // NaN for a rank-deficient solve.
-inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool fit_intercept) {
+inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool fit_intercept,
+                                 int n_threads = 0) {
   if (st.n_targets != 1) throw std::invalid_argument("the digits estimate takes one target's factor");
   if (res.singular) return std::numeric_limits<double>::quiet_NaN();
   const index_t d = st.d, p = st.dim();
-  std::vector<double> f;  // factor of [design, y], design = [1, x] or x, unshifted
+  // The factor of [design, y], design = [1, x] or x, unshifted, by rows: with
+  // an intercept st.r itself with row 0 moved to shift zero (row0).
+  std::vector<double> f, row0;
   index_t k;
   if (fit_intercept) {
     k = d + 1;
-    f.assign(st.r.begin(), st.r.end());
-    for (index_t j = 1; j < p; ++j) f[j] += st.shift[j - 1] * f[0];
+    row0.assign(st.r.begin(), st.r.begin() + p);
+    for (index_t j = 1; j < p; ++j) row0[j] += st.shift[j - 1] * row0[0];
   } else {
     k = d;
     f = detail::model_factor<double>(st, false);
   }
   const index_t ld = k + 1;
+  auto frow = [&](index_t i) -> const double* {
+    if (!fit_intercept) return f.data() + i * ld;
+    return i == 0 ? row0.data() : st.r.data() + i * ld;
+  };
   if (k == 0) return 16.0;
   std::vector<double> scale(static_cast<std::size_t>(k)), col2(static_cast<std::size_t>(k), 0.0);
   for (index_t i = 0; i < k; ++i)  // column sums in row order, accumulated row by row
-    for (index_t j = i; j < k; ++j) col2[j] += f[i * ld + j] * f[i * ld + j];
+    for (index_t j = i; j < k; ++j) col2[j] += frow(i)[j] * frow(i)[j];
   for (index_t j = 0; j < k; ++j) {
     if (!(col2[j] > 0.0)) return std::numeric_limits<double>::quiet_NaN();
     scale[j] = 1.0 / std::sqrt(col2[j]);
@@ -422,11 +460,12 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
   // ldi): column by column, or blocked and threaded from kTriangularMinOrder.
   std::vector<double> inv, fs(static_cast<std::size_t>(k * k), 0.0);
   for (index_t i = 0; i < k; ++i)
-    for (index_t j = i; j < k; ++j) fs[i * k + j] = f[i * ld + j] * scale[j];
+    for (index_t j = i; j < k; ++j) fs[i * k + j] = frow(i)[j] * scale[j];
   index_t ldi = k;
   if (k >= linalg::kTriangularMinOrder) {
     const double kd = static_cast<double>(k);
-    ldi = linalg::upper_inverse(fs.data(), k, k, inv, threads_for_work(kd * kd * kd / 3 / 4e9, max_threads()));
+    const int threads = threads_for_work(kd * kd * kd / 3 / 4e9, resolve_threads(n_threads));
+    ldi = linalg::upper_inverse(fs.data(), k, k, inv, threads);
   } else {
     inv.assign(static_cast<std::size_t>(k * k), 0.0);
     std::vector<double> col(static_cast<std::size_t>(k));
@@ -438,7 +477,7 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
     }
   }
   std::vector<double> z(static_cast<std::size_t>(k)), rown(static_cast<std::size_t>(k), 0.0);
-  for (index_t i = 0; i < k; ++i) z[i] = f[i * ld + k];
+  for (index_t i = 0; i < k; ++i) z[i] = frow(i)[k];
   linalg::factor_solve(fs.data(), k, k, z, false);
   double frob2 = 0.0, z2 = 0.0;
   for (index_t i = 0; i < k; ++i) {
@@ -446,7 +485,7 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
     frob2 += rown[i];
     z2 += z[i] * z[i];
   }
-  const double rho = std::fabs(f[k * ld + k]), znorm = std::sqrt(z2);
+  const double rho = std::fabs(frow(k)[k]), znorm = std::sqrt(z2);
   const double amp = znorm + std::sqrt(frob2) * rho;
   const double u = std::numeric_limits<double>::epsilon() / 2;
   double digits = 16.0;
@@ -482,9 +521,9 @@ FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
   const bool forced = precision == QrPrecision::Extended || (wide_input && precision == QrPrecision::Auto);
   TsqrStats st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads,
                                     forced ? QrPrecision::Extended : QrPrecision::Double);
-  FitResult res = solve_from_r(st, opt.alpha, opt.fit_intercept);
+  FitResult res = solve_from_r(st, opt.alpha, opt.fit_intercept, opt.n_threads);
   res.n_passes = 1;
-  choice.digits_estimate = qr_digits_estimate(st, res, opt.fit_intercept);
+  choice.digits_estimate = qr_digits_estimate(st, res, opt.fit_intercept, opt.n_threads);
   char buf[200];
   if (forced && precision == QrPrecision::Auto) {
     choice.extended = true;
@@ -513,7 +552,7 @@ FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
     choice.reason = buf;
     choice.extended = true;
     st = compute_tsqr_stats(X, y, sw, shift, opt.n_shards, opt.n_threads, QrPrecision::Extended);
-    res = solve_from_r(st, opt.alpha, opt.fit_intercept);
+    res = solve_from_r(st, opt.alpha, opt.fit_intercept, opt.n_threads);
     res.n_passes = 2;
   }
   if (stats_out) *stats_out = std::move(st);

@@ -19,8 +19,9 @@
 // Normal equations square the condition number; this factor does not.
 //
 // Wide designs (p >= wide_qr_min_cols(), double precision) take the blocked
-// kernel of tsqr_wide.hpp instead: one factor, no shards, the same result
-// for any thread count and any n_shards. The sign of each row of R is not
+// kernel of tsqr_wide.hpp instead: row shards for tall data (n >= 32 p), else
+// one factor with the columns split over the threads; again the same result
+// for any thread count at a given shard count. The sign of each row of R is not
 // fixed by either kernel (a fold flips the diagonal's sign), so the two can
 // return factors that differ by row signs; R^T R and the solves agree.
 //
@@ -122,11 +123,13 @@ void tsqr_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sample_w
   const index_t n = X.rows, p = X.cols + Y.cols + 1;
   if constexpr (std::is_same_v<Real, double>) {
     if (use_wide_qr(p)) {
-      // One factor and the blocked kernel (tsqr_wide.hpp): no shards to split
-      // rows over, and the result is the same for any n_shards and thread count.
+      // The blocked kernel (tsqr_wide.hpp): row shards for tall data, else one
+      // factor with the columns split over the threads; the same result for
+      // any thread count.
+      const index_t shards = make_plan(0, n, wide_qr_shards(n, p, n_shards)).n_shards;
       std::vector<double> R(static_cast<std::size_t>(p * p), 0.0);
-      st.n_nonzero = tsqr_wide_pass(X, Y, sample_weight, st.shift.data(), n_threads, R);
-      st.n_shards = 1;
+      st.n_nonzero = tsqr_wide_pass(X, Y, sample_weight, st.shift.data(), shards, n_threads, R);
+      st.n_shards = shards;
       st.r.resize(R.size());
       st.r_lo.clear();
       wq_transpose(R.data(), p, st.r.data());
@@ -230,14 +233,10 @@ TsqrStats tsqr_merge(const TsqrStats& a, const TsqrStats& b) {
   const TsqrStats bb = a.shift == b.shift ? b : tsqr_reshift<Real>(b, a.shift);
   if constexpr (std::is_same_v<Real, double>) {
     if (use_wide_qr(p)) {  // the blocked fold with a triangular B: 2/3 p^3 flops, threaded
-      const index_t rows = round_up(p, 8);
-      std::vector<double> R(static_cast<std::size_t>(p * p)), add(static_cast<std::size_t>(rows * p), 0.0);
+      std::vector<double> R(static_cast<std::size_t>(p * p)), add(R.size());
       wq_transpose(a.r.data(), p, R.data());
       wq_transpose(bb.r.data(), p, add.data());
-      for (index_t j = p - 1; j > 0; --j)  // to leading dimension rows, last column first (no overlap)
-        std::copy_backward(add.begin() + j * p, add.begin() + j * p + j + 1, add.begin() + j * rows + j + 1);
-      for (index_t j = 0; j < p; ++j) std::fill(add.begin() + j * rows + j + 1, add.begin() + (j + 1) * rows, 0.0);
-      wq_fold_upper(R.data(), p, add.data(), rows, wq_upper_threads(p));
+      wq_fold_factor(R.data(), add.data(), p, wq_upper_threads(p));
       TsqrStats out = a;
       wq_transpose(R.data(), p, out.r.data());
       out.n_rows += b.n_rows;

@@ -6,19 +6,23 @@
 // reflectors to all of B, which at p = d + k + 1 in the thousands (B of
 // 256 x 2,000 is 4 MB) streams B from L3 once per 8 reflectors, and its
 // per-shard factors (p^2 doubles each) are folded one after another at the end.
-// Here one factor is kept, each block of kWqRows rows is folded into it with
-// panels of 32 reflectors (factored by qr_stack), and the trailing update
+// Here each block of kWqRows rows is folded into the factor with panels of 32
+// reflectors (factored by qr_stack), and the trailing update
 //     W = T^T (R[j0:j0+32, k] + Y^T B[:, k]);  R[j0:j0+32, k] -= W;  B[:, k] -= Y W
-// runs as register-tiled products with the panel cache-resident, split by
-// columns over the threads. While the others update the trailing columns, one
-// thread updates and factors the next panel (look-ahead), so the panels, which
-// run on one thread, cost little time.
+// runs as register-tiled products with the panel cache-resident. Tall data
+// (n >= 32 p) is split in row shards as qr_stack's pass splits it, each folded
+// on one thread and the shards' factors merged at the end (cheap there);
+// otherwise one factor is kept and its columns are split over the threads.
+// While the others update the trailing columns, one thread updates and
+// factors the next panel (look-ahead), so the panels, which run on one
+// thread, cost little time.
 //
 // Determinism: each column's arithmetic (the order of every sum) depends only
-// on the shape, never on which thread runs it or how many there are, so the
-// factor is bitwise identical for any thread count. Nothing here calls a BLAS:
-// the work is split by OpenMP, and a BLAS's threads could not promise that
-// (OpenBLAS's dgemm and dtrmv round differently with 1 and 2 threads).
+// on the shape and the shard count, never on which thread runs it or how many
+// there are, so the factor is bitwise identical for any thread count.
+// Nothing here calls a BLAS: the work is split by OpenMP, and a BLAS's
+// threads could not promise that (OpenBLAS's dgemm and dtrmv round
+// differently with 1 and 2 threads).
 //
 // The same fold, with B upper trapezoidal, merges two factors (Dask chunks)
 // and appends the ridge rows of the solve at a third of the dense cost: panel
@@ -41,9 +45,11 @@
 namespace fastcost {
 
 // Augmented width p = d + k + 1 from which double passes, merges and ridge
-// solves take the blocked kernel. Below it qr_stack's shards are as fast (B
-// of 256 rows fits in L2) and reproduce earlier results bit for bit.
-constexpr index_t kWideQrMinCols = 160;
+// solves take the blocked kernel. Measured on one thread (AMD EPYC, tall
+// data): from 64 columns it takes 0.5-0.7x qr_stack's time with AVX-512
+// kernels and 0.7-0.9x with AVX2; at 32 it is 0.8x and 1.0x. Below the
+// threshold, results stay those of earlier releases bit for bit.
+constexpr index_t kWideQrMinCols = 64;
 
 namespace detail {
 
@@ -54,14 +60,22 @@ inline std::atomic<index_t>& wide_qr_min_cols_state() {
 
 constexpr index_t kWqPanel = 32;   // reflectors per block reflector: rows of W
 constexpr index_t kWqRows = 1024;  // rows per packed block (B of p = 2,000: 16 MB)
-constexpr int kWqRV = 4;           // vectors of W rows per product tile
-constexpr int kWqMI = 4;           // row vectors of B per update tile
 
-// Columns per tile: 4 x 6 accumulators fill AVX-512's 32 registers with room
-// for the operands; 4 x 2 fit the 16 of AVX2 and SSE2.
+// Register tiles: NC columns of B against RV vectors of W's rows (products)
+// or MI row vectors of B (updates). 4 x 6 accumulators fill AVX-512's 32
+// registers with room for the operands; 2 x 6 the 16 of AVX2 and SSE2 (whose
+// products then take several passes over the rows for the 32 rows of W).
+template <int W>
+constexpr int wq_rv() {
+  return W == 64 ? 4 : 2;
+}
+template <int W>
+constexpr int wq_mi() {
+  return W == 64 ? 4 : 2;
+}
 template <int W>
 constexpr int wq_nc() {
-  return W == 64 ? 6 : 2;
+  return 6;
 }
 
 }  // namespace detail
@@ -77,7 +91,8 @@ inline bool use_wide_qr(index_t p) { return p >= wide_qr_min_cols(); }
 namespace detail {
 
 #if defined(__clang__)
-#define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
+  __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
 #else
 #define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
   __builtin_shuffle(a, b, simd::vec_t<long long, 64>{i0, i1, i2, i3, i4, i5, i6, i7})
@@ -113,7 +128,7 @@ FASTCOST_INLINE void wq_product(const double* FASTCOST_RESTRICT Yt, const double
                                 index_t k, double (*out)[kWqPanel]) {
   constexpr int L = simd::lanes<double, W>();
   constexpr int NB = static_cast<int>(kWqPanel);
-  constexpr int RV = kWqRV;
+  constexpr int RV = wq_rv<W>();
   using V = simd::vec_t<double, W>;
   for (int r0 = 0; r0 < NB; r0 += RV * L) {
     V acc[RV][NC];
@@ -141,14 +156,15 @@ FASTCOST_INLINE void wq_cols(const double* FASTCOST_RESTRICT Yt, const double* T
                              index_t rows, double* R, index_t ldr, index_t j0, double* B, index_t k) {
   constexpr int L = simd::lanes<double, W>();
   constexpr int NB = static_cast<int>(kWqPanel);
-  constexpr int MI = kWqMI, NV = NB / L;
+  constexpr int MI = wq_mi<W>(), NV = NB / L;
   using V = simd::vec_t<double, W>;
   alignas(64) double w[NC][NB];
   wq_product<W, NC>(Yt, B, ldb, rows, k, w);  // W = R[j0:, k] + Y^T B[:, k]
-  for (int c = 0; c < NC; ++c)
+  for (int c = 0; c < NC; ++c) {
+    const double* rc = R + (k + c) * ldr + j0;
     for (int v = 0; v < NV; ++v)
-      simd::store<double, W>(w[c] + v * L,
-                             simd::load<double, W>(w[c] + v * L) + simd::load<double, W>(R + (k + c) * ldr + j0 + v * L));
+      simd::store<double, W>(w[c] + v * L, simd::load<double, W>(w[c] + v * L) + simd::load<double, W>(rc + v * L));
+  }
   // W <- T^T W (T upper triangular: row q of T reaches columns r >= q), and R -= W.
   alignas(64) double tw[NC][NB];
   for (int c = 0; c < NC; ++c) {
@@ -409,21 +425,18 @@ inline void wq_transpose(const double* src, index_t p, double* dst) {
         for (index_t i = i0; i < std::min(p, i0 + TB); ++i) dst[i * p + j] = src[j * p + i];
 }
 
-// The double pass of the whole of (X, Y, sw) into one column-major factor R
-// (p x p, zero on entry); returns the rows with a positive weight. One team
-// for the whole pass: each block is packed (rows split over the team), then
+// Rows [r0, r1) of (X, Y, sw) folded into the column-major factor R (p x p)
+// by a team of up to `threads`; returns the rows with a positive weight. One
+// team for all blocks: each block is packed (rows split over the team), then
 // folded; a barrier between the two keeps B from being packed while read.
 template <class T>
-index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift,
-                       int n_threads, std::vector<double>& R) {
-  const index_t n = X.rows, p = X.cols + Y.cols + 1;
-  const index_t mb = std::min(kWqRows, round_up(n, 8));
-  // About 2 n p^2 flops at ~4e9 a second on one core: below a few ms one thread is faster.
-  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(p) * static_cast<double>(p) / 2e9,
-                                       n_threads);
+index_t wq_pass_rows(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift, index_t r0,
+                     index_t r1, int threads, double* R) {
+  const index_t p = X.cols + Y.cols + 1;
+  const index_t mb = std::min(kWqRows, round_up(r1 - r0, 8));
   Scratch<double> B(static_cast<std::size_t>(mb * p));
   WqFold f(p, mb, false, threads);
-  f.R = R.data();
+  f.R = R;
   f.ldr = p;
   f.B = B.data();
   f.ldb = mb;
@@ -431,8 +444,8 @@ index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* 
   std::atomic<bool> stop{false};
   TeamBarrier barrier;
   run_team(threads, barrier, [&](int t, int team) {
-    for (index_t i0 = 0; i0 < n; i0 += mb) {
-      const index_t nb = std::min(mb, n - i0), rows = round_up(nb, 8);
+    for (index_t i0 = r0; i0 < r1; i0 += mb) {
+      const index_t nb = std::min(mb, r1 - i0), rows = round_up(nb, 8);
       const index_t a = round_up(rows * t / team, 8), b = round_up(rows * (t + 1) / team, 8);
       nonzero.fetch_add(wq_pack_rows(X, Y, sw, shift, i0, nb, a, b, B.data(), mb), std::memory_order_relaxed);
       if (t == 0) {
@@ -463,10 +476,59 @@ inline void wq_fold_upper(double* R, index_t p, double* B, index_t rows, int thr
   run_team(threads, barrier, [&](int t, int team) { wq_fold_member(f, t, team); });
 }
 
-// Threads for a fold of a triangular B: about 2/3 p^3 flops (2e9 a second on one core).
-inline int wq_upper_threads(index_t p) {
+// Threads for a fold of a triangular B, about 2/3 p^3 flops (2e9 a second on
+// one core), of at most n_threads (0: OpenMP's default).
+inline int wq_upper_threads(index_t p, int n_threads = 0) {
   const double pd = static_cast<double>(p);
-  return threads_for_work(pd * pd * pd / 3e9, max_threads());
+  return threads_for_work(pd * pd * pd / 3e9, resolve_threads(n_threads));
+}
+
+// R <- R of [R; add] for two column-major p x p upper-triangular factors.
+inline void wq_fold_factor(double* R, const double* add, index_t p, int threads) {
+  const index_t rows = round_up(p, 8);
+  std::vector<double> B(static_cast<std::size_t>(rows * p), 0.0);
+  for (index_t j = 0; j < p; ++j) std::copy(add + j * p, add + j * p + j + 1, B.data() + j * rows);
+  wq_fold_upper(R, p, B.data(), rows, threads);
+}
+
+// Rows per column from which the pass splits rows into shards (as the narrow
+// kernel does) rather than columns over threads: each shard is folded on one
+// thread, with no synchronization until the shards' factors are merged, which
+// costs (shards - 1) 2/3 p^3, at most about p / n of the pass. Thinner data
+// splits columns, which needs no merge but synchronizes once per panel.
+constexpr index_t kWqShardRatio = 32;
+
+// Shards of the pass: n_shards if given, else the narrow kernel's default
+// (bounded by memory: a factor of p^2 doubles each) for data of at least
+// kWqShardRatio rows per column, else one.
+inline index_t wide_qr_shards(index_t n, index_t p, index_t n_shards) {
+  if (n_shards > 0) return std::min(n_shards, std::max<index_t>(n, 1));
+  return n >= kWqShardRatio * p ? default_shard_count(n, p, p * p) : 1;
+}
+
+// The double pass of the whole of (X, Y, sw) into one column-major factor R
+// (p x p, zero on entry), in `shards` row shards merged in order (1: the
+// columns split over the threads). Returns the rows with a positive weight.
+template <class T>
+index_t tsqr_wide_pass(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const double* shift,
+                       index_t shards, int n_threads, std::vector<double>& R) {
+  const index_t n = X.rows, p = X.cols + Y.cols + 1;
+  // About 2 n p^2 flops at ~4e9 a second on one core: below a few ms one thread is faster.
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(p) * static_cast<double>(p) / 2e9,
+                                       n_threads);
+  if (shards <= 1) return wq_pass_rows(X, Y, sw, shift, 0, n, threads, R.data());
+  const ShardPlan plan = make_plan(0, n, shards);
+  const index_t tile = p * p;
+  std::vector<double> partials(static_cast<std::size_t>((plan.n_shards - 1) * tile), 0.0);
+  std::vector<index_t> nonzero(static_cast<std::size_t>(plan.n_shards), 0);
+  for_each_shard(plan, threads, [&](index_t s) {
+    double* Rs = s == 0 ? R.data() : partials.data() + (s - 1) * tile;
+    nonzero[s] = wq_pass_rows(X, Y, sw, shift, plan.shard_begin(s), plan.shard_end(s), 1, Rs);
+  });
+  for (index_t s = 1; s < plan.n_shards; ++s) wq_fold_factor(R.data(), partials.data() + (s - 1) * tile, p, threads);
+  index_t total = 0;
+  for (index_t v : nonzero) total += v;
+  return total;
 }
 
 }  // namespace detail
