@@ -280,3 +280,32 @@ def test_digits_estimate_at_large_order(fit_intercept):
     assert got.digits_estimate == pytest.approx(
         _digits_reference(st["r"], st["shift"], fit_intercept), abs=1e-6
     )
+
+
+def test_auto_precision_skips_an_extended_pass_past_its_budget():
+    """qr_precision='auto' wants the long double pass when double keeps few digits, but
+    not at any price: past EXTENDED_MAX_FLOPS (2 n p^2 of scalar x87 work, ~10 s) it keeps
+    the double result, says so in fit_info_ and warns. The double result is still the
+    one SciPy's lstsq (double, SVD) gives, to the digits both keep."""
+    from fastcost.exceptions import IllConditionedWarning
+
+    rng = np.random.default_rng(0)
+    n, d = 100_000, 250
+    p = d + 2
+    assert 2.0 * n * p * p > _core.EXTENDED_MAX_FLOPS
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    X = rng.standard_normal((n, d)) @ (q * np.logspace(0, -8, d)) @ q.T + 3.0  # condition ~1e8
+    w = rng.standard_normal(d)
+    y = X @ w + 1.0 + 0.1 * rng.standard_normal(n)
+    dbl, _ = _core.fit_qr(X, y, None, _core.FitOptions(), "double")
+    assert dbl.digits_estimate < _core.EXTENDED_MIN_DIGITS
+    with pytest.warns(IllConditionedWarning, match="past auto's budget"):
+        m = LinearRegression(solver="qr").fit(X, y)
+    assert m.qr_precision_ == "double" and m.n_passes_ == 1
+    assert "qr_precision='extended' takes it" in m.fit_info_
+    np.testing.assert_array_equal(m.coef_, dbl.coef)
+    Xc = X - X.mean(axis=0)
+    ref = scipy.linalg.lstsq(Xc, y - y.mean(), lapack_driver="gelsd")[0]
+    # both lose ~8 digits to the condition number on the least determined direction
+    fitted = Xc @ ref + y.mean()
+    np.testing.assert_allclose(m.predict(X), fitted, rtol=1e-9, atol=1e-9 * np.abs(y).max())

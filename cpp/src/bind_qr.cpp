@@ -110,6 +110,7 @@ py::tuple fit_qr_impl(const py::array& X, const py::object& y, const py::object&
   r.precision = choice.extended ? "extended" : "double";
   r.precision_reason = choice.reason;
   r.digits_estimate = choice.digits_estimate;
+  r.extended_skipped = choice.extended_skipped;
   py::dict factor;
   add_factor(factor, st);
   return py::make_tuple(r, factor);
@@ -160,6 +161,7 @@ void bind_qr(py::module_& m) {
      "factor keeps on the least accurate parameter; below EXTENDED_MIN_DIGITS redo the\n"
      "chunks with precision='extended').");
   m.attr("EXTENDED_MIN_DIGITS") = kExtendedMinDigits;
+  m.attr("EXTENDED_MAX_FLOPS") = kExtendedMaxFlops;
   m.attr("QR_WIDE_MIN_COLS") = kWideQrMinCols;
   m.def("set_qr_wide_min_cols", &set_wide_qr_min_cols, py::arg("cols"),
         "Augmented width (d + k + 1) from which double qr passes, merges and ridge solves take the\n"

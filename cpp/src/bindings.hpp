@@ -329,7 +329,8 @@ inline void bind_types(py::module_& m) {
       .def_readonly("notes", &FitResult::notes)
       .def_readonly("precision", &FitResult::precision)
       .def_readonly("precision_reason", &FitResult::precision_reason)
-      .def_readonly("digits_estimate", &FitResult::digits_estimate);
+      .def_readonly("digits_estimate", &FitResult::digits_estimate)
+      .def_readonly("extended_skipped", &FitResult::extended_skipped);
 }
 
 // gram_stats()'s dict: gram, shift, n_rows, n_shards, n_targets. The Gram is

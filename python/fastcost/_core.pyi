@@ -59,9 +59,11 @@ class FitResult:
     precision: str
     precision_reason: str
     digits_estimate: float
+    extended_skipped: bool
 
 EXTENDED_IS_WIDER: bool
 EXTENDED_MIN_DIGITS: float
+EXTENDED_MAX_FLOPS: float
 QR_WIDE_MIN_COLS: int
 
 # module.cpp: build information and kernel selection

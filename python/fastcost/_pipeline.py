@@ -221,6 +221,12 @@ def run_fit(
         result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
     if result.notes:
         fit_info += f"; {result.notes}"
+    if result.extended_skipped:
+        warnings.warn(
+            f"qr ran in {result.precision_reason} (digits of the least accurate coefficient)",
+            IllConditionedWarning,
+            stacklevel=3,
+        )
     _set_result(est, result, solver, backend.dtype)
     if result.precision is not None:
         est.qr_precision_ = result.precision

@@ -27,6 +27,8 @@ class SolveResult:
     #: qr: the precision it ran in and why (None for the other solvers).
     precision: str | None = None
     precision_reason: str | None = None
+    #: qr_precision='auto' wanted the long double pass but it was past its flop budget.
+    extended_skipped: bool = False
     #: The factor ``regression_statistics`` reads (newton's Gram factor, qr's R),
     #: when the solve produced one.
     factor: dict[str, Any] | None = None
@@ -51,6 +53,7 @@ class SolveResult:
             out.notes,
             out.precision or None,
             out.precision_reason or None,
+            bool(getattr(out, "extended_skipped", False)),
             factor=factor,
         )
 

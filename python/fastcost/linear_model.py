@@ -180,7 +180,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         ``_core.EXTENDED_MIN_DIGITS`` (9.5), a second pass in long double
         (x86-64: 64-bit mantissa; aarch64: IEEE quad), which replaces the double
         result, statistics included. Well-conditioned data never take it; it is
-        far slower than the double pass (x87 arithmetic has no vector units).
+        far slower than the double pass (x87 arithmetic has no vector units), so
+        auto skips it past ``_core.EXTENDED_MAX_FLOPS`` (2 n p^2 > 1e10, about
+        10 s) and warns (``IllConditionedWarning``) instead.
         ``"extended"``: one long double pass. ``"double"``: never extended. Where
         long double is double (MSVC) the extended pass gains nothing and auto skips it.
         For longdouble X, ``"auto"`` is one extended pass (a double pass would

@@ -69,6 +69,7 @@ struct FitResult {
   std::string precision;       // qr: "double" or "extended" (empty for the other solvers)
   std::string precision_reason;  // qr: why that precision
   double digits_estimate = std::numeric_limits<double>::quiet_NaN();  // qr: digits kept
+  bool extended_skipped = false;  // qr: Auto wanted the extended pass, past its flop budget
 };
 
 inline double max_abs(const std::vector<double>& v) {

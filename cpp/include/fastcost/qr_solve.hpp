@@ -499,6 +499,7 @@ inline double qr_digits_estimate(const TsqrStats& st, const FitResult& res, bool
 // How fit_qr chose its working precision.
 struct QrPrecisionChoice {
   bool extended = false;
+  bool extended_skipped = false;  // Auto wanted the extended pass but it was past kExtendedMaxFlops
   double digits_estimate = 0.0;  // qr_digits_estimate of the first solve (NaN: rank deficient)
   std::string reason;
 };
@@ -524,7 +525,7 @@ FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
   FitResult res = solve_from_r(st, opt.alpha, opt.fit_intercept, opt.n_threads);
   res.n_passes = 1;
   choice.digits_estimate = qr_digits_estimate(st, res, opt.fit_intercept, opt.n_threads);
-  char buf[200];
+  char buf[320];
   if (forced && precision == QrPrecision::Auto) {
     choice.extended = true;
     choice.reason = "extended: X is long double, whose digits a double pass would round away";
@@ -545,6 +546,13 @@ FitResult fit_qr(const MatrixView<T>& X, const T* y, const T* sw, const FitOptio
   } else if (!kExtendedIsWider) {
     std::snprintf(buf, sizeof buf, "double: estimated %.1f correct digits < %.1f, but long double is double on "
                   "this platform", choice.digits_estimate, kExtendedMinDigits);
+    choice.reason = buf;
+  } else if (extended_pass_flops(X.rows, st.dim()) > kExtendedMaxFlops) {
+    choice.extended_skipped = true;
+    std::snprintf(buf, sizeof buf, "double: estimated %.1f correct digits < %.1f, but a long double pass "
+                  "(%.2g flops, ~%.0f s) is past auto's budget of %.0e flops; qr_precision='extended' takes it",
+                  choice.digits_estimate, kExtendedMinDigits, extended_pass_flops(X.rows, st.dim()),
+                  extended_pass_flops(X.rows, st.dim()) / 1e9, kExtendedMaxFlops);
     choice.reason = buf;
   } else {
     std::snprintf(buf, sizeof buf, "extended: double would keep an estimated %.1f correct digits < %.1f, so the "

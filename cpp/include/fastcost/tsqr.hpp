@@ -77,6 +77,18 @@ constexpr bool kExtendedIsWider = std::numeric_limits<extended_t>::digits > std:
 // the 2,000,000 x 100 benchmark) never pays for the much slower second pass.
 constexpr double kExtendedMinDigits = 9.5;
 
+// ... but only where the extended pass is affordable: its Householder work,
+// 2 n p^2 flops for n rows and p augmented columns, runs in scalar x87
+// arithmetic at about 0.7-1.3 GFLOP/s on two cores (some 50-250 times the
+// double pass's time on wide data). Auto skips it above this many flops
+// (about 10 s) and says so; qr_precision='extended' still takes it. The rule
+// reads the shape only, so the choice never depends on timing or threads.
+constexpr double kExtendedMaxFlops = 1e10;
+
+inline double extended_pass_flops(index_t n_rows, index_t p) {
+  return 2.0 * static_cast<double>(n_rows) * static_cast<double>(p) * static_cast<double>(p);
+}
+
 struct TsqrStats {
   index_t d = 0;               // features
   index_t n_targets = 1;       // k: target columns after the features
