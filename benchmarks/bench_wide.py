@@ -56,6 +56,8 @@ ND = 20_000_000
 WIDTHS = [10, 30, 100, 300, 1_000, 2_000, 4_000, 10_000]
 AUTO_SHAPES = [(100_000, 500, None), (50_000, 1_000, None), (20_000, 2_000, None),
                (5_000, 4_000, None), (20_000, 2_000, 1e8)]  # fmt: skip
+#: The shapes of issue 19's table (newton, qr and the references at each).
+TABLE_SHAPES = [(100_000, 500), (50_000, 1_000), (20_000, 2_000), (5_000, 4_000)]
 
 
 def _sklearnex() -> Any:
@@ -219,6 +221,54 @@ def print_sweep(rows: list[dict[str, Any]]) -> None:
         print(f"sklearnex: {missing}")
 
 
+# ---------------------------------------------------------------------------- gram
+
+GRAM_WIDTHS = [1, 2, 3, 10, 30, 100, 300, 1_000, 2_000, 4_000, 10_000]
+
+
+def gram_point(n: int, d: int, dtype: type, threads: int, repeat: int) -> dict[str, Any]:
+    """The one-pass statistics kernel against numpy's X.T @ X on one thread count:
+    on X alone (the same input as numpy's) and with y (what a fit's pass reads)."""
+    from fastcost import _core
+    from threadpoolctl import threadpool_limits
+
+    X, y = problem(n, d)
+    X, y = X.astype(dtype), y.astype(dtype)
+
+    # The BLAS limit holds for the whole round (entering it takes milliseconds);
+    # it also bounds the dsyrk that the widest Grams of fastcost call.
+    with threadpool_limits(threads):
+        res = timed_rounds(
+            {
+                "numpy X.T @ X": lambda: X.T @ X,
+                "gram_stats(X)": lambda: _core.gram_stats(X, None, None, None, 0, threads),
+                "gram_stats(X, y)": lambda: _core.gram_stats(X, y, None, None, 0, threads),
+            },
+            1 if d >= 10_000 else repeat,
+            f"gram d={d} {np.dtype(dtype).name} {threads}t",
+        )
+    return {"n": n, "d": d, "dtype": np.dtype(dtype).name, "threads": threads, "results": res}
+
+
+def bench_gram(widths: list[int], nd: int, repeat: int) -> list[dict[str, Any]]:
+    return [
+        gram_point(max(nd // d, d + d // 4), d, dtype, threads, repeat)
+        for d in widths for dtype in (np.float64, np.float32) for threads in (1, 2)
+    ]  # fmt: skip
+
+
+def print_gram(rows: list[dict[str, Any]]) -> None:
+    print("\nGram kernel against numpy X.T @ X (median seconds; ratio < 1 is faster)")
+    print(f"{'d':>6s} {'n':>10s} {'dtype':>8s} {'thr':>3s} {'numpy':>9s} {'X':>9s} {'ratio':>6s}"
+          f" {'X, y':>9s} {'ratio':>6s}")  # fmt: skip
+    for r in rows:
+        res = r["results"]
+        a, b, c = (_med(res, k) for k in ("numpy X.T @ X", "gram_stats(X)", "gram_stats(X, y)"))
+        cells = [f"{v:.4f}" if v is not None else "n/a" for v in (a, b, c)]
+        print(f"{r['d']:>6,} {r['n']:>10,} {r['dtype']:>8s} {r['threads']:>3d} {cells[0]:>9s} "
+              f"{cells[1]:>9s} {_ratio(b, a):>6s} {cells[2]:>9s} {_ratio(c, a):>6s}")  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- solve
 
 
@@ -374,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small widths and shapes (smoke run)")
     p.add_argument("--max-d", type=int, default=10_000, help="widest d of the sweep")
     p.add_argument("--repeat", type=int, default=3, help="runs per point (median)")
-    p.add_argument("--only", default="sweep,solve,auto")
+    p.add_argument("--only", default="sweep,gram,table,solve,auto",
+                   help="sections: sweep (n d fixed), gram (the kernel: float64/32, 1/2 threads), "
+                   "table (issue 19's shapes), solve, auto")
     p.add_argument("--no-full-ill", action="store_true",
                    help="leave out the one whole auto fit (qr redo) on the ill-conditioned shape")  # fmt: skip
     p.add_argument("--json", default="benchmarks/results/bench_wide.json")
@@ -402,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     if "sweep" in only:
         res["sweep"] = bench_sweep(widths, nd, args.repeat)
+    if "gram" in only:
+        gwidths = [d for d in GRAM_WIDTHS if d <= (300 if args.quick else args.max_d)]
+        res["gram"] = bench_gram(gwidths, nd // 2, args.repeat)
+    if "table" in only:
+        table = TABLE_SHAPES if not args.quick else [(n // 5, d // 5) for n, d in TABLE_SHAPES]
+        res["table"] = [sweep_point(n, d, args.repeat) for n, d in table]
     if "solve" in only:
         res["solve"] = bench_solve(solve_d, args.repeat)
     if "auto" in only:
@@ -416,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nwrote {args.png}")
         except ImportError:
             print("matplotlib is not installed: no chart", file=sys.stderr)
+    if "gram" in res:
+        print_gram(res["gram"])
+    if "table" in res:
+        print("\nIssue 19's shapes")
+        print_sweep(res["table"])
     if "solve" in res:
         print_solve(res["solve"])
     if "auto" in res:
