@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
-from fastcost import LinearRegression, LinearRegressionCV
+from fastcost import LinearRegression, LinearRegressionCV, _cv_path
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import GroupKFold, KFold, check_cv
 
@@ -231,11 +231,12 @@ def test_leave_one_out_on_a_table_refuses_what_arrays_refuse():
         LinearRegressionCV(alphas=(0.1,)).fit(df, y, groups=np.arange(y.size))
 
 
-def test_not_implemented():
+def test_not_implemented(monkeypatch):
     df, y = _salaries()
     n = 3000
     rng = np.random.default_rng(0)
     wide = pd.DataFrame({"id": rng.choice([f"k{i}" for i in range(1200)], size=n)})
+    monkeypatch.setattr(_cv_path, "CV_GRAM_MAX_BYTES", 2**20)  # 1 MiB: 3 Grams of 1,202^2 pass it
     with pytest.raises(NotImplementedError, match="expands to"):
         LinearRegressionCV(alphas=(0.1,), cv=3).fit(wide, rng.normal(size=n))
     est = LinearRegressionCV(alphas=(0.1,), cv=3)
@@ -259,3 +260,16 @@ def test_polars_and_arrow_equal_pandas(kind):
     )
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.predict(df), b.predict(table))
+
+
+def test_a_table_expanding_past_1000_columns_matches_brute_force():
+    # 1,100 levels of one text column plus a numeric one: 1,100 expanded columns.
+    rng = np.random.default_rng(8)
+    n = 6000
+    ids = rng.choice([f"k{i}" for i in range(1100)], size=n)
+    df = pd.DataFrame({"id": ids, "x": rng.normal(size=n)})
+    effect = {f"k{i}": e for i, e in enumerate(rng.normal(size=1100))}
+    y = df["id"].map(effect).to_numpy() + 2.0 * df["x"].to_numpy() + rng.normal(size=n)
+    est = LinearRegressionCV(alphas=(0.01, 0.3), cv=KFold(3, shuffle=True, random_state=0))
+    _check(est, df, y, alphas=(0.01, 0.3))
+    assert len(est.coef_) > 1000

@@ -165,6 +165,38 @@ def test_leave_one_out_on_dask_equals_the_local_fit(client, chunks, weights, k):
     assert dist.n_passes_ == 2 and dist.n_splits_ == X.shape[0]
 
 
+@pytest.mark.parametrize("cv", [None, 3])
+def test_wide_data_on_dask_takes_the_gram_path(client, cv):
+    """Above 1000 features a dask X keeps the statistics path (leave-one-out and
+    folds); the local fit it is compared with: leave-one-out's Gram path, or, with
+    folds, brute-force newton fits per fold."""
+    rng = np.random.default_rng(13)
+    n, d = 60, 1010
+    X = rng.standard_normal((n, d)) + rng.normal(size=d)
+    y = X[:, :8] @ rng.standard_normal(8) + 1.0 + rng.standard_normal(n)
+    alphas = [0.05, 1.0]
+    with client.as_current():
+        dist = LinearRegressionCV(alphas=alphas, cv=cv).fit(_chunked(X, (25, 35)), y)
+    if cv is None:
+        local = LinearRegressionCV(alphas=alphas).fit(X, y)
+        np.testing.assert_allclose(
+            dist.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-10
+        )
+    else:
+        from fastcost import LinearRegression
+
+        ref = []
+        for a in alphas:
+            mse = []
+            for tr, te in KFold(3).split(X):
+                m = LinearRegression(alpha=a, solver="newton").fit(X[tr], y[tr])
+                mse.append(np.mean((m.predict(X[te]) - y[te]) ** 2))
+            ref.append(-np.mean(mse))
+        np.testing.assert_allclose(dist.cv_results_["mean_test_score"], ref, rtol=1e-9)
+    full = LinearRegressionCV(alphas=(dist.alpha_,), cv=None).fit(X, y)
+    np.testing.assert_allclose(dist.coef_, full.coef_, rtol=1e-9, atol=1e-12)
+
+
 def test_runs_on_the_current_client(client, monkeypatch):
     import distributed
 

@@ -266,10 +266,30 @@ def test_nan_raises():
         LinearRegressionCV(cv=3).fit(X, y)
 
 
-def test_wide_leave_one_out_not_implemented():
-    X = np.zeros((3, 1001))
-    with pytest.raises(NotImplementedError, match="limited to 1000 columns"):
+@pytest.mark.parametrize("weights", [False, True])
+def test_wide_leave_one_out_matches_brute_force(weights):
+    # d > 1000 and d > n: the eigendecomposition of the full Gram serves every row.
+    rng = np.random.default_rng(73)
+    n, d = 24, 1030
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d) + rng.normal(size=d)
+    y = X[:, :10] @ rng.standard_normal(10) + 2.0 + rng.standard_normal(n)
+    sw = rng.uniform(0.2, 3.0, n) if weights else None
+    alphas = (0.05, 1.0)
+    mse, r2 = _brute_loo(X, y, sw, alphas)
+    est = LinearRegressionCV(alphas=alphas).fit(X, y, sw)
+    np.testing.assert_allclose(est.cv_results_["mean_test_score"], -mse, rtol=1e-9)
+    est_r2 = LinearRegressionCV(alphas=alphas, scoring="r2").fit(X, y, sw)
+    np.testing.assert_allclose(est_r2.cv_results_["mean_test_score"], r2, rtol=1e-9)
+
+
+def test_leave_one_out_refuses_grams_past_its_memory_limit(monkeypatch):
+    from fastcost import _cv_path
+
+    monkeypatch.setattr(_cv_path, "CV_GRAM_MAX_BYTES", 3 * 40**2 * 8)
+    X = np.zeros((3, 39))
+    with pytest.raises(NotImplementedError, match=r"d x d Grams.*X has 39 features"):
         LinearRegressionCV(cv=None).fit(X, np.zeros(3))
+    LinearRegressionCV(cv=None, alphas=(1.0,)).fit(X[:, :38], np.arange(3.0))
 
 
 @pytest.mark.parametrize("scoring", [None, "r2"])

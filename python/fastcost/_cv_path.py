@@ -362,14 +362,21 @@ def loo_path(
     return loo_scores(sq, gram, d)
 
 
-def check_width(width: int, what: str) -> None:
-    """LinearRegressionCV solves from the d x d Gram: a NotImplementedError above
-    ``AUTO_NEWTON_MAX_FEATURES`` columns (``what`` says which, e.g. "X has 1200")."""
-    from ._pipeline import AUTO_NEWTON_MAX_FEATURES
+#: The d x d work arrays of a statistics-path LinearRegressionCV (the Gram, its
+#: eigenvectors, the eigensolver's workspace) may take this many bytes in all.
+CV_GRAM_MAX_BYTES = 4 << 30
 
-    if width > AUTO_NEWTON_MAX_FEATURES:
+
+def check_width(width: int, what: str) -> None:
+    """LinearRegressionCV solves from d x d Grams: a NotImplementedError where
+    three of them would pass ``CV_GRAM_MAX_BYTES`` (``what`` names the width,
+    e.g. "X has 30000 features"). The time grows as d^3 (one eigendecomposition
+    per fold, or one for leave-one-out): 2,000 columns take about a second."""
+    need = 3 * (width + 2) ** 2 * 8
+    if need > CV_GRAM_MAX_BYTES:
         raise NotImplementedError(
-            f"LinearRegressionCV solves from the d x d Gram and is limited to "
-            f"{AUTO_NEWTON_MAX_FEATURES} columns ({what}); for wide data loop over alphas "
-            "with LinearRegression(solver='lbfgs', coef_init=...)"
+            f"LinearRegressionCV solves from d x d Grams, here {need / 2**30:.1f} GiB of them "
+            f"({what}), more than its limit of {CV_GRAM_MAX_BYTES / 2**30:.0f} GiB; for such "
+            "wide data use cv=int on a numpy X (lbfgs along the grid), or loop over alphas with "
+            "LinearRegression(solver='lbfgs', coef_init=...)"
         )

@@ -113,8 +113,13 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     each fold's scores are those of ``LinearRegression`` on the fold's rows with
     every level of the table declared (as ``RidgeCV`` on a matrix encoded
     beforehand; a ``Pipeline`` refitting its encoder per fold would not), and
-    ``predict`` takes tables. Tables need cv=int or a splitter, and at most 1000
-    expanded columns (dense columns plus one per level).
+    ``predict`` takes tables (cv=None as well).
+
+    The statistics path solves from d x d Grams (an eigendecomposition per fold,
+    or one for cv=None: about a second at 2,000 columns, growing as d^3); it
+    refuses widths whose three d x d work arrays would pass 4 GiB
+    (``_cv_path.CV_GRAM_MAX_BYTES``; d of about 13,000). A numpy X above 1000
+    features with folds runs lbfgs along the grid instead.
 
     Parameters
     ----------
@@ -244,7 +249,10 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
                 alphas = np.asarray(self.alphas, dtype=np.float64)
                 X, Y, one_d, sw = self._data(X, y, sample_weight)
                 n_threads = resolve_n_threads(self.n_threads)
-                if X.shape[1] > AUTO_NEWTON_MAX_FEATURES:  # wide: lbfgs along the grid
+                # wide data in memory with folds: lbfgs along the grid (leave-one-out
+                # and the cluster's rows take the Gram, up to _cv_path.check_width)
+                wide = self.cv is not None and isinstance(X, np.ndarray)
+                if wide and X.shape[1] > AUTO_NEWTON_MAX_FEATURES:
                     from ._cv_wide import wide_path, wide_refit
 
                     self._select(alphas, wide_path(self, X, Y, sw, alphas, groups), one_d)
@@ -281,7 +289,7 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         )  # fmt: skip
         X = kernel_layout(X)
         if self.cv is None:  # wide data with folds: lbfgs along the grid (_cv_wide)
-            check_width(X.shape[1], f"X has {X.shape[1]} features; leave-one-out needs them all")
+            check_width(X.shape[1], f"X has {X.shape[1]} features")
         one_d = np.ndim(y) == 1
         Y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         sw = check_weights(sample_weight, X.shape[0], X.dtype)
