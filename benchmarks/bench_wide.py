@@ -424,9 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small widths and shapes (smoke run)")
     p.add_argument("--max-d", type=int, default=10_000, help="widest d of the sweep")
     p.add_argument("--repeat", type=int, default=3, help="runs per point (median)")
-    p.add_argument("--only", default="sweep,gram,table,solve,auto",
-                   help="sections: sweep (n d fixed), gram (the kernel: float64/32, 1/2 threads), "
-                   "table (issue 19's shapes), solve, auto")
+    p.add_argument(
+        "--only",
+        default="sweep,gram,table,solve,auto",
+        help="sections: sweep (n d fixed), gram (the kernel: float64/32, 1/2 threads), "
+        "table (issue 19's shapes), solve, auto",
+    )
     p.add_argument("--no-full-ill", action="store_true",
                    help="leave out the one whole auto fit (qr redo) on the ill-conditioned shape")  # fmt: skip
     p.add_argument("--json", default="benchmarks/results/bench_wide.json")

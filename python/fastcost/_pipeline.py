@@ -221,17 +221,8 @@ def run_fit(
         result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
     if result.notes:
         fit_info += f"; {result.notes}"
-    if result.extended_skipped:
-        warnings.warn(
-            f"qr ran in {result.precision_reason} (digits of the least accurate coefficient)",
-            IllConditionedWarning,
-            stacklevel=3,
-        )
     _set_result(est, result, solver, backend.dtype)
-    if result.precision is not None:
-        est.qr_precision_ = result.precision
-        fit_info += f"; precision {result.precision_reason}"
-    est.fit_info_ = fit_info
+    est.fit_info_ = fit_info + _precision_info(est, result)
     for name, value in backend.attributes().items():
         setattr(est, name, value)
     est.preprocessing_ = prep.as_dict() if prep.active else None
@@ -335,6 +326,21 @@ def solve_positive(
         rank=int(info["passive_size"][0]), condition_estimate=math.nan,
         message="" if converged else "the active-set iterations reached max_iter",
     )  # fmt: skip
+
+
+def _precision_info(est: Any, result: SolveResult) -> str:
+    """qr's working precision for ``fit_info_`` (and ``qr_precision_``); a warning
+    where qr_precision='auto' wanted the long double pass but it was past its budget."""
+    if result.extended_skipped:
+        warnings.warn(
+            f"qr ran in {result.precision_reason} (digits of the least accurate coefficient)",
+            IllConditionedWarning,
+            stacklevel=4,
+        )
+    if result.precision is None:
+        return ""
+    est.qr_precision_ = result.precision
+    return f"; precision {result.precision_reason}"
 
 
 def _newton_fallback(
