@@ -201,6 +201,26 @@ def _grouped_gram_task(X, y, sw, groups, shift, n_groups, n_shards, n_threads): 
     }
 
 
+def _sandwich_task(X, y, sw, codes, model, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The chunk's robust-covariance sums (``_core.sandwich_sums`` of the fitted
+    ``model``): the HC meat (p x p), or for ``kind="cluster"`` the score row of
+    every group (zeros for the groups with no row here; ``codes`` are this chunk's
+    rows' global codes) and the rows of positive weight per group, which tell the
+    client the clusters holding an observation. All of it adds across chunks."""
+    X, y, sw = _block(X, y, sw)
+    if isinstance(X, MixedChunk) or is_sparse(X):  # the client refuses them first
+        raise NotImplementedError("the robust meat reads dense numeric chunks only")
+    out = _core.sandwich_sums(
+        X, y, sample_weight=sw, codes=codes, n_shards=n_shards,
+        n_threads=_task_threads(n_threads), **model,
+    )  # fmt: skip
+    sums = {"meat": np.asarray(out["meat"]), "scores": np.asarray(out["scores"])}
+    if codes is not None:
+        observed = codes if sw is None else codes[sw > 0]
+        sums["observed"] = np.bincount(observed, minlength=int(model["n_groups"])).astype(float)
+    return sums
+
+
 def _loo_task(X, y, sw, basis, alphas, block_rows):  # type: ignore[no-untyped-def]
     """The weighted squared leave-one-out residuals of one chunk's rows for every
     alpha (``_loo.loo_block_sums``, a block of rows at a time)."""

@@ -95,8 +95,9 @@ def set_covariance(
     if cov_type != "classical" and robust is None:
         raise NotImplementedError(
             f"compute_statistics={cov_type!r} reads the rows again (the robust meat), which "
-            "only fits on dense arrays in memory do (not partial_fit, fit_from_statistics, "
-            "a 2-D y, sparse, dataframe, CUDA or Dask input); use compute_statistics=True"
+            "only fits on dense arrays do (in memory or Dask chunks; not partial_fit, "
+            "fit_from_statistics, a 2-D y, sparse, dataframe or CUDA input); "
+            "use compute_statistics=True"
         )
     if hasattr(backend, "stats_columns"):  # a dataframe's design: coef_ is laid out later
         return
@@ -156,8 +157,11 @@ def _robust_meat(
         codes=codes, n_groups=n_groups,
     )  # fmt: skip
     scores = np.asarray(sums["scores"])
-    sw = getattr(backend, "sw", None)
-    g = int(np.unique(codes if sw is None else codes[sw > 0]).size)  # clusters with an observation
+    if "observed" in sums:  # rows of positive weight per group, counted in the pass (Dask)
+        g = int(np.count_nonzero(sums["observed"]))
+    else:
+        sw = getattr(backend, "sw", None)
+        g = int(np.unique(codes if sw is None else codes[sw > 0]).size)  # clusters observed
     p = K.shape[0]
     est.n_groups_ = g
     if g < 2:

@@ -37,6 +37,12 @@ lbfgs and gd read them with ``_core.sparse_probe_sums`` and, like the local
 sparse pass, take no row sample; qr, and standardize with lbfgs or gd, are
 not available, as locally.
 
+``compute_statistics="HC0"`` .. ``"HC3"`` and ``"cluster"`` take one more
+map-reduce after the fit (``_core.sandwich_sums`` on each chunk about the
+fitted model, ``fastcost._robust``): the HC meats and the clusters' score rows
+add across chunks, the cluster codes being global (coded on the client), so a
+cluster may span chunks. They read dense numeric chunks only.
+
 A lost worker costs nothing but time: Dask recomputes the lost chunks from
 their lineage, and since every summary is a deterministic function of its
 chunk and the reduction order is fixed, the fit ends exactly as undisturbed.
@@ -65,13 +71,16 @@ from ._dask_data import (
     connect,
 )
 from ._dask_tasks import (
+    _add,
     _merge_statistics,
     _predict_task,
+    _sandwich_task,
     _statistics_task,
 )
 from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, run_fit
 from ._result import SolveResult, solve_gram
+from ._robust import cluster_codes, cov_type_of
 from ._sparse import auto_solver as sparse_auto_solver
 from ._sparse import check_iterative_options
 from ._statistics import gram_to_factor
@@ -273,6 +282,22 @@ class _DaskBackend:
             return factor
         return self._pass("qr", options)[2]
 
+    def robust_sums(self, **model: Any) -> dict[str, Any]:
+        """The robust meat's pass (``fastcost._robust``): one map-reduce of
+        ``_core.sandwich_sums`` over the chunks, added in the fixed tree. The HC
+        meats add; so do the cluster score rows, the codes being global (coded on
+        the client: ``cluster_codes``), each chunk getting its rows' codes."""
+        data, codes = self.data, model.pop("codes", None)
+        if codes is None:
+            pieces = [None] * len(data.xb)
+        else:
+            pieces = [codes[a:b] for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)]
+        args = (model, self.n_shards, self.threads)
+        nodes = data.top(_sandwich_task, _add, *args, per_chunk=pieces)
+        parts = self.client.compute(nodes, sync=True)
+        self.round_trips += 1
+        return parts[0] if len(parts) == 1 else _add(*parts)  # type: ignore[no-any-return]
+
     def where(self) -> str:
         return f" on {len(self.data.xb)}{' sparse' if self.sparse else ''} Dask chunks"
 
@@ -356,7 +381,9 @@ class LinearRegression(_LocalLinearRegression):
     Parameters
     ----------
     alpha, fit_intercept, tol, max_iter, n_shards, compute_statistics
-        As in :class:`fastcost.LinearRegression`; ``n_shards`` is per chunk.
+        As in :class:`fastcost.LinearRegression`; ``n_shards`` is per chunk. The
+        robust types (``"HC0"``-``"HC3"``, ``"cluster"`` with fit's ``groups``)
+        take one more map-reduce, on dense numeric chunks.
     standardize, prune, prune_tol, noise_augmentation
         As in :class:`fastcost.LinearRegression`, with the same results.
         newton and qr take the scales and the redundant columns from their one
@@ -490,17 +517,23 @@ class LinearRegression(_LocalLinearRegression):
         sample_weight : array-like of shape (n_samples,), optional
         coef_init, intercept_init : optional
             Starting point for lbfgs and gd.
-        groups : None
-            Cluster labels of ``compute_statistics="cluster"``: not available on Dask.
+        groups : array-like or dask array/Series of shape (n_samples,), optional
+            Cluster labels for ``compute_statistics="cluster"`` (required there,
+            an error otherwise), as in :class:`fastcost.LinearRegression`. A
+            numpy/pandas array is coded on the client; a dask array or Series
+            (any chunks) is gathered to the client first (n labels, one more
+            round trip). Each chunk's task gets its rows' codes, so a cluster may
+            span chunks.
 
         Returns
         -------
         self
+
+        The robust types (``"HC0"``-``"HC3"``, ``"cluster"``) take one more
+        map-reduce over the chunks (``_core.sandwich_sums``), counted by
+        ``n_passes_`` and ``round_trips_``; they need dense numeric chunks (not
+        scipy.sparse chunks nor categorical/text columns).
         """
-        if groups is not None:
-            raise NotImplementedError(
-                "groups (compute_statistics='cluster') are not available on Dask"
-            )
         self._check_params()
         _import_dask()
         # As the local estimator: a fit that fails (or a lost cluster) leaves the
@@ -517,12 +550,35 @@ class LinearRegression(_LocalLinearRegression):
                     backend = DaskMixedBackend(self, client, X, y, sample_weight)
                 else:
                     backend = _DaskBackend(self, client, X, y, sample_weight)
+                backend.cluster = self._cluster_codes(backend, groups)
                 run_fit(self, backend, coef_init, intercept_init)
                 if hasattr(self, "encoder_"):
                     finish_table_fit(self, backend)
             backend.worker_compute_s = tasks.seconds
+            # With the passes after the fit's own (an iterative fit's factor, the robust meat).
+            self.round_trips_ = backend.round_trips
             finish_report(self, backend, clock)
         return self
+
+    def _cluster_codes(self, backend: Any, groups: Any) -> tuple[np.ndarray, int] | None:
+        """fit's ``groups`` as global codes (``_robust.cluster_codes``, on the
+        client), after refusing a robust type the chunks cannot give. Dask groups
+        are gathered first (one round trip)."""
+        cov_type = cov_type_of(self.compute_statistics)
+        if cov_type not in (None, "classical"):
+            what = "scipy.sparse chunks" if getattr(backend, "sparse", False) else None
+            if isinstance(backend, DaskMixedBackend):
+                what = "categorical or text columns"
+            if what is not None:
+                raise NotImplementedError(
+                    f"compute_statistics={cov_type!r} on Dask reads dense numeric chunks only "
+                    f"(a dask array or a numeric DataFrame), not {what}; "
+                    "use compute_statistics=True"
+                )
+        if groups is not None and cov_type == "cluster" and _is_dask_collection(groups):
+            groups = backend.client.compute(groups, sync=True)
+            backend.round_trips += 1
+        return cluster_codes(self, groups, backend.n_samples)
 
     # -- prediction -------------------------------------------------------------
 
