@@ -158,6 +158,56 @@ def test_leave_one_out_matches_brute_force(weights, fit_intercept):
     np.testing.assert_allclose(est_r2.fit(X, y, sw).cv_results_["mean_test_score"], r2, rtol=RTOL)
 
 
+def _sklearn_loo_standardized(X, y, sw, alphas, fit_intercept):
+    """Leave-one-out of StandardScaler + Ridge refitted on each training set (the
+    scaler weighted as the fit), fastcost's alpha as Ridge's alpha x the weights' sum."""
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    n = X.shape[0]
+    s = np.ones(n) if sw is None else sw
+    mse, r2 = [], []
+    for a in alphas:
+        pred = np.empty(n)
+        for i in range(n):
+            keep = np.arange(n) != i
+            scaler = StandardScaler(with_mean=fit_intercept)
+            Z = scaler.fit(X[keep], sample_weight=s[keep]).transform(X)
+            ridge = Ridge(alpha=a * s[keep].sum(), fit_intercept=fit_intercept, solver="cholesky")
+            pred[i] = ridge.fit(Z[keep], y[keep], sample_weight=s[keep]).predict(Z[i : i + 1])[0]
+        mse.append(mean_squared_error(y, pred, sample_weight=sw))
+        r2.append(r2_score(y, pred, sample_weight=sw))
+    return np.array(mse), np.array(r2)
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_leave_one_out_standardized_matches_scaler_and_ridge_per_row(weights):
+    # each training set standardized by its own (weighted) moments; column 2 is
+    # constant except at row 5, so that row's training set leaves it unscaled
+    X, y, sw = _data(n=36, d=4, seed=11, weights=weights)
+    X[:, 2] = 3.0
+    X[5, 2] = 4.0
+    alphas = (1e-3, 0.1, 2.0)
+    mse, r2 = _sklearn_loo_standardized(X, y, sw, alphas, True)
+    est = LinearRegressionCV(alphas=alphas, standardize=True).fit(X, y, sw)
+    np.testing.assert_allclose(est.cv_results_["mean_test_score"], -mse, rtol=1e-9)
+    assert "standardized by its own moments" in est.fit_info_ and est.n_passes_ == 2
+    est_r2 = LinearRegressionCV(alphas=alphas, standardize=True, scoring="r2").fit(X, y, sw)
+    np.testing.assert_allclose(est_r2.cv_results_["mean_test_score"], r2, rtol=1e-9)
+    full = LinearRegression(alpha=est.alpha_, standardize=True, solver="newton").fit(X, y, sw)
+    np.testing.assert_allclose(est.coef_, full.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_leave_one_out_standardized_refuses_past_its_work_limit(monkeypatch):
+    from fastcost import _cv_path
+
+    monkeypatch.setattr(_cv_path, "LOO_STANDARDIZED_MAX_WORK", 10 * (2e4 + 6**3))
+    X, y, _ = _data(n=11, d=4, seed=12)
+    with pytest.raises(NotImplementedError, match="11 training sets"):
+        LinearRegressionCV(standardize=True).fit(X, y)
+    LinearRegressionCV(standardize=True).fit(X[:10], y[:10])
+
+
 def test_leave_one_out_equals_ridgecv_mapped():
     """Unit weights: RidgeCV(alphas=(n - 1) a, cv=None) is exact LOO of fastcost's alpha a."""
     X, y, _ = _data(n=60, d=5, seed=5)

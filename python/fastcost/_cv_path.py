@@ -330,14 +330,31 @@ def loo_scores(sq: np.ndarray, gram: np.ndarray, d: int) -> tuple[np.ndarray, np
     return sq / S, r2
 
 
-def check_loo(est: Any, groups: Any, n: int, sw: np.ndarray | None) -> None:
-    """What ``cv=None`` (exact leave-one-out) refuses, for arrays and tables alike."""
+#: Leave-one-out with standardize=True solves each row's training set on its own
+#: (an eigendecomposition of order d per row, ~0.2 ms of Python at small d): up to
+#: this much work, counted as n (2e4 + (d + 2)^3) (~20 s at d = 20, 6 s at d = 100).
+LOO_STANDARDIZED_MAX_WORK = 4e9
+
+
+def _loo_standardized_work(n: int, d: int) -> float:
+    return float(n) * (2e4 + (d + 2) ** 3)
+
+
+def check_loo(est: Any, groups: Any, n: int, sw: np.ndarray | None, d: int | None = None) -> None:
+    """What ``cv=None`` (exact leave-one-out) refuses, for arrays and tables alike;
+    ``d``: the width of a numpy X, which alone takes standardize=True."""
     if groups is not None:
         raise ValueError("groups needs a cv splitter that uses them (cv=None is leave-one-out)")
-    if est.standardize:
+    if est.standardize and d is None:
         raise NotImplementedError(
-            "standardize=True with cv=None (leave-one-out) would standardize each of the "
-            "n training sets with its own moments; use cv=int or a splitter"
+            "standardize=True with cv=None (leave-one-out) standardizes each of the n training "
+            "sets with its own moments, which is done for numpy X only; use cv=int or a splitter"
+        )
+    if est.standardize and _loo_standardized_work(n, d) > LOO_STANDARDIZED_MAX_WORK:
+        raise NotImplementedError(
+            f"standardize=True with cv=None solves each of the {n} training sets on its own "
+            f"(an eigendecomposition of order {d} per row), past the work limit "
+            f"_cv_path.LOO_STANDARDIZED_MAX_WORK; use cv=int or a splitter"
         )
     if n < 2 or (sw is not None and np.count_nonzero(sw) < 2):
         raise ValueError(f"leave-one-out needs at least 2 samples with weight (n_samples={n})")
@@ -365,6 +382,32 @@ def loo_path(
 #: The d x d work arrays of a statistics-path LinearRegressionCV (the Gram, its
 #: eigenvectors, the eigensolver's workspace) may take this many bytes in all.
 CV_GRAM_MAX_BYTES = 4 << 30
+
+
+def loo_standardized(
+    X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
+    alphas: np.ndarray, fit_intercept: bool,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Leave-one-out (MSE, R^2) as :func:`loo_path`, with each training set
+    standardized by its own weighted moments (``LinearRegression(standardize=True)``
+    on the other rows). Row i's training Gram is the full one less the row's own
+    ``s_i z_i z_i^T``; its penalty in standardized coordinates is solved as a
+    fold's (:func:`coef_path`), so the cost is one eigendecomposition per row."""
+    d, k = X.shape[1], Y.shape[1]
+    sq = np.zeros((alphas.size, k))
+    info = PathInfo()
+    for i in range(X.shape[0]):
+        s = 1.0 if sw is None else float(sw[i])
+        if s == 0.0:  # its squared held-out residual counts with weight 0
+            continue
+        x = np.asarray(X[i], dtype=np.float64)
+        y = np.asarray(Y[i], dtype=np.float64)
+        z = np.concatenate([x - shift[:d], y - shift[d:], [1.0]])
+        mo = moments(gram - s * np.outer(z, z), shift, d, fit_intercept)
+        W = coef_path(mo, alphas, standard_scale(mo), info)
+        e = y[None, :] - (np.einsum("d,adk->ak", x, W) + intercepts(mo, W, fit_intercept))
+        sq += s * e * e
+    return loo_scores(sq, gram, d)
 
 
 def check_width(width: int, what: str) -> None:

@@ -24,6 +24,7 @@ from ._cv_path import (
     loo_basis,
     loo_path,
     loo_scores,
+    loo_standardized,
     splitter_atoms,
 )
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
@@ -146,7 +147,10 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         As ``LinearRegression(standardize=True)``: each fold standardized with
         its own training rows' weighted moments (a ``Pipeline(StandardScaler(),
         LinearRegression())`` per fold), the penalty on the standardized
-        coefficients. Not with ``cv=None``.
+        coefficients. With ``cv=None`` (numpy X) each of the n training sets is
+        standardized by its own moments: its Gram is the full one less the row's,
+        solved with its own eigendecomposition (O(n d^3), refused past
+        ``_cv_path.LOO_STANDARDIZED_MAX_WORK``; tables and dask arrays: folds only).
     n_threads, n_shards : int or None, default=None
         As ``LinearRegression``'s, for the pass.
 
@@ -353,17 +357,20 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             sq = X.loo_sums(loo_basis(gram, shift, X.shape[1], self.fit_intercept), alphas)
             mse, r2 = loo_scores(sq, gram, X.shape[1])
         else:
-            check_loo(self, groups, n, sw)
+            check_loo(self, groups, n, sw, X.shape[1])
             st = _core.gram_stats(X, Y, sw, None, int(self.n_shards or 0), n_threads)
             gram, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
             if not np.isfinite(gram).all():
                 raise_for_nonfinite(X)
-            mse, r2 = loo_path(X, Y, sw, gram, shift, alphas, self.fit_intercept)
+            path = loo_standardized if self.standardize else loo_path
+            mse, r2 = path(X, Y, sw, gram, shift, alphas, self.fit_intercept)
         self.n_splits_ = n
         self.n_passes_ = 2
-        self.fit_info_ = (
-            f"exact leave-one-out over {n} rows x {alphas.size} alphas: one eigendecomposition "
-            "of the full Gram, one more pass for the leverages"
+        self.fit_info_ = f"exact leave-one-out over {n} rows x {alphas.size} alphas: " + (
+            "each training set standardized by its own moments, its Gram the full one less "
+            "the row's, one eigendecomposition per row"
+            if self.standardize
+            else "one eigendecomposition of the full Gram, one more pass for the leverages"
         )
         return (r2 if self.scoring == "r2" else -mse)[None], gram, shift
 
