@@ -350,7 +350,7 @@ def check_loo(est: Any, groups: Any, n: int, sw: np.ndarray | None, d: int | Non
             "standardize=True with cv=None (leave-one-out) standardizes each of the n training "
             "sets with its own moments, which is done for numpy X only; use cv=int or a splitter"
         )
-    if est.standardize and _loo_standardized_work(n, d) > LOO_STANDARDIZED_MAX_WORK:
+    if est.standardize and _loo_standardized_work(n, d or 0) > LOO_STANDARDIZED_MAX_WORK:
         raise NotImplementedError(
             f"standardize=True with cv=None solves each of the {n} training sets on its own "
             f"(an eigendecomposition of order {d} per row), past the work limit "
