@@ -166,6 +166,24 @@ def test_options_and_results_are_bound_types():
     np.testing.assert_allclose(res.coef, ref, rtol=1e-10)
 
 
+def test_newton_minimum_norm_option():
+    """minimum_norm=False: a singular Gram returns at once (singular, zero
+    coefficients, infinite condition); a regular one solves as by default."""
+    X, y, _ = make_problem(200, 4, seed=5)
+    Xs = np.c_[X, X[:, 0] + 2.0 * X[:, 1]]  # exactly collinear
+    full = _core.fit(Xs, y, None, "newton", _core.FitOptions())
+    quick = _core.fit(Xs, y, None, "newton", _core.FitOptions(minimum_norm=False))
+    assert full.singular and full.rank == 4 and np.isfinite(full.coef).all()
+    ref = np.linalg.lstsq(Xs - Xs.mean(0), y - y.mean(), rcond=None)[0]  # minimum norm
+    np.testing.assert_allclose(full.coef, ref, rtol=1e-8, atol=1e-10)
+    assert quick.singular and not np.any(quick.coef) and quick.condition_estimate == np.inf
+    assert not _core.FitOptions(minimum_norm=False).minimum_norm
+    regular = _core.fit(X, y, None, "newton", _core.FitOptions(minimum_norm=False))
+    default = _core.fit(X, y, None, "newton", _core.FitOptions())
+    np.testing.assert_array_equal(regular.coef, default.coef)
+    assert not regular.singular
+
+
 @pytest.mark.parametrize("d", [1, 2, 5, 10])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("order", ["C", "F"])

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from fastcost import LinearRegression
+from fastcost import LinearRegression, _core
 from fastcost import _auto_cost as ac
 from fastcost.exceptions import RankDeficientWarning
 from fastcost.linear_model import choose_solver
@@ -103,6 +103,30 @@ def test_obvious_cases_measure_nothing(monkeypatch):
     with pytest.warns(RankDeficientWarning):  # newton's singular Gram: redone with qr
         m = LinearRegression().fit(X, X[:, 0])
     assert m.solver_ == "qr" and "newton's normal equations are singular" in m.fit_info_
+
+
+def test_auto_newton_stops_at_a_singular_gram_when_qr_redoes_it(monkeypatch):
+    """auto's newton asks the compiled solve for no minimum-norm solution (qr redoes
+    a singular fit); an explicit newton still gets it."""
+    seen = []
+    fit = _core.fit
+
+    def spy(X, y, sw, solver, opts):
+        seen.append((solver, opts.minimum_norm))
+        return fit(X, y, sw, solver, opts)
+
+    monkeypatch.setattr(_core, "fit", spy)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 800))
+    with pytest.warns(RankDeficientWarning):
+        m = LinearRegression().fit(X, X[:, 0])
+    assert m.solver_ == "qr" and seen == [("newton", False)]
+    ref = np.linalg.lstsq(X - X.mean(0), X[:, 0] - X[:, 0].mean(), rcond=None)[0]
+    np.testing.assert_allclose(m.coef_, ref, rtol=1e-7, atol=1e-9)
+    seen.clear()
+    with pytest.warns(RankDeficientWarning):
+        LinearRegression(solver="newton").fit(X, X[:, 0])
+    assert seen == [("newton", True)]
 
 
 def test_auto_fit_states_the_prediction_and_calibrates_once():

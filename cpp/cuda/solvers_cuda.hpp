@@ -374,7 +374,7 @@ FitResult fit_newton(const DeviceProblem<T>& p, const FitOptions& opt) {
   for (double v : st.gram) {
     if (!std::isfinite(v)) throw NonFiniteError("non-finite statistics");
   }
-  FitResult res = solve_from_stats(st, opt.alpha, opt.fit_intercept);
+  FitResult res = solve_from_stats(st, opt.alpha, opt.fit_intercept, opt.minimum_norm);
   res.n_passes = 1;
   return res;
 }

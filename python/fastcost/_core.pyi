@@ -20,6 +20,7 @@ class FitOptions:
     standardize: bool
     noise_var: float
     positive: bool
+    minimum_norm: bool
     coef_init: npt.NDArray[np.float64] | None
     def __init__(
         self,
@@ -41,6 +42,7 @@ class FitOptions:
         noise_var: float = ...,
         frozen: npt.ArrayLike | None = ...,
         positive: bool = ...,
+        minimum_norm: bool = ...,
     ) -> None: ...
 
 class FitResult:

@@ -189,7 +189,8 @@ def run_fit(
         raise NotImplementedError(
             f"solver={solver!r} is not available{where} (use one of {backend.solvers})"
         )
-    options = solver_options(est, solver, d, coef_init, intercept_init)
+    options = _auto_newton(est, backend, solver, solver_options(est, solver, d, coef_init,
+                                                                 intercept_init))  # fmt: skip
     options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
     positive = bool(getattr(est, "positive", False))
@@ -206,7 +207,8 @@ def run_fit(
     if plan is not None and not result.converged:  # worse conditioned than predicted
         passes = result.n_passes
         solver, why_auto = "newton", plan.describe_fallback(passes)
-        options = solver_options(est, solver, d, coef_init, intercept_init)
+        options = _auto_newton(est, backend, solver, solver_options(est, solver, d, coef_init,
+                                                                     intercept_init))  # fmt: skip
         options.update(overrides or {})
         result = _solve(backend, solver, options, prep, want_factor)
         result.n_passes += passes
@@ -326,6 +328,17 @@ def solve_positive(
         rank=int(info["passive_size"][0]), condition_estimate=math.nan,
         message="" if converged else "the active-set iterations reached max_iter",
     )  # fmt: skip
+
+
+def _auto_newton(
+    est: Any, backend: Backend, solver: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """``auto``'s newton where qr is there to redo a singular fit: the compiled solve
+    stops at the failed Cholesky instead of forming the minimum-norm solution
+    (an eigendecomposition of the d x d system) that the redo would discard."""
+    if est.solver == "auto" and solver == "newton" and "qr" in backend.solvers:
+        options["minimum_norm"] = False
+    return options
 
 
 def _precision_info(est: Any, result: SolveResult) -> str:

@@ -51,6 +51,10 @@ struct FitOptions {
   // lbfgs/gd: coefficients held >= 0 (v >= 0 when standardizing: the same
   // signs), the intercept free (nonnegative.hpp).
   bool positive = false;
+  // newton on a singular Gram: the minimum-norm solution (an eigendecomposition
+  // of the d x d system); false returns singular, zero coefficients and an
+  // infinite condition estimate at once (solver='auto' then refits with qr).
+  bool minimum_norm = true;
 };
 
 struct FitResult {

@@ -202,7 +202,7 @@ inline void minimum_norm_solve(const std::vector<double>& as, const std::vector<
 // normal equations and equilibrating them in place. The factor overwrites the
 // lower triangle only, so the upper one and the saved diagonal still give the
 // equilibrated system to the rank-deficient path and to the loss.
-inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_intercept) {
+inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_intercept, bool minimum_norm = true) {
   const index_t d = st.d, yi = d, one = d + 1;
   const double S = st.sum_weights();
   if (!(S > 0.0)) throw std::invalid_argument("the sample weights sum to zero: nothing to fit");
@@ -256,7 +256,8 @@ inline FitResult solve_from_stats(const GramStats& st, double alpha, bool fit_in
     if (!ok)
       for (index_t q = p + 1; q < m; ++q) as[q * m + p] = as[p * m + q];
   }
-  if (!ok && m > 0) detail::minimum_norm_solve(as, bs, d, active, scale, rank_tol, res);
+  if (!ok && m > 0 && minimum_norm) detail::minimum_norm_solve(as, bs, d, active, scale, rank_tol, res);
+  if (!ok && m > 0 && !minimum_norm) res.condition_estimate = std::numeric_limits<double>::infinity();
   if (m < d || res.rank < d) {
     res.singular = true;
     res.message = "the Gram matrix is singular (constant or collinear columns, fewer samples than "
@@ -296,7 +297,7 @@ FitResult fit_newton(const MatrixView<T>& X, const T* y, const T* sw, const FitO
   for (double v : st.gram) {
     if (!std::isfinite(v)) throw NonFiniteError("non-finite statistics");
   }
-  FitResult res = solve_from_stats(st, opt.alpha, opt.fit_intercept);
+  FitResult res = solve_from_stats(st, opt.alpha, opt.fit_intercept, opt.minimum_norm);
   res.n_passes = 1;
   return res;
 }
