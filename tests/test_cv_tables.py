@@ -188,18 +188,23 @@ def test_refit_on_array_forgets_the_table():
     assert est.predict(np.zeros((2, 2))).shape == (2,)
 
 
-@pytest.mark.parametrize("weights", [False, True])
-@pytest.mark.parametrize("fit_intercept", [True, False])
-def test_leave_one_out_on_a_table_matches_brute_force(weights, fit_intercept):
+@pytest.mark.parametrize(
+    "weights, fit_intercept, standardize",
+    [(False, True, False), (True, True, False), (False, False, False), (True, False, False),
+     (False, True, True), (True, True, True)],
+)  # fmt: skip
+def test_leave_one_out_on_a_table_matches_brute_force(weights, fit_intercept, standardize):
     """cv=None on Salaries.csv (three text columns): each row's held-out fit is
     LinearRegression(alpha) on the other rows of the table with every level
-    declared; alpha = 0 takes the level set without reference levels."""
+    declared; alpha = 0 takes the level set without reference levels. With
+    standardize, each training set is standardized by its own moments."""
     df, y = _salaries()
     df, y = df.iloc[:80].reset_index(drop=True), y[:80]
     sw = np.random.default_rng(3).uniform(0.5, 2.0, y.size) if weights else None
     alphas = (0.0, 0.01, 1.0)
-    est = LinearRegressionCV(alphas=alphas, fit_intercept=fit_intercept).fit(df, y, sw)
-    est_r2 = LinearRegressionCV(alphas=alphas, fit_intercept=fit_intercept, scoring="r2")
+    kw = dict(fit_intercept=fit_intercept, standardize=standardize)
+    est = LinearRegressionCV(alphas=alphas, **kw).fit(df, y, sw)
+    est_r2 = LinearRegressionCV(alphas=alphas, scoring="r2", **kw)
     est_r2.fit(df, y, sw)
     ref_df = _declared(est, df)
     mse, r2 = [], []
@@ -207,7 +212,7 @@ def test_leave_one_out_on_a_table_matches_brute_force(weights, fit_intercept):
         pred = np.empty(y.size)
         for i in range(y.size):
             keep = np.arange(y.size) != i
-            m = LinearRegression(alpha=a, solver="newton", fit_intercept=fit_intercept)
+            m = LinearRegression(alpha=a, solver="newton", **kw)
             m.fit(ref_df[keep], y[keep], None if sw is None else sw[keep])
             pred[i] = m.predict(ref_df.iloc[i : i + 1])[0]
         mse.append(mean_squared_error(y, pred, sample_weight=sw))
@@ -216,15 +221,17 @@ def test_leave_one_out_on_a_table_matches_brute_force(weights, fit_intercept):
     np.testing.assert_allclose(est_r2.cv_results_["mean_test_score"], r2, rtol=1e-9)
     assert est.n_passes_ == 2 and est.n_splits_ == y.size
     assert "leave-one-out" in est.fit_info_
-    full = LinearRegression(alpha=est.alpha_, solver="newton", fit_intercept=fit_intercept)
+    assert ("standardized by its own moments" in est.fit_info_) == standardize
+    full = LinearRegression(alpha=est.alpha_, solver="newton", **kw)
     full.fit(df, y, sw)
     np.testing.assert_allclose(
         est.coef_, full.coef_, rtol=RTOL, atol=RTOL * np.abs(full.coef_).max()
     )
 
 
-def test_leave_one_out_on_a_table_refuses_what_arrays_refuse():
+def test_leave_one_out_on_a_table_refuses_what_arrays_refuse(monkeypatch):
     df, y = _salaries()
+    monkeypatch.setattr(_cv_path, "LOO_STANDARDIZED_MAX_WORK", 1.0)
     with pytest.raises(NotImplementedError, match="standardize=True with cv=None"):
         LinearRegressionCV(alphas=(0.1,), standardize=True).fit(df, y)
     with pytest.raises(ValueError, match="groups needs a cv splitter"):

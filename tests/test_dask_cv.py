@@ -165,6 +165,25 @@ def test_leave_one_out_on_dask_equals_the_local_fit(client, chunks, weights, k):
     assert dist.n_passes_ == 2 and dist.n_splits_ == X.shape[0]
 
 
+@pytest.mark.parametrize("chunks", CHUNKINGS[:2])
+@pytest.mark.parametrize("weights", [False, True])
+def test_leave_one_out_standardized_on_dask_equals_the_local_fit(client, chunks, weights):
+    """cv=None with standardize: every chunk's rows held out of training sets
+    standardized by their own moments, on the workers; the local fit's scores."""
+    X, y, s = _problem(weights=weights, seed=14)
+    alphas = [1e-3, 0.1, 10.0]
+    local = LinearRegressionCV(alphas=alphas, standardize=True).fit(X, y, s)
+    with client.as_current():
+        dist = LinearRegressionCV(alphas=alphas, standardize=True).fit(
+            _chunked(X, chunks), y, None if s is None else _chunked(s, chunks)
+        )
+    np.testing.assert_allclose(
+        dist.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-10
+    )
+    np.testing.assert_allclose(dist.coef_, local.coef_, rtol=1e-10, atol=1e-12)
+    assert "standardized by its own moments" in dist.fit_info_ and dist.n_passes_ == 2
+
+
 @pytest.mark.parametrize("cv", [None, 3])
 def test_wide_data_on_dask_takes_the_gram_path(client, cv):
     """Above 1000 features a dask X keeps the statistics path (leave-one-out and

@@ -340,17 +340,12 @@ def _loo_standardized_work(n: int, d: int) -> float:
     return float(n) * (2e4 + (d + 2) ** 3)
 
 
-def check_loo(est: Any, groups: Any, n: int, sw: np.ndarray | None, d: int | None = None) -> None:
-    """What ``cv=None`` (exact leave-one-out) refuses, for arrays and tables alike;
-    ``d``: the width of a numpy X, which alone takes standardize=True."""
+def check_loo(est: Any, groups: Any, n: int, sw: np.ndarray | None, d: int) -> None:
+    """What ``cv=None`` (exact leave-one-out) refuses, for arrays, tables and dask
+    arrays alike (``d``: the width of the design)."""
     if groups is not None:
         raise ValueError("groups needs a cv splitter that uses them (cv=None is leave-one-out)")
-    if est.standardize and d is None:
-        raise NotImplementedError(
-            "standardize=True with cv=None (leave-one-out) standardizes each of the n training "
-            "sets with its own moments, which is done for numpy X only; use cv=int or a splitter"
-        )
-    if est.standardize and _loo_standardized_work(n, d or 0) > LOO_STANDARDIZED_MAX_WORK:
+    if est.standardize and _loo_standardized_work(n, d) > LOO_STANDARDIZED_MAX_WORK:
         raise NotImplementedError(
             f"standardize=True with cv=None solves each of the {n} training sets on its own "
             f"(an eigendecomposition of order {d} per row), past the work limit "
@@ -385,29 +380,51 @@ CV_GRAM_MAX_BYTES = 4 << 30
 
 
 def loo_standardized(
-    X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
-    alphas: np.ndarray, fit_intercept: bool,
+    X: Any, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
+    alphas: np.ndarray, fit_intercept: bool, fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Leave-one-out (MSE, R^2) as :func:`loo_path`, with each training set
     standardized by its own weighted moments (``LinearRegression(standardize=True)``
-    on the other rows). Row i's training Gram is the full one less the row's own
-    ``s_i z_i z_i^T``; its penalty in standardized coordinates is solved as a
-    fold's (:func:`coef_path`), so the cost is one eigendecomposition per row."""
-    d, k = X.shape[1], Y.shape[1]
-    sq = np.zeros((alphas.size, k))
+    on the other rows; ``fixed`` columns, a table's level indicators, unscaled).
+    X: a 2-D array or anything whose ``X[a:b]`` is the dense block of those rows."""
+    sq = np.zeros((alphas.size, Y.shape[1]))
+    for r0 in range(0, X.shape[0], LOO_BLOCK_ROWS):
+        rows = slice(r0, r0 + LOO_BLOCK_ROWS)
+        sq += loo_standardized_sums(
+            X[rows], Y[rows], None if sw is None else sw[rows], gram, shift, alphas,
+            fit_intercept, fixed,
+        )  # fmt: skip
+    return loo_scores(sq, gram, X.shape[1])
+
+
+def loo_standardized_sums(
+    Xb: np.ndarray, Yb: np.ndarray, sb: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
+    alphas: np.ndarray, fit_intercept: bool, fixed: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """sum_i s_i e_i(alpha)^2 (n_alphas, k) over a block of rows, each row held out
+    of a training set standardized by its own moments: row i's training Gram is the
+    full ``gram`` less the row's own ``s_i z_i z_i^T``, solved as a fold's
+    (:func:`coef_path`), so each row costs one eigendecomposition of order d.
+    Also a Dask chunk's task (``_dask_tasks``)."""
+    Xb = np.asarray(Xb, dtype=np.float64)
+    Yb = np.asarray(Yb, dtype=np.float64).reshape(Xb.shape[0], -1)
+    d = Xb.shape[1]
+    sq = np.zeros((alphas.size, Yb.shape[1]))
     info = PathInfo()
-    for i in range(X.shape[0]):
-        s = 1.0 if sw is None else float(sw[i])
+    for i in range(Xb.shape[0]):
+        s = 1.0 if sb is None else float(sb[i])
         if s == 0.0:  # its squared held-out residual counts with weight 0
             continue
-        x = np.asarray(X[i], dtype=np.float64)
-        y = np.asarray(Y[i], dtype=np.float64)
+        x, y = Xb[i], Yb[i]
         z = np.concatenate([x - shift[:d], y - shift[d:], [1.0]])
         mo = moments(gram - s * np.outer(z, z), shift, d, fit_intercept)
-        W = coef_path(mo, alphas, standard_scale(mo), info)
+        scale = standard_scale(mo)
+        if fixed is not None:
+            scale[fixed] = 1.0
+        W = coef_path(mo, alphas, scale, info)
         e = y[None, :] - (np.einsum("d,adk->ak", x, W) + intercepts(mo, W, fit_intercept))
         sq += s * e * e
-    return loo_scores(sq, gram, d)
+    return sq
 
 
 def check_width(width: int, what: str) -> None:

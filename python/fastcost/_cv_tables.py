@@ -43,6 +43,7 @@ from ._cv_path import (
     fold_grams,
     fold_path,
     loo_path,
+    loo_standardized,
     splitter_atoms,
 )
 from ._params import validate
@@ -81,9 +82,14 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
                 est.n_splits_, est.n_passes_ = design.n_rows, 2
                 est.fit_info_ = (
                     f"exact leave-one-out over {design.n_rows} rows x {alphas.size} alphas "
-                    f"({columns}): one eigendecomposition of the full Gram per level set, "
-                    "one more pass for the leverages"
-                )
+                    f"({columns}): " + (
+                        "each training set standardized by its own moments, its Gram the full "
+                        "one less the row's, one eigendecomposition per row and level set"
+                        if est.standardize
+                        else "one eigendecomposition of the full Gram per level set, one more "
+                        "pass for the leverages"
+                    )
+                )  # fmt: skip
             else:
                 scores, total, shift = _folds(est, X, design, yv, sw, alphas, groups, columns)
             est._select(alphas, scores[:, :, None], True)
@@ -145,7 +151,8 @@ def _leave_one_out(
     """Exact leave-one-out scores (1, n_alphas), the total Gram and the shift: the
     Gram in one pass, then the leverages of the expanded rows in a second, for
     each level set (alpha == 0 drops the reference levels with an intercept)."""
-    check_loo(est, groups, design.n_rows, sw)
+    width = design.dense.shape[1] + int(design.n_levels.sum())
+    check_loo(est, groups, design.n_rows, sw, width)
     grams, shift = atom_stats(design, yv, sw, np.zeros(design.n_rows, np.int64), 1, est)
     total = grams[0]
     scores = np.empty((1, alphas.size))
@@ -155,10 +162,13 @@ def _leave_one_out(
             continue
         _, cols = level_set(design, bool(est.fit_intercept), float(alphas[idx[0]]))
         gram, sh = _block(total, shift, cols)
-        mse, r2 = loo_path(
-            _ExpandedRows(design, cols), yv[:, None], sw, gram, sh, alphas[idx],
-            bool(est.fit_intercept),
-        )  # fmt: skip
+        rows = _ExpandedRows(design, cols)
+        if est.standardize:  # each training set by its own moments, the levels unscaled
+            mse, r2 = loo_standardized(rows, yv[:, None], sw, gram, sh, alphas[idx],
+                                       bool(est.fit_intercept), _fixed(design, cols))  # fmt: skip
+        else:
+            mse, r2 = loo_path(rows, yv[:, None], sw, gram, sh, alphas[idx],
+                               bool(est.fit_intercept))  # fmt: skip
         scores[0, idx] = (r2 if est.scoring == "r2" else -mse)[:, 0]
     return scores, total, shift
 

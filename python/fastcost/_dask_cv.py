@@ -22,7 +22,7 @@ import numpy as np
 
 from ._cv_path import LOO_BLOCK_ROWS, check_width
 from ._dask_data import _check_weights_summary, _Data, _import_dask, _prepare, connect
-from ._dask_tasks import _add, _grouped_gram_task, _loo_task
+from ._dask_tasks import _add, _grouped_gram_task, _loo_standardized_task, _loo_task
 from ._loo import LooBasis
 
 #: scikit-learn splitters whose splits depend on the row count (and groups)
@@ -97,6 +97,18 @@ class ClusterRows:
             if not np.isfinite(grams).all():
                 self.data.raise_for_nonfinite(client)
         return grams, np.asarray(shift, dtype=np.float64)
+
+    def loo_standardized_sums(
+        self, gram: np.ndarray, shift: np.ndarray, alphas: np.ndarray, fit_intercept: bool
+    ) -> np.ndarray:
+        """As :meth:`loo_sums` with each training set standardized by its own moments
+        (``_cv_path.loo_standardized_sums`` on every chunk's rows, one map-reduce)."""
+        with connect() as client:
+            return np.asarray(
+                self.data.map_reduce(
+                    client, _loo_standardized_task, _add, gram, shift, alphas, fit_intercept
+                )  # fmt: skip
+            )
 
     def loo_sums(self, basis: LooBasis, alphas: np.ndarray) -> np.ndarray:
         """The weighted squared leave-one-out residuals summed over all rows,

@@ -235,6 +235,24 @@ def _loo_task(X, y, sw, basis, alphas, block_rows):  # type: ignore[no-untyped-d
     return total
 
 
+def _loo_standardized_task(X, y, sw, gram, shift, alphas, fit_intercept):  # type: ignore[no-untyped-def]
+    """A chunk's weighted squared leave-one-out residuals with each training set
+    standardized by its own moments (``_cv_path.loo_standardized_sums``: one
+    eigendecomposition per row; imported here, with scikit-learn, only by this task)."""
+    from ._cv_path import loo_standardized_sums
+
+    X, y, sw = _block(X, y, sw)
+    y = y.reshape(X.shape[0], -1)
+    total = np.zeros((alphas.size, y.shape[1]))
+    step = 1024  # a sparse chunk is read as dense blocks of this many rows
+    for r0 in range(0, X.shape[0], step):
+        rows = slice(r0, r0 + step)
+        Xb = X[rows].toarray() if is_sparse(X) else X[rows]
+        total += loo_standardized_sums(Xb, y[rows], None if sw is None else sw[rows], gram, shift,
+                                       alphas, fit_intercept)  # fmt: skip
+    return total
+
+
 def _predict_task(X, coef, intercept):  # type: ignore[no-untyped-def]
     X = as_csr(X) if is_sparse(X) else np.asarray(X)
     pred = np.asarray(X @ coef.astype(X.dtype, copy=False)).reshape(X.shape[0])

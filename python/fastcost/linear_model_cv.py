@@ -147,10 +147,11 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         As ``LinearRegression(standardize=True)``: each fold standardized with
         its own training rows' weighted moments (a ``Pipeline(StandardScaler(),
         LinearRegression())`` per fold), the penalty on the standardized
-        coefficients. With ``cv=None`` (numpy X) each of the n training sets is
-        standardized by its own moments: its Gram is the full one less the row's,
-        solved with its own eigendecomposition (O(n d^3), refused past
-        ``_cv_path.LOO_STANDARDIZED_MAX_WORK``; tables and dask arrays: folds only).
+        coefficients. With ``cv=None`` each of the n training sets is
+        standardized by its own moments (arrays, tables with the level columns
+        unscaled, dask arrays on the workers): its Gram is the full one less the
+        row's, solved with its own eigendecomposition (O(n d^3), refused past
+        ``_cv_path.LOO_STANDARDIZED_MAX_WORK``).
     n_threads, n_shards : int or None, default=None
         As ``LinearRegression``'s, for the pass.
 
@@ -351,10 +352,13 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         n = X.shape[0]
         if not isinstance(X, np.ndarray):  # dask: two map-reduces over the chunks
-            check_loo(self, groups, n, None)
+            check_loo(self, groups, n, None, X.shape[1])
             grams, shift = X.grouped_stats(np.zeros(n, np.int32), 1, int(self.n_shards or 0))
             gram = grams[0]
-            sq = X.loo_sums(loo_basis(gram, shift, X.shape[1], self.fit_intercept), alphas)
+            if self.standardize:
+                sq = X.loo_standardized_sums(gram, shift, alphas, self.fit_intercept)
+            else:
+                sq = X.loo_sums(loo_basis(gram, shift, X.shape[1], self.fit_intercept), alphas)
             mse, r2 = loo_scores(sq, gram, X.shape[1])
         else:
             check_loo(self, groups, n, sw, X.shape[1])
