@@ -143,6 +143,17 @@ def fold_grams(
     return g_train, g_test, flat.sum(axis=0).reshape(p, p)
 
 
+def symmetric_eigh(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix: numpy's below
+    order 64 (the least overhead per call), SciPy's divide-and-conquer dsyevd above
+    (2-3x numpy's eigh at order 2,000 on this project's machine)."""
+    if M.shape[0] < 64:
+        return np.linalg.eigh(M)  # type: ignore[return-value]
+    from scipy.linalg import eigh
+
+    return eigh(M, driver="evd", check_finite=False)  # type: ignore[no-any-return]
+
+
 # -- moments of one Gram ----------------------------------------------------------
 
 
@@ -207,7 +218,7 @@ def coef_path(
     """
     f = np.ones(mo.A.shape[0]) if scale is None else 1.0 / scale
     M = mo.A * np.outer(f, f)
-    lam, V = np.linalg.eigh(M)
+    lam, V = symmetric_eigh(M)
     g = V.T @ (mo.B * f[:, None])
     lo, hi = max(float(lam[0]), 0.0), max(float(lam[-1]), 0.0)
     out = np.empty((alphas.size, *mo.B.shape))
@@ -236,7 +247,7 @@ def direct_solve(A: np.ndarray, B: np.ndarray, pen: np.ndarray) -> tuple[np.ndar
         return w, d > 0
     D = 1.0 / np.sqrt(diag[active])
     As = a[np.ix_(active, active)] * np.outer(D, D)
-    mu, U = np.linalg.eigh(As)
+    mu, U = symmetric_eigh(As)
     keep = mu > 10.0 * max(d, 1) * _EPS * max(float(mu[-1]), 0.0)
     Bs = B[active] * D[:, None]
     w[active] = D[:, None] * (U[:, keep] @ ((U[:, keep].T @ Bs) / mu[keep][:, None]))
@@ -306,7 +317,7 @@ def fold_path(
 def loo_basis(gram: np.ndarray, shift: np.ndarray, d: int, fit_intercept: bool) -> LooBasis:
     """The eigenbasis of the full data's normal equations (``_loo.LooBasis``)."""
     mo = moments(gram, shift, d, fit_intercept)
-    lam, V = np.linalg.eigh(mo.A * mo.S)  # the sum-scale Gram
+    lam, V = symmetric_eigh(mo.A * mo.S)  # the sum-scale Gram
     k = gram.shape[0] - 1 - d
     return LooBasis(
         S=mo.S,
