@@ -24,6 +24,7 @@ block. ``standardize`` scales the dense columns only, never the levels.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,57 +70,72 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
                 return False
             for note in encoder.notes:
                 warnings.warn(note, UserWarning, stacklevel=3)
-            width = _check_supported(est, design)
-            alphas = np.asarray(est.alphas, dtype=np.float64)
+            _check_supported(est, design)
             yv = target_values(y, design.n_rows)
             sw = check_weights(sample_weight, design.n_rows, np.dtype(np.float64))
-            columns = (
-                f"{width} expanded columns: {design.dense.shape[1]} dense + "
-                f"{int(design.n_levels.sum())} levels"
-            )
-            if est.cv is None:
-                scores, total, shift = _leave_one_out(est, design, yv, sw, alphas, groups)
-                est.n_splits_, est.n_passes_ = design.n_rows, 2
-                est.fit_info_ = (
-                    f"exact leave-one-out over {design.n_rows} rows x {alphas.size} alphas "
-                    f"({columns}): " + (
-                        "each training set standardized by its own moments, its Gram the full "
-                        "one less the row's, one eigendecomposition per row and level set"
-                        if est.standardize
-                        else "one eigendecomposition of the full Gram per level set, one more "
-                        "pass for the leverages"
-                    )
-                )  # fmt: skip
-            else:
-                scores, total, shift = _folds(est, X, design, yv, sw, alphas, groups, columns)
-            est._select(alphas, scores[:, :, None], True)
-            _refit(est, design, total, shift)
-            est.encoder_ = encoder
-            est.feature_names_out_ = np.asarray(
-                encoder.feature_names_out(np.zeros(len(design.n_levels), dtype=bool)), object
-            )
-            set_input_names(est, encoder, X)
-        row_bytes = 8 * (design.dense.shape[1] + 2) + 4 * len(design.n_levels)
-        est.fit_report_ = clock.report(
-            threads=_threads(est), n_passes=est.n_passes_,
-            bytes_per_pass=design.n_rows * row_bytes,
-            flops=float(est.n_passes_) * design.n_rows * (width + 2) ** 2,
-        )  # fmt: skip
+            fit_encoded(est, encoder, design, LocalRows(design, yv, sw, est), X, groups)
+        set_report(est, clock, design, design.n_rows)
     return True
 
 
-def _folds(
-    est: Any, X: Any, design: Design, yv: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
-    groups: Any, columns: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Fold scores (n_folds, n_alphas), the total Gram and the shift: one pass."""
-    splitter = check_cv(est.cv, yv, classifier=False)
-    atom, train, test, n_splits = splitter_atoms(
-        splitter, design.n_rows, lambda: list(splitter.split(X, yv, groups))
+def fit_encoded(
+    est: Any, encoder: TableEncoder, layout: Design, rows: Any, X: Any, groups: Any
+) -> None:
+    """Score, select and refit ``est`` on the encoded rows: ``rows`` is
+    :class:`LocalRows` or a cluster's (``_dask_cv_tables.ClusterTable``), with
+    ``n_rows``, ``split``, ``atom_stats`` and ``loo``; ``layout`` a ``Design``
+    whose dense width and levels are the table's (its rows are not read)."""
+    width = _check_supported(est, layout)
+    alphas = np.asarray(est.alphas, dtype=np.float64)
+    columns = (
+        f"{width} expanded columns: {layout.dense.shape[1]} dense + "
+        f"{int(layout.n_levels.sum())} levels"
     )
-    grams, shift = atom_stats(design, yv, sw, atom, train.shape[0], est)
+    if est.cv is None:
+        scores, total, shift = _leave_one_out(est, layout, rows, alphas, groups)
+        est.n_splits_, est.n_passes_ = rows.n_rows, 2
+        est.fit_info_ = (
+            f"exact leave-one-out over {rows.n_rows} rows x {alphas.size} alphas "
+            f"({columns}): " + (
+                "each training set standardized by its own moments, its Gram the full "
+                "one less the row's, one eigendecomposition per row and level set"
+                if est.standardize
+                else "one eigendecomposition of the full Gram per level set, one more "
+                "pass for the leverages"
+            )
+        )  # fmt: skip
+    else:
+        scores, total, shift = _folds(est, X, layout, rows, alphas, groups, columns)
+    est._select(alphas, scores[:, :, None], True)
+    _refit(est, layout, total, shift)
+    est.encoder_ = encoder
+    est.feature_names_out_ = np.asarray(
+        encoder.feature_names_out(np.zeros(len(layout.n_levels), dtype=bool)), object
+    )
+    set_input_names(est, encoder, X)
+
+
+def set_report(est: Any, clock: Any, layout: Design, n_rows: int) -> None:
+    """``fit_report_`` of a fit on ``n_rows`` rows of the table ``layout`` describes."""
+    width = layout.dense.shape[1] + int(layout.n_levels.sum())
+    row_bytes = 8 * (layout.dense.shape[1] + 2) + 4 * len(layout.n_levels)
+    est.fit_report_ = clock.report(
+        threads=_threads(est), n_passes=est.n_passes_, bytes_per_pass=n_rows * row_bytes,
+        flops=float(est.n_passes_) * n_rows * (width + 2) ** 2,
+    )  # fmt: skip
+
+
+def _folds(
+    est: Any, X: Any, layout: Design, rows: Any, alphas: np.ndarray, groups: Any, columns: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fold scores (n_folds, n_alphas), the total Gram and the shift: one pass."""
+    splitter = check_cv(est.cv, None, classifier=False)
+    atom, train, test, n_splits = splitter_atoms(
+        splitter, rows.n_rows, lambda: rows.split(splitter, X, groups)
+    )
+    grams, shift = rows.atom_stats(atom, train.shape[0])
     g_train, g_test, total = fold_grams(grams, train, test)
-    scores, info = _fold_scores(est, design, alphas, g_train, g_test, shift)
+    scores, info = _fold_scores(est, layout, alphas, g_train, g_test, shift)
     est.n_splits_, est.n_passes_ = n_splits, 1
     est.fit_info_ = (
         f"{n_splits} folds x {alphas.size} alphas from one pass over the table "
@@ -127,6 +143,37 @@ def _folds(
         "one eigendecomposition per fold and level set" + _direct_note(info)
     )
     return scores, total, shift
+
+
+class LocalRows:
+    """The rows of an encoded table in memory, as :func:`fit_encoded` reads them."""
+
+    def __init__(self, design: Design, y: np.ndarray, sw: np.ndarray | None, est: Any) -> None:
+        self.design, self.y, self.sw, self.est = design, y, sw, est
+        self.n_rows = design.n_rows
+
+    def split(self, splitter: Any, X: Any, groups: Any) -> list[Any]:
+        return list(splitter.split(X, self.y, groups))
+
+    def atom_stats(self, atom: np.ndarray, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
+        return atom_stats(self.design, self.y, self.sw, atom, n_atoms, self.est)
+
+    def check_loo(self, groups: Any, width: int) -> None:
+        check_loo(self.est, groups, self.n_rows, self.sw, width)
+
+    def loo(self, sets: list[LevelSet], alphas: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Leave-one-out (MSE, R^2), each (len(idx), 1), for each level set."""
+        out = []
+        fit_intercept, Y = bool(self.est.fit_intercept), self.y[:, None]
+        for s in sets:
+            rows = _ExpandedRows(self.design, s.cols)
+            if self.est.standardize:  # each training set by its own moments, levels unscaled
+                out.append(loo_standardized(rows, Y, self.sw, s.gram, s.shift, alphas[s.idx],
+                                            fit_intercept, s.fixed))  # fmt: skip
+            else:
+                out.append(loo_path(rows, Y, self.sw, s.gram, s.shift, alphas[s.idx],
+                                    fit_intercept))  # fmt: skip
+        return out
 
 
 class _ExpandedRows:
@@ -144,32 +191,38 @@ class _ExpandedRows:
         return np.ascontiguousarray(block[:, self.cols])
 
 
+@dataclass
+class LevelSet:
+    """The alphas ``idx`` that share a level set: its columns ``cols`` among
+    [dense, every level], which are level indicators (``fixed``), and the full
+    data's augmented Gram and shift on them."""
+
+    idx: np.ndarray
+    cols: np.ndarray
+    fixed: np.ndarray
+    gram: np.ndarray
+    shift: np.ndarray
+
+
 def _leave_one_out(
-    est: Any, design: Design, yv: np.ndarray, sw: np.ndarray | None, alphas: np.ndarray,
-    groups: Any,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    est: Any, layout: Design, rows: Any, alphas: np.ndarray, groups: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact leave-one-out scores (1, n_alphas), the total Gram and the shift: the
     Gram in one pass, then the leverages of the expanded rows in a second, for
     each level set (alpha == 0 drops the reference levels with an intercept)."""
-    width = design.dense.shape[1] + int(design.n_levels.sum())
-    check_loo(est, groups, design.n_rows, sw, width)
-    grams, shift = atom_stats(design, yv, sw, np.zeros(design.n_rows, np.int64), 1, est)
+    width = layout.dense.shape[1] + int(layout.n_levels.sum())
+    rows.check_loo(groups, width)
+    grams, shift = rows.atom_stats(np.zeros(rows.n_rows, np.int64), 1)
     total = grams[0]
-    scores = np.empty((1, alphas.size))
+    sets = []
     for part in (alphas == 0, alphas > 0):
         idx = np.flatnonzero(part)
-        if not idx.size:
-            continue
-        _, cols = level_set(design, bool(est.fit_intercept), float(alphas[idx[0]]))
-        gram, sh = _block(total, shift, cols)
-        rows = _ExpandedRows(design, cols)
-        if est.standardize:  # each training set by its own moments, the levels unscaled
-            mse, r2 = loo_standardized(rows, yv[:, None], sw, gram, sh, alphas[idx],
-                                       bool(est.fit_intercept), _fixed(design, cols))  # fmt: skip
-        else:
-            mse, r2 = loo_path(rows, yv[:, None], sw, gram, sh, alphas[idx],
-                               bool(est.fit_intercept))  # fmt: skip
-        scores[0, idx] = (r2 if est.scoring == "r2" else -mse)[:, 0]
+        if idx.size:
+            _, cols = level_set(layout, bool(est.fit_intercept), float(alphas[idx[0]]))
+            sets.append(LevelSet(idx, cols, _fixed(layout, cols), *_block(total, shift, cols)))
+    scores = np.empty((1, alphas.size))
+    for s, (mse, r2) in zip(sets, rows.loo(sets, alphas), strict=True):
+        scores[0, s.idx] = (r2 if est.scoring == "r2" else -mse)[:, 0]
     return scores, total, shift
 
 
@@ -195,6 +248,25 @@ def atom_stats(
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Every atom's augmented Gram (n_atoms, D + 2, D + 2) over [dense, every
     level, y, 1], about one common shift, from one read of the rows sorted by atom."""
+    try:
+        grams, shift = mixed_atom_grams(
+            design, y, sw, atom, n_atoms, None, int(est.n_shards or 0), _threads(est)
+        )
+    except NonFiniteError as exc:
+        _raise_nonfinite(design, exc)
+    if not np.isfinite(grams).all():
+        _raise_nonfinite(design, None)
+    return grams, shift
+
+
+def mixed_atom_grams(
+    design: Design, y: np.ndarray, sw: np.ndarray | None, atom: np.ndarray, n_atoms: int,
+    shift: np.ndarray | None, n_shards: int, n_threads: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Each atom's augmented Gram over [dense, every level, y, 1] about ``shift``
+    (None: the first row of the lowest atom, for every atom), zeros for the atoms
+    without rows, and the shift: ``_core.mixed_gram_stats`` on the rows sorted by
+    atom. Also a Dask partition's task (``_dask_cv_tables``)."""
     order = np.argsort(atom, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(atom, minlength=n_atoms))]
     dense = design.dense[order]  # the one copy of the dense block, rows by atom
@@ -202,23 +274,16 @@ def atom_stats(
     sws = None if sw is None else sw[order]
     keep = np.zeros(len(design.n_levels), dtype=bool)
     D = design.dense.shape[1] + int(design.n_levels.sum())
-    grams = np.empty((n_atoms, D + 2, D + 2))
-    shift: np.ndarray | None = None
-    n_shards, n_threads = int(est.n_shards or 0), _threads(est)
-    for a in range(n_atoms):
+    grams = np.zeros((n_atoms, D + 2, D + 2))
+    for a in np.flatnonzero(bounds[1:] > bounds[:-1]):
         rows = slice(int(bounds[a]), int(bounds[a + 1]))
         codes = np.ascontiguousarray(design.codes[:, order[rows]])
-        try:
-            st = _core.mixed_gram_stats(
-                dense[rows], codes, design.n_levels, keep, ys[rows],
-                None if sws is None else sws[rows], shift, n_shards, n_threads,
-            )  # fmt: skip
-        except NonFiniteError as exc:
-            _raise_nonfinite(design, exc)
+        st = _core.mixed_gram_stats(
+            dense[rows], codes, design.n_levels, keep, ys[rows],
+            None if sws is None else sws[rows], shift, n_shards, n_threads,
+        )  # fmt: skip
         shift = np.asarray(st["shift"])  # the first atom's, for every other one
         grams[a] = st["gram"]
-    if not np.isfinite(grams).all():
-        _raise_nonfinite(design, None)
     assert shift is not None
     return grams, shift
 

@@ -34,11 +34,12 @@ from .resources import ResourceReport, fit_clock
 
 
 def is_dask_table(X: Any, est: Any) -> bool:
-    """Whether the Dask fit of ``X`` needs the categorical path."""
+    """Whether the Dask fit of ``X`` needs the categorical path (a column that is
+    not numeric, or ``est.categorical_features`` listing columns)."""
     meta = getattr(X, "_meta", None)
     if meta is None or not hasattr(meta, "dtypes"):
         return False
-    if not isinstance(est.categorical_features, str):
+    if not isinstance(getattr(est, "categorical_features", "auto"), str):
         return True
     return any(dtype.kind not in "biuf" for dtype in meta.dtypes)
 
@@ -66,11 +67,49 @@ def _distinct(values: Any) -> Any:
     return values.drop_duplicates()
 
 
-def _partition_task(kind, X, y, sw, encoder, drop, arrow, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """The statistics of one partition: ``"gram"``, ``"arrow"`` or ``"qr"``."""
+def learn_encoder(client: Any, X: Any, listed: list[Any]) -> tuple[Any, Any, np.ndarray]:
+    """The levels of a dask DataFrame's categorical columns (its text and category
+    columns, and those ``listed``) in one round trip: the distinct values of each,
+    with the partitions' lengths, no shuffle. Returns the ``TableEncoder`` fitted
+    on a frame of those levels, that frame's ``Design`` (the layout: the dense
+    columns and the levels of every categorical) and the lengths (int64)."""
+    from ._tables import TableEncoder
+
+    meta = X._meta
+    text = [c for c, t in zip(meta.columns, meta.dtypes, strict=True) if t.kind not in "biuf"]
+    cats = [c for c in meta.columns if c in set(text) | set(listed)]
+    uniques = [X[c].map_partitions(_distinct, meta=meta[c]) for c in cats]
+    *parts, lengths = client.compute([*uniques, X.map_partitions(len)], sync=True)
+    distinct = [_distinct(p) for p in parts]
+    frame = _level_frame(meta, dict(zip(cats, distinct, strict=True)))
+    encoder = TableEncoder(categorical=listed or None).fit(frame)
+    return encoder, encoder.transform(frame), np.asarray(lengths, dtype=np.int64)
+
+
+def encode_partition(X: Any, encoder: Any) -> Any:
+    """A partition's ``Design`` (on its worker) through the encoder of the whole data."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the levels are the whole data's: none is unseen
-        design = encoder.transform(X)
+        return encoder.transform(X)
+
+
+def aligned(v: Any, n_rows: int, lengths: np.ndarray, name: str = "y") -> list[Any]:
+    """``v`` (a dask collection, or in memory) as one delayed piece per partition
+    of ``lengths`` rows. A dask array is rechunked to them; a dask Series is taken
+    to be partitioned as X."""
+    if _is_dask_collection(v):
+        if hasattr(v, "rechunk") and v.ndim == 1:
+            v = v.rechunk((tuple(int(k) for k in lengths),))
+        return list(v.to_delayed())
+    arr = np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v)
+    if arr.shape[:1] != (n_rows,):
+        raise ValueError(f"{name} must have shape ({n_rows},), got {arr.shape}")
+    return list(np.split(arr, np.cumsum(lengths)[:-1]))
+
+
+def _partition_task(kind, X, y, sw, encoder, drop, arrow, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """The statistics of one partition: ``"gram"``, ``"arrow"`` or ``"qr"``."""
+    design = encode_partition(X, encoder)
     yv = target_values(y, design.dense.shape[0])
     swv = None if sw is None else np.ascontiguousarray(np.asarray(sw, dtype=np.float64))
     threads = _task_threads(n_threads)
@@ -89,9 +128,7 @@ def _partition_task(kind, X, y, sw, encoder, drop, arrow, shift, n_shards, n_thr
 
 def _encode_task(X, encoder, drop):  # type: ignore[no-untyped-def]
     """One partition coded for the iterative solvers' passes (kept on its worker)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the levels are the whole data's: none is unseen
-        design = encoder.transform(X)
+    design = encode_partition(X, encoder)
     return MixedChunk(design.dense, design.codes, design.n_levels, drop)
 
 
@@ -127,34 +164,24 @@ class DaskMixedBackend(MixedBackend):
     def __init__(self, est: Any, client: Any, X: Any, y: Any, sample_weight: Any) -> None:
         import dask
 
-        from ._tables import TableEncoder
-
         meta = X._meta
         listed = [] if isinstance(est.categorical_features, str) else list(est.categorical_features)
-        text = [c for c, t in zip(meta.columns, meta.dtypes, strict=True) if t.kind not in "biuf"]
-        cats = [c for c in meta.columns if c in set(text) | set(listed)]
-        # Each partition's distinct values (no shuffle), deduplicated here.
-        uniques = [X[c].map_partitions(_distinct, meta=meta[c]) for c in cats]
-        *parts, lengths = client.compute([*uniques, X.map_partitions(len)], sync=True)
-        distinct = [_distinct(p) for p in parts]
+        encoder, layout, lengths = learn_encoder(client, X, listed)
         self.round_trips = 1
-        frame = _level_frame(meta, dict(zip(cats, distinct, strict=True)))
-        encoder = TableEncoder(categorical=listed or None).fit(frame)
         est.encoder_ = encoder
         self.encoder = encoder
-        layout = encoder.transform(frame)
         drop = drop_first_levels(len(layout.n_levels), bool(est.fit_intercept), float(est.alpha))
         self.design = MixedDesign(layout.dense.shape[1], layout.n_levels, drop)
         self.client = client
         self.n_samples = int(np.sum(lengths))
-        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.lengths = lengths
         self._data: _Data | None = None
         self._init_layout(est)
         self.xb = list(X.to_delayed())
-        self.yb = self._aligned(y, np.asarray(lengths))
+        self.yb = aligned(y, self.n_samples, lengths)
         self.sb = (
             [None] * len(self.xb) if sample_weight is None
-            else self._aligned(sample_weight, np.asarray(lengths))
+            else aligned(sample_weight, self.n_samples, lengths, "sample_weight")
         )  # fmt: skip
         if sample_weight is not None and not _is_dask_collection(sample_weight):
             check_weights(sample_weight, self.n_samples, np.dtype(np.float64))
@@ -163,15 +190,6 @@ class DaskMixedBackend(MixedBackend):
         est.n_features_in_ = len(encoder.input_names)
         if all(isinstance(c, str) for c in meta.columns):
             est.feature_names_in_ = np.asarray(encoder.input_names, dtype=object)
-
-    def _aligned(self, v: Any, lengths: np.ndarray) -> list[Any]:
-        """``v`` (dask or in memory) as one delayed piece per partition of X."""
-        if _is_dask_collection(v):
-            return list(v.to_delayed())
-        arr = np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v)
-        if arr.shape[:1] != (self.n_samples,):
-            raise ValueError(f"y must have shape ({self.n_samples},), got {arr.shape}")
-        return list(np.split(arr, np.cumsum(lengths)[:-1]))
 
     # -- passes ------------------------------------------------------------------
 

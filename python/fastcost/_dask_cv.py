@@ -16,6 +16,7 @@ residuals (``_loo.loo_block_sums``) for every alpha.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,23 @@ def is_dask(obj: Any) -> bool:
     return hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None
 
 
+def client_splits(
+    splitter: Any, n: int, X: Any, y_values: Callable[[], np.ndarray], groups: Any
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``splitter.split`` of a dask X of ``n`` rows, on the client. A row-count
+    splitter (``ROWS_ONLY_SPLITTERS``) sees a placeholder X of n rows and 0 columns
+    and y=None: nothing is computed. Any other splitter (StratifiedKFold, one of
+    your own) sees X as given and y computed to numpy (``y_values()``: n numbers
+    per target) on the current scheduler. Dask groups are computed."""
+    if groups is not None and is_dask(groups):
+        groups = groups.compute()
+    if type(splitter).__module__.startswith("sklearn.") and (
+        type(splitter).__name__ in ROWS_ONLY_SPLITTERS
+    ):
+        return list(splitter.split(np.empty((n, 0)), None, groups))
+    return list(splitter.split(X, y_values(), groups))
+
+
 class ClusterRows:
     """X, y and the weights of a ``LinearRegressionCV`` fit as chunks of rows on
     a Dask cluster; ``shape``, ``dtype`` and ``itemsize`` are X's, as the fit's
@@ -64,18 +82,10 @@ class ClusterRows:
         self.threads = n_threads if n_threads not in (None, -1) else None
 
     def split(self, splitter: Any, groups: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``splitter.split`` on the client. A row-count splitter (``ROWS_ONLY_SPLITTERS``)
-        sees a placeholder X of n rows and 0 columns and y=None: nothing is computed.
-        Any other splitter (StratifiedKFold, one of your own) sees X as the dask
-        array and y computed to numpy (n numbers per target) on the current
-        scheduler."""
-        if groups is not None and is_dask(groups):
-            groups = groups.compute()
-        if type(splitter).__module__.startswith("sklearn.") and (
-            type(splitter).__name__ in ROWS_ONLY_SPLITTERS
-        ):
-            return list(splitter.split(np.empty((self.shape[0], 0)), None, groups))
-        return list(splitter.split(self.data.X, np.asarray(self.data.y.compute()), groups))
+        """``splitter.split`` on the client (:func:`client_splits`), X the dask array."""
+        return client_splits(
+            splitter, self.shape[0], self.data.X, lambda: np.asarray(self.data.y.compute()), groups
+        )
 
     def grouped_stats(self, atom: np.ndarray, n_atoms: int,
                       n_shards: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip

@@ -224,32 +224,50 @@ def _sandwich_task(X, y, sw, codes, model, n_shards, n_threads):  # type: ignore
 def _loo_task(X, y, sw, basis, alphas, block_rows):  # type: ignore[no-untyped-def]
     """The weighted squared leave-one-out residuals of one chunk's rows for every
     alpha (``_loo.loo_block_sums``, a block of rows at a time)."""
+    X, y, sw = _block(X, y, sw)
+    return loo_rows_sums(X, y.reshape(X.shape[0], -1), sw, basis, alphas, block_rows)
+
+
+def loo_rows_sums(X: Any, Y: np.ndarray, sw: np.ndarray | None, basis: Any, alphas: np.ndarray,
+                  block_rows: int) -> np.ndarray:  # fmt: skip
+    """sum_i s_i e_i(alpha)^2 (n_alphas, k) over the rows of X, ``block_rows`` at a
+    time (``_loo.loo_block_sums``). X: an array, or anything with ``shape`` whose
+    ``X[a:b]`` is the dense block of those rows (a table's expanded rows)."""
     from ._loo import loo_block_sums
 
-    X, y, sw = _block(X, y, sw)
-    y = y.reshape(X.shape[0], -1)
-    total = np.zeros((alphas.size, y.shape[1]))
+    total = np.zeros((alphas.size, Y.shape[1]))
     for r0 in range(0, X.shape[0], block_rows):
         rows = slice(r0, r0 + block_rows)
-        total += loo_block_sums(basis, X[rows], y[rows], None if sw is None else sw[rows], alphas)
+        total += loo_block_sums(basis, X[rows], Y[rows], None if sw is None else sw[rows], alphas)
     return total
 
 
 def _loo_standardized_task(X, y, sw, gram, shift, alphas, fit_intercept):  # type: ignore[no-untyped-def]
     """A chunk's weighted squared leave-one-out residuals with each training set
-    standardized by its own moments (``_cv_path.loo_standardized_sums``: one
-    eigendecomposition per row; imported here, with scikit-learn, only by this task)."""
+    standardized by its own moments (``loo_standardized_rows_sums``)."""
+    X, y, sw = _block(X, y, sw)
+    return loo_standardized_rows_sums(X, y.reshape(X.shape[0], -1), sw, gram, shift, alphas,
+                                      fit_intercept)  # fmt: skip
+
+
+def loo_standardized_rows_sums(
+    X: Any, Y: np.ndarray, sw: np.ndarray | None, gram: np.ndarray, shift: np.ndarray,
+    alphas: np.ndarray, fit_intercept: bool, fixed: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """As :func:`loo_rows_sums` with each training set standardized by its own
+    moments (``_cv_path.loo_standardized_sums``: one eigendecomposition per row;
+    imported here, with scikit-learn, only when a task runs it), ``fixed``
+    columns unscaled. X: an array, a sparse matrix, or anything whose ``X[a:b]``
+    is the dense block of those rows."""
     from ._cv_path import loo_standardized_sums
 
-    X, y, sw = _block(X, y, sw)
-    y = y.reshape(X.shape[0], -1)
-    total = np.zeros((alphas.size, y.shape[1]))
+    total = np.zeros((alphas.size, Y.shape[1]))
     step = 1024  # a sparse chunk is read as dense blocks of this many rows
     for r0 in range(0, X.shape[0], step):
         rows = slice(r0, r0 + step)
         Xb = X[rows].toarray() if is_sparse(X) else X[rows]
-        total += loo_standardized_sums(Xb, y[rows], None if sw is None else sw[rows], gram, shift,
-                                       alphas, fit_intercept)  # fmt: skip
+        total += loo_standardized_sums(Xb, Y[rows], None if sw is None else sw[rows], gram, shift,
+                                       alphas, fit_intercept, fixed)  # fmt: skip
     return total
 
 

@@ -114,7 +114,9 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     each fold's scores are those of ``LinearRegression`` on the fold's rows with
     every level of the table declared (as ``RidgeCV`` on a matrix encoded
     beforehand; a ``Pipeline`` refitting its encoder per fold would not), and
-    ``predict`` takes tables (cv=None as well).
+    ``predict`` takes tables (cv=None as well). A dask DataFrame with such columns
+    fits on the cluster with the same results (``fastcost._dask_cv_tables``): the
+    levels learnt in one round trip, each partition encoded on its worker.
 
     The statistics path solves from d x d Grams (an eigendecomposition per fold,
     or one for cv=None: about a second at 2,000 columns, growing as d^3); it
@@ -221,9 +223,10 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or a dask array / numeric dask DataFrame
+        X : array-like of shape (n_samples, n_features), a table, or a dask array / DataFrame
             A dask X stays on the cluster: the grouped pass is one map-reduce over
-            its chunks (``fastcost._dask_cv``) on the current default Dask client,
+            its chunks (``fastcost._dask_cv``; a DataFrame with text or category
+            columns: ``fastcost._dask_cv_tables``) on the current default Dask client,
             else on a LocalCluster started for the fit (``fastcost.dask.connect()``),
             with the same scores, ``alpha_`` and ``coef_`` as the local fit to
             rounding. Only the splitter runs on the client: scikit-learn's row-count
@@ -241,6 +244,11 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        if _is_dask_table(X):  # the same on the cluster: _dask_cv_tables
+            from ._dask_cv_tables import fit_dask_table
+
+            fit_dask_table(self, X, y, sample_weight, groups)
+            return self
         if is_table(X):  # categorical columns, the levels from the whole table: _cv_tables
             from ._cv_tables import fit_table
 
@@ -442,9 +450,14 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
     # -- prediction -----------------------------------------------------------------
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predict ``X @ coef_.T + intercept_``."""
+        """Predict ``X @ coef_.T + intercept_`` (numpy out: a dask X is computed; a
+        model fitted on a table reads a dask DataFrame partition by partition)."""
         check_is_fitted(self)
         if hasattr(self, "encoder_"):  # fitted on a table: read X with its encoder
+            if hasattr(X, "__dask_graph__"):  # each partition on its worker, to numpy
+                from ._dask_cv_tables import predict_dask_table
+
+                return predict_dask_table(self, X)
             return predict_table(self, X)
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), order=None)
         coef = self.coef_.astype(X.dtype, copy=False)
@@ -457,6 +470,15 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.target_tags.multi_output = True
         return tags
+
+
+def _is_dask_table(X: Any) -> bool:
+    """A dask DataFrame with a text or category column (``_dask_categorical``)."""
+    if not hasattr(X, "__dask_graph__"):
+        return False
+    from ._dask_categorical import is_dask_table
+
+    return is_dask_table(X, None)
 
 
 def _direct_note(info: PathInfo) -> str:
