@@ -110,10 +110,14 @@ FASTCOST_INLINE void sandwich_pack_z(const SandwichPass<T>& ps, index_t i0, inde
       const T* FASTCOST_RESTRICT x = X.row(i0 + r);
       double* FASTCOST_RESTRICT zr = z + r * p + off;
       index_t j = 0;
-      if constexpr (sizeof(T) == sizeof(double)) {
-        for (; j + L <= d; j += L) {
-          simd::store<double, W>(zr + j, simd::load<double, W>(x + j) - simd::load<double, W>(c + j));
+      for (; j + L <= d; j += L) {
+        simd::vec_t<double, W> xv;
+        if constexpr (sizeof(T) == sizeof(double)) {
+          xv = simd::load<double, W>(x + j);
+        } else {  // float32: L floats widened to double
+          xv = __builtin_convertvector((simd::load<T, W / 2>(x + j)), simd::vec_t<double, W>);
         }
+        simd::store<double, W>(zr + j, xv - simd::load<double, W>(c + j));
       }
       for (; j < d; ++j) zr[j] = static_cast<double>(x[j]) - c[j];
     }
