@@ -29,6 +29,10 @@ from typing import Any
 import numpy as np
 from _results import write_results
 
+#: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
+#: spin-wait after a call (a fit's small matrix products) and would take the cores
+#: from the next case.
+PAUSE_S = 0.25
 PASS_KINDS = ["HC0", "HC2", "HC3", "cluster"]
 FIT_TYPES: list[Any] = [False, True, "HC0", "HC1", "HC2", "HC3", "cluster"]
 
@@ -86,7 +90,7 @@ def time_cases(fns: dict[str, Callable], repeat: int) -> dict[str, list[float]]:
         fn()
     for _ in range(repeat):
         for name, fn in fns.items():
-            time.sleep(0.05)  # let spinning worker threads go quiet
+            time.sleep(PAUSE_S)
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
