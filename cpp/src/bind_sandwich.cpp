@@ -69,6 +69,7 @@ py::dict sandwich_impl(const py::array& X, const py::object& y, const py::object
   std::copy(s.scores.begin(), s.scores.end(), scores.mutable_data());
   out["scores"] = scores;
   out["n_shards"] = s.n_shards;
+  out["block_rows"] = kSandwichBlock;
   return out;
 }
 
@@ -92,7 +93,8 @@ void bind_sandwich(py::module_& m) {
      "K K^T the inverse bread, h = s ||v||^2. kind 'HC0', 'HC2', 'HC3': meat = sum s^2 e^2 f(h) v v^T\n"
      "(f = 1, 1/(1-h), 1/(1-h)^2); 'cluster': scores[g] = sum over rows of cluster codes[i] == g\n"
      "of s e v (codes int32 in [0, n_groups)). Returns dict(meat (p x p), scores (n_groups x p),\n"
-     "n_shards).");
+     "n_shards, block_rows (rows per block of the pass: block boundaries are at each shard's first\n"
+     "row plus multiples of it)).");
 }
 
 }  // namespace fastcost::bindings
