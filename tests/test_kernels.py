@@ -204,3 +204,77 @@ def test_narrow_gram_rows_in_lanes_against_numpy(d, dtype, order, weighted):
     w = np.ones(n) if s is None else s.astype(np.float64)
     expected = (Z * w[:, None]).T @ Z
     np.testing.assert_allclose(st["gram"], expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+# ---- narrow Grams: columns read in place (gram_narrow.hpp), d = 1 and a few
+
+
+def _reference_gram(X, Y, s, shift):
+    """float64 augmented Gram of [X - c, Y - c_y, 1] weighted by s (Y: n x k or None)."""
+    n, d = X.shape
+    Y = np.zeros((n, len(shift) - d)) if Y is None else Y.reshape(n, -1).astype(float)
+    Z = np.c_[X.astype(float) - shift[:d], Y - shift[d:], np.ones(n)]
+    return (Z * s[:, None]).T @ Z
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 10_001])
+@pytest.mark.parametrize("with_y", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_one_column_gram_matches_numpy_and_any_thread_count(dtype, order, n, with_y, weighted):
+    rng = np.random.default_rng(n)
+    X = np.asarray(rng.standard_normal((n, 1)) * 3 + 7, dtype=dtype, order=order)
+    y = (rng.standard_normal(n) - 2).astype(dtype) if with_y else None
+    s = rng.uniform(0.1, 2.0, n).astype(dtype) if weighted else None
+    st = _core.gram_stats(X, y, s)
+    shift = np.asarray(st["shift"])
+    ref = _reference_gram(X, y, np.ones(n) if s is None else s.astype(float), shift)
+    tol = 50 * np.finfo(np.float64).eps * np.abs(ref).max()
+    np.testing.assert_allclose(st["gram"], ref, rtol=0, atol=tol)
+    np.testing.assert_array_equal(st["gram"], st["gram"].T)
+    if not weighted:
+        assert st["gram"][-1, -1] == n
+    if not with_y:
+        assert not np.any(st["gram"][1])  # the absent target is a zero row and column
+    for shards in (1, 3, 8):
+        one = _core.gram_stats(X, y, s, None, shards, 1)["gram"]
+        two = _core.gram_stats(X, y, s, None, shards, 2)["gram"]
+        assert one.tobytes() == two.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_narrow_gram_is_the_same_read_in_place_or_packed(dtype, d, weighted):
+    """Column-major X and a 1-D y are read in place, row-major X is packed (and
+    from five data columns on, the pairs run on packed blocks): same bits."""
+    rng = np.random.default_rng(d)
+    n = 1000
+    X = (rng.standard_normal((n, d)) + 4).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    s = rng.uniform(0.5, 1.5, n).astype(dtype) if weighted else None
+    grams = [
+        _core.gram_stats(Xo, yo, s, None, 3, 1)["gram"].tobytes()
+        for Xo in (np.ascontiguousarray(X), np.asfortranarray(X))
+        for yo in (y, y[:, None].copy(), np.asfortranarray(y[:, None]))
+    ]
+    assert len(set(grams)) == 1
+    # without y, about a zero target shift (the default) and about another one
+    none = _core.gram_stats(np.asfortranarray(X), None, s)
+    ref = _reference_gram(X, None, np.ones(n) if s is None else s.astype(float), none["shift"])
+    tol = 50 * np.finfo(np.float64).eps * np.abs(ref).max()
+    np.testing.assert_allclose(none["gram"], ref, rtol=0, atol=tol)
+    shift = np.r_[X[0].astype(float), 2.5]
+    other = _core.gram_stats(np.asfortranarray(X), None, s, shift)
+    ref = _reference_gram(X, None, np.ones(n) if s is None else s.astype(float), shift)
+    np.testing.assert_allclose(
+        other["gram"], ref, rtol=0, atol=50 * np.finfo(np.float64).eps * np.abs(ref).max()
+    )
+
+
+def test_one_column_gram_of_a_non_finite_value_is_not_finite():
+    X = np.ones((100, 1))
+    X[40, 0] = np.inf
+    g = _core.gram_stats(X, None, None, None, 1, 1)["gram"]
+    assert not np.isfinite(g[0, 0]) and np.isnan(g[0, 1])  # the absent target's pair, as inf * 0

@@ -156,24 +156,78 @@ def test_wide_gram_through_syrk_matches_the_tile_kernel(avx2_tiles, dtype, order
     np.testing.assert_allclose(wide["gram"], (Z * w[:, None]).T @ Z, rtol=0, atol=1e-12 * scale)
 
 
-def test_wide_gram_is_the_same_for_any_blas_thread_count(avx2_tiles):
+@pytest.fixture
+def syrk_from(request):
+    """float32 through ssyrk from the given augmented width, for the test's duration."""
+    before = _core.set_wide_gram_min(request.param)
+    was = _core.set_float_syrk(True)
+    try:
+        yield request.param
+    finally:
+        _core.set_wide_gram_min(before)
+        _core.set_float_syrk(was)
+
+
+@pytest.mark.parametrize("syrk_from", [2], indirect=True)
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("targets", [0, 1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [1, 1000, 20_001])
+def test_float32_ssyrk_gram_matches_tiles_and_numpy(syrk_from, order, targets, weighted, n):
+    """Blocks of 6,000+ rows at this width: 20,001 rows add three float Grams
+    (a group of 8,192 rows or more each) to the double one."""
+    rng = np.random.default_rng(n + targets)
+    d = 300
+    X = np.asarray(
+        rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + 3.0, dtype=np.float32, order=order
+    )
+    Y = None if targets == 0 else rng.standard_normal((n, targets)).astype(np.float32)
+    if targets == 1:
+        Y = Y[:, 0].copy()
+    s = rng.uniform(0.0, 2.0, n).astype(np.float32) if weighted else None
+    wide = _core.gram_stats(X, Y, s)
+    _core.set_wide_gram_min(10**9)
+    try:
+        tiles = _core.gram_stats(X, Y, s)
+    finally:
+        _core.set_wide_gram_min(syrk_from)
+    assert wide["blas"] and not tiles["blas"]
+    scale = np.abs(tiles["gram"]).max()
+    tol = 200 * np.finfo(np.float32).eps * scale
+    np.testing.assert_allclose(wide["gram"], tiles["gram"], rtol=0, atol=tol)
+    np.testing.assert_array_equal(wide["gram"], wide["gram"].T)
+    k = wide["n_targets"]
+    Yd = np.zeros((n, k)) if Y is None else Y.reshape(n, k).astype(np.float64)
+    Z = np.c_[X.astype(np.float64) - wide["shift"][:d], Yd - wide["shift"][d:], np.ones(n)]
+    w = np.ones(n) if s is None else s.astype(np.float64)
+    np.testing.assert_allclose(wide["gram"], (Z * w[:, None]).T @ Z, rtol=0, atol=tol)
+    if not weighted:
+        assert wide["gram"][-1, -1] == n
+
+
+@pytest.mark.parametrize("syrk_from", [2], indirect=True)
+def test_float32_ssyrk_gram_is_the_same_for_any_packing_thread_count(syrk_from):
+    """n_threads does not change the bits; the BLAS's own thread count does (the
+    reason the float path is off by default), so it is held at one here."""
     from threadpoolctl import threadpool_limits
 
-    rng = np.random.default_rng(12)
-    X = rng.standard_normal((2500, 1600))
-    y = rng.standard_normal(2500)
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((9000, 700)).astype(np.float32)
+    y = rng.standard_normal(9000).astype(np.float32)
     with threadpool_limits(limits=1, user_api="blas"):
-        one = _core.gram_stats(X, y)["gram"]
-    with threadpool_limits(limits=2, user_api="blas"):
-        two = _core.gram_stats(X, y)["gram"]
-    assert one.tobytes() == two.tobytes()
+        one = _core.gram_stats(X, y, None, None, 0, 1)
+        two = _core.gram_stats(X, y, None, None, 0, 2)
+    assert one["blas"] and one["gram"].tobytes() == two["gram"].tobytes()
 
 
-def test_wide_newton_fit_through_syrk_matches_lstsq(avx2_tiles):
-    rng = np.random.default_rng(13)
-    X = rng.standard_normal((2000, 1600)) + 10.0
-    y = X @ rng.standard_normal(1600) + rng.standard_normal(2000)
-    s = rng.uniform(0.5, 1.5, 2000)
-    model = LinearRegression(solver="newton").fit(X, y, s)
-    w, b = reference_fit(X, y, s)
-    np.testing.assert_allclose(model.coef_, w, rtol=1e-8, atol=1e-10 * np.abs(w).max())
+def test_float32_takes_ssyrk_only_when_enabled():
+    assert _core.set_wide_gram_min(0) == 0 and _core.set_float_syrk(False) is False
+    X = np.random.default_rng(15).standard_normal((300, 3000)).astype(np.float32)
+    if _core.get_isa() == "avx512f":
+        assert not _core.gram_stats(X)["blas"]  # tiles below the float64 width (6,144)
+    _core.set_float_syrk(True)
+    try:
+        assert _core.gram_stats(X)["blas"]
+        assert not _core.gram_stats(X[:, :1000])["blas"]
+    finally:
+        _core.set_float_syrk(False)

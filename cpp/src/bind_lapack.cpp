@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bindings.hpp"
+#include "fastcost/gram_wide.hpp"
 #include "fastcost/lapack.hpp"
 
 namespace fastcost::bindings {
@@ -43,6 +44,7 @@ void resolve_from_scipy(lapack::Table& t) {
     load(l, "dgesdd", t.dgesdd);
     load(b, "dsyrk", t.dsyrk);
     load(b, "dgemm", t.dgemm);
+    load(b, "ssyrk", t.ssyrk);
     if (!t.complete()) load_error() = "scipy.linalg.cython_lapack lacks a routine fastcost needs";
   } catch (py::error_already_set& e) {
     load_error() = e.what();
@@ -67,6 +69,12 @@ void bind_lapack(py::module_& m) {
   }, "Where the d x d algebra runs: SciPy's LAPACK from order min_order on, else built-in loops.");
   m.def("set_lapack", &lapack::set_enabled, py::arg("enabled"),
         "Use SciPy's LAPACK for the d x d algebra (True, the default) or the built-in loops everywhere.");
+  m.def("set_wide_gram_min", &set_wide_gram_min, py::arg("width"),
+        "Augmented width (d + k + 1) from which gram_stats goes through the BLAS's syrk, for both dtypes\n"
+        "(0: the measured defaults per ISA and dtype). Returns the previous setting; for tests and benchmarks.");
+  m.def("set_float_syrk", &set_float_syrk, py::arg("enabled"),
+        "Let float32 Grams go through ssyrk on float blocks (off by default: OpenBLAS's float routines give\n"
+        "different bits for different BLAS thread counts). Returns the previous setting.");
 }
 
 }  // namespace fastcost::bindings

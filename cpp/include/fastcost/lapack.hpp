@@ -40,6 +40,7 @@ struct Table {
   dgesdd_t* dgesdd = nullptr;
   dsyrk_t* dsyrk = nullptr;
   dgemm_t* dgemm = nullptr;
+  ssyrk_t* ssyrk = nullptr;  // optional: float32 wide Grams fall back to dsyrk without it
 
   bool complete() const {
     return dpotrf && dpotrs && dpocon && dsyevd && dtrtrs && dtrcon && dtpqrt && dgesdd && dsyrk && dgemm;
