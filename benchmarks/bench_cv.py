@@ -3,8 +3,9 @@
 Times, in one process and run, on n x d float64 data (default 1,000,000 x 100):
 
 * fastcost ``LinearRegressionCV(alphas=logspace, cv=KFold(5))``: every fold and
-  alpha from one grouped pass over X (best of ``--repeat``);
-* one ``LinearRegression(solver="newton").fit`` on all rows (best of ``--repeat``);
+  alpha from one grouped pass over X;
+* one ``LinearRegression(solver="newton").fit`` on all rows (these two interleaved,
+  best of ``--repeat``, each after a pause of ``PAUSE_S``);
 * scikit-learn ``GridSearchCV(Ridge(), {"alpha": mapped}, cv=KFold(5))`` and
   ``RidgeCV(alphas=mapped, cv=KFold(5))`` (each once), with the alphas mapped to
   scikit-learn's scale: ``sklearn_alpha = rows_in_train_fold * alpha`` (every
@@ -38,13 +39,22 @@ from _results import write_results  # noqa: E402
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "bench_cv.json"
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
+#: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
+#: spin-wait after a call (the folds' eigendecompositions, newton's Cholesky) and
+#: would otherwise take the cores from the next call's pass.
+PAUSE_S = 0.25
+
+
+def best_of_interleaved(fns: dict, repeat: int) -> dict:
+    """Best time of each function, one call of each per round, after a pause."""
+    times: dict = {k: [] for k in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, fn in fns.items():
+            time.sleep(PAUSE_S)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
 
 
 def brute_force(X, y, splits, alphas) -> np.ndarray:
@@ -110,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     train_rows = n - n // args.folds
 
     est = LinearRegressionCV(alphas=alphas, cv=cv)
-    t_cv = best_of(lambda: est.fit(X, y), args.repeat)
-    t_newton = best_of(lambda: LinearRegression(solver="newton").fit(X, y), args.repeat)
+    best = best_of_interleaved(
+        {"cv": lambda: est.fit(X, y),
+         "newton": lambda: LinearRegression(solver="newton").fit(X, y)}, args.repeat
+    )  # fmt: skip
+    t_cv, t_newton = best["cv"], best["newton"]
     sk = time_sklearn(X, y, alphas, splits, train_rows, args.sk_alphas)
 
     check: dict = {}
