@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 
@@ -116,3 +118,27 @@ def convert_sparse(X, fmt, container, index):
     X.indptr = X.indptr.astype(index)
     assert X.indices.dtype == index
     return X
+
+
+_ISA_NAMES = ["baseline", "avx2", "avx512"]  # fastcost.set_isa's names
+_ISA_ORDER = ["baseline", "avx2+fma", "avx512f"]  # config_info's, in the same order
+
+
+def supported_isas():
+    """The instruction sets ``fastcost.set_isa`` can force on this CPU."""
+    import fastcost
+
+    best = _ISA_ORDER.index(fastcost.config_info()["isa_best_supported"])
+    return _ISA_NAMES[: best + 1]
+
+
+@contextmanager
+def forced_isa(name):
+    """``fastcost.set_isa(name)`` until the block ends, then back to ``"auto"``."""
+    import fastcost
+
+    fastcost.set_isa(name)
+    try:
+        yield
+    finally:
+        fastcost.set_isa("auto")

@@ -11,30 +11,19 @@ shapes straddle that boundary.
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
 
 import fastcost
 import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
-from helpers import make_problem, reference_fit
+from helpers import forced_isa, make_problem, reference_fit, supported_isas
 
-_ORDER = ["baseline", "avx2+fma", "avx512f"]
+_ORDER = ["baseline", "avx2+fma", "avx512f"]  # config_info's names of set_isa's
 _BEST = fastcost.config_info()["isa_best_supported"]
-SUPPORTED = [
-    name
-    for name, full in zip(["baseline", "avx2", "avx512"], _ORDER, strict=True)
-    if _ORDER.index(full) <= _ORDER.index(_BEST)
-]
+SUPPORTED = supported_isas()
 
 
-@contextmanager
-def isa(name):
-    fastcost.set_isa(name)
-    try:
-        yield
-    finally:
-        fastcost.set_isa("auto")
+isa = forced_isa
 
 
 def _augmented_gram(X, y, s, shift):

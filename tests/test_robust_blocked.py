@@ -6,31 +6,17 @@ boundaries, and bitwise independence of the thread count."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import fastcost
 import numpy as np
 import pytest
 from fastcost import _core
+from helpers import forced_isa, supported_isas
 
 KINDS = ["HC0", "HC2", "HC3", "cluster"]
-_ORDER = ["baseline", "avx2+fma", "avx512f"]
-_BEST = fastcost.config_info()["isa_best_supported"]
-ISAS = [
-    name
-    for name, full in zip(["baseline", "avx2", "avx512"], _ORDER, strict=True)
-    if _ORDER.index(full) <= _ORDER.index(_BEST)
-]
+ISAS = supported_isas()
 N_GROUPS = 11
 
 
-@contextmanager
-def isa(name):
-    fastcost.set_isa(name)
-    try:
-        yield
-    finally:
-        fastcost.set_isa("auto")
+isa = forced_isa
 
 
 def block_rows():
