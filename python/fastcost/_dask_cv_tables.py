@@ -63,7 +63,7 @@ def fit_dask_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) ->
         with fit_clock() as clock, connect() as client:
             encoder, layout, lengths = learn_encoder(client, X, [])
             for note in encoder.notes:  # the local fit's, but those counting missing
-                if "missing value(s)" not in note:  # values: here a count in the levels
+                if note not in encoder.missing_notes_:  # here they would count the levels
                     warnings.warn(note, UserWarning, stacklevel=3)
             rows = ClusterTable(est, client, X, y, sample_weight, encoder, layout, lengths)
             fit_encoded(est, encoder, layout, rows, X, groups)

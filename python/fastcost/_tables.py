@@ -405,6 +405,7 @@ class TableEncoder(BaseEstimator):
         selected, forced = self._selected(view.names)
         roles = dict.fromkeys(view.names, "dropped")
         notes: list[str] = []
+        self.missing_notes_: list[str] = []  # those of notes that count missing values
         columns: dict[str, Column] = {}
         codes: dict[str, np.ndarray] = {}
         self._levels: dict[str, _Levels] = {}
@@ -422,7 +423,9 @@ class TableEncoder(BaseEstimator):
             columns[col.name] = col
             if role == "categorical":
                 self._levels[col.name], codes[col.name] = _fit_levels(col)
-            notes.extend(_missing_note(col, role, self._levels.get(col.name)))
+            missing = _missing_note(col, role, self._levels.get(col.name))
+            notes.extend(missing)
+            self.missing_notes_.extend(missing)
         self.feature_names_in_ = list(view.names)
         self.roles_ = roles
         self.dense_names_ = [c for c in columns if roles[c] != "categorical"]
