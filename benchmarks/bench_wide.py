@@ -435,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default="benchmarks/results/bench_wide.json")
     p.add_argument("--png", default="benchmarks/results/bench_wide.png")
     args = p.parse_args(argv)
+    # SciPy's BLAS loaded now: fastcost resolves it on its first wide Gram, and a
+    # library loaded inside a threadpool_limits block would stay unlimited.
+    import scipy.linalg.cython_blas  # noqa: F401
+
     import fastcost
     from fastcost import LinearRegression, _auto_cost
     from fastcost._threads import resolve_n_threads
