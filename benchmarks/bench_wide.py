@@ -437,9 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     # SciPy's BLAS loaded now: fastcost resolves it on its first wide Gram, and a
     # library loaded inside a threadpool_limits block would stay unlimited.
-    import scipy.linalg.cython_blas  # noqa: F401
-
     import fastcost
+    import scipy.linalg.cython_blas  # noqa: F401
     from fastcost import LinearRegression, _auto_cost
     from fastcost._threads import resolve_n_threads
 
