@@ -478,9 +478,9 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
 
         backend = CudaBackend(est, design.dense, y, sample_weight)
     else:
-        from .linear_model import _CpuBackend
+        from ._cpu_backend import CpuBackend
 
-        backend = _CpuBackend(est, design.dense, y, sample_weight)
+        backend = CpuBackend(est, design.dense, y, sample_weight)
     # The dense backends validate an array and forget the frame's names: set them after.
     set_input_names(est, encoder, X)
     return backend

@@ -123,7 +123,7 @@ def _validate_batch(est: Any, X: Any, y: Any, *, first: bool) -> tuple[np.ndarra
 
 def _partial_sgd(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
     """One epoch of the sgd recipe over the batch, from the coefficients so far."""
-    from .linear_model import _CpuBackend
+    from ._cpu_backend import CpuBackend
 
     if est.standardize or est.prune:
         raise ValueError(
@@ -140,7 +140,7 @@ def _partial_sgd(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
             rng = np.random.RandomState(int(est.random_state) + 1)  # not the Glorot draw's
     with fit_clock() as clock:
         est._check_params()
-        backend = _CpuBackend(est, X, y, sample_weight)
+        backend = CpuBackend(est, X, y, sample_weight)
         coef_init = est.coef_ if fitted else None
         intercept_init = float(est.intercept_) if fitted else None
         seed = int(rng.randint(0, np.iinfo(np.int32).max))
