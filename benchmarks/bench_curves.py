@@ -27,7 +27,7 @@ import sys
 import time
 
 import numpy as np
-from _results import write_results
+from _results import loglog_curves, write_results
 
 PAUSE_S = 0.1  # lets BLAS/OpenMP worker threads stop spinning between methods
 
@@ -117,16 +117,12 @@ def plot(res: dict, path: str) -> None:
         (axes[1], "vs_d", "features d", f"time vs d  (n = {res['n_fixed']:,})"),
     ):
         sw = res[key]
-        xs = sw["x"]
-        for name, ts in sw["times"].items():
-            pts = [(x, t) for x, t in zip(xs, ts, strict=True) if t is not None]
-            if pts:
-                ax.loglog(*zip(*pts, strict=True), label=name, ms=6, **STYLE[name])
-        ax.set_xlabel(xlab)
-        ax.set_ylabel("fit time (s)")
+        curves = {
+            name: [(x, t) for x, t in zip(sw["x"], ts, strict=True) if t is not None]
+            for name, ts in sw["times"].items()
+        }
+        loglog_curves(ax, curves, STYLE, xlab, "fit time (s)")
         ax.set_title(title)
-        ax.grid(True, which="major", alpha=0.5)
-        ax.grid(True, which="minor", alpha=0.15)
     axes[0].legend(loc="upper left", fontsize=9)
     fig.suptitle(
         f"Cost curves, float64, {res['threads']} threads, kernels {res['isa']}; "

@@ -47,7 +47,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _results import write_results
+from _results import loglog_curves, write_results
 
 #: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
 #: spin-wait after a call and would otherwise take the cores from the next method.
@@ -400,15 +400,12 @@ def plot(rows: list[dict[str, Any]], res: dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 6), constrained_layout=True)
-    for name in rows[0]["results"]:
-        pts = [(r["d"], r["results"][name]["median_s"]) for r in rows
-               if "median_s" in r["results"][name]]  # fmt: skip
-        if pts:
-            ax.loglog(*zip(*pts, strict=True), label=name, ms=6, **STYLE.get(name, {}))
-    ax.set_xlabel("features d  (n = max(n*d / d, 1.25 d))")
-    ax.set_ylabel("seconds (median)")
-    ax.grid(True, which="major", alpha=0.5)
-    ax.grid(True, which="minor", alpha=0.15)
+    curves = {
+        name: [(r["d"], r["results"][name]["median_s"]) for r in rows
+               if "median_s" in r["results"][name]]
+        for name in rows[0]["results"]
+    }  # fmt: skip
+    loglog_curves(ax, curves, STYLE, "features d  (n = max(n*d / d, 1.25 d))", "seconds (median)")
     ax.legend(fontsize=8)
     ax.set_title(
         f"Width sweep at n*d = {res['nd']:,}, float64, {res['threads']} threads, kernels "
