@@ -406,3 +406,22 @@ def test_longdouble_x():
     X, y, _ = random_data(n=120, seed=16, hetero=True)
     m = fit(X.astype(np.longdouble), y.astype(np.longdouble), compute_statistics="HC3")
     assert rel(stderr(m), sm_fit(X, y, cov_type="HC3").bse) < 1e-10
+
+
+def test_a_table_is_refused_before_any_pass_and_its_encoding_works(monkeypatch):
+    """A dataframe with text columns: a robust type is refused before the data are
+    read (the error names the way out), and the table encoded as numbers gives
+    statsmodels' HC3 errors on the real Salaries data."""
+    import pandas as pd
+
+    df = pd.read_csv(DATA / "Salaries.csv").drop(columns=["Unnamed: 0"], errors="ignore")
+    y = df.pop("salary").to_numpy(dtype=np.float64) / 1000.0
+    calls = []
+    gram_stats = _core.mixed_gram_stats
+    monkeypatch.setattr(_core, "mixed_gram_stats", lambda *a: calls.append(1) or gram_stats(*a))
+    with pytest.raises(NotImplementedError, match=r"get_dummies"):
+        LinearRegression(compute_statistics="HC3").fit(df, y)
+    assert not calls
+    X = pd.get_dummies(df, drop_first=True, dtype=float).to_numpy()
+    m = fit(X, y, None, None, compute_statistics="HC3")
+    assert rel(stderr(m), sm_fit(X, y, None, True, "HC3").bse) < 1e-10

@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._result import SolveResult
-from ._robust import set_covariance
+from ._robust import check_robust_supported, set_covariance
 from ._statistics import regression_statistics
 from ._validation import check_coef_init
 from .exceptions import (
@@ -175,6 +175,7 @@ def run_fit(
     once the clock has stopped, so that the report covers the whole fit.
     """
     prep = fit_preprocessing(est)
+    check_robust_supported(est, backend)
     if prep.active and est.compute_statistics:
         raise ValueError(
             "compute_statistics is not available with standardize, prune or noise_augmentation"

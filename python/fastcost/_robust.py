@@ -81,6 +81,27 @@ def cluster_codes(est: Any, groups: Any, n_samples: int) -> tuple[np.ndarray, in
     return codes, int(codes.max()) + 1
 
 
+def check_robust_supported(est: Any, backend: Any) -> None:
+    """A robust covariance type reads the rows again (the meat): refused, before
+    any pass, where the backend cannot (``robust_sums`` missing)."""
+    cov_type = cov_type_of(est.compute_statistics)
+    if cov_type in (None, "classical") or hasattr(backend, "robust_sums"):
+        return
+    table = hasattr(backend, "stats_columns")
+    raise NotImplementedError(
+        f"compute_statistics={cov_type!r} reads the rows again (the robust meat), which "
+        "only fits on dense arrays do (in memory or Dask chunks; not partial_fit, "
+        "fit_from_statistics, a 2-D y, sparse, dataframe or CUDA input); use "
+        "compute_statistics=True"
+        + (
+            ", or encode the table's categorical columns as numbers first (e.g. "
+            "pandas.get_dummies(X, drop_first=True, dtype=float))"
+            if table
+            else ""
+        )
+    )
+
+
 def set_covariance(
     est: Any, coef: np.ndarray, intercept: float, factor: dict[str, Any],
     stats: dict[str, Any], backend: Any,
@@ -92,13 +113,7 @@ def set_covariance(
     alpha = float(est.alpha)
     est.__dict__.pop("n_groups_", None)  # a refit of another type has none
     robust = getattr(backend, "robust_sums", None)
-    if cov_type != "classical" and robust is None:
-        raise NotImplementedError(
-            f"compute_statistics={cov_type!r} reads the rows again (the robust meat), which "
-            "only fits on dense arrays do (in memory or Dask chunks; not partial_fit, "
-            "fit_from_statistics, a 2-D y, sparse, dataframe or CUDA input); "
-            "use compute_statistics=True"
-        )
+    check_robust_supported(est, backend)
     if hasattr(backend, "stats_columns"):  # a dataframe's design: coef_ is laid out later
         return
     d = coef.shape[0]
