@@ -53,7 +53,7 @@ class SolveResult:
             out.notes,
             out.precision or None,
             out.precision_reason or None,
-            bool(getattr(out, "extended_skipped", False)),
+            out.extended_skipped,
             factor=factor,
         )
 

@@ -112,8 +112,7 @@ def set_covariance(
     fit_intercept = bool(est.fit_intercept)
     alpha = float(est.alpha)
     est.__dict__.pop("n_groups_", None)  # a refit of another type has none
-    robust = getattr(backend, "robust_sums", None)
-    check_robust_supported(est, backend)
+    robust = getattr(backend, "robust_sums", None)  # run_fit checked it up front
     if hasattr(backend, "stats_columns"):  # a dataframe's design: coef_ is laid out later
         return
     d = coef.shape[0]
