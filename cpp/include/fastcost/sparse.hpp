@@ -5,7 +5,6 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -236,8 +235,9 @@ void sparse_probe_rows(const CsrView<T, I>& X, const T* y, const T* sw, const do
 }
 
 // Columns [j0, j1) of the shards' partials (`width` doubles apart, interleaved
-// as sparse_probe_rows writes them) summed in shard order, de-interleaved into
-// sum_ux's K blocks of d.
+// as sparse_probe_rows writes them) summed in shard order, a block of columns
+// at a time (the block's sums stay in L1), de-interleaved into sum_ux's K
+// blocks of d.
 template <int K>
 void sparse_reduce_columns(const double* partials, index_t width, index_t n_shards, index_t d, index_t j0, index_t j1,
                            double* sum_ux) {
@@ -274,9 +274,12 @@ struct SparseProbeWork {
 
 // probe_sums (loss_grad.hpp) over sparse X: one read of the nonzeros for up to
 // kMaxProbes probes, sharded by rows, one partial per shard, each zeroed by the
-// thread that fills it, then reduced in shard order by column ranges: the same
-// bits for any thread count. Both phases run in one team (waking a team costs
-// milliseconds on a loaded machine), shards and column ranges taken in turn.
+// thread that fills it (in one parallel region: waking a team costs
+// milliseconds on a loaded machine), then reduced in shard order on the calling
+// thread: the same bits for any thread count. Reducing by column ranges in the
+// same team saved ~0.5 ms a pass on an idle 2-core machine but cost a
+// scheduler tick (4 ms) a pass at the barrier between the phases once another
+// process held a core.
 template <class T, class I>
 ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, const std::vector<Probe>& probes,
                             index_t n_shards, int n_threads, SparseProbeWork& work) {
@@ -305,31 +308,20 @@ ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, con
   // Memory-bound: ~nnz (sizeof(T) + sizeof(I)) bytes and K gathers a nonzero.
   const double seconds = static_cast<double>(X.nnz()) * static_cast<double>(sizeof(T) + sizeof(I) + 4 * K) / 1e10;
   const int threads = static_cast<int>(std::min<index_t>(threads_for_work(seconds, n_threads), plan.n_shards));
-  constexpr index_t kColumns = 1024;  // per reduction task
-  const index_t col_tasks = (d + kColumns - 1) / kColumns;
   double* const partials = work.partials.data();
   const double* const wi = work.w.data();
-  std::atomic<index_t> next_shard{0}, next_cols{0};
-  TeamBarrier barrier;
-  run_team(threads, barrier, [&](int, int) {
-    for (index_t s = next_shard++; s < plan.n_shards && !cancel_requested(); s = next_shard++) {
-      double* out = partials + s * width;
-      std::fill(out, out + width, 0.0);
-      const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
-      if (K == 1) detail::sparse_probe_rows<1>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
-      if (K == 2) detail::sparse_probe_rows<2>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
-      if (K == 3) detail::sparse_probe_rows<3>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
-    }
-    barrier.wait();
-    for (index_t c = next_cols++; c < col_tasks && !cancel_requested(); c = next_cols++) {
-      const index_t j0 = c * kColumns, j1 = std::min(d, j0 + kColumns);
-      double* ux = res.sum_ux.data();
-      if (K == 1) detail::sparse_reduce_columns<1>(partials, width, plan.n_shards, d, j0, j1, ux);
-      if (K == 2) detail::sparse_reduce_columns<2>(partials, width, plan.n_shards, d, j0, j1, ux);
-      if (K == 3) detail::sparse_reduce_columns<3>(partials, width, plan.n_shards, d, j0, j1, ux);
-    }
+  for_each_shard(plan, threads, [&](index_t s) {
+    double* out = partials + s * width;
+    std::fill(out, out + width, 0.0);
+    const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
+    if (K == 1) detail::sparse_probe_rows<1>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
+    if (K == 2) detail::sparse_probe_rows<2>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
+    if (K == 3) detail::sparse_probe_rows<3>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
   });
-  if (cancel_requested()) throw Cancelled();
+  double* ux = res.sum_ux.data();
+  if (K == 1) detail::sparse_reduce_columns<1>(partials, width, plan.n_shards, d, 0, d, ux);
+  if (K == 2) detail::sparse_reduce_columns<2>(partials, width, plan.n_shards, d, 0, d, ux);
+  if (K == 3) detail::sparse_reduce_columns<3>(partials, width, plan.n_shards, d, 0, d, ux);
   std::vector<double> tail(partials + K * d, partials + width);
   for (index_t s = 1; s < plan.n_shards; ++s) {
     const double* p = partials + s * width + K * d;
