@@ -8,8 +8,9 @@ Methods, each in its own subprocess on the same data (an ``.npz`` file written
 once), so that the extra peak memory of a fit is its own: the peak RSS during
 the fit (reset before it through ``/proc/self/clear_refs``) minus the RSS when
 it starts, i.e. everything the fit allocates (C++ buffers included) beyond X
-and y. A small fit on the first rows runs first (imports, lazy set-up); the
-time is that of one full fit.
+and y, over the first full fit. A small fit on the first rows runs first
+(imports, lazy set-up); the time is the median of ``--repeats`` full fits (3 by
+default: on a shared machine one fit can lose a scheduler tick or several).
 
 - ``fastcost newton``: one pass for the (d + 2)^2 Gram, then ``solve_stats``;
 - ``fastcost lbfgs``: the compiled lbfgs over the sparse data pass;
@@ -44,6 +45,7 @@ CHILD = r"""
 import json, resource, sys, time, warnings
 import numpy as np, scipy.sparse as sp
 path, name, alpha, threads = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+repeats = int(sys.argv[5])
 X = sp.load_npz(path + ".X.npz").tocsr()
 y = np.load(path + ".y.npy")
 n = X.shape[0]
@@ -86,12 +88,16 @@ with warnings.catch_warnings():
     fit(X[:2000], y[:2000])  # imports and lazy set-up
 reset_peak()
 base = status_kb("VmRSS")
-t0 = time.perf_counter()
-coef, info = fit(X, y)
-seconds = time.perf_counter() - t0
-extra = (status_kb("VmHWM") - base) / 1024
+times = []
+for r in range(repeats):
+    t0 = time.perf_counter()
+    coef, info = fit(X, y)
+    times.append(time.perf_counter() - t0)
+    if r == 0:
+        extra = (status_kb("VmHWM") - base) / 1024
+seconds = float(np.median(times))
 np.save(path + "." + name.replace(" ", "_").replace("(", "").replace(")", "") + ".npy", coef)
-print(json.dumps(dict(info, time_s=seconds, extra_peak_mb=extra)))
+print(json.dumps(dict(info, time_s=seconds, times_s=times, extra_peak_mb=extra)))
 """
 
 METHODS = [
@@ -118,9 +124,9 @@ def make_data(n: int, d: int, density: float, seed: int):  # type: ignore[no-unt
     return X, y
 
 
-def run(path: str, name: str, alpha: float, threads: int, timeout: float) -> dict:
+def run(path: str, name: str, alpha: float, threads: int, repeats: int, timeout: float) -> dict:
     """One method in a fresh interpreter; its JSON line, or the failure."""
-    cmd = [sys.executable, "-c", CHILD, path, name, repr(alpha), str(threads)]
+    cmd = [sys.executable, "-c", CHILD, path, name, repr(alpha), str(threads), str(repeats)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -141,6 +147,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="fastcost's n_threads (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", action="append", default=[], help="a method to leave out")
+    p.add_argument("--repeats", type=int, default=3, help="timed fits per method (median)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per method")
     p.add_argument("--out", default="benchmarks/results/bench_sparse.json")
     args = p.parse_args()
@@ -165,7 +172,7 @@ def main() -> None:
         for name in METHODS:
             if name in args.skip:
                 continue
-            results[name] = run(path, name, args.alpha, args.threads, args.timeout)
+            results[name] = run(path, name, args.alpha, args.threads, args.repeats, args.timeout)
             coef_path = (
                 path + "." + name.replace(" ", "_").replace("(", "").replace(")", "") + ".npy"
             )
@@ -189,6 +196,7 @@ def main() -> None:
             "alpha": args.alpha,
             "ridge_alpha": args.alpha * args.n,
             "threads": args.threads,
+            "repeats": args.repeats,
             "gram_mb": gram_mb,
             "x_mb": x_mb,
             "results": results,
@@ -198,14 +206,14 @@ def main() -> None:
 
 def print_table(results: dict[str, dict], gram_mb: float) -> None:
     sk = [k for k in results if k.startswith("sklearn") and "time_s" in results[k]]
-    head = f"{'method':<28}{'time (s)':>10}{'extra MB':>10}{'/Gram':>7}{'vs Ridge':>10}"
+    head = f"{'method':<28}{'median s':>10}{'extra MB':>10}{'/Gram':>7}{'vs Ridge':>10}"
     head += "".join(f"{'x ' + k.split()[1][:12]:>16}" for k in sk)
     print("\n" + head + "\n" + "-" * len(head))
     for name, r in results.items():
         if "time_s" not in r:
             print(f"{name:<28}{r.get('error', '?')}")
             continue
-        line = f"{name:<28}{r['time_s']:>10.2f}{r['extra_peak_mb']:>10.0f}"
+        line = f"{name:<28}{r['time_s']:>10.3f}{r['extra_peak_mb']:>10.0f}"
         line += f"{r['extra_peak_mb'] / gram_mb:>7.2f}"
         diff = r.get("coef_diff_vs_ridge")
         line += f"{diff:>10.1e}" if diff is not None else f"{'':>10}"
@@ -213,7 +221,8 @@ def print_table(results: dict[str, dict], gram_mb: float) -> None:
             line += f"{results[k]['time_s'] / r['time_s']:>16.1f}"
         print(line)
     print(
-        "(x <method>: that method's time / this one's; extra MB: peak RSS of the fit minus RSS before it)"
+        "(median s: of the timed fits; x <method>: that method's median / this one's;\n"
+        " extra MB: peak RSS of the first timed fit minus RSS before it)"
     )
 
 

@@ -67,28 +67,53 @@ def test_gram_is_bitwise_the_same_for_any_thread_count():
     np.testing.assert_allclose(grams[0], numpy_gram(X, y, s, float(y[0])), rtol=1e-11, atol=1e-6)
 
 
-def test_probe_sums_match_numpy():
-    X, y, s = sparse_problem(zero_column=3, weights=True)
+PROBES = [(0, 0.3, True), (None, 1.0, False), (1, -0.2, False)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_probe_sums_match_numpy(dtype, index, k):
+    # One to three probes (the kernel interleaves them), one of them w = None.
+    X, y, s = sparse_problem(zero_column=3, weights=True, dtype=dtype)
     rng = np.random.default_rng(1)
-    w1, w2 = rng.standard_normal((2, X.shape[1]))
-    probes = [(w1, 0.3, True), (None, 1.0, False), (w2, -0.2, False)]
-    out = _core.sparse_probe_sums(X.data, X.indices, X.indptr, X.shape, y, probes, s)
-    Xd = X.toarray()
-    u = np.column_stack([Xd @ w1 + 0.3 - y, np.ones(len(y)), Xd @ w2 - 0.2])
-    np.testing.assert_allclose(out["sum_w"], s.sum(), rtol=1e-13)
-    np.testing.assert_allclose(out["sum_ux"], (u * s[:, None]).T @ Xd, rtol=1e-12, atol=1e-11)
-    np.testing.assert_allclose(out["sum_u"], s @ u, rtol=1e-12, atol=1e-11)
-    np.testing.assert_allclose(out["sum_uu"], (u * s[:, None]).T @ u, rtol=1e-12)
-
-
-def test_iterative_fits_are_bitwise_the_same_for_any_thread_count():
-    X, y, _ = sparse_problem(zero_column=3, n=40000, d=60, density=0.5, seed=4)
-    for solver in ("lbfgs", "gd"):
-        coefs = [
-            LinearRegression(solver=solver, n_threads=t, max_iter=50).fit(X, y).coef_
-            for t in (1, 2)
+    ws = rng.standard_normal((2, X.shape[1]))
+    probes = [(None if w is None else ws[w], b, m) for w, b, m in PROBES[-k:]]
+    out = _core.sparse_probe_sums(
+        X.data, X.indices.astype(index), X.indptr.astype(index), X.shape, y, probes, s
+    )
+    Xd, yd, sd = X.toarray().astype(np.float64), y.astype(np.float64), s.astype(np.float64)
+    u = np.column_stack(
+        [
+            (0.0 if w is None else Xd @ w) + b - (yd if m else 0.0) + np.zeros(len(y))
+            for w, b, m in probes
         ]
-        np.testing.assert_array_equal(coefs[0], coefs[1])
+    )
+    np.testing.assert_allclose(out["sum_w"], sd.sum(), rtol=1e-13)
+    np.testing.assert_allclose(out["sum_ux"], (u * sd[:, None]).T @ Xd, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(out["sum_u"], sd @ u, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(out["sum_uu"], (u * sd[:, None]).T @ u, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_probe_sums_are_bitwise_the_same_for_any_thread_count(k):
+    # About 1.5 million nonzeros: enough for the kernel to use its threads; the
+    # shards' partials are reduced by column ranges, each in shard order.
+    X, y, s = sparse_problem(n=100_000, d=300, density=0.05, seed=5, weights=True)
+    rng = np.random.default_rng(2)
+    ws = rng.standard_normal((2, X.shape[1]))
+    probes = [(None if w is None else ws[w], b, m) for w, b, m in PROBES[:k]]
+    args = (X.data, X.indices, X.indptr, X.shape, y, probes, s)
+    for shards in (0, 7):
+        ref = _core.sparse_probe_sums(*args, n_shards=shards, n_threads=1)
+        for t in (2, 3):
+            out = _core.sparse_probe_sums(*args, n_shards=shards, n_threads=t)
+            for key in ("sum_w", "sum_ux", "sum_u", "sum_uu"):
+                np.testing.assert_array_equal(out[key], ref[key])
+        Xd, u = X.toarray(), np.zeros((len(y), k))
+        for q, (w, b, m) in enumerate(probes):
+            u[:, q] = (0.0 if w is None else Xd @ w) + b - (y if m else 0.0)
+        np.testing.assert_allclose(ref["sum_ux"], (u * s[:, None]).T @ Xd, rtol=1e-10, atol=1e-8)
 
 
 # ---- the estimator against numpy ---------------------------------------------------------

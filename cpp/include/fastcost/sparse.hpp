@@ -189,26 +189,32 @@ GramStats sparse_gram_stats(const CsrView<T, I>& X, const T* y, const T* sw, con
 namespace detail {
 
 // K probes u_k = x^T w_k + b_k - (minus_y_k ? y : 0) over rows [r0, r1), adding
-// to out in probe_sums' packed order (loss_grad.hpp): K blocks of d values
-// sum s u_k x, sum s, K values sum s u_k, then sum s u_k u_l (k <= l, packed by
-// rows). Sums in double; w_k null: a zero vector.
+// to out: d groups of K values sum s u_k x_j (column-major by probe: the K
+// values of a column share a cache line, as do the K weights of `wi`, w
+// interleaved the same way), then sum s, K values sum s u_k, then sum s u_k u_l
+// (k <= l, packed by rows). One random read and one random update a nonzero,
+// not K of each. Sums in double, each in the order of the nonzeros; has_w[k]
+// false: w_k is zero (its entries in wi are not read into u_k).
 template <int K, class T, class I>
-void sparse_probe_rows(const CsrView<T, I>& X, const T* y, const T* sw, const double* const* w, const double* b,
-                       const bool* minus_y, index_t r0, index_t r1, double* out) {
+void sparse_probe_rows(const CsrView<T, I>& X, const T* y, const T* sw, const double* wi, const bool* has_w,
+                       const double* b, const bool* minus_y, index_t r0, index_t r1, double* out) {
   constexpr int P = K * (K + 1) / 2;
   const index_t d = X.cols;
+  const T* FASTCOST_RESTRICT data = X.data;
+  const I* FASTCOST_RESTRICT idx = X.indices;
   double lw = 0.0, lu[K] = {}, luu[P] = {};
   for (index_t i = r0; i < r1; ++i) {
     const index_t p0 = X.begin(i), p1 = X.end(i);
     const double s = sw ? static_cast<double>(sw[i]) : 1.0;
+    double r[K] = {};
+    for (index_t p = p0; p < p1; ++p) {
+      const auto v = static_cast<double>(data[p]);
+      const double* FASTCOST_RESTRICT wj = wi + static_cast<index_t>(idx[p]) * K;
+      for (int k = 0; k < K; ++k) r[k] += v * wj[k];
+    }
     double u[K], su[K];
     for (int k = 0; k < K; ++k) {
-      double r = 0.0;
-      if (w[k]) {
-        const double* FASTCOST_RESTRICT wk = w[k];
-        for (index_t p = p0; p < p1; ++p) r += static_cast<double>(X.data[p]) * wk[static_cast<index_t>(X.indices[p])];
-      }
-      u[k] = r + (b[k] - (minus_y[k] && y ? static_cast<double>(y[i]) : 0.0));
+      u[k] = (has_w[k] ? r[k] : 0.0) + (b[k] - (minus_y[k] && y ? static_cast<double>(y[i]) : 0.0));
       su[k] = s * u[k];
     }
     lw += s;
@@ -217,15 +223,36 @@ void sparse_probe_rows(const CsrView<T, I>& X, const T* y, const T* sw, const do
       for (int l = k; l < K; ++l) luu[pair_index(k, l, K)] += su[k] * u[l];
     }
     for (index_t p = p0; p < p1; ++p) {
-      const auto j = static_cast<index_t>(X.indices[p]);
-      const auto v = static_cast<double>(X.data[p]);
-      for (int k = 0; k < K; ++k) out[k * d + j] += su[k] * v;
+      const auto v = static_cast<double>(data[p]);
+      double* FASTCOST_RESTRICT oj = out + static_cast<index_t>(idx[p]) * K;
+      for (int k = 0; k < K; ++k) oj[k] += su[k] * v;
     }
   }
   double* tail = out + K * d;
   tail[0] += lw;
   for (int k = 0; k < K; ++k) tail[1 + k] += lu[k];
   for (int q = 0; q < P; ++q) tail[1 + K + q] += luu[q];
+}
+
+// Columns [j0, j1) of the shards' partials (`width` doubles apart, interleaved
+// as sparse_probe_rows writes them) summed in shard order, a block of columns
+// at a time (the block's sums stay in L1), de-interleaved into sum_ux's K
+// blocks of d.
+template <int K>
+void sparse_reduce_columns(const double* partials, index_t width, index_t n_shards, index_t d, index_t j0, index_t j1,
+                           double* sum_ux) {
+  constexpr index_t kBlock = 256;
+  double acc[kBlock * K];
+  for (index_t c0 = j0; c0 < j1; c0 += kBlock) {
+    const index_t m = std::min(kBlock, j1 - c0) * K;
+    const double* first = partials + c0 * K;
+    std::copy(first, first + m, acc);
+    for (index_t s = 1; s < n_shards; ++s) {
+      const double* FASTCOST_RESTRICT p = partials + s * width + c0 * K;
+      for (index_t q = 0; q < m; ++q) acc[q] += p[q];
+    }
+    for (index_t q = 0; q < m; ++q) sum_ux[(q % K) * d + c0 + q / K] = acc[q];
+  }
 }
 
 // Shards of at least 4096 rows and 65536 nonzeros, at most 64, and their
@@ -238,14 +265,24 @@ inline index_t sparse_shard_count(index_t rows, index_t nnz, index_t width) {
 
 }  // namespace detail
 
+// Buffers of sparse_probe_sums kept from one pass to the next (a fit's passes
+// would otherwise allocate, and fault in, megabytes each).
+struct SparseProbeWork {
+  std::vector<double> partials;
+  std::vector<double> w;
+};
+
 // probe_sums (loss_grad.hpp) over sparse X: one read of the nonzeros for up to
-// kMaxProbes probes, sharded by rows, one partial per shard in one parallel
-// region (waking a team once per pass, not once per wave of shards: on a loaded
-// machine each wake costs milliseconds), reduced in shard order: the same bits
-// for any thread count.
+// kMaxProbes probes, sharded by rows, one partial per shard, each zeroed by the
+// thread that fills it (in one parallel region: waking a team costs
+// milliseconds on a loaded machine), then reduced in shard order on the calling
+// thread: the same bits for any thread count. Reducing by column ranges in the
+// same team saved ~0.5 ms a pass on an idle 2-core machine but cost a
+// scheduler tick (4 ms) a pass at the barrier between the phases once another
+// process held a core.
 template <class T, class I>
 ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, const std::vector<Probe>& probes,
-                            index_t n_shards, int n_threads) {
+                            index_t n_shards, int n_threads, SparseProbeWork& work) {
   const int K = static_cast<int>(probes.size());
   if (K < 1 || K > kMaxProbes) throw std::invalid_argument("probe_sums takes one to three probes");
   const index_t n = X.rows, d = X.cols;
@@ -254,35 +291,51 @@ ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, con
   const int P = K * (K + 1) / 2;
   const index_t width = K * d + 1 + K + P;
   const ShardPlan plan = make_plan(0, n, n_shards > 0 ? n_shards : detail::sparse_shard_count(n, X.nnz(), width));
-  const double* wp[kMaxProbes] = {};
+  bool has_w[kMaxProbes] = {}, my[kMaxProbes] = {};
   double bt[kMaxProbes] = {};
-  bool my[kMaxProbes] = {};
   int order[kMaxProbes] = {};
+  work.w.assign(static_cast<std::size_t>(K * d), 0.0);
   for (int k = 0; k < K; ++k) {
-    wp[k] = probes[k].w;
+    has_w[k] = probes[k].w != nullptr;
     bt[k] = probes[k].b;
     my[k] = probes[k].with_y;
     order[k] = k;
+    if (has_w[k]) {
+      for (index_t j = 0; j < d; ++j) work.w[j * K + k] = probes[k].w[j];
+    }
   }
+  work.partials.resize(static_cast<std::size_t>(plan.n_shards * width));
   // Memory-bound: ~nnz (sizeof(T) + sizeof(I)) bytes and K gathers a nonzero.
   const double seconds = static_cast<double>(X.nnz()) * static_cast<double>(sizeof(T) + sizeof(I) + 4 * K) / 1e10;
-  const int threads = threads_for_work(seconds, n_threads);
-  std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
+  const int threads = static_cast<int>(std::min<index_t>(threads_for_work(seconds, n_threads), plan.n_shards));
+  double* const partials = work.partials.data();
+  const double* const wi = work.w.data();
   for_each_shard(plan, threads, [&](index_t s) {
+    double* out = partials + s * width;
+    std::fill(out, out + width, 0.0);
     const index_t r0 = plan.shard_begin(s), r1 = plan.shard_end(s);
-    double* out = partials.data() + s * width;
-    if (K == 1) detail::sparse_probe_rows<1>(X, y, sw, wp, bt, my, r0, r1, out);
-    if (K == 2) detail::sparse_probe_rows<2>(X, y, sw, wp, bt, my, r0, r1, out);
-    if (K == 3) detail::sparse_probe_rows<3>(X, y, sw, wp, bt, my, r0, r1, out);
+    if (K == 1) detail::sparse_probe_rows<1>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
+    if (K == 2) detail::sparse_probe_rows<2>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
+    if (K == 3) detail::sparse_probe_rows<3>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
   });
-  std::vector<double> total(partials.begin(), partials.begin() + width);
+  double* ux = res.sum_ux.data();
+  if (K == 1) detail::sparse_reduce_columns<1>(partials, width, plan.n_shards, d, 0, d, ux);
+  if (K == 2) detail::sparse_reduce_columns<2>(partials, width, plan.n_shards, d, 0, d, ux);
+  if (K == 3) detail::sparse_reduce_columns<3>(partials, width, plan.n_shards, d, 0, d, ux);
+  std::vector<double> tail(partials + K * d, partials + width);
   for (index_t s = 1; s < plan.n_shards; ++s) {
-    const double* p = partials.data() + s * width;
-    for (index_t j = 0; j < width; ++j) total[j] += p[j];
+    const double* p = partials + s * width + K * d;
+    for (std::size_t q = 0; q < tail.size(); ++q) tail[q] += p[q];
   }
-  std::copy(total.begin(), total.begin() + K * d, res.sum_ux.begin());
-  detail::unpack_probe_scalars(total.data() + K * d, K, order, res);
+  detail::unpack_probe_scalars(tail.data(), K, order, res);
   return res;
+}
+
+template <class T, class I>
+ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, const std::vector<Probe>& probes,
+                            index_t n_shards, int n_threads) {
+  SparseProbeWork work;
+  return sparse_probe_sums(X, y, sw, probes, n_shards, n_threads, work);
 }
 
 // The data pass of lbfgs and gd (data_pass.hpp) over sparse X. It declines
@@ -323,7 +376,7 @@ class SparsePass {
 
   ProbeSums probes(const std::vector<Probe>& probes) {
     ++reads_;
-    return sparse_probe_sums(X_, y_, sw_, probes, n_shards_, n_threads_);
+    return sparse_probe_sums(X_, y_, sw_, probes, n_shards_, n_threads_, work_);
   }
 
  private:
@@ -333,6 +386,7 @@ class SparsePass {
   index_t n_shards_;
   int n_threads_;
   index_t reads_ = 0;
+  SparseProbeWork work_;
 };
 
 template <class T, class I>
