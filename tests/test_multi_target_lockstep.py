@@ -214,3 +214,20 @@ def test_core_fit_targets_checks_its_arguments():
         _core.fit_targets(X, ys, None, "gd", [*opts[:2], _core.FitOptions(n_shards=3)])
     with pytest.raises(ValueError, match="entries"):
         _core.fit_targets(X, [ys[0][:-1], *ys[1:]], None, "lbfgs", opts)
+
+
+@pytest.mark.parametrize("solver", ITERATIVE)
+def test_one_target_failing_stops_the_others(solver):
+    X, Y, _ = _targets(n=9000, dtype=np.float32, seed=73)
+    Y[:, 1] *= np.float32(1e20)  # finite, but its squared residuals overflow float32
+    with pytest.raises(NonFiniteError):
+        LinearRegression(solver=solver).fit(X, Y[:, 1])
+    model = LinearRegression(solver=solver)
+    with pytest.raises(NonFiniteError):
+        model.fit(X, Y)
+    assert not hasattr(model, "coef_")
+    ys = [np.ascontiguousarray(Y[:, t]) for t in range(3)]
+    with pytest.raises(NonFiniteError, match="non-finite"):
+        _core.fit_targets(X, ys, None, solver, [_core.FitOptions() for _ in ys])
+    Y[:, 1] /= np.float32(1e20)
+    assert model.fit(X, Y).coef_.shape == (3, 12)  # nothing left over from the failed fit

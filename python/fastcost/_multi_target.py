@@ -17,8 +17,8 @@ What reads X how often, per backend and solver:
   fit bit for bit, with alpha per target, weights, fit_intercept, standardize,
   noise_augmentation and positive. ``n_passes_`` is the reads of X made: the
   most rounds any target needed (a target that converges early stops asking),
-  plus the column-moments read of standardize once. Each target's ``n_iter_``
-  is its own.
+  plus the column-moments read of standardize once; over 32 targets run in
+  groups of 32 whose rounds add up. Each target's ``n_iter_`` is its own.
 - Everything else fits the targets one after another, k fits' passes: lbfgs and
   gd with ``prune`` or ``compute_statistics``, sgd, and every fit on a sparse
   matrix, a dataframe, the CUDA device (``device="cuda"``) or a Dask cluster.
@@ -123,7 +123,7 @@ def _fit_lockstep(est: Any, X: Any, Y: Any, sample_weight: Any, alphas: np.ndarr
     from ._pipeline import finish_report, loop_options, run_fit
 
     X, Yv = _validate(est, X, Y)
-    Yv = np.asarray(Yv).reshape(len(Yv), k)
+    Yv = np.asfortranarray(np.asarray(Yv).reshape(len(Yv), k))  # each target's y: a view, no copy
     fits = [clone(est).set_params(alpha=float(alphas[t])) for t in range(k)]
     targets = []
     for t, sub in enumerate(fits):
