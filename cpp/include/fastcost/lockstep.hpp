@@ -10,13 +10,15 @@
 // target's sums exactly as its own HostPass would form them (the same shards,
 // blocks and order of additions), so that target t's result equals a
 // single-target fit on y_t bit for bit. OpenMP runs only on the coordinator;
-// the loops' own arithmetic runs one loop at a time (a turn lock), so nothing
+// the loops' own arithmetic runs one loop at a time (a baton passed on), so nothing
 // else they call (LAPACK at large d) runs concurrently either.
 #pragma once
 
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
+#include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -107,9 +109,17 @@ index_t probe_sums_targets(const MatrixView<T>& X, const std::vector<const T*>& 
 }
 
 // The coordinator of one lockstep fit over (X, ys, sw); run() fits every target.
+//
+// One thread at a time runs: a baton goes from each running loop to the next
+// (in target order) as each makes its request or finishes, then to the
+// coordinator, which serves the round and hands the baton to the first loop
+// again. So a round costs one wake-up per loop (no thundering herd), and the
+// loops' own arithmetic never runs concurrently.
 template <class T>
 class Lockstep {
   enum class State { Running, Waiting, Finished };
+  static constexpr std::size_t kCoordinator = static_cast<std::size_t>(-1);
+  static constexpr std::size_t kNobody = static_cast<std::size_t>(-2);
 
   // What a loop asked for and what it got back.
   struct Slot {
@@ -119,10 +129,9 @@ class Lockstep {
     const std::vector<Probe>* probes = nullptr;
     PassStartResult start_res;
     ProbeSums sums;
-    bool served = false;
     std::exception_ptr reply_error;  // the round's error, raised in the loop
     std::exception_ptr error;        // how the loop ended, if not normally
-    std::unique_lock<std::mutex>* turn = nullptr;
+    std::condition_variable wake;    // the baton has come to this loop
   };
 
   // Raised in the loops still running once another target's loop has failed.
@@ -135,33 +144,33 @@ class Lockstep {
   // wait for the coordinator's next round.
   class TargetPass {
    public:
-    TargetPass(Lockstep* owner, std::size_t t) : owner_(owner), t_(t) {}
+    TargetPass(Lockstep* owner, std::size_t i) : owner_(owner), i_(i) {}
     index_t rows() const { return owner_->X_.rows; }
     index_t cols() const { return owner_->X_.cols; }
     double epsilon() const { return static_cast<double>(std::numeric_limits<T>::epsilon()); }
     index_t reads() const { return reads_; }
 
     PassStartResult start(const PassStart& req) {
-      Slot& s = owner_->slots_[t_];
+      Slot& s = owner_->slot(i_);
       s.is_start = true;
       s.start_req = req;
-      owner_->wait_for_round(s);
+      owner_->wait_for_round(i_);
       if (req.moments) ++reads_;
       return std::move(s.start_res);
     }
 
     ProbeSums probes(const std::vector<Probe>& probes) {
-      Slot& s = owner_->slots_[t_];
+      Slot& s = owner_->slot(i_);
       s.is_start = false;
       s.probes = &probes;
-      owner_->wait_for_round(s);
+      owner_->wait_for_round(i_);
       ++reads_;
       return std::move(s.sums);
     }
 
    private:
     Lockstep* owner_;
-    std::size_t t_;
+    std::size_t i_;
     index_t reads_ = 0;  // what its own HostPass would have counted
   };
 
@@ -187,77 +196,111 @@ class Lockstep {
   index_t reads() const { return reads_; }
 
  private:
+  Slot& slot(std::size_t i) { return slots_[i]; }
+
   template <class Fit>
   void run_group(std::size_t g0, std::size_t g1, const std::vector<FitOptions>& options, Fit& fit,
                  std::vector<FitResult>& results) {
+    const std::size_t m = g1 - g0;
     first_ = g0;
-    slots_.assign(g1 - g0, Slot{});
+    n_slots_ = m;
+    slots_ = std::make_unique<Slot[]>(m);
+    runner_ = kNobody;  // no loop runs before every thread exists
     std::vector<TargetPass> passes;
-    passes.reserve(g1 - g0);
-    for (std::size_t t = g0; t < g1; ++t) passes.emplace_back(this, t - g0);
+    passes.reserve(m);
+    for (std::size_t i = 0; i < m; ++i) passes.emplace_back(this, i);
     std::vector<std::thread> threads;
-    threads.reserve(g1 - g0);
-    for (std::size_t i = 0; i < g1 - g0; ++i) {
+    threads.reserve(m);
+    std::size_t started = 0;
+    std::exception_ptr no_thread;
+    for (; started < m; ++started) {
       try {
-        threads.emplace_back([&, i] { loop(i, [&] { results[g0 + i] = fit(passes[i], options[g0 + i]); }); });
-      } catch (...) {  // no thread: this target and the rest end with the error
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (std::size_t j = i; j < g1 - g0; ++j) {
-          slots_[j].state = State::Finished;
-          slots_[j].error = std::current_exception();
-        }
+        threads.emplace_back([&, i = started] { loop(i, [&] { results[g0 + i] = fit(passes[i], options[g0 + i]); }); });
+      } catch (...) {  // this target and the rest end with the error
+        no_thread = std::current_exception();
         break;
       }
     }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (std::size_t j = started; j < m; ++j) {
+        slots_[j].state = State::Finished;
+        slots_[j].error = no_thread;
+      }
+    }
+    hand_on(kCoordinator);  // the baton to the first loop
     coordinate();
     for (std::thread& th : threads) th.join();
     std::exception_ptr first_error, aborted;
-    for (const Slot& s : slots_) {
-      if (!s.error) continue;
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::exception_ptr e = slots_[i].error;
+      if (!e) continue;
       try {
-        std::rethrow_exception(s.error);
+        std::rethrow_exception(e);
       } catch (const Aborted&) {
-        if (!aborted) aborted = s.error;
+        if (!aborted) aborted = e;
       } catch (...) {
-        if (!first_error) first_error = s.error;
+        if (!first_error) first_error = e;
       }
     }
     if (first_error) std::rethrow_exception(first_error);
     if (aborted) std::rethrow_exception(aborted);
   }
 
-  // A target's thread: its loop runs holding the turn lock, which it gives up
-  // while it waits for a round; however it ends, its slot says so.
+  // Gives the baton to the first running loop after `after` (all of them for
+  // kCoordinator, which is SIZE_MAX: after + 1 wraps to 0), else to the
+  // coordinator, and wakes it.
+  void hand_on(std::size_t after) {
+    std::condition_variable* wake = &to_coordinator_;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      runner_ = kCoordinator;
+      for (std::size_t j = after + 1; j < n_slots_; ++j) {
+        if (slots_[j].state == State::Running) {
+          runner_ = j;
+          wake = &slots_[j].wake;
+          break;
+        }
+      }
+    }
+    wake->notify_one();
+  }
+
+  // A target's thread: its loop runs when the baton comes; however it ends,
+  // its slot says so and the baton moves on.
   template <class Body>
   void loop(std::size_t i, Body&& body) {
     std::exception_ptr error;
-    std::unique_lock<std::mutex> turn(turn_);
-    slots_[i].turn = &turn;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      slots_[i].wake.wait(lock, [&] { return runner_ == i; });
+    }
     try {
       body();
     } catch (...) {
       error = std::current_exception();
     }
-    turn.unlock();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       slots_[i].state = State::Finished;
       slots_[i].error = error;
     }
-    to_coordinator_.notify_one();
+    hand_on(i);
   }
 
-  // Called by a loop with its request in `s`: waits for the round's reply.
-  void wait_for_round(Slot& s) {
-    s.turn->unlock();
+  // Called by loop i with its request in its slot: hands the baton on and
+  // waits until the round is served and the baton is back.
+  void wait_for_round(std::size_t i) {
+    Slot& s = slots_[i];
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      s.state = State::Waiting;
+    }
+    hand_on(i);
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      s.state = State::Waiting;
-      s.served = false;
-      to_coordinator_.notify_one();
-      to_targets_.wait(lock, [&] { return s.served; });
+      s.wake.wait(lock, [&] { return runner_ == i; });
     }
-    s.turn->lock();
     if (s.reply_error) {
       const std::exception_ptr e = s.reply_error;
       s.reply_error = nullptr;
@@ -265,20 +308,19 @@ class Lockstep {
     }
   }
 
-  // Rounds until every loop has finished: wait until none is running, serve
-  // the waiting ones, wake them. Errors of a round go to its loops; once a loop
-  // has failed the others are answered with Aborted. Never throws (the loops
-  // must always be released).
+  // Rounds until every loop has finished: wait for the baton, serve the
+  // waiting loops, hand the baton to the first of them. Errors of a round go
+  // to its loops; once a loop has failed the others are answered with Aborted.
+  // Never throws (the loops must always be released).
   void coordinate() noexcept {
+    std::vector<std::size_t> waiting;
     for (;;) {
-      std::vector<std::size_t> waiting;
       bool failed = false;
+      waiting.clear();
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        to_coordinator_.wait(lock, [&] {
-          return std::none_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.state == State::Running; });
-        });
-        for (std::size_t i = 0; i < slots_.size(); ++i) {
+        to_coordinator_.wait(lock, [&] { return runner_ == kCoordinator; });
+        for (std::size_t i = 0; i < n_slots_; ++i) {
           if (slots_[i].state == State::Waiting) waiting.push_back(i);
           failed = failed || (slots_[i].state == State::Finished && slots_[i].error);
         }
@@ -291,12 +333,9 @@ class Lockstep {
       }
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (std::size_t i : waiting) {
-          slots_[i].state = State::Running;
-          slots_[i].served = true;
-        }
+        for (std::size_t i : waiting) slots_[i].state = State::Running;
       }
-      to_targets_.notify_all();
+      hand_on(kCoordinator);
     }
   }
 
@@ -304,32 +343,32 @@ class Lockstep {
   // every probe request from one read of X.
   void serve(const std::vector<std::size_t>& waiting) noexcept {
     std::vector<std::size_t> probing;
-    std::vector<const T*> ys;
-    std::vector<const std::vector<Probe>*> requests;
-    for (std::size_t i : waiting) {
-      Slot& s = slots_[i];
-      if (!s.is_start) {
-        probing.push_back(i);
-        continue;
-      }
-      try {
-        s.start_res = start(i, s.start_req);
-      } catch (...) {
-        s.reply_error = std::current_exception();
-      }
-    }
-    if (probing.empty()) return;
     try {
-      for (std::size_t i : probing) {
-        ys.push_back(ys_[first_ + i]);
-        requests.push_back(slots_[i].probes);
+      std::vector<const T*> ys;
+      std::vector<const std::vector<Probe>*> requests;
+      for (std::size_t i : waiting) {
+        Slot& s = slots_[i];
+        if (!s.is_start) {
+          probing.push_back(i);
+          ys.push_back(ys_[first_ + i]);
+          requests.push_back(s.probes);
+          continue;
+        }
+        try {
+          s.start_res = start(i, s.start_req);
+        } catch (...) {
+          s.reply_error = std::current_exception();
+        }
       }
+      if (probing.empty()) return;
       std::vector<ProbeSums> sums;
       reads_ += probe_sums_targets(X_, ys, sw_, requests, n_shards_, n_threads_, sums);
       for (std::size_t p = 0; p < probing.size(); ++p) slots_[probing[p]].sums = std::move(sums[p]);
     } catch (...) {
       const std::exception_ptr e = std::current_exception();
-      for (std::size_t i : probing) slots_[i].reply_error = e;
+      for (std::size_t i : waiting) {
+        if (!slots_[i].is_start) slots_[i].reply_error = e;
+      }
     }
   }
 
@@ -358,10 +397,11 @@ class Lockstep {
   index_t reads_ = 0;
   std::optional<ColumnMoments> moments_;
   std::size_t first_ = 0;  // the group's first target
-  std::vector<Slot> slots_;
-  std::mutex mutex_;  // slots_' states and replies
-  std::mutex turn_;   // held by the one loop whose own arithmetic runs
-  std::condition_variable to_coordinator_, to_targets_;
+  std::size_t n_slots_ = 0;
+  std::unique_ptr<Slot[]> slots_;
+  std::size_t runner_ = kNobody;  // who holds the baton: a slot, the coordinator or nobody yet
+  std::mutex mutex_;              // slots_' states and runner_
+  std::condition_variable to_coordinator_;
 };
 
 // lbfgs or gd (`fit_one(pass, options)`: fit_lbfgs or fit_gd of lbfgs.hpp,
