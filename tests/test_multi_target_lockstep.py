@@ -231,3 +231,12 @@ def test_one_target_failing_stops_the_others(solver):
         _core.fit_targets(X, ys, None, solver, [_core.FitOptions() for _ in ys])
     Y[:, 1] /= np.float32(1e20)
     assert model.fit(X, Y).coef_.shape == (3, 12)  # nothing left over from the failed fit
+
+
+def test_fit_report_counts_each_read_once():
+    X, Y, _ = _targets(n=5000, d=4, seed=74)
+    model = LinearRegression(solver="lbfgs").fit(X, Y)
+    one = LinearRegression(solver="lbfgs").fit(X, Y[:, 0])
+    per_pass = one.fit_report_.bytes_read / one.fit_report_.passes
+    assert model.fit_report_.passes == model.n_passes_
+    assert model.fit_report_.bytes_read == model.n_passes_ * per_pass

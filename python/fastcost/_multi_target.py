@@ -196,8 +196,10 @@ def _gather(est: Any, fits: list[Any], names: Any, n_passes: int | None, k: int,
         est.feature_names_in_ = names
     elif "feature_names_in_" in est.__dict__ and names is None:
         del est.feature_names_in_
+    first_report = first.fit_report_
+    bytes_read, passes = first_report.bytes_read or 0.0, first_report.passes or 0.0
     report = clock.report(
-        threads=first.fit_report_.max_threads, n_passes=est.n_passes_,
-        bytes_per_pass=getattr(first.fit_report_, "bytes_read", 0) or 0, flops=None,
+        threads=first_report.max_threads, n_passes=est.n_passes_,
+        bytes_per_pass=bytes_read / passes if passes else 0.0, flops=None,
     )  # fmt: skip
     est.fit_report_ = report
