@@ -69,7 +69,8 @@ index_t probe_sums_targets(const MatrixView<T>& X, const std::vector<const T*>& 
   }
   const Isa isa = active_isa();
   const index_t row_bytes = std::max<index_t>(1, d * static_cast<index_t>(sizeof(T)));
-  const index_t piece = detail::kLossGradBlock * std::max<index_t>(1, kLockstepPieceBytes / (detail::kLossGradBlock * row_bytes));
+  const index_t block_bytes = detail::kLossGradBlock * row_bytes;
+  const index_t piece = detail::kLossGradBlock * std::max<index_t>(1, kLockstepPieceBytes / block_bytes);
   std::vector<char> done(m, 0);
   index_t reads = 0;
   for (std::size_t first = 0; first < m; ++first) {
@@ -104,7 +105,9 @@ index_t probe_sums_targets(const MatrixView<T>& X, const std::vector<const T*>& 
         }
       }
     });
-    for (std::size_t g = 0; g < group.size(); ++g) out[group[g]] = batches[group[g]].reduce(partials[g].data(), plan.n_shards);
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      out[group[g]] = batches[group[g]].reduce(partials[g].data(), plan.n_shards);
+    }
     ++reads;
   }
   return reads;
