@@ -240,3 +240,14 @@ def test_fit_report_counts_each_read_once():
     per_pass = one.fit_report_.bytes_read / one.fit_report_.passes
     assert model.fit_report_.passes == model.n_passes_
     assert model.fit_report_.bytes_read == model.n_passes_ * per_pass
+
+
+@pytest.mark.parametrize("option", [dict(prune=True), dict(compute_statistics=True)])
+def test_prune_and_statistics_fit_the_targets_one_after_another(option):
+    X, Y, _ = _targets(n=3000, seed=75)
+    model = LinearRegression(solver="lbfgs", **option).fit(X, Y)
+    singles = _singles(X, Y, None, solver="lbfgs", **option)
+    for t, one in enumerate(singles):
+        np.testing.assert_array_equal(model.coef_[t], one.coef_)
+    assert model.n_passes_ == sum(one.n_passes_ for one in singles)
+    assert "lockstep" not in model.fit_info_
