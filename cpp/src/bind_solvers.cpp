@@ -6,8 +6,9 @@
 #include <utility>
 #include <vector>
 
-#include "fastcost/solvers.hpp"
+#include "fastcost/lockstep.hpp"
 #include "fastcost/qr_solve.hpp"
+#include "fastcost/solvers.hpp"
 
 namespace fastcost::bindings {
 
@@ -172,6 +173,44 @@ FitResult fit_impl(const py::array& X, const py::object& y, const py::object& sw
   return r;
 }
 
+// lbfgs or gd for every target of ys (1-D arrays of X's rows and dtype) in
+// lockstep (lockstep.hpp): one read of X per round for all of them.
+template <class T>
+py::tuple fit_targets_impl(const py::array& X, const py::sequence& ys, const py::object& sw, const std::string& solver,
+                           const py::sequence& options) {
+  const RowsArgs<T> a = rows_args<T>(X, py::none(), sw);
+  if (a.X.rows == 0) throw py::value_error("X has no rows");
+  if (ys.size() == 0) throw py::value_error("ys holds no targets");
+  if (options.size() != ys.size()) throw py::value_error("options must hold one FitOptions per target");
+  if (solver != "lbfgs" && solver != "gd") {
+    throw py::value_error("unknown solver '" + solver + "' for fit_targets (lbfgs, gd)");
+  }
+  std::vector<const T*> yp;
+  std::vector<FitOptions> opts;
+  for (std::size_t t = 0; t < ys.size(); ++t) {
+    yp.push_back(vector_ptr<T>(ys[t], a.X.rows, "y"));
+    if (!yp.back()) throw py::value_error("every target needs its y");
+    opts.push_back(options[t].cast<FitOptions>());
+    check_fit_options(opts.back(), a.X.cols);
+    check_positive_solver(opts.back(), solver);
+    if (opts.back().n_threads != opts[0].n_threads || opts.back().n_shards != opts[0].n_shards) {
+      throw py::value_error("the targets' options must share n_threads and n_shards (one read of X serves them all)");
+    }
+  }
+  index_t reads = 0;
+  const MatrixView<T>& v = a.X;
+  const T* sp = a.sw;
+  std::vector<FitResult> results = run_released([&] {
+    if (solver == "lbfgs") {
+      return fit_targets(v, yp, sp, opts, [](auto& pass, const FitOptions& o) { return fit_lbfgs(pass, o); }, reads);
+    }
+    return fit_targets(v, yp, sp, opts, [](auto& pass, const FitOptions& o) { return fit_gd(pass, o); }, reads);
+  });
+  py::list out;
+  for (FitResult& r : results) out.append(py::cast(std::move(r)));
+  return py::make_tuple(out, reads);
+}
+
 }  // namespace
 
 void bind_solvers(py::module_& m) {
@@ -181,6 +220,15 @@ void bind_solvers(py::module_& m) {
                                           : fit_impl<float>(X, y, sample_weight, solver, options);
   }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("solver"), py::arg("options"),
      "Run one solver's whole loop in C++ (GIL released); returns a FitResult.");
+
+  m.def("fit_targets", [](const py::array& X, const py::sequence& ys, const py::object& sample_weight,
+                          const std::string& solver, const py::sequence& options) {
+    return dtype_of(X, "X") == Dtype::F64 ? fit_targets_impl<double>(X, ys, sample_weight, solver, options)
+                                          : fit_targets_impl<float>(X, ys, sample_weight, solver, options);
+  }, py::arg("X"), py::arg("ys"), py::arg("sample_weight"), py::arg("solver"), py::arg("options"),
+     "lbfgs or gd for each y of ys (options: one FitOptions per target) in lockstep, GIL released:\n"
+     "every iteration round reads X once for all targets. Returns (list of FitResult, reads of X);\n"
+     "target t's FitResult equals fit(X, ys[t], sample_weight, solver, options[t]) bit for bit.");
 
   m.def("solve_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
                           const py::object& shift, double alpha, bool fit_intercept) {

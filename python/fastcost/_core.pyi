@@ -135,6 +135,13 @@ def fit(
 def solve_stats(
     gram: npt.ArrayLike, shift: npt.ArrayLike, alpha: float = 0.0, fit_intercept: bool = True
 ) -> FitResult: ...
+def fit_targets(
+    X: np.ndarray,
+    ys: Sequence[np.ndarray],
+    sample_weight: np.ndarray | None,
+    solver: str,
+    options: Sequence[FitOptions],
+) -> tuple[list[FitResult], int]: ...
 def minimize(data: Any, solver: str, options: FitOptions) -> FitResult: ...
 def sample_preconditioner(
     gram: npt.ArrayLike,

@@ -169,9 +169,54 @@ def _run_core(
         if find_nonfinite(X) is not None:
             raise_for_nonfinite(X, exc)
         raise
+    return _checked(result, X)
+
+
+def _checked(result: SolveResult, X: np.ndarray) -> SolveResult:
+    """A result with non-finite coefficients names the first bad cell of X, if any."""
     if not np.isfinite(result.coef).all() and find_nonfinite(X) is not None:
         raise_for_nonfinite(X)
     return result
+
+
+class LockstepTarget(CpuBackend):
+    """One target of a multi-target lbfgs or gd fit (``_multi_target``): the
+    backend of arrays in memory, whose ``solve`` hands the fit pipeline the
+    result :func:`run_lockstep` made for this target with the same options."""
+
+    def __init__(self, est: Any, X: Any, y: Any, sample_weight: Any, n_targets: int) -> None:
+        super().__init__(est, X, y, sample_weight)
+        self.n_targets = n_targets
+        self.planned: tuple[str, dict[str, Any], SolveResult] | None = None
+
+    def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
+        planned = self.planned
+        if planned is None or want_factor or (solver, options) != planned[:2]:
+            raise RuntimeError("the lockstep fit ran other options than the fit pipeline asks for")
+        return planned[2]
+
+    def where(self) -> str:
+        return f" for {self.n_targets} targets in lockstep (one read of X per iteration for all)"
+
+
+def run_lockstep(targets: list[LockstepTarget], solver: str, options: list[dict[str, Any]]) -> int:
+    """lbfgs or gd for every target at once (``_core.fit_targets``): one read of X
+    per iteration round for all of them, each target's result equal to its own
+    fit's. The results wait in the targets for the fit pipeline; returns the
+    reads of X made."""
+    first = targets[0]
+    opts = [
+        _core.FitOptions(**dict(o, n_threads=first.n_threads, n_shards=first.n_shards))
+        for o in options
+    ]
+    X = first.X
+    try:
+        results, reads = _core.fit_targets(X, [t.y for t in targets], first.sw, solver, opts)
+    except NonFiniteError as exc:
+        raise_for_nonfinite(X, exc)
+    for target, o, r in zip(targets, options, results, strict=True):
+        target.planned = (solver, o, _checked(SolveResult.from_core(r), X))
+    return int(reads)
 
 
 def _run_newton_with_factor(

@@ -269,7 +269,7 @@ def _solve(
             penalty_factor=backend.penalty_factor(),  # type: ignore[attr-defined]
         )  # fmt: skip
         return backend.finish_exact(result, solver, options)  # type: ignore[attr-defined,no-any-return]
-    options = dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
+    options = _fold_steps(options, prep)
     if prep.prune:
         gram, shift = backend.statistics("newton", options)
         tol = (
@@ -287,6 +287,29 @@ def _solve(
     result = backend.solve(solver, options, False)
     result.n_passes += prep.extra_passes
     return result
+
+
+def _fold_steps(options: dict[str, Any], prep: FitPreprocessing) -> dict[str, Any]:
+    """The options of lbfgs, gd and sgd with standardize and the noise penalty folded in."""
+    return dict(options, standardize=prep.standardize, noise_var=prep.noise_std**2)
+
+
+def loop_options(est: Any, d: int) -> dict[str, Any]:
+    """The options :func:`run_fit` hands ``backend.solve`` for ``est.solver`` lbfgs
+    or gd when that one call is the whole fit: no ``prune`` (its Gram pass comes
+    first), no ``compute_statistics``, no starting point.
+
+    ``_multi_target`` runs every target's loop with these options at once (in
+    lockstep), then sets each target's attributes through :func:`run_fit`,
+    whose call to ``solve`` must ask for exactly these options.
+    """
+    prep = fit_preprocessing(est)
+    if est.solver not in ("lbfgs", "gd") or prep.prune or est.compute_statistics:
+        raise ValueError("loop_options: lbfgs or gd without prune or compute_statistics only")
+    options = solver_options(est, est.solver, d, None, None)
+    if bool(getattr(est, "positive", False)):
+        options["positive"] = True  # as solve_positive asks
+    return _fold_steps(options, prep) if prep.active else options
 
 
 def solve_positive(

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "fastcost/gram.hpp"
@@ -367,56 +368,99 @@ inline void unpack_probe_scalars(const double* packed, int K, const int* order, 
 
 }  // namespace detail
 
+namespace detail {
+
+// The probes of one pass as the kernels take them (those with vectors first,
+// in X's dtype), what one shard of rows adds for them, and their shards'
+// partial sums reduced into ProbeSums: probe_sums and the lockstep read of
+// several targets (lockstep.hpp) run the same arithmetic through this.
+template <class T>
+class ProbeBatch {
+ public:
+  ProbeBatch(const std::vector<Probe>& probes, index_t d) : K_(static_cast<int>(probes.size())), d_(d) {
+    if (K_ < 1 || K_ > kMaxProbes) throw std::invalid_argument("probe_sums takes one to three probes");
+    nd_ = probe_order(probes, order_);
+    wt_.assign(static_cast<std::size_t>(K_ * d), T(0));
+    for (int i = 0; i < K_; ++i) {
+      const Probe& pr = probes[order_[i]];
+      if (pr.w) {
+        for (index_t j = 0; j < d; ++j) wt_[i * d + j] = static_cast<T>(pr.w[j]);
+      }
+      bt_[i] = static_cast<T>(pr.b);
+      my_[i] = pr.with_y;
+    }
+  }
+
+  int probes() const { return K_; }
+  // Doubles of one shard's partial sums.
+  index_t width() const { return K_ * d_ + 1 + K_ + K_ * (K_ + 1) / 2; }
+  // Values of T in a shard's working buffer.
+  std::size_t buffer_size() const { return static_cast<std::size_t>(K_ * d_ + 2 * K_ * kLossGradBlock); }
+  // The shard count probe_sums uses for n_shards (0: the default for this width).
+  index_t shard_count(index_t n, index_t n_shards) const {
+    return n_shards > 0 ? n_shards : default_shard_count(n, d_, width(), 4096);
+  }
+
+  // Adds the sums of rows [r0, r1) to out (width() doubles). A shard's rows may
+  // come in consecutive pieces that start kLossGradBlock rows apart from its
+  // first row: the kernel sums each block of rows on its own and adds it to out
+  // in order, so the pieces give the shard's sums bit for bit.
+  void add_rows(Isa isa, const MatrixView<T>& X, const T* y, const T* sw, index_t r0, index_t r1, double* out,
+                T* buf) const {
+    const T* wp[kMaxProbes] = {};
+    for (int i = 0; i < K_; ++i) wp[i] = wt_.data() + i * d_;
+    probe_shard<T>(isa, K_, nd_, X, y, sw, static_cast<const T* const*>(wp), static_cast<const T*>(bt_),
+                   static_cast<const bool*>(my_), r0, r1, out, buf, NoRowTerms{});
+  }
+
+  // The shards' partials (n_shards rows of width()) added in shard order.
+  ProbeSums reduce(const double* partials, index_t n_shards) const {
+    const index_t width = this->width();
+    ProbeSums res = zero_probe_sums(K_, d_);
+    std::vector<double> total(static_cast<std::size_t>(width), 0.0);
+    for (index_t s = 0; s < n_shards; ++s) {
+      const double* p = partials + s * width;
+      for (index_t j = 0; j < width; ++j) total[j] += p[j];
+    }
+    for (int i = 0; i < K_; ++i) {
+      std::copy(total.begin() + i * d_, total.begin() + (i + 1) * d_, res.sum_ux.begin() + order_[i] * d_);
+    }
+    unpack_probe_scalars(total.data() + K_ * d_, K_, order_, res);
+    return res;
+  }
+
+ private:
+  int K_;
+  index_t d_;
+  int nd_ = 0;
+  int order_[kMaxProbes] = {};  // order_[i]: the caller's index of the kernel's i-th probe
+  std::vector<T> wt_;
+  T bt_[kMaxProbes] = {};
+  bool my_[kMaxProbes] = {};
+};
+
+}  // namespace detail
+
 template <class T>
 ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const std::vector<Probe>& probes,
                      index_t n_shards, int n_threads) {
   X.validate();
-  const int K = static_cast<int>(probes.size());
-  if (K < 1 || K > kMaxProbes) throw std::invalid_argument("probe_sums takes one to three probes");
   const index_t n = X.rows, d = X.cols;
-  ProbeSums res = detail::zero_probe_sums(K, d);
-  if (n == 0) return res;
-  const int P = K * (K + 1) / 2;
-  const index_t width = K * d + 1 + K + P;
-  if (n_shards <= 0) n_shards = default_shard_count(n, d, width, 4096);
-  const ShardPlan plan = make_plan(0, n, n_shards);
+  const detail::ProbeBatch<T> batch(probes, d);
+  if (n == 0) return detail::zero_probe_sums(batch.probes(), d);
+  const index_t width = batch.width();
+  const ShardPlan plan = make_plan(0, n, batch.shard_count(n, n_shards));
   std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
-  // The kernel wants the probes with vectors first: order[i] is the caller's index.
-  int order[kMaxProbes] = {};
-  const int nd = detail::probe_order(probes, order);
-  std::vector<T> wt(static_cast<std::size_t>(K * d), T(0));
-  const T* wp[kMaxProbes] = {};
-  T bt[kMaxProbes] = {};
-  bool my[kMaxProbes] = {};
-  for (int i = 0; i < K; ++i) {
-    const Probe& pr = probes[order[i]];
-    if (pr.w) {
-      for (index_t j = 0; j < d; ++j) wt[i * d + j] = static_cast<T>(pr.w[j]);
-    }
-    wp[i] = wt.data() + i * d;
-    bt[i] = static_cast<T>(pr.b);
-    my[i] = pr.with_y;
-  }
   const Isa isa = active_isa();
   // Memory-bound: ~n d sizeof(T) bytes at ~10 GB/s on one core.
   const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
-    std::vector<T> buf(static_cast<std::size_t>(K * d + 2 * K * detail::kLossGradBlock));
-    detail::probe_shard<T>(isa, K, nd, X, y, sample_weight, static_cast<const T* const*>(wp), static_cast<const T*>(bt),
-                           static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s),
-                           partials.data() + s * width, buf.data(), detail::NoRowTerms{});
+    std::vector<T> buf(batch.buffer_size());
+    batch.add_rows(isa, X, y, sample_weight, plan.shard_begin(s), plan.shard_end(s), partials.data() + s * width,
+                   buf.data());
   });
-  std::vector<double> total(static_cast<std::size_t>(width), 0.0);
-  for (index_t s = 0; s < plan.n_shards; ++s) {
-    const double* p = partials.data() + s * width;
-    for (index_t j = 0; j < width; ++j) total[j] += p[j];
-  }
-  for (int i = 0; i < K; ++i) {
-    std::copy(total.begin() + i * d, total.begin() + (i + 1) * d, res.sum_ux.begin() + order[i] * d);
-  }
-  detail::unpack_probe_scalars(total.data() + K * d, K, order, res);
-  return res;
+  return batch.reduce(partials.data(), plan.n_shards);
 }
 
 // The fused loss and gradient: probe_sums with the one probe r = x^T w + b - y.
