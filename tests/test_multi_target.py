@@ -23,8 +23,10 @@ def _rel(a, b):
 @pytest.mark.parametrize("solver", ["auto", "newton", "qr"])
 @pytest.mark.parametrize("weights", [False, True])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_one_pass_for_all_targets_equals_each_target_alone(solver, weights, fit_intercept):
+@pytest.mark.parametrize("order", ["C", "F"])  # F: the pass reads Y's columns in place
+def test_one_pass_for_all_targets_equals_each_target_alone(solver, weights, fit_intercept, order):
     X, Y, s = _targets(weights=weights)
+    Y = np.asarray(Y, order=order)
     alphas = np.array([0.0, 0.1, 2.0])
     model = LinearRegression(solver=solver, alpha=alphas, fit_intercept=fit_intercept)
     model.fit(X, Y, sample_weight=s)

@@ -237,7 +237,9 @@ def check_batch(X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndar
     if not np.isfinite(yy).all():
         i = int(np.flatnonzero(~np.isfinite(yy))[0])
         raise NonFiniteError(f"y contains NaN or infinity (first at row {i})")
-    yy = np.ascontiguousarray(yy, dtype=X.dtype)
+    # The passes read a 2-D y in either layout: a Fortran-ordered one is not copied.
+    fortran = yy.ndim == 2 and yy.flags.f_contiguous and not yy.flags.c_contiguous
+    yy = np.asarray(yy, dtype=X.dtype, order="F" if fortran else "C")
     return X, yy, check_weights(sample_weight, X.shape[0], X.dtype)
 
 
