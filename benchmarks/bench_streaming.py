@@ -13,8 +13,9 @@ its own subprocess, alternating, ``--repeat`` times:
 - ``fit_dataset newton``: ``fastcost.fit_dataset(..., solver="newton")``: the
   same reading plus the one-pass statistics and the solve.
 
-Reported: wall time (best of the repeats), throughput (GB of feature and
-target values per second), the peak RSS of the whole process, and the ratio
+Reported: wall time (best of the repeats), its CPU seconds (user + system, every
+thread of the process), throughput (GB of feature and target values per
+second), the peak RSS of the whole process, and the ratio
 fit / pyarrow throughput. The coefficients are checked against the generating
 model. Targets (issue 17): peak RSS <= 1 GB, throughput >= 70 % of pyarrow's.
 
@@ -39,7 +40,7 @@ import numpy as np
 from _results import write_results
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 import pyarrow as pa, pyarrow.dataset as ds, glob
 path, name, batch_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -57,7 +58,7 @@ def peak_kb():
 # high-water mark (fork), so reset it (Linux: 5 > clear_refs) before starting.
 with open("/proc/self/clear_refs", "w") as fh:
     fh.write("5")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), os.times()
 if name == "pyarrow read":
     rows = 0
     for f in sorted(glob.glob(path)):
@@ -75,6 +76,8 @@ else:
     out = {"rows": int(m.statistics_.n_rows), "coef": m.coef_.tolist(),
            "intercept": float(m.intercept_), "fit_info": m.fit_info_}
 out["wall_s"] = time.perf_counter() - t0
+c1 = os.times()
+out["cpu_s"] = (c1.user - c0.user) + (c1.system - c0.system)  # every thread of the process
 out["peak_rss_bytes"] = peak_kb() * 1024
 print(json.dumps(out))
 """
@@ -143,14 +146,18 @@ def main() -> None:
         rows.append({
             "method": name, "wall_s": best["wall_s"], "gb_per_s": values / best["wall_s"] / 1e9,
             "peak_rss_mb": max(r["peak_rss_bytes"] for r in rs) / 2**20,
+            "cpu_s": best["cpu_s"],
             "all_wall_s": [r["wall_s"] for r in rs],
         })  # fmt: skip
     fit = runs["fit_dataset newton"][0]
     err = float(np.max(np.abs(np.asarray(fit["coef"]) - w)))
     ratio = rows[0]["wall_s"] / rows[1]["wall_s"]
-    print(f"\n{'method':22s} {'wall s':>8s} {'GB/s':>7s} {'peak RSS MB':>12s}")
+    print(f"\n{'method':22s} {'wall s':>8s} {'CPU s':>7s} {'GB/s':>7s} {'peak RSS MB':>12s}")
     for r in rows:
-        print(f"{r['method']:22s} {r['wall_s']:8.2f} {r['gb_per_s']:7.2f} {r['peak_rss_mb']:12.0f}")
+        print(
+            f"{r['method']:22s} {r['wall_s']:8.2f} {r['cpu_s']:7.2f} {r['gb_per_s']:7.2f} "
+            f"{r['peak_rss_mb']:12.0f}"
+        )
     print(f"\nfit_dataset throughput / pyarrow read throughput: {ratio:.2f} (target >= 0.70)")
     print(f"fit_dataset peak RSS: {rows[1]['peak_rss_mb']:.0f} MB (target <= 1024)")
     print(f"max |coef - generating w|: {err:.2e} (noise 0.1)")
