@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import polars as pl
 import pytest
 from fastcost import LinearRegression
 from helpers import make_problem, reference_fit
@@ -121,3 +123,39 @@ def test_statistics_of_several_targets_merge_and_split():
             m1 = LinearRegression().fit_from_statistics(total.target(t))
             m2 = LinearRegression().fit_from_statistics(one)
             assert _rel(m1.coef_, m2.coef_) < 1e-12
+
+
+@pytest.mark.parametrize("solver", ["newton", "qr", "lbfgs", "gd"])
+@pytest.mark.parametrize("kind", ["pandas", "polars"])
+def test_a_numeric_dataframe_takes_the_one_pass_paths(solver, kind):
+    X, Y, _ = _targets()
+    names = [f"f{j}" for j in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=names)
+    if kind == "polars":
+        frame = pl.from_pandas(frame)
+    model = LinearRegression(solver=solver).fit(frame, Y)
+    singles = [LinearRegression(solver=solver).fit(frame, Y[:, t]) for t in range(3)]
+    for t in range(3):  # each target's own fit on the frame (lockstep: bit for bit)
+        if solver in ("lbfgs", "gd"):
+            np.testing.assert_array_equal(model.coef_[t], singles[t].coef_)
+            assert model.intercept_[t] == singles[t].intercept_
+        assert _rel(model.coef_[t], singles[t].coef_) < 1e-12
+        assert model.intercept_[t] == pytest.approx(singles[t].intercept_, rel=1e-12)
+        w, b = reference_fit(X, Y[:, t])
+        assert _rel(model.coef_[t], w) < (1e-10 if solver in ("newton", "qr") else 1e-5)
+    passes = [s.n_passes_ for s in singles]
+    assert model.n_passes_ == (1 if solver in ("newton", "qr") else max(passes)) < sum(passes)
+    assert list(model.feature_names_in_) == names and model.n_features_in_ == X.shape[1]
+    np.testing.assert_allclose(model.predict(frame), X @ model.coef_.T + model.intercept_)
+
+
+def test_a_dataframe_with_integer_labels_or_a_category_column():
+    X, Y, _ = _targets()
+    model = LinearRegression(solver="newton").fit(pd.DataFrame(X), Y)
+    assert model.n_passes_ == 1 and not hasattr(model, "feature_names_in_")
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    frame["group"] = pd.Categorical(np.where(np.arange(len(X)) % 3 == 0, "a", "b"))
+    model = LinearRegression(solver="newton").fit(frame, Y)  # the table path, target by target
+    one = LinearRegression(solver="newton").fit(frame, Y[:, 2])
+    np.testing.assert_allclose(model.coef_[2], one.coef_, rtol=1e-12, atol=1e-14)
+    assert model.n_passes_ == 3

@@ -19,9 +19,13 @@ What reads X how often, per backend and solver:
   most rounds any target needed (a target that converges early stops asking),
   plus the column-moments read of standardize once; over 32 targets run in
   groups of 32 whose rounds add up. Each target's ``n_iter_`` is its own.
+- A dataframe (pandas, polars, Arrow) of numeric columns only is typed once by
+  the table encoder and then read as the dense array it is, as above; its
+  column names become ``feature_names_in_``.
 - Everything else fits the targets one after another, k fits' passes: lbfgs and
   gd with ``prune`` or ``compute_statistics``, sgd, and every fit on a sparse
-  matrix, a dataframe, the CUDA device (``device="cuda"``) or a Dask cluster.
+  matrix, a dataframe with categorical or text columns, the CUDA device
+  (``device="cuda"``) or a Dask cluster.
 """
 
 from __future__ import annotations
@@ -74,6 +78,9 @@ def fit_multi_target(est: Any, X: Any, Y: Any, sample_weight: Any,
     if k < 1:
         raise ValueError("y has 0 columns")
     alphas = target_alphas(est.alpha, k)
+    frame = numeric_frame(est, X) if est.device == "cpu" else None
+    if frame is not None:
+        X = frame[0]
     dense_cpu = est.device == "cpu" and type(X) is not str and _is_dense_array(X)
     one_pass = dense_cpu and est.solver in ("auto", "newton", "qr")
     lockstep = (
@@ -95,7 +102,31 @@ def fit_multi_target(est: Any, X: Any, Y: Any, sample_weight: Any,
                 for t in range(k)
             ]
             names = getattr(fits[0], "feature_names_in_", None)
+    if frame is not None:
+        names = frame[1]
     _gather(est, fits, names, n_passes, k, clock)
+
+
+def numeric_frame(est: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A dataframe whose columns are all numeric (the encoder finds no
+    categorical or text column and keeps every column in order) as the float
+    array its single-target fit reads and its column names (None unless they
+    are all strings, as scikit-learn sets them); None otherwise."""
+    from ._categorical import is_table
+
+    if not is_table(X) or not isinstance(est.categorical_features, str):
+        return None
+    from ._tables import TableEncoder
+
+    encoder = TableEncoder(categorical=None)
+    design = encoder.fit_transform(X)
+    if len(design.n_levels) or list(design.dense_names) != list(encoder.input_names):
+        return None
+    if encoder.notes:
+        return None  # the per-target fits warn about what the encoder noticed
+    labels = list(getattr(X, "column_names", None) or getattr(X, "columns", []))
+    named = all(isinstance(n, str) for n in labels)
+    return design.dense, np.asarray(encoder.input_names, dtype=object) if named else None
 
 
 def _fit_one_pass(est: Any, X: Any, Y: Any, sample_weight: Any, alphas: np.ndarray,
