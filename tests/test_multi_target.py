@@ -159,3 +159,55 @@ def test_a_dataframe_with_integer_labels_or_a_category_column():
     one = LinearRegression(solver="newton").fit(frame, Y[:, 2])
     np.testing.assert_allclose(model.coef_[2], one.coef_, rtol=1e-12, atol=1e-14)
     assert model.n_passes_ == 3
+
+
+def test_prediction_intervals_per_target():
+    compute_statistics = True  # the robust types refuse a 2-D y (they read the rows again)
+    X, Y, s = _targets(n=400, weights=True)
+    Y[:, 2] *= 30.0  # a target of another scale: its own residual scale and covariance
+    alphas = np.array([0.0, 0.5, 0.0])
+    model = LinearRegression(alpha=alphas, compute_statistics=compute_statistics)
+    model.fit(X, Y, sample_weight=s)
+    Xn = X[:7] + 0.25
+    pred, std = model.predict(Xn, return_std=True)
+    lo, hi = model.predict_interval(Xn, level=0.8, kind="mean")
+    assert pred.shape == std.shape == lo.shape == hi.shape == (7, 3)
+    assert model.cov_params_.shape == (3, 6, 6) and model.prediction_cov_.shape == (3, 6, 6)
+    for t in range(3):
+        one = LinearRegression(alpha=alphas[t], compute_statistics=compute_statistics)
+        one.fit(X, Y[:, t], sample_weight=s)
+        p1, s1 = one.predict(Xn, return_std=True)
+        l1, h1 = one.predict_interval(Xn, level=0.8, kind="mean")
+        for got, want in ((pred[:, t], p1), (std[:, t], s1), (lo[:, t], l1), (hi[:, t], h1)):
+            assert _rel(got, want) < 1e-10
+        assert _rel(model.cov_params_[t], one.cov_params_) < 1e-10
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_save_and_load_several_targets(tmp_path, solver):
+    import json
+
+    import fastcost
+    from fastcost.persistence import ModelFileError, _digest
+
+    X, Y, _ = _targets()
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    model = LinearRegression(solver=solver, compute_statistics=solver == "newton").fit(frame, Y)
+    path = tmp_path / "m.json"
+    model.save(path)
+    back = fastcost.load(path)
+    for attr in ("coef_", "intercept_", "n_iter_", "converged_", "rank_"):
+        np.testing.assert_array_equal(getattr(back, attr), getattr(model, attr))
+    np.testing.assert_array_equal(back.predict(frame), model.predict(frame))
+    assert back.n_targets_ == 3 and list(back.feature_names_in_) == list(frame.columns)
+    if solver == "newton":
+        np.testing.assert_array_equal(back.predict(frame[:4], return_std=True)[1],
+                                      model.predict(frame[:4], return_std=True)[1])  # fmt: skip
+    doc = json.loads(path.read_text())
+    doc["attributes"]["intercept_"]["values"].pop()  # two intercepts for three targets
+    doc["attributes"]["intercept_"]["shape"] = [2]
+    doc.pop("sha256")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dict(doc, sha256=_digest(doc))))
+    with pytest.raises(ModelFileError, match=r"intercept_ must hold one entry per target \(3\)"):
+        fastcost.load(bad)

@@ -42,14 +42,15 @@ from ._validation import FLOAT_DTYPES, check_weights, is_device_array, kernel_la
 from .resources import fit_clock
 
 #: Fitted attributes that become one entry (or row) per target.
-_PER_TARGET = (
+PER_TARGET = (
     "coef_", "intercept_", "n_iter_", "converged_", "rank_", "condition_number_",
     "coef_stderr_", "intercept_stderr_", "residual_std_", "r2_", "dof_resid_",
+    "cov_params_", "prediction_cov_", "prediction_shift_",
 )  # fmt: skip
 
 
 #: What the multi-target fit sets itself (the per-target fits' own are not copied).
-_KEEP = (*_PER_TARGET, "statistics_", "n_batches_")
+_KEEP = (*PER_TARGET, "statistics_", "n_batches_")
 
 
 def is_multi_target(y: Any) -> bool:
@@ -217,7 +218,7 @@ def _gather(est: Any, fits: list[Any], names: Any, n_passes: int | None, k: int,
     for attr, value in first.__dict__.items():
         if attr.endswith("_") and not attr.startswith("_") and attr not in _KEEP:
             setattr(est, attr, value)
-    for attr in _PER_TARGET:
+    for attr in PER_TARGET:
         if hasattr(first, attr):
             values = [getattr(f, attr) for f in fits]
             setattr(est, attr, np.stack([np.asarray(v) for v in values]))

@@ -187,8 +187,8 @@ def _robust_meat(
 # -- prediction ---------------------------------------------------------------
 
 
-def _prediction_design(est: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
-    """X as float64 and ``z - `` about the covariance's shift, checked."""
+def _prediction_rows(est: Any, X: Any) -> np.ndarray:
+    """X as float64, checked against the fit."""
     check_is_fitted(est)
     if not hasattr(est, "prediction_cov_"):
         raise ValueError(
@@ -198,11 +198,7 @@ def _prediction_design(est: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
     if hasattr(est, "encoder_") or is_device_array(X):
         raise NotImplementedError("prediction intervals take a dense numpy array X")
     X = validate_data(est, X, reset=False, dtype=list(FLOAT_DTYPES), accept_sparse=False)
-    X64 = np.asarray(X, dtype=np.float64)
-    Z = X64 - est.prediction_shift_
-    if est.fit_intercept:
-        Z = np.hstack([np.ones((Z.shape[0], 1)), Z])
-    return X64, Z
+    return np.asarray(X, dtype=np.float64)
 
 
 def prediction_std(est: Any, X: Any, kind: str = "observation") -> tuple[np.ndarray, np.ndarray]:
@@ -210,12 +206,38 @@ def prediction_std(est: Any, X: Any, kind: str = "observation") -> tuple[np.ndar
     ``sqrt(z^T Cov z)`` or of a new observation ``sqrt(sigma^2 + z^T Cov z)``."""
     if kind not in ("observation", "mean"):
         raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
-    X64, Z = _prediction_design(est, X)
-    var = np.einsum("ij,ij->i", Z @ est.prediction_cov_, Z)
+    X64 = _prediction_rows(est, X)
+    coef = np.asarray(est.coef_, dtype=np.float64)
+    if coef.ndim == 1:
+        return _target_std(est, X64, coef, est.intercept_, est.prediction_cov_,
+                           est.prediction_shift_, est.residual_std_, kind)  # fmt: skip
+    # Several targets (n, k): each column from its own covariance and residual scale.
+    parts = [
+        _target_std(
+            est,
+            X64,
+            coef[t],
+            est.intercept_[t],
+            est.prediction_cov_[t],
+            est.prediction_shift_[t],
+            est.residual_std_[t],
+            kind,
+        )  # fmt: skip
+        for t in range(coef.shape[0])
+    ]
+    return np.stack([p for p, _ in parts], axis=1), np.stack([s for _, s in parts], axis=1)
+
+
+def _target_std(est: Any, X64: np.ndarray, coef: np.ndarray, intercept: Any, cov: np.ndarray,
+                shift: np.ndarray, sigma: Any, kind: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """One target's prediction and its standard error."""
+    Z = X64 - shift
+    if est.fit_intercept:
+        Z = np.hstack([np.ones((Z.shape[0], 1)), Z])
+    var = np.einsum("ij,ij->i", Z @ cov, Z)
     if kind == "observation":
-        var = var + est.residual_std_**2
-    pred = X64 @ np.asarray(est.coef_, dtype=np.float64) + float(est.intercept_)
-    return pred, np.sqrt(var)
+        var = var + float(sigma) ** 2
+    return X64 @ coef + float(intercept), np.sqrt(var)
 
 
 def prediction_interval(

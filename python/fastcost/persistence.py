@@ -10,7 +10,9 @@ Loading executes no code: only classes listed in ``_CLASSES`` can be rebuilt,
 parameters and attributes are plain numbers, strings and lists, arrays carry
 their dtype and shape, and the checksum rejects files changed after saving.
 Floats are written with Python's shortest round-trip repr, so float64 and
-float32 values come back bit for bit.
+float32 values come back bit for bit. A model of k targets (a 2-D y) has
+``n_targets_``; each per-target attribute then holds k entries stacked on a
+first axis, each checked by the single-target rule.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._multi_target import PER_TARGET
 from ._params import COV_TYPES, SOLVERS, validate
 from ._version import __version__
 
@@ -53,6 +56,7 @@ _SCALAR_ATTRIBUTES = (
     "dof_resid_",
     "cov_type_",
     "n_groups_",
+    "n_targets_",
 )
 
 
@@ -122,10 +126,28 @@ def _d(est: Any) -> tuple[int, ...]:
     return (est.n_features_in_,)
 
 
+def _per_target(rule: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """``rule`` for one target's value; a model of k targets holds k of them."""
+
+    def check(value: Any, est: Any) -> None:
+        k = getattr(est, "n_targets_", None)
+        if k is None:
+            return rule(value, est)
+        if not (isinstance(value, np.ndarray) and value.shape[:1] == (k,)):
+            raise ModelFileError(f"must hold one entry per target ({k})")
+        for entry in value:
+            rule(entry, est)
+        return None
+
+    return check
+
+
 #: What a model file may hold of a fitted estimator, and the rule of each
-#: attribute (given the estimator, with n_features_in_ checked first).
-_ATTRIBUTE_RULES: dict[str, Callable[[Any, Any], None]] = {
+#: attribute for one target (given the estimator, with n_features_in_ and
+#: n_targets_ checked first); the per-target ones take k entries with k targets.
+_TARGET_RULES: dict[str, Callable[[Any, Any], None]] = {
     "n_features_in_": _features,
+    "n_targets_": _features,
     "coef_": _float_array(_d),
     "loss_history_": _float_array(lambda est: None),
     "feature_names_in_": _names,
@@ -146,6 +168,9 @@ _ATTRIBUTE_RULES: dict[str, Callable[[Any, Any], None]] = {
     "cov_params_": _parameter_square,
     "prediction_cov_": _parameter_square,
     "prediction_shift_": _float_array(_d),
+}
+_ATTRIBUTE_RULES = {
+    name: _per_target(rule) if name in PER_TARGET else rule for name, rule in _TARGET_RULES.items()
 }
 
 
@@ -226,7 +251,9 @@ def save(estimator: Any, path: str | os.PathLike[str]) -> None:
             attributes[attr] = _encode_array(getattr(estimator, attr))
     for attr in _SCALAR_ATTRIBUTES:
         if hasattr(estimator, attr):
-            attributes[attr] = _encode_scalar(getattr(estimator, attr))
+            value = getattr(estimator, attr)  # one per target with several targets
+            encode = _encode_array if isinstance(value, np.ndarray) else _encode_scalar
+            attributes[attr] = encode(value)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
