@@ -152,7 +152,6 @@ def test_measured_rates_are_positive_and_finite():
     rates = ac.measure_rates()
     assert 1e8 < rates.gram < 1e13 and 1e6 < rates.factor < 1e13
     assert 1e8 < rates.memory < 1e13 and 1e8 < rates.cache < 1e13
-    assert rates.seconds > 0  # the calibration records its own cost (not bounded)
     assert ac.pass_bandwidth(rates, 1 << 20) == rates.cache
     assert ac.pass_bandwidth(rates, 1 << 30) == rates.memory
 

@@ -125,15 +125,12 @@ class MachineRates:
         data read from memory.
     cache : float
         The same over data that stay in the cache between passes.
-    seconds : float
-        How long the calibration took.
     """
 
     gram: float
     factor: float
     memory: float
     cache: float
-    seconds: float = 0.0
 
 
 _RATES: dict[int, MachineRates] = {}
@@ -186,7 +183,6 @@ def measure_rates(n_threads: int = 0) -> MachineRates:
 
     from . import _core
 
-    t0 = time.perf_counter()
     rows = BANDWIDTH_PROBE_BYTES // (8 * 64)
     B = np.empty((rows, 64))
     B.fill(0.5)
@@ -212,7 +208,6 @@ def measure_rates(n_threads: int = 0) -> MachineRates:
         factor=k**3 / 3 / max(t_factor, 1e-9),
         memory=B.nbytes / max(t_mem, 1e-9),
         cache=Bs.nbytes / max(t_cache, 1e-9),
-        seconds=time.perf_counter() - t0,
     )
 
 
