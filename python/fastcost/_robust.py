@@ -207,37 +207,25 @@ def prediction_std(est: Any, X: Any, kind: str = "observation") -> tuple[np.ndar
     if kind not in ("observation", "mean"):
         raise ValueError(f"kind must be 'observation' or 'mean', got {kind!r}")
     X64 = _prediction_rows(est, X)
-    coef = np.asarray(est.coef_, dtype=np.float64)
-    if coef.ndim == 1:
-        return _target_std(est, X64, coef, est.intercept_, est.prediction_cov_,
-                           est.prediction_shift_, est.residual_std_, kind)  # fmt: skip
+    if np.ndim(est.coef_) == 1:
+        return _target_std(est, X64, (), kind)
     # Several targets (n, k): each column from its own covariance and residual scale.
-    parts = [
-        _target_std(
-            est,
-            X64,
-            coef[t],
-            est.intercept_[t],
-            est.prediction_cov_[t],
-            est.prediction_shift_[t],
-            est.residual_std_[t],
-            kind,
-        )  # fmt: skip
-        for t in range(coef.shape[0])
-    ]
+    parts = [_target_std(est, X64, (t,), kind) for t in range(np.shape(est.coef_)[0])]
     return np.stack([p for p, _ in parts], axis=1), np.stack([s for _, s in parts], axis=1)
 
 
-def _target_std(est: Any, X64: np.ndarray, coef: np.ndarray, intercept: Any, cov: np.ndarray,
-                shift: np.ndarray, sigma: Any, kind: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """One target's prediction and its standard error."""
-    Z = X64 - shift
+def _target_std(est: Any, X64: np.ndarray, t: tuple[int, ...], kind: str
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The prediction and its standard error of target ``est.coef_[t]`` (t = ():
+    the one target; (i,): target i of several, whose attributes are stacked)."""
+    Z = X64 - est.prediction_shift_[t]
     if est.fit_intercept:
         Z = np.hstack([np.ones((Z.shape[0], 1)), Z])
-    var = np.einsum("ij,ij->i", Z @ cov, Z)
+    var = np.einsum("ij,ij->i", Z @ est.prediction_cov_[t], Z)
     if kind == "observation":
-        var = var + float(sigma) ** 2
-    return X64 @ coef + float(intercept), np.sqrt(var)
+        var = var + float(np.asarray(est.residual_std_)[t]) ** 2
+    coef = np.asarray(est.coef_, dtype=np.float64)[t]
+    return X64 @ coef + float(np.asarray(est.intercept_)[t]), np.sqrt(var)
 
 
 def prediction_interval(

@@ -234,17 +234,16 @@ void sparse_probe_rows(const CsrView<T, I>& X, const T* y, const T* sw, const do
   for (int q = 0; q < P; ++q) tail[1 + K + q] += luu[q];
 }
 
-// Columns [j0, j1) of the shards' partials (`width` doubles apart, interleaved
+// The d columns of the shards' partials (`width` doubles apart, interleaved
 // as sparse_probe_rows writes them) summed in shard order, a block of columns
 // at a time (the block's sums stay in L1), de-interleaved into sum_ux's K
 // blocks of d.
 template <int K>
-void sparse_reduce_columns(const double* partials, index_t width, index_t n_shards, index_t d, index_t j0, index_t j1,
-                           double* sum_ux) {
+void sparse_reduce_columns(const double* partials, index_t width, index_t n_shards, index_t d, double* sum_ux) {
   constexpr index_t kBlock = 256;
   double acc[kBlock * K];
-  for (index_t c0 = j0; c0 < j1; c0 += kBlock) {
-    const index_t m = std::min(kBlock, j1 - c0) * K;
+  for (index_t c0 = 0; c0 < d; c0 += kBlock) {
+    const index_t m = std::min(kBlock, d - c0) * K;
     const double* first = partials + c0 * K;
     std::copy(first, first + m, acc);
     for (index_t s = 1; s < n_shards; ++s) {
@@ -319,9 +318,9 @@ ProbeSums sparse_probe_sums(const CsrView<T, I>& X, const T* y, const T* sw, con
     if (K == 3) detail::sparse_probe_rows<3>(X, y, sw, wi, has_w, bt, my, r0, r1, out);
   });
   double* ux = res.sum_ux.data();
-  if (K == 1) detail::sparse_reduce_columns<1>(partials, width, plan.n_shards, d, 0, d, ux);
-  if (K == 2) detail::sparse_reduce_columns<2>(partials, width, plan.n_shards, d, 0, d, ux);
-  if (K == 3) detail::sparse_reduce_columns<3>(partials, width, plan.n_shards, d, 0, d, ux);
+  if (K == 1) detail::sparse_reduce_columns<1>(partials, width, plan.n_shards, d, ux);
+  if (K == 2) detail::sparse_reduce_columns<2>(partials, width, plan.n_shards, d, ux);
+  if (K == 3) detail::sparse_reduce_columns<3>(partials, width, plan.n_shards, d, ux);
   std::vector<double> tail(partials + K * d, partials + width);
   for (index_t s = 1; s < plan.n_shards; ++s) {
     const double* p = partials + s * width + K * d;
