@@ -211,3 +211,21 @@ def test_save_and_load_several_targets(tmp_path, solver):
     bad.write_text(json.dumps(dict(doc, sha256=_digest(doc))))
     with pytest.raises(ModelFileError, match=r"intercept_ must hold one entry per target \(3\)"):
         fastcost.load(bad)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_a_table_with_text_columns_predicts_every_target(solver):
+    # Salaries (Fox & Weisberg, carData; see tests/data/README.md): text columns
+    # rank, discipline and sex beside a count; two targets.
+    from pathlib import Path
+
+    sal = pd.read_csv(Path(__file__).parent / "data" / "Salaries.csv", index_col=0)
+    X = sal[["rank", "discipline", "yrs.since.phd", "sex"]]
+    Y = sal[["salary", "yrs.service"]].to_numpy(dtype=np.float64)
+    model = LinearRegression(solver=solver, tol=1e-10).fit(X, Y)
+    pred = model.predict(X.head(20))
+    assert model.coef_.shape[0] == 2 and pred.shape == (20, 2)
+    for t in range(2):
+        one = LinearRegression(solver=solver, tol=1e-10).fit(X, Y[:, t])
+        assert _rel(model.coef_[t], one.coef_) < 1e-12
+        assert _rel(pred[:, t], one.predict(X.head(20))) < 1e-12

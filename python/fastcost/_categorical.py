@@ -525,22 +525,33 @@ def finish_table_fit(est: Any, backend: Any) -> None:
 def predict_table(est: Any, X: Any) -> np.ndarray:
     """Predictions for a dataframe X of a model fitted on one; unseen levels map
     to the first (reference) level with a warning (from the encoder)."""
-    return predict_coded(est.encoder_, est.coef_, float(est.intercept_), X)
+    return predict_coded(est.encoder_, est.coef_, est.intercept_, X)
 
 
-def predict_coded(encoder: Any, coef: np.ndarray, intercept: float, X: Any) -> np.ndarray:
-    """``predict_table`` from the fitted encoder, ``coef_`` and ``intercept_``."""
+def predict_coded(encoder: Any, coef: np.ndarray, intercept: Any, X: Any) -> np.ndarray:
+    """``predict_table`` from the fitted encoder, ``coef_`` and ``intercept_``
+    (a model of k targets: (k, p) and (k,), predictions (n, k); X coded once)."""
     design = encoder.transform(X)
-    p = design.dense.shape[1]
     coef = np.asarray(coef, dtype=np.float64)
-    if not len(design.n_levels):
-        pred = design.dense @ coef + intercept
+    if coef.ndim == 2:
+        columns = [
+            _predict_design(design, c, float(b)) for c, b in zip(coef, intercept, strict=True)
+        ]
+        pred = np.stack(columns, axis=1)
     else:
-        level_coef, start = [], p
-        for n in design.n_levels:
-            level_coef.append(coef[start : start + int(n)])
-            start += int(n)
-        pred = predict_mixed(design.dense, design.codes, level_coef, coef[:p], intercept)
+        pred = _predict_design(design, coef, float(intercept))
     if not np.isfinite(pred).all():
         raise ValueError("X contains NaN or infinity in a numeric column (or predictions overflow)")
     return pred
+
+
+def _predict_design(design: Any, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """One target's predictions from a coded table (its dense block and level codes)."""
+    p = design.dense.shape[1]
+    if not len(design.n_levels):
+        return design.dense @ coef + intercept  # type: ignore[no-any-return]
+    level_coef, start = [], p
+    for n in design.n_levels:
+        level_coef.append(coef[start : start + int(n)])
+        start += int(n)
+    return predict_mixed(design.dense, design.codes, level_coef, coef[:p], intercept)
