@@ -130,3 +130,21 @@ def test_dask_frame_sgd_refused_clearly(client) -> None:
     ddf = dd.from_pandas(df, npartitions=2)
     with pytest.raises(NotImplementedError, match="not available"):
         fdask.LinearRegression(solver="sgd", client=client).fit(ddf, y)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_dask_frame_with_an_empty_first_partition(client, solver: str) -> None:
+    import dask
+
+    df, X, codes, y = frame(n=600, seed=3)
+    cuts = (0, 0, 1, 250, 600)  # an empty first partition, then a one-row one
+
+    def split(obj):  # type: ignore[no-untyped-def]
+        pieces = [dask.delayed(obj.iloc[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        return dd.from_delayed(pieces, meta=obj.iloc[:0], verify_meta=False)
+
+    model = fdask.LinearRegression(solver=solver, client=client, tol=1e-12)
+    model.fit(split(df), split(pd.Series(y)))
+    ref, b = lstsq_reference(X, codes, (4, 30), y)
+    np.testing.assert_allclose(model.coef_, ref, atol=1e-8 * np.abs(ref).max())
+    assert model.intercept_ == pytest.approx(b, abs=1e-8)

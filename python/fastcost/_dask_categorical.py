@@ -140,6 +140,14 @@ def _weights_task(sw):  # type: ignore[no-untyped-def]
     return np.ascontiguousarray(np.asarray(sw, dtype=np.float64))
 
 
+def first_rows(lengths: Any) -> int:
+    """The first partition that has rows: the one the statistics' shift is read from."""
+    nonempty = np.flatnonzero(np.asarray(lengths))
+    if not len(nonempty):
+        raise ValueError("the dataframe has no rows")
+    return int(nonempty[0])
+
+
 def _first_row_task(X, y, encoder):  # type: ignore[no-untyped-def]
     """The shift every partition's statistics are taken about: the first row."""
     design = encoder.transform(X.iloc[:1])
@@ -195,7 +203,8 @@ class DaskMixedBackend(MixedBackend):
 
     def _shift_vector(self) -> np.ndarray:
         if self._shift is None:
-            task = self._delayed(_first_row_task, pure=True)(self.xb[0], self.yb[0], self.encoder)
+            k = first_rows(self.lengths)  # an empty first partition has no row to shift by
+            task = self._delayed(_first_row_task, pure=True)(self.xb[k], self.yb[k], self.encoder)
             x0, y0 = self.client.compute(task, sync=True)
             self.round_trips += 1
             cats = np.zeros(self.design.n_columns - self.design.p)

@@ -32,7 +32,7 @@ import numpy as np
 from ._categorical import predict_coded, target_values
 from ._cv_path import LOO_BLOCK_ROWS, loo_basis, loo_scores
 from ._cv_tables import LevelSet, _ExpandedRows, fit_encoded, mixed_atom_grams, set_report
-from ._dask_categorical import _first_row_task, aligned, encode_partition, learn_encoder
+from ._dask_categorical import _first_row_task, aligned, encode_partition, first_rows, learn_encoder
 from ._dask_cv import client_splits, is_dask
 from ._dask_data import _check_weights_summary, _Data, _import_dask, connect
 from ._dask_tasks import (
@@ -110,7 +110,7 @@ class ClusterTable:
             else aligned(sample_weight, n, lengths, "sample_weight")
         )  # fmt: skip
         self.data = _Data.from_blocks(xb, yb, sb, lengths, width)
-        self.first = int(np.flatnonzero(lengths)[0])  # the shift's partition
+        self.first = first_rows(lengths)  # the shift's partition
         self.n_positive = n if self.sw is None else int(np.count_nonzero(self.sw))
         # None: each task uses its worker's cores (``_dask_tasks._task_threads``).
         self.threads = est.n_threads if est.n_threads not in (None, -1) else None
