@@ -158,9 +158,6 @@ class LocalRows:
     def atom_stats(self, atom: np.ndarray, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
         return atom_stats(self.design, self.y, self.sw, atom, n_atoms, self.est)
 
-    def check_loo(self, groups: Any, width: int) -> None:
-        check_loo(self.est, groups, self.n_rows, self.sw, width)
-
     def loo(self, sets: list[LevelSet], alphas: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Leave-one-out (MSE, R^2), each (len(idx), 1), for each level set."""
         out = []
@@ -211,7 +208,7 @@ def _leave_one_out(
     Gram in one pass, then the leverages of the expanded rows in a second, for
     each level set (alpha == 0 drops the reference levels with an intercept)."""
     width = layout.dense.shape[1] + int(layout.n_levels.sum())
-    rows.check_loo(groups, width)
+    check_loo(rows.est, groups, rows.n_rows, rows.sw, width)
     grams, shift = rows.atom_stats(np.zeros(rows.n_rows, np.int64), 1)
     total = grams[0]
     sets = []

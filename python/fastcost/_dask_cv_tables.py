@@ -86,7 +86,7 @@ def _predict_partition(X, encoder, coef, intercept):  # type: ignore[no-untyped-
 
 class ClusterTable:
     """The rows of a dask DataFrame, its y and weights, as ``_cv_tables.fit_encoded``
-    reads them (``n_rows``, ``split``, ``check_loo``, ``atom_stats``, ``loo``):
+    reads them (``n_rows``, ``est``, ``sw``, ``split``, ``atom_stats``, ``loo``):
     one partition per chunk, encoded on its worker."""
 
     def __init__(self, est: Any, client: Any, X: Any, y: Any, sample_weight: Any,
@@ -111,7 +111,6 @@ class ClusterTable:
         )  # fmt: skip
         self.data = _Data.from_blocks(xb, yb, sb, lengths, width)
         self.first = first_rows(lengths)  # the shift's partition
-        self.n_positive = n if self.sw is None else int(np.count_nonzero(self.sw))
         # None: each task uses its worker's cores (``_dask_tasks._task_threads``).
         self.threads = est.n_threads if est.n_threads not in (None, -1) else None
 
@@ -122,11 +121,6 @@ class ClusterTable:
         if self.y is None:
             self.y = target_values(self.client.compute(self.y_dask, sync=True), self.n_rows)
         return self.y
-
-    def check_loo(self, groups: Any, width: int) -> None:
-        from ._cv_path import check_loo
-
-        check_loo(self.est, groups, self.n_rows, self.sw, width)
 
     def atom_stats(self, atom: np.ndarray, n_atoms: int) -> tuple[np.ndarray, np.ndarray]:
         """Every atom's augmented Gram (n_atoms, D + 2, D + 2) over [dense, every
