@@ -303,12 +303,23 @@ def fold_path(
 
     ``fixed`` marks columns that standardize leaves unscaled (a categorical's
     level indicators, as ``solve_exact_from_stats`` leaves them)."""
+    W, b = train_path(train, shift, alphas, d, fit_intercept, standardize, info, fixed)
+    return held_out_scores(test, shift, W, b, j)
+
+
+def train_path(
+    train: np.ndarray, shift: np.ndarray, alphas: np.ndarray, d: int, fit_intercept: bool,
+    standardize: bool, info: PathInfo, fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The coefficients (n_alphas, d, k) and intercepts (n_alphas, k) of a training
+    set's augmented Gram for every alpha, standardized by its own moments when
+    asked (``fixed`` columns unscaled)."""
     mo = moments(train, shift, d, fit_intercept)
     scale = standard_scale(mo) if standardize else None
     if scale is not None and fixed is not None:
         scale[fixed] = 1.0
     W = coef_path(mo, alphas, scale, info)
-    return held_out_scores(test, shift, W, intercepts(mo, W, fit_intercept), j)
+    return W, intercepts(mo, W, fit_intercept)
 
 
 # -- exact leave-one-out -------------------------------------------------------------
@@ -428,12 +439,9 @@ def loo_standardized_sums(
             continue
         x, y = Xb[i], Yb[i]
         z = np.concatenate([x - shift[:d], y - shift[d:], [1.0]])
-        mo = moments(gram - s * np.outer(z, z), shift, d, fit_intercept)
-        scale = standard_scale(mo)
-        if fixed is not None:
-            scale[fixed] = 1.0
-        W = coef_path(mo, alphas, scale, info)
-        e = y[None, :] - (np.einsum("d,adk->ak", x, W) + intercepts(mo, W, fit_intercept))
+        train = gram - s * np.outer(z, z)
+        W, b = train_path(train, shift, alphas, d, fit_intercept, True, info, fixed)
+        e = y[None, :] - (np.einsum("d,adk->ak", x, W) + b)
         sq += s * e * e
     return sq
 
