@@ -1,11 +1,37 @@
-"""Writing a benchmark's JSON (the payload plus fastcost's configuration) and drawing
-its cost curves."""
+"""Writing a benchmark's JSON (the payload plus fastcost's configuration), timing
+methods in interleaved rounds and drawing their cost curves."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from typing import Any
+
+#: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
+#: spin-wait after a call (eigendecompositions, a Cholesky) and would otherwise
+#: take the cores from the next call's pass.
+PAUSE_S = 0.25
+
+
+def interleaved_times(
+    fns: dict[str, Callable[[], Any]], repeat: int, warmup: bool = False
+) -> dict[str, list[float]]:  # fmt: skip
+    """Every time of each function, one call of each per round after a pause of
+    ``PAUSE_S`` (with ``warmup``, one untimed call of each first: page in, start
+    the threads, load the BLAS)."""
+    if warmup:
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            time.sleep(PAUSE_S)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 def write_results(path: str, payload: dict[str, Any]) -> None:

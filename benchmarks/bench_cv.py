@@ -5,7 +5,7 @@ Times, in one process and run, on n x d float64 data (default 1,000,000 x 100):
 * fastcost ``LinearRegressionCV(alphas=logspace, cv=KFold(5))``: every fold and
   alpha from one grouped pass over X;
 * one ``LinearRegression(solver="newton").fit`` on all rows (these two interleaved,
-  best of ``--repeat``, each after a pause of ``PAUSE_S``);
+  best of ``--repeat``, each after a pause of ``_results.PAUSE_S``);
 * scikit-learn ``GridSearchCV(Ridge(), {"alpha": mapped}, cv=KFold(5))`` and
   ``RidgeCV(alphas=mapped, cv=KFold(5))`` (each once), with the alphas mapped to
   scikit-learn's scale: ``sklearn_alpha = rows_in_train_fold * alpha`` (every
@@ -34,27 +34,14 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _results import write_results  # noqa: E402
+from _results import interleaved_times, write_results  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "bench_cv.json"
 
 
-#: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
-#: spin-wait after a call (the folds' eigendecompositions, newton's Cholesky) and
-#: would otherwise take the cores from the next call's pass.
-PAUSE_S = 0.25
-
-
 def best_of_interleaved(fns: dict, repeat: int) -> dict:
     """Best time of each function, one call of each per round, after a pause."""
-    times: dict = {k: [] for k in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            time.sleep(PAUSE_S)
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}
+    return {k: min(v) for k, v in interleaved_times(fns, repeat).items()}
 
 
 def brute_force(X, y, splits, alphas) -> np.ndarray:

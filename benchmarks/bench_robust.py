@@ -22,17 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _results import write_results
+from _results import interleaved_times, write_results
 
-#: Seconds of quiet before each timed call: OpenBLAS' and OpenMP's worker threads
-#: spin-wait after a call (a fit's small matrix products) and would take the cores
-#: from the next case.
-PAUSE_S = 0.25
 PASS_KINDS = ["HC0", "HC2", "HC3", "cluster"]
 FIT_TYPES: list[Any] = [False, True, "HC0", "HC1", "HC2", "HC3", "cluster"]
 
@@ -85,16 +80,7 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray, groups: Any) -> Callable:
 
 
 def time_cases(fns: dict[str, Callable], repeat: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():  # warm-up: page in, start the threads, load the BLAS
-        fn()
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            time.sleep(PAUSE_S)
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return times
+    return interleaved_times(fns, repeat, warmup=True)
 
 
 def main(argv: list[str] | None = None) -> int:
