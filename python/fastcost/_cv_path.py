@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ._loo import LooBasis, loo_block_sums
+from ._dask_tasks import loo_rows_sums, loo_standardized_rows_sums
+from ._loo import LooBasis
 from .preprocessing._common import _is_constant
 
 #: Above this condition number of ``M + alpha I`` (M the fold's normal matrix on
@@ -389,10 +390,7 @@ def loo_path(
     minimum-norm fit's shortcut."""
     d = X.shape[1]
     basis = loo_basis(gram, shift, d, fit_intercept)
-    sq = np.zeros((alphas.size, Y.shape[1]))
-    for r0 in range(0, X.shape[0], LOO_BLOCK_ROWS):
-        rows = slice(r0, r0 + LOO_BLOCK_ROWS)
-        sq += loo_block_sums(basis, X[rows], Y[rows], None if sw is None else sw[rows], alphas)
+    sq = loo_rows_sums(X, Y, sw, basis, alphas, LOO_BLOCK_ROWS)  # a Dask chunk's task too
     return loo_scores(sq, gram, d)
 
 
@@ -409,13 +407,7 @@ def loo_standardized(
     standardized by its own weighted moments (``LinearRegression(standardize=True)``
     on the other rows; ``fixed`` columns, a table's level indicators, unscaled).
     X: a 2-D array or anything whose ``X[a:b]`` is the dense block of those rows."""
-    sq = np.zeros((alphas.size, Y.shape[1]))
-    for r0 in range(0, X.shape[0], LOO_BLOCK_ROWS):
-        rows = slice(r0, r0 + LOO_BLOCK_ROWS)
-        sq += loo_standardized_sums(
-            X[rows], Y[rows], None if sw is None else sw[rows], gram, shift, alphas,
-            fit_intercept, fixed,
-        )  # fmt: skip
+    sq = loo_standardized_rows_sums(X, Y, sw, gram, shift, alphas, fit_intercept, fixed)
     return loo_scores(sq, gram, X.shape[1])
 
 
