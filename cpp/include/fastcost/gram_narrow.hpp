@@ -302,10 +302,7 @@ FASTCOST_INLINE void gram_narrow_body(MatrixView<T> X, MatrixView<T> Y, const T*
   }
   for (index_t a = 0; a < p; ++a) {
     for (index_t b = a; b < p; ++b) {
-      const double* lanes = acc + (a * p + b) * L;
-      double total = 0.0;
-      for (int l = 0; l < L; ++l) total += lanes[l];
-      tile[a * pb + b] += total;
+      tile[a * pb + b] += lane_total<W>(simd::load<double, W>(acc + (a * p + b) * L));
     }
   }
 }
