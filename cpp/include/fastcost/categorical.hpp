@@ -26,10 +26,8 @@
 #include <utility>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
+#include "fastcost/buffers.hpp"
 #include "fastcost/categorical_kernels.hpp"
 #include "fastcost/data_pass.hpp"
 #include "fastcost/fit_types.hpp"
@@ -138,45 +136,6 @@ inline void check_codes(const CategoricalView& cats, int n_threads) {
 
 // ---- a sharded reduction with memory bounded by the thread count ------------
 
-// A zeroed buffer of doubles for group tables. Over kHugeTable bytes it is
-// 2 MB aligned and asks for transparent huge pages (Linux madvise): rows of a
-// 10^5-level table (17.6 MB at p = 20) are updated in random order, and with
-// 4 KB pages nearly every update missed the TLB.
-class TableBuffer {
- public:
-  static constexpr std::size_t kHugeTable = std::size_t(4) << 20;
-  static constexpr std::size_t kHugePage = std::size_t(2) << 20;
-
-  TableBuffer() = default;
-  explicit TableBuffer(index_t n) { resize(n); }
-
-  void resize(index_t n) {
-    if (n == n_) return;
-    const std::size_t bytes = static_cast<std::size_t>(std::max<index_t>(n, 1)) * sizeof(double);
-    const std::size_t align = bytes >= kHugeTable ? kHugePage : 64;
-    const std::size_t size = (bytes + align - 1) / align * align;
-    void* p = std::aligned_alloc(align, size);
-    if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (align == kHugePage) madvise(p, size, MADV_HUGEPAGE);  // a hint: failure only costs speed
-#endif
-    std::memset(p, 0, size);
-    p_.reset(static_cast<double*>(p));
-    n_ = n;
-  }
-  void zero() { std::memset(static_cast<void*>(p_.get()), 0, static_cast<std::size_t>(n_) * sizeof(double)); }
-  double* data() { return p_.get(); }
-  const double* data() const { return p_.get(); }
-  index_t size() const { return n_; }
-
- private:
-  struct Free {
-    void operator()(double* p) const { std::free(p); }
-  };
-  std::unique_ptr<double, Free> p_;
-  index_t n_ = -1;
-};
-
 // Sums per-shard partials of `width` doubles into `total` (zero on entry):
 // body(s, out) adds shard s's sums to `out` (zeroed). Shard 0 accumulates in
 // `total` itself; the
@@ -189,14 +148,14 @@ class TableBuffer {
 template <class Body>
 void reduce_shards(index_t n_shards, int n_threads, index_t width, double* total, Body&& body) {
   const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_shards)));
-  std::vector<TableBuffer> bufs(static_cast<std::size_t>(threads));
+  std::vector<ZeroedBuffer> bufs(static_cast<std::size_t>(threads));
   for (index_t w0 = 0; w0 < n_shards; w0 += threads) {
     const index_t m = std::min<index_t>(threads, n_shards - w0);
     const ShardPlan wave{0, m, m};
     for_each_shard(wave, threads, [&](index_t q) {
       double* out = total;
       if (w0 + q > 0) {
-        TableBuffer& b = bufs[static_cast<std::size_t>(q)];
+        ZeroedBuffer& b = bufs[static_cast<std::size_t>(q)];
         if (b.size() == width) {
           b.zero();
         } else {
@@ -612,7 +571,7 @@ GramStats compute_mixed_gram_stats(const MatrixView<T>& X, const CategoricalView
 // cross is the pass's own buffer (its first La (Dr + 2) doubles): no copy.
 struct ArrowStats {
   GramStats rest;
-  TableBuffer buffer;  // cross, then the pass's other sums
+  ZeroedBuffer buffer;  // cross, then the pass's other sums
   index_t cross_rows = 0, cross_cols = 0;
 };
 

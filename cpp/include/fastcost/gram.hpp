@@ -13,11 +13,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <vector>
 
+#include "fastcost/buffers.hpp"
 #include "fastcost/gram_narrow.hpp"
 #include "fastcost/gram_wide.hpp"
 #include "fastcost/isa.hpp"
@@ -160,6 +162,9 @@ FASTCOST_INLINE void gram_rows_body(MatrixView<T> X, MatrixView<T> Y, const T* s
   constexpr int MR = gram_mr<T, W, NV>();
   constexpr int NR = gram_nr<T, W, NV>();
   constexpr index_t NB = gram_block_rows<T>();
+  // Broadcast-side tiles per chunk: their panels take 384 KiB (L2 is 1-2 MiB
+  // per core on the machines measured; the column panel and the partials need the rest).
+  constexpr index_t GC = std::max<index_t>(1, (index_t{384} << 10) / (MR * NB * static_cast<index_t>(sizeof(T))));
   const index_t d = X.cols, k = Y.cols;
   const index_t da = d + k + 1;
   const index_t gb = (da + NR - 1) / NR, ga = (da + MR - 1) / MR;
@@ -252,11 +257,18 @@ FASTCOST_INLINE void gram_rows_body(MatrixView<T> X, MatrixView<T> Y, const T* s
     }
     // gram_tile reads only the nb packed rows, so a short last block needs no clearing.
     // Upper-triangle tiles only: tile (g, h) is needed when some row <= column.
-    for (index_t h = 0; h < gb; ++h) {
-      const T* bp = bpack + h * NR * NB;
-      for (index_t g = 0; g < ga && g * MR < (h + 1) * NR; ++g) {
-        const T* ap = apack + (g * MR / NR) * NR * NB + (g * MR) % NR;
-        gram_tile<T, W, NV>(ap, bp, nb, partial + g * MR * p + h * NR, p);
+    // The broadcast rows g go in chunks of GC tiles whose panels stay in L2
+    // while every column panel h passes them once (from L3); one sweep of all
+    // rows per panel would stream them from L3 for each tile. Each tile is
+    // computed the same way in either order, so the sums are the same.
+    for (index_t g0 = 0; g0 < ga; g0 += GC) {
+      const index_t g1 = std::min(ga, g0 + GC);
+      for (index_t h = g0 * MR / NR; h < gb; ++h) {
+        const T* bp = bpack + h * NR * NB;
+        for (index_t g = g0; g < g1 && g * MR < (h + 1) * NR; ++g) {
+          const T* ap = apack + (g * MR / NR) * NR * NB + (g * MR) % NR;
+          gram_tile<T, W, NV>(ap, bp, nb, partial + g * MR * p + h * NR, p);
+        }
       }
     }
   }
@@ -301,7 +313,8 @@ struct GramKernel {
 template <class T>
 GramKernel gram_kernel(Isa active, index_t d, index_t k = 1) {
   constexpr index_t lanes512 = 64 / static_cast<index_t>(sizeof(T));
-  if (active == Isa::Avx512 && (sizeof(T) == 4 || d + k + 1 <= 4 * lanes512)) return {active, 1};
+  const index_t da = d + k + 1;
+  if (active == Isa::Avx512 && ((sizeof(T) == 4 && da <= 512) || da <= 4 * lanes512)) return {active, 1};
   return {active, 2};
 }
 
@@ -371,6 +384,34 @@ inline void add_mirrored(const double* tile, index_t pb, index_t da, double* out
   }
 }
 
+// The symmetric da x da matrix (row-major, into out) whose upper triangle is
+// the sum of `count` consecutive shard partials (pb x pb, stride pb * pb),
+// each entry 0 + p_0 + p_1 + ... in shard order: what add_mirrored gives for
+// the shards' running total added to zeros, bit for bit, for any `threads`.
+// Blocks of 64 rows, columns outer: the partials' reads and the mirrored
+// writes stay within a few cache lines per column (a row sweep would miss
+// the cache on every mirrored write once the Gram outgrows it).
+inline void reduce_mirrored(const double* partials, index_t count, index_t pb, index_t da, double* out,
+                            int threads) {
+  constexpr index_t B = 64;
+  const index_t blocks = (da + B - 1) / B, tile = pb * pb;
+  (void)threads;
+#if FASTCOST_HAS_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (index_t b = 0; b < blocks; ++b) {
+    const index_t i0 = b * B, i1 = std::min(da, i0 + B);
+    for (index_t j = i0; j < da; ++j) {
+      for (index_t i = i0; i < std::min(i1, j + 1); ++i) {
+        double v = 0.0;
+        for (index_t s = 0; s < count; ++s) v += partials[s * tile + i * pb + j];
+        out[i * da + j] = v;
+        out[j * da + i] = v;
+      }
+    }
+  }
+}
+
 }  // namespace detail
 
 // Augmented Grams of many small row blocks, each computed from zero exactly as
@@ -434,6 +475,8 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const MatrixView<T>& Y, con
   st.n_rows = n;
   st.shift = choose_shift(X, Y, shift);
   const index_t da = d + k + 1;
+  st.gram.reserve(static_cast<std::size_t>(da * da));
+  advise_huge_pages(st.gram.data(), static_cast<std::size_t>(da * da) * sizeof(double));
   st.gram.assign(static_cast<std::size_t>(da * da), 0.0);
   if (n == 0) {
     st.n_shards = 0;
@@ -454,7 +497,7 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const MatrixView<T>& Y, con
   const ShardPlan plan = make_plan(0, n, n_shards);
   st.n_shards = plan.n_shards;
   const index_t tile = pb * pb;
-  std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * tile), 0.0);
+  ZeroedBuffer partials(plan.n_shards * tile);
   const int threads = threads_for_work(gram_seconds(n, da), n_threads);
 
   for_each_shard(plan, threads, [&](index_t s) {
@@ -462,14 +505,9 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const MatrixView<T>& Y, con
     pack.run(X, Y, sample_weight, st.shift.data(), plan.shard_begin(s), plan.shard_end(s),
              partials.data() + s * tile);
   });
-
-  // Fixed-order reduction of the shard partials, then mirror the upper triangle.
-  std::vector<double> total(static_cast<std::size_t>(tile), 0.0);
-  for (index_t s = 0; s < plan.n_shards; ++s) {
-    const double* p = partials.data() + s * tile;
-    for (index_t k = 0; k < tile; ++k) total[k] += p[k];
-  }
-  detail::add_mirrored(total.data(), pb, da, st.gram.data());  // st.gram is zero
+  // Fixed-order reduction of the shard partials, mirrored.
+  detail::reduce_mirrored(partials.data(), plan.n_shards, pb, da, st.gram.data(),
+                          threads_for_work(static_cast<double>(da) * static_cast<double>(da) * 1e-9, n_threads));
   return st;
 }
 

@@ -105,7 +105,7 @@ GroupedGramStats compute_grouped_gram_stats(const MatrixView<T>& X, const Matrix
   if (n_shards <= 0) n_shards = default_shard_count(n_selected, d, tile * per_t);
   const std::vector<detail::GroupShard> work = detail::group_shards(offsets, n_selected, n_shards);
   st.n_shards = static_cast<index_t>(work.size());
-  std::vector<double> partials(work.size() * static_cast<std::size_t>(tile), 0.0);
+  ZeroedBuffer partials(static_cast<index_t>(work.size()) * tile);
   const int threads = threads_for_work(gram_seconds(n_selected, da), n_threads);
   const ShardPlan plan = make_plan(0, st.n_shards, st.n_shards);  // one task per work item
   for_each_shard(plan, threads, [&](index_t s) {
@@ -113,17 +113,14 @@ GroupedGramStats compute_grouped_gram_stats(const MatrixView<T>& X, const Matrix
     detail::GramPack<T> pack(kernel, d, sw != nullptr, k);
     pack.run_rows(X, Y, sw, st.shift.data(), order.data(), w.begin, w.end, partials.data() + s * tile);
   });
-  // Each group sums its shards in plan order, then mirrors its upper triangle.
-  std::vector<double> total(static_cast<std::size_t>(tile));
+  // Each group sums its shards in plan order, mirrored.
   std::size_t s = 0;
   for (index_t g = 0; g < n_groups; ++g) {
     if (st.counts[g] == 0) continue;
-    std::fill(total.begin(), total.end(), 0.0);
-    for (; s < work.size() && work[s].group == g; ++s) {
-      const double* p = partials.data() + static_cast<index_t>(s) * tile;
-      for (index_t t = 0; t < tile; ++t) total[t] += p[t];
-    }
-    detail::add_mirrored(total.data(), pb, da, st.grams.data() + g * da * da);
+    const std::size_t first = s;
+    while (s < work.size() && work[s].group == g) ++s;
+    detail::reduce_mirrored(partials.data() + static_cast<index_t>(first) * tile, static_cast<index_t>(s - first), pb,
+                            da, st.grams.data() + g * da * da, 1);
   }
   return st;
 }
