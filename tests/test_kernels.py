@@ -40,6 +40,42 @@ def test_gram_stats_matches_numpy(dtype, order, shape, isa):
     np.testing.assert_array_equal(st["gram"], st["gram"].T)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "baseline"])
+def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, weighted, isa):
+    """From 3,072 augmented columns the tile kernel sums the Gram region by
+    region (1,024 x 1,024 columns, all rows each; here 4 x 4 regions, the last
+    ragged), the threads sharing out regions of one partial."""
+    rng = np.random.default_rng(21)
+    n, d = 450, 3150
+    X = np.asarray(rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + 4.0, dtype=dtype, order=order)
+    Y = rng.standard_normal((n, 2)).astype(dtype)
+    s = rng.uniform(0.0, 2.0, n).astype(dtype) if weighted else None
+    if weighted:
+        s[::7] = 0.0
+    fastcost.set_isa(isa)
+    width = _core.set_wide_gram_min(10**9)  # AVX2 float64 would go to dsyrk from 1,536
+    try:
+        one = _core.gram_stats(X, Y, s, None, 0, 1)
+        two = _core.gram_stats(X, Y, s, None, 0, 2)
+    finally:
+        fastcost.set_isa("auto")
+        _core.set_wide_gram_min(width)
+    assert not one["blas"] and one["n_shards"] == 1
+    assert one["gram"].tobytes() == two["gram"].tobytes()
+    Z = np.c_[X.astype(np.float64) - one["shift"][:d], Y.astype(np.float64) - one["shift"][d:], np.ones(n)]
+    w = np.ones(n) if s is None else s.astype(np.float64)
+    ref = (Z * w[:, None]).T @ Z
+    # float32 tiles sum blocks of rows in float32, then in float64
+    tol = (1e-12 if dtype == np.float64 else 200 * np.finfo(np.float32).eps) * np.abs(ref).max()
+    np.testing.assert_allclose(one["gram"], ref, rtol=0, atol=tol)
+    np.testing.assert_array_equal(one["gram"], one["gram"].T)
+    if s is None:
+        assert one["gram"][-1, -1] == n
+
+
 def test_gram_stats_without_targets_or_weights():
     X, _, _ = make_problem(300, 4, seed=2)
     st = _core.gram_stats(X)

@@ -119,14 +119,17 @@ def test_wide_newton_fit_matches_lstsq():
 
 @pytest.fixture
 def avx2_tiles():
-    """The AVX2 tiles hand the Gram to dsyrk from 1,536 columns (AVX-512 ones
-    from 6,144), so a modest problem exercises the BLAS path."""
+    """The AVX2 tiles hand a float64 Gram to dsyrk from 1,536 columns (AVX-512
+    ones and float32 keep the tiles at any width), so with that width forced for
+    both dtypes a modest problem exercises the BLAS path."""
     before = _core.get_isa()
     _core.set_isa("avx2")
+    width = _core.set_wide_gram_min(1536)
     try:
         yield
     finally:
         _core.set_isa(before)
+        _core.set_wide_gram_min(width)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -224,7 +227,7 @@ def test_float32_takes_ssyrk_only_when_enabled():
     assert _core.set_wide_gram_min(0) == 0 and _core.set_float_syrk(False) is False
     X = np.random.default_rng(15).standard_normal((300, 3000)).astype(np.float32)
     if _core.get_isa() == "avx512f":
-        assert not _core.gram_stats(X)["blas"]  # tiles below the float64 width (6,144)
+        assert not _core.gram_stats(X)["blas"]  # AVX-512 tiles at any width
     _core.set_float_syrk(True)
     try:
         assert _core.gram_stats(X)["blas"]

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "fastcost/buffers.hpp"
@@ -148,6 +149,134 @@ FASTCOST_INLINE void gram_tile(const T* FASTCOST_RESTRICT a, const T* FASTCOST_R
   }
 }
 
+// Packs augmented columns [c0, c1) (c0 a multiple of NR) of the nb rows at
+// i0 (rows[i0 + i] with Gather) into `dst`: panels of NB x NR, panel
+// (j - c0) / NR. z_i = [x_i - c, y_i - c_y, 1]; columns from da on are zero
+// (written only with `clear`: a buffer that always packs the same range keeps
+// its zero padding). With `sw`, each packed row is then multiplied by s_i.
+template <class T, int W, int NV, bool Gather>
+FASTCOST_INLINE void gram_pack(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw, const T* cp,
+                               const index_t* rows, index_t i0, index_t nb, index_t c0, index_t c1, bool clear,
+                               T* dst) {
+  constexpr int L = simd::lanes<T, W>();
+  constexpr int NR = gram_nr<T, W, NV>();
+  constexpr index_t NB = gram_block_rows<T>();
+  const index_t d = X.cols, k = Y.cols, da = d + k + 1;
+  const T* cy = cp + d;
+  // Element j (c0 <= j < c1) of packed row i.
+  auto at = [&](index_t i, index_t j) -> T& { return dst[((j - c0) / NR) * NR * NB + i * NR + ((j - c0) % NR)]; };
+  // Row of X (and Y, sw) that packed row i holds.
+  auto row_of = [&](index_t i) -> index_t {
+    if constexpr (Gather) {
+      return rows[i0 + i];
+    } else {
+      (void)rows;
+      return i0 + i;
+    }
+  };
+  const index_t xe = std::min(c1, d);
+  if (c0 < xe && X.layout == Layout::RowMajor) {
+    for (index_t i = 0; i < nb; ++i) {
+      const T* FASTCOST_RESTRICT xi = X.row(row_of(i));
+      index_t j = c0;
+      // Vector chunks of L never straddle a panel (NR = NV L, c0 % NR = 0).
+      for (; j + L <= xe; j += L) {
+        simd::store<T, W>(&at(i, j), simd::load<T, W>(xi + j) - simd::load<T, W>(cp + j));
+      }
+      if constexpr (W > 16) {  // a half vector: the tail of d = 20 in one step
+        if (j + L / 2 <= xe) {
+          simd::store<T, W / 2>(&at(i, j), simd::load<T, W / 2>(xi + j) - simd::load<T, W / 2>(cp + j));
+          j += L / 2;
+        }
+      }
+      for (; j < xe; ++j) at(i, j) = xi[j] - cp[j];
+    }
+  } else {
+    for (index_t j = c0; j < xe; ++j) {
+      T* out = &at(0, j);
+      const T cj = cp[j];
+      if constexpr (Gather) {
+        const T* FASTCOST_RESTRICT xj = X.col(j);
+        for (index_t i = 0; i < nb; ++i) out[i * NR] = xj[row_of(i)] - cj;
+      } else {
+        const T* FASTCOST_RESTRICT xj = X.col(j) + i0;
+        for (index_t i = 0; i < nb; ++i) out[i * NR] = xj[i] - cj;
+      }
+    }
+  }
+  // The k target columns, then the ones. Without targets the column is
+  // T(0) - c, not -c: the two differ in the sign of a zero, and the 1-D
+  // results stay bitwise what they were.
+  const index_t t0 = std::max<index_t>(c0 - d, 0), t1 = std::min(c1 - d, k);
+  if (t0 < t1 && Y.data && Y.layout == Layout::RowMajor) {
+    for (index_t i = 0; i < nb; ++i) {
+      const T* FASTCOST_RESTRICT yi = Y.row(row_of(i));
+      for (index_t t = t0; t < t1; ++t) at(i, d + t) = yi[t] - cy[t];
+    }
+  } else {
+    for (index_t t = t0; t < t1; ++t) {
+      T* out = &at(0, d + t);
+      const T ct = cy[t];
+      if constexpr (Gather) {
+        const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) : nullptr;
+        for (index_t i = 0; i < nb; ++i) out[i * NR] = (yt ? yt[row_of(i)] : T(0)) - ct;
+      } else {
+        const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) + i0 : nullptr;
+        for (index_t i = 0; i < nb; ++i) out[i * NR] = (yt ? yt[i] : T(0)) - ct;
+      }
+    }
+  }
+  if (c0 <= d + k && d + k < c1) {
+    T* out = &at(0, d + k);
+    for (index_t i = 0; i < nb; ++i) out[i * NR] = T(1);
+  }
+  if (clear) {
+    for (index_t j = std::max(c0, da); j < c1; ++j) {
+      T* out = &at(0, j);
+      for (index_t i = 0; i < nb; ++i) out[i * NR] = T(0);
+    }
+  }
+  if (sw) {
+    for (index_t h = 0; h < (c1 - c0) / NR; ++h) {
+      T* panel = dst + h * NR * NB;
+      for (index_t i = 0; i < nb; ++i) {
+        const T s = sw[row_of(i)];
+        for (int v = 0; v < NV; ++v) simd::store<T, W>(panel + i * NR + v * L, simd::load<T, W>(panel + i * NR + v * L) * s);
+      }
+    }
+  }
+}
+
+// The upper-triangle tiles (g, h) with broadcast rows g * MR in [a0, a1) and
+// column panels h * NR in [b0, b1) over nb packed rows: `apack` holds columns
+// [a0, a1), `bpack` [b0, b1) (NR multiples). Tile (g, h) is needed when some
+// row <= column. The broadcast rows go in chunks of GC tiles whose panels stay
+// in L2 while every column panel passes them once (one sweep of all rows per
+// panel would stream them from L3 for each tile). Each tile is computed the
+// same way in any order, so the sums do not depend on it.
+template <class T, int W, int NV>
+FASTCOST_INLINE void gram_tiles(const T* apack, index_t a0, index_t a1, const T* bpack, index_t b0, index_t b1,
+                                index_t nb, double* partial, index_t p) {
+  constexpr int MR = gram_mr<T, W, NV>();
+  constexpr int NR = gram_nr<T, W, NV>();
+  constexpr index_t NB = gram_block_rows<T>();
+  // Broadcast-side tiles per chunk: their panels take 384 KiB (L2 is 1-2 MiB
+  // per core on the machines measured; the column panel and the partials need the rest).
+  constexpr index_t GC = std::max<index_t>(1, (index_t{384} << 10) / (MR * NB * static_cast<index_t>(sizeof(T))));
+  const index_t ga0 = a0 / MR, ga1 = a1 / MR;
+  for (index_t g0 = ga0; g0 < ga1; g0 += GC) {
+    const index_t g1 = std::min(ga1, g0 + GC);
+    for (index_t h = std::max(b0 / NR, g0 * MR / NR); h < b1 / NR; ++h) {
+      const T* bp = bpack + (h - b0 / NR) * NR * NB;
+      for (index_t g = g0; g < g1 && g * MR < (h + 1) * NR; ++g) {
+        const index_t ga = g * MR - a0;
+        const T* ap = apack + (ga / NR) * NR * NB + ga % NR;
+        gram_tile<T, W, NV>(ap, bp, nb, partial + g * MR * p + h * NR, p);
+      }
+    }
+  }
+}
+
 // Accumulates the augmented weighted Gram of rows [r0, r1) into `partial`
 // (p x p doubles, p = d + k + 1 padded to NR; upper-triangle tiles only). `pack`
 // holds 2 * p * NB values of T: z panels, then s z panels when weighted. Y is
@@ -159,118 +288,55 @@ template <class T, int W, int NV, bool Gather>
 FASTCOST_INLINE void gram_rows_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                     const index_t* rows, index_t r0, index_t r1, double* partial, T* pack) {
   constexpr int L = simd::lanes<T, W>();
-  constexpr int MR = gram_mr<T, W, NV>();
   constexpr int NR = gram_nr<T, W, NV>();
   constexpr index_t NB = gram_block_rows<T>();
-  // Broadcast-side tiles per chunk: their panels take 384 KiB (L2 is 1-2 MiB
-  // per core on the machines measured; the column panel and the partials need the rest).
-  constexpr index_t GC = std::max<index_t>(1, (index_t{384} << 10) / (MR * NB * static_cast<index_t>(sizeof(T))));
   const index_t d = X.cols, k = Y.cols;
-  const index_t da = d + k + 1;
-  const index_t gb = (da + NR - 1) / NR, ga = (da + MR - 1) / MR;
-  const index_t p = gb * NR;
-  T* bpack = pack;                             // gb panels of NB x NR: z
-  T* apack = sw ? pack + p * NB : bpack;       // the same layout: s z
+  const index_t p = (d + k + 1 + NR - 1) / NR * NR;
+  T* bpack = pack;                        // z panels
+  T* apack = sw ? pack + p * NB : bpack;  // the same layout: s z
   std::vector<T> c(static_cast<std::size_t>(d + k));
   for (index_t j = 0; j < d + k; ++j) c[j] = static_cast<T>(shift[j]);
-  const T* cp = c.data();
-  const T* cy = cp + d;
-  // Element j of packed row i; j < p.
-  auto at = [&](T* base, index_t i, index_t j) -> T& { return base[(j / NR) * NR * NB + i * NR + (j % NR)]; };
-  // Row of X (and Y, sw) that packed row i of the block at i0 holds.
-  auto row_of = [&](index_t i0, index_t i) -> index_t {
-    if constexpr (Gather) {
-      return rows[i0 + i];
-    } else {
-      (void)rows;
-      return i0 + i;
-    }
-  };
-
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
     const index_t nb = std::min(NB, r1 - i0);
-    // Pack z_i = [x_i - c, y_i - c_y, 1]; columns beyond da stay zero (the
-    // buffer starts zeroed and they are never written).
-    if (X.layout == Layout::RowMajor) {
-      for (index_t i = 0; i < nb; ++i) {
-        const T* FASTCOST_RESTRICT xi = X.row(row_of(i0, i));
-        index_t j = 0;
-        // Vector chunks of L never straddle a panel (NR = NV L).
-        for (; j + L <= d; j += L) {
-          simd::store<T, W>(&at(bpack, i, j), simd::load<T, W>(xi + j) - simd::load<T, W>(cp + j));
-        }
-        if constexpr (W > 16) {  // a half vector: the tail of d = 20 in one step
-          if (j + L / 2 <= d) {
-            simd::store<T, W / 2>(&at(bpack, i, j), simd::load<T, W / 2>(xi + j) - simd::load<T, W / 2>(cp + j));
-            j += L / 2;
-          }
-        }
-        for (; j < d; ++j) at(bpack, i, j) = xi[j] - cp[j];
-      }
-    } else {
-      for (index_t j = 0; j < d; ++j) {
-        T* dst = &at(bpack, 0, j);
-        const T cj = cp[j];
-        if constexpr (Gather) {
-          const T* FASTCOST_RESTRICT xj = X.col(j);
-          for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[row_of(i0, i)] - cj;
-        } else {
-          const T* FASTCOST_RESTRICT xj = X.col(j) + i0;
-          for (index_t i = 0; i < nb; ++i) dst[i * NR] = xj[i] - cj;
-        }
-      }
-    }
-    // The k target columns, then the ones. Without targets the column is
-    // T(0) - c, not -c: the two differ in the sign of a zero, and the 1-D
-    // results stay bitwise what they were.
-    if (Y.data && Y.layout == Layout::RowMajor) {
-      for (index_t i = 0; i < nb; ++i) {
-        const T* FASTCOST_RESTRICT yi = Y.row(row_of(i0, i));
-        for (index_t t = 0; t < k; ++t) at(bpack, i, d + t) = yi[t] - cy[t];
-      }
-    } else {
-      for (index_t t = 0; t < k; ++t) {
-        T* dst = &at(bpack, 0, d + t);
-        const T ct = cy[t];
-        if constexpr (Gather) {
-          const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) : nullptr;
-          for (index_t i = 0; i < nb; ++i) dst[i * NR] = (yt ? yt[row_of(i0, i)] : T(0)) - ct;
-        } else {
-          const T* FASTCOST_RESTRICT yt = Y.data ? Y.col(t) + i0 : nullptr;
-          for (index_t i = 0; i < nb; ++i) dst[i * NR] = (yt ? yt[i] : T(0)) - ct;
-        }
-      }
-    }
-    {
-      T* dst = &at(bpack, 0, d + k);
-      for (index_t i = 0; i < nb; ++i) dst[i * NR] = T(1);
-    }
+    // Columns beyond da stay zero: the buffer starts zeroed and they are never written.
+    gram_pack<T, W, NV, Gather>(X, Y, nullptr, c.data(), rows, i0, nb, 0, p, false, bpack);
     if (sw) {
-      for (index_t h = 0; h < gb; ++h) {
+      for (index_t h = 0; h < p / NR; ++h) {
         const T* src = bpack + h * NR * NB;
         T* dst = apack + h * NR * NB;
         for (index_t i = 0; i < nb; ++i) {
-          const T s = sw[row_of(i0, i)];
+          const T s = sw[Gather ? rows[i0 + i] : i0 + i];
           for (int v = 0; v < NV; ++v) simd::store<T, W>(dst + i * NR + v * L, simd::load<T, W>(src + i * NR + v * L) * s);
         }
       }
     }
     // gram_tile reads only the nb packed rows, so a short last block needs no clearing.
-    // Upper-triangle tiles only: tile (g, h) is needed when some row <= column.
-    // The broadcast rows g go in chunks of GC tiles whose panels stay in L2
-    // while every column panel h passes them once (from L3); one sweep of all
-    // rows per panel would stream them from L3 for each tile. Each tile is
-    // computed the same way in either order, so the sums are the same.
-    for (index_t g0 = 0; g0 < ga; g0 += GC) {
-      const index_t g1 = std::min(ga, g0 + GC);
-      for (index_t h = g0 * MR / NR; h < gb; ++h) {
-        const T* bp = bpack + h * NR * NB;
-        for (index_t g = g0; g < g1 && g * MR < (h + 1) * NR; ++g) {
-          const T* ap = apack + (g * MR / NR) * NR * NB + (g * MR) % NR;
-          gram_tile<T, W, NV>(ap, bp, nb, partial + g * MR * p + h * NR, p);
-        }
-      }
-    }
+    gram_tiles<T, W, NV>(apack, 0, p, bpack, 0, p, nb, partial, p);
+  }
+}
+
+// Wide problems: one region of the partial, rows [a0, a1) x columns [b0, b1)
+// of the padded Gram (NR multiples, a0 <= b0), summed over all rows [r0, r1)
+// before the next region. A region of RC x RC doubles stays in L3 across the
+// row blocks, where a sweep of the whole triangle per block of rows streams
+// p^2 / 2 doubles through memory each time (above a few thousand columns that
+// traffic, not the arithmetic, set the pace). `pack` holds 2 * RC * NB values.
+template <class T, int W>
+FASTCOST_INLINE void gram_region_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
+                                      index_t r0, index_t r1, index_t a0, index_t a1, index_t b0, index_t b1,
+                                      double* partial, index_t p, T* pack) {
+  constexpr index_t NB = gram_block_rows<T>();
+  const index_t d = X.cols, k = Y.cols;
+  std::vector<T> c(static_cast<std::size_t>(d + k));
+  for (index_t j = 0; j < d + k; ++j) c[j] = static_cast<T>(shift[j]);
+  T* bpack = pack;
+  T* apack = pack + (b1 - b0) * NB;
+  for (index_t i0 = r0; i0 < r1; i0 += NB) {
+    const index_t nb = std::min(NB, r1 - i0);
+    gram_pack<T, W, 2, false>(X, Y, nullptr, c.data(), nullptr, i0, nb, b0, b1, true, bpack);
+    const bool same = a0 == b0 && !sw;  // a diagonal region reads one packed copy
+    if (!same) gram_pack<T, W, 2, false>(X, Y, sw, c.data(), nullptr, i0, nb, a0, a1, true, apack);
+    gram_tiles<T, W, 2>(same ? bpack : apack, a0, a1, bpack, b0, b1, nb, partial, p);
   }
 }
 
@@ -296,6 +362,7 @@ FASTCOST_INLINE void gram_gather_square_body(MatrixView<T> X, MatrixView<T> Y, c
 }
 
 FASTCOST_MULTIVERSION(gram_shard_wide, gram_shard_wide_body)
+FASTCOST_MULTIVERSION(gram_region, gram_region_body)
 FASTCOST_MULTIVERSION(gram_shard_square, gram_shard_square_body)
 FASTCOST_MULTIVERSION(gram_gather_wide, gram_gather_wide_body)
 FASTCOST_MULTIVERSION(gram_gather_square, gram_gather_square_body)
@@ -412,6 +479,36 @@ inline void reduce_mirrored(const double* partials, index_t count, index_t pb, i
   }
 }
 
+// Regions of kGramRegion x kGramRegion columns (a multiple of every NR) from
+// kGramRegionMin augmented columns on, with the two-vector tiles.
+constexpr index_t kGramRegion = 1024;
+constexpr index_t kGramRegionMin = 3072;
+inline bool use_gram_regions(GramKernel kernel, index_t da) { return kernel.nv == 2 && da >= kGramRegionMin; }
+
+// The wide Gram region by region (gram_region_body): one partial, whose
+// regions the threads share out. Each region sums all rows in order whatever
+// thread takes it, so the result does not depend on the thread count, and no
+// per-shard copies of a Gram of tens of MB exist.
+template <class T>
+void gram_by_regions(GramKernel kernel, const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw,
+                     const double* shift, index_t pb, int n_threads, double* gram) {
+  const index_t n = X.rows, da = X.cols + Y.cols + 1, nreg = (pb + kGramRegion - 1) / kGramRegion;
+  std::vector<std::pair<index_t, index_t>> regions;
+  for (index_t I = 0; I < nreg; ++I)
+    for (index_t J = I; J < nreg; ++J) regions.emplace_back(I, J);
+  ZeroedBuffer partial(pb * pb);
+  const auto count = static_cast<index_t>(regions.size());
+  const int threads = threads_for_work(gram_seconds(n, da), n_threads);
+  for_each_shard(make_plan(0, count, count), threads, [&](index_t s) {
+    Scratch<T> pack(static_cast<std::size_t>(2 * kGramRegion * gram_block_rows<T>()));
+    const auto [I, J] = regions[static_cast<std::size_t>(s)];
+    const index_t a0 = I * kGramRegion, a1 = std::min(pb, a0 + kGramRegion);
+    const index_t b0 = J * kGramRegion, b1 = std::min(pb, b0 + kGramRegion);
+    gram_region<T>(kernel.isa, X, Y, sw, shift, index_t{0}, n, a0, a1, b0, b1, partial.data(), pb, pack.data());
+  });
+  reduce_mirrored(partial.data(), 1, pb, da, gram, threads);
+}
+
 }  // namespace detail
 
 // Augmented Grams of many small row blocks, each computed from zero exactly as
@@ -490,6 +587,11 @@ GramStats compute_gram_stats(const MatrixView<T>& X, const MatrixView<T>& Y, con
   }
   const detail::GramKernel kernel = detail::gram_kernel<T>(active_isa(), d, k);
   const index_t pb = detail::padded_gram_dim<T>(kernel, d, k);
+  if (detail::use_gram_regions(kernel, da)) {
+    detail::gram_by_regions(kernel, X, Y, sample_weight, st.shift.data(), pb, n_threads, st.gram.data());
+    st.n_shards = 1;
+    return st;
+  }
   // The partials are doubles whatever T is: count them in units of T so that
   // float32 data gets the same memory bound (0.5 % of X) as float64.
   const auto per_t = static_cast<index_t>(sizeof(double) / sizeof(T));

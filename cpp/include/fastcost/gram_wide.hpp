@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "fastcost/isa.hpp"
@@ -25,16 +26,19 @@
 namespace fastcost {
 
 // Augmented width (d + k + 1) from which the Gram goes through the BLAS's
-// syrk: where the register-tile kernel of gram.hpp falls behind it. float64:
-// with AVX-512 tiles the kernel is ahead of OpenBLAS's dsyrk (which SciPy's
-// wheels run with AVX2 kernels) up to about 4,000 columns (1.12x numpy's
-// X.T @ X at 5,000 x 4,000; at 8,000 x 8,000 1.5x, this path 1.1x); with AVX2
-// tiles they are even near 1,000 to 2,000 columns (0.97x / 1.11x at 1,000,
-// 1.13x / 1.05x at 2,000). float32 with ssyrk on, one thread, CPU
-// seconds against numpy's: AVX-512 tiles 1.01x / this path 1.23x at 6,666 x
-// 1,500, 1.13x / 1.14x at 5,000 x 2,000, 1.27x / 1.24x at 3,750 x 3,000,
-// 1.32x / 1.20x at 5,000 x 4,000; AVX2 tiles 1.16x / 1.19x at 1,000 columns,
-// 1.43x / 1.13x at 1,500, 1.45x / 1.07x at 2,000.
+// syrk: where the register-tile kernel of gram.hpp falls behind it. Since the
+// kernel sums wide Grams region by region (gram.hpp, gram_by_regions), the
+// AVX-512 tiles stay ahead of OpenBLAS's dsyrk (which SciPy's wheels run with
+// AVX2 kernels) at every width measured: numpy X.T @ X against tiles / dsyrk,
+// 1 and 2 threads, float64 8,000 x 8,000: 1.06x / 1.15x and 0.71x / 0.94x;
+// 10,000 x 10,000: 0.80x / 1.02x and 0.73x / 0.92x; float32 (dsyrk on float64
+// blocks) 10,000 x 10,000: 1.13x / 2.29x and 0.91x / 2.23x. AVX2 tiles
+// (FASTCOST_ISA=avx2) at 6,000 x 4,000: float64 1.46x / 1.08x, so dsyrk stays
+// from 1,536 columns; float32 1.45x / 2.16x, so float32 keeps the tiles.
+// float32 with ssyrk on (off by default, see set_float_syrk), one thread, CPU
+// seconds against numpy's, before the regions: AVX-512 tiles 1.01x / this
+// path 1.23x at 6,666 x 1,500, 1.32x / 1.20x at 5,000 x 4,000; AVX2 tiles
+// 1.16x / 1.19x at 1,000 columns, 1.45x / 1.07x at 2,000.
 namespace detail {
 inline std::atomic<index_t>& wide_gram_min_state() {
   static std::atomic<index_t> v{0};
@@ -61,7 +65,8 @@ index_t wide_gram_min(Isa isa) {
   const index_t forced = detail::wide_gram_min_state().load();
   if (forced > 0) return forced;
   if (sizeof(T) == 4 && float_syrk()) return isa == Isa::Avx512 ? 2560 : 1280;
-  return isa == Isa::Avx512 ? 6144 : 1536;
+  constexpr index_t never = std::numeric_limits<index_t>::max();
+  return isa == Isa::Avx512 || sizeof(T) == 4 ? never : 1536;
 }
 
 // Forces the syrk threshold for both dtypes (0: the defaults above); returns
