@@ -50,7 +50,9 @@ def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, w
     ragged), the threads sharing out regions of one partial."""
     rng = np.random.default_rng(21)
     n, d = 450, 3150
-    X = np.asarray(rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + 4.0, dtype=dtype, order=order)
+    X = np.asarray(
+        rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + 4.0, dtype=dtype, order=order
+    )
     Y = rng.standard_normal((n, 2)).astype(dtype)
     s = rng.uniform(0.0, 2.0, n).astype(dtype) if weighted else None
     if weighted:
@@ -65,7 +67,9 @@ def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, w
         _core.set_wide_gram_min(width)
     assert not one["blas"] and one["n_shards"] == 1
     assert one["gram"].tobytes() == two["gram"].tobytes()
-    Z = np.c_[X.astype(np.float64) - one["shift"][:d], Y.astype(np.float64) - one["shift"][d:], np.ones(n)]
+    Z = np.c_[
+        X.astype(np.float64) - one["shift"][:d], Y.astype(np.float64) - one["shift"][d:], np.ones(n)
+    ]
     w = np.ones(n) if s is None else s.astype(np.float64)
     ref = (Z * w[:, None]).T @ Z
     # float32 tiles sum blocks of rows in float32, then in float64
