@@ -149,6 +149,30 @@ FASTCOST_INLINE void gram_tile(const T* FASTCOST_RESTRICT a, const T* FASTCOST_R
   }
 }
 
+// The shift (c, c_y) in the data's type, as the pack step subtracts it.
+template <class T>
+std::vector<T> shift_as(const double* shift, index_t m) {
+  return std::vector<T>(shift, shift + m);
+}
+
+// dst = s_i times src, row by row, over `panels` packed panels of nb rows
+// (the rows at i0, or rows[i0 + i] with Gather); dst may be src.
+template <class T, int W, int NV, bool Gather>
+FASTCOST_INLINE void gram_weight_panels(const T* src, T* dst, index_t panels, const T* sw, const index_t* rows,
+                                        index_t i0, index_t nb) {
+  constexpr int L = simd::lanes<T, W>();
+  constexpr int NR = gram_nr<T, W, NV>();
+  constexpr index_t NB = gram_block_rows<T>();
+  for (index_t h = 0; h < panels; ++h) {
+    const T* from = src + h * NR * NB;
+    T* to = dst + h * NR * NB;
+    for (index_t i = 0; i < nb; ++i) {
+      const T s = sw[Gather ? rows[i0 + i] : i0 + i];
+      for (int v = 0; v < NV; ++v) simd::store<T, W>(to + i * NR + v * L, simd::load<T, W>(from + i * NR + v * L) * s);
+    }
+  }
+}
+
 // Packs augmented columns [c0, c1) (c0 a multiple of NR) of the nb rows at
 // i0 (rows[i0 + i] with Gather) into `dst`: panels of NB x NR, panel
 // (j - c0) / NR. z_i = [x_i - c, y_i - c_y, 1]; columns from da on are zero
@@ -236,15 +260,7 @@ FASTCOST_INLINE void gram_pack(const MatrixView<T>& X, const MatrixView<T>& Y, c
       for (index_t i = 0; i < nb; ++i) out[i * NR] = T(0);
     }
   }
-  if (sw) {
-    for (index_t h = 0; h < (c1 - c0) / NR; ++h) {
-      T* panel = dst + h * NR * NB;
-      for (index_t i = 0; i < nb; ++i) {
-        const T s = sw[row_of(i)];
-        for (int v = 0; v < NV; ++v) simd::store<T, W>(panel + i * NR + v * L, simd::load<T, W>(panel + i * NR + v * L) * s);
-      }
-    }
-  }
+  if (sw) gram_weight_panels<T, W, NV, Gather>(dst, dst, (c1 - c0) / NR, sw, rows, i0, nb);
 }
 
 // The upper-triangle tiles (g, h) with broadcast rows g * MR in [a0, a1) and
@@ -287,29 +303,18 @@ FASTCOST_INLINE void gram_tiles(const T* apack, index_t a0, index_t a1, const T*
 template <class T, int W, int NV, bool Gather>
 FASTCOST_INLINE void gram_rows_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                     const index_t* rows, index_t r0, index_t r1, double* partial, T* pack) {
-  constexpr int L = simd::lanes<T, W>();
   constexpr int NR = gram_nr<T, W, NV>();
   constexpr index_t NB = gram_block_rows<T>();
   const index_t d = X.cols, k = Y.cols;
   const index_t p = (d + k + 1 + NR - 1) / NR * NR;
   T* bpack = pack;                        // z panels
   T* apack = sw ? pack + p * NB : bpack;  // the same layout: s z
-  std::vector<T> c(static_cast<std::size_t>(d + k));
-  for (index_t j = 0; j < d + k; ++j) c[j] = static_cast<T>(shift[j]);
+  const std::vector<T> c = shift_as<T>(shift, d + k);
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
     const index_t nb = std::min(NB, r1 - i0);
     // Columns beyond da stay zero: the buffer starts zeroed and they are never written.
     gram_pack<T, W, NV, Gather>(X, Y, nullptr, c.data(), rows, i0, nb, 0, p, false, bpack);
-    if (sw) {
-      for (index_t h = 0; h < p / NR; ++h) {
-        const T* src = bpack + h * NR * NB;
-        T* dst = apack + h * NR * NB;
-        for (index_t i = 0; i < nb; ++i) {
-          const T s = sw[Gather ? rows[i0 + i] : i0 + i];
-          for (int v = 0; v < NV; ++v) simd::store<T, W>(dst + i * NR + v * L, simd::load<T, W>(src + i * NR + v * L) * s);
-        }
-      }
-    }
+    if (sw) gram_weight_panels<T, W, NV, Gather>(bpack, apack, p / NR, sw, rows, i0, nb);
     // gram_tile reads only the nb packed rows, so a short last block needs no clearing.
     gram_tiles<T, W, NV>(apack, 0, p, bpack, 0, p, nb, partial, p);
   }
@@ -327,8 +332,7 @@ FASTCOST_INLINE void gram_region_body(MatrixView<T> X, MatrixView<T> Y, const T*
                                       double* partial, index_t p, T* pack) {
   constexpr index_t NB = gram_block_rows<T>();
   const index_t d = X.cols, k = Y.cols;
-  std::vector<T> c(static_cast<std::size_t>(d + k));
-  for (index_t j = 0; j < d + k; ++j) c[j] = static_cast<T>(shift[j]);
+  const std::vector<T> c = shift_as<T>(shift, d + k);
   T* bpack = pack;
   T* apack = pack + (b1 - b0) * NB;
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
