@@ -318,3 +318,40 @@ def test_one_column_gram_of_a_non_finite_value_is_not_finite():
     X[40, 0] = np.inf
     g = _core.gram_stats(X, None, None, None, 1, 1)["gram"]
     assert not np.isfinite(g[0, 0]) and np.isnan(g[0, 1])  # the absent target's pair, as inf * 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 3, 40, 700])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gram_stats_of_a_column_list_equals_the_array(dtype, d, weighted):
+    """A list of 1-D columns (an Arrow batch's buffers, read in place) gives the
+    bits of the same data as one Fortran-ordered array, and numpy's values."""
+    X, y, s = make_problem(1500, d, seed=d, weights=weighted, dtype=dtype)
+    cols = [np.ascontiguousarray(X[:, j]) for j in range(d)]
+    whole = _core.gram_stats(np.asfortranarray(X), y, s, None, 1, 2)
+    listed = _core.gram_stats(cols, y, s, None, 1, 2)
+    np.testing.assert_array_equal(listed["gram"], whole["gram"])
+    np.testing.assert_array_equal(listed["shift"], whole["shift"])
+    X64 = X.astype(np.float64)
+    sw = np.ones(1500) if s is None else s.astype(np.float64)
+    ref = _augmented_gram(X64, y.astype(np.float64), sw, np.r_[X64[0], float(y[0])])
+    tol = 1e-11 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(listed["gram"], ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_gram_stats_column_list_errors():
+    a = np.ones(10)
+    with pytest.raises(ValueError, match="no columns"):
+        _core.gram_stats([])
+    with pytest.raises(ValueError, match="column 1 has 9 rows, column 0 has 10"):
+        _core.gram_stats([a, np.ones(9)])
+    with pytest.raises(TypeError, match="column 1 must have column 0's float dtype"):
+        _core.gram_stats([a, np.ones(10, dtype=np.float32)])
+    with pytest.raises(ValueError, match="column 0 must be 1-D"):
+        _core.gram_stats([np.ones((10, 1)), a])
+    with pytest.raises(ValueError, match="column 1 must be contiguous"):
+        _core.gram_stats([a, np.ones(20)[::2]])
+    with pytest.raises(TypeError, match="column 1 must be a numpy array"):
+        _core.gram_stats([a, [1.0] * 10])
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _core.gram_stats([np.ones(10, dtype=np.int64)])

@@ -15,14 +15,16 @@ namespace fastcost::bindings {
 namespace {
 
 template <class T>
-py::dict gram_stats_impl(const py::array& X, const py::object& y, const py::object& sw, const py::object& shift,
+py::dict gram_stats_impl(const py::object& X, const py::object& y, const py::object& sw, const py::object& shift,
                          index_t n_shards, int n_threads) {
-  const RowsArgs<T> a = rows_args<T>(X, py::none(), sw);
-  const MatrixView<T> Y = targets_view<T>(y, a.X.rows);
-  const std::vector<double> sh = optional_shift(shift, a.X.cols, Y.cols);
+  std::vector<const T*> columns;
+  const MatrixView<T> Xv = x_view<T>(X, columns);
+  const T* w = vector_ptr<T>(sw, Xv.rows, "sample_weight");
+  const MatrixView<T> Y = targets_view<T>(y, Xv.rows);
+  const std::vector<double> sh = optional_shift(shift, Xv.cols, Y.cols);
   const int threads = resolve_threads(n_threads);
   return gram_stats_dict(run_released([&] {
-    return compute_gram_stats<T>(a.X, Y, a.sw, sh.empty() ? nullptr : sh.data(), n_shards, threads);
+    return compute_gram_stats<T>(Xv, Y, w, sh.empty() ? nullptr : sh.data(), n_shards, threads);
   }));
 }
 
@@ -109,13 +111,15 @@ py::object find_nonfinite_impl(const py::array& X) {
 }  // namespace
 
 void bind_kernels(py::module_& m) {
-  m.def("gram_stats", [](const py::array& X, const py::object& y, const py::object& sample_weight,
+  m.def("gram_stats", [](const py::object& X, const py::object& y, const py::object& sample_weight,
                          const py::object& shift, index_t n_shards, int n_threads) {
-    return dtype_of(X, "X") == Dtype::F64 ? gram_stats_impl<double>(X, y, sample_weight, shift, n_shards, n_threads)
-                                          : gram_stats_impl<float>(X, y, sample_weight, shift, n_shards, n_threads);
+    return x_dtype(X) == Dtype::F64 ? gram_stats_impl<double>(X, y, sample_weight, shift, n_shards, n_threads)
+                                    : gram_stats_impl<float>(X, y, sample_weight, shift, n_shards, n_threads);
   }, py::arg("X"), py::arg("y") = py::none(), py::arg("sample_weight") = py::none(), py::arg("shift") = py::none(),
      py::arg("n_shards") = 0, py::arg("n_threads") = 0,
      "Weighted Gram of the augmented rows [x - c, y - c_y, 1] in one sharded pass.\n"
+     "X: a 2-D array, or a list of d 1-D contiguous arrays of one float dtype (its columns,\n"
+     "e.g. an Arrow record batch's, read in place).\n"
      "y: None, 1-D (one target) or 2-D (n, k) in X's dtype (C or F order); the rows are then\n"
      "[x - c, y_1 - c_y1, ..., y_k - c_yk, 1] and the Gram is (d + k + 1) square.\n"
      "Returns dict(gram, shift, n_rows, n_shards, n_targets); shift (d + k values) defaults\n"

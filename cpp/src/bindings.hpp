@@ -81,6 +81,66 @@ MatrixView<T> matrix_view(const py::array& a, const char* name) {
   return v;
 }
 
+// X given as a list or tuple of 1-D arrays of equal length and one float dtype
+// (the columns of an Arrow record batch, each its own buffer): a column-major
+// view of them, read in place. `pointers` holds the column addresses for the
+// view's lifetime; the caller's sequence keeps the arrays alive.
+inline bool is_column_list(const py::object& X) {
+  return py::isinstance<py::list>(X) || py::isinstance<py::tuple>(X);
+}
+
+// The dtype of X, a 2-D array or a column list (that of its first column).
+inline Dtype x_dtype(const py::object& X) {
+  if (is_column_list(X)) {
+    const auto cols = py::reinterpret_borrow<py::sequence>(X);
+    if (cols.size() == 0) throw py::value_error("X has no columns (an empty list)");
+    if (!py::isinstance<py::array>(cols[0])) throw py::type_error("X's columns must be numpy arrays");
+    return dtype_of(py::reinterpret_borrow<py::array>(cols[0]), "X's column 0");
+  }
+  if (!py::isinstance<py::array>(X)) throw py::type_error("X must be a numpy array or a list of 1-D column arrays");
+  return dtype_of(py::reinterpret_borrow<py::array>(X), "X");
+}
+
+template <class T>
+MatrixView<T> columns_view(const py::sequence& cols, std::vector<const T*>& pointers) {
+  MatrixView<T> v;
+  v.layout = Layout::ColMajor;
+  v.cols = static_cast<index_t>(cols.size());
+  pointers.assign(static_cast<std::size_t>(v.cols), nullptr);
+  for (index_t j = 0; j < v.cols; ++j) {
+    const std::string name = "X's column " + std::to_string(j);
+    const py::object c = cols[static_cast<std::size_t>(j)];
+    if (!py::isinstance<py::array>(c)) throw py::type_error(name + " must be a numpy array");
+    const auto a = py::reinterpret_borrow<py::array>(c);
+    if (a.ndim() != 1) throw py::value_error(name + " must be 1-D");
+    if (j == 0) v.rows = a.shape(0);
+    if (a.shape(0) != v.rows) {
+      throw py::value_error(name + " has " + std::to_string(a.shape(0)) + " rows, column 0 has " +
+                            std::to_string(v.rows));
+    }
+    const py::dtype dt = a.dtype();
+    if (!(dt.kind() == 'f' && static_cast<std::size_t>(dt.itemsize()) == sizeof(T))) {
+      throw py::type_error(name + " must have column 0's float dtype");
+    }
+    if (v.rows > 1 && a.strides(0) != static_cast<py::ssize_t>(sizeof(T))) {
+      throw py::value_error(name + " must be contiguous");
+    }
+    pointers[static_cast<std::size_t>(j)] = static_cast<const T*>(a.data());
+  }
+  v.ld = std::max<index_t>(v.rows, 1);
+  v.data = v.cols > 0 ? pointers[0] : nullptr;
+  v.columns = pointers.data();
+  v.validate();
+  return v;
+}
+
+// A 2-D array, or a list of columns (columns_view), as a view.
+template <class T>
+MatrixView<T> x_view(const py::object& X, std::vector<const T*>& pointers) {
+  if (is_column_list(X)) return columns_view<T>(py::reinterpret_borrow<py::sequence>(X), pointers);
+  return matrix_view<T>(py::reinterpret_borrow<py::array>(X), "X");
+}
+
 // A contiguous 1-D array of T with n entries, or null for None.
 template <class T>
 const T* vector_ptr(const py::object& o, index_t n, const char* name) {

@@ -85,7 +85,7 @@ def default_shard_count(
 # gram_stats / tsqr_stats: y is None, 1-D or 2-D (n, k) in X's dtype; the dict's matrix is then
 # (d + k + 1) square, its shift d + k long, and n_targets is k (1 for a 1-D y or None).
 def gram_stats(
-    X: np.ndarray,
+    X: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...],
     y: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
     shift: npt.ArrayLike | None = None,

@@ -124,7 +124,7 @@ void pack_wide_rows(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw,
 template <class T>
 bool use_wide_gram(const MatrixView<T>& X, index_t k, const T* sw) {
   const index_t p = X.cols + k + 1;
-  if (p < wide_gram_min<T>(active_isa()) || X.rows < 1) return false;
+  if (p < wide_gram_min<T>(active_isa()) || X.rows < 1 || X.columns) return false;  // BLAS needs one ld
   const lapack::Table* blas = lapack::get(p);
   if (blas == nullptr) return false;
   if (p > index_t{46340}) return false;  // p^2 must fit the BLAS's 32-bit integers

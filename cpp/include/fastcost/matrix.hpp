@@ -13,7 +13,10 @@ using index_t = std::ptrdiff_t;
 enum class Layout { RowMajor, ColMajor };
 
 // A read-only 2-D matrix that is either row-major (C) or column-major (Fortran)
-// with a leading dimension; the kernels never copy it.
+// with a leading dimension; the kernels never copy it. A column-major view may
+// instead hold one address per column (`columns`: the columns of an Arrow
+// record batch, each its own buffer); only kernels that reach X through col()
+// and operator() take such a view (compute_gram_stats; BLAS is not used for it).
 template <class T>
 struct MatrixView {
   const T* data = nullptr;
@@ -21,15 +24,20 @@ struct MatrixView {
   index_t cols = 0;
   index_t ld = 0;  // distance between consecutive rows (RowMajor) or columns (ColMajor)
   Layout layout = Layout::RowMajor;
+  const T* const* columns = nullptr;  // ColMajor only: column j starts at columns[j]
 
-  T operator()(index_t i, index_t j) const {
-    return layout == Layout::RowMajor ? data[i * ld + j] : data[j * ld + i];
-  }
-  const T* row(index_t i) const { return data + i * ld; }   // RowMajor only
-  const T* col(index_t j) const { return data + j * ld; }   // ColMajor only
+  T operator()(index_t i, index_t j) const { return layout == Layout::RowMajor ? data[i * ld + j] : col(j)[i]; }
+  const T* row(index_t i) const { return data + i * ld; }  // RowMajor only
+  const T* col(index_t j) const { return columns ? columns[j] : data + j * ld; }  // ColMajor only
 
   void validate() const {
     if (rows < 0 || cols < 0) throw std::invalid_argument("matrix shape must be non-negative");
+    if (columns) {
+      if (layout != Layout::ColMajor) throw std::invalid_argument("a view of separate columns must be ColMajor");
+      for (index_t j = 0; rows > 0 && j < cols; ++j)
+        if (columns[j] == nullptr) throw std::invalid_argument("matrix column data is null");
+      return;
+    }
     if (rows > 0 && cols > 0 && data == nullptr) throw std::invalid_argument("matrix data is null");
     const index_t need = layout == Layout::RowMajor ? cols : rows;
     if (ld < need) throw std::invalid_argument("matrix leading dimension is too small");
