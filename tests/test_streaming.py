@@ -139,7 +139,7 @@ def test_missing_value_is_named_by_file_row_and_column(tmp_path, problem):
     y2 = y.copy()
     y2[17] = np.nan
     folder2 = _write(str(tmp_path / "e"), problem[0], y2)
-    for solver in ("qr", "lbfgs"):
+    for solver in ("newton", "qr", "lbfgs"):
         with pytest.raises(NonFiniteError, match=r"part-0.parquet: column 'y' .* row 17"):
             fit_dataset(folder2, target="y", solver=solver)
 

@@ -34,7 +34,13 @@ from ._dask_tasks import (
 )
 from ._pipeline import AUTO_NEWTON_MAX_FEATURES, finish_report, run_fit
 from ._result import SolveResult
-from ._sufficient import StatisticsBackend, SufficientStatistics, batch_statistics, check_batch
+from ._sufficient import (
+    StatisticsBackend,
+    SufficientStatistics,
+    batch_statistics,
+    check_batch,
+    column_statistics,
+)
 from ._threads import resolve_n_threads
 from ._validation import find_nonfinite
 from .exceptions import NonFiniteError
@@ -50,10 +56,12 @@ FORMATS = {
 #: start-up, small enough that a few batches in flight stay far below the data.
 BATCH_BYTES = 32 << 20
 
-#: Rows the kernels read at a time: a block of feature values (3.2 MB at 100
-#: float64 columns) copied out of a record batch is still in cache when the
-#: kernel reads it; a whole batch is not, and the decoding of the next batches
-#: running beside the kernel evicts it.
+#: Rows the row-wise passes (qr's factor, lbfgs's loss and gradient) read at a
+#: time: a block of feature values (3.2 MB at 100 float64 columns) copied out
+#: of a record batch is still in cache when the kernel reads it; a whole batch
+#: is not, and the decoding of the next batches running beside the kernel
+#: evicts it. newton's Gram reads a whole batch's columns in place instead (the
+#: kernel packs its own cache-sized row panels from them): no copy at all.
 BLOCK_ROWS = 4096
 
 #: Solvers fit_dataset runs: newton and qr in one pass, lbfgs and gd one pass per evaluation.
@@ -406,14 +414,22 @@ def stream_statistics(src: StreamSource, kind: str, n_threads: int, progress: _P
     buf = np.empty((min(BLOCK_ROWS, src.batch_rows), len(src.features)), order="F")
     threads = compute_threads(n_threads)
     for path, offset, batch in src.batches(prefetch=True):
-        for a, X, y, sw in src.blocks(batch, buf):
+        if kind == "gram":  # the kernel reads the batch's columns in place
+            blocks: Any = [(0, [_float64(batch.column(n)) for n in src.features],
+                            *src.target_weights(batch))]  # fmt: skip
+        else:
+            blocks = src.blocks(batch, buf)
+        for a, X, y, sw in blocks:
+            shift = None if total is None else total.shift
             try:
-                X, y, sw = check_batch(X, y, sw)
-                part = batch_statistics(
-                    kind, X, y, sw, None if total is None else total.shift, 1, threads
-                )
+                if kind == "gram":
+                    part = column_statistics(X, y, sw, shift, threads)
+                else:
+                    X, y, sw = check_batch(X, y, sw)
+                    part = batch_statistics(kind, X, y, sw, shift, 1, threads)
             except (NonFiniteError, ValueError) as exc:
                 if isinstance(exc, NonFiniteError) or "NaN" in str(exc):
+                    X = np.column_stack(X) if isinstance(X, list) else X
                     raise _nonfinite_error(path, offset + a, src, X, y, sw, exc) from exc
                 raise ValueError(f"{path}: {exc}") from exc
             total = part if total is None else total.merge(part)

@@ -229,18 +229,24 @@ def check_batch(X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndar
     if X.shape[1] == 0:
         raise ValueError("X has 0 features")
     X = kernel_layout(X)
+    yy, sw = check_targets(y, sample_weight, X.shape[0], X.dtype)
+    return X, yy, sw
+
+
+def check_targets(y: Any, sample_weight: Any, n: int, dtype: Any) -> tuple[np.ndarray, Any]:
+    """A batch's y (of ``dtype``, 1-D or 2-D) and checked weights for ``n`` rows."""
     yy = np.asarray(y)
     if yy.dtype.kind not in "biuf":
         raise TypeError(f"y must hold numbers, got dtype {yy.dtype}")
-    if yy.ndim not in (1, 2) or yy.shape[0] != X.shape[0] or (yy.ndim == 2 and yy.shape[1] < 1):
-        raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, k), got {yy.shape}")
+    if yy.ndim not in (1, 2) or yy.shape[0] != n or (yy.ndim == 2 and yy.shape[1] < 1):
+        raise ValueError(f"y must have shape ({n},) or ({n}, k), got {yy.shape}")
     if not np.isfinite(yy).all():
         i = int(np.flatnonzero(~np.isfinite(yy))[0])
         raise NonFiniteError(f"y contains NaN or infinity (first at row {i})")
     # The passes read a 2-D y in either layout: a Fortran-ordered one is not copied.
     fortran = yy.ndim == 2 and yy.flags.f_contiguous and not yy.flags.c_contiguous
-    yy = np.asarray(yy, dtype=X.dtype, order="F" if fortran else "C")
-    return X, yy, check_weights(sample_weight, X.shape[0], X.dtype)
+    yy = np.asarray(yy, dtype=dtype, order="F" if fortran else "C")
+    return yy, check_weights(sample_weight, n, dtype)
 
 
 def batch_statistics(
@@ -283,6 +289,26 @@ def batch_statistics(
     return SufficientStatistics(
         kind, matrix, out_shift, X.shape[1], int(X.shape[0]), n_nonzero, dtype
     )
+
+
+def column_statistics(
+    columns: list[np.ndarray], y: Any, sw: Any, shift: np.ndarray | None, n_threads: int
+) -> SufficientStatistics:
+    """``batch_statistics(kind="gram")`` of a float64 batch given as its columns
+    (1-D contiguous arrays, e.g. an Arrow record batch's buffers): the kernel
+    reads them in place, so no 2-D copy of the batch is made. Non-finite
+    statistics raise NonFiniteError (the caller names the cell)."""
+    n = len(columns[0])
+    if n == 0:
+        raise ValueError("the batch is empty (0 rows): there is nothing to add")
+    y, sw = check_targets(y, sw, n, np.float64)
+    st = _core.gram_stats(columns, y, sw, shift, 1, n_threads)
+    matrix = np.asarray(st["gram"], dtype=np.float64)
+    if not np.isfinite(matrix).all():
+        raise NonFiniteError("the batch's statistics are not finite")
+    n_nonzero = n if sw is None else int(np.count_nonzero(sw))
+    out_shift = np.asarray(st["shift"], dtype=np.float64)
+    return SufficientStatistics("gram", matrix, out_shift, len(columns), n, n_nonzero, "float64")
 
 
 def sparse_statistics(
