@@ -112,6 +112,15 @@ constexpr int gram_mr() {
   return NV == 1 ? simd::lanes<T, W>() : W == 64 ? 8 : 4;
 }
 
+// Vectors per tile row of the wide (non-square) tile: three for float64 on
+// AVX-512 (8 x 24: 24 accumulators, 11 loads per 24 multiply-adds; on a
+// 2-core Ice Lake 1.2-1.4x faster than 8 x 16 from d = 500 to 2,000), two
+// otherwise (16 registers of AVX2 hold no more).
+template <class T, int W>
+constexpr int gram_wide_nv() {
+  return W == 64 && sizeof(T) == 8 ? 3 : 2;
+}
+
 template <class T>
 constexpr index_t gram_block_rows() {
   // One B panel (NB x NR) stays in L1 while the A rows stream past it; float
@@ -141,11 +150,11 @@ FASTCOST_INLINE void gram_tile(const T* FASTCOST_RESTRICT a, const T* FASTCOST_R
       for (int v = 0; v < NV; ++v) acc[r][v] += bv[v] * ai[r];
     }
   }
+  // In vectors: left to the compiler, the 16 accumulators of the two-vector
+  // tile went through the stack one lane at a time (a third of the kernel's time).
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
-    double* o = out + r * ld_out;
-    for (int v = 0; v < NV; ++v) {
-      for (int l = 0; l < L; ++l) o[v * L + l] += static_cast<double>(acc[r][v][l]);
-    }
+    for (int v = 0; v < NV; ++v) simd::add_to_doubles<T, W>(out + r * ld_out + v * L, acc[r][v]);
   }
 }
 
@@ -337,17 +346,18 @@ FASTCOST_INLINE void gram_region_body(MatrixView<T> X, MatrixView<T> Y, const T*
   T* apack = pack + (b1 - b0) * NB;
   for (index_t i0 = r0; i0 < r1; i0 += NB) {
     const index_t nb = std::min(NB, r1 - i0);
-    gram_pack<T, W, 2, false>(X, Y, nullptr, c.data(), nullptr, i0, nb, b0, b1, true, bpack);
+    constexpr int NV = gram_wide_nv<T, W>();
+    gram_pack<T, W, NV, false>(X, Y, nullptr, c.data(), nullptr, i0, nb, b0, b1, true, bpack);
     const bool same = a0 == b0 && !sw;  // a diagonal region reads one packed copy
-    if (!same) gram_pack<T, W, 2, false>(X, Y, sw, c.data(), nullptr, i0, nb, a0, a1, true, apack);
-    gram_tiles<T, W, 2>(same ? bpack : apack, a0, a1, bpack, b0, b1, nb, partial, p);
+    if (!same) gram_pack<T, W, NV, false>(X, Y, sw, c.data(), nullptr, i0, nb, a0, a1, true, apack);
+    gram_tiles<T, W, NV>(same ? bpack : apack, a0, a1, bpack, b0, b1, nb, partial, p);
   }
 }
 
 template <class T, int W>
 FASTCOST_INLINE void gram_shard_wide_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                           index_t r0, index_t r1, double* partial, T* pack) {
-  gram_rows_body<T, W, 2, false>(X, Y, sw, shift, nullptr, r0, r1, partial, pack);
+  gram_rows_body<T, W, gram_wide_nv<T, W>(), false>(X, Y, sw, shift, nullptr, r0, r1, partial, pack);
 }
 template <class T, int W>
 FASTCOST_INLINE void gram_shard_square_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
@@ -357,7 +367,7 @@ FASTCOST_INLINE void gram_shard_square_body(MatrixView<T> X, MatrixView<T> Y, co
 template <class T, int W>
 FASTCOST_INLINE void gram_gather_wide_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
                                            const index_t* rows, index_t r0, index_t r1, double* partial, T* pack) {
-  gram_rows_body<T, W, 2, true>(X, Y, sw, shift, rows, r0, r1, partial, pack);
+  gram_rows_body<T, W, gram_wide_nv<T, W>(), true>(X, Y, sw, shift, rows, r0, r1, partial, pack);
 }
 template <class T, int W>
 FASTCOST_INLINE void gram_gather_square_body(MatrixView<T> X, MatrixView<T> Y, const T* sw, const double* shift,
@@ -371,7 +381,7 @@ FASTCOST_MULTIVERSION(gram_shard_square, gram_shard_square_body)
 FASTCOST_MULTIVERSION(gram_gather_wide, gram_gather_wide_body)
 FASTCOST_MULTIVERSION(gram_gather_square, gram_gather_square_body)
 
-// The tile the Gram pass uses: two-vector tiles of the active ISA's width,
+// The tile the Gram pass uses: gram_wide_nv's tiles of the active ISA's width,
 // except on AVX-512 for float32 (16 x 16 tiles: 1.0x numpy's X.T @ X on one
 // thread at 2M x 100 where 8 x 32 tiles gave 1.2x, fewer wasted multiply-adds
 // on the diagonal) and for narrow float64 problems (augmented width d + k + 1
@@ -386,7 +396,7 @@ GramKernel gram_kernel(Isa active, index_t d, index_t k = 1) {
   constexpr index_t lanes512 = 64 / static_cast<index_t>(sizeof(T));
   const index_t da = d + k + 1;
   if (active == Isa::Avx512 && ((sizeof(T) == 4 && da <= 512) || da <= 4 * lanes512)) return {active, 1};
-  return {active, 2};
+  return {active, active == Isa::Avx512 ? gram_wide_nv<T, 64>() : 2};
 }
 
 template <class T>
@@ -483,11 +493,11 @@ inline void reduce_mirrored(const double* partials, index_t count, index_t pb, i
   }
 }
 
-// Regions of kGramRegion x kGramRegion columns (a multiple of every NR) from
-// kGramRegionMin augmented columns on, with the two-vector tiles.
-constexpr index_t kGramRegion = 1024;
+// Regions of kGramRegion x kGramRegion columns (a multiple of every NR: 8,
+// 12, 16, 24, 32) from kGramRegionMin augmented columns on, with the wide tiles.
+constexpr index_t kGramRegion = 1056;
 constexpr index_t kGramRegionMin = 3072;
-inline bool use_gram_regions(GramKernel kernel, index_t da) { return kernel.nv == 2 && da >= kGramRegionMin; }
+inline bool use_gram_regions(GramKernel kernel, index_t da) { return kernel.nv >= 2 && da >= kGramRegionMin; }
 
 // The wide Gram region by region (gram_region_body): one partial, whose
 // regions the threads share out. Each region sums all rows in order whatever

@@ -58,6 +58,19 @@ FASTCOST_INLINE vec_t<T, W / 2> high_half(vec_t<T, W> v) {
   return h;
 }
 
+// o[l] += double(v[l]) for every lane, in vectors (float lanes widened in two
+// halves): each o[l] gets the same single addition as a scalar loop.
+template <class T, int W>
+FASTCOST_INLINE void add_to_doubles(double* o, vec_t<T, W> v) {
+  if constexpr (sizeof(T) == sizeof(double)) {
+    store<double, W>(o, load<double, W>(o) + v);
+  } else {
+    constexpr int H = lanes<T, W>() / 2;
+    store<double, W>(o, load<double, W>(o) + __builtin_convertvector(low_half<T, W>(v), vec_t<double, W>));
+    store<double, W>(o + H, load<double, W>(o + H) + __builtin_convertvector(high_half<T, W>(v), vec_t<double, W>));
+  }
+}
+
 // Sum of the lanes by halving (log2 steps instead of a serial chain).
 template <class T, int W>
 FASTCOST_INLINE T hsum(vec_t<T, W> v) {
