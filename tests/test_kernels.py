@@ -250,11 +250,13 @@ def test_narrow_gram_rows_in_lanes_against_numpy(d, dtype, order, weighted):
 
 
 def _reference_gram(X, Y, s, shift):
-    """float64 augmented Gram of [X - c, Y - c_y, 1] weighted by s (Y: n x k or None)."""
+    """Augmented Gram of [X - c, Y - c_y, 1] weighted by s (Y: n x k or None),
+    summed in long double: BLAS's float64 sums of 10,000 rows can be 2.5e-14
+    (relative) off, more than the tolerances the tests check."""
     n, d = X.shape
     Y = np.zeros((n, len(shift) - d)) if Y is None else Y.reshape(n, -1).astype(float)
-    Z = np.c_[X.astype(float) - shift[:d], Y - shift[d:], np.ones(n)]
-    return (Z * s[:, None]).T @ Z
+    Z = np.c_[X.astype(float) - shift[:d], Y - shift[d:], np.ones(n)].astype(np.longdouble)
+    return ((Z * np.asarray(s, dtype=np.longdouble)[:, None]).T @ Z).astype(np.float64)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
