@@ -112,13 +112,14 @@ constexpr int gram_mr() {
   return NV == 1 ? simd::lanes<T, W>() : W == 64 ? 8 : 4;
 }
 
-// Vectors per tile row of the wide (non-square) tile: three for float64 on
-// AVX-512 (8 x 24: 24 accumulators, 11 loads per 24 multiply-adds; on a
-// 2-core Ice Lake 1.2-1.4x faster than 8 x 16 from d = 500 to 2,000), two
-// otherwise (16 registers of AVX2 hold no more).
+// Vectors per tile row of the wide (non-square) tile: three on AVX-512 (8 x 3
+// vectors: 24 accumulators, 11 loads per 24 multiply-adds; on a 2-core Ice
+// Lake, float64 1.2-1.6x faster than two vectors from d = 500 to 4,000,
+// float32 1.1-1.4x from 1,000 to 4,000), two otherwise (16 registers of AVX2
+// hold no more).
 template <class T, int W>
 constexpr int gram_wide_nv() {
-  return W == 64 && sizeof(T) == 8 ? 3 : 2;
+  return W == 64 ? 3 : 2;
 }
 
 template <class T>
