@@ -249,6 +249,14 @@ def check_targets(y: Any, sample_weight: Any, n: int, dtype: Any) -> tuple[np.nd
     return yy, check_weights(sample_weight, n, dtype)
 
 
+def _record(kind: str, matrix: np.ndarray, st: dict[str, Any], d: int, n: int, sw: Any,
+            dtype: str) -> SufficientStatistics:  # fmt: skip
+    """The statistics record of one compiled pass (its matrix and shift) over n rows."""
+    n_nonzero = n if sw is None else int(np.count_nonzero(sw))
+    shift = np.asarray(st["shift"], dtype=np.float64)
+    return SufficientStatistics(kind, matrix, shift, d, n, n_nonzero, dtype)
+
+
 def batch_statistics(
     kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, shift: np.ndarray | None,
     n_shards: int, n_threads: int, *, widen: bool = True, check: bool = True,
@@ -268,7 +276,6 @@ def batch_statistics(
     if is_sparse(X):
         return sparse_statistics(kind, X, y, sw, shift, n_threads, widen=widen, check=check)
     dtype = "float32" if X.dtype == np.float32 else "float64"
-    n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
     if widen and X.dtype == np.float32:
         X, y = X.astype(np.float64), y.astype(np.float64)
         sw = None if sw is None else sw.astype(np.float64)
@@ -285,10 +292,7 @@ def batch_statistics(
         matrix = np.asarray(st["r"], dtype=np.float64)
     if check and not np.isfinite(matrix).all():
         raise_for_nonfinite(X)
-    out_shift = np.asarray(st["shift"], dtype=np.float64)
-    return SufficientStatistics(
-        kind, matrix, out_shift, X.shape[1], int(X.shape[0]), n_nonzero, dtype
-    )
+    return _record(kind, matrix, st, X.shape[1], int(X.shape[0]), sw, dtype)
 
 
 def column_statistics(
@@ -306,9 +310,7 @@ def column_statistics(
     matrix = np.asarray(st["gram"], dtype=np.float64)
     if not np.isfinite(matrix).all():
         raise NonFiniteError("the batch's statistics are not finite")
-    n_nonzero = n if sw is None else int(np.count_nonzero(sw))
-    out_shift = np.asarray(st["shift"], dtype=np.float64)
-    return SufficientStatistics("gram", matrix, out_shift, len(columns), n, n_nonzero, "float64")
+    return _record("gram", matrix, st, len(columns), n, sw, "float64")
 
 
 def sparse_statistics(
@@ -332,7 +334,6 @@ def sparse_statistics(
         )
     X = as_csr(X)
     dtype = "float32" if X.dtype == np.float32 else "float64"
-    n_nonzero = X.shape[0] if sw is None else int(np.count_nonzero(sw))
     if widen and X.dtype == np.float32:
         X, y = X.astype(np.float64), y.astype(np.float64)
         sw = None if sw is None else sw.astype(np.float64)
@@ -344,10 +345,7 @@ def sparse_statistics(
             "numerical overflow: X holds no NaN or infinity, but its sums of squares "
             "(or y's) overflow; rescale X or y"
         )
-    out_shift = np.asarray(st["shift"], dtype=np.float64)
-    return SufficientStatistics(
-        kind, matrix, out_shift, X.shape[1], int(X.shape[0]), n_nonzero, dtype
-    )
+    return _record(kind, matrix, st, X.shape[1], int(X.shape[0]), sw, dtype)
 
 
 def merge_all(*parts: SufficientStatistics) -> SufficientStatistics:
