@@ -72,6 +72,29 @@ def test_gram_every_isa_and_tile(name, dtype, order, d, weighted):
 
 @pytest.mark.parametrize("name", SUPPORTED)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [6, 29, 37, 100, 150, 700])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gram_is_the_same_from_rows_or_columns(name, dtype, d, weighted):
+    """Row-major X is packed row by row, column-major X and a list of columns in
+    register-transposed blocks (then the last columns one at a time): the packed
+    values, and so the Gram's bits, are the same. 1003 rows leave a short last
+    block and rows beyond the last full transpose block."""
+    X, y, s = make_problem(1003, d, seed=d, dtype=dtype, weights=weighted)
+    Xc = np.ascontiguousarray(X)
+    layouts = [Xc, np.asfortranarray(X), [np.ascontiguousarray(X[:, j]) for j in range(d)]]
+    with isa(name):
+        grams = [_core.gram_stats(Xo, y, s, None, 3, 2)["gram"] for Xo in layouts]
+    for g in grams[1:]:
+        np.testing.assert_array_equal(g, grams[0])
+    X64 = X.astype(float)
+    s64 = np.ones(len(X)) if s is None else s.astype(float)
+    ref = _augmented_gram(X64, y.astype(float), s64, np.r_[X64[0], float(y[0])])
+    tol = 50 * np.finfo(dtype).eps * np.abs(ref).max()
+    np.testing.assert_allclose(grams[0], ref, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d", [1, 3, 4, 7, 12, 100, 300])
 def test_loss_grad_every_isa(name, dtype, d):
     # Row counts that leave 1..3 rows after the groups of four.

@@ -30,41 +30,11 @@ constexpr index_t mixed_chunk_rows() {
 
 // ---- the transpose of a column-major chunk ----------------------------------
 
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
-#define FASTCOST_HAS_SHUFFLEVECTOR 1
-#else
-#define FASTCOST_HAS_SHUFFLEVECTOR 0
-#endif
-
-#if FASTCOST_HAS_SHUFFLEVECTOR
-// One butterfly of an L x L register transpose: with H a power of two, rows a
-// (bit H of its index clear) and b = the row H below trade their off-diagonal
-// H-blocks. log2(L) rounds of it transpose the block.
-template <class V, int L, int H, int... M>
-FASTCOST_INLINE void butterfly(V& a, V& b, std::integer_sequence<int, M...>) {
-  const V lo = __builtin_shufflevector(a, b, ((M & H) == 0 ? M : L + M - H)...);
-  const V hi = __builtin_shufflevector(a, b, ((M & H) == 0 ? M + H : L + M)...);
-  a = lo;
-  b = hi;
-}
-
-template <class V, int L, int H>
-FASTCOST_INLINE void transpose_rounds(V* v) {
-  if constexpr (H < L) {
-    for (int k = 0; k < L; ++k) {
-      if ((k & H) == 0) butterfly<V, L, H>(v[k], v[k + H], std::make_integer_sequence<int, L>{});
-    }
-    transpose_rounds<V, L, 2 * H>(v);
-  }
-}
-#endif
-
 // Transposes columns [j0, ...) of rows [i0, i0 + nb) of a column-major X into
 // out (row-major, p a row) in L x L register blocks of W-byte vectors, then
 // in blocks of half the width; returns the first column it left.
 template <class T, int W>
 FASTCOST_INLINE index_t transpose_blocks(const MatrixView<T>& X, index_t i0, index_t nb, T* out, index_t j0) {
-#if FASTCOST_HAS_SHUFFLEVECTOR
   constexpr int L = simd::lanes<T, W>();
   using V = simd::vec_t<T, W>;
   const index_t p = X.cols;
@@ -73,7 +43,7 @@ FASTCOST_INLINE index_t transpose_blocks(const MatrixView<T>& X, index_t i0, ind
     for (; i + L <= nb; i += L) {
       V v[L];
       for (int q = 0; q < L; ++q) v[q] = simd::load<T, W>(X.col(j0 + q) + i0 + i);
-      transpose_rounds<V, L, 1>(v);
+      simd::transpose<T, W>(v);
       for (int r = 0; r < L; ++r) simd::store<T, W>(out + (i + r) * p + j0, v[r]);
     }
     for (; i < nb; ++i) {
@@ -81,14 +51,11 @@ FASTCOST_INLINE index_t transpose_blocks(const MatrixView<T>& X, index_t i0, ind
     }
   }
   if constexpr (W > 16) return transpose_blocks<T, W / 2>(X, i0, nb, out, j0);
-#endif
   return j0;
 }
 
 // Rows [i0, i0 + nb) of a column-major X as a row-major chunk (nb x p): the
-// register blocks, then the last columns one at a time. (The Gram kernel's
-// own column-major packing stores one element at a time: 1.5x its row-major
-// time at p = 20; this and the row-major kernel cost less.)
+// register blocks, then the last columns one at a time.
 template <class T, int W>
 FASTCOST_INLINE void transpose_chunk_body(MatrixView<T> X, index_t i0, index_t nb, T* out) {
   const index_t p = X.cols;

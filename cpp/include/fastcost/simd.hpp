@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "fastcost/matrix.hpp"
 
@@ -123,6 +125,42 @@ FASTCOST_INLINE void axpy(T* FASTCOST_RESTRICT y, T alpha, const T* FASTCOST_RES
     }
   }
   for (; j < n; ++j) y[j] += alpha * x[j];
+}
+
+// One butterfly of an L x L register transpose: with H a power of two, rows a
+// (bit H of its index clear) and b = the row H below trade their off-diagonal
+// H x H blocks.
+template <class T, int W, int H, int... M>
+FASTCOST_INLINE void butterfly(vec_t<T, W>& a, vec_t<T, W>& b, std::integer_sequence<int, M...>) {
+  constexpr int L = lanes<T, W>();
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+  const vec_t<T, W> lo = __builtin_shufflevector(a, b, ((M & H) == 0 ? M : L + M - H)...);
+  const vec_t<T, W> hi = __builtin_shufflevector(a, b, ((M & H) == 0 ? M + H : L + M)...);
+#else
+  using I = vec_t<std::conditional_t<sizeof(T) == 8, long long, int>, W>;
+  const vec_t<T, W> lo = __builtin_shuffle(a, b, I{((M & H) == 0 ? M : L + M - H)...});
+  const vec_t<T, W> hi = __builtin_shuffle(a, b, I{((M & H) == 0 ? M + H : L + M)...});
+#endif
+  a = lo;
+  b = hi;
+}
+
+template <class T, int W, int H>
+FASTCOST_INLINE void transpose_rounds(vec_t<T, W>* v) {
+  constexpr int L = lanes<T, W>();
+  if constexpr (H < L) {
+    for (int k = 0; k < L; ++k) {
+      if ((k & H) == 0) butterfly<T, W, H>(v[k], v[k + H], std::make_integer_sequence<int, L>{});
+    }
+    transpose_rounds<T, W, 2 * H>(v);
+  }
+}
+
+// v[q] <- lane q of every v[i]: an L x L transpose in log2(L) rounds of
+// two-input shuffles (a pure permutation: the values keep their bits).
+template <class T, int W>
+FASTCOST_INLINE void transpose(vec_t<T, W>* v) {
+  transpose_rounds<T, W, 1>(v);
 }
 
 }  // namespace fastcost::simd

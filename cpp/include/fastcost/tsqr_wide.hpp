@@ -90,36 +90,6 @@ inline bool use_wide_qr(index_t p) { return p >= wide_qr_min_cols(); }
 
 namespace detail {
 
-#if defined(__clang__)
-#define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
-  __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
-#else
-#define FASTCOST_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
-  __builtin_shuffle(a, b, simd::vec_t<long long, 64>{i0, i1, i2, i3, i4, i5, i6, i7})
-#endif
-
-// v[q] <- lane q of every v[i] (an 8 x 8 transpose of AVX-512 vectors, in
-// three rounds of 2-input shuffles). Packing and the panels' row copies move
-// 8 x 8 tiles this way instead of element by element.
-FASTCOST_INLINE void transpose8(simd::vec_t<double, 64> (&v)[8]) {
-  using V = simd::vec_t<double, 64>;
-  V t[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = FASTCOST_SHUFFLE8(v[i], v[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
-    t[i + 1] = FASTCOST_SHUFFLE8(v[i], v[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
-  }
-  for (int i = 0; i < 8; i += 4)
-    for (int j = 0; j < 2; ++j) {
-      v[i + j] = FASTCOST_SHUFFLE8(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-      v[i + j + 2] = FASTCOST_SHUFFLE8(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-  for (int j = 0; j < 4; ++j) {
-    t[j] = FASTCOST_SHUFFLE8(v[j], v[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    t[j + 4] = FASTCOST_SHUFFLE8(v[j], v[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-  }
-  for (int i = 0; i < 8; ++i) v[i] = t[i];
-}
-
 // out[c][r] = sum_i Y[i][r] B[i][k + c] (r < 32) from the panel's reflectors
 // by rows, Yt (rows x 32, row-major): broadcasts of B against rows of Yt, so
 // no horizontal sums.
@@ -240,7 +210,7 @@ FASTCOST_INLINE void wq_prepare_body(const double* Y, index_t ldb, index_t rows,
       for (index_t r0 = 0; r0 < NB; r0 += 8) {
         V v[8];
         for (index_t q = 0; q < 8; ++q) v[q] = simd::load<double, 64>(Y + (r0 + q) * ldb + i0);
-        transpose8(v);
+        simd::transpose<double, 64>(v);
         for (index_t q = 0; q < 8; ++q) simd::store<double, 64>(Yt + (i0 + q) * NB + r0, v[q]);
       }
   } else {
@@ -359,7 +329,7 @@ FASTCOST_INLINE void wq_pack8_body(const T* x, index_t ldx, index_t d, const dou
     for (; j + 8 <= d; j += 8) {
       V v[8];
       for (index_t r = 0; r < 8; ++r) v[r] = simd::load<double, 64>(x + r * ldx + j);
-      transpose8(v);
+      simd::transpose<double, 64>(v);
       for (index_t q = 0; q < 8; ++q) simd::store<double, 64>(B1 + (j + q) * ldb, rv * (v[q] - shift[j + q]));
     }
   }
