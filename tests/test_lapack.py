@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
 from fastcost.exceptions import RankDeficientWarning
-from helpers import reference_fit
+from helpers import reference_fit, supported_isas
 
 
 @pytest.fixture
@@ -120,8 +120,8 @@ def test_wide_newton_fit_matches_lstsq():
 @pytest.fixture
 def avx2_tiles():
     """The AVX2 tiles hand a float64 Gram to dsyrk from 1,536 columns (AVX-512
-    ones and float32 keep the tiles at any width), so with that width forced for
-    both dtypes a modest problem exercises the BLAS path."""
+    ones from 1,024 when the BLAS's own kernels are AVX-512, float32 never), so
+    with that width forced for both dtypes a modest problem exercises the BLAS path."""
     before = _core.get_isa()
     _core.set_isa("avx2")
     width = _core.set_wide_gram_min(1536)
@@ -227,10 +227,67 @@ def test_float32_takes_ssyrk_only_when_enabled():
     assert _core.set_wide_gram_min(0) == 0 and _core.set_float_syrk(False) is False
     X = np.random.default_rng(15).standard_normal((300, 3000)).astype(np.float32)
     if _core.get_isa() == "avx512f":
-        assert not _core.gram_stats(X)["blas"]  # AVX-512 tiles at any width
+        assert not _core.gram_stats(X)["blas"]  # float32: AVX-512 tiles at any width
     _core.set_float_syrk(True)
     try:
         assert _core.gram_stats(X)["blas"]
         assert not _core.gram_stats(X[:, :1000])["blas"]
     finally:
         _core.set_float_syrk(False)
+
+
+def _lib(path, api, arch=None):
+    return {"user_api": "blas", "internal_api": api, "filepath": path, "architecture": arch}
+
+
+def test_blas_kernels_are_read_from_scipys_library():
+    from fastcost._threads import blas_uses_avx512
+
+    scipy_lib = "/site-packages/scipy.libs/libscipy_openblas-1.so"
+    numpy_lib = "/site-packages/numpy.libs/libscipy_openblas64_-2.so"
+    assert blas_uses_avx512([_lib(scipy_lib, "openblas", "SkylakeX")])
+    assert blas_uses_avx512([_lib(scipy_lib, "openblas", "SapphireRapids")])
+    assert not blas_uses_avx512([_lib(scipy_lib, "openblas", "Haswell")])
+    assert not blas_uses_avx512([_lib(scipy_lib, "openblas", "Zen")])
+    # SciPy's own library decides, whatever numpy's runs
+    assert not blas_uses_avx512(
+        [_lib(numpy_lib, "openblas", "SkylakeX"), _lib(scipy_lib, "openblas", "Haswell")]
+    )
+    assert blas_uses_avx512([_lib("/usr/lib/libopenblas.so.0", "openblas", "Cooperlake")])
+    mkl = _core.build_info()["isa_best"] == "avx512f"
+    assert blas_uses_avx512([_lib("/opt/lib/libmkl_rt.so.2", "mkl")]) is mkl
+    assert not blas_uses_avx512([])
+    assert not blas_uses_avx512([{"user_api": "openmp", "internal_api": "openmp", "filepath": "x"}])
+    assert blas_uses_avx512() is _core.lapack_info()["blas_avx512"]
+
+
+@pytest.mark.parametrize("isa", [i for i in ("avx2", "avx512") if i in supported_isas()])
+def test_wide_float64_gram_goes_to_dsyrk_by_isa_and_blas_kernels(isa):
+    """Default widths: AVX2 tiles hand over from 1,536 augmented columns, AVX-512
+    ones from 1,024 only when SciPy's BLAS runs AVX-512 kernels. Through dsyrk
+    the bits do not depend on fastcost's or the BLAS's thread count."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((2000, 1600)) + 2.0
+    y = rng.standard_normal(2000)
+    before = _core.get_isa()
+    _core.set_isa(isa)
+    try:
+        avx512_blas = _core.lapack_info()["blas_avx512"]
+        narrow = _core.gram_stats(X[:, :1020].copy(), y)  # 1,022 augmented columns
+        mid = _core.gram_stats(X[:, :1400].copy(), y)
+        grams = []
+        for blas_threads in (1, 2):
+            with threadpool_limits(limits=blas_threads, user_api="blas"):
+                grams += [_core.gram_stats(X, y, None, None, 0, t) for t in (1, 2)]
+    finally:
+        _core.set_isa(before)
+    assert not narrow["blas"]
+    assert mid["blas"] is (isa == "avx512" and avx512_blas)
+    assert grams[0]["blas"] is (isa == "avx2" or avx512_blas)
+    for g in grams[1:]:
+        assert g["gram"].tobytes() == grams[0]["gram"].tobytes()
+    Z = np.c_[X - grams[0]["shift"][:-1], y - grams[0]["shift"][-1], np.ones(len(X))]
+    ref = Z.T @ Z
+    np.testing.assert_allclose(grams[0]["gram"], ref, rtol=0, atol=1e-12 * np.abs(ref).max())

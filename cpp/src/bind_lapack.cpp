@@ -46,6 +46,7 @@ void resolve_from_scipy(lapack::Table& t) {
     load(b, "dgemm", t.dgemm);
     load(b, "ssyrk", t.ssyrk);
     if (!t.complete()) load_error() = "scipy.linalg.cython_lapack lacks a routine fastcost needs";
+    t.avx512_kernels = py::module_::import("fastcost._threads").attr("blas_uses_avx512")().cast<bool>();
   } catch (py::error_already_set& e) {
     load_error() = e.what();
   }
@@ -64,6 +65,7 @@ void bind_lapack(py::module_& m) {
     info["ready"] = ready;
     info["source"] = lapack::loaded() ? "scipy.linalg.cython_lapack" : "built-in loops";
     info["min_order"] = lapack::kMinOrder;
+    info["blas_avx512"] = ready && lapack::get(lapack::kMinOrder)->avx512_kernels;
     info["error"] = load_error();
     return info;
   }, "Where the d x d algebra runs: SciPy's LAPACK from order min_order on, else built-in loops.");

@@ -30,3 +30,28 @@ def resolve_n_threads(n_threads: int | None) -> int:
     if n_threads < 1:
         raise ValueError(f"n_threads must be None, -1 or >= 1, got {n_threads}")
     return int(n_threads)
+
+
+# OpenBLAS cores (threadpoolctl's "architecture") whose level-3 kernels use AVX-512.
+_AVX512_OPENBLAS_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+
+
+def blas_uses_avx512(libraries: list[dict] | None = None) -> bool:
+    """Whether SciPy's BLAS (the one the core's wide Gram calls) runs AVX-512
+    kernels: OpenBLAS with one of the cores above, or MKL on a CPU with AVX-512.
+    ``libraries``: threadpoolctl's ``threadpool_info()`` (read here when None);
+    the entry loaded from SciPy's own folder wins, else any BLAS found."""
+    if libraries is None:
+        import scipy.linalg  # noqa: F401  (loads the library this asks about)
+        from threadpoolctl import threadpool_info
+
+        libraries = threadpool_info()
+    blas = [lib for lib in libraries if lib.get("user_api") == "blas"]
+    mine = [lib for lib in blas if "scipy" in os.path.basename(os.path.dirname(lib["filepath"]))]
+    for lib in mine or blas:
+        api = lib.get("internal_api")
+        if api == "openblas":
+            return str(lib.get("architecture", "")).lower() in _AVX512_OPENBLAS_CORES
+        if api == "mkl":
+            return _core.build_info()["isa_best"] == "avx512f"  # MKL picks by the CPU
+    return False

@@ -60,13 +60,25 @@ inline std::atomic<bool>& float_syrk_state() {
 inline bool set_float_syrk(bool on) { return detail::float_syrk_state().exchange(on); }
 inline bool float_syrk() { return detail::float_syrk_state().load(); }
 
+// On AVX-512 the answer depends on the BLAS's own kernels: against OpenBLAS's
+// AVX-512 ones (numpy's and SciPy's wheels on an AVX-512 Intel CPU), median of
+// 5, numpy X.T @ X = 1, n d = 1e7, 1 / 2 threads, tiles against dsyrk: d = 700
+// 1.05 / 1.16 and 1.12 / 1.31; 1,000 1.09-1.11 / 0.96-0.99 and 0.68-1.10 /
+// 1.06-1.07; 1,500 1.12 / 1.29 and 1.05 / 1.08; 2,000 1.19 / 1.30 and
+// 1.06 / 1.08; 3,000 1.47 / 2.56 and 1.00 / 1.05. Against AVX2 kernels the
+// tiles win at every width (above). A choice from the dtype, the shape, the ISA
+// and the library's kernels: as deterministic as the ISA.
+// Without the table (not resolved yet), the lower of the AVX-512 choices: a
+// narrower problem never needs the library (nor SciPy imported to find it).
 template <class T>
-index_t wide_gram_min(Isa isa) {
+index_t wide_gram_min(Isa isa, const lapack::Table* blas) {
   const index_t forced = detail::wide_gram_min_state().load();
   if (forced > 0) return forced;
   if (sizeof(T) == 4 && float_syrk()) return isa == Isa::Avx512 ? 2560 : 1280;
   constexpr index_t never = std::numeric_limits<index_t>::max();
-  return isa == Isa::Avx512 || sizeof(T) == 4 ? never : 1536;
+  if (sizeof(T) == 4) return never;
+  if (isa == Isa::Avx512) return blas == nullptr || blas->avx512_kernels ? 1024 : never;
+  return 1536;
 }
 
 // Forces the syrk threshold for both dtypes (0: the defaults above); returns
@@ -124,9 +136,9 @@ void pack_wide_rows(const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw,
 template <class T>
 bool use_wide_gram(const MatrixView<T>& X, index_t k, const T* sw) {
   const index_t p = X.cols + k + 1;
-  if (p < wide_gram_min<T>(active_isa()) || X.rows < 1 || X.columns) return false;  // BLAS needs one ld
+  if (p < wide_gram_min<T>(active_isa(), nullptr) || X.rows < 1 || X.columns) return false;  // BLAS needs one ld
   const lapack::Table* blas = lapack::get(p);
-  if (blas == nullptr) return false;
+  if (blas == nullptr || p < wide_gram_min<T>(active_isa(), blas)) return false;
   if (p > index_t{46340}) return false;  // p^2 must fit the BLAS's 32-bit integers
   if (sw) {
     for (index_t i = 0; i < X.rows; ++i)

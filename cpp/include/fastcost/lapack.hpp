@@ -41,6 +41,9 @@ struct Table {
   dsyrk_t* dsyrk = nullptr;
   dgemm_t* dgemm = nullptr;
   ssyrk_t* ssyrk = nullptr;  // optional: float32 wide Grams fall back to dsyrk without it
+  // The library's own kernels use AVX-512 (OpenBLAS's SkylakeX, Cooperlake or
+  // SapphireRapids cores, MKL on an AVX-512 CPU): gram_wide.hpp's width rule.
+  bool avx512_kernels = false;
 
   bool complete() const {
     return dpotrf && dpotrs && dpocon && dsyevd && dtrtrs && dtrcon && dtpqrt && dgesdd && dsyrk && dgemm;
