@@ -46,9 +46,14 @@ void resolve_from_scipy(lapack::Table& t) {
     load(b, "dgemm", t.dgemm);
     load(b, "ssyrk", t.ssyrk);
     if (!t.complete()) load_error() = "scipy.linalg.cython_lapack lacks a routine fastcost needs";
-    t.avx512_kernels = py::module_::import("fastcost._threads").attr("blas_uses_avx512")().cast<bool>();
   } catch (py::error_already_set& e) {
     load_error() = e.what();
+    return;
+  }
+  try {  // unknown kernels keep the tiles (gram_wide.hpp); the table stays usable
+    t.avx512_kernels = py::module_::import("fastcost._threads").attr("blas_uses_avx512")().cast<bool>();
+  } catch (py::error_already_set&) {
+    t.avx512_kernels = false;
   }
 }
 
