@@ -511,9 +511,10 @@ inline void add_mirrored(const double* tile, index_t pb, index_t da, double* out
 // the sum of `count` consecutive shard partials (pb x pb, stride pb * pb),
 // each entry 0 + p_0 + p_1 + ... in shard order: what add_mirrored gives for
 // the shards' running total added to zeros, bit for bit, for any `threads`.
-// Blocks of 64 rows, columns outer: the partials' reads and the mirrored
-// writes stay within a few cache lines per column (a row sweep would miss
-// the cache on every mirrored write once the Gram outgrows it).
+// 64 x 64 tiles of the upper triangle: each tile's rows are summed along the
+// rows (contiguous reads and writes, in vectors), kept in a tile buffer and
+// written to the mirrored rows from it. Summing element by element down the
+// columns (strided reads, scalar) took 7 % of a 5,000 x 2,000 float32 Gram.
 inline void reduce_mirrored(const double* partials, index_t count, index_t pb, index_t da, double* out,
                             int threads) {
   constexpr index_t B = 64;
@@ -524,12 +525,22 @@ inline void reduce_mirrored(const double* partials, index_t count, index_t pb, i
 #endif
   for (index_t b = 0; b < blocks; ++b) {
     const index_t i0 = b * B, i1 = std::min(da, i0 + B);
-    for (index_t j = i0; j < da; ++j) {
-      for (index_t i = i0; i < std::min(i1, j + 1); ++i) {
-        double v = 0.0;
-        for (index_t s = 0; s < count; ++s) v += partials[s * tile + i * pb + j];
-        out[i * da + j] = v;
-        out[j * da + i] = v;
+    alignas(64) double t[B][B];
+    for (index_t j0 = i0; j0 < da; j0 += B) {
+      const index_t j1 = std::min(da, j0 + B);
+      for (index_t i = i0; i < i1; ++i) {
+        const index_t js = std::max(j0, i);  // the upper triangle: j >= i
+        double* FASTCOST_RESTRICT row = out + i * da;
+        for (index_t j = js; j < j1; ++j) row[j] = 0.0;
+        for (index_t s = 0; s < count; ++s) {
+          const double* FASTCOST_RESTRICT src = partials + s * tile + i * pb;
+          for (index_t j = js; j < j1; ++j) row[j] += src[j];
+        }
+        for (index_t j = js; j < j1; ++j) t[i - i0][j - j0] = row[j];
+      }
+      for (index_t j = j0; j < j1; ++j) {  // the mirror: row j, columns i < j of this block
+        double* FASTCOST_RESTRICT row = out + j * da;
+        for (index_t i = i0; i < std::min(i1, j); ++i) row[i] = t[i - i0][j - j0];
       }
     }
   }
