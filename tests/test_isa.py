@@ -72,16 +72,24 @@ def test_gram_every_isa_and_tile(name, dtype, order, d, weighted):
 
 @pytest.mark.parametrize("name", SUPPORTED)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("d", [6, 29, 37, 100, 150, 700])
+@pytest.mark.parametrize("d", [3, 6, 10, 29, 37, 100, 150, 700])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_gram_is_the_same_from_rows_or_columns(name, dtype, d, weighted):
-    """Row-major X is packed row by row, column-major X and a list of columns in
-    register-transposed blocks (then the last columns one at a time): the packed
-    values, and so the Gram's bits, are the same. 1003 rows leave a short last
-    block and rows beyond the last full transpose block."""
+    """Wide tiles: row-major X is packed row by row, column-major X and a list of
+    columns in register-transposed blocks; narrow ones (d <= 10): row-major rows
+    go through register transposes while their whole-vector loads stay inside X.
+    The packed values, and so the Gram's bits, are the same for every layout,
+    a row-major view with a longer row stride included. 1003 rows leave a short
+    last block and rows beyond the last full transpose block."""
     X, y, s = make_problem(1003, d, seed=d, dtype=dtype, weights=weighted)
     Xc = np.ascontiguousarray(X)
-    layouts = [Xc, np.asfortranarray(X), [np.ascontiguousarray(X[:, j]) for j in range(d)]]
+    wider = np.ascontiguousarray(np.c_[X, np.full((len(X), 5), np.nan, dtype=X.dtype)])[:, :d]
+    layouts = [
+        Xc,
+        np.asfortranarray(X),
+        [np.ascontiguousarray(X[:, j]) for j in range(d)],
+        wider,
+    ]
     with isa(name):
         grams = [_core.gram_stats(Xo, y, s, None, 3, 2)["gram"] for Xo in layouts]
     for g in grams[1:]:
