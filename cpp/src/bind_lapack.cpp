@@ -64,13 +64,14 @@ void bind_lapack(py::module_& m) {
   m.def("lapack_info", [] {
     py::dict info;
     // Asking resolves the table, as the first solve of order >= min_order would.
-    const bool ready = lapack::get(lapack::kMinOrder) != nullptr;
+    const lapack::Table* table = lapack::get(lapack::kMinOrder);
+    const bool ready = table != nullptr;
     info["enabled"] = lapack::enabled();
     info["loaded"] = lapack::loaded();
     info["ready"] = ready;
     info["source"] = lapack::loaded() ? "scipy.linalg.cython_lapack" : "built-in loops";
     info["min_order"] = lapack::kMinOrder;
-    info["blas_avx512"] = ready && lapack::get(lapack::kMinOrder)->avx512_kernels;
+    info["blas_avx512"] = ready && table->avx512_kernels;
     info["error"] = load_error();
     return info;
   }, "Where the d x d algebra runs: SciPy's LAPACK from order min_order on, else built-in loops.");

@@ -1,4 +1,4 @@
-"""How many threads a fit may use."""
+"""How many threads a fit may use, and which kernels the BLAS it calls runs."""
 
 from __future__ import annotations
 

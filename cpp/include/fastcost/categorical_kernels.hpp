@@ -30,36 +30,13 @@ constexpr index_t mixed_chunk_rows() {
 
 // ---- the transpose of a column-major chunk ----------------------------------
 
-// Transposes columns [j0, ...) of rows [i0, i0 + nb) of a column-major X into
-// out (row-major, p a row) in L x L register blocks of W-byte vectors, then
-// in blocks of half the width; returns the first column it left.
-template <class T, int W>
-FASTCOST_INLINE index_t transpose_blocks(const MatrixView<T>& X, index_t i0, index_t nb, T* out, index_t j0) {
-  constexpr int L = simd::lanes<T, W>();
-  using V = simd::vec_t<T, W>;
-  const index_t p = X.cols;
-  for (; j0 + L <= p; j0 += L) {
-    index_t i = 0;
-    for (; i + L <= nb; i += L) {
-      V v[L];
-      for (int q = 0; q < L; ++q) v[q] = simd::load<T, W>(X.col(j0 + q) + i0 + i);
-      simd::transpose<T, W>(v);
-      for (int r = 0; r < L; ++r) simd::store<T, W>(out + (i + r) * p + j0, v[r]);
-    }
-    for (; i < nb; ++i) {
-      for (int q = 0; q < L; ++q) out[i * p + j0 + q] = X.col(j0 + q)[i0 + i];
-    }
-  }
-  if constexpr (W > 16) return transpose_blocks<T, W / 2>(X, i0, nb, out, j0);
-  return j0;
-}
-
 // Rows [i0, i0 + nb) of a column-major X as a row-major chunk (nb x p): the
 // register blocks, then the last columns one at a time.
 template <class T, int W>
 FASTCOST_INLINE void transpose_chunk_body(MatrixView<T> X, index_t i0, index_t nb, T* out) {
   const index_t p = X.cols;
-  for (index_t j = transpose_blocks<T, W>(X, i0, nb, out, 0); j < p; ++j) {
+  auto slot = [&](index_t c) { return out + c; };
+  for (index_t j = simd::columns_to_rows<T, W>(X, nullptr, i0, nb, 0, p, p, slot, 0); j < p; ++j) {
     const T* FASTCOST_RESTRICT xj = X.col(j) + i0;
     for (index_t i = 0; i < nb; ++i) out[i * p + j] = xj[i];
   }

@@ -183,43 +183,6 @@ FASTCOST_INLINE void gram_weight_panels(const T* src, T* dst, index_t panels, co
   }
 }
 
-// Columns [j, xe) of the nb rows at i0 of a column-major X (j - c0 a
-// multiple of the vector's lanes) into the packed panels of gram_pack: L x L
-// blocks loaded down the columns, transposed in registers and stored as
-// packed rows (then half vectors), each value x - c as the element-wise loop
-// computes it; the same columns of the next block of rows are prefetched
-// meanwhile. One element at a time, a column-major block took about 1.5x
-// a row-major one (100 columns, one thread). Returns the first column left.
-template <class T, int W, int NR>
-FASTCOST_INLINE index_t gram_pack_columns(const MatrixView<T>& X, const T* cp, index_t i0, index_t nb, index_t c0,
-                                          index_t j, index_t xe, T* dst) {
-  constexpr int L = simd::lanes<T, W>();
-  constexpr index_t NB = gram_block_rows<T>();
-  using V = simd::vec_t<T, W>;
-  const bool ahead = i0 + 2 * NB <= X.rows;  // the next block's rows exist
-  for (; j + L <= xe; j += L) {
-    const T* col[L];
-    for (int q = 0; q < L; ++q) col[q] = X.col(j + q) + i0;
-    const V cv = simd::load<T, W>(cp + j);
-    T* panel = dst + ((j - c0) / NR) * NR * NB + (j - c0) % NR;
-    index_t i = 0;
-    for (; i + L <= nb; i += L) {
-      V v[L];
-      for (int q = 0; q < L; ++q) v[q] = simd::load<T, W>(col[q] + i);
-      if (ahead) {
-        for (int q = 0; q < L; ++q) __builtin_prefetch(col[q] + i + NB, 0, 2);
-      }
-      simd::transpose<T, W>(v);
-      for (int r = 0; r < L; ++r) simd::store<T, W>(panel + (i + r) * NR, v[r] - cv);
-    }
-    for (; i < nb; ++i) {
-      for (int q = 0; q < L; ++q) panel[i * NR + q] = col[q][i] - cp[j + q];
-    }
-  }
-  if constexpr (W > 16) return gram_pack_columns<T, W / 2, NR>(X, cp, i0, nb, c0, j, xe, dst);
-  return j;
-}
-
 // Packs augmented columns [c0, c1) (c0 a multiple of NR) of the nb rows at
 // i0 (rows[i0 + i] with Gather) into `dst`: panels of NB x NR, panel
 // (j - c0) / NR. z_i = [x_i - c, y_i - c_y, 1]; columns from da on are zero
@@ -265,7 +228,10 @@ FASTCOST_INLINE void gram_pack(const MatrixView<T>& X, const MatrixView<T>& Y, c
   } else {
     index_t j = c0;
     if constexpr (!Gather) {
-      if (c0 < xe) j = gram_pack_columns<T, W, NR>(X, cp, i0, nb, c0, c0, xe, dst);
+      // Register-transposed blocks, the next block's rows prefetched (one
+      // element at a time, a column-major block took about 1.5x a row-major one).
+      auto slot = [&](index_t c) { return &at(0, c); };
+      if (c0 < xe) j = simd::columns_to_rows<T, W>(X, cp, i0, nb, c0, xe, NR, slot, NB);
     }
     for (; j < xe; ++j) {
       T* out = &at(0, j);

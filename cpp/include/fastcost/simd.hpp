@@ -163,4 +163,40 @@ FASTCOST_INLINE void transpose(vec_t<T, W>* v) {
   transpose_rounds<T, W, 1>(v);
 }
 
+// Rows [i0, i0 + nb) of columns [j, xe) of a column-major X written as rows:
+// element (i, c) to slot(c) + i * ld, minus shift[c] when shift is given (the
+// element-wise x - c). Each group of L columns (then L / 2, ...) from j must
+// be contiguous in its slot (slot(c) + 1 == slot(c + 1)). L x L blocks are
+// loaded down the columns and transposed in registers; with ahead > 0 the
+// same columns `ahead` rows further down are prefetched meanwhile. Returns
+// the first column left (fewer than the narrowest group).
+template <class T, int W, class Slot>
+FASTCOST_INLINE index_t columns_to_rows(const MatrixView<T>& X, const T* shift, index_t i0, index_t nb, index_t j,
+                                        index_t xe, index_t ld, const Slot& slot, index_t ahead) {
+  constexpr int L = lanes<T, W>();
+  using V = vec_t<T, W>;
+  const bool prefetch = ahead > 0 && i0 + nb + ahead <= X.rows;  // those rows exist
+  for (; j + L <= xe; j += L) {
+    const T* col[L];
+    for (int q = 0; q < L; ++q) col[q] = X.col(j + q) + i0;
+    const V cv = shift ? load<T, W>(shift + j) : V{};
+    T* out = slot(j);
+    index_t i = 0;
+    for (; i + L <= nb; i += L) {
+      V v[L];
+      for (int q = 0; q < L; ++q) v[q] = load<T, W>(col[q] + i);
+      if (prefetch) {
+        for (int q = 0; q < L; ++q) __builtin_prefetch(col[q] + i + ahead, 0, 2);
+      }
+      transpose<T, W>(v);
+      for (int r = 0; r < L; ++r) store<T, W>(out + (i + r) * ld, shift ? v[r] - cv : v[r]);
+    }
+    for (; i < nb; ++i) {
+      for (int q = 0; q < L; ++q) out[i * ld + q] = shift ? col[q][i] - shift[j + q] : col[q][i];
+    }
+  }
+  if constexpr (W > 16) return columns_to_rows<T, W / 2>(X, shift, i0, nb, j, xe, ld, slot, ahead);
+  return j;
+}
+
 }  // namespace fastcost::simd
