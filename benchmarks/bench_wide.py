@@ -19,11 +19,11 @@ Sections (``--only`` picks some; all by default):
 ``auto``   issue 19 point 4's target: ``solver="auto"`` against newton and lbfgs (default
            tol) on 100,000 x 500, 50,000 x 1,000, 20,000 x 2,000, 5,000 x 4,000 (random
            normal) and an ill-conditioned 20,000 x 2,000 (X = U diag(s) V^T, s
-           log-spaced over 8 decades: condition 1e8). On that one newton's Gram is
-           singular, so auto (like any auto fit that picks newton there) redoes the fit
-           with qr for the digits; "auto's choice" times auto with that redo left out
-           (the cost model's part: lbfgs' guarded passes, then newton), and the whole
-           auto fit is timed once.
+           log-spaced over 8 decades: condition 1e8), with qr beside: the whole auto
+           fit, interleaved with the others (medians of ``--repeat``; lbfgs once on the
+           ill-conditioned shape, where it takes about 10 s). There newton's Gram is
+           singular: auto's guarded lbfgs stops, a sample of X shows it and auto fits
+           with qr.
 
     python benchmarks/bench_wide.py                  # everything (about 15 minutes on 2 cores)
     python benchmarks/bench_wide.py --quick          # small widths and shapes: a smoke run
@@ -38,7 +38,6 @@ against d, log-log). It never asserts.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -313,69 +312,43 @@ def print_solve(s: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- auto
 
 
-@contextlib.contextmanager
-def _without_qr_redo() -> Any:
-    """auto keeps newton's result where it would redo an ill-conditioned fit with qr."""
-    from fastcost import _pipeline
-
-    keep = _pipeline._newton_fallback
-    _pipeline._newton_fallback = lambda est, backend, result, options, prep, fit_info: (
-        result, "newton", fit_info,
-    )  # fmt: skip
-    try:
-        yield
-    finally:
-        _pipeline._newton_fallback = keep
-
-
-def auto_point(n: int, d: int, cond: float | None, repeat: int, full_ill: bool) -> dict[str, Any]:
-    """newton, lbfgs and auto on one problem; on an ill-conditioned one, auto's
-    choice without the qr redo, and once the whole auto fit."""
-    newton, lbfgs, auto = _fit("newton"), _fit("lbfgs"), _fit("auto")
+def auto_point(n: int, d: int, cond: float | None, repeat: int) -> dict[str, Any]:
+    """newton, qr, lbfgs and the whole auto fit on one problem, interleaved; on an
+    ill-conditioned one lbfgs (about 10 s there) runs once."""
+    newton, qr, lbfgs, auto = _fit("newton"), _fit("qr"), _fit("lbfgs"), _fit("auto")
     X, y = problem(n, d, cond)
     methods: dict[str, Callable[[], Any]] = {
         "newton": lambda: newton(X, y),
-        "lbfgs": lambda: lbfgs(X, y),
+        "qr": lambda: qr(X, y),
+        "auto": lambda: auto(X, y),
     }
+    label = f"auto {n}x{d}" + ("" if cond is None else f" cond {cond:.0e}")
     if cond is None:
-        methods["auto"] = lambda: auto(X, y)
-        res = timed_rounds(methods, repeat, f"auto {n}x{d}")
-    else:
-
-        def choice() -> Any:
-            with _without_qr_redo():
-                return auto(X, y)
-
-        methods["auto's choice"] = choice
-        res = timed_rounds(methods, repeat, f"auto {n}x{d} cond {cond:.0e}")
-        if full_ill:
-            res.update(timed_rounds({"auto": lambda: auto(X, y)}, 1, "auto with qr redo"))
+        methods["lbfgs"] = lambda: lbfgs(X, y)
+    res = timed_rounds(methods, repeat, label)
+    if cond is not None:
+        res.update(timed_rounds({"lbfgs": lambda: lbfgs(X, y)}, 1, label + " lbfgs"))
     return {"n": n, "d": d, "cond": cond, "results": res}
 
 
-def bench_auto(shapes: list[tuple[int, int, float | None]], repeat: int, full_ill: bool) -> list:
-    return [auto_point(n, d, cond, repeat, full_ill) for n, d, cond in shapes]
+def bench_auto(shapes: list[tuple[int, int, float | None]], repeat: int) -> list:
+    return [auto_point(n, d, cond, repeat) for n, d, cond in shapes]
 
 
 def print_auto(rows: list[dict[str, Any]]) -> None:
-    print("\nsolver='auto' against newton and lbfgs (median seconds)")
+    print("\nsolver='auto' against newton and lbfgs, qr beside (median seconds)")
     print(
-        f"{'shape':>22s} {'newton':>8s} {'lbfgs':>8s} {'auto':>8s} {'auto/best':>9s}  auto picked"
+        f"{'shape':>22s} {'newton':>8s} {'lbfgs':>8s} {'qr':>8s} {'auto':>8s} {'auto/best':>9s}"
+        "  auto picked"
     )
     for r in rows:
         res = r["results"]
-        key = "auto" if r["cond"] is None else "auto's choice"
-        t_n, t_l, t_a = _med(res, "newton"), _med(res, "lbfgs"), _med(res, key)
-        best = min(t for t in (t_n, t_l) if t is not None)
+        t_n, t_l, t_q, t_a = (_med(res, k) for k in ("newton", "lbfgs", "qr", "auto"))
+        best = min((t for t in (t_n, t_l) if t is not None), default=None)
         shape = f"{r['n']:,} x {r['d']:,}" + ("" if r["cond"] is None else f" c{r['cond']:.0e}")
-        picked = res.get(key, {}).get("fit", "-")
-        print(f"{shape:>22s} {t_n:>8.3f} {t_l:>8.3f} {t_a:>8.3f} {t_a / best:>9.2f}  {picked}")
-        if r["cond"] is not None:
-            lb = res["lbfgs"].get("fit", "")
-            print(f"{'':>22s} lbfgs: {lb[:60]}")
-            if "auto" in res and "median_s" in res["auto"]:
-                print(f"{'':>22s} the whole auto fit, with its qr redo: "
-                      f"{res['auto']['median_s']:.1f} s ({res['auto'].get('fit', '')[:160]})")  # fmt: skip
+        picked = res.get("auto", {}).get("fit", "-")
+        cells = "".join(f" {'-' if t is None else f'{t:.3f}':>8s}" for t in (t_n, t_l, t_q, t_a))
+        print(f"{shape:>22s}{cells} {_ratio(t_a, best):>9s}  {picked[:240]}")
 
 
 # ---------------------------------------------------------------------------- main
@@ -427,8 +400,6 @@ def main(argv: list[str] | None = None) -> int:
         help="sections: sweep (n d fixed), gram (the kernel: float64/32, 1/2 threads), "
         "table (issue 19's shapes), solve, auto",
     )
-    p.add_argument("--no-full-ill", action="store_true",
-                   help="leave out the one whole auto fit (qr redo) on the ill-conditioned shape")  # fmt: skip
     p.add_argument("--json", default="benchmarks/results/bench_wide.json")
     p.add_argument("--png", default="benchmarks/results/bench_wide.png")
     args = p.parse_args(argv)
@@ -466,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     if "solve" in only:
         res["solve"] = bench_solve(solve_d, args.repeat)
     if "auto" in only:
-        res["auto"] = bench_auto(shapes, args.repeat, not args.no_full_ill)
+        res["auto"] = bench_auto(shapes, args.repeat)
     res["load_average_after"] = os.getloadavg()
     res["total_s"] = time.perf_counter() - t0
     write_results(args.json, res)

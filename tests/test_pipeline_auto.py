@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
 from fastcost import _auto_cost as ac
-from fastcost.exceptions import RankDeficientWarning
+from fastcost.exceptions import IllConditionedWarning, RankDeficientWarning
 from fastcost.linear_model import choose_solver
 from helpers import make_problem, reference_fit
 
@@ -180,10 +180,84 @@ def test_guard_turns_an_ill_conditioned_lbfgs_pick_to_newton(fixed_machine):
     assert plan.solver == "lbfgs"
     m = LinearRegression().fit(X, y)
     assert m.solver_ == "newton"
-    assert f"had not converged after {plan.guard + 1} passes, so newton" in m.fit_info_
-    assert m.n_passes_ == plan.guard + 2  # lbfgs' passes, then newton's
+    # the guard's projection stops lbfgs well before its budget; the columns'
+    # scales are no trouble to newton's equilibrated normal equations, which a
+    # sample of X shows
+    passes = int(re.search(r"had not converged after (\d+) passes", m.fit_info_).group(1))
+    assert passes < plan.guard + 1
+    floor = float(re.search(r"condition at ([0-9.e+]+) or more, so newton", m.fit_info_).group(1))
+    assert floor < 1e6
+    assert m.n_passes_ == passes + 1  # lbfgs' passes, then newton's
     newton = LinearRegression(solver="newton").fit(X, y)
     np.testing.assert_array_equal(m.coef_, newton.coef_)
+
+
+def _singular_values_problem(n, d, cond, seed):
+    """X = U diag(s) V^T, s log-spaced from 1 to 1 / cond (columns of equal scale)."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((n, d)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = (U * (np.logspace(0, -np.log10(cond), d) * np.sqrt(n))) @ V.T
+    return X, X @ rng.standard_normal(d) + 0.5 + 0.1 * rng.standard_normal(n)
+
+
+def test_guard_sends_a_singular_design_straight_to_qr(fixed_machine):
+    n, d = 8_000, 800
+    X, y = _singular_values_problem(n, d, 1e8, 8)  # normal equations ~1e16
+    plan = ac.predict(n, d, 8, 1e-6, RATES, BANDWIDTH)
+    assert plan.solver == "lbfgs"
+    with pytest.warns(IllConditionedWarning, match="qr ran in double"):
+        m = LinearRegression().fit(X, y)
+    assert m.solver_ == "qr"
+    assert "so qr" in m.fit_info_ and "sample of 512 rows and 400 columns" in m.fit_info_
+    passes = int(re.search(r"had not converged after (\d+) passes", m.fit_info_).group(1))
+    assert passes < plan.guard + 1
+    assert m.n_passes_ == passes + 1  # lbfgs' passes, then qr's: no newton pass
+    with pytest.warns(IllConditionedWarning, match="qr ran in double"):
+        qr = LinearRegression(solver="qr").fit(X, y)
+    np.testing.assert_array_equal(m.coef_, qr.coef_)
+
+
+def test_condition_floor_bounds_newtons_estimate_from_below():
+    # every other column (a principal submatrix) and 1.25 rows per column
+    for cond, seed in [(None, 0), (1e2, 1), (1e3, 2), (1e5, 3), (1e8, 4)]:
+        if cond is None:
+            X, y, _ = make_problem(8_000, 800, seed=seed)
+        else:
+            X, y = _singular_values_problem(8_000, 800, cond, seed)
+        floor, rows, columns = ac.condition_floor(X, y, None, alpha=0.0, fit_intercept=True)
+        assert (rows, columns) == (512, 400)
+        st = _core.gram_stats(X, y)
+        full = _core.solve_stats(st["gram"], st["shift"], 0.0, True, minimum_norm=False)
+        full_cond = math.inf if full.singular else full.condition_estimate
+        assert floor <= full_cond, (cond, floor, full_cond)
+        if cond == 1e8:  # normal equations of condition ~1e16: past newton's limit
+            assert floor > 1e6
+        if cond is None:
+            assert floor < 100
+    # a sample that would take more than a quarter of the rows is not taken
+    X, y, _ = make_problem(1_500, 800)
+    assert ac.condition_floor(X, y, None, alpha=0.0, fit_intercept=True)[1:] == (0, 0)
+
+
+def test_guard_projection_stops_only_a_slow_lbfgs():
+    X, y, _ = make_problem(4_000, 200, seed=9)
+    plain = _core.fit(X, y, None, "lbfgs", _core.FitOptions(max_iter=40))
+    guarded = _core.fit(X, y, None, "lbfgs", _core.FitOptions(max_iter=40, guard_projection=True))
+    assert plain.converged and guarded.converged  # converging at its rate: the same iterates
+    np.testing.assert_array_equal(plain.coef, guarded.coef)
+    assert guarded.n_iter == plain.n_iter
+    # with a budget of exactly the iterations it needs, its rate never projects past it
+    exact = _core.fit(
+        X, y, None, "lbfgs", _core.FitOptions(max_iter=plain.n_iter, guard_projection=True)
+    )
+    assert exact.converged and exact.n_iter == plain.n_iter
+    X, y = _singular_values_problem(4_000, 200, 1e6, 10)
+    plain = _core.fit(X, y, None, "lbfgs", _core.FitOptions(max_iter=40))
+    guarded = _core.fit(X, y, None, "lbfgs", _core.FitOptions(max_iter=40, guard_projection=True))
+    assert not plain.converged and plain.n_iter == 40
+    assert not guarded.converged and 5 <= guarded.n_iter < 40
+    assert "projects past max_iter" in guarded.message
 
 
 def test_row_sample_measures_the_condition():

@@ -231,11 +231,13 @@ void bind_solvers(py::module_& m) {
      "target t's FitResult equals fit(X, ys[t], sample_weight, solver, options[t]) bit for bit.");
 
   m.def("solve_stats", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& gram,
-                          const py::object& shift, double alpha, bool fit_intercept) {
+                          const py::object& shift, double alpha, bool fit_intercept, bool minimum_norm) {
     const GramStats st = gram_stats_from(gram, shift);
-    return run_released([&] { return solve_from_stats(st, alpha, fit_intercept); });
+    return run_released([&] { return solve_from_stats(st, alpha, fit_intercept, minimum_norm); });
   }, py::arg("gram"), py::arg("shift"), py::arg("alpha") = 0.0, py::arg("fit_intercept") = true,
-     "The newton solve from (possibly merged) statistics of gram_stats.");
+     py::arg("minimum_norm") = true,
+     "The newton solve from (possibly merged) statistics of gram_stats; minimum_norm=False\n"
+     "stops at a singular system (zero coefficients, infinite condition estimate).");
 
   m.def("minimize", [](const py::object& data, const std::string& solver, const FitOptions& opt) {
     PyPass pass(data);

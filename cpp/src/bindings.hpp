@@ -182,7 +182,7 @@ inline FitOptions fit_options_from(const py::kwargs& o) {
   static const char* const known[] = {"alpha", "fit_intercept", "tol", "max_iter", "history", "batch_size",
                                       "learning_rate", "seed", "n_threads", "n_shards", "coef_init",
                                       "intercept_init", "standardize", "init_standardized", "noise_var",
-                                      "frozen", "positive", "minimum_norm"};
+                                      "frozen", "positive", "minimum_norm", "guard_projection"};
   for (const auto& item : o) {
     const std::string key = py::str(item.first);
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
@@ -213,6 +213,7 @@ inline FitOptions fit_options_from(const py::kwargs& o) {
   if (has("noise_var")) opt.noise_var = py::cast<double>(o["noise_var"]);
   if (has("positive")) opt.positive = py::cast<bool>(o["positive"]);
   if (has("minimum_norm")) opt.minimum_norm = py::cast<bool>(o["minimum_norm"]);
+  if (has("guard_projection")) opt.guard_projection = py::cast<bool>(o["guard_projection"]);
   if (has("frozen")) {
     const std::vector<double> f = any_double_vector(o["frozen"], "frozen");
     opt.frozen.resize(f.size());  // nonzero: held at coefficient 0
@@ -372,6 +373,7 @@ inline void bind_types(py::module_& m) {
       .def_readonly("noise_var", &FitOptions::noise_var)
       .def_readonly("positive", &FitOptions::positive)
       .def_readonly("minimum_norm", &FitOptions::minimum_norm)
+      .def_readonly("guard_projection", &FitOptions::guard_projection)
       .def_property_readonly("coef_init", [](const FitOptions& o) -> py::object {
         if (!o.has_init) return py::none();
         return vector_array(o.coef_init);

@@ -24,8 +24,11 @@ conditioning of the problem. This module predicts both times:
 
 Because that last kappa is a best case, an lbfgs pick is guarded: lbfgs runs at
 most ``CostPrediction.guard`` iterations (its prediction plus
-``GUARD_SLACK`` of newton's time) and if it has not converged by then the fit is
-done with newton (the pipeline does this, see ``_pipeline.run_fit``).
+``GUARD_SLACK`` of newton's time), and stops sooner once its rate so far
+projects past them (the compiled loop's ``guard_projection``). If it has not
+converged, a small sample of X (:func:`condition_floor`) tells whether
+newton's normal equations would be past its limit: then the fit is done with
+qr at once, else with newton (the pipeline does this, see ``_pipeline.run_fit``).
 
 Obvious cases never measure anything: n <= d, at most
 ``OBVIOUS_NEWTON_FEATURES`` features (newton's Gram costs about one pass there,
@@ -88,6 +91,21 @@ LBFGS_MARGIN = {"assumed": 1.5, "sample": 1.1, "preconditioned": 1.1}
 #: newton's predicted time (and at least 1.5 times its prediction) before the
 #: fit turns to newton.
 GUARD_SLACK = 0.1
+
+#: When a guarded lbfgs pick stops, a sample of X bounds newton's condition
+#: estimate from below (:func:`condition_floor`): past newton's limit the fit
+#: goes to qr at once instead of a newton fit that would be redone with qr. The
+#: sample takes every ``FALLBACK_COLUMN_STEP``-th column (a principal
+#: submatrix: a lower bound, at an eighth of the work with every other column)
+#: and ``FALLBACK_SAMPLE_ROWS`` rows per column it keeps (a row sample's
+#: distortion of the condition is divided out: about 260 at 1.25 rows per
+#: column, 9 at 4). The check is there to tell a numerically singular design.
+FALLBACK_COLUMN_STEP = 2
+FALLBACK_SAMPLE_ROWS = 1.25
+
+#: ... when that sample's Gram and factorization cost at most this fraction of
+#: newton's Gram pass (the pass it saves where newton would be redone).
+FALLBACK_SAMPLE_BUDGET = 0.5
 
 #: The calibration's memory pass reads this many bytes (twice a 32 MiB
 #: last-level cache, so that its rate is the rate from memory).
@@ -332,13 +350,22 @@ class CostPrediction:
             f": predicted {_seconds(self.newton_s)} against lbfgs {_seconds(self.lbfgs_s)} {passes}"
         )
 
-    def describe_fallback(self, passes: int) -> str:
-        """The account when the guarded lbfgs did not converge and newton took over."""
-        return (
+    def describe_fallback(self, passes: int, solver: str = "newton", floor: float = math.nan,
+                          rows: int = 0, columns: int = 0) -> str:  # fmt: skip
+        """The account when the guarded lbfgs did not converge and ``solver`` took
+        over; ``floor``: the condition bound of :func:`condition_floor` on a
+        sample of ``rows`` rows and ``columns`` columns."""
+        text = (
             f": predicted lbfgs {_seconds(self.lbfgs_s)} (~{_count(self.passes)} passes, "
             f"{self._kappa()}) against newton {_seconds(self.newton_s)}, but lbfgs had not "
-            f"converged after {passes} passes, so newton"
+            f"converged after {passes} passes"
         )
+        if rows:
+            text += (
+                f", and a sample of {rows} rows and {columns} columns puts the normal "
+                f"equations' condition at {floor:.3g} or more"
+            )
+        return f"{text}, so {solver}"
 
     def _kappa(self) -> str:
         what = {
@@ -461,6 +488,15 @@ def sample_blocks(n: int, rows: int) -> list[tuple[int, int]]:
     return out
 
 
+def _sample_rows(X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, rows: int) -> tuple:
+    """About ``rows`` rows of X, y and the weights, in the blocks of :func:`sample_blocks`."""
+    parts = sample_blocks(X.shape[0], rows)
+    Xs = np.concatenate([X[a:b] for a, b in parts])
+    ys = np.concatenate([y[a:b] for a, b in parts])
+    ws = None if sw is None else np.concatenate([sw[a:b] for a, b in parts])
+    return Xs, ys, ws
+
+
 def sample_kappa(
     X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, rows: int, *, alpha: float,
     fit_intercept: bool, standardize: bool, n_threads: int = 0,
@@ -477,10 +513,7 @@ def sample_kappa(
     from . import _core
 
     n, d = X.shape
-    parts = sample_blocks(n, rows)
-    Xs = np.concatenate([X[a:b] for a, b in parts])
-    ys = np.concatenate([y[a:b] for a, b in parts])
-    ws = None if sw is None else np.concatenate([sw[a:b] for a, b in parts])
+    Xs, ys, ws = _sample_rows(X, y, sw, rows)
     st = _core.gram_stats(Xs, ys, ws, None, 0, n_threads)
     sigma = np.ones(d)
     if standardize:
@@ -494,6 +527,43 @@ def sample_kappa(
         return math.inf
     excess = max(1.0, float(pc["kappa"]) / float(pc["kappa_sampling"]))
     return excess * isotropic_kappa(n, d)
+
+
+def condition_floor(
+    X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, *, alpha: float,
+    fit_intercept: bool, n_threads: int = 0,
+) -> tuple[float, int, int]:  # fmt: skip
+    """A lower bound on newton's condition estimate (of its equilibrated normal
+    equations) from the same estimate on a sample of X, and the sample's rows
+    and columns; ``(nan, 0, 0)`` when the sample would cost more than
+    ``FALLBACK_SAMPLE_BUDGET`` of newton's Gram pass or take more than a
+    quarter of the rows.
+
+    The sample keeps every ``FALLBACK_COLUMN_STEP``-th column: their normal
+    equations are a principal submatrix of the full ones, whose condition is
+    at most the full one's (the eigenvalues interlace). Of those columns it
+    keeps ``FALLBACK_SAMPLE_ROWS`` rows per column: a row sample's normal
+    equations have at most the full ones' condition times the sampling's
+    distortion ``sampling_kappa(rows, columns)`` (its rows are a subset of X's,
+    mixed by a near-orthonormal factor), which is divided out. inf when the
+    sample's normal equations are singular.
+    """
+    from . import _core
+
+    n, d = X.shape
+    k = -(-d // FALLBACK_COLUMN_STEP)
+    rows = -(-int(FALLBACK_SAMPLE_ROWS * (k + 2)) // SAMPLE_BLOCK) * SAMPLE_BLOCK
+    rates = machine_rates(n_threads)
+    cost = rows * (k + 2) ** 2 / 2 / rates.gram + (k + 1) ** 3 / 3 / rates.factor
+    if rows > n // 4 or cost > FALLBACK_SAMPLE_BUDGET * n * (d + 2) ** 2 / 2 / rates.gram:
+        return math.nan, 0, 0
+    Xs, ys, ws = _sample_rows(X, y, sw, rows)
+    Xs = np.ascontiguousarray(Xs[:, ::FALLBACK_COLUMN_STEP])
+    st = _core.gram_stats(Xs, ys, ws, None, 0, n_threads)
+    res = _core.solve_stats(st["gram"], st["shift"], alpha, fit_intercept, minimum_norm=False)
+    if res.singular or not math.isfinite(res.condition_estimate):
+        return math.inf, len(Xs), k
+    return float(res.condition_estimate) / sampling_kappa(len(Xs), k), len(Xs), k
 
 
 def choose(

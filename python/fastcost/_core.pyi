@@ -21,6 +21,7 @@ class FitOptions:
     noise_var: float
     positive: bool
     minimum_norm: bool
+    guard_projection: bool
     coef_init: npt.NDArray[np.float64] | None
     def __init__(
         self,
@@ -43,6 +44,7 @@ class FitOptions:
         frozen: npt.ArrayLike | None = ...,
         positive: bool = ...,
         minimum_norm: bool = ...,
+        guard_projection: bool = ...,
     ) -> None: ...
 
 class FitResult:
@@ -133,7 +135,11 @@ def fit(
     options: FitOptions,
 ) -> FitResult: ...
 def solve_stats(
-    gram: npt.ArrayLike, shift: npt.ArrayLike, alpha: float = 0.0, fit_intercept: bool = True
+    gram: npt.ArrayLike,
+    shift: npt.ArrayLike,
+    alpha: float = 0.0,
+    fit_intercept: bool = True,
+    minimum_norm: bool = True,
 ) -> FitResult: ...
 def fit_targets(
     X: np.ndarray,

@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
 from . import _core
-from ._auto_cost import CostPrediction, auto_plan
-from ._pipeline import choose_solver, fit_preprocessing
+from ._auto_cost import CostPrediction, auto_plan, condition_floor
+from ._pipeline import ILL_CONDITIONED_THRESHOLD, choose_solver, fit_preprocessing
 from ._result import SolveResult, solve_gram
 from ._threads import resolve_n_threads
 from ._validation import (
@@ -59,6 +59,19 @@ class CpuBackend:
         if self.auto_plan is None:  # obvious, or a case the model leaves to the fixed rule
             return choose_solver(self.n_samples, self.n_features), ""
         return self.auto_plan.solver, self.auto_plan.describe()
+
+    def auto_fallback(self, passes: int) -> tuple[str, str]:
+        """The solver after auto's guarded lbfgs stopped unconverged, and why:
+        qr where a sample of X bounds the normal equations' condition past
+        newton's limit (newton would be redone with qr), else newton."""
+        plan = self.auto_plan
+        assert plan is not None
+        floor, rows, columns = condition_floor(
+            self.X, self.y, self.sw, alpha=float(self.est.alpha),
+            fit_intercept=bool(self.est.fit_intercept), n_threads=self.n_threads,
+        )  # fmt: skip
+        solver = "qr" if floor > ILL_CONDITIONED_THRESHOLD else "newton"
+        return solver, plan.describe_fallback(passes, solver, floor, rows, columns)
 
     def solve(self, solver: str, options: dict[str, Any], want_factor: bool) -> SolveResult:
         options = dict(options, n_threads=self.n_threads, n_shards=self.n_shards)

@@ -195,19 +195,22 @@ def run_fit(
     options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
     positive = bool(getattr(est, "positive", False))
-    # lbfgs picked by the cost model runs at most its guard's iterations.
+    # lbfgs picked by the cost model runs at most its guard's iterations, then
+    # the backend's fallback (newton, or qr for a singular design) takes over.
     plan = getattr(backend, "auto_plan", None) if est.solver == "auto" else None
+    fallback = getattr(backend, "auto_fallback", None)
     if plan is None or solver != "lbfgs":
         plan = None
     else:
         options["max_iter"] = min(int(options["max_iter"]), int(plan.guard))
+        options["guard_projection"] = True
     if positive:
         result = solve_positive(backend, solver, options, prep, want_factor)
     else:
         result = _solve(backend, solver, options, prep, want_factor)
-    if plan is not None and not result.converged:  # worse conditioned than predicted
-        passes = result.n_passes
-        solver, why_auto = "newton", plan.describe_fallback(passes)
+    if plan is not None and fallback is not None and not result.converged:
+        passes = result.n_passes  # worse conditioned than predicted
+        solver, why_auto = fallback(passes)
         options = _auto_newton(est, backend, solver, solver_options(est, solver, d, coef_init,
                                                                      intercept_init))  # fmt: skip
         options.update(overrides or {})

@@ -103,7 +103,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         constant ``learning_rate``, ``max_iter`` epochs, reshuffled each epoch).
         ``auto``: for arrays in memory, newton or lbfgs, whichever the cost model
         of ``fastcost._auto_cost`` predicts faster (``fit_info_`` states both; an
-        lbfgs pick not converged within its guard turns to newton); elsewhere,
+        lbfgs pick whose rate projects past its guard stops and turns to newton,
+        or to qr where a sample of X shows normal equations past newton's limit); elsewhere,
         and with positive, prune or compute_statistics, :func:`choose_solver`.
         When newton's condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD``
         (or the Gram is singular), the fit is redone with qr and ``fit_info_``

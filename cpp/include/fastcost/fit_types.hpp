@@ -55,6 +55,10 @@ struct FitOptions {
   // of the d x d system); false returns singular, zero coefficients and an
   // infinite condition estimate at once (solver='auto' then refits with qr).
   bool minimum_norm = true;
+  // lbfgs: stop, not converged, as soon as the rate so far projects past
+  // max_iter (solver='auto''s guard: a pick that will not finish in its
+  // budget turns to newton or qr without spending the rest of it).
+  bool guard_projection = false;
 };
 
 struct FitResult {

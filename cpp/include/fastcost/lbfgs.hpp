@@ -302,6 +302,20 @@ inline void free_direction(detail::LbfgsHistory& hist, const SamplePreconditione
 // lbfgs recomputes the gradient from the data at least every this many steps.
 constexpr int kGradientRefresh = 8;
 
+// guard_projection judges the rate after this many steps (the first ones of
+// a warm or preconditioned start can be slower than the rest).
+constexpr int kGuardMinSteps = 5;
+
+// Whether the steps so far, at their average rate of decrease of the
+// residual (best so far, from `start` toward `target`), project past
+// `max_iter` steps in all.
+inline bool projects_past(int steps, int max_iter, double start, double best, double target) {
+  if (steps < kGuardMinSteps || !(start > target)) return false;
+  const double done = std::log(start / best);
+  if (!(done > 0.0)) return true;
+  return steps * (std::log(start / target) / done) > static_cast<double>(max_iter);
+}
+
 // L-BFGS with exact line searches. The loss is quadratic, so one pass gives
 // H p for the search direction p, and with it the exact step a = -g.p / p.Hp,
 // the next gradient g + a Hp and the next loss: every iteration reads X once,
@@ -383,6 +397,8 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
   detail::LbfgsHistory hist(opt.history);
   std::vector<double> dir, pw, gf;
   res.converged = signs.residual(theta, g) <= gtol;
+  const double resid_start = signs.residual(theta, g);
+  double resid_best = resid_start;
   int iter = 0;
   // Steps since g last came from the data (the first pass gave it). In
   // between, g + a Hp carries it: exact for the quadratic, with rounding of
@@ -485,7 +501,13 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
     ++iter;
     ++since_fresh;
     res.loss_history.push_back(fx);
-    res.converged = signs.residual(theta, g) <= gtol;
+    const double resid = signs.residual(theta, g);
+    res.converged = resid <= gtol;
+    resid_best = std::min(resid_best, resid);
+    if (!res.converged && opt.guard_projection && projects_past(iter, opt.max_iter, resid_start, resid_best, gtol)) {
+      res.message = "stopped by the guard: the rate so far projects past max_iter";
+      break;
+    }
   }
   finish_minimize(res, iter, signs.residual(theta, g), fx);
 }
