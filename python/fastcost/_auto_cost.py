@@ -89,11 +89,11 @@ LBFGS_MARGIN = {"assumed": 1.5, "sample": 1.1, "preconditioned": 1.1}
 
 #: lbfgs picked by ``auto`` may run its predicted passes plus this fraction of
 #: newton's predicted time (and at least 1.5 times its prediction) before the
-#: fit turns to newton.
+#: fit turns to newton or qr (sooner where its rate projects past that).
 GUARD_SLACK = 0.1
 
-#: When a guarded lbfgs pick stops, a sample of X bounds newton's condition
-#: estimate from below (:func:`condition_floor`): past newton's limit the fit
+#: When a guarded lbfgs pick stops, a sample of X estimates newton's condition
+#: from below (:func:`condition_floor`): past newton's limit the fit
 #: goes to qr at once instead of a newton fit that would be redone with qr. The
 #: sample takes every ``FALLBACK_COLUMN_STEP``-th column (a principal
 #: submatrix: a lower bound, at an eighth of the work with every other column)
@@ -102,6 +102,12 @@ GUARD_SLACK = 0.1
 #: column, 9 at 4). The check is there to tell a numerically singular design.
 FALLBACK_COLUMN_STEP = 2
 FALLBACK_SAMPLE_ROWS = 1.25
+
+#: ... of those columns, the ones that differ from their median on at least
+#: this many of the sample's rows (a rare category's indicator is constant on
+#: nearly all of them, and a few such columns sharing their rows are singular
+#: on the sample, not on X).
+FALLBACK_MIN_VARYING_ROWS = 16
 
 #: ... when that sample's Gram and factorization cost at most this fraction of
 #: newton's Gram pass (the pass it saves where newton would be redone).
@@ -327,7 +333,7 @@ class CostPrediction:
         ``"assumed"`` (isotropic data of this shape), ``"sample"`` (measured on a
         row sample) or ``"preconditioned"`` (lbfgs' own sample bounds it).
     guard : int
-        Iterations lbfgs may take before the fit turns to newton.
+        Iterations lbfgs may take before the fit turns to newton or qr.
     """
 
     solver: str
@@ -361,9 +367,12 @@ class CostPrediction:
             f"converged after {passes} passes"
         )
         if rows:
+            cond = (
+                "singular" if math.isinf(floor) else f"of condition ~{max(floor, 1.0):.3g} or more"
+            )
             text += (
-                f", and a sample of {rows} rows and {columns} columns puts the normal "
-                f"equations' condition at {floor:.3g} or more"
+                f", and a sample of {rows} rows and {columns} columns shows the normal "
+                f"equations {cond}"
             )
         return f"{text}, so {solver}"
 
@@ -533,37 +542,54 @@ def condition_floor(
     X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, *, alpha: float,
     fit_intercept: bool, n_threads: int = 0,
 ) -> tuple[float, int, int]:  # fmt: skip
-    """A lower bound on newton's condition estimate (of its equilibrated normal
-    equations) from the same estimate on a sample of X, and the sample's rows
-    and columns; ``(nan, 0, 0)`` when the sample would cost more than
+    """An estimate from below of newton's condition estimate (of its
+    equilibrated normal equations): the same estimate on a sample of X over
+    the row sampling's typical distortion; and the sample's rows and columns.
+    ``(nan, 0, 0)`` when the sample would cost more than
     ``FALLBACK_SAMPLE_BUDGET`` of newton's Gram pass or take more than a
-    quarter of the rows.
+    quarter of the rows of nonzero weight.
 
     The sample keeps every ``FALLBACK_COLUMN_STEP``-th column: their normal
     equations are a principal submatrix of the full ones, whose condition is
     at most the full one's (the eigenvalues interlace). Of those columns it
-    keeps ``FALLBACK_SAMPLE_ROWS`` rows per column: a row sample's normal
-    equations have at most the full ones' condition times the sampling's
-    distortion ``sampling_kappa(rows, columns)`` (its rows are a subset of X's,
-    mixed by a near-orthonormal factor), which is divided out. inf when the
-    sample's normal equations are singular.
+    keeps ``FALLBACK_SAMPLE_ROWS`` rows per column, evenly strided over X (rows
+    of zero weight left out): such a sample's normal equations have about the
+    full ones' condition times the distortion ``sampling_kappa(rows, columns)``
+    of rows drawn at random (its rows are a subset of X's, mixed by a
+    near-orthonormal factor), which is divided out. Columns that vary on fewer
+    than ``FALLBACK_MIN_VARYING_ROWS`` of the sampled rows are left out (the
+    rest are still a subset of X's). inf when the sample's normal equations
+    are singular. Not a guaranteed bound (rows far from random, or the 1-norm
+    estimates, can put it above the full one's): a wrong call costs time (qr
+    instead of newton), never digits.
     """
     from . import _core
 
     n, d = X.shape
     k = -(-d // FALLBACK_COLUMN_STEP)
-    rows = -(-int(FALLBACK_SAMPLE_ROWS * (k + 2)) // SAMPLE_BLOCK) * SAMPLE_BLOCK
+    rows = math.ceil(FALLBACK_SAMPLE_ROWS * (k + 2))
     rates = machine_rates(n_threads)
     cost = rows * (k + 2) ** 2 / 2 / rates.gram + (k + 1) ** 3 / 3 / rates.factor
-    if rows > n // 4 or cost > FALLBACK_SAMPLE_BUDGET * n * (d + 2) ** 2 / 2 / rates.gram:
+    if cost > FALLBACK_SAMPLE_BUDGET * n * (d + 2) ** 2 / 2 / rates.gram:
         return math.nan, 0, 0
-    Xs, ys, ws = _sample_rows(X, y, sw, rows)
-    Xs = np.ascontiguousarray(Xs[:, ::FALLBACK_COLUMN_STEP])
-    st = _core.gram_stats(Xs, ys, ws, None, 0, n_threads)
+    pos = np.arange(n) if sw is None else np.flatnonzero(sw > 0)
+    if len(pos) < 4 * rows:
+        return math.nan, 0, 0
+    idx = pos[np.linspace(0, len(pos) - 1, rows).astype(np.intp)]
+    Xs = X[idx, ::FALLBACK_COLUMN_STEP]
+    # Columns that are constant on all but a few of the sample's rows (a rare
+    # category's indicator, say) can make the sample singular where X is not:
+    # left out, the rest is still a subset of X's columns.
+    varies = (Xs != np.median(Xs, axis=0)).sum(axis=0) >= FALLBACK_MIN_VARYING_ROWS
+    Xs = np.ascontiguousarray(Xs[:, varies])
+    k = Xs.shape[1]
+    if k == 0:
+        return math.nan, 0, 0
+    st = _core.gram_stats(Xs, y[idx], None if sw is None else sw[idx], None, 0, n_threads)
     res = _core.solve_stats(st["gram"], st["shift"], alpha, fit_intercept, minimum_norm=False)
     if res.singular or not math.isfinite(res.condition_estimate):
-        return math.inf, len(Xs), k
-    return float(res.condition_estimate) / sampling_kappa(len(Xs), k), len(Xs), k
+        return math.inf, len(idx), k
+    return float(res.condition_estimate) / sampling_kappa(len(idx), k), len(idx), k
 
 
 def choose(

@@ -66,6 +66,10 @@ class CpuBackend:
         newton's limit (newton would be redone with qr), else newton."""
         plan = self.auto_plan
         assert plan is not None
+        est = self.est
+        if float(est.noise_augmentation) > 0.0 or (est.standardize and float(est.alpha) != 0.0):
+            # newton's penalty then differs by column: the sample would not show its system
+            return "newton", plan.describe_fallback(passes)
         floor, rows, columns = condition_floor(
             self.X, self.y, self.sw, alpha=float(self.est.alpha),
             fit_intercept=bool(self.est.fit_intercept), n_threads=self.n_threads,

@@ -208,9 +208,12 @@ def run_fit(
         result = solve_positive(backend, solver, options, prep, want_factor)
     else:
         result = _solve(backend, solver, options, prep, want_factor)
-    if plan is not None and fallback is not None and not result.converged:
-        passes = result.n_passes  # worse conditioned than predicted
-        solver, why_auto = fallback(passes)
+    if plan is not None and not result.converged:  # worse conditioned than predicted
+        passes = result.n_passes
+        if fallback is None:
+            solver, why_auto = "newton", plan.describe_fallback(passes)
+        else:
+            solver, why_auto = fallback(passes)
         options = _auto_newton(est, backend, solver, solver_options(est, solver, d, coef_init,
                                                                      intercept_init))  # fmt: skip
         options.update(overrides or {})
