@@ -359,7 +359,7 @@ class CostPrediction:
     def describe_fallback(self, passes: int, solver: str = "newton", floor: float = math.nan,
                           rows: int = 0, columns: int = 0) -> str:  # fmt: skip
         """The account when the guarded lbfgs did not converge and ``solver`` took
-        over; ``floor``: the condition bound of :func:`condition_floor` on a
+        over; ``floor``: the condition estimate of :func:`condition_floor` on a
         sample of ``rows`` rows and ``columns`` columns."""
         text = (
             f": predicted lbfgs {_seconds(self.lbfgs_s)} (~{_count(self.passes)} passes, "
@@ -497,15 +497,6 @@ def sample_blocks(n: int, rows: int) -> list[tuple[int, int]]:
     return out
 
 
-def _sample_rows(X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, rows: int) -> tuple:
-    """About ``rows`` rows of X, y and the weights, in the blocks of :func:`sample_blocks`."""
-    parts = sample_blocks(X.shape[0], rows)
-    Xs = np.concatenate([X[a:b] for a, b in parts])
-    ys = np.concatenate([y[a:b] for a, b in parts])
-    ws = None if sw is None else np.concatenate([sw[a:b] for a, b in parts])
-    return Xs, ys, ws
-
-
 def sample_kappa(
     X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, rows: int, *, alpha: float,
     fit_intercept: bool, standardize: bool, n_threads: int = 0,
@@ -522,7 +513,10 @@ def sample_kappa(
     from . import _core
 
     n, d = X.shape
-    Xs, ys, ws = _sample_rows(X, y, sw, rows)
+    parts = sample_blocks(n, rows)
+    Xs = np.concatenate([X[a:b] for a, b in parts])
+    ys = np.concatenate([y[a:b] for a, b in parts])
+    ws = None if sw is None else np.concatenate([sw[a:b] for a, b in parts])
     st = _core.gram_stats(Xs, ys, ws, None, 0, n_threads)
     sigma = np.ones(d)
     if standardize:
@@ -618,6 +612,16 @@ def choose(
     return predict(n, d, X.itemsize, tol, rates, bandwidth, kappa=kappa, warm=warm)
 
 
+def uniform_penalty(est: Any) -> bool:
+    """Whether the fit's L2 penalty is one number for every column: not with
+    noise_augmentation, nor with standardize and a penalty (per-column terms
+    then, which a row sample's closed-form solution and its normal equations
+    alone do not carry)."""
+    return not (
+        float(est.noise_augmentation) > 0.0 or (bool(est.standardize) and float(est.alpha) != 0.0)
+    )
+
+
 def auto_plan(
     est: Any, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, n_threads: int = 0
 ) -> CostPrediction | None:  # fmt: skip
@@ -630,11 +634,10 @@ def auto_plan(
         return None
     if getattr(est, "positive", False) or est.compute_statistics or est.prune:
         return None
-    noise = float(est.noise_augmentation) > 0.0
     alpha = float(est.alpha)
     standardize = bool(est.standardize)
     return choose(
         X, y, sw, tol=max(float(est.tol), 1000.0 * float(np.finfo(X.dtype).eps)), alpha=alpha,
         fit_intercept=bool(est.fit_intercept), standardize=standardize,
-        warm=not (noise or (standardize and alpha != 0.0)), n_threads=n_threads,
+        warm=uniform_penalty(est), n_threads=n_threads,
     )  # fmt: skip

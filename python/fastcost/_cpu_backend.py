@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
 from . import _core
-from ._auto_cost import CostPrediction, auto_plan, condition_floor
+from ._auto_cost import CostPrediction, auto_plan, condition_floor, uniform_penalty
 from ._pipeline import ILL_CONDITIONED_THRESHOLD, choose_solver, fit_preprocessing
 from ._result import SolveResult, solve_gram
 from ._threads import resolve_n_threads
@@ -62,13 +62,11 @@ class CpuBackend:
 
     def auto_fallback(self, passes: int) -> tuple[str, str]:
         """The solver after auto's guarded lbfgs stopped unconverged, and why:
-        qr where a sample of X bounds the normal equations' condition past
+        qr where a sample of X estimates the normal equations' condition past
         newton's limit (newton would be redone with qr), else newton."""
         plan = self.auto_plan
         assert plan is not None
-        est = self.est
-        if float(est.noise_augmentation) > 0.0 or (est.standardize and float(est.alpha) != 0.0):
-            # newton's penalty then differs by column: the sample would not show its system
+        if not uniform_penalty(self.est):  # the sample would not show newton's system
             return "newton", plan.describe_fallback(passes)
         floor, rows, columns = condition_floor(
             self.X, self.y, self.sw, alpha=float(self.est.alpha),
