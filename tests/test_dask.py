@@ -532,11 +532,23 @@ def test_cluster_runs_the_compiled_loop_step_for_step(client, solver, dtype):
     tol = 1e-10 if dtype == np.float64 else 1e-3  # float32: stops at 1000 eps of grad_0
     for chunks in [(n,), (1, 999, 2000), 250]:
         model = fdask.LinearRegression(client=client, **kw).fit(*dask_split(X, y, None, chunks)[:2])
-        assert model.n_iter_ == local.n_iter_, chunks
-        if dtype == np.float64:  # float32 sums round at 1e-7: gd may try one more step
-            assert model.n_passes_ == local.n_passes_
+        # The chunks' sums round differently from the local shards' (5e-13 of the
+        # loss here), so a stop test that lands within that of tol can end one
+        # step later or sooner (gd, float64, chunks (1, 999, 2000): 102 against
+        # 101 with numpy 2.4's OpenBLAS). Every step both took is the same step.
+        steps = min(model.n_iter_, local.n_iter_)
+        np.testing.assert_allclose(
+            model.loss_history_[:steps], local.loss_history_[:steps], rtol=tol, err_msg=str(chunks)
+        )
+        assert abs(model.n_iter_ - local.n_iter_) <= 1, chunks
+        assert (
+            model.n_passes_ - local.n_passes_ == model.n_iter_ - local.n_iter_
+            or dtype == np.float32
+        )
         assert model.fit_info_.split("; ")[1:] == local.fit_info_.split("; ")[1:]
-        assert _rel(model.coef_, local.coef_) <= tol, chunks
+        # One step more or less at the stop moves the coefficients by a step of size ~tol.
+        same_stop = model.n_iter_ == local.n_iter_
+        assert _rel(model.coef_, local.coef_) <= (tol if same_stop else 1e-6), chunks
         # One round trip per read of X, plus one to start.
         assert model.round_trips_ == model.n_passes_ + 1
     newton = fdask.LinearRegression(client=client, solver="newton").fit(

@@ -84,9 +84,11 @@ def test_two_busy_threads_use_two_cores() -> None:
     assert r.max_threads >= 3  # main + two workers; the sampler is not counted
     # Both workers' CPU time is in the report, however busy the machine is.
     assert r.cpu_time_s >= 0.95 * sum(own_cpu)
-    if sum(own_cpu) / r.wall_time_s < 1.6:
-        pytest.skip(f"another process held a core: workers got {sum(own_cpu):.2f} CPU s")
-    assert r.cpu_utilization > 1.5, r
+    # The utilization is that CPU time over the wall time: two cores' worth on
+    # an idle machine, less when another process holds a core (the threads'
+    # own CPU time says how much they got).
+    assert r.cpu_utilization == pytest.approx(r.cpu_time_s / r.wall_time_s)
+    assert r.cpu_utilization >= 0.95 * sum(own_cpu) / r.wall_time_s, r
 
 
 def test_touched_allocation_shows_in_peak() -> None:
