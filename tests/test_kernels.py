@@ -40,16 +40,8 @@ def test_gram_stats_matches_numpy(dtype, order, shape, isa):
     np.testing.assert_array_equal(st["gram"], st["gram"].T)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("isa", [i for i in ISAS if i != "baseline"])
-def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, weighted, isa):
-    """From 3,072 augmented columns the tile kernel sums the Gram region by
-    region (1,024 x 1,024 columns, all rows each; here 4 x 4 regions, the last
-    ragged), the threads sharing out regions of one partial."""
+def _check_gram_by_regions(n, d, dtype, order, weighted, isa, regions):
     rng = np.random.default_rng(21)
-    n, d = 450, 3150
     X = np.asarray(
         rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + 4.0, dtype=dtype, order=order
     )
@@ -59,12 +51,14 @@ def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, w
         s[::7] = 0.0
     fastcost.set_isa(isa)
     width = _core.set_wide_gram_min(10**9)  # AVX2 float64 would go to dsyrk from 1,536
+    geometry = _core.set_gram_regions(*regions)
     try:
         one = _core.gram_stats(X, Y, s, None, 0, 1)
         two = _core.gram_stats(X, Y, s, None, 0, 2)
     finally:
         fastcost.set_isa("auto")
         _core.set_wide_gram_min(width)
+        _core.set_gram_regions(*geometry)
     assert not one["blas"] and one["n_shards"] == 1
     assert one["gram"].tobytes() == two["gram"].tobytes()
     Z = np.c_[
@@ -78,6 +72,35 @@ def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, w
     np.testing.assert_array_equal(one["gram"], one["gram"].T)
     if s is None:
         assert one["gram"][-1, -1] == n
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "baseline"])
+def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, weighted, isa):
+    """From 3,072 augmented columns the tile kernel sums the Gram region by
+    region (1,024 x 1,024 columns, all rows each), the threads sharing out
+    regions of one partial. The same code on a geometry scaled down by 11
+    (regions of 96 columns from 192 on): 4 x 4 regions at 333 columns, the
+    last ragged, for every tile width and layout at a tenth of the cost."""
+    _check_gram_by_regions(450, 330, dtype, order, weighted, isa, (96, 192))
+
+
+def test_wide_gram_by_regions_at_its_own_geometry():
+    """The default geometry once: 4 x 4 regions of 1,056 columns at 3,153."""
+    _check_gram_by_regions(450, 3150, np.float64, "C", True, "auto", (0, 0))
+
+
+def test_gram_region_geometry_is_checked_and_restored():
+    with pytest.raises(ValueError, match="multiple of 96"):
+        _core.set_gram_regions(100, 0)
+    with pytest.raises(ValueError, match="min_width"):
+        _core.set_gram_regions(96, -1)
+    previous = _core.set_gram_regions(192, 384)
+    assert previous == (1056, 3072)
+    assert _core.set_gram_regions(0, 0) == (192, 384)
+    assert _core.set_gram_regions(0, 0) == (1056, 3072)
 
 
 def test_gram_stats_without_targets_or_weights():

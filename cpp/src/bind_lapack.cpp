@@ -80,6 +80,12 @@ void bind_lapack(py::module_& m) {
   m.def("set_wide_gram_min", &set_wide_gram_min, py::arg("width"),
         "Augmented width (d + k + 1) from which gram_stats goes through the BLAS's syrk, for both dtypes\n"
         "(0: the measured defaults per ISA and dtype). Returns the previous setting; for tests and benchmarks.");
+  m.def("set_gram_regions", [](index_t region, index_t min_width) {
+    const auto [r, w] = set_gram_regions(region, min_width);
+    return py::make_tuple(r, w);
+  }, py::arg("region"), py::arg("min_width"),
+        "The wide Gram's region width (a multiple of 96) and the augmented width from which it sums by\n"
+        "regions (0 for either: the defaults, 1056 and 3072). Returns the previous pair; for tests.");
   m.def("set_float_syrk", &set_float_syrk, py::arg("enabled"),
         "Let float32 Grams go through ssyrk on float blocks (off by default: OpenBLAS's float routines give\n"
         "different bits for different BLAS thread counts). Returns the previous setting.");

@@ -512,11 +512,9 @@ inline void reduce_mirrored(const double* partials, index_t count, index_t pb, i
   }
 }
 
-// Regions of kGramRegion x kGramRegion columns (a multiple of every NR: 8,
-// 12, 16, 24, 32) from kGramRegionMin augmented columns on, with the wide tiles.
-constexpr index_t kGramRegion = 1056;
-constexpr index_t kGramRegionMin = 3072;
-inline bool use_gram_regions(GramKernel kernel, index_t da) { return kernel.nv >= 2 && da >= kGramRegionMin; }
+inline bool use_gram_regions(GramKernel kernel, index_t da) {
+  return kernel.nv >= 2 && da >= gram_region_min_state().load(std::memory_order_relaxed);
+}
 
 // The wide Gram region by region (gram_region_body): one partial, whose
 // regions the threads share out. Each region sums all rows in order whatever
@@ -525,7 +523,8 @@ inline bool use_gram_regions(GramKernel kernel, index_t da) { return kernel.nv >
 template <class T>
 void gram_by_regions(GramKernel kernel, const MatrixView<T>& X, const MatrixView<T>& Y, const T* sw,
                      const double* shift, index_t pb, int n_threads, double* gram) {
-  const index_t n = X.rows, da = X.cols + Y.cols + 1, nreg = (pb + kGramRegion - 1) / kGramRegion;
+  const index_t region = gram_region_state().load(std::memory_order_relaxed);
+  const index_t n = X.rows, da = X.cols + Y.cols + 1, nreg = (pb + region - 1) / region;
   std::vector<std::pair<index_t, index_t>> regions;
   for (index_t I = 0; I < nreg; ++I)
     for (index_t J = I; J < nreg; ++J) regions.emplace_back(I, J);
@@ -533,10 +532,10 @@ void gram_by_regions(GramKernel kernel, const MatrixView<T>& X, const MatrixView
   const auto count = static_cast<index_t>(regions.size());
   const int threads = threads_for_work(gram_seconds(n, da), n_threads);
   for_each_shard(make_plan(0, count, count), threads, [&](index_t s) {
-    Scratch<T> pack(static_cast<std::size_t>(2 * kGramRegion * gram_block_rows<T>()));
+    Scratch<T> pack(static_cast<std::size_t>(2 * region * gram_block_rows<T>()));
     const auto [I, J] = regions[static_cast<std::size_t>(s)];
-    const index_t a0 = I * kGramRegion, a1 = std::min(pb, a0 + kGramRegion);
-    const index_t b0 = J * kGramRegion, b1 = std::min(pb, b0 + kGramRegion);
+    const index_t a0 = I * region, a1 = std::min(pb, a0 + region);
+    const index_t b0 = J * region, b1 = std::min(pb, b0 + region);
     gram_region<T>(kernel.isa, X, Y, sw, shift, index_t{0}, n, a0, a1, b0, b1, partial.data(), pb, pack.data());
   });
   reduce_mirrored(partial.data(), 1, pb, da, gram, threads);
