@@ -83,10 +83,10 @@ def test_dask_frame_iterative_solvers_step_for_step(client, solver: str, standar
     # collinear by construction), up to the rounding of the partitions' sums.
     df, X, codes, y = frame()
     sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
-    # gd needs thousands of steps here: 100 of them are compared (one round trip each).
+    # gd needs thousands of steps here: 30 of them are compared (one round trip each).
     kw: dict = {"solver": solver, "standardize": standardize, "tol": 1e-8, "max_iter": 5000}
     if solver == "gd":
-        kw.update(tol=1e-6, max_iter=100)
+        kw.update(tol=1e-6, max_iter=30)
     local = fastcost.LinearRegression(**kw).fit(df, y, sw)
     if solver == "lbfgs":
         ref, _ = lstsq_reference(X, codes, (4, 30), y, sw=sw)

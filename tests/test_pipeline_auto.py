@@ -229,11 +229,11 @@ def test_condition_floor_bounds_newtons_estimate_from_below():
     # every other column (a principal submatrix) and 1.25 rows per column
     for cond, seed in [(None, 0), (1e2, 1), (1e3, 2), (1e5, 3), (1e8, 4)]:
         if cond is None:
-            X, y, _ = make_problem(8_000, 800, seed=seed)
+            X, y, _ = make_problem(4_000, 400, seed=seed)
         else:
-            X, y = _singular_values_problem(8_000, 800, cond, seed)
+            X, y = _singular_values_problem(4_000, 400, cond, seed)
         floor, rows, columns = ac.condition_floor(X, y, None, alpha=0.0, fit_intercept=True)
-        assert (rows, columns) == (503, 400)
+        assert (rows, columns) == (253, 200)
         st = _core.gram_stats(X, y)
         full = _core.solve_stats(st["gram"], st["shift"], 0.0, True, minimum_norm=False)
         full_cond = math.inf if full.singular else full.condition_estimate
@@ -245,24 +245,24 @@ def test_condition_floor_bounds_newtons_estimate_from_below():
     # rare indicators (a category in 0.2 % of the rows) are constant on most
     # samples: left out, they do not make the sample singular where X is not
     rng = np.random.default_rng(11)
-    X, y, _ = make_problem(8_000, 800, seed=5)
-    X[:, 0:200:2] = rng.random((8_000, 100)) < 0.002  # columns the sample keeps
+    X, y, _ = make_problem(4_000, 400, seed=5)
+    X[:, 0:100:2] = rng.random((4_000, 50)) < 0.002  # columns the sample keeps
     floor, rows, columns = ac.condition_floor(X, y, None, alpha=0.0, fit_intercept=True)
-    assert rows == 503 and 300 <= columns < 400
+    assert rows == 253 and 150 <= columns < 200
     st = _core.gram_stats(X, y)
     full = _core.solve_stats(st["gram"], st["shift"], 0.0, True, minimum_norm=False)
     assert not full.singular and floor <= full.condition_estimate and floor < 1e6
     # rows of zero weight are left out of the sample; too few weighted rows: no sample
-    X, y, _ = make_problem(8_000, 800, seed=6)
-    sw = np.zeros(8_000)
-    sw[7_000:] = 1.0  # fewer than 4 weighted rows per sampled row
+    X, y, _ = make_problem(4_000, 400, seed=6)
+    sw = np.zeros(4_000)
+    sw[3_500:] = 1.0  # fewer than 4 weighted rows per sampled row
     floor, rows, _ = ac.condition_floor(X, y, sw, alpha=0.0, fit_intercept=True)
     assert (rows, math.isnan(floor)) == (0, True)
-    sw[:4_000] = 2.0
+    sw[:2_000] = 2.0
     floor, rows, _ = ac.condition_floor(X, y, sw, alpha=0.0, fit_intercept=True)
-    assert rows == 503 and floor < 100
+    assert rows == 253 and floor < 100
     # a sample that would take more than a quarter of the rows is not taken
-    X, y, _ = make_problem(1_500, 800)
+    X, y, _ = make_problem(750, 400)
     assert ac.condition_floor(X, y, None, alpha=0.0, fit_intercept=True)[1:] == (0, 0)
 
 
