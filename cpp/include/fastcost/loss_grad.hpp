@@ -398,7 +398,16 @@ class ProbeBatch {
   std::size_t buffer_size() const { return static_cast<std::size_t>(K_ * d_ + 2 * K_ * kLossGradBlock); }
   // The shard count probe_sums uses for n_shards (0: the default for this width).
   index_t shard_count(index_t n, index_t n_shards) const {
-    return n_shards > 0 ? n_shards : default_shard_count(n, d_, width(), 4096);
+    return n_shards > 0 ? n_shards : default_shard_count(n, d_, width(), shard_min_rows(d_ * index_t{sizeof(T)}));
+  }
+  // Rows a default shard holds at least: 4,096 short rows (up to 512 bytes:
+  // the shard's partial and its reduction then cost next to nothing), fewer
+  // long ones, so that a shard holds about 2 MiB of X and no fewer than one
+  // block of rows. With 4,096 rows at every width, X of fewer than 8,192
+  // rows was one shard, so one thread: a 5,000 x 4,000 pass ran at one
+  // core's 12 GB/s on two cores.
+  static index_t shard_min_rows(index_t row_bytes) {
+    return std::clamp<index_t>((index_t{2} << 20) / std::max<index_t>(row_bytes, 1), kLossGradBlock, 4096);
   }
 
   // Adds the sums of rows [r0, r1) to out (width() doubles). A shard's rows may
