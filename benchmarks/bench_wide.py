@@ -11,13 +11,15 @@ Sections (``--only`` picks some; all by default):
            against numpy syrk + SciPy ``cho_factor`` / ``cho_solve`` on the centered
            normal equations and against sklearnex ``LinearRegression`` (Intel's
            scikit-learn extension, if installed); the qr fit against SciPy
-           ``qr(mode='r')`` (R alone, no solve); the lbfgs and auto fits. Median of
+           ``qr(mode='r')`` (R alone, no solve); the lbfgs (to auto's tolerance, 1e-10)
+           and auto fits. Median of
            ``--repeat`` runs (one at d >= 10,000).
 ``solve``  the d x d step alone at d = 4,000: ``_core.solve_stats(gram, shift)`` (LAPACK
            dpotrf, dpocon, dpotrs with equilibration) against SciPy ``cho_factor`` +
            ``cho_solve`` of the centered normal equations taken from the same Gram.
-``auto``   issue 19 point 4's target: ``solver="auto"`` against newton and lbfgs (default
-           tol) on 100,000 x 500, 50,000 x 1,000, 20,000 x 2,000, 5,000 x 4,000 (random
+``auto``   issue 19 point 4's target: ``solver="auto"`` against newton and lbfgs at the
+           relative gradient auto's lbfgs runs to (``AUTO_LBFGS_TOL``, 1e-10: auto
+           answers to newton's digits), lbfgs at its own default 1e-6 beside, on 100,000 x 500, 50,000 x 1,000, 20,000 x 2,000, 5,000 x 4,000 (random
            normal) and an ill-conditioned 20,000 x 2,000 (X = U diag(s) V^T, s
            log-spaced over 8 decades: condition 1e8), with qr beside: the whole auto
            fit, interleaved with the others (medians of ``--repeat``; lbfgs once on the
@@ -83,10 +85,10 @@ def problem(n: int, d: int, cond: float | None = None, seed: int = 0) -> tuple[n
     return X, y
 
 
-def _fit(solver: str) -> Callable[[np.ndarray, np.ndarray], Any]:
+def _fit(solver: str, **params: Any) -> Callable[[np.ndarray, np.ndarray], Any]:
     from fastcost import LinearRegression
 
-    return lambda X, y: LinearRegression(solver=solver).fit(X, y)
+    return lambda X, y: LinearRegression(solver=solver, **params).fit(X, y)
 
 
 def _syrk_cholesky(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -104,6 +106,7 @@ def _syrk_cholesky(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def sweep_methods() -> dict[str, Callable[[np.ndarray, np.ndarray], Any] | None]:
     """The methods of the sweep, by name (None: not installed)."""
     from fastcost import _core
+    from fastcost._pipeline import AUTO_LBFGS_TOL
     from scipy.linalg import qr
 
     sklearnex = _sklearnex()
@@ -117,7 +120,7 @@ def sweep_methods() -> dict[str, Callable[[np.ndarray, np.ndarray], Any] | None]
         ),
         "fastcost qr": _fit("qr"),
         "scipy qr(mode='r')": lambda X, y: qr(X, mode="r", check_finite=False),
-        "fastcost lbfgs": _fit("lbfgs"),
+        "fastcost lbfgs": _fit("lbfgs", tol=AUTO_LBFGS_TOL),  # auto's accuracy
         "fastcost auto": _fit("auto"),
     }  # fmt: skip
 
@@ -313,9 +316,13 @@ def print_solve(s: dict[str, Any]) -> None:
 
 
 def auto_point(n: int, d: int, cond: float | None, repeat: int) -> dict[str, Any]:
-    """newton, qr, lbfgs and the whole auto fit on one problem, interleaved; on an
-    ill-conditioned one lbfgs (about 10 s there) runs once."""
-    newton, qr, lbfgs, auto = _fit("newton"), _fit("qr"), _fit("lbfgs"), _fit("auto")
+    """newton, qr, lbfgs (at auto's tolerance, and at its own default beside) and
+    the whole auto fit on one problem, interleaved; on an ill-conditioned one
+    lbfgs (about 10 s there) runs once."""
+    from fastcost._pipeline import AUTO_LBFGS_TOL
+
+    newton, qr, auto = _fit("newton"), _fit("qr"), _fit("auto")
+    lbfgs, lbfgs_own = _fit("lbfgs", tol=AUTO_LBFGS_TOL), _fit("lbfgs")
     X, y = problem(n, d, cond)
     methods: dict[str, Callable[[], Any]] = {
         "newton": lambda: newton(X, y),
@@ -325,6 +332,7 @@ def auto_point(n: int, d: int, cond: float | None, repeat: int) -> dict[str, Any
     label = f"auto {n}x{d}" + ("" if cond is None else f" cond {cond:.0e}")
     if cond is None:
         methods["lbfgs"] = lambda: lbfgs(X, y)
+        methods["lbfgs tol 1e-6"] = lambda: lbfgs_own(X, y)
     res = timed_rounds(methods, repeat, label)
     if cond is not None:
         res.update(timed_rounds({"lbfgs": lambda: lbfgs(X, y)}, 1, label + " lbfgs"))
@@ -336,19 +344,24 @@ def bench_auto(shapes: list[tuple[int, int, float | None]], repeat: int) -> list
 
 
 def print_auto(rows: list[dict[str, Any]]) -> None:
-    print("\nsolver='auto' against newton and lbfgs, qr beside (median seconds)")
+    print(
+        "\nsolver='auto' against newton and lbfgs at auto's tolerance (1e-10), qr and lbfgs at"
+        " its own 1e-6 beside (median seconds)"
+    )
     print(
         f"{'shape':>22s} {'newton':>8s} {'lbfgs':>8s} {'qr':>8s} {'auto':>8s} {'auto/best':>9s}"
-        "  auto picked"
+        f" {'lbfgs 1e-6':>10s}  auto picked"
     )
     for r in rows:
         res = r["results"]
         t_n, t_l, t_q, t_a = (_med(res, k) for k in ("newton", "lbfgs", "qr", "auto"))
+        t_own = _med(res, "lbfgs tol 1e-6")
         best = min((t for t in (t_n, t_l) if t is not None), default=None)
         shape = f"{r['n']:,} x {r['d']:,}" + ("" if r["cond"] is None else f" c{r['cond']:.0e}")
         picked = res.get("auto", {}).get("fit", "-")
         cells = "".join(f" {'-' if t is None else f'{t:.3f}':>8s}" for t in (t_n, t_l, t_q, t_a))
-        print(f"{shape:>22s}{cells} {_ratio(t_a, best):>9s}  {picked[:240]}")
+        own = "-" if t_own is None else f"{t_own:.3f}"
+        print(f"{shape:>22s}{cells} {_ratio(t_a, best):>9s} {own:>10s}  {picked[:240]}")
 
 
 # ---------------------------------------------------------------------------- main

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fastcost import LinearRegression, _core
 from fastcost import _auto_cost as ac
+from fastcost._pipeline import AUTO_LBFGS_TOL
 from fastcost.exceptions import RankDeficientWarning
 from fastcost.linear_model import choose_solver
 from helpers import make_problem, reference_fit
+
+DATA = Path(__file__).parent / "data"
 
 #: A machine with a 20 G multiply-add/s Gram, a 20 Gflop/s Cholesky and
 #: 12 GB/s passes (2 cores of this project's test machine do about 1-2x that).
@@ -137,15 +142,15 @@ def test_auto_fit_states_the_prediction_and_calibrates_once():
     second = LinearRegression().fit(X[::-1].copy(), y[::-1].copy())
     assert ac.calibrations == before + 1  # measured once, then cached
     pattern = (
-        r"^(newton|lbfgs) \(solver='auto'\): predicted .*[0-9.e+-]+ s .*~\d+ passes, "
+        r"^(newton|lbfgs) \(solver='auto'\): predicted .*[0-9.e+-]+ s .*~\d+ passes to tol 1e-10, "
         r"condition ~[0-9.e+-]+ "
     )
     for m in (first, second):
         assert re.match(pattern, m.fit_info_), m.fit_info_
         assert m.fit_info_.startswith(m.solver_)
-    w, b = reference_fit(X, y)
-    np.testing.assert_allclose(first.coef_, w, rtol=1e-5, atol=1e-6)
-    assert first.intercept_ == pytest.approx(b, rel=1e-5, abs=1e-6)
+    w, b = reference_fit(X, y)  # newton's digits, whichever solver auto took
+    np.testing.assert_allclose(first.coef_, w, rtol=1e-8, atol=1e-9)
+    assert first.intercept_ == pytest.approx(b, rel=1e-8, abs=1e-9)
 
 
 def test_measured_rates_are_positive_and_finite():
@@ -165,10 +170,11 @@ def test_wide_fit_takes_lbfgs_with_these_rates(fixed_machine):
     assert m.solver_ == "lbfgs" and m.converged_
     assert m.fit_info_.startswith("lbfgs (solver='auto'): predicted ")
     assert "against newton" in m.fit_info_ and "assumed for isotropic columns" in m.fit_info_
-    plan = ac.predict(n, d, 8, 1e-6, RATES, BANDWIDTH)
+    plan = ac.predict(n, d, 8, AUTO_LBFGS_TOL, RATES, BANDWIDTH)
     assert m.n_passes_ <= plan.guard + 1
-    w, b = reference_fit(X, y)
-    np.testing.assert_allclose(m.coef_, w, rtol=1e-4, atol=1e-4)
+    w, b = reference_fit(X, y)  # lbfgs run to auto's tolerance, not lbfgs' own 1e-6
+    np.testing.assert_allclose(m.coef_, w, rtol=1e-8, atol=1e-9)
+    assert m.intercept_ == pytest.approx(b, rel=1e-8, abs=1e-9)
 
 
 def test_guard_turns_an_ill_conditioned_lbfgs_pick_to_newton(fixed_machine):
@@ -176,7 +182,7 @@ def test_guard_turns_an_ill_conditioned_lbfgs_pick_to_newton(fixed_machine):
     n, d = 8_000, 800
     X = rng.standard_normal((n, d)) * np.logspace(0, 3, d)  # kappa ~ 1e6, assumed 3.7
     y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
-    plan = ac.predict(n, d, 8, 1e-6, RATES, BANDWIDTH)
+    plan = ac.predict(n, d, 8, AUTO_LBFGS_TOL, RATES, BANDWIDTH)
     assert plan.solver == "lbfgs"
     m = LinearRegression().fit(X, y)
     assert m.solver_ == "newton"
@@ -204,7 +210,7 @@ def _singular_values_problem(n, d, cond, seed):
 def test_guard_sends_a_singular_design_straight_to_qr(fixed_machine):
     n, d = 8_000, 800
     X, y = _singular_values_problem(n, d, 1e8, 8)  # normal equations ~1e16
-    plan = ac.predict(n, d, 8, 1e-6, RATES, BANDWIDTH)
+    plan = ac.predict(n, d, 8, AUTO_LBFGS_TOL, RATES, BANDWIDTH)
     assert plan.solver == "lbfgs"
     m = LinearRegression(qr_precision="double").fit(X, y)
     assert m.solver_ == "qr"
@@ -337,3 +343,33 @@ def test_fixed_rule_of_the_other_backends_is_unchanged():
     assert choose_solver(10_000, 5_000) == "lbfgs"
     assert choose_solver(100, 5_000) == "newton"
     assert choose_solver(1_000_000, 1_000) == "newton"
+
+
+def test_auto_answers_to_the_digits_on_a_near_collinear_real_table(fixed_machine):
+    """Salaries.csv (tests/data) one-hot, each column at 89 random scales, rows
+    repeated 20 times with 1e-3 noise: 7,940 x 801 and nearly collinear. lbfgs at
+    its own default tol (1e-6) stops far from the least squares; auto, whatever
+    it picks, must not."""
+    import pandas as pd
+
+    df = pd.read_csv(DATA / "Salaries.csv").drop(columns="Unnamed: 0")
+    y0 = df.pop("salary").to_numpy(float)
+    X0 = pd.get_dummies(df, dtype=float).to_numpy(float)
+    rng = np.random.default_rng(0)
+    X = np.concatenate([X0 * s for s in rng.uniform(0.1, 10, size=89)], axis=1)
+    X = np.repeat(X, 20, axis=0) + 1e-3 * rng.standard_normal((20 * len(X0), X.shape[1]))
+    y = np.repeat(y0, 20)
+    w, b = reference_fit(X, y)
+    best = np.mean((X @ w + b - y) ** 2)
+
+    def excess(m):
+        return np.mean((m.predict(X) - y) ** 2) / best - 1.0
+
+    assert ac.predict(*X.shape, 8, AUTO_LBFGS_TOL, RATES, BANDWIDTH).solver == "lbfgs"
+    loose = LinearRegression(solver="lbfgs").fit(X, y)
+    assert loose.converged_ and excess(loose) > 1e-3  # the trap: converged by its own rule
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # qr may say how many digits it kept
+        m = LinearRegression().fit(X, y)
+    assert abs(excess(m)) < 1e-9, (m.fit_info_, excess(m))
+    np.testing.assert_allclose(m.predict(X), X @ w + b, rtol=0, atol=1e-6 * np.abs(y).max())

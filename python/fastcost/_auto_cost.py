@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from ._pipeline import auto_lbfgs_tol
+
 #: lbfgs' passes are ``1 + LBFGS_PASS_FACTOR * log(2 / tol) * f(kappa)`` with
 #: ``f(kappa) = 1 / log((sqrt(kappa) + 1) / (sqrt(kappa) - 1))``, conjugate
 #: gradients' rate (about ``sqrt(kappa) / 2``). Measured on 2-core x86-64 with
@@ -334,6 +336,8 @@ class CostPrediction:
         row sample) or ``"preconditioned"`` (lbfgs' own sample bounds it).
     guard : int
         Iterations lbfgs may take before the fit turns to newton or qr.
+    tol : float
+        The relative gradient the passes are predicted for.
     """
 
     solver: str
@@ -343,10 +347,11 @@ class CostPrediction:
     kappa: float
     kappa_source: str
     guard: int
+    tol: float
 
     def describe(self) -> str:
         """``fit_info_``'s account of the choice, after ``"<solver> (solver='auto')"``."""
-        passes = f"(~{_count(self.passes)} passes, {self._kappa()})"
+        passes = f"(~{_count(self.passes)} passes to tol {self.tol:.0e}, {self._kappa()})"
         if self.solver == "lbfgs":
             return (
                 f": predicted {_seconds(self.lbfgs_s)} {passes} against newton "
@@ -362,7 +367,8 @@ class CostPrediction:
         over; ``floor``: the condition estimate of :func:`condition_floor` on a
         sample of ``rows`` rows and ``columns`` columns."""
         text = (
-            f": predicted lbfgs {_seconds(self.lbfgs_s)} (~{_count(self.passes)} passes, "
+            f": predicted lbfgs {_seconds(self.lbfgs_s)} (~{_count(self.passes)} passes to tol "
+            f"{self.tol:.0e}, "
             f"{self._kappa()}) against newton {_seconds(self.newton_s)}, but lbfgs had not "
             f"converged after {passes} passes"
         )
@@ -470,7 +476,7 @@ def predict(
     guard = max(1.5 * passes, passes + GUARD_SLACK * affordable) + 2
     return CostPrediction(
         solver=solver, newton_s=newton_s, lbfgs_s=lbfgs_s, passes=passes, kappa=k,
-        kappa_source=source, guard=int(min(guard, 1e9)),
+        kappa_source=source, guard=int(min(guard, 1e9)), tol=tol,
     )  # fmt: skip
 
 
@@ -637,7 +643,8 @@ def auto_plan(
     alpha = float(est.alpha)
     standardize = bool(est.standardize)
     return choose(
-        X, y, sw, tol=max(float(est.tol), 1000.0 * float(np.finfo(X.dtype).eps)), alpha=alpha,
+        X, y, sw, tol=max(auto_lbfgs_tol(est.tol), 1000.0 * float(np.finfo(X.dtype).eps)),
+        alpha=alpha,
         fit_intercept=bool(est.fit_intercept), standardize=standardize,
         warm=uniform_penalty(est), n_threads=n_threads,
     )  # fmt: skip

@@ -41,6 +41,13 @@ DEFAULT_MAX_ITER = {"lbfgs": 1000, "gd": 1000, "sgd": 10}
 #: model of ``_auto_cost`` instead, except where it does not apply.
 AUTO_NEWTON_MAX_FEATURES = 1000
 
+#: ``solver="auto"`` answers to newton's digits whichever solver it picks: its
+#: lbfgs stops at this relative gradient (or at ``tol``, where that is
+#: smaller). lbfgs' own default, 1e-6, can stop far from the optimum of a
+#: near-collinear design: 5 % above the least MSE, predictions 9 % of max |y|
+#: apart, on a real table's columns at 121 scales (benchmarks/README.md).
+AUTO_LBFGS_TOL = 1e-10
+
 #: Above this condition estimate of newton's equilibrated normal equations,
 #: ``solver="auto"`` redoes the fit with qr and an explicit ``solver="newton"``
 #: warns (:class:`~fastcost.exceptions.IllConditionedWarning`). The normal
@@ -66,6 +73,12 @@ def choose_solver(n_samples: int, n_features: int) -> str:
     if n_features <= AUTO_NEWTON_MAX_FEATURES or n_samples <= n_features:
         return "newton"
     return "lbfgs"
+
+
+def auto_lbfgs_tol(tol: float) -> float:
+    """The relative gradient at which ``solver="auto"``'s lbfgs stops:
+    ``AUTO_LBFGS_TOL``, or ``tol`` where that is smaller."""
+    return min(float(tol), AUTO_LBFGS_TOL)
 
 
 def solver_options(
@@ -190,7 +203,7 @@ def run_fit(
         raise NotImplementedError(
             f"solver={solver!r} is not available{where} (use one of {backend.solvers})"
         )
-    options = _auto_newton(est, backend, solver, solver_options(est, solver, d, coef_init,
+    options = _auto_options(est, backend, solver, solver_options(est, solver, d, coef_init,
                                                                  intercept_init))  # fmt: skip
     options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
@@ -214,7 +227,7 @@ def run_fit(
             solver, why_auto = "newton", plan.describe_fallback(passes)
         else:
             solver, why_auto = fallback(passes)
-        options = _auto_newton(est, backend, solver, solver_options(est, solver, d, coef_init,
+        options = _auto_options(est, backend, solver, solver_options(est, solver, d, coef_init,
                                                                      intercept_init))  # fmt: skip
         options.update(overrides or {})
         result = _solve(backend, solver, options, prep, want_factor)
@@ -360,14 +373,18 @@ def solve_positive(
     )  # fmt: skip
 
 
-def _auto_newton(
+def _auto_options(
     est: Any, backend: Backend, solver: str, options: dict[str, Any]
 ) -> dict[str, Any]:
-    """``auto``'s newton where qr is there to redo a singular fit: the compiled solve
-    stops at the failed Cholesky instead of forming the minimum-norm solution
-    (an eigendecomposition of the d x d system) that the redo would discard."""
+    """``auto``'s options for the solver it picked. newton, where qr is there to
+    redo a singular fit: the compiled solve stops at the failed Cholesky instead
+    of forming the minimum-norm solution (an eigendecomposition of the d x d
+    system) that the redo would discard. lbfgs: it runs to
+    :func:`auto_lbfgs_tol`, so that auto's answer has newton's digits."""
     if est.solver == "auto" and solver == "newton" and "qr" in backend.solvers:
         options["minimum_norm"] = False
+    if est.solver == "auto" and solver == "lbfgs":
+        options["tol"] = auto_lbfgs_tol(options["tol"])
     return options
 
 

@@ -106,12 +106,17 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         lbfgs pick whose rate projects past its guard stops and turns to newton,
         or to qr where a sample of X shows normal equations past newton's limit); elsewhere,
         and with positive, prune or compute_statistics, :func:`choose_solver`.
+        Whichever solver ``auto`` picks, its answer has newton's digits: its
+        lbfgs runs to a relative gradient of ``AUTO_LBFGS_TOL`` (1e-10, or
+        ``tol`` where that is smaller), since lbfgs' own 1e-6 can stop far from
+        the least squares on nearly collinear columns.
         When newton's condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD``
         (or the Gram is singular), the fit is redone with qr and ``fit_info_``
         says why.
         For longdouble X, ``auto`` is qr (see above).
     tol : float, default=1e-6
-        lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``.
+        lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``
+        (``solver="auto"``'s lbfgs: at 1e-10, or ``tol`` where smaller).
     max_iter : int or None, default=None
         Iterations (lbfgs, gd) or epochs (sgd); None means ``DEFAULT_MAX_ITER``.
     batch_size : int, default=100
