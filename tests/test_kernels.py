@@ -53,8 +53,10 @@ def _check_gram_by_regions(n, d, dtype, order, weighted, isa, regions):
     width = _core.set_wide_gram_min(10**9)  # AVX2 float64 would go to dsyrk from 1,536
     geometry = _core.set_gram_regions(*regions)
     try:
-        one = _core.gram_stats(X, Y, s, None, 0, 1)
-        two = _core.gram_stats(X, Y, s, None, 0, 2)
+        # 4 shards asked for: the region path sums all rows in one partial (and
+        # says 1), where the sharded path would take the 4.
+        one = _core.gram_stats(X, Y, s, None, 4, 1)
+        two = _core.gram_stats(X, Y, s, None, 4, 2)
     finally:
         fastcost.set_isa("auto")
         _core.set_wide_gram_min(width)
@@ -80,15 +82,19 @@ def _check_gram_by_regions(n, d, dtype, order, weighted, isa, regions):
 @pytest.mark.parametrize("isa", [i for i in ISAS if i != "baseline"])
 def test_wide_gram_by_regions_matches_numpy_and_any_thread_count(dtype, order, weighted, isa):
     """From 3,072 augmented columns the tile kernel sums the Gram region by
-    region (1,024 x 1,024 columns, all rows each), the threads sharing out
+    region (1,056 x 1,056 columns, all rows each), the threads sharing out
     regions of one partial. The same code on a geometry scaled down by 11
-    (regions of 96 columns from 192 on): 4 x 4 regions at 333 columns, the
-    last ragged, for every tile width and layout at a tenth of the cost."""
-    _check_gram_by_regions(450, 330, dtype, order, weighted, isa, (96, 192))
+    (regions of 96 columns from 192 on), for every tile width and layout at a
+    tenth of the cost: 4 x 4 regions at 333 augmented columns, the last
+    ragged; float32 at 603 (7 x 7), since AVX-512 float32 takes its wide tiles,
+    and so the regions, only past 512."""
+    d = 330 if dtype == np.float64 else 600
+    _check_gram_by_regions(450, d, dtype, order, weighted, isa, (96, 192))
 
 
 def test_wide_gram_by_regions_at_its_own_geometry():
-    """The default geometry once: 4 x 4 regions of 1,056 columns at 3,153."""
+    """The default geometry once: 3 x 3 regions of 1,056 columns at 3,153
+    augmented columns (padded to the tile width)."""
     _check_gram_by_regions(450, 3150, np.float64, "C", True, "auto", (0, 0))
 
 
@@ -97,9 +103,14 @@ def test_gram_region_geometry_is_checked_and_restored():
         _core.set_gram_regions(100, 0)
     with pytest.raises(ValueError, match="min_width"):
         _core.set_gram_regions(96, -1)
-    previous = _core.set_gram_regions(192, 384)
-    assert previous == (1056, 3072)
-    assert _core.set_gram_regions(0, 0) == (192, 384)
+    with pytest.raises(ValueError, match="at most"):
+        _core.set_gram_regions(96 << 20, 0)
+    try:
+        previous = _core.set_gram_regions(192, 384)
+        assert previous == (1056, 3072)
+        assert _core.set_gram_regions(0, 0) == (192, 384)
+    finally:
+        _core.set_gram_regions(0, 0)
     assert _core.set_gram_regions(0, 0) == (1056, 3072)
 
 
@@ -148,6 +159,32 @@ def test_bitwise_identical_for_any_thread_count(kernel, order):
         ].tobytes()
 
     assert run(1) == run(2) == run(3)
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "dtype", "shards"),
+    [
+        (9000, 40, np.float64, 2),  # rows of 320 bytes: 4,096 rows a shard
+        (3000, 200, np.float64, 2),  # 1,600 bytes: 1,310 rows a shard
+        (3000, 200, np.float32, 1),  # 800 bytes: 2,621 rows a shard
+        (2000, 4000, np.float64, 7),  # 32,000 bytes: 256 rows, 7 for 0.5 % of X
+    ],
+)
+def test_default_pass_shards_hold_about_two_mib(n, d, dtype, shards):
+    """A pass's default shards hold about 2 MiB of X (4,096 to 256 rows), so short,
+    wide X still has shards for every core; the sums are the plan's with those
+    shards, bit for bit, on any thread count."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    w = rng.standard_normal(d)
+
+    def run(n_shards, threads):
+        out = _core.loss_grad(X, y, w, 0.5, None, n_shards=n_shards, n_threads=threads)
+        return np.r_[out[:3], out[3]].tobytes()
+
+    assert run(0, 1) == run(0, 2) == run(shards, 2)
+    assert run(0, 2) != run(shards + 1, 2)
 
 
 def test_chunks_merge_to_the_whole():

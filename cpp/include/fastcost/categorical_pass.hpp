@@ -101,7 +101,10 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
   if (n == 0) return res;
   const int P = K * (K + 1) / 2;
   const index_t cat_at = K * p + 1 + K + P, width = cat_at + K * TL;
-  if (n_shards <= 0) n_shards = default_shard_count(n, p, width, 4096);
+  if (n_shards <= 0) {
+    const index_t row_bytes = p * index_t{sizeof(T)} + nc * index_t{sizeof(std::int32_t)};
+    n_shards = default_shard_count(n, p, width, detail::pass_min_rows(row_bytes));
+  }
   const ShardPlan plan = make_plan(0, n, n_shards);
   // Probes with vectors first (the kernel's order); order[i] is the caller's index.
   int order[kMaxProbes] = {};

@@ -91,13 +91,15 @@ inline index_t set_wide_gram_min(index_t width) {
 
 namespace detail {
 
-// Regions of kGramRegion x kGramRegion columns (a multiple of every NR: 8,
-// 12, 16, 24, 32) from kGramRegionMin augmented columns on, with the wide tiles.
+// Regions of kGramRegion x kGramRegion columns (a multiple of every tile
+// width NR, which divides 48) from kGramRegionMin augmented columns on, with
+// the wide tiles.
 // set_gram_regions scales both down so that tests reach several regions, the
 // last one ragged, at a few hundred columns (under the sanitizers too).
 constexpr index_t kGramRegion = 1056;
 constexpr index_t kGramRegionMin = 3072;
-constexpr index_t kGramRegionQuantum = 96;  // the least common multiple of the NRs
+constexpr index_t kGramRegionQuantum = 96;  // a multiple of every NR
+constexpr index_t kGramRegionMax = index_t{1} << 20;
 
 inline std::atomic<index_t>& gram_region_state() {
   static std::atomic<index_t> v{kGramRegion};
@@ -112,10 +114,12 @@ inline std::atomic<index_t>& gram_region_min_state() {
 // The wide Gram's region width and the augmented width from which it sums by
 // regions; 0 for either: its default (1,056 and 3,072). Returns the previous
 // pair. The width must be a positive multiple of 96 (every tile's NR divides
-// it). For tests: the kernel is the same, only the geometry shrinks.
+// it), at most 2^20. For tests: the kernel is the same, only the geometry shrinks.
 inline std::pair<index_t, index_t> set_gram_regions(index_t region, index_t min_width) {
   if (region < 0 || min_width < 0 || region % detail::kGramRegionQuantum != 0)
     throw std::invalid_argument("set_gram_regions: region must be a multiple of 96 and min_width >= 0 (0: defaults)");
+  if (region > detail::kGramRegionMax)
+    throw std::invalid_argument("set_gram_regions: region must be at most 1048576 columns");
   const index_t r = region == 0 ? detail::kGramRegion : region;
   const index_t m = min_width == 0 ? detail::kGramRegionMin : min_width;
   return {detail::gram_region_state().exchange(r), detail::gram_region_min_state().exchange(m)};

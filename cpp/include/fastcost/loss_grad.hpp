@@ -31,6 +31,15 @@ struct LossGradSums {
 namespace detail {
 
 constexpr index_t kLossGradBlock = 256;
+
+// Rows a default shard of a fused pass holds at least: 4,096 short rows (up to
+// 512 bytes: the shard's partial and its reduction then cost next to
+// nothing), fewer long ones, so that a shard holds about 2 MiB of X and no
+// fewer than one block of rows: short, wide X (5,000 x 4,000) still makes
+// shards for every core.
+inline index_t pass_min_rows(index_t row_bytes) {
+  return std::clamp<index_t>((index_t{2} << 20) / std::max<index_t>(row_bytes, 1), kLossGradBlock, 4096);
+}
 // Rows per group of the row-major loop (even, dividing kLossGradBlock): four
 // for one probe (the plain loss and gradient: eight measured 1.1-1.2x slower on
 // one thread at 2M x 100), eight for more (the accumulators are loaded and
@@ -398,16 +407,7 @@ class ProbeBatch {
   std::size_t buffer_size() const { return static_cast<std::size_t>(K_ * d_ + 2 * K_ * kLossGradBlock); }
   // The shard count probe_sums uses for n_shards (0: the default for this width).
   index_t shard_count(index_t n, index_t n_shards) const {
-    return n_shards > 0 ? n_shards : default_shard_count(n, d_, width(), shard_min_rows(d_ * index_t{sizeof(T)}));
-  }
-  // Rows a default shard holds at least: 4,096 short rows (up to 512 bytes:
-  // the shard's partial and its reduction then cost next to nothing), fewer
-  // long ones, so that a shard holds about 2 MiB of X and no fewer than one
-  // block of rows. With 4,096 rows at every width, X of fewer than 8,192
-  // rows was one shard, so one thread: a 5,000 x 4,000 pass ran at one
-  // core's 12 GB/s on two cores.
-  static index_t shard_min_rows(index_t row_bytes) {
-    return std::clamp<index_t>((index_t{2} << 20) / std::max<index_t>(row_bytes, 1), kLossGradBlock, 4096);
+    return n_shards > 0 ? n_shards : default_shard_count(n, d_, width(), pass_min_rows(d_ * index_t{sizeof(T)}));
   }
 
   // Adds the sums of rows [r0, r1) to out (width() doubles). A shard's rows may
