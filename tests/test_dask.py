@@ -160,7 +160,7 @@ def test_rank_deficient_gets_minimum_norm_with_warning(client):
 @pytest.mark.parametrize("solver", ["lbfgs", "gd"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_iterative_follow_the_compiled_solver(client, solver, fit_intercept):
-    X, y, s = make_problem(400, 4, seed=4, weights=True)
+    X, y, s = make_problem(400, 4, seed=8, weights=True)
     kw = {"solver": solver, "alpha": 0.01, "fit_intercept": fit_intercept, "tol": 1e-8}
     local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
     w_ref, b_ref = reference_fit(X, y, s, alpha=0.01, fit_intercept=fit_intercept)
