@@ -11,11 +11,18 @@ work="${FASTCOST_SANITIZE_DIR:-$(mktemp -d)}"
 # kernel templates that every binding file instantiates, so each is compiled
 # once: 3 min on two cores, against 8 min at -O1 (instrumenting the unrolled,
 # multiversioned kernels was the long step) and longer without LTO.
+# Nothing strips the module (pybind11 strips Release builds, scikit-build-core
+# strips on install), so the line tables stay for ASan's reports.
 python -m pip install . --no-deps --target "$work/site" \
   -Ccmake.define.FASTCOST_SANITIZE=ON -Cbuild-dir="$work/build" -Ccmake.build-type=Release \
-  -Ccmake.define.CMAKE_CXX_FLAGS_RELEASE="-O0 -g1"
+  -Ccmake.define.CMAKE_CXX_FLAGS_RELEASE="-O0 -g1" -Ccmake.define.CMAKE_STRIP=/bin/true \
+  -Cinstall.strip=false
 asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
+if ! readelf -S "$work"/site/fastcost/_core*.so | grep -q debug_line; then
+  echo "sanitizer build: the module has no line tables" >&2
+  exit 1
+fi
 # Two processes (pytest-xdist). The wide Gram's regions run at the scaled-down
 # geometry; the default one is the same code at 11 times the width (40 s here).
 LD_PRELOAD="$asan:$ubsan" \
