@@ -16,15 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from ._pipeline import AUTO_NEWTON_MAX_FEATURES
+from ._pipeline import AUTO_LBFGS_TOL, AUTO_NEWTON_MAX_FEATURES
 
 
 def _lbfgs(est: Any, alpha: float) -> Any:
+    """lbfgs at the tolerance of ``solver="auto"``'s lbfgs: the fit
+    ``LinearRegression(alpha=alpha)`` would give, to its digits."""
     from .linear_model import LinearRegression
 
     return LinearRegression(
         solver="lbfgs", alpha=float(alpha), fit_intercept=est.fit_intercept,
         standardize=est.standardize, n_threads=est.n_threads, n_shards=est.n_shards,
+        tol=AUTO_LBFGS_TOL,
     )  # fmt: skip
 
 

@@ -469,9 +469,14 @@ def _set_result(est: Any, result: SolveResult, solver: str, dtype: np.dtype) -> 
     if result.singular:
         warnings.warn(result.message, RankDeficientWarning, stacklevel=4)
     if not result.converged:
+        advice = (
+            "raise max_iter, or take solver='newton' or 'qr' (auto's lbfgs runs to "
+            f"tol={AUTO_LBFGS_TOL:g})"
+            if est.solver == "auto"
+            else "raise max_iter or tol"
+        )
         warnings.warn(
-            f"{solver} did not converge: {result.message} (n_iter={result.n_iter}); "
-            "raise max_iter or tol",
+            f"{solver} did not converge: {result.message} (n_iter={result.n_iter}); {advice}",
             ConvergenceWarning,
             stacklevel=4,
         )

@@ -106,10 +106,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         lbfgs pick whose rate projects past its guard stops and turns to newton,
         or to qr where a sample of X shows normal equations past newton's limit); elsewhere,
         and with positive, prune or compute_statistics, :func:`choose_solver`.
-        Whichever solver ``auto`` picks, its answer has newton's digits: its
-        lbfgs runs to a relative gradient of ``AUTO_LBFGS_TOL`` (1e-10, or
-        ``tol`` where that is smaller), since lbfgs' own 1e-6 can stop far from
-        the least squares on nearly collinear columns.
+        ``auto``'s lbfgs runs to a relative gradient of ``AUTO_LBFGS_TOL``
+        (1e-10, or ``tol`` where that is smaller), since lbfgs' own 1e-6 can
+        stop far from the least squares on nearly collinear columns: on float64
+        data auto's answer has newton's digits whichever solver it picks
+        (float32: lbfgs' floor of 1,000 eps).
         When newton's condition estimate exceeds ``ILL_CONDITIONED_THRESHOLD``
         (or the Gram is singular), the fit is redone with qr and ``fit_info_``
         says why.
