@@ -14,7 +14,8 @@ conditioning of the problem. This module predicts both times:
   large X: :func:`pass_bandwidth` takes the rate that fits X's size);
 * lbfgs' passes follow conjugate gradients' rate on the condition number kappa
   of the centered Hessian (:func:`lbfgs_passes`, calibrated against measured
-  ``n_passes_``). kappa comes from where the data allow: when lbfgs will take
+  ``n_passes_``) to the tolerance auto's lbfgs runs to
+  (``_pipeline.AUTO_LBFGS_TOL``, 1e-10). kappa comes from where the data allow: when lbfgs will take
   its own row sample (``n`` of about ``4 d^2`` rows or more) it is preconditioned
   and warm-started from it and kappa is at most the sampling distortion squared;
   when a row sample of ``8 (d + 2)`` rows costs at most ``SAMPLE_BUDGET`` of the
