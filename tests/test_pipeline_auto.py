@@ -373,3 +373,39 @@ def test_auto_answers_to_the_digits_on_a_near_collinear_real_table(fixed_machine
         m = LinearRegression().fit(X, y)
     assert abs(excess(m)) < 1e-9, (m.fit_info_, excess(m))
     np.testing.assert_allclose(m.predict(X), X @ w + b, rtol=0, atol=1e-6 * np.abs(y).max())
+
+
+def test_auto_rule_guard_on_a_real_table_with_text_categories_and_gaps():
+    """A table (text and category columns, gaps, an index column) over 1,000
+    features: auto takes the fixed rule's lbfgs, whose guard hands a problem it
+    cannot finish to newton, then qr; the answer is the least squares, and the
+    caller's DataFrame is left as it was."""
+    import pandas as pd
+
+    df = pd.read_csv(DATA / "Salaries.csv", index_col=0)
+    df = df.loc[df.index.repeat(6)].reset_index(drop=True)
+    rng = np.random.default_rng(1)
+    scales = rng.uniform(0.1, 10, 1000)
+    cols = {f"phd_{i}": df["yrs.since.phd"] * s for i, s in enumerate(scales[:500])}
+    cols |= {f"svc_{i}": df["yrs.service"] * s for i, s in enumerate(scales[500:])}
+    df = pd.concat([df, pd.DataFrame(cols) + 1e-3 * rng.standard_normal((len(df), 1000))], axis=1)
+    df.loc[::17, "sex"] = None  # gaps in a text column: a level of their own
+    df["rank"] = df["rank"].astype("category")
+    y = df.pop("salary")
+    before = df.copy(deep=True)
+
+    def fit(**kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the gaps' level; qr's digits
+            return LinearRegression(**kw).fit(df.copy(deep=True), y)
+
+    def mse(m):
+        return float(np.mean((m.predict(df) - y) ** 2))
+
+    qr, auto, loose = fit(solver="qr"), fit(), fit(solver="lbfgs")
+    assert loose.converged_ and mse(loose) > 1.01 * mse(qr)  # converged by its own rule
+    assert auto.solver_ == "qr" and "had not converged after" in auto.fit_info_
+    assert auto.n_passes_ <= 100 + 2  # the guard's iterations, newton's pass, qr's
+    assert mse(auto) == pytest.approx(mse(qr), rel=1e-9)
+    np.testing.assert_allclose(auto.predict(df), qr.predict(df), rtol=0, atol=1e-6 * y.abs().max())
+    pd.testing.assert_frame_equal(df, before)

@@ -48,6 +48,14 @@ AUTO_NEWTON_MAX_FEATURES = 1000
 #: apart, on a real table's columns at 121 scales (benchmarks/README.md).
 AUTO_LBFGS_TOL = 1e-10
 
+#: auto's lbfgs where the fixed rule picked it (``choose_solver``: Dask, CUDA,
+#: sparse, tables, streaming, and arrays with prune or compute_statistics;
+#: not with positive) runs at most this many iterations, stopping sooner once
+#: its rate projects past them, then newton does the fit (and qr, where newton's
+#: normal equations are past its limit). At 1e-10 a well-conditioned problem
+#: takes 10-25; a near-collinear table took over 1,000 (benchmarks/README.md).
+AUTO_RULE_GUARD = 100
+
 #: Above this condition estimate of newton's equilibrated normal equations,
 #: ``solver="auto"`` redoes the fit with qr and an explicit ``solver="newton"``
 #: warns (:class:`~fastcost.exceptions.IllConditionedWarning`). The normal
@@ -208,19 +216,14 @@ def run_fit(
     options.update(overrides or {})
     want_factor = bool(est.compute_statistics)
     positive = bool(getattr(est, "positive", False))
-    # lbfgs picked by the cost model runs at most its guard's iterations, then
-    # the backend's fallback (newton, or qr for a singular design) takes over.
-    plan = getattr(backend, "auto_plan", None) if est.solver == "auto" else None
-    fallback = getattr(backend, "auto_fallback", None)
-    if plan is None or solver != "lbfgs":
-        plan = None
-    else:
+    # auto's lbfgs runs at most its guard's iterations, then newton (or the
+    # backend's own fallback: qr for a singular design) takes over.
+    plan, fallback = _auto_guard(est, backend, solver, positive)
+    if plan is not None:
         options["max_iter"] = min(int(options["max_iter"]), int(plan.guard))
         options["guard_projection"] = True
-    if positive:
-        result = solve_positive(backend, solver, options, prep, want_factor)
-    else:
-        result = _solve(backend, solver, options, prep, want_factor)
+    solve = solve_positive if positive else _solve
+    result = solve(backend, solver, options, prep, want_factor)
     if plan is not None and not result.converged:  # worse conditioned than predicted
         passes = result.n_passes
         if fallback is None:
@@ -230,7 +233,7 @@ def run_fit(
         options = _auto_options(est, backend, solver, solver_options(est, solver, d, coef_init,
                                                                      intercept_init))  # fmt: skip
         options.update(overrides or {})
-        result = _solve(backend, solver, options, prep, want_factor)
+        result = solve(backend, solver, options, prep, want_factor)
         result.n_passes += passes
     fit_info = f"{solver} (solver={est.solver!r}){backend.where()}{why_auto}"
     if positive:
@@ -373,6 +376,35 @@ def solve_positive(
     )  # fmt: skip
 
 
+class _RuleGuard:
+    """The guard of an lbfgs that ``choose_solver``'s fixed rule picked (no cost
+    model predicted it): ``AUTO_RULE_GUARD`` iterations, then newton."""
+
+    guard = AUTO_RULE_GUARD
+
+    def describe_fallback(self, passes: int) -> str:
+        return (
+            f": lbfgs (over {AUTO_NEWTON_MAX_FEATURES} features) had not converged after "
+            f"{passes} passes, so newton"
+        )
+
+
+def _auto_guard(est: Any, backend: Backend, solver: str, positive: bool) -> tuple[Any, Any]:
+    """What guards auto's lbfgs pick, and the backend's fallback (None: newton):
+    the cost model's plan where it predicted the pick, else :class:`_RuleGuard`.
+    None where auto did not pick lbfgs, newton is not on this backend, or with
+    ``positive``: the projected lbfgs stops on its own optimality conditions,
+    and its rate, judged by the active set, is not the one the guard projects."""
+    if est.solver != "auto" or solver != "lbfgs" or positive:
+        return None, None
+    plan = getattr(backend, "auto_plan", None)
+    if plan is not None:
+        return plan, getattr(backend, "auto_fallback", None)
+    if "newton" not in backend.solvers:
+        return None, None
+    return _RuleGuard(), None
+
+
 def _auto_options(
     est: Any, backend: Backend, solver: str, options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -381,9 +413,11 @@ def _auto_options(
     of forming the minimum-norm solution (an eigendecomposition of the d x d
     system) that the redo would discard. lbfgs: it runs to
     :func:`auto_lbfgs_tol`, so that auto's answer has newton's digits."""
-    if est.solver == "auto" and solver == "newton" and "qr" in backend.solvers:
+    if est.solver != "auto":
+        return options
+    if solver == "newton" and "qr" in backend.solvers:
         options["minimum_norm"] = False
-    if est.solver == "auto" and solver == "lbfgs":
+    elif solver == "lbfgs":
         options["tol"] = auto_lbfgs_tol(options["tol"])
     return options
 
@@ -418,9 +452,12 @@ def _newton_fallback(
         )  # fmt: skip
         redo = _solve(backend, "qr", options, prep, bool(est.compute_statistics))
         redo.n_passes += result.n_passes  # newton's pass came first
+        # fit_info so far: "newton (solver='auto')<where><why auto took newton>"
+        how = fit_info.removeprefix(f"newton (solver='auto'){backend.where()}")
         info = (
-            f"qr (solver='auto'){backend.where()}: newton's normal equations {why}, too "
-            "ill-conditioned to keep the digits, so the fit was redone with qr"
+            f"qr (solver='auto'){backend.where()}{how}{';' if how else ':'} newton's normal "
+            f"equations {why}, too ill-conditioned to keep the digits, so the fit was redone "
+            "with qr"
         )
         return redo, "qr", info
     if not result.singular:  # singular: RankDeficientWarning says it

@@ -105,7 +105,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         of ``fastcost._auto_cost`` predicts faster (``fit_info_`` states both; an
         lbfgs pick whose rate projects past its guard stops and turns to newton,
         or to qr where a sample of X shows normal equations past newton's limit); elsewhere,
-        and with positive, prune or compute_statistics, :func:`choose_solver`.
+        and with positive, prune or compute_statistics, :func:`choose_solver`,
+        whose lbfgs (but with positive) runs at most ``AUTO_RULE_GUARD`` (100)
+        iterations, then newton (or qr) does the fit.
         ``auto``'s lbfgs runs to a relative gradient of ``AUTO_LBFGS_TOL``
         (1e-10, or ``tol`` where that is smaller), since lbfgs' own 1e-6 can
         stop far from the least squares on nearly collinear columns: on float64
