@@ -11,7 +11,9 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import fastcost
 import numpy as np
@@ -23,6 +25,8 @@ from helpers import make_problem, reference_fit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+DATA = Path(__file__).resolve().parent / "data"
 
 SOLVERS = ["newton", "qr", "lbfgs", "gd", "sgd"]
 
@@ -450,6 +454,92 @@ def test_load_validates_a_resealed_file_with_the_declarations(tmp_path, change, 
         fastcost.load(bad)
     # The untouched file still loads and predicts like the original.
     assert fastcost.load(path).predict(X[:2]).shape == (2,)
+
+
+def _salaries_with_gaps():
+    import pandas as pd
+
+    frame = pd.read_csv(DATA / "Salaries.csv")  # an index column, text, numbers
+    frame.loc[::7, "sex"] = None  # a level of its own
+    frame["rank"] = frame["rank"].astype("category")
+    return frame.drop(columns="salary"), frame["salary"].to_numpy()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"solver": "lbfgs", "tol": 1e-10},
+        {"compute_statistics": True},
+        {"alpha": 2.0, "categorical_features": ["yrs.service"]},
+        {"fit_intercept": False},
+    ],
+    ids=["newton", "lbfgs", "statistics", "forced-categorical", "no-intercept"],
+)
+def test_save_load_a_model_fitted_on_a_table(tmp_path, params):
+    """A table model's file holds its encoder: the loaded model reads a table
+    (pandas or polars, columns in any order, an unseen level) as the fit did."""
+    import polars as pl
+
+    X, y = _salaries_with_gaps()
+    with warnings.catch_warnings():  # the notes on the index column and the gaps
+        warnings.simplefilter("ignore", UserWarning)
+        m = LinearRegression(**params).fit(X.copy(), y)
+    m.save(tmp_path / "m.json")
+    loaded = fastcost.load(tmp_path / "m.json")
+    assert loaded.get_params() == m.get_params()
+    np.testing.assert_array_equal(loaded.coef_, m.coef_)
+    assert list(loaded.feature_names_out_) == list(m.feature_names_out_)
+    np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+    np.testing.assert_array_equal(loaded.predict(pl.from_pandas(X)), m.predict(X))
+    shuffled = X[X.columns[::-1]].copy()
+    shuffled.loc[0, "discipline"] = "C"  # not seen at fit: the reference level, warned
+    with pytest.warns(UserWarning, match="not seen at fit"):
+        got = loaded.predict(shuffled)
+    with pytest.warns(UserWarning, match="not seen at fit"):
+        np.testing.assert_array_equal(got, m.predict(shuffled))
+    # The prediction is the design's: the loaded coefficients times the dummies.
+    one_hot = pd_dummies(X, loaded)
+    np.testing.assert_allclose(got[1:], one_hot[1:] @ loaded.coef_ + loaded.intercept_, rtol=1e-12)
+
+
+def pd_dummies(X, model):
+    """The full one-hot design of the Salaries columns in ``feature_names_out_``'s order."""
+    cols = []
+    for name in model.feature_names_out_:
+        column, _, level = name.partition("=")
+        if level:
+            values = X[column].astype(object).where(X[column].notna(), "<missing>")
+            cols.append((values.astype(str) == level).to_numpy(float))
+        else:
+            cols.append(X[column].to_numpy(float))
+    return np.column_stack(cols)
+
+
+def test_load_validates_a_table_models_encoder(tmp_path):
+    X, y = _salaries_with_gaps()
+    path = tmp_path / "m.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        LinearRegression().fit(X, y).save(path)
+    doc = json.loads(path.read_text())
+    assert doc["format_version"] == 2 and "encoder" in doc
+    changes = [
+        (lambda d: d["encoder"].update(roles=["numeric"] * 6, labels=[]), "coef_ has shape"),
+        (lambda d: d["encoder"].update(roles=["numeric"] * 6), "one list per categorical"),
+        (lambda d: d["encoder"]["labels"][0].append("Prof"), "distinct strings"),
+        (lambda d: d["encoder"]["roles"].__setitem__(1, "exec"), "roles must give one of"),
+        (lambda d: d["encoder"].update(extra=1), "must hold exactly"),
+        (lambda d: d["encoder"]["feature_names_in"].pop(), "roles must give one of"),
+        (lambda d: d.pop("encoder"), r"coef_ has shape \(10,\), expected \(6,\)"),
+        (lambda d: d["attributes"].pop("feature_names_out_"), "lacks feature_names_out_"),
+    ]
+    for change, match in changes:
+        bad = json.loads(path.read_text())
+        change(bad)
+        (tmp_path / "bad.json").write_text(json.dumps(_resealed(bad)))
+        with pytest.raises(ModelFileError, match=match):
+            fastcost.load(tmp_path / "bad.json")
 
 
 # ---------------------------------------------------------------- determinism

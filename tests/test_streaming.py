@@ -9,6 +9,7 @@ import os
 import fastcost
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
@@ -231,6 +232,28 @@ def test_text_columns_are_categorical_as_in_memory(tmp_path, alpha):
     assert model.n_passes_ == 2 and "mixed design (2 dense + 3 categorical)" in model.fit_info_
     X = df.drop(columns=["salary"])
     np.testing.assert_allclose(model.predict(X), ref.predict(X), rtol=1e-11)
+
+
+def test_cli_fit_of_text_columns_writes_a_loadable_model_and_a_receipt(tmp_path, capsys):
+    # A dataset with text columns: the model file holds the encoder, so the loaded
+    # model predicts a table (pandas or polars) as the fitted one does.
+    folder, df = _salaries(tmp_path)
+    model_path, receipt_path = str(tmp_path / "m.json"), str(tmp_path / "r.json")
+    rc = main(["fit", "--data", folder, "--target", "salary", "--model", model_path,
+               "--receipt", receipt_path])  # fmt: skip
+    assert rc == 0
+    X = df.drop(columns=["salary"])
+    ref = LinearRegression().fit(X, df["salary"])
+    loaded = fastcost.load(model_path)
+    assert list(loaded.feature_names_out_) == list(ref.feature_names_out_)
+    np.testing.assert_allclose(loaded.predict(X), ref.predict(X), rtol=1e-11)
+    np.testing.assert_array_equal(loaded.predict(pl.from_pandas(X)), loaded.predict(X))
+    with open(receipt_path) as fh:
+        receipt = json.load(fh)
+    assert receipt["rows"] == len(df)
+    assert receipt["coef_names"] == list(ref.feature_names_out_)
+    np.testing.assert_allclose(receipt["coef"], ref.coef_, rtol=1e-10, atol=1e-8)
+    assert f"fastcost fit: {len(df)} rows, 5 features" in capsys.readouterr().err
 
 
 def test_many_levels_missing_values_and_a_declared_integer_column(tmp_path):

@@ -291,7 +291,7 @@ def test_high_cardinality_text_left_out() -> None:
     assert design.categorical_names == ["few"] and design.n_levels.tolist() == [40]
     assert (
         "column 'title' left out: 59 distinct values in 59 rows look like identifiers or free "
-        "text (categorical=['title'] keeps it)"
+        "text (categorical_features=['title'] keeps it)"
     ) in design.notes
     forced = TableEncoder(categorical=["title"]).fit_transform(frame)
     assert forced.categorical_names == ["title", "few"] and forced.n_levels[0] == n
@@ -591,7 +591,7 @@ def test_msleep() -> None:
     assert int((data.design.codes[0] == 4).sum()) == 7
     assert int(np.isnan(data.design.dense[:, 1]).sum()) == 51
     assert "column 'genus' left out: 77 distinct values in 83 rows look like identifiers or " \
-        "free text (categorical=['genus'] keeps it)" in data.design.notes  # fmt: skip
+        "free text (categorical_features=['genus'] keeps it)" in data.design.notes  # fmt: skip
 
 
 def test_prestige_row_names() -> None:

@@ -69,14 +69,17 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, TypeError, NotImplementedError) as exc:
         print(f"fastcost fit: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
-    model.save(args.model)
-    with open(args.receipt, "w", encoding="utf-8") as fh:
-        json.dump(receipt(model, args), fh, indent=1)
+    try:
+        model.save(args.model)
+        with open(args.receipt, "w", encoding="utf-8") as fh:
+            json.dump(receipt(model, args), fh, indent=1)
+    except (OSError, TypeError, ValueError) as exc:
+        print(f"fastcost fit: fitted, but not written: {exc}", file=sys.stderr)
+        return 1
     if not args.quiet:
         r = model.fit_report_
         print(
-            f"fastcost fit: {model.statistics_.n_rows if hasattr(model, 'statistics_') else ''}"
-            f" rows, {model.n_features_in_} features, {model.fit_info_}; "
+            f"fastcost fit: {model.n_samples_seen_:,} rows, {model.n_features_in_} features, {model.fit_info_}; "
             f"{r.wall_time_s:.2f} s wall, peak RSS {r.peak_rss_bytes / 2**20:.0f} MB; "
             f"model -> {args.model}, receipt -> {args.receipt}",
             file=sys.stderr,
@@ -92,11 +95,14 @@ def receipt(model: Any, args: argparse.Namespace) -> dict[str, Any]:
         "data": args.data,
         "target": args.target,
         "features": [str(c) for c in model.feature_names_in_],
-        "rows": int(model.statistics_.n_rows) if hasattr(model, "statistics_") else None,
+        "rows": int(model.n_samples_seen_),
         "solver": model.solver_,
         "fit_info": model.fit_info_,
         "n_passes": int(model.n_passes_),
         "coef": [float(c) for c in model.coef_],
+        "coef_names": [
+            str(c) for c in getattr(model, "feature_names_out_", model.feature_names_in_)
+        ],
         "intercept": float(model.intercept_),
         "model": args.model,
         "report": model.fit_report_.to_dict(),

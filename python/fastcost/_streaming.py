@@ -600,8 +600,9 @@ def fit_dataset(
     -------
     LinearRegression
         Fitted; ``statistics_`` holds newton's or qr's statistics (more files
-        can be added with ``partial_fit``), ``fit_report_`` the cost of the
-        fit, reading included. A failure leaves no fitted model.
+        can be added with ``partial_fit``), ``n_samples_seen_`` the rows read,
+        ``fit_report_`` the cost of the fit, reading included. A failure leaves
+        no fitted model.
 
     Examples
     --------
@@ -631,6 +632,7 @@ def fit_dataset(
             est.n_passes_ = backend.reads
             if backend._stats:
                 est.statistics_ = backend.stats
+        est.n_samples_seen_ = int(backend.n_samples)
     finish_report(est, backend, clock)
     return est
 

@@ -6,6 +6,11 @@ The file is UTF-8 JSON::
      "class": "LinearRegression", "params": {...}, "attributes": {...},
      "sha256": "<hex digest of the canonical JSON of everything above>"}
 
+A model fitted on a table whose columns needed encoding (text or categorical
+columns, columns left out) also holds ``"encoder"``: the table's columns, each
+one's role and each categorical column's levels, so that ``predict`` reads a
+table as the fit did; such files are format version 2.
+
 Loading executes no code: only classes listed in ``_CLASSES`` can be rebuilt,
 parameters and attributes are plain numbers, strings and lists, arrays carry
 their dtype and shape, and the checksum rejects files changed after saving.
@@ -34,12 +39,13 @@ if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
 FORMAT = "fastcost-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a table model's encoder; files without one are still written as 1
 
 # Fitted attributes that are saved, by name; anything else is derived or transient.
 _ARRAY_ATTRIBUTES = (
     "coef_", "loss_history_", "feature_names_in_", "coef_stderr_",
-    "cov_params_", "prediction_cov_", "prediction_shift_",
+    "cov_params_", "prediction_cov_", "prediction_shift_", "feature_names_out_",
+    "reference_levels_dropped_",
 )  # fmt: skip
 _SCALAR_ATTRIBUTES = (
     "intercept_",
@@ -77,11 +83,20 @@ def _float_array(shape_of: Callable[[Any], tuple[int, ...] | None]) -> Callable[
     return check
 
 
-def _names(value: Any, est: Any) -> None:
-    if not (isinstance(value, np.ndarray) and value.shape == (est.n_features_in_,)):
-        raise ModelFileError(f"must hold one name per feature ({est.n_features_in_})")
-    if not all(isinstance(v, str) for v in value.tolist()):
-        raise ModelFileError("must hold strings")
+def _string_array(size: Callable[[Any], int], what: str) -> Callable[[Any, Any], None]:
+    def check(value: Any, est: Any) -> None:
+        if not (isinstance(value, np.ndarray) and value.shape == (size(est),)):
+            raise ModelFileError(f"must hold one name per {what} ({size(est)})")
+        if not all(isinstance(v, str) for v in value.tolist()):
+            raise ModelFileError("must hold strings")
+
+    return check
+
+
+def _levels_dropped(value: Any, est: Any) -> None:
+    k = len(est.encoder_.categorical_names_) if hasattr(est, "encoder_") else -1
+    if not (isinstance(value, np.ndarray) and value.dtype == np.bool_ and value.shape == (k,)):
+        raise ModelFileError(f"must be one bool per categorical column ({max(k, 0)})")
 
 
 def _number(value: Any, est: Any) -> None:
@@ -107,7 +122,7 @@ def _flag(value: Any, est: Any) -> None:
 
 def _parameter_square(value: Any, est: Any) -> None:
     """A covariance of ``[intercept_, *coef_]`` (of ``coef_`` without an intercept)."""
-    p = est.n_features_in_ + bool(est.fit_intercept)
+    p = _width(est) + bool(est.fit_intercept)
     if not (isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.shape == (p, p)):
         raise ModelFileError(f"must be a {p} x {p} float array")
 
@@ -122,8 +137,17 @@ def _fitted_solver(value: Any, est: Any) -> None:
         raise ModelFileError(f"must be a solver that ran, got {value!r}")
 
 
+def _width(est: Any) -> int:
+    """Entries of ``coef_`` (one target): a feature each, or for a table model
+    with an encoder, a numeric column or a level each (``feature_names_out_``)."""
+    enc = getattr(est, "encoder_", None)
+    if enc is None:
+        return int(est.n_features_in_)
+    return len(enc.feature_names_out(np.zeros(len(enc.categorical_names_), dtype=bool)))
+
+
 def _d(est: Any) -> tuple[int, ...]:
-    return (est.n_features_in_,)
+    return (_width(est),)
 
 
 def _per_target(rule: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
@@ -150,7 +174,7 @@ _TARGET_RULES: dict[str, Callable[[Any, Any], None]] = {
     "n_targets_": _features,
     "coef_": _float_array(_d),
     "loss_history_": _float_array(lambda est: None),
-    "feature_names_in_": _names,
+    "feature_names_in_": _string_array(lambda est: est.n_features_in_, "feature"),
     "coef_stderr_": _float_array(_d),
     "intercept_": _number,
     "n_iter_": _count,
@@ -168,6 +192,8 @@ _TARGET_RULES: dict[str, Callable[[Any, Any], None]] = {
     "cov_params_": _parameter_square,
     "prediction_cov_": _parameter_square,
     "prediction_shift_": _float_array(_d),
+    "feature_names_out_": _string_array(_width, "coefficient"),
+    "reference_levels_dropped_": _levels_dropped,
 }
 _ATTRIBUTE_RULES = {
     name: _per_target(rule) if name in PER_TARGET else rule for name, rule in _TARGET_RULES.items()
@@ -207,6 +233,21 @@ def _decode_array(obj: dict[str, Any]) -> np.ndarray:
     return a.astype(dtype).reshape(shape)
 
 
+def _encode_param(key: str, value: Any) -> Any:
+    """A parameter as JSON: a number, string, None, or a list of column names or
+    positions (``categorical_features``)."""
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if isinstance(value, list | tuple) and all(
+        isinstance(v, str) or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
+        for v in value
+    ):
+        return [v if isinstance(v, str) else int(v) for v in value]
+    raise TypeError(
+        f"parameter {key}={value!r} cannot be saved; use an int or None (e.g. for random_state)"
+    )
+
+
 def _encode_scalar(v: Any) -> Any:
     if isinstance(v, np.generic):
         return {"__scalar__": True, "dtype": v.dtype.str, "value": v.item()}
@@ -234,17 +275,7 @@ def save(estimator: Any, path: str | os.PathLike[str]) -> None:
     if _classes().get(name) is not type(estimator):
         raise TypeError(f"cannot save {name}: only {sorted(_classes())} are supported")
     check_is_fitted(estimator)
-    if hasattr(estimator, "encoder_"):
-        raise NotImplementedError(
-            f"cannot save {name} fitted on a dataframe: the format does not hold its column "
-            "typing and levels (encoder_) yet; pickle the model, or fit it on an array"
-        )
-    params = estimator.get_params(deep=False)
-    for key, value in params.items():
-        if not (isinstance(value, bool | int | float | str) or value is None):
-            raise TypeError(
-                f"parameter {key}={value!r} cannot be saved; use an int or None (e.g. for random_state)"
-            )
+    params = {key: _encode_param(key, v) for key, v in estimator.get_params(deep=False).items()}
     attributes: dict[str, Any] = {}
     for attr in _ARRAY_ATTRIBUTES:
         if hasattr(estimator, attr):
@@ -254,14 +285,17 @@ def save(estimator: Any, path: str | os.PathLike[str]) -> None:
             value = getattr(estimator, attr)  # one per target with several targets
             encode = _encode_array if isinstance(value, np.ndarray) else _encode_scalar
             attributes[attr] = encode(value)
+    encoder = getattr(estimator, "encoder_", None)
     payload = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if encoder is not None else 1,
         "fastcost_version": __version__,
         "class": name,
         "params": params,
         "attributes": attributes,
     }
+    if encoder is not None:
+        payload["encoder"] = encoder.to_state()
     document = dict(payload, sha256=_digest(payload))
     tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -316,6 +350,10 @@ def _rebuild(cls: Any, document: dict[str, Any]) -> Any:
         raise ModelFileError("params must be a mapping")
     validate(params, cls._parameters)
     estimator = cls(**params)
+    if "encoder" in document:
+        from ._tables import TableEncoder
+
+        estimator.encoder_ = TableEncoder.from_state(document["encoder"])
     attributes = document["attributes"]
     unexpected = sorted(set(attributes) - set(_ATTRIBUTE_RULES))
     if unexpected:
@@ -336,4 +374,16 @@ def _rebuild(cls: Any, document: dict[str, Any]) -> Any:
         except ModelFileError as exc:
             raise ModelFileError(f"{attr} {exc}") from None
         setattr(estimator, attr, value)
+    enc = getattr(estimator, "encoder_", None)
+    if enc is not None:
+        if len(enc.feature_names_in_) != estimator.n_features_in_:
+            raise ModelFileError(
+                f"the encoder holds {len(enc.feature_names_in_)} columns, "
+                f"n_features_in_ {estimator.n_features_in_}"
+            )
+        for attr in ("feature_names_out_", "reference_levels_dropped_"):
+            if attr not in attributes:
+                raise ModelFileError(f"the model file of a table model lacks {attr}")
+    elif "feature_names_out_" in attributes or "reference_levels_dropped_" in attributes:
+        raise ModelFileError("feature_names_out_ and reference_levels_dropped_ need an encoder")
     return estimator
