@@ -330,6 +330,24 @@ def test_sgd_divergence_is_an_error_not_nan():
         )
 
 
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_sgd_divergence_with_a_finite_loss_is_an_error(epochs):
+    # A learning rate past the stable one on unscaled columns: the loss reaches
+    # 1e51 in the first epoch and grows by 1e50 an epoch, still finite.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 5)) * 30
+    y = X @ np.arange(1.0, 6.0)
+    est = LinearRegression(solver="sgd", random_state=0, max_iter=epochs)
+    match = "grew from" if epochs > 1 else "times that of predicting 0"
+    with pytest.raises(DivergenceError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")
+    # Standardized, the same recipe learns (20 steps an epoch): no error, the loss falls.
+    Xs = (X - X.mean(0)) / X.std(0)
+    ok = LinearRegression(solver="sgd", random_state=0, max_iter=epochs).fit(Xs, y)
+    assert ok.score(Xs, y) > 0.5 and ok.loss_history_[-1] <= ok.loss_history_[0]
+
+
 # ------------------------------------------------------------ lbfgs: one pass per iteration
 
 

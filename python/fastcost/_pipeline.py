@@ -25,6 +25,7 @@ from ._statistics import regression_statistics
 from ._validation import check_coef_init
 from .exceptions import (
     ConvergenceWarning,
+    DivergenceError,
     IllConditionedWarning,
     NonFiniteError,
     RankDeficientWarning,
@@ -64,6 +65,13 @@ AUTO_RULE_GUARD = 100
 #: (cond 3.4e6) newton keeps 6 digits where qr keeps 9.7. So at 1e6 newton may
 #: already keep fewer than ~8 digits; qr keeps about 16 - log10(sqrt(cond)).
 ILL_CONDITIONED_THRESHOLD = 1e6
+
+#: sgd has diverged when its last epoch's loss is this many times its first
+#: epoch's (the first holds the transient from the starting point, so a recipe
+#: that learns ends below it), or this many squared times the loss of the zero
+#: model, mean(y^2), where y is in host memory: a learning rate past the
+#: stable one grows the loss geometrically, by orders of magnitude an epoch.
+SGD_DIVERGED_GROWTH = 100.0
 
 
 def choose_solver(n_samples: int, n_features: int) -> str:
@@ -246,6 +254,8 @@ def run_fit(
         result, solver, fit_info = _newton_fallback(est, backend, result, options, prep, fit_info)
     if result.notes:
         fit_info += f"; {result.notes}"
+    if solver == "sgd":
+        _check_sgd_loss(result, backend)
     _set_result(est, result, solver, backend.dtype)
     est.fit_info_ = fit_info + _precision_info(est, result)
     for name, value in backend.attributes().items():
@@ -476,6 +486,33 @@ def _newton_fallback(
             stacklevel=4,
         )
     return result, "newton", fit_info
+
+
+def _check_sgd_loss(result: SolveResult, backend: Backend) -> None:
+    """Raise :class:`DivergenceError` where sgd's finite loss says it diverged
+    (:data:`SGD_DIVERGED_GROWTH`): the recipe runs its epochs without a stopping
+    rule, so nothing else would tell a user its coefficients are noise."""
+    losses = np.asarray(result.loss_history, dtype=np.float64)
+    if losses.size == 0:
+        return
+    first, last = float(losses[0]), float(losses[-1])
+    why = None
+    if losses.size > 1 and last > SGD_DIVERGED_GROWTH * first:
+        why = f"its loss grew from {first:.3g} in the first epoch to {last:.3g} in the last"
+    y, sw = getattr(backend, "y", None), getattr(backend, "sw", None)
+    if why is None and isinstance(y, np.ndarray) and y.size:
+        w = sw if isinstance(sw, np.ndarray) and sw.shape == y.shape else None
+        yy = np.square(y, dtype=np.float64)
+        zero_loss = float(np.average(yy, weights=w)) if w is None or w.sum() > 0 else 0.0
+        if last > SGD_DIVERGED_GROWTH**2 * max(zero_loss, np.finfo(np.float64).tiny):
+            why = (
+                f"its last epoch's loss, {last:.3g}, is over {SGD_DIVERGED_GROWTH**2:g} times "
+                f"that of predicting 0 ({zero_loss:.3g})"
+            )
+    if why is not None:
+        raise DivergenceError(
+            f"sgd diverged: {why}; lower learning_rate, or standardize X (standardize=True)"
+        )
 
 
 def _set_result(est: Any, result: SolveResult, solver: str, dtype: np.dtype) -> None:
