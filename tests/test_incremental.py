@@ -115,8 +115,16 @@ def test_fit_starts_over():
     model = LinearRegression(solver="newton").partial_fit(X[:100], y[:100])
     model.fit(X[100:], y[100:])
     assert not hasattr(model, "statistics_")
-    model.partial_fit(X[:100], y[:100])
+    # fit kept no statistics: a partial_fit after it starts over, and says so.
+    with pytest.warns(UserWarning, match="partial_fit starts over"):
+        model.partial_fit(X[:100], y[:100])
     assert model.statistics_.n_rows == 100
+    np.testing.assert_allclose(
+        model.coef_, np.linalg.lstsq(np.c_[np.ones(100), X[:100]], y[:100])[0][1:], rtol=1e-10
+    )
+    # From then on the batches accumulate.
+    model.partial_fit(X[100:], y[100:])
+    assert model.statistics_.n_rows == 300
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ over each batch, from the coefficients so far.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,17 @@ def partial_fit(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
         )
     kind = PARTIAL_SOLVERS[est.solver]
     stats: SufficientStatistics | None = est.__dict__.get("statistics_")
+    if stats is None and "coef_" in est.__dict__:
+        # scikit-learn's convention lets partial_fit follow fit; fit keeps no
+        # statistics (a d x d Gram), so say that this batch starts over.
+        warnings.warn(
+            "partial_fit starts over from this batch: the model was fitted by fit (or read "
+            "by fastcost.load), which keeps no statistics to add batches to, so the rows it "
+            "was fitted on are not part of the new fit. Call partial_fit for every batch, "
+            "the first one included, to accumulate them all",
+            UserWarning,
+            stacklevel=3,
+        )
     if stats is not None and stats.kind != kind:
         raise ValueError(
             f"the batches so far accumulated {stats.kind!r} statistics (solver="
