@@ -216,11 +216,14 @@ def test_nullable_bool_and_missing_values_in_a_frame() -> None:
     # The frame's columns: x0..x2, c0, c1, flag, count -> dense block x0, x1, x2, flag, count.
     np.testing.assert_allclose(m.coef_, ref, atol=1e-10 * np.abs(ref).max())
     df.loc[5, "count"] = pd.NA
+    named = r"NaN or infinity \(first in column 'count', at row 5 "
     with (
         pytest.warns(UserWarning, match="'count': 1 missing"),
-        pytest.raises(ValueError, match="NaN"),
+        pytest.raises(ValueError, match=named),
     ):
         LinearRegression(solver="newton").fit(df, y)
+    with pytest.raises(ValueError, match=named):  # predict names it too
+        m.predict(df)
     df["c0"] = df["c0"].astype(object)
     df.loc[6, "c0"] = None  # a missing categorical value is a level of its own
     df.loc[5, "count"] = 1

@@ -460,6 +460,7 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
     design = encoder.fit_transform(X)
     for note in encoder.notes:
         warnings.warn(note, UserWarning, stacklevel=4)
+    check_finite_design(design)
     # A frame of numeric columns only, all kept in order, needs no encoder to
     # predict (scikit-learn's checks read it as they would have): keep none.
     if len(design.n_levels) or list(design.dense_names) != list(encoder.input_names):
@@ -484,6 +485,19 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
     # The dense backends validate an array and forget the frame's names: set them after.
     set_input_names(est, encoder, X)
     return backend
+
+
+def check_finite_design(design: Any) -> None:
+    """Raise :class:`NonFiniteError` naming the table's column and row (its
+    position) of the first NaN or infinity in the design's numeric columns."""
+    dense = design.dense
+    bad = _core.find_nonfinite(dense) if dense.size else None
+    if bad is not None:
+        row, j = bad
+        raise NonFiniteError(
+            f"X contains NaN or infinity (first in column {design.dense_names[j]!r}, at row "
+            f"{row} counting from 0); clean it first, e.g. with fastcost.preprocessing"
+        )
 
 
 def set_input_names(est: Any, encoder: Any, X: Any) -> None:
@@ -541,7 +555,10 @@ def predict_coded(encoder: Any, coef: np.ndarray, intercept: Any, X: Any) -> np.
     else:
         pred = _predict_design(design, coef, float(intercept))
     if not np.isfinite(pred).all():
-        raise ValueError("X contains NaN or infinity in a numeric column (or predictions overflow)")
+        check_finite_design(design)
+        raise ValueError(
+            "predictions overflow float64: X holds values too large for this model; rescale X"
+        )
     return pred
 
 
