@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from fastcost import LinearRegression, _core
-from fastcost.exceptions import NonFiniteError, RankDeficientWarning
+from fastcost.exceptions import IllConditionedWarning, NonFiniteError, RankDeficientWarning
 from helpers import convert_sparse, reference_fit, sparse_problem
 
 # (format, container, index dtype) of the inputs the estimator reads.
@@ -207,6 +207,20 @@ def test_auto_takes_newton_for_narrow_and_lbfgs_for_wide_x():
     est = LinearRegression(alpha=0.01).fit(wide, yw)
     assert est.solver_ == "lbfgs"
     assert "too large for newton" in est.fit_info_
+
+
+def test_ill_conditioned_sparse_x_keeps_newton_and_says_what_to_do():
+    # Two nearly equal columns: auto would redo a dense fit with qr; sparse X has no
+    # qr (its factor densifies X), so newton's answer stays, with advice that applies.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((500, 3))
+    X = np.c_[X, X[:, 0] + 1e-5 * rng.standard_normal(500)]
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0])
+    with pytest.warns(IllConditionedWarning, match=r"qr is not available for sparse X.*toarray"):
+        m = LinearRegression().fit(sp.csr_matrix(X), y)
+    assert m.solver_ == "newton"
+    np.testing.assert_allclose(m.coef_[1:3], [2, 3], rtol=1e-8)  # the well-determined ones
+    np.testing.assert_allclose(m.predict(X), y, atol=1e-6 * np.abs(y).max())
 
 
 def test_integer_data_is_converted_once():

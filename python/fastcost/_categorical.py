@@ -161,6 +161,10 @@ class MixedBackend:
         self.newton_columns = rest
         if self.n_features > QR_MAX_COLUMNS:
             self.solvers = tuple(s for s in self.solvers if s != "qr")
+            self.qr_advice = (
+                f"qr is not available for a table that expands to over {QR_MAX_COLUMNS:,} "
+                "columns (its factor would hold a dense copy of them): set a small alpha."
+            )
         #: Expanded columns that are level indicators (never standardized or noised).
         self.categorical_mask = np.zeros(self.n_features, dtype=bool)
         self.categorical_mask[self.design.p :] = True

@@ -155,12 +155,20 @@ def check_iterative_options(solver: str, options: dict[str, Any]) -> None:
         )
 
 
+#: What newton's ill-conditioning warning advises for sparse X (here and on Dask).
+SPARSE_QR_ADVICE = (
+    "qr is not available for sparse X (its factor would densify it): densify X "
+    "(X.toarray()) and use solver='qr' where it fits in memory, or set a small alpha."
+)
+
+
 class SparseBackend:
     """The fit pipeline's backend (``_pipeline.Backend``) for scipy.sparse X:
     CSR arrays read in place by the compiled kernels."""
 
     solvers: tuple[str, ...] = ("newton", "lbfgs", "gd", "sgd")
     witness: np.ndarray | None = None
+    qr_advice = SPARSE_QR_ADVICE
 
     def __init__(self, est: Any, X: Any, y: Any, sample_weight: Any) -> None:
         if est.device != "cpu":

@@ -81,8 +81,8 @@ from ._params import DASK_LINEAR_REGRESSION
 from ._pipeline import choose_solver, finish_report, run_fit
 from ._result import SolveResult, solve_gram
 from ._robust import cluster_codes, cov_type_of
+from ._sparse import SPARSE_QR_ADVICE, check_iterative_options
 from ._sparse import auto_solver as sparse_auto_solver
-from ._sparse import check_iterative_options
 from ._statistics import gram_to_factor
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
@@ -252,7 +252,7 @@ class _DaskBackend:
         self.sparse = data.sparse
         if self.sparse:  # as the local sparse fit: qr's factor would densify the chunks
             self.solvers = ("newton", "lbfgs", "gd")
-            self.qr_advice = "qr is not available for sparse X (it would densify it)."
+            self.qr_advice = SPARSE_QR_ADVICE
 
     def auto_solver(self) -> tuple[str, str]:
         if self.sparse:
