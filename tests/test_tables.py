@@ -356,6 +356,10 @@ def test_transform_missing_columns_and_type_change() -> None:
     enc = TableEncoder().fit(pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"], "c": [1, 2]}))
     with pytest.raises(ValueError, match=r"columns missing from the table: \['a', 'c'\]"):
         enc.transform(pd.DataFrame({"b": ["x"]}))
+    with pytest.raises(
+        ValueError, match=r"fitted on a table with columns \['a', 'c', 'b'\]: pass a table"
+    ):
+        enc.transform(np.ones((2, 3)))
     with pytest.raises(ValueError, match="column 'a' was numeric at fit but now holds text"):
         enc.transform(pd.DataFrame({"a": ["1"], "b": ["x"], "c": [1]}))
     with pytest.raises(ValueError, match="not fitted"):

@@ -471,6 +471,11 @@ class TableEncoder(BaseEstimator):
         view = table_view(frame)
         wanted = [*self.dense_names_, *self.categorical_names_]
         missing = [c for c in wanted if c not in view.names]
+        if missing and isinstance(frame, np.ndarray) and len(missing) == len(wanted):
+            raise ValueError(
+                f"fitted on a table with columns {wanted}: pass a table (pandas, polars or "
+                "pyarrow) with those columns, not an array"
+            )
         if missing:
             raise ValueError(f"columns missing from the table: {missing} (used at fit)")
         position = {c: j for j, c in enumerate(view.names)}
