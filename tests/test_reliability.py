@@ -456,6 +456,23 @@ def test_load_validates_a_resealed_file_with_the_declarations(tmp_path, change, 
     assert fastcost.load(path).predict(X[:2]).shape == (2,)
 
 
+@pytest.mark.parametrize("solver", ["newton", "qr", "lbfgs", "gd", "auto"])
+@pytest.mark.parametrize("scale", [1e155, 1e-170])
+def test_columns_past_float64s_range_for_squares_are_an_error(solver, scale):
+    # Squares of 1e155 overflow and of 1e-170 flush to zero: without the check
+    # qr returned zeros (rank 0) at 1e155 and every solver zeros at 1e-170.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 3))
+    y = X @ np.array([1.0, 2.0, 3.0]) + 1.0
+    match = "overflow" if scale > 1 else r"underflow: column 0 of X holds values of at most"
+    with pytest.raises(ValueError, match=match):
+        LinearRegression(solver=solver).fit(X * scale, y)
+    # Inside the range the answer is the scaled one (gd, unpreconditioned, on
+    # standardized columns: the intercept is 1e140 times their scale).
+    m = LinearRegression(solver=solver, standardize=solver == "gd").fit(X * 1e-140, y)
+    np.testing.assert_allclose(m.coef_ * 1e-140, [1, 2, 3], rtol=1e-5)  # gd: tol 1e-6
+
+
 def _salaries_with_gaps():
     import pandas as pd
 

@@ -22,7 +22,7 @@ from ._fit_preprocessing import FitPreprocessing, solve_exact_from_stats
 from ._result import SolveResult
 from ._robust import check_robust_supported, set_covariance
 from ._statistics import regression_statistics
-from ._validation import check_coef_init
+from ._validation import check_coef_init, check_column_scales
 from .exceptions import (
     ConvergenceWarning,
     DivergenceError,
@@ -210,6 +210,8 @@ def run_fit(
             "compute_statistics is not available with standardize, prune or noise_augmentation"
         )
     d = backend.n_features
+    if backend.witness is not None:  # a row sample's column scales; all of X where off
+        check_column_scales(backend.witness, sample=True)
     if est.solver == "auto":
         solver, why_auto = backend.auto_solver()
     else:
@@ -256,6 +258,8 @@ def run_fit(
         fit_info += f"; {result.notes}"
     if solver == "sgd":
         _check_sgd_loss(result, backend)
+    if backend.witness is not None and _looks_degenerate(result):
+        check_column_scales(backend.witness)  # a pass over X, only for such results
     _set_result(est, result, solver, backend.dtype)
     est.fit_info_ = fit_info + _precision_info(est, result)
     for name, value in backend.attributes().items():
@@ -488,6 +492,15 @@ def _newton_fallback(
     return result, "newton", fit_info
 
 
+def _looks_degenerate(result: SolveResult) -> bool:
+    """A result that columns out of float64's range for sums of squares would give
+    (a rank-deficient factor, no coefficient, a loss that never fell), so that
+    only such fits pay for :func:`check_column_scales`' pass over X."""
+    hist = np.asarray(result.loss_history)
+    flat = hist.size >= 2 and bool(hist[-1] >= hist[0] * (1.0 - 1e-9))
+    return bool(result.singular) or not np.any(result.coef) or flat
+
+
 def _check_sgd_loss(result: SolveResult, backend: Backend) -> None:
     """Raise :class:`DivergenceError` where sgd's finite loss says it diverged
     (:data:`SGD_DIVERGED_GROWTH`): the recipe runs its epochs without a stopping
@@ -502,8 +515,11 @@ def _check_sgd_loss(result: SolveResult, backend: Backend) -> None:
     y, sw = getattr(backend, "y", None), getattr(backend, "sw", None)
     if why is None and isinstance(y, np.ndarray) and y.size:
         w = sw if isinstance(sw, np.ndarray) and sw.shape == y.shape else None
-        yy = np.square(y, dtype=np.float64)
-        zero_loss = float(np.average(yy, weights=w)) if w is None or w.sum() > 0 else 0.0
+        if w is None:  # no temporary the size of y
+            zero_loss = float(np.dot(y, y)) / y.size
+        else:
+            total = float(w.sum())
+            zero_loss = float(np.einsum("i,i,i->", w, y, y)) / total if total > 0 else 0.0
         if last > SGD_DIVERGED_GROWTH**2 * max(zero_loss, np.finfo(np.float64).tiny):
             why = (
                 f"its last epoch's loss, {last:.3g}, is over {SGD_DIVERGED_GROWTH**2:g} times "

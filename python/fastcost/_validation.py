@@ -117,6 +117,48 @@ def _overflow_message(X: np.ndarray) -> str:
     )
 
 
+#: Column magnitudes whose squares leave float64's normal range (about
+#: 1e-308 .. 1e308) in the Gram, the factor or the gradient's curvature.
+TINY_COLUMN, HUGE_COLUMN = 1e-150, 1e150
+
+
+def check_column_scales(X: np.ndarray, sample: bool = False) -> None:
+    """Raise :class:`NonFiniteError` when a float64 column of X holds values too
+    large (overflow) or only values too small (underflow: their squares flush to
+    zero, so the column looks constant) for sums of squares.
+
+    A pass over X, which the fit pipeline runs only where a fit's result looks
+    like one of these, or (``sample``) where evenly spaced rows of X, at most
+    about 2 MB of values, do; otherwise the sample alone is read."""
+    if X.dtype != np.float64 or not X.size:
+        return
+    n, d = X.shape
+    if sample:
+        step = max(1, -(-n * d // (1 << 18)))
+        if step > 1:
+            big = np.abs(X[::step]).max(axis=0)
+            off = (big > HUGE_COLUMN) | ((big > 0) & (big < TINY_COLUMN))
+            if not off.any() or not np.isfinite(big).all():
+                return
+    big = np.zeros(d)
+    rows = max(1, (1 << 18) // d)  # blocks of 2 MB: no temporary the size of X
+    for start in range(0, n, rows):
+        np.maximum(big, np.abs(X[start : start + rows]).max(axis=0), out=big)
+    if not np.isfinite(big).all():
+        return  # NaN or infinity: the fit names its first cell
+    if float(big.max()) > HUGE_COLUMN:
+        raise NonFiniteError(_overflow_message(X))
+    tiny = np.flatnonzero((big > 0) & (big < TINY_COLUMN))
+    if tiny.size:
+        j = int(tiny[0])
+        raise NonFiniteError(
+            f"numerical underflow: column {j} of X holds values of at most {big[j]:.3g} in "
+            f"magnitude ({tiny.size} column(s) below {TINY_COLUMN:g}), whose squares are "
+            "below float64's range, so the column looks constant; rescale X (multiply it "
+            "by a power of 10)"
+        )
+
+
 def raise_for_nonfinite(X: np.ndarray, original: BaseException | None = None) -> None:
     """Raise a NonFiniteError naming the first NaN/inf cell of X, or else saying
     which values overflow (X's or y's) and what to do about it."""
