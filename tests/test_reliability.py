@@ -473,6 +473,24 @@ def test_columns_past_float64s_range_for_squares_are_an_error(solver, scale):
     np.testing.assert_allclose(m.coef_ * 1e-140, [1, 2, 3], rtol=1e-5)  # gd: tol 1e-6
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("scales", [[1e-8, 1, 1, 1], [1, 1e6, 1e-6, 1], [1e4] * 4])
+def test_iterative_solvers_do_not_call_a_column_in_small_units_converged(solver, scales):
+    # The stopping rule measured max |g|: a column in small units has a small
+    # gradient, so gd stopped (converged_=True) with predictions 77 % of their
+    # spread off. Measured in each column's units, it either gets there or says not.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5000, 4)) * np.array(scales)
+    y = X / np.array(scales) @ [0.1, 0.2, 0.3, 0.4] + rng.standard_normal(5000) + 100
+    ref = LinearRegression(solver="qr").fit(X, y).predict(X)  # columns 1e12 apart: qr
+    m = LinearRegression(solver=solver).fit(X, y)
+    err = np.abs(m.predict(X) - ref).max() / ref.std()
+    assert m.converged_ == (err < 1e-4), (m.converged_, err, m.n_iter_)
+    if solver == "lbfgs":
+        assert m.converged_ and err < 1e-5
+
+
 def _salaries_with_gaps():
     import pandas as pd
 

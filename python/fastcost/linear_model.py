@@ -119,7 +119,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         For longdouble X, ``auto`` is qr (see above).
     tol : float, default=1e-6
         lbfgs/gd stop when ``max|grad| <= tol * max|grad at the start|``
-        (``solver="auto"``'s lbfgs: at 1e-10, or ``tol`` where smaller).
+        (``solver="auto"``'s lbfgs: at 1e-10, or ``tol`` where smaller), each
+        coefficient's entry divided by its column's standard deviation in a
+        row sample (float64 data), so that a column's units do not decide
+        when it counts as converged.
     max_iter : int or None, default=None
         Iterations (lbfgs, gd) or epochs (sgd); None means ``DEFAULT_MAX_ITER``.
     batch_size : int, default=100

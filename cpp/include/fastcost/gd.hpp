@@ -15,15 +15,18 @@ namespace fastcost {
 
 // Full-batch gradient descent; the step comes from backtracking (Armijo,
 // halving) and grows by 1.25 after every accepted step; one pass per evaluation.
+// Stops as lbfgs does: max|g| <= tol * max|g at the start|, each entry of g
+// divided by its column's scale (LeastSquaresObjective::gscale).
 // positive: projected gradient descent on the active set of nonnegative.hpp,
 // the trial step capped where the first free coefficient reaches 0.
 template <class Pass>
 void gd_minimize(LeastSquaresObjective<Pass>& obj, std::vector<double>& theta, const FitOptions& opt, FitResult& res) {
   SignConstraint signs(opt.positive, obj.d, obj.frozen);
+  signs.set_scale(obj.gscale);
   signs.project(theta);
   std::vector<double> g, g_new, x_new, gf, down;
   double fx = obj(theta, g);
-  const double g0 = max_abs(g);
+  const double g0 = signs.scaled_max(g);
   const double gtol = opt.tol * g0;
   double step = 1.0;
   res.converged = g0 == 0.0 || (signs.on() && signs.residual(theta, g) <= gtol);
@@ -78,7 +81,8 @@ template <class Pass>
 FitResult fit_gd(Pass& data, const FitOptions& options) {
   const FitOptions opt = with_tolerance_floor(options, data.epsilon());
   std::vector<double> theta;
-  LeastSquaresObjective<Pass> obj = make_objective(data, opt, theta, /*center=*/true);
+  // The row sample serves the stopping rule's column scales (gradient_scales).
+  LeastSquaresObjective<Pass> obj = make_objective(data, opt, theta, /*center=*/true, row_sample(data));
   FitResult res;
   gd_minimize(obj, theta, opt, res);
   finish_iterative(obj, theta, res);

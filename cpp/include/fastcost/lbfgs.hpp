@@ -97,32 +97,6 @@ class LbfgsHistory {
 
 // ---- lbfgs on the data: one pass per iteration ------------------------------------
 
-// Rows of lbfgs' sample: evenly spread blocks of kSampleBlock rows.
-constexpr index_t kSampleBlock = 256;
-
-// The rows of lbfgs' sample, about 2 n / d of them (the sample's Gram costs
-// about m d^2 / 2 multiply-adds, near a tenth of one pass over X), in blocks;
-// 0 when that leaves fewer than 8 (d + 2) rows.
-inline index_t sample_rows(index_t n, index_t d) {
-  const index_t m = std::min(n / 4, 2 * n / std::max<index_t>(d, 1));
-  return m < 8 * (d + 2) ? 0 : m;
-}
-
-// The sample's rows as [begin, end) blocks of kSampleBlock rows spread evenly
-// over n (the last may overlap its neighbour); none when sample_rows is 0.
-// Dask's lbfgs reads the same blocks (_core.sample_blocks).
-inline std::vector<std::pair<index_t, index_t>> sample_blocks(index_t n, index_t d) {
-  std::vector<std::pair<index_t, index_t>> out;
-  const index_t m = sample_rows(n, d);
-  if (m == 0) return out;
-  const index_t blocks = std::max<index_t>(1, m / kSampleBlock);
-  for (index_t k = 0; k < blocks; ++k) {
-    const index_t i0 = std::min(k * n / blocks, n - std::min(n, kSampleBlock));
-    out.emplace_back(i0, i0 + std::min(kSampleBlock, n - i0));
-  }
-  return out;
-}
-
 // The preconditioner lbfgs builds from its sample: M = the sample's Hessian of
 // the loss in the solver's coordinates (v = sigma w; the intercept's entry is
 // 2 and decoupled by the centering), used as L-BFGS's initial inverse Hessian
@@ -325,7 +299,8 @@ inline bool projects_past(int steps, int max_iter, double start, double best, do
 // the start, the exact column means (a probe with u = 1), which become the
 // centering point, and, after the sample warm start, the gradient at the
 // default start that the tolerance is relative to.
-// Stops when max|g| <= tol * max|g at the default start|.
+// Stops when max|g| <= tol * max|g at the default start|, each entry of g
+// divided by its column's scale (LeastSquaresObjective::gscale).
 // positive: the active-set method of nonnegative.hpp. The direction lives on
 // the free coordinates (free_direction), the exact step is capped where the
 // first free coefficient reaches 0, and the stopping rule measures the
@@ -344,6 +319,7 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
   const SampleStart smp = lbfgs_sample(obj, opt);
   const bool warm = smp.warm;
   SignConstraint signs(opt.positive, d, obj.frozen);
+  signs.set_scale(obj.gscale);
   if (warm) {
     w_start = smp.w;
     b_start = smp.b;
@@ -374,14 +350,14 @@ void lbfgs_least_squares(LeastSquaresObjective<Pass>& obj, std::vector<double>& 
   obj.to_theta(w_start, b_start, theta);
   obj.theta_grad(first, 0, theta, g);
   double fx = first.uu(0, 0) / obj.sum_w + obj.penalty_dot(theta, theta);
-  double g0 = max_abs_of(g);
+  double g0 = signs.scaled_max(g);
   bool started_warm = warm;
   if (warm) {
     std::vector<double> g_ref;
     obj.to_theta(w_ref, b_ref, theta_ref);
     const int k_ref = means ? 2 : 1;
     obj.theta_grad(first, k_ref, theta_ref, g_ref);
-    g0 = max_abs_of(g_ref);
+    g0 = signs.scaled_max(g_ref);
     const double f_ref = first.uu(k_ref, k_ref) / obj.sum_w + obj.penalty_dot(theta_ref, theta_ref);
     if (signs.on() && f_ref < fx) {
       theta = theta_ref;
@@ -518,8 +494,7 @@ FitResult fit_lbfgs(Pass& data, const FitOptions& options) {
   const FitOptions opt = with_tolerance_floor(options, data.epsilon());
   std::vector<double> theta;
   // lbfgs' first pass gives the exact means: no sampled centering point.
-  const RowBlocks sample = takes_row_sample(data, 0) ? sample_blocks(data.rows(), data.cols()) : RowBlocks{};
-  LeastSquaresObjective<Pass> obj = make_objective(data, opt, theta, /*center=*/false, sample);
+  LeastSquaresObjective<Pass> obj = make_objective(data, opt, theta, /*center=*/false, row_sample(data));
   FitResult res;
   lbfgs_least_squares(obj, theta, opt, res);
   finish_iterative(obj, theta, res);

@@ -30,6 +30,19 @@ class SignConstraint {
 
   bool on() const { return on_; }
 
+  // Per-entry factors of the gradient in every measure below (the stopping
+  // rule's, the binding slack's): 1 / (the column's scale) on the
+  // coefficients, 1 on the intercept, so that a column's units do not decide
+  // when it counts as converged (LeastSquaresObjective::gscale). Empty: 1.
+  void set_scale(const std::vector<double>& scale) { scale_ = scale; }
+
+  // max |g_j| in that measure (no projection): the gradient the tolerance is relative to.
+  double scaled_max(const std::vector<double>& g) const {
+    double m = 0.0;
+    for (std::size_t j = 0; j < g.size(); ++j) m = std::max(m, std::fabs(g[j]) * sc(j));
+    return m;
+  }
+
   // max(theta_j, 0) on the coefficients: the starting point.
   void project(std::vector<double>& theta) const {
     if (!on_) return;
@@ -42,7 +55,7 @@ class SignConstraint {
     double m = 0.0;
     for (std::size_t j = 0; j < g.size(); ++j) {
       const bool at_zero = on_ && static_cast<index_t>(j) < d_ && theta[j] <= 0.0;
-      m = std::max(m, std::fabs(at_zero ? std::min(g[j], 0.0) : g[j]));
+      m = std::max(m, std::fabs(at_zero ? std::min(g[j], 0.0) : g[j]) * sc(j));
     }
     return m;
   }
@@ -56,7 +69,7 @@ class SignConstraint {
   bool bind(const std::vector<double>& theta, const std::vector<double>& g, double slack) {
     bool changed = false;
     for (index_t j = 0; j < d_; ++j) {
-      if (!bound_[j] && !is_frozen(j) && theta[j] <= 0.0 && g[j] > -slack) {
+      if (!bound_[j] && !is_frozen(j) && theta[j] <= 0.0 && g[j] * sc(j) > -slack) {
         bound_[j] = 1;
         changed = true;
       }
@@ -64,14 +77,14 @@ class SignConstraint {
     double violation = 0.0, free_max = 0.0;
     for (std::size_t j = 0; j < g.size(); ++j) {
       if (static_cast<index_t>(j) < d_ && bound_[j]) {
-        violation = std::max(violation, -g[j]);
+        violation = std::max(violation, -g[j] * sc(j));
       } else {
-        free_max = std::max(free_max, std::fabs(g[j]));
+        free_max = std::max(free_max, std::fabs(g[j]) * sc(j));
       }
     }
     if (violation >= slack && free_max <= violation) {
       for (index_t j = 0; j < d_; ++j) {
-        if (bound_[j] && g[j] <= -slack) {
+        if (bound_[j] && g[j] * sc(j) <= -slack) {
           bound_[j] = 0;
           changed = true;
         }
@@ -117,11 +130,13 @@ class SignConstraint {
 
  private:
   bool is_frozen(index_t j) const { return !frozen_.empty() && frozen_[j]; }
+  double sc(std::size_t j) const { return scale_.empty() ? 1.0 : scale_[j]; }
 
   bool on_;
   index_t d_;
   std::vector<char> frozen_;
   std::vector<char> bound_;
+  std::vector<double> scale_;
 };
 
 }  // namespace fastcost
