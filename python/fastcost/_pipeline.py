@@ -210,8 +210,7 @@ def run_fit(
             "compute_statistics is not available with standardize, prune or noise_augmentation"
         )
     d = backend.n_features
-    if backend.witness is not None:  # a row sample's column scales; all of X where off
-        check_column_scales(backend.witness, sample=True)
+    _check_scales(backend, None)
     if est.solver == "auto":
         solver, why_auto = backend.auto_solver()
     else:
@@ -258,8 +257,7 @@ def run_fit(
         fit_info += f"; {result.notes}"
     if solver == "sgd":
         _check_sgd_loss(result, backend)
-    if backend.witness is not None and _looks_degenerate(result):
-        check_column_scales(backend.witness)  # a pass over X, only for such results
+    _check_scales(backend, result)
     _set_result(est, result, solver, backend.dtype)
     est.fit_info_ = fit_info + _precision_info(est, result)
     for name, value in backend.attributes().items():
@@ -490,6 +488,18 @@ def _newton_fallback(
             stacklevel=4,
         )
     return result, "newton", fit_info
+
+
+def _check_scales(backend: Backend, result: SolveResult | None) -> None:
+    """:func:`check_column_scales` on X where the client holds it: before the fit
+    (``result`` None) on a row sample, after it on all of X where the result
+    looks degenerate (:func:`_looks_degenerate`)."""
+    if backend.witness is None:
+        return
+    if result is None:
+        check_column_scales(backend.witness, sample=True)
+    elif _looks_degenerate(result):
+        check_column_scales(backend.witness)
 
 
 def _looks_degenerate(result: SolveResult) -> bool:
