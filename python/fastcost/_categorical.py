@@ -28,6 +28,7 @@ every level either way, named by ``feature_names_out_``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,9 @@ class MixedBackend:
     solvers: tuple[str, ...] = ("newton", "qr", "lbfgs", "gd", "sgd")
     dtype = np.dtype(np.float64)
     witness = None
+
+    #: The dense columns' names, for errors that point at a cell (None: positions).
+    dense_names: list[str] | None = None
 
     def __init__(self, est: Any, dense: np.ndarray, codes: np.ndarray, n_levels: np.ndarray,
                  y: np.ndarray, sample_weight: Any) -> None:  # fmt: skip
@@ -404,12 +408,8 @@ class MixedBackend:
 
     def _raise_nonfinite(self, original: BaseException | None) -> None:
         d = self.design
-        bad = _core.find_nonfinite(d.dense) if d.dense is not None and d.p else None
-        if bad is not None:
-            raise NonFiniteError(
-                f"X contains NaN or infinity (first at row {bad[0]}, dense column {bad[1]}); "
-                "clean it first, e.g. with fastcost.preprocessing"
-            ) from original
+        if d.dense is not None and d.p:
+            raise_nonfinite_cell(d.dense, self.dense_names, original)
         if not np.isfinite(self.y).all():
             raise NonFiniteError("y contains NaN or infinity") from original
         if original is not None:
@@ -464,7 +464,6 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
     design = encoder.fit_transform(X)
     for note in encoder.notes:
         warnings.warn(note, UserWarning, stacklevel=4)
-    check_finite_design(design)
     # A frame of numeric columns only, all kept in order, needs no encoder to
     # predict (scikit-learn's checks read it as they would have): keep none.
     if len(design.n_levels) or list(design.dense_names) != list(encoder.input_names):
@@ -478,11 +477,15 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
                 f"({', '.join(design.categorical_names)}); use device='cpu'"
             )
         backend = MixedBackend(est, design.dense, design.codes, design.n_levels, y, sample_weight)
+        backend.dense_names = list(design.dense_names)
     elif est.device == "cuda":
         from ._gpu import CudaBackend
 
         backend = CudaBackend(est, design.dense, y, sample_weight)
     else:
+        # The dense backend names a bad cell by its position in the numeric
+        # block; a table's user needs the column's name: one scan here.
+        raise_nonfinite_cell(design.dense, design.dense_names)
         from ._cpu_backend import CpuBackend
 
         backend = CpuBackend(est, design.dense, y, sample_weight)
@@ -491,17 +494,20 @@ def table_backend(est: Any, X: Any, y: Any, sample_weight: Any) -> Any | None:
     return backend
 
 
-def check_finite_design(design: Any) -> None:
-    """Raise :class:`NonFiniteError` naming the table's column and row (its
-    position) of the first NaN or infinity in the design's numeric columns."""
-    dense = design.dense
+def raise_nonfinite_cell(
+    dense: np.ndarray, names: Sequence[str] | None, original: BaseException | None = None
+) -> None:
+    """Raise :class:`NonFiniteError` naming the column (by name where ``names``
+    gives them) and row (its position) of the first NaN or infinity in a
+    design's dense block; nothing if there is none."""
     bad = _core.find_nonfinite(dense) if dense.size else None
     if bad is not None:
         row, j = bad
+        column = repr(names[j]) if names is not None else f"{j} of the numeric ones"
         raise NonFiniteError(
-            f"X contains NaN or infinity (first in column {design.dense_names[j]!r}, at row "
-            f"{row} counting from 0); clean it first, e.g. with fastcost.preprocessing"
-        )
+            f"X contains NaN or infinity (first in column {column}, at row {row} counting "
+            "from 0); clean it first, e.g. with fastcost.preprocessing"
+        ) from original
 
 
 def set_input_names(est: Any, encoder: Any, X: Any) -> None:
@@ -559,7 +565,7 @@ def predict_coded(encoder: Any, coef: np.ndarray, intercept: Any, X: Any) -> np.
     else:
         pred = _predict_design(design, coef, float(intercept))
     if not np.isfinite(pred).all():
-        check_finite_design(design)
+        raise_nonfinite_cell(design.dense, design.dense_names)
         raise ValueError(
             "predictions overflow float64: X holds values too large for this model; rescale X"
         )

@@ -34,6 +34,7 @@ from . import _core
 from ._categorical import (
     MixedDesign,
     drop_first_levels,
+    raise_nonfinite_cell,
     set_input_names,
     target_values,
 )
@@ -286,12 +287,7 @@ def mixed_atom_grams(
 
 
 def _raise_nonfinite(design: Design, original: BaseException | None) -> None:
-    bad = _core.find_nonfinite(design.dense) if design.dense.shape[1] else None
-    if bad is not None:
-        raise NonFiniteError(
-            f"X contains NaN or infinity (first at row {bad[0]}, column "
-            f"{design.dense_names[bad[1]]!r}); clean it first, e.g. with fastcost.preprocessing"
-        ) from original
+    raise_nonfinite_cell(design.dense, design.dense_names, original)
     raise NonFiniteError(
         "numerical overflow: the values of X or y are too large for the sums of squares"
     ) from original
