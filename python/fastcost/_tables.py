@@ -304,13 +304,17 @@ class _Levels:
         return self.lookup
 
 
-def _fit_levels(col: Column) -> tuple[_Levels, np.ndarray]:
-    labels, inv = col.factorize()
+def _levels_of(labels: list[str | None]) -> _Levels:
+    """The levels of a column's labels in order (``None``, last: the missing values)."""
     names = list(labels)
     if names and names[-1] is None:  # missing values: the last level
         names[-1] = _missing_label(labels)
-    levels = np.array(names, dtype=object)
-    return _Levels(levels, labels=labels), inv
+    return _Levels(np.array(names, dtype=object), labels=labels)
+
+
+def _fit_levels(col: Column) -> tuple[_Levels, np.ndarray]:
+    labels, inv = col.factorize()
+    return _levels_of(labels), inv
 
 
 def _encode(col: Column, spec: _Levels) -> tuple[np.ndarray, list[str], int]:
@@ -525,83 +529,6 @@ class TableEncoder(BaseEstimator):
         """Names of :meth:`Design.to_dense`'s columns (see there)."""
         return _feature_names(self.dense_names_, self.categorical_names_, self.levels_, drop_first)
 
-    def to_state(self) -> dict[str, Any]:
-        """The fitted encoder as plain JSON values; :meth:`from_state` rebuilds it.
-
-        Holds the table's columns, each one's role, the labels of each
-        categorical column in level order (``None``: its missing values), and
-        the notes of the fit.
-        """
-        if not hasattr(self, "roles_"):
-            raise ValueError("this TableEncoder is not fitted yet; call fit first")
-        params = {
-            k: None if v is None else [c if isinstance(c, str) else int(c) for c in v]
-            for k, v in self.get_params().items()
-        }
-        return {
-            **params,
-            "feature_names_in": [str(c) for c in self.feature_names_in_],
-            "roles": [self.roles_[c] for c in self.feature_names_in_],
-            "labels": [list(self._levels[c].labels or []) for c in self.categorical_names_],
-            "notes": list(self.notes_),
-            "missing_notes": list(getattr(self, "missing_notes_", [])),
-        }
-
-    @classmethod
-    def from_state(cls, state: Any) -> TableEncoder:
-        """The fitted encoder of :meth:`to_state`'s values, every entry checked.
-
-        Raises
-        ------
-        ValueError
-            An entry is missing, of the wrong type, or inconsistent with the others.
-        """
-        if not isinstance(state, dict):
-            raise ValueError("the encoder must be a mapping")
-        expected = {"categorical", "features", "drop", "feature_names_in", "roles", "labels",
-                    "notes", "missing_notes"}  # fmt: skip
-        if set(state) != expected:
-            raise ValueError(f"the encoder must hold exactly {sorted(expected)}")
-        params = {k: state[k] for k in ("categorical", "features", "drop")}
-        for key, value in params.items():
-            if value is not None and not _column_list(value):
-                raise ValueError(
-                    f"the encoder's {key} must be null or a list of column names or positions"
-                )
-        names, roles, labels = state["feature_names_in"], state["roles"], state["labels"]
-        if not _str_list(names) or not names or len(set(names)) != len(names):
-            raise ValueError("the encoder's feature_names_in must be distinct strings")
-        if not _str_list(roles) or len(roles) != len(names) or not set(roles) <= _ROLES:
-            raise ValueError(f"the encoder's roles must give one of {sorted(_ROLES)} per column")
-        for key in ("notes", "missing_notes"):
-            if not _str_list(state[key]):
-                raise ValueError(f"the encoder's {key} must be a list of strings")
-        categorical = [c for c, r in zip(names, roles, strict=True) if r == "categorical"]
-        if not isinstance(labels, list) or len(labels) != len(categorical):
-            raise ValueError("the encoder's labels must hold one list per categorical column")
-        enc = cls(**params)
-        enc._levels = {}
-        for name, col_labels in zip(categorical, labels, strict=True):
-            if not _label_list(col_labels):
-                raise ValueError(
-                    f"the encoder's labels of {name!r} must be distinct strings, then at most "
-                    "one null (the missing values' level)"
-                )
-            names_out = list(col_labels)
-            if names_out and names_out[-1] is None:
-                names_out[-1] = _missing_label(col_labels)
-            enc._levels[name] = _Levels(np.array(names_out, dtype=object), labels=list(col_labels))
-        enc.feature_names_in_ = list(names)
-        enc.roles_ = dict(zip(names, roles, strict=True))
-        enc.dense_names_ = [
-            c for c, r in zip(names, roles, strict=True) if r in ("numeric", "bool")
-        ]
-        enc.categorical_names_ = categorical
-        enc.levels_ = [enc._levels[c].levels for c in categorical]
-        enc.notes_ = list(state["notes"])
-        enc.missing_notes_ = list(state["missing_notes"])
-        return enc
-
     @property
     def notes(self) -> list[str]:
         """The notes of the fit (``notes_``)."""
@@ -611,30 +538,6 @@ class TableEncoder(BaseEstimator):
     def input_names(self) -> list[str]:
         """The columns of the fitted table (``feature_names_in_``)."""
         return self.feature_names_in_
-
-
-#: Every role a column can take (see :class:`TableEncoder`'s ``roles_``).
-_ROLES = frozenset(
-    {"numeric", "bool", "categorical", "index", "identifier", "datetime", "unsupported", "dropped"}
-)
-
-
-def _str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _column_list(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
-    )
-
-
-def _label_list(value: Any) -> bool:
-    """Distinct strings, then at most one ``None`` (the missing level), last."""
-    if not isinstance(value, list) or not value:
-        return False
-    body = value[:-1] if value[-1] is None else value
-    return _str_list(body) and len(set(body)) == len(body)
 
 
 def _missing_note(col: Column, role: str, spec: _Levels | None) -> list[str]:

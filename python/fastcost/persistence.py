@@ -295,7 +295,9 @@ def save(estimator: Any, path: str | os.PathLike[str]) -> None:
         "attributes": attributes,
     }
     if encoder is not None:
-        payload["encoder"] = encoder.to_state()
+        from ._tables_state import encoder_state
+
+        payload["encoder"] = encoder_state(encoder)
     document = dict(payload, sha256=_digest(payload))
     tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -351,9 +353,9 @@ def _rebuild(cls: Any, document: dict[str, Any]) -> Any:
     validate(params, cls._parameters)
     estimator = cls(**params)
     if "encoder" in document:
-        from ._tables import TableEncoder
+        from ._tables_state import encoder_from_state
 
-        estimator.encoder_ = TableEncoder.from_state(document["encoder"])
+        estimator.encoder_ = encoder_from_state(document["encoder"])
     attributes = document["attributes"]
     unexpected = sorted(set(attributes) - set(_ATTRIBUTE_RULES))
     if unexpected:
