@@ -25,6 +25,7 @@ from fastcost._tables import (
 )
 from fastcost._tables_columns import factorize_text
 from fastcost.datasets import load_design, load_file
+from fastcost.linear_model import LinearRegression
 
 DATA = Path(__file__).resolve().parent / "data"
 STRING_DTYPES = [
@@ -248,14 +249,28 @@ def test_unnamed_row_counter_is_dropped(name: str | None, first: int) -> None:
 
 
 @pytest.mark.parametrize(
+    ("values", "note"),
+    [([3, 1, 2, 5, 4], "(1 to 5)"), ([0, 1, 2, 3, 5], "(0 to 5)"), (["7", "2", "9"], "(2 to 9)")],
+    ids=["shuffled", "gap", "text"],
+)
+def test_unnamed_row_numbers_of_a_subset_are_dropped(values: list[object], note: str) -> None:
+    frame = pd.DataFrame({"Unnamed: 0": values, "x": np.arange(len(values), dtype=np.float64)})
+    enc = TableEncoder()
+    design = enc.fit_transform(frame)
+    assert enc.roles_ == {"Unnamed: 0": "index", "x": "numeric"}
+    assert f"of distinct row numbers {note} is the row index" in design.notes[0]
+
+
+@pytest.mark.parametrize(
     "frame",
     [
         pd.DataFrame({"id": np.arange(5), "x": np.ones(5)}),  # named
-        pd.DataFrame({"Unnamed: 0": [3, 1, 2, 5, 4], "x": np.ones(5)}),  # does not count
-        pd.DataFrame({"Unnamed: 0": [0, 1, 2, 3, 5], "x": np.ones(5)}),  # a gap
+        pd.DataFrame({"Unnamed: 0": [3, 1, 2, 3, 4], "x": np.ones(5)}),  # a repeat
+        pd.DataFrame({"Unnamed: 0": [0, 1, -2, 3, 5], "x": np.ones(5)}),  # negative
+        pd.DataFrame({"Unnamed: 0": [0, 1, 2.5, 3, 5], "x": np.ones(5)}),  # not whole
         pd.DataFrame({"x": np.ones(5), "Unnamed: 1": np.arange(5)}),  # not first
     ],
-    ids=["named", "shuffled", "gap", "not-first"],
+    ids=["named", "repeat", "negative", "fractional", "not-first"],
 )
 def test_index_lookalikes_are_kept(frame: pd.DataFrame) -> None:
     enc = TableEncoder()
@@ -678,3 +693,34 @@ def test_missing_counts_with_infinities() -> None:
     frame = pd.DataFrame({"a": [np.inf, -np.inf, 1.0], "b": [np.inf, -np.inf, np.nan]})
     design = TableEncoder().fit_transform(frame)
     assert design.notes == ["column 'b': 1 missing value(s), NaN in the design"]
+
+
+def test_index_column_after_filter_and_shuffled_split() -> None:
+    """The row numbers left after dropna, a filter or a shuffled split are still
+    the index: the fit equals least squares on the design without them."""
+    slid = pd.read_csv(DATA / "SLID.csv").dropna()
+    salaries = pd.read_csv(DATA / "Salaries.csv")
+    shuffled = salaries.sample(frac=0.8, random_state=0)
+    for frame, target, rows in ((slid, "wages", "1 to 7425"), (shuffled, "salary", "1 to 397")):
+        X, y = frame.drop(columns=target), frame[target].to_numpy(dtype=np.float64)
+        with pytest.warns(
+            UserWarning, match=rf"of distinct row numbers \({rows}\) is the row index"
+        ):
+            model = LinearRegression(solver="newton").fit(X, y)
+        assert "Unnamed: 0" not in model.feature_names_out_
+        ref = pd.get_dummies(
+            X.drop(columns="Unnamed: 0"), drop_first=True, prefix_sep="=", dtype=np.float64
+        )
+        A = np.column_stack([np.ones(len(y)), ref.to_numpy(dtype=np.float64)])
+        coef = np.linalg.lstsq(A, y, rcond=None)[0]
+        fitted = dict(zip(model.feature_names_out_, model.coef_, strict=True))
+        expected = dict.fromkeys(fitted, 0.0) | dict(zip(ref.columns, coef[1:], strict=True))
+        assert list(expected) == list(fitted)  # the reference levels: 0
+        np.testing.assert_allclose(
+            list(fitted.values()), list(expected.values()), rtol=1e-9, atol=1e-9
+        )
+        assert model.intercept_ == pytest.approx(coef[0], rel=1e-9)
+    # an unnamed column with a repeated or negative value is a feature
+    X = pd.DataFrame({"Unnamed: 0": [3.0, 5.0, 5.0, 9.0, 11.0], "x": [1.0, 0.0, 2.0, 5.0, 4.0]})
+    model = LinearRegression().fit(X, [1.0, 2.0, 2.5, 4.0, 5.0])
+    assert list(model.feature_names_in_) == ["Unnamed: 0", "x"] and model.coef_.shape == (2,)

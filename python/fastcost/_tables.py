@@ -15,7 +15,8 @@ and turns tables into a :class:`Design` at ``transform``:
 
   - **index**: an unnamed first column (``"Unnamed: 0"``, ``""`` or ``None``,
     as pandas and R write row names) whose values count the rows, 0..n-1 or
-    1..n, or whose values are distinct text labels (R's row names);
+    1..n, or are distinct whole numbers (the row numbers left after a filter,
+    ``dropna`` or a shuffled split), or are distinct text labels (R's row names);
   - **identifiers**: a text or categorical column with more than
     :data:`HIGH_CARDINALITY_MIN_LEVELS` distinct values that are at least
     :data:`HIGH_CARDINALITY_FRACTION` of its non-missing rows (names, titles,
@@ -180,7 +181,8 @@ def _as_names(value: Any, what: str, names: list[str]) -> list[str]:
 
 
 def _counts_rows(col: Column) -> str | None:
-    """``"0..n-1"`` or ``"1..n"`` when the column's values count the rows."""
+    """How the column's values number the rows (``"counting the rows (1..n)"``),
+    or None when they do not."""
     n = col.missing.shape[0]
     if n == 0 or col.missing.any() or col.kind not in (NUMERIC, TEXT):
         return None
@@ -192,7 +194,17 @@ def _counts_rows(col: Column) -> str | None:
             return None
     for first in (0, 1):
         if np.array_equal(values, np.arange(first, first + n, dtype=np.float64)):
-            return f"{first}..{first + n - 1}"
+            return f"counting the rows ({first}..{first + n - 1})"
+    # Row numbers of a subset of the rows (after dropna, a filter or a shuffled
+    # split): distinct whole numbers, none negative.
+    values = np.asarray(values, dtype=np.float64)
+    if (
+        np.all(np.isfinite(values))
+        and np.all(values >= 0)
+        and np.array_equal(values, np.floor(values))
+        and np.unique(values).shape[0] == n
+    ):
+        return f"of distinct row numbers ({int(values.min())} to {int(values.max())})"
     return None
 
 
@@ -217,10 +229,7 @@ def _index_note(col: Column) -> str | None:
     """Why an unnamed first column is taken as the row index, or None when it is not."""
     counted = _counts_rows(col)
     if counted is not None:
-        return (
-            f"column {col.name!r} left out: an unnamed first column counting the rows "
-            f"({counted}) is the row index"
-        )
+        return f"column {col.name!r} left out: an unnamed first column {counted} is the row index"
     if col.kind == TEXT and col.n_missing == 0 and _n_distinct(col) == col.missing.shape[0]:
         return f"column {col.name!r} left out: an unnamed first column of distinct labels holds row names"
     return None
@@ -231,7 +240,8 @@ def index_column(frame: Any) -> tuple[str, str] | None:
 
     The first column is the row index when it is unnamed (``"Unnamed: 0"`` or
     ``""``, as pandas reads R's and pandas' own CSV exports) and its values count
-    the rows (0..n-1 or 1..n) or are distinct text labels (R's row names).
+    the rows (0..n-1 or 1..n), are distinct whole numbers (row numbers left after
+    a filter or a shuffled split) or are distinct text labels (R's row names).
     :class:`TableEncoder` applies the same rule; call this on a whole file before
     dropping rows (e.g. those without a target), which breaks the count.
     """

@@ -207,7 +207,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         codes). Columns listed here are categorical too (e.g. integer codes).
         Text columns whose values are almost all distinct (free text, IDs) and
         date columns are left out with a warning; an unnamed first column that
-        counts the rows is dropped as an index. A missing categorical value is
+        numbers the rows (distinct whole numbers) is dropped as an index. A missing categorical value is
         a level of its own. ``coef_`` then has one entry per dense column and
         per level, named by ``feature_names_out_``; with an intercept and no
         penalty each categorical's first level is the reference (coefficient
