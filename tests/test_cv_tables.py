@@ -54,14 +54,20 @@ def _declared(est, df):
 
 
 def _brute(est, df, y, sw, splits, alphas):
+    """Each fold's scores from LinearRegression on all rows, those outside the
+    fold's training rows weighted 0: every level of the whole table has rows, as
+    in the CV's fold fits, and a level without training rows gets a column of
+    zero weight (coefficient 0 under a penalty)."""
     ref_df = _declared(est, df)
     out = np.empty((len(splits), len(alphas)))
     for j, (tr, te) in enumerate(splits):
+        w_tr = np.zeros(y.size)
+        w_tr[tr] = 1.0 if sw is None else sw[tr]
         for i, a in enumerate(alphas):
             m = LinearRegression(
                 alpha=a, solver="newton", fit_intercept=est.fit_intercept,
                 standardize=est.standardize,
-            ).fit(ref_df.iloc[tr], y[tr], None if sw is None else sw[tr])  # fmt: skip
+            ).fit(ref_df, y, w_tr)  # fmt: skip
             pred = m.predict(ref_df.iloc[te])
             w = None if sw is None else sw[te]
             if est.scoring == "r2":

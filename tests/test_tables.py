@@ -102,21 +102,70 @@ def test_object_columns() -> None:
     assert design.codes.tolist() == [[0, 2, 1], [1, 0, 2]]
 
 
-def test_category_keeps_its_order_and_unused_categories() -> None:
+def test_category_keeps_its_order_and_leaves_out_unused_categories() -> None:
     cat = pd.Categorical(["lo", "hi", None, "lo"], categories=["lo", "mid", "hi"])
     design = TableEncoder().fit_transform(pd.DataFrame({"c": cat}))
-    assert _levels(design, 0) == ["lo", "mid", "hi", MISSING_LEVEL]
-    assert design.codes.tolist() == [[0, 2, 3, 0]]
-    assert design.n_levels.tolist() == [4]
-    assert design.feature_names_out(drop_first=True) == ["c=mid", "c=hi", "c=<missing>"]
+    assert _levels(design, 0) == ["lo", "hi", MISSING_LEVEL]
+    assert design.codes.tolist() == [[0, 1, 2, 0]]
+    assert design.n_levels.tolist() == [3]
+    assert design.feature_names_out(drop_first=True) == ["c=hi", "c=<missing>"]
     assert design.feature_names_out(drop_first=False)[0] == "c=lo"
+    assert design.notes == [
+        "column 'c': 1 category of its dtype without rows left out of its levels ('mid')",
+        "column 'c': 1 missing value(s) form their own level '<missing>'",
+    ]
 
 
 def test_category_of_numbers_labels() -> None:
     cat = pd.Categorical([3, 1, 3], categories=[3, 1, 2])
     design = TableEncoder().fit_transform(pd.DataFrame({"c": cat}))
-    assert _levels(design, 0) == ["3", "1", "2"]
+    assert _levels(design, 0) == ["3", "1"]
     assert design.codes.tolist() == [[0, 1, 0]]
+
+
+@pytest.mark.parametrize("container", ["pandas", "polars-enum", "arrow-dictionary"])
+def test_unused_first_category_is_not_the_reference(container: str) -> None:
+    """Salaries.csv with ``rank`` declaring a level no row has, first: the fit,
+    its reference level and its standard errors are those of the table without
+    it (statsmodels-style OLS from numpy), and predict treats the level as
+    unseen."""
+    df = pd.read_csv(DATA / "Salaries.csv").drop(columns="Unnamed: 0")
+    y = df.pop("salary").to_numpy(dtype=np.float64)
+    levels = ["Emeritus", "AsstProf", "AssocProf", "Prof"]
+    frame: object
+    if container == "pandas":
+        frame = df.assign(rank=pd.Categorical(df["rank"], categories=levels))
+    elif container == "polars-enum":
+        frame = pl.from_pandas(df).with_columns(pl.col("rank").cast(pl.Enum(levels)))
+    else:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        dictionary = pa.DictionaryArray.from_arrays(
+            pa.array([levels.index(v) for v in df["rank"]], pa.int32()), pa.array(levels)
+        )
+        frame = table.set_column(table.schema.get_field_index("rank"), "rank", dictionary)
+    with pytest.warns(UserWarning, match=r"column 'rank': 1 category .* \('Emeritus'\)"):
+        model = LinearRegression(compute_statistics=True).fit(frame, y)
+    assert [n for n in model.feature_names_out_ if n.startswith("rank=")] == [
+        "rank=AsstProf", "rank=AssocProf", "rank=Prof",
+    ]  # fmt: skip
+    A = pd.get_dummies(df.astype({"rank": pd.CategoricalDtype(levels[1:])}), drop_first=True,
+                       prefix_sep="=", dtype=np.float64)  # fmt: skip
+    A.insert(0, "const", 1.0)
+    a = A.to_numpy(dtype=np.float64)
+    coef = np.linalg.lstsq(a, y, rcond=None)[0]
+    resid = y - a @ coef
+    cov = resid @ resid / (y.size - a.shape[1]) * np.linalg.inv(a.T @ a)
+    fitted = dict(zip(model.feature_names_out_, model.coef_, strict=True))
+    errors = dict(zip(model.feature_names_out_, model.coef_stderr_, strict=True))
+    for j, name in enumerate(A.columns[1:], start=1):
+        assert fitted[name] == pytest.approx(coef[j], rel=1e-9)
+        assert errors[name] == pytest.approx(np.sqrt(cov[j, j]), rel=1e-9)
+    assert fitted["rank=AsstProf"] == 0.0 and model.intercept_ == pytest.approx(coef[0], rel=1e-9)
+    if container == "pandas":
+        row = df.iloc[:1].assign(rank=pd.Categorical(["AsstProf"], categories=levels))
+        emeritus = row.assign(rank=pd.Categorical(["Emeritus"], categories=levels))
+        with pytest.warns(UnseenLevelWarning, match="Emeritus"):
+            assert model.predict(emeritus)[0] == model.predict(row)[0]
 
 
 def test_datetime_left_out_with_note() -> None:
@@ -676,7 +725,8 @@ def test_category_codes_and_counts_from_the_dtype() -> None:
     few = np.where(codes < 0, -1, codes % 50)
     frame = pd.DataFrame({"g": pd.Categorical.from_codes(few, cats)})
     design = TableEncoder().fit_transform(frame)
-    assert design.n_levels.tolist() == [201] and design.codes[0, -2] == 200
+    # the 150 categories no row has are left out: 50 levels and the missing one
+    assert design.n_levels.tolist() == [51] and design.codes[0, -2] == 50
     assert design.codes.dtype == np.int32 and design.codes[0, :3].tolist() == [0, 1, 2]
 
 

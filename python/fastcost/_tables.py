@@ -8,8 +8,8 @@ and turns tables into a :class:`Design` at ``transform``:
   columns, missing values NaN;
 * booleans become dense 0/1 columns (missing: NaN);
 * text, object and categorical columns become integer codes with their levels:
-  sorted labels (a categorical dtype keeps its own category order, unused
-  categories included), missing values their own last level
+  sorted labels (a categorical dtype keeps its own category order; categories
+  no row has are left out, with a note), missing values their own last level
   :data:`MISSING_LEVEL`; level 0 is the reference level;
 * some columns are left out, each with a note in ``notes``:
 
@@ -322,9 +322,30 @@ def _levels_of(labels: list[str | None]) -> _Levels:
     return _Levels(np.array(names, dtype=object), labels=labels)
 
 
-def _fit_levels(col: Column) -> tuple[_Levels, np.ndarray]:
+def _fit_levels(col: Column) -> tuple[_Levels, np.ndarray, str | None]:
+    """The levels a column's rows have and their codes, and a note naming the
+    categories its dtype declares that no row has (None when there are none).
+
+    Such a category would be a column of zeros: without a penalty it makes the
+    design rank-deficient (every standard error NaN), and as the first level it
+    would be the reference. It is left out, as scikit-learn's ``OneHotEncoder``
+    leaves it out; ``predict`` treats it as any level unseen in the fit.
+    """
     labels, inv = col.factorize()
-    return _levels_of(labels), inv
+    if col.kind != CATEGORY or len(labels) == 0:
+        return _levels_of(labels), inv, None
+    used = np.bincount(inv, minlength=len(labels)) > 0
+    if used.all():
+        return _levels_of(labels), inv, None
+    unused = [str(lv) for lv, u in zip(labels, used, strict=True) if not u]
+    remap = np.cumsum(used) - 1
+    labels = [lv for lv, u in zip(labels, used, strict=True) if u]
+    shown = ", ".join(repr(lv) for lv in unused[:5]) + (", ..." if len(unused) > 5 else "")
+    note = (
+        f"column {col.name!r}: {len(unused)} categor{'y' if len(unused) == 1 else 'ies'} of its "
+        f"dtype without rows left out of its levels ({shown})"
+    )
+    return _levels_of(labels), remap[inv].astype(inv.dtype, copy=False), note
 
 
 def _encode(col: Column, spec: _Levels) -> tuple[np.ndarray, list[str], int]:
@@ -436,7 +457,9 @@ class TableEncoder(BaseEstimator):
                 continue
             columns[col.name] = col
             if role == "categorical":
-                self._levels[col.name], codes[col.name] = _fit_levels(col)
+                self._levels[col.name], codes[col.name], unused = _fit_levels(col)
+                if unused is not None:
+                    notes.append(unused)
             missing = _missing_note(col, role, self._levels.get(col.name))
             notes.extend(missing)
             self.missing_notes_.extend(missing)
