@@ -425,3 +425,27 @@ def test_a_table_is_refused_before_any_pass_and_its_encoding_works(monkeypatch):
     X = pd.get_dummies(df, drop_first=True, dtype=float).to_numpy()
     m = fit(X, y, None, None, compute_statistics="HC3")
     assert rel(stderr(m), sm_fit(X, y, None, True, "HC3").bse) < 1e-10
+
+
+def test_a_table_model_says_why_it_has_no_intervals_and_any_real_level_works():
+    """A table model fitted with compute_statistics=True has its standard errors
+    but no prediction covariance: the error says so (not "needs
+    compute_statistics"). A numpy scalar level gives the float's interval."""
+    import pandas as pd
+
+    df = pd.read_csv(DATA / "Salaries.csv").drop(columns=["Unnamed: 0"])
+    y = df.pop("salary").to_numpy(dtype=np.float64) / 1000.0
+    m = LinearRegression(compute_statistics=True).fit(df, y)
+    assert np.isfinite(m.coef_stderr_[m.coef_ != 0]).all()
+    for call in (lambda: m.predict_interval(df), lambda: m.predict(df, return_std=True)):
+        with pytest.raises(NotImplementedError, match="table with categorical columns"):
+            call()
+    X, y, _ = random_data(n=60, seed=14)
+    m = fit(X, y, compute_statistics=True)
+    ref = m.predict_interval(X, level=0.9)
+    for level in (np.float32(0.9), np.float64(0.9)):
+        got = m.predict_interval(X, level=level)
+        assert rel(got[0], ref[0]) < 1e-6 and rel(got[1], ref[1]) < 1e-6
+    for bad in (True, "0.9", np.float32(1.5)):
+        with pytest.raises(ValueError, match="level"):
+            m.predict_interval(X, level=bad)

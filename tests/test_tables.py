@@ -257,6 +257,18 @@ def test_polars_datetime_left_out() -> None:
     assert enc.roles_ == {"t": "datetime", "x": "numeric"}
 
 
+def test_polars_duration_left_out_or_categorical_when_named() -> None:
+    import datetime
+
+    hours = [datetime.timedelta(hours=h) for h in (0, 1, 1, 2)] + [None]
+    frame = pl.DataFrame({"d": hours, "x": [1.0, 2.0, 3.0, 5.0, 4.0]})
+    enc = TableEncoder().fit(frame)
+    assert enc.roles_ == {"d": "datetime", "x": "numeric"}
+    design = TableEncoder(categorical=["d"]).fit_transform(frame)
+    assert _levels(design, 0) == ["0:00:00", "1:00:00", "2:00:00", MISSING_LEVEL]
+    assert design.codes.tolist() == [[0, 1, 1, 2, 3]]
+
+
 def test_numpy_inputs() -> None:
     numeric = np.array([[1, 2], [3, 4], [5, 6]])
     design = TableEncoder().fit_transform(numeric)

@@ -33,6 +33,7 @@ intercept first: statsmodels' ``cov_params()`` with ``add_constant``).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -190,12 +191,19 @@ def _robust_meat(
 def _prediction_rows(est: Any, X: Any) -> np.ndarray:
     """X as float64, checked against the fit."""
     check_is_fitted(est)
+    if hasattr(est, "encoder_"):
+        raise NotImplementedError(
+            "prediction standard errors and intervals are not available for a model fitted "
+            "on a table with categorical columns (its coef_stderr_ are); encode the "
+            "categorical columns as numbers first (e.g. pandas.get_dummies(X, "
+            "drop_first=True, dtype=float)) and fit on that to get them"
+        )
     if not hasattr(est, "prediction_cov_"):
         raise ValueError(
             "prediction standard errors and intervals need compute_statistics "
             "(True or a covariance type) at fit"
         )
-    if hasattr(est, "encoder_") or is_device_array(X):
+    if is_device_array(X):
         raise NotImplementedError("prediction intervals take a dense numpy array X")
     X = validate_data(est, X, reset=False, dtype=list(FLOAT_DTYPES), accept_sparse=False)
     return np.asarray(X, dtype=np.float64)
@@ -235,7 +243,7 @@ def prediction_interval(
     Student's t with ``dof_resid_`` degrees of freedom for the classical
     covariance, the normal distribution for the robust types (statsmodels'
     default ``use_t=False`` for them)."""
-    if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
+    if not (isinstance(level, numbers.Real) and 0.0 < float(level) < 1.0):
         raise ValueError(f"level must be a number in (0, 1), got {level!r}")
     pred, se = prediction_std(est, X, kind)
     tail = 0.5 + 0.5 * float(level)

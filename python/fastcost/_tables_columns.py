@@ -426,8 +426,11 @@ class _PolarsView(_View):
         if dt == pl.String:
             return _text_column(name, np.array(s.to_list(), dtype=object), missing, TEXT, desc)
         if dt.is_temporal():
-            labels = np.array(s.cast(pl.String).to_list(), dtype=object)
-            return _text_column(name, labels, missing, DATETIME, desc)
+            try:
+                texts = s.cast(pl.String).to_list()
+            except pl.exceptions.InvalidOperationError:  # durations have no cast to text
+                texts = [None if v is None else str(v) for v in s.to_list()]
+            return _text_column(name, np.array(texts, dtype=object), missing, DATETIME, desc)
         if dt == pl.Object:
             return objects_column(name, np.array(s.to_list(), dtype=object), desc)
         return Column(name, OTHER, np.empty(0), np.zeros(len(s), dtype=bool), desc)

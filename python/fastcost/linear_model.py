@@ -146,6 +146,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         pass. With ``alpha > 0`` the standard errors are the ridge sandwich
         ``sigma^2 H^-1 G H^-1``; for a rank-deficient design they are NaN.
         Not available with ``standardize``, ``prune`` or ``noise_augmentation``.
+        A table with categorical columns gets the standard errors, not
+        ``cov_params_`` or prediction intervals.
         A statsmodels ``cov_type`` name asks for that covariance: ``"classical"``
         (as True), ``"HC0"``-``"HC3"`` or ``"cluster"`` (with fit's ``groups``);
         the robust ones cost one more pass over X (``fastcost._robust``).
