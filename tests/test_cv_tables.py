@@ -286,3 +286,13 @@ def test_a_table_expanding_past_1000_columns_matches_brute_force():
     est = LinearRegressionCV(alphas=(0.01, 0.3), cv=KFold(3, shuffle=True, random_state=0))
     _check(est, df, y, alphas=(0.01, 0.3))
     assert len(est.coef_) > 1000
+
+
+def test_two_targets_on_a_table_are_refused_clearly():
+    df, y = _salaries()
+    Y = np.column_stack([y, 2.0 * y])
+    with pytest.raises(ValueError, match=r"takes one target .* got y of shape \(397, 2\)"):
+        LinearRegressionCV(alphas=(0.1,), cv=3).fit(df, Y)
+    one = LinearRegressionCV(alphas=(0.1, 1.0), cv=3).fit(df, y[:, None])  # (n, 1) is one target
+    ref = LinearRegressionCV(alphas=(0.1, 1.0), cv=3).fit(df, y)
+    np.testing.assert_array_equal(np.ravel(one.coef_), ref.coef_)

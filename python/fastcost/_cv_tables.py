@@ -72,6 +72,13 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
             for note in encoder.notes:
                 warnings.warn(note, UserWarning, stacklevel=3)
             _check_supported(est, design)
+            if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+                raise ValueError(
+                    f"LinearRegressionCV on a table with categorical columns takes one target "
+                    f"(y of shape ({design.n_rows},)), got y of shape {np.shape(y)}: fit one "
+                    "per target, or encode the categorical columns as numbers first (e.g. "
+                    "pandas.get_dummies(X, dtype=float)), whose array fit takes several"
+                )
             yv = target_values(y, design.n_rows)
             sw = check_weights(sample_weight, design.n_rows, np.dtype(np.float64))
             fit_encoded(est, encoder, design, LocalRows(design, yv, sw, est), X, groups)
