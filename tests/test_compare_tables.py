@@ -131,3 +131,33 @@ def test_tensorflow_and_fastcost_sgd_fit_the_same_model_on_a_table(tmp_path, cap
     np.testing.assert_allclose(
         fc["coef"][: len(tf["coef"])][:4], tf["coef"][:4], rtol=1e-3, atol=1e-3
     )
+
+
+def test_a_recipe_still_descending_steadily_is_not_converged(tmp_path) -> None:
+    """Prestige.csv has 81 training rows: one step of the recipe an epoch, its
+    loss falling about 5 % an epoch at a steady pace, far from the least-squares
+    fit. That is "not converged", not "ok"; a recipe that levelled off is ok."""
+    from types import SimpleNamespace
+
+    from fastcost.compare.status import classify
+
+    out = tmp_path / "prestige.json"
+    data = os.path.join(DATA, "Prestige.csv")
+    main(["compare", "--data", data, "--target", "prestige", "--solvers", "sgd,newton",
+          "--json", str(out)])  # fmt: skip
+    runs = {r["name"]: r for r in json.loads(out.read_text())["runs"]}
+    sgd, exact = runs["fastcost-sgd"], runs["fastcost-newton"]
+    history = sgd["loss_history"]
+    assert sgd["test_mse"] > 5 * exact["test_mse"] and history[-1] < history[-2]
+    assert sgd["status"] == "not converged" and "of its mean fall per epoch" in sgd["reason"]
+    assert exact["status"] == "ok"
+
+    def status(history: list[float]) -> str:
+        res = SimpleNamespace(coef=np.zeros(2), intercept=0.0, loss_history=history,
+                              test_mse=1.0, r2=0.5, params={"batch_size": 100})  # fmt: skip
+        return classify(res)[0]
+
+    assert status([100.0, 95.0, 90.2, 85.7]) == "not converged"  # 5 % an epoch, steadily
+    assert status([100.0, 10.0, 5.0, 4.8]) == "ok"  # 4 % last, but 13 % of the mean fall
+    assert status([100.0, 10.0, 5.0, 4.99]) == "ok"  # levelled off
+    assert status([100.0, 50.0, 40.0, 30.0]) == "not converged"  # 25 %: still falling

@@ -12,7 +12,8 @@ the row raised.
 - ``not converged``: a ``ConvergenceWarning`` was raised during the row, or an
   SGD recipe (a fixed number of epochs, no stopping rule: its ``params`` name a
   ``batch_size``) still lowered its training loss in the last epoch by more than
-  :data:`STILL_FALLING` (10 %).
+  :data:`STILL_FALLING` (10 %), or by more than :data:`STEADY_MIN` (1 %) and at
+  least :data:`STEADY_FALL` (half) of its mean fall per epoch (a steady descent).
 - ``ok``: none of these.
 """
 
@@ -38,6 +39,13 @@ STATUSES = (OK, NOT_CONVERGED, DIVERGED, FAILED)
 #: Relative fall of the training loss in the last epoch that says an SGD recipe
 #: has not converged (its result still moves with more epochs).
 STILL_FALLING = 0.1
+
+#: A smaller last fall (at least :data:`STEADY_MIN` of the loss) that is still
+#: at least this share of the run's mean fall per epoch also says so: the loss
+#: goes down at a steady pace, as when a few steps an epoch (a small table, a
+#: large batch) have not yet reached the minimum, rather than levelling off.
+STEADY_FALL = 0.5
+STEADY_MIN = 0.01
 
 #: Test R² below which a run with a learning rate has diverged: its test MSE is
 #: more than 11 times the variance of y_test (a model that learned nothing and
@@ -118,19 +126,27 @@ def _loss_status(history: Sequence[float]) -> tuple[str, str] | None:
 
 def _still_falling(history: Sequence[float]) -> tuple[str, str] | None:
     """``not converged`` when the last epoch lowered the loss by more than
-    :data:`STILL_FALLING` of its value before, and by more than a millionth of the
-    first epoch's loss (a loss that shrinks towards zero on exact data is done
-    once it is that small), else None."""
+    :data:`STILL_FALLING` of its value before, or by more than :data:`STEADY_MIN`
+    of it and at least :data:`STEADY_FALL` of the mean fall per epoch, and in
+    both cases by more than a millionth of the first epoch's loss (a loss that
+    shrinks towards zero on exact data is done once it is that small), else None."""
     if len(history) < 2:
         return None
     before, last = history[-2], history[-1]
     drop = before - last
-    if drop > STILL_FALLING * before and drop > 1e-6 * history[0]:
-        return NOT_CONVERGED, (
-            f"training loss still fell {drop / before:.0%} in the last epoch "
-            f"({_fmt(before)} to {_fmt(last)}); more epochs would change the result"
-        )
-    return None
+    if drop <= 1e-6 * history[0]:
+        return None
+    mean_drop = (history[0] - last) / (len(history) - 1)
+    if drop > STILL_FALLING * before:
+        pace = ""
+    elif drop > STEADY_MIN * before and drop >= STEADY_FALL * mean_drop:
+        pace = f", {drop / mean_drop:.0%} of its mean fall per epoch"
+    else:
+        return None
+    return NOT_CONVERGED, (
+        f"training loss still fell {drop / before:.0%} in the last epoch "
+        f"({_fmt(before)} to {_fmt(last)}{pace}); more epochs would change the result"
+    )
 
 
 def classify(res: Fitted, notes: Sequence[str] = ()) -> tuple[str, str]:
