@@ -6,14 +6,18 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastcost import LinearRegression
 from fastcost.exceptions import ConvergenceWarning
 from fastcost.preprocessing import Cleaner, StandardScaler, clean, find_redundant_columns
 from helpers import make_problem, reference_fit
 from sklearn import preprocessing as skp
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 SOLVERS = ["newton", "qr", "lbfgs", "gd", "sgd"]
@@ -199,6 +203,149 @@ def test_cleaner_transformer():
     drop = Cleaner(policy="drop").fit(X)
     assert drop.transform(X).shape == (197, 5)
     with pytest.raises(ValueError, match="row 3, column 2"):
+        Cleaner().fit(X)
+
+
+# pandas' nullable dtypes, text columns, polars: tables as the estimators read them
+
+DATA = Path(__file__).parent / "data"
+
+
+def _nullable_frame():
+    """A frame with NaN in a float column and pd.NA in boolean, Int64 and Float64 ones."""
+    return pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 3.0, 4.0, 5.5, -2.0],
+            "b": pd.array([True, None, False, True, True, None], dtype="boolean"),
+            "i": pd.array([1, 2, None, 7, 3, 4], dtype="Int64"),
+            "f": pd.array([0.5, None, 1.5, 2.5, None, 4.0], dtype="Float64"),
+        }
+    )
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64"])
+@pytest.mark.parametrize("policy", ["raise", "drop", "impute"])
+def test_clean_counts_pd_na_as_missing(dtype, policy):
+    X = pd.DataFrame({"a": pd.array([1, None, 3, 8], dtype=dtype), "b": [1.0, 2.0, 3.0, 4.0]})
+    y = pd.Series(pd.array([1, 2, 3, None], dtype=dtype))
+    ref_X = X.astype("float64").to_numpy()  # pandas' own conversion: pd.NA -> NaN
+    ref_y = y.astype("float64").to_numpy()
+    if policy == "raise":
+        with pytest.raises(ValueError, match=r"X \(column 0\).*row 1"):
+            clean(X, y, policy)
+        return
+    Xc, yc, report = clean(X, y, policy)
+    if policy == "drop":
+        keep = ~np.isnan(ref_X).any(axis=1) & ~np.isnan(ref_y)
+        np.testing.assert_array_equal(Xc, ref_X[keep])
+        np.testing.assert_array_equal(yc, ref_y[keep])
+        assert report.rows_dropped == 2 and report.bad_cells_y == 1
+    else:  # the row with a missing y goes, then the means of the rows kept
+        keep = ~np.isnan(ref_y)
+        expected = SimpleImputer(strategy="mean").fit_transform(ref_X[keep])
+        np.testing.assert_allclose(Xc, expected, rtol=1e-15)
+        np.testing.assert_array_equal(yc, ref_y[keep])
+        assert report.cells_imputed == 1 and report.columns_affected == (0,)
+
+
+def test_clean_names_the_text_columns_of_a_table():
+    msleep = pd.read_csv(DATA / "msleep.csv")
+    text = ["name", "genus", "vore", "order", "conservation"]
+    with pytest.raises(ValueError, match=r"not numbers: \{'name': .*'conservation'.*Cleaner"):
+        clean(msleep, msleep["sleep_total"])
+    numeric = msleep.drop(columns=text)  # as the message says: drop them, then clean
+    Xc, yc, report = clean(numeric, numeric["sleep_total"], "drop")
+    ref = numeric.to_numpy(dtype=np.float64)
+    keep = np.isfinite(ref).all(axis=1)
+    np.testing.assert_array_equal(Xc, ref[keep])
+    assert report.rows_dropped == int((~keep).sum()) > 0
+
+
+def test_cleaner_imputes_boolean_and_nullable_columns_as_simple_imputer():
+    X = _nullable_frame()
+    X["kind"] = pd.array(["u", "v", None, "u", "w", "v"], dtype="str")
+    numeric = ["a", "b", "i", "f"]
+    cleaner = Cleaner(policy="impute").fit(X)
+    ref = SimpleImputer(strategy="mean").fit(X[numeric])
+    np.testing.assert_allclose(cleaner.statistics_, ref.statistics_, rtol=1e-15)
+    out = cleaner.transform(X)
+    assert list(out.columns) == list(X.columns) and (out.dtypes[numeric] == np.float64).all()
+    np.testing.assert_allclose(out[numeric].to_numpy(), ref.transform(X[numeric]), rtol=1e-15)
+    pd.testing.assert_series_equal(out["kind"], X["kind"])  # text kept, missing level and all
+    assert X["b"].isna().sum() == 2  # the input is left as it was
+    # the pipeline of the report: the model fits the imputed 0/1 column
+    y = np.array([1.0, 2.0, 3.0, 5.0, 4.0, 0.5])
+    X = X[["a", "b"]]
+    pipe = make_pipeline(Cleaner(policy="impute"), LinearRegression(solver="newton")).fit(X, y)
+    filled = SimpleImputer(strategy="mean").fit_transform(X)
+    A = np.column_stack([filled, np.ones(len(y))])
+    sol = np.linalg.lstsq(A, y, rcond=None)[0]
+    np.testing.assert_allclose(pipe[-1].coef_, sol[:2], rtol=1e-10)
+    np.testing.assert_allclose(pipe[-1].intercept_, sol[2], rtol=1e-10)
+
+
+def test_cleaner_drop_and_raise_see_pd_na():
+    X = _nullable_frame()
+    out = Cleaner(policy="drop").fit_transform(X)
+    pd.testing.assert_frame_equal(out, X.dropna())  # pandas' reference; dtypes kept
+    with pytest.raises(ValueError, match=r"row 1, column 'a'.*'b': 2, 'i': 1, 'f': 2"):
+        Cleaner(policy="raise").fit(X)
+    fitted = Cleaner(policy="raise").fit(X.dropna())
+    with pytest.raises(ValueError, match=r"column 'a'"):
+        fitted.transform(X)
+
+
+def test_cleaner_feature_names_and_set_output():
+    X = _nullable_frame()
+    pipe = make_pipeline(Cleaner(policy="impute"), skp.StandardScaler())
+    out = pipe.set_output(transform="pandas").fit_transform(X)
+    ref = make_pipeline(SimpleImputer(strategy="mean"), skp.StandardScaler()).fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(X.columns)
+    np.testing.assert_allclose(out.to_numpy(), ref, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(pipe.get_feature_names_out(), X.columns)
+    arr = Cleaner().fit(np.ones((3, 2)))
+    np.testing.assert_array_equal(arr.get_feature_names_out(), ["x0", "x1"])
+    np.testing.assert_array_equal(arr.get_feature_names_out(["p", "q"]), ["p", "q"])
+
+
+def test_cleaner_fitted_on_a_frame_reads_arrays_by_position():
+    X = _nullable_frame()
+    cleaner = Cleaner(policy="impute").fit(X)
+    A = X.astype("float64").to_numpy()
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        out = cleaner.transform(A)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, SimpleImputer(strategy="mean").fit(X).transform(X), rtol=1e-15)
+    with pytest.warns(UserWarning, match="valid feature names"):
+        with pytest.raises(ValueError, match="X has 3 features, but Cleaner is expecting 4"):
+            cleaner.transform(A[:, :3])
+    with pytest.raises(ValueError, match="feature names should match"):
+        cleaner.transform(X[["b", "a", "i", "f"]])
+
+
+def test_cleaner_on_polars_keeps_text_and_cleans_numbers():
+    pl = pytest.importorskip("polars")
+    X = pl.DataFrame(
+        {
+            "name": ["Cheetah", "Owl monkey", None, "Cow", "Dog"],
+            "x": [1.0, None, 3.0, float("nan"), 2.0],
+            "k": [1, 2, None, 4, 5],
+            "ok": [True, None, False, True, True],
+        }
+    )
+    numeric = ["x", "k", "ok"]
+    ref_frame = X.select(numeric).to_pandas().astype("float64")  # null, NaN -> NaN
+    imp = Cleaner(policy="impute").fit(X)
+    ref = SimpleImputer(strategy="mean").fit(ref_frame)
+    np.testing.assert_allclose(imp.statistics_, ref.statistics_, rtol=1e-15)
+    out = imp.transform(X)
+    assert isinstance(out, pl.DataFrame) and out.columns == X.columns
+    np.testing.assert_allclose(out.select(numeric).to_numpy(), ref.transform(ref_frame))
+    assert out["name"].to_list() == X["name"].to_list()
+    dropped = Cleaner(policy="drop").fit_transform(X)
+    keep = np.isfinite(ref_frame.to_numpy()).all(axis=1)
+    assert dropped.equals(X.filter(pl.Series(keep)))
+    with pytest.raises(ValueError, match=r"row 1, column 'x'"):
         Cleaner().fit(X)
 
 

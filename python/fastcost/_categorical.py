@@ -36,6 +36,7 @@ import numpy as np
 from . import _core
 from ._pipeline import choose_solver
 from ._result import SolveResult, solve_gram
+from ._tables_columns import is_table
 from ._threads import resolve_n_threads
 from ._validation import check_weights
 from .exceptions import DivergenceError, NonFiniteError
@@ -421,13 +422,6 @@ class MixedBackend:
 
 
 # -- the estimator's side ---------------------------------------------------------
-
-
-def is_table(X: Any) -> bool:
-    """Whether X is a dataframe (pandas, polars) or an Arrow table, which go
-    through the column typing of :class:`fastcost._tables.TableEncoder`."""
-    module = type(X).__module__.split(".")[0]
-    return module in ("pandas", "polars", "pyarrow") and hasattr(X, "columns")
 
 
 def target_values(y: Any, n_rows: int) -> np.ndarray:

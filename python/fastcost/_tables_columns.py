@@ -480,6 +480,13 @@ def _instance_of(frame: Any, module: str, *classes: str) -> bool:
     return mod is not None and isinstance(frame, tuple(getattr(mod, c) for c in classes))
 
 
+def is_table(X: Any) -> bool:
+    """Whether X is a dataframe (pandas, polars) or an Arrow table, which go
+    through the column typing of :class:`fastcost._tables.TableEncoder`."""
+    module = type(X).__module__.split(".")[0]
+    return module in ("pandas", "polars", "pyarrow") and hasattr(X, "columns")
+
+
 def table_view(frame: Any) -> _View:
     """A column-by-column view of a pandas, polars or pyarrow table or a 2-D array.
 

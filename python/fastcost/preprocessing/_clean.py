@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .. import _core
+from .._tables_columns import table_view
 from .._threads import resolve_n_threads
 from .._validation import FLOAT_DTYPES, kernel_layout
 from ._common import _as_float_matrix
+from ._frames import is_table, numeric_block, with_columns
 
 POLICIES = ("raise", "drop", "impute")
 
@@ -63,6 +66,19 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
 
 
+_TABLE_HINT = (
+    "clean returns one float matrix: drop these columns first, or use Cleaner, which cleans "
+    "a table's numeric columns and keeps the others"
+)
+
+
+def _as_vector(y: Any, dtype: np.dtype) -> np.ndarray:
+    """y as a 1-D array; pandas' missing values (``pd.NA``) as NaN."""
+    if type(y).__module__.split(".")[0] == "pandas" and hasattr(y, "to_numpy"):
+        y = y.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(y, dtype=dtype).reshape(-1)
+
+
 def clean(
     X: Any,
     y: Any = None,
@@ -76,6 +92,10 @@ def clean(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        A table (pandas or polars DataFrame, pyarrow Table) must hold numbers
+        only (numeric or boolean columns; ``pd.NA`` and null count as missing):
+        the result is one float matrix. :class:`Cleaner` cleans a table's
+        numeric columns and keeps the others.
     y : array-like of shape (n_samples,), optional
     policy : {"raise", "drop", "impute"}, default="raise"
         ``raise``: ValueError naming the first bad row and column.
@@ -105,11 +125,11 @@ def clean(
     """
     _check_policy(policy)
     threads = resolve_n_threads(n_threads)
-    X, converted = _as_float_matrix(X)
+    X, converted = _as_float_matrix(X, _TABLE_HINT)
     n, d = X.shape
     yv = None
     if y is not None:
-        yv = np.ascontiguousarray(np.asarray(y, dtype=X.dtype).reshape(-1))
+        yv = np.ascontiguousarray(_as_vector(y, X.dtype))
         if yv.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {yv.shape[0]}")
     scan = _core.scan_nonfinite(X, yv, policy != "raise", 0, threads)
@@ -170,7 +190,7 @@ def clean(
                               in_place=in_place, **base)  # fmt: skip
 
 
-class Cleaner(TransformerMixin, BaseEstimator):
+class Cleaner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Transformer for NaN and inf in X: raise, impute column means, or drop rows.
 
     ``fit`` scans X once (in C++) and learns the means of each column's finite
@@ -180,6 +200,13 @@ class Cleaner(TransformerMixin, BaseEstimator):
     changes the number of rows, so in a pipeline with a target use
     :func:`clean` on ``(X, y)`` instead.
 
+    A table (pandas or polars DataFrame, pyarrow Table) stays a table: its
+    numeric and boolean columns are cleaned -- ``pd.NA`` and null count as
+    missing, and an imputed column becomes float64, as scikit-learn's
+    ``SimpleImputer(strategy="mean")`` makes it -- and its text, categorical
+    and date columns are kept as they are (a missing level is a level of its
+    own for the estimators). A table is never modified in place.
+
     Parameters
     ----------
     policy : {"raise", "drop", "impute"}, default="raise"
@@ -188,11 +215,17 @@ class Cleaner(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    statistics_ : ndarray of shape (n_features,)
-        Means of each column's finite values at fit (NaN for a column without any).
+    statistics_ : ndarray of shape (n_features,) or (len(numeric_columns_),)
+        Means of each cleaned column's finite values at fit (NaN for a column
+        without any).
+    numeric_columns_ : ndarray of int
+        Fitted on a table only: the positions of its numeric and boolean columns,
+        the ones cleaned.
     report_ : CleanReport
-        What the fit's scan found.
+        What the fit's scan found (columns by their position in X).
     n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Fitted on a table whose column names are all strings.
 
     Examples
     --------
@@ -214,108 +247,93 @@ class Cleaner(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> Cleaner:
         """Scan X once; learn the means of the finite values."""
         _check_policy(self.policy)
-        if _is_pandas_frame(X):
-            return self._fit_frame(X)
-        self.__dict__.pop("numeric_columns_", None)
-        X = validate_data(self, X, reset=True, dtype=list(FLOAT_DTYPES), order=None,
-                          ensure_all_finite=False)  # fmt: skip
-        X = kernel_layout(X)
-        scan = _core.scan_nonfinite(X, None, False, 0, resolve_n_threads(self.n_threads))
+        names: list[str] | None = None
+        if is_table(X):
+            validate_data(self, X, reset=True, skip_check_array=True)
+            view = table_view(X)
+            M, numeric, _ = numeric_block(view)
+            self.numeric_columns_ = np.asarray(numeric, dtype=np.intp)
+            columns: Sequence[int] = numeric
+            names = view.names
+        else:
+            self.__dict__.pop("numeric_columns_", None)
+            M = validate_data(self, X, reset=True, dtype=list(FLOAT_DTYPES), order=None,
+                              ensure_all_finite=False)  # fmt: skip
+            M = kernel_layout(M)
+            columns = range(M.shape[1])
+        scan = _core.scan_nonfinite(M, None, False, 0, resolve_n_threads(self.n_threads))
         col_bad = np.asarray(scan["col_bad"])
-        finite = X.shape[0] - col_bad
+        finite = M.shape[0] - col_bad
         with np.errstate(invalid="ignore", divide="ignore"):
             self.statistics_ = np.where(
                 finite > 0, np.asarray(scan["col_finite_sum"]) / finite, np.nan
             )
-        first = None if scan["first"] is None else (int(scan["first"][0]), int(scan["first"][1]))
+        first = (
+            None if scan["first"] is None else (int(scan["first"][0]), columns[scan["first"][1]])
+        )
         self.report_ = CleanReport(
-            policy=self.policy, n_rows=X.shape[0], bad_cells_X=int(col_bad.sum()), bad_cells_y=0,
+            policy=self.policy, n_rows=M.shape[0], bad_cells_X=int(col_bad.sum()), bad_cells_y=0,
             rows_dropped=0, cells_imputed=0,
-            columns_affected=tuple(int(j) for j in np.flatnonzero(col_bad)),
+            columns_affected=tuple(columns[j] for j in np.flatnonzero(col_bad).tolist()),
             first_bad=first, bytes_copied=0, in_place=False,
         )  # fmt: skip
         if self.policy == "raise" and first is not None:
-            raise ValueError(f"X holds NaN or infinity, first at row {first[0]}, column {first[1]}")
+            raise _bad_cells_error(scan, columns, names)
         return self
 
-    def _fit_frame(self, X: Any) -> Cleaner:
-        """A pandas frame: the numeric columns' means over the training rows; text
-        and categorical columns are left alone (a missing level is a level of its own)."""
-        numeric = [c for c in X.columns if _numeric_column(X[c])]
-        values = X[numeric].astype("float64").to_numpy(na_value=np.nan) if numeric else None
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        self.numeric_columns_ = numeric
-        if values is None:
-            self.statistics_ = np.zeros(0)
-            bad_cols = np.zeros(0, dtype=int)
-        else:
-            finite = np.isfinite(values)
-            bad_cols = (~finite).sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                self.statistics_ = np.where(finite, values, 0.0).sum(axis=0) / finite.sum(axis=0)
-        bad = {str(c): int(k) for c, k in zip(numeric, bad_cols, strict=True) if k}
-        self.report_ = CleanReport(
-            policy=self.policy, n_rows=X.shape[0], bad_cells_X=int(sum(bad.values())),
-            bad_cells_y=0, rows_dropped=0, cells_imputed=0,
-            columns_affected=tuple(i for i, c in enumerate(X.columns) if str(c) in bad),
-            first_bad=None, bytes_copied=0, in_place=False,
-        )  # fmt: skip
-        if self.policy == "raise" and bad:
-            raise ValueError(f"X holds NaN or infinity in columns {bad} (cells per column)")
-        return self
-
-    def _transform_frame(self, X: Any) -> Any:
-        numeric = self.numeric_columns_
-        missing = [c for c in numeric if c not in X.columns]
-        if missing:
-            raise ValueError(f"columns missing from X: {missing} (seen at fit)")
-        values = X[numeric].astype("float64").to_numpy(na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if not bad.any():
-            return X
-        names = {str(numeric[j]): int(k) for j, k in enumerate(bad.sum(axis=0)) if k}
-        if self.policy == "raise":
-            raise ValueError(f"X holds NaN or infinity in columns {names} (cells per column)")
-        if self.policy == "drop":
-            return X[~bad.any(axis=1)]
-        empty = [str(numeric[j]) for j in np.flatnonzero(np.isnan(self.statistics_))]
-        if empty:
-            raise ValueError(f"columns {empty} had no finite value at fit to impute from")
-        out = X.copy()
-        filled = np.where(bad, self.statistics_, values)
-        for j, c in enumerate(numeric):
-            if bad[:, j].any():
-                out[c] = filled[:, j]
-        return out
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Apply the policy to X (a pandas frame stays a frame: its numeric
-        columns are cleaned, the others kept as they are)."""
+    def transform(self, X: Any) -> Any:
+        """Apply the policy to X (a table stays a table: its numeric columns are
+        cleaned, the others kept as they are)."""
         check_is_fitted(self)
-        if getattr(self, "numeric_columns_", None) is not None:
-            return self._transform_frame(X)  # type: ignore[no-any-return]
+        columns = getattr(self, "numeric_columns_", None)
+        if columns is None:
+            return self._transform_array(X)
+        if not is_table(X):  # an array by position, as scikit-learn reads one after a table
+            X = check_array(X, dtype=None, ensure_all_finite=False, estimator=self)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        view = table_view(X)
+        M, _, _ = numeric_block(view, columns)
+        M, keep, filled = self._apply(M, columns, view.names, in_place=True)
+        if keep is not None:
+            return view.take_rows(keep)
+        if not filled.size:
+            return X
+        return with_columns(X, {int(columns[k]): M[:, k] for k in filled})
+
+    def _transform_array(self, X: Any) -> np.ndarray:
         X_in = X
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), order=None,
                           ensure_all_finite=False)  # fmt: skip
         X = kernel_layout(X)
-        converted = X is not X_in
+        in_place = (X is not X_in or not self.copy) and X.flags.writeable
+        X, keep, _ = self._apply(X, range(X.shape[1]), None, in_place)
+        return X if keep is None else X[keep]
+
+    def _apply(
+        self, M: np.ndarray, columns: Sequence[int], names: list[str] | None, in_place: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """The policy on the float matrix M, whose columns are X's ``columns``
+        (named ``names`` in a table): M cleaned (filled in place where ``in_place``
+        allows, else in a copy), the rows to keep (``drop``; else None) and the
+        columns of M that were filled (``impute``)."""
         threads = resolve_n_threads(self.n_threads)
-        scan = _core.scan_nonfinite(X, None, self.policy == "drop", 0, threads)
+        scan = _core.scan_nonfinite(M, None, self.policy == "drop", 0, threads)
+        filled = np.zeros(0, dtype=np.intp)
         if scan["first"] is None:
-            return X
-        i, j = scan["first"]
+            return M, None, filled
         if self.policy == "raise":
-            raise ValueError(f"X holds NaN or infinity, first at row {i}, column {j}")
+            raise _bad_cells_error(scan, columns, names)
         if self.policy == "drop":
-            return X[~np.asarray(scan["row_bad"]).view(bool)]
-        bad_cols = np.flatnonzero(np.asarray(scan["col_bad"]))
-        if np.isnan(self.statistics_[bad_cols]).any():
-            raise ValueError("a column with NaN/inf had no finite value at fit to impute from")
-        if (self.copy and not converted) or not X.flags.writeable:
-            X = X.copy(order="K")
-        _core.fill_nonfinite(X, self.statistics_, 0, threads)
-        return X
+            return M, ~np.asarray(scan["row_bad"]).view(bool), filled
+        filled = np.flatnonzero(np.asarray(scan["col_bad"]))
+        empty = [_column_label(columns[j], names) for j in filled.tolist()
+                 if np.isnan(self.statistics_[j])]  # fmt: skip
+        if empty:
+            raise ValueError(f"columns {empty} of X had no finite value at fit to impute from")
+        if not in_place:
+            M = M.copy(order="K")
+        _core.fill_nonfinite(M, self.statistics_, 0, threads)
+        return M, None, filled
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -324,11 +342,20 @@ class Cleaner(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _is_pandas_frame(X: Any) -> bool:
-    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
+def _column_label(j: int, names: list[str] | None) -> int | str:
+    return int(j) if names is None else names[j]
 
 
-def _numeric_column(col: Any) -> bool:
-    """Whether a pandas column holds numbers (numpy or nullable; not bool or text)."""
-    kind = getattr(col.dtype, "kind", "O")
-    return kind in "iuf"
+def _bad_cells_error(
+    scan: dict[str, Any], columns: Sequence[int], names: list[str] | None
+) -> ValueError:
+    """Where a scan found NaN/inf: the first bad cell and the count per column."""
+    i, j = scan["first"]
+    col_bad = np.asarray(scan["col_bad"])
+    counts = {
+        _column_label(columns[k], names): int(col_bad[k]) for k in np.flatnonzero(col_bad).tolist()
+    }
+    return ValueError(
+        f"X holds NaN or infinity, first at row {i}, column {_column_label(columns[j], names)!r}; "
+        f"cells per column: {counts}"
+    )

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from .._tables_columns import table_view
 from .._validation import FLOAT_DTYPES, kernel_layout
+from ._frames import is_table, numeric_block
 
 
 def _nonfinite_error(X: np.ndarray, what: str = "X") -> ValueError:
@@ -29,8 +31,16 @@ def _is_constant(var: np.ndarray, mean: np.ndarray, n: float) -> np.ndarray:
     return var <= n * eps * var + (n * mean * eps) ** 2
 
 
-def _as_float_matrix(X: Any) -> tuple[np.ndarray, bool]:
-    """X as an array the kernels read in place; True when that took a copy."""
+def _as_float_matrix(X: Any, hint: str = "drop them") -> tuple[np.ndarray, bool]:
+    """X as an array the kernels read in place; True when that took a copy.
+
+    A table (pandas, polars, pyarrow) must hold numbers only: its numeric and
+    boolean columns become one float64 matrix, with NaN where a value is missing
+    (``pd.NA``, null); other columns raise a ValueError naming them, ending with
+    ``hint``.
+    """
+    if is_table(X):
+        return _table_as_float_matrix(X, hint), True
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {arr.shape}")
@@ -38,6 +48,18 @@ def _as_float_matrix(X: Any) -> tuple[np.ndarray, bool]:
         return kernel_layout(arr.astype(np.float64)), True
     out = kernel_layout(arr)
     return out, out is not X
+
+
+def _table_as_float_matrix(X: Any, hint: str) -> np.ndarray:
+    dtypes = set(getattr(X, "dtypes", ())) if type(X).__module__.startswith("pandas") else ()
+    if len(dtypes) == 1 and dtypes.pop() in FLOAT_DTYPES:  # one numpy float block: read in place
+        return kernel_layout(np.asarray(X))
+    view = table_view(X)
+    block, _, other = numeric_block(view)
+    if other:
+        found = {view.names[j]: view.column(j).dtype for j in other}
+        raise ValueError(f"X has columns that are not numbers: {found}; {hint}")
+    return block
 
 
 def _centered(
