@@ -211,6 +211,24 @@ def test_bad_data_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "unsupported file type" in capsys.readouterr().err
 
 
+def test_no_feature_left_fails_once_before_any_row(capsys: pytest.CaptureFixture[str]) -> None:
+    # --drop of every column but the target: one error up front, not "0 feature(s)" per row.
+    salaries = os.path.join(os.path.dirname(__file__), "data", "Salaries.csv")
+    drop = "rank,discipline,yrs.since.phd,yrs.service,sex"
+    args = ["compare", "--data", salaries, "--target", "salary", "--drop", drop]
+    assert main([*args, "--solvers", "newton,lbfgs"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "fastcost compare: cannot load data: no feature column to fit: every column but the "
+        "target 'salary' is left out: Unnamed: 0 (row index), rank (--drop), discipline "
+        "(--drop), yrs.since.phd (--drop), yrs.service (--drop), sex (--drop); keep at least "
+        "one (--features, --drop)"
+    ]
+    assert captured.out == ""
+    assert main([*args[:-2], "--features", "Unnamed: 0", "--solvers", "newton"]) == 1
+    assert "Unnamed: 0 (row index), rank (not in --features)" in capsys.readouterr().err
+
+
 def test_python_dash_m(tmp_path) -> None:
     js = tmp_path / "out.json"
     solvers = "sklearn-lr,newton" if "newton" in fastcost_solvers() else "sklearn-lr"

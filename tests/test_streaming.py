@@ -299,3 +299,141 @@ def test_row_index_column_of_a_csv_is_left_out_as_in_the_main_job():
         ref = LinearRegression().fit(df.drop(columns="salary"), df["salary"])
     assert list(model.feature_names_out_) == list(ref.feature_names_out_)
     assert _rel(model.coef_, ref.coef_) < 1e-10
+
+
+# -- CSV files read as pandas reads them ---------------------------------------------
+
+
+def _slid_rows_with_target_and_numbers(tmp_path):
+    # SLID (Fox & Weisberg, carData): language has NA cells (121 rows), as do wages and
+    # education; the rows with wages and education, renumbered 1..n as R writes them.
+    df = pd.read_csv(os.path.join(DATA, "SLID.csv"))
+    df = df[df["wages"].notna() & df["education"].notna()].copy()
+    df["Unnamed: 0"] = np.arange(1, len(df) + 1)
+    path = str(tmp_path / "slid.csv")
+    df.rename(columns={"Unnamed: 0": ""}).to_csv(path, index=False, na_rep="NA")
+    return path
+
+
+def _fit_both(path, target):
+    """fit_dataset of a CSV file and the in-memory fit of pandas' reading of it."""
+    with pytest.warns(UserWarning) as streamed:
+        model = fit_dataset(path, target=target)
+    df = pd.read_csv(path)
+    with pytest.warns(UserWarning) as in_memory:
+        ref = LinearRegression().fit(df.drop(columns=target), df[target])
+    notes = sorted(str(w.message).replace("'Unnamed: 0'", "''") for w in in_memory)
+    assert sorted(str(w.message) for w in streamed) == notes
+    return model, ref, df
+
+
+@pytest.mark.parametrize("name", ["Prestige", "SLID"])
+def test_csv_na_text_cells_are_missing_as_in_pandas(tmp_path, name):
+    # pyarrow's CSV reader keeps "NA" as the text "NA" by default: fit_dataset read it
+    # as a level of its own (Prestige: "type=NA" the reference, bc -0.601, intercept
+    # -8.92). pandas reads it as missing: the level "<missing>", bc the reference.
+    if name == "Prestige":
+        path, target, column = os.path.join(DATA, "Prestige.csv"), "prestige", "type"
+    else:
+        path, target, column = _slid_rows_with_target_and_numbers(tmp_path), "wages", "language"
+    model, ref, df = _fit_both(path, target)
+    names = list(model.feature_names_out_)
+    assert names == list(ref.feature_names_out_)
+    assert f"{column}=<missing>" in names and f"{column}=NA" not in names
+    assert _rel(model.coef_, ref.coef_) < 1e-10
+    assert abs(model.intercept_ - ref.intercept_) < 1e-10 * abs(ref.intercept_)
+    # Both leave out the first column (R's row names / numbers): same features.
+    assert list(model.feature_names_in_) == [c for c in ref.feature_names_in_ if c != "Unnamed: 0"]
+    # An independent reference: lstsq on pandas' one-hot design of the text columns,
+    # first level dropped, missing text a level of its own.
+    X = df.drop(columns=["Unnamed: 0", target])
+    text = [c for c in X.columns if X[c].dtype.kind not in "fiub"]
+    blocks, ref_names = [X.drop(columns=text).to_numpy(float)], list(X.drop(columns=text))
+    for c in text:
+        dummies = pd.get_dummies(X[c], dummy_na=bool(X[c].isna().any()), dtype=float)
+        blocks.append(dummies.to_numpy()[:, 1:])
+        ref_names += [f"{c}={'<missing>' if pd.isna(v) else v}" for v in dummies.columns[1:]]
+    w, b = reference_fit(np.column_stack(blocks), df[target].to_numpy())
+    coef = dict(zip(names, model.coef_, strict=True))
+    assert all(coef[n] == 0.0 for n in set(names) - set(ref_names))  # the first levels
+    assert _rel([coef[n] for n in ref_names], w) < 1e-8
+    assert abs(model.intercept_ - b) < 1e-8 * abs(b)
+    if name == "Prestige":  # the figures of the review: bc is the reference, intercept -9.525
+        assert names[4] == "type=bc" and model.coef_[4] == 0.0
+        assert round(model.intercept_, 3) == -9.525
+
+
+def test_csv_empty_and_na_text_cells_are_one_missing_level(tmp_path):
+    # Empty cells, quoted empty cells and NA in a text column: missing to pandas and to
+    # fit_dataset alike (one level "<missing>" of 6 rows), in CSV files read in batches.
+    rng = np.random.default_rng(7)
+    n = 60
+    x = rng.standard_normal(n)
+    g = rng.choice(["a", "b", "c"], n).astype(object)
+    cells = ["", '""', "NA"]
+    g[:6] = [cells[i % 3] for i in range(6)]
+    y = x + (g == "b") + 0.1 * rng.standard_normal(n)
+    lines = ["x,g,y"] + [f"{float(x[i])!r},{g[i]},{float(y[i])!r}" for i in range(n)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="column 'g': 6 missing value"):
+        model = fit_dataset(str(path), target="y", batch_rows=16)
+    df = pd.read_csv(path)
+    assert df["g"].isna().sum() == 6
+    with pytest.warns(UserWarning, match="column 'g': 6 missing value"):
+        ref = LinearRegression().fit(df[["x", "g"]], df["y"])
+    assert list(model.feature_names_out_) == ["x", "g=a", "g=b", "g=c", "g=<missing>"]
+    assert list(model.feature_names_out_) == list(ref.feature_names_out_)
+    assert _rel(model.coef_, ref.coef_) < 1e-12
+
+
+def test_messages_name_what_is_wrong(tmp_path):
+    salaries = os.path.join(DATA, "Salaries.csv")
+    with pytest.raises(TypeError, match=r"^target column 'rank' must be numeric or boolean"):
+        fit_dataset(salaries, target="rank")
+    with pytest.raises(TypeError, match=r"^weights column 'sex' must be numeric or boolean"):
+        fit_dataset(salaries, target="salary", sample_weight="sex")
+    header = tmp_path / "header.csv"
+    header.write_text("a,b\n")
+    with pytest.raises(ValueError, match=r"header.csv has no data rows \(only the columns"):
+        fit_dataset(str(header), target="a")
+    # A column with no value at all (no type in a CSV) reads as missing numbers.
+    empty = tmp_path / "empty.csv"
+    empty.write_text("a,b,y\n1,NA,1\n2,,2\n")
+    counted = "of the dataset counting from 0"
+    with pytest.raises(NonFiniteError, match=rf"column 'b' .* at row 0 {counted}"):
+        fit_dataset(str(empty), target="y")
+    # A missing number beside text columns: its row counted from 0, as pandas numbers it.
+    slid = os.path.join(DATA, "SLID.csv")
+    row = int(np.flatnonzero(pd.read_csv(slid)["education"].isna())[0])
+    with pytest.warns(UserWarning, match="column 'language'"):
+        with pytest.raises(NonFiniteError, match=rf"column 'education' .* at row {row} {counted}"):
+            fit_dataset(slid, target="age", columns=["education", "sex", "language"])
+
+
+def test_cli_fit_names_its_options_and_prints_warnings_on_one_line(tmp_path, capsys):
+    out = ["--model", str(tmp_path / "m.json"), "--receipt", str(tmp_path / "r.json")]
+    salaries = os.path.join(DATA, "Salaries.csv")
+    assert main(["fit", "--data", salaries, "--target", "rank", "--quiet", *out]) == 1
+    err = capsys.readouterr().err
+    assert "fastcost fit: target column 'rank' must be numeric or boolean, got string" in err
+    assert "fit_dataset" not in err
+    dates = pa.table({"a": pa.array([0, 1], pa.date32()), "b": [1.0, 2.0], "y": [0.0, 1.0]})
+    pq.write_table(dates, str(tmp_path / "t.parquet"))
+    assert main(["fit", "--data", str(tmp_path / "t.parquet"), "--target", "y", *out]) == 1
+    err = capsys.readouterr().err
+    assert "a (date32[day])" in err and "--features" in err and "columns=" not in err
+    assert not os.path.exists(tmp_path / "m.json")
+    prestige = os.path.join(DATA, "Prestige.csv")
+    assert main(["fit", "--data", prestige, "--target", "prestige", "--quiet", *out]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "fastcost fit: warning: UserWarning: column '' left out: an unnamed first column of "
+        "distinct labels holds row names",
+        "fastcost fit: warning: UserWarning: column 'type': 4 missing value(s) form their own "
+        "level '<missing>'",
+    ]
+    with open(tmp_path / "r.json") as fh:
+        receipt = json.load(fh)
+    assert receipt["warnings"] == [line.split("warning: ", 1)[1] for line in lines]
+    assert "type=<missing>" in receipt["coef_names"]

@@ -49,30 +49,41 @@ def add_parser(sub: Any, columns: Any, positive_int: Any, nonnegative_float: Any
     fit.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+#: How ``fastcost fit``'s messages name what fixes a problem (fit_dataset's
+#: messages name its Python arguments: ``_streaming.ARGUMENTS``).
+OPTIONS = {"columns": "--features COLS", "format": "--format"}
+
+
 def run(args: argparse.Namespace) -> int:
-    """Fit, then write the model and the receipt (nothing is written if the fit fails)."""
-    from ._streaming import fit_dataset
+    """Fit, then write the model and the receipt (nothing is written if the fit fails).
+    The warnings of the fit are one line each on stderr, ``warning: <category>: <message>``."""
+    from ._streaming import fit_files
     from .cli import check_writable
+    from .compare.status import one_line, record_warnings
 
     for path in (args.model, args.receipt):
         why = check_writable(path)
         if why is not None:
             print(f"fastcost fit: {why}", file=sys.stderr)
             return 1
-    try:
-        model = fit_dataset(
-            args.data, target=args.target, columns=args.features, sample_weight=args.weights,
-            format=args.format, batch_rows=args.batch_rows, progress=not args.quiet,
-            solver=args.solver, alpha=args.alpha, fit_intercept=args.fit_intercept,
-            standardize=args.standardize, n_threads=args.threads,
-        )  # fmt: skip
-    except (OSError, ValueError, TypeError, NotImplementedError) as exc:
-        print(f"fastcost fit: {' '.join(str(exc).split())}", file=sys.stderr)
+    params = {"solver": args.solver, "alpha": args.alpha, "fit_intercept": args.fit_intercept,
+              "standardize": args.standardize, "n_threads": args.threads}  # fmt: skip
+    error = None
+    with record_warnings() as notes:
+        try:
+            model = fit_files(args.data, args.target, args.features, args.weights, args.format,
+                              args.batch_rows, not args.quiet, params, OPTIONS)  # fmt: skip
+        except (OSError, ValueError, TypeError, NotImplementedError) as exc:
+            error = exc
+    for note in notes:
+        print(f"fastcost fit: warning: {note}", file=sys.stderr)
+    if error is not None:
+        print(f"fastcost fit: {one_line(str(error))}", file=sys.stderr)
         return 1
     try:
         model.save(args.model)
         with open(args.receipt, "w", encoding="utf-8") as fh:
-            json.dump(receipt(model, args), fh, indent=1)
+            json.dump(receipt(model, args, notes), fh, indent=1)
     except (OSError, TypeError, ValueError) as exc:
         print(f"fastcost fit: fitted, but not written: {exc}", file=sys.stderr)
         return 1
@@ -87,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def receipt(model: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """What was fitted, how, and what it cost."""
+def receipt(model: Any, args: argparse.Namespace, notes: list[str]) -> dict[str, Any]:
+    """What was fitted, how, what it cost, and the warnings of the fit."""
     return {
         "fastcost_version": __version__,
         "command": ["fastcost", *sys.argv[1:]],
@@ -105,5 +116,6 @@ def receipt(model: Any, args: argparse.Namespace) -> dict[str, Any]:
         ],
         "intercept": float(model.intercept_),
         "model": args.model,
+        "warnings": list(notes),
         "report": model.fit_report_.to_dict(),
     }

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,18 @@ BLOCK_ROWS = 4096
 #: Solvers fit_dataset runs: newton and qr in one pass, lbfgs and gd one pass per evaluation.
 STREAM_SOLVERS = ("auto", "newton", "qr", "lbfgs", "gd")
 
+#: Text a CSV reader reads as a missing value, in a text column as in a numeric
+#: one: pandas' ``read_csv`` defaults (pyarrow's, plus ``<NA>`` and ``None``), so
+#: that a file streamed and the same file read by pandas hold the same table.
+CSV_NULL_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+#: How the messages name the arguments that fix a problem: fit_dataset's own;
+#: ``fastcost fit`` passes its options instead.
+ARGUMENTS = {"columns": "columns=[...]", "format": "format="}
+
 
 def _import_pyarrow() -> Any:
     try:
@@ -76,6 +88,18 @@ def _import_pyarrow() -> Any:
             "fastcost.fit_dataset reads files with pyarrow: pip install 'fastcost[data]'"
         ) from exc
     return ds
+
+
+def open_dataset(path: str, fmt: str) -> Any:
+    """``pyarrow.dataset`` of one file; CSV text cells that pandas reads as missing
+    (``NA``, empty, ...) are nulls, not text levels (``CSV_NULL_VALUES``)."""
+    ds = _import_pyarrow()
+    if fmt != "csv":
+        return ds.dataset(path, format=fmt)
+    import pyarrow.csv as csv
+
+    convert = csv.ConvertOptions(strings_can_be_null=True, null_values=list(CSV_NULL_VALUES))
+    return ds.dataset(path, format=ds.CsvFileFormat(convert_options=convert))
 
 
 def _files(source: Any) -> list[str]:
@@ -103,7 +127,7 @@ def _files(source: Any) -> list[str]:
     return [path]
 
 
-def _format_of(files: list[str], fmt: str | None) -> str:
+def _format_of(files: list[str], fmt: str | None, arguments: Mapping[str, str]) -> str:
     if fmt is not None:
         if fmt not in set(FORMATS.values()):
             raise ValueError(f"format must be one of {sorted(set(FORMATS.values()))}, got {fmt!r}")
@@ -112,7 +136,7 @@ def _format_of(files: list[str], fmt: str | None) -> str:
     if None in kinds or len(kinds) != 1:
         raise ValueError(
             "cannot tell the files' format from their extensions "
-            f"({sorted({os.path.splitext(f)[1] for f in files})}): pass format="
+            f"({sorted({os.path.splitext(f)[1] for f in files})}): pass {arguments['format']}"
         )
     return str(kinds.pop())
 
@@ -134,37 +158,38 @@ class StreamSource:
 
     @classmethod
     def open(cls, source: Any, target: str, columns: Any, weight: str | None,
-             fmt: str | None, batch_rows: int | None, declared: Any = None) -> StreamSource:  # fmt: skip
-        ds = _import_pyarrow()
+             fmt: str | None, batch_rows: int | None, declared: Any = None,
+             arguments: Mapping[str, str] = ARGUMENTS) -> StreamSource:  # fmt: skip
         files = _files(source)
-        fmt = _format_of(files, fmt)
+        fmt = _format_of(files, fmt, arguments)
         try:
-            schema = ds.dataset(files[0], format=fmt).schema
+            schema = open_dataset(files[0], fmt).schema
         except Exception as exc:
             raise ValueError(f"cannot read {files[0]}: {exc}") from exc
         names = list(schema.names)
         wanted = [target] + ([weight] if weight else [])
         features = list(columns) if columns is not None else [c for c in names if c not in wanted]
-        if columns is None:  # the main job's rule: an unnamed first column may be the row index
-            features = _without_index(files[0], fmt, features)
         missing = [c for c in [*wanted, *features] if c not in names]
         if missing:
             raise ValueError(f"{files[0]} has no column(s) {missing}; its columns are {names}")
+        _check_rows(schema, files[0], fmt)
+        _check_target(schema, target, weight)
+        if columns is None:  # the main job's rule: an unnamed first column may be the row index
+            features = _without_index(files[0], fmt, features)
         if not features:
-            raise ValueError("no feature column: pass columns=[...]")
+            raise ValueError(f"no feature column: pass {arguments['columns']}")
         declared = [] if declared is None or isinstance(declared, str) else list(declared)
         unknown = [c for c in declared if c not in features]
         if unknown:
             raise ValueError(f"categorical_features {unknown} are not feature columns")
-        categorical = _check_types(schema, features, wanted, declared, files[0])
+        categorical = _check_types(schema, features, declared, files[0], arguments)
         rows = batch_rows or max(1024, BATCH_BYTES // (8 * len(features)))
         src = cls(files, fmt, features, target, weight, int(rows), None, categorical, declared)
         src.n_rows = src._count_rows()
         return src
 
     def _dataset(self, path: str) -> Any:
-        ds = _import_pyarrow()
-        return ds.dataset(path, format=self.fmt)
+        return open_dataset(path, self.fmt)
 
     def _count_rows(self) -> int | None:
         if self.fmt == "csv":
@@ -255,8 +280,7 @@ def _without_index(path: str, fmt: str, features: list[str]) -> list[str]:
 
     if not features or features[0] not in UNNAMED:
         return features
-    ds = _import_pyarrow()
-    found = index_column(ds.dataset(path, format=fmt).to_table(columns=[features[0]]))
+    found = index_column(open_dataset(path, fmt).to_table(columns=[features[0]]))
     if found is None:
         return features
     warnings.warn(found[1], UserWarning, stacklevel=4)
@@ -328,30 +352,48 @@ def _float64(column: Any) -> np.ndarray:
     return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
 
 
-def _check_types(schema: Any, features: list[str], wanted: list[str], declared: list[str],
-                 path: str) -> list[str]:  # fmt: skip
-    """The categorical features (text, dictionary, declared); an error for a column
-    of another type (dates, lists, ...) or a non-numeric target or weight."""
+def _check_rows(schema: Any, path: str, fmt: str) -> None:
+    """An error for a file of a header and no data rows: its CSV columns then have
+    no type (``null``), which would read as a type error instead."""
     import pyarrow as pa
 
-    from ._streaming_tables import is_categorical_type
+    if any(pa.types.is_null(t) for t in schema.types) and open_dataset(path, fmt).count_rows() == 0:
+        raise ValueError(f"{path} has no data rows (only the columns {list(schema.names)})")
 
-    def numeric(t: Any) -> bool:
-        return bool(pa.types.is_integer(t) or pa.types.is_floating(t)
-                    or pa.types.is_boolean(t) or pa.types.is_decimal(t))  # fmt: skip
+
+def _numeric(t: Any) -> bool:
+    """Whether a column of Arrow type ``t`` reads as numbers: numeric, boolean, or
+    without a type (every value missing: numbers, all missing, that the pass names)."""
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+                or pa.types.is_boolean(t) or pa.types.is_decimal(t))  # fmt: skip
+
+
+def _check_target(schema: Any, target: str, weight: str | None) -> None:
+    """An error for a target or weights column that is not numeric or boolean."""
+    for role, name in (("target", target), ("weights", weight)):
+        if name is not None and not _numeric(schema.field(name).type):
+            raise TypeError(
+                f"{role} column {name!r} must be numeric or boolean, got {schema.field(name).type}"
+            )
+
+
+def _check_types(schema: Any, features: list[str], declared: list[str], path: str,
+                 arguments: Mapping[str, str]) -> list[str]:  # fmt: skip
+    """The categorical features (text, dictionary, declared); an error for a
+    feature of another type (dates, lists, ...)."""
+    from ._streaming_tables import is_categorical_type
 
     categorical = [
         n for n in features if n in declared or is_categorical_type(schema.field(n).type)
     ]
-    bad = [
-        f"{n} ({schema.field(n).type})"
-        for n in [*features, *wanted]
-        if not numeric(schema.field(n).type) and (n in wanted or n not in categorical)
-    ]
+    bad = [f"{n} ({schema.field(n).type})" for n in features
+           if n not in categorical and not _numeric(schema.field(n).type)]  # fmt: skip
     if bad:
         raise TypeError(
-            f"fit_dataset reads numeric, boolean and text (categorical) columns; {path} has "
-            f"{', '.join(bad)} (drop them with columns=[...])"
+            f"{path}: feature column(s) {', '.join(bad)} are neither numeric, boolean nor text; "
+            f"leave them out with {arguments['columns']}"
         )
     return categorical
 
@@ -389,21 +431,25 @@ class _Progress:
         print(text, end=end, file=sys.stderr, flush=True)
 
 
-def _nonfinite_error(path: str, offset: int, src: StreamSource, X: Any, y: Any, sw: Any,
-                     exc: BaseException) -> NonFiniteError:  # fmt: skip
+def missing_cell(path: str, column: str, row: int) -> NonFiniteError:
+    """The error of a missing or non-finite cell; ``row`` counts the data rows of
+    the dataset (its files in order, a CSV header not counted) from 0, as the
+    in-memory fit counts the rows of X."""
+    return NonFiniteError(
+        f"{path}: column {column!r} is missing or not finite at row {row} of the dataset "
+        "counting from 0 (header lines not counted); clean the data first"
+    )
+
+
+def nonfinite_error(path: str, offset: int, src: StreamSource, X: Any, y: Any, sw: Any,
+                    exc: BaseException) -> NonFiniteError:  # fmt: skip
     """The first missing or non-finite cell of a batch, named by file, row and column."""
     for name, v in ((src.target, y), (src.weight, sw)):
         if v is not None and not np.isfinite(v).all():
-            i = int(np.flatnonzero(~np.isfinite(v))[0])
-            return NonFiniteError(
-                f"{path}: column {name!r} is missing or not finite at row {offset + i} of the dataset"
-            )
+            return missing_cell(path, str(name), offset + int(np.flatnonzero(~np.isfinite(v))[0]))
     bad = find_nonfinite(X) if X is not None else None
     if bad is not None:
-        return NonFiniteError(
-            f"{path}: column {src.features[bad[1]]!r} is missing or not finite at row "
-            f"{offset + bad[0]} of the dataset; clean the data first"
-        )
+        return missing_cell(path, src.features[bad[1]], offset + bad[0])
     return NonFiniteError(f"{path}: {exc}")
 
 
@@ -430,7 +476,7 @@ def stream_statistics(src: StreamSource, kind: str, n_threads: int, progress: _P
             except (NonFiniteError, ValueError) as exc:
                 if isinstance(exc, NonFiniteError) or "NaN" in str(exc):
                     X = np.column_stack(X) if isinstance(X, list) else X
-                    raise _nonfinite_error(path, offset + a, src, X, y, sw, exc) from exc
+                    raise nonfinite_error(path, offset + a, src, X, y, sw, exc) from exc
                 raise ValueError(f"{path}: {exc}") from exc
             total = part if total is None else total.merge(part)
         progress.add(batch.num_rows)
@@ -466,7 +512,7 @@ class _StreamPass:
                 if X is None:  # the totals read y and the weights only
                     X = self.buf[: len(y)]
                 if not (np.isfinite(y).all() and (sw is None or np.isfinite(sw).all())):
-                    raise _nonfinite_error(path, offset + a, self.src, None, y, sw, ValueError())
+                    raise nonfinite_error(path, offset + a, self.src, None, y, sw, ValueError())
                 part = task(X, y, sw, *args)
                 total = part if total is None else combine(total, part)
             bar.add(batch.num_rows)
@@ -579,9 +625,12 @@ def fit_dataset(
     target : str
         The target column.
     columns : list of str, optional
-        Feature columns (default: every other column but ``sample_weight``).
-        Numeric and boolean columns; a missing value is an error naming its
-        file, row and column.
+        Feature columns (default: every other column but ``sample_weight``, and
+        an unnamed first column that numbers or names the rows). Numeric and
+        boolean columns, and text columns as categorical features; a missing
+        number is an error naming its file, row and column, a missing text
+        value a level of its own. In CSV files, the text pandas' ``read_csv``
+        reads as missing (``NA``, an empty cell, ...) is missing.
     sample_weight : str, optional
         A column of non-negative weights.
     batch_rows : int, optional
@@ -609,6 +658,15 @@ def fit_dataset(
     >>> import fastcost  # doctest: +SKIP
     >>> model = fastcost.fit_dataset("data/*.parquet", target="y", solver="newton")  # doctest: +SKIP
     """
+    return fit_files(source, target, columns, sample_weight, format, batch_rows, progress,
+                     params, ARGUMENTS)  # fmt: skip
+
+
+def fit_files(source: Any, target: str, columns: Any, sample_weight: str | None,
+              fmt: str | None, batch_rows: int | None, progress: bool, params: dict[str, Any],
+              arguments: Mapping[str, str]) -> Any:  # fmt: skip
+    """:func:`fit_dataset`, its messages naming the arguments as ``arguments`` says
+    (``ARGUMENTS``: fit_dataset's; ``fastcost fit`` passes its options)."""
     from .linear_model import LinearRegression
 
     est = LinearRegression(**params)
@@ -621,8 +679,8 @@ def fit_dataset(
     if est.device != "cpu":
         raise NotImplementedError("fit_dataset runs on device='cpu'")
     with fit_clock() as clock:
-        src = StreamSource.open(source, target, columns, sample_weight, format, batch_rows,
-                                est.categorical_features)  # fmt: skip
+        src = StreamSource.open(source, target, columns, sample_weight, fmt, batch_rows,
+                                est.categorical_features, arguments)  # fmt: skip
         backend: Any
         if src.categorical:
             backend = _fit_mixed(est, src, progress)

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _core
 from ._categorical import MixedBackend, MixedDesign, drop_first_levels
+from ._streaming import missing_cell, nonfinite_error
 from ._tables import TableEncoder, _identifier_like
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
@@ -142,15 +143,10 @@ class StreamMixedBackend(MixedBackend):
             design = self.encoder.transform(batch)
             y, sw = self.src.target_weights(batch)
             if not (np.isfinite(y).all() and (sw is None or np.isfinite(sw).all())):
-                from ._streaming import _nonfinite_error
-
-                raise _nonfinite_error(path, offset, self.src, None, y, sw, ValueError())
+                raise nonfinite_error(path, offset, self.src, None, y, sw, ValueError())
             bad = _core.find_nonfinite(design.dense) if design.dense.shape[1] else None
             if bad is not None:
-                raise NonFiniteError(
-                    f"{path}: column {self.encoder.dense_names_[bad[1]]!r} is missing or not "
-                    f"finite at row {offset + bad[0]} of the dataset; clean the data first"
-                )
+                raise missing_cell(path, self.encoder.dense_names_[bad[1]], offset + bad[0])
             shift = None if total is None else total["shift"]
             args = (design.dense, design.codes, d.n_levels)
             if kind == "gram":

@@ -205,18 +205,45 @@ def explain_load_error(exc: Exception, clean: str) -> str:
     return text
 
 
+def _no_features(description: dict[str, Any], args: argparse.Namespace) -> str:
+    """Why a table gives no feature column: each other column and what left it out
+    (``--drop``, not in ``--features``, or the role the table gave it)."""
+    target = description.get("target")
+    roles = dict(description.get("roles", {}))
+    if not roles:
+        return f"no feature column to fit: the data has no column besides the target {target!r}"
+
+    def why(name: str, role: str) -> str:
+        if name in (args.drop or ()):
+            return "--drop"
+        if args.features is not None and name not in args.features:
+            return "not in --features"
+        return "row index" if role == "dropped" else role
+
+    left = ", ".join(f"{name} ({why(name, role)})" for name, role in roles.items())
+    return (
+        f"no feature column to fit: every column but the target {target!r} is left out: {left}; "
+        "keep at least one (--features, --drop)"
+    )
+
+
 def _load(args: argparse.Namespace) -> Dataset:
     """The split of ``--data``, else the built-in problem; a ValueError says what is wrong
-    (:func:`explain_load_error`)."""
+    (:func:`explain_load_error`), and says so once, before any row runs, when no
+    feature column is left (:func:`_no_features`)."""
     common = {"seed": args.seed, "dtype": args.dtype, "standardize": args.standardize}
     try:
         if args.data:
             table = {"sep": args.sep, "features": args.features, "drop": args.drop,
                      "categorical": args.categorical}  # fmt: skip
-            return load_file(args.data, target=args.target, clean=args.clean, **table, **common)
-        return make_default(args.n_samples, args.n_features, noise=args.noise, **common)
+            data = load_file(args.data, target=args.target, clean=args.clean, **table, **common)
+        else:
+            data = make_default(args.n_samples, args.n_features, noise=args.noise, **common)
     except ValueError as exc:
         raise ValueError(explain_load_error(exc, args.clean)) from exc
+    if data.n_features == 0:
+        raise ValueError(_no_features(data.description, args))
+    return data
 
 
 def load_data(args: argparse.Namespace) -> Dataset | str:
