@@ -437,3 +437,31 @@ def test_cli_fit_names_its_options_and_prints_warnings_on_one_line(tmp_path, cap
         receipt = json.load(fh)
     assert receipt["warnings"] == [line.split("warning: ", 1)[1] for line in lines]
     assert "type=<missing>" in receipt["coef_names"]
+
+
+def test_cli_fit_categorical_option(tmp_path, capsys):
+    """--categorical fits an integer column as levels, as categorical_features does in
+    memory; the identifier note names the option."""
+    out = ["--model", str(tmp_path / "m.json"), "--receipt", str(tmp_path / "r.json"), "--quiet"]
+    salaries = os.path.join(DATA, "Salaries.csv")
+    args = ["fit", "--data", salaries, "--target", "salary", "--solver", "newton"]
+    assert main([*args, "--categorical", "yrs.service", *out]) == 0
+    capsys.readouterr()
+    model = fastcost.load(str(tmp_path / "m.json"))
+    df = pd.read_csv(salaries)
+    X = df.drop(columns=["salary", "Unnamed: 0"])
+    ref = LinearRegression(solver="newton", categorical_features=["yrs.service"])
+    ref.fit(X, df["salary"].to_numpy(dtype=np.float64))
+    assert list(model.feature_names_out_) == list(ref.feature_names_out_)
+    assert any(n.startswith("yrs.service=") for n in model.feature_names_out_)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-9, atol=1e-6)
+    assert main([*args, "--categorical", "nope", *out]) == 1
+    assert "--categorical COLS: ['nope'] are not feature columns" in capsys.readouterr().err
+    msleep = os.path.join(DATA, "msleep.csv")
+    rows = pd.read_csv(msleep).dropna(subset=["sleep_total"])
+    keep = ["name", "vore", "bodywt", "sleep_total"]
+    rows[keep].dropna().to_csv(tmp_path / "m.csv", index=False)
+    argv = ["fit", "--data", str(tmp_path / "m.csv"), "--target", "sleep_total", *out]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "column 'name' has" in err and "name it in --categorical COLS" in err

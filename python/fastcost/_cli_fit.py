@@ -32,6 +32,11 @@ def add_parser(sub: Any, columns: Any, positive_int: Any, nonnegative_float: Any
         help="comma-separated feature columns (default: all but the target and weights)",
     )  # fmt: skip
     fit.add_argument("--weights", metavar="COLUMN", help="a column of sample weights")
+    fit.add_argument(
+        "--categorical", type=columns, metavar="COLS",
+        help="comma-separated columns to fit as categorical features besides the text ones "
+        "(integer codes, or a text column with many distinct values)",
+    )  # fmt: skip
     fit.add_argument("--format", choices=("parquet", "csv", "ipc"), help="default: from extensions")
     fit.add_argument(
         "--solver", choices=("auto", "newton", "qr", "lbfgs", "gd"), default="auto",
@@ -51,7 +56,8 @@ def add_parser(sub: Any, columns: Any, positive_int: Any, nonnegative_float: Any
 
 #: How ``fastcost fit``'s messages name what fixes a problem (fit_dataset's
 #: messages name its Python arguments: ``_streaming.ARGUMENTS``).
-OPTIONS = {"columns": "--features COLS", "format": "--format"}
+OPTIONS = {"columns": "--features COLS", "format": "--format",
+           "categorical_features": "--categorical COLS"}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     params = {"solver": args.solver, "alpha": args.alpha, "fit_intercept": args.fit_intercept,
               "standardize": args.standardize, "n_threads": args.threads}  # fmt: skip
+    if args.categorical:
+        params["categorical_features"] = list(args.categorical)
     error = None
     with record_warnings() as notes:
         try:

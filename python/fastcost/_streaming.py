@@ -77,7 +77,8 @@ CSV_NULL_VALUES = (
 
 #: How the messages name the arguments that fix a problem: fit_dataset's own;
 #: ``fastcost fit`` passes its options instead.
-ARGUMENTS = {"columns": "columns=[...]", "format": "format="}
+ARGUMENTS = {"columns": "columns=[...]", "format": "format=",
+             "categorical_features": "categorical_features=[...]"}  # fmt: skip
 
 
 def _import_pyarrow() -> Any:
@@ -155,6 +156,8 @@ class StreamSource:
     #: Categorical feature columns (text, dictionary, or declared) and the declared ones.
     categorical: list[str] = field(default_factory=list)
     declared: list[str] = field(default_factory=list)
+    #: How messages name the arguments that fix a problem (:data:`ARGUMENTS`).
+    arguments: Mapping[str, str] = field(default_factory=lambda: ARGUMENTS)
 
     @classmethod
     def open(cls, source: Any, target: str, columns: Any, weight: str | None,
@@ -181,10 +184,13 @@ class StreamSource:
         declared = [] if declared is None or isinstance(declared, str) else list(declared)
         unknown = [c for c in declared if c not in features]
         if unknown:
-            raise ValueError(f"categorical_features {unknown} are not feature columns")
+            raise ValueError(
+                f"{arguments['categorical_features']}: {unknown} are not feature columns"
+            )
         categorical = _check_types(schema, features, declared, files[0], arguments)
         rows = batch_rows or max(1024, BATCH_BYTES // (8 * len(features)))
-        src = cls(files, fmt, features, target, weight, int(rows), None, categorical, declared)
+        src = cls(files, fmt, features, target, weight, int(rows), None, categorical, declared,
+                  arguments)  # fmt: skip
         src.n_rows = src._count_rows()
         return src
 

@@ -62,8 +62,8 @@ def scan_levels(src: Any, progress: Any) -> TableEncoder:
         if c not in src.declared and _identifier_like(len(distinct[c]), present[c]):
             warnings.warn(
                 f"column {c!r} has {len(distinct[c]):,} distinct values in {present[c]:,} rows: "
-                "an identifier or free text, left out (name it in categorical_features to "
-                "keep it as a categorical)",
+                "an identifier or free text, left out (name it in "
+                f"{src.arguments['categorical_features']} to keep it as a categorical)",
                 UserWarning,
                 stacklevel=3,
             )
