@@ -234,3 +234,23 @@ def test_without_a_client_an_embedded_cluster_is_used():
     want = LinearRegressionCV(alphas=ALPHAS, cv=3).fit(X, y)
     got = LinearRegressionCV(alphas=ALPHAS, cv=3).fit(_chunked(X, CHUNKINGS[1]), y)
     _assert_same(got, want)
+
+
+@pytest.mark.parametrize("cv", [KFold(4, shuffle=True, random_state=0), None], ids=["kfold", "loo"])
+def test_float32_chunks_keep_the_residuals_digits(client, cv):
+    """Float32 chunks: the held-out scores of the local float32 fit (read in float64)."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((2400, 20)).astype(np.float32)  # wide enough for the tiled Gram
+    y = X.astype(np.float64) @ rng.uniform(20.0, 40.0, 20) + 0.1 * rng.standard_normal(2400)
+    y = y.astype(np.float32)
+    alphas = (1e-6, 1e-2)
+    local = LinearRegressionCV(alphas=alphas, cv=cv).fit(X, y)
+    with client.as_current():
+        dist = LinearRegressionCV(alphas=alphas, cv=cv).fit(da.from_array(X, chunks=(600, -1)), y)
+    np.testing.assert_allclose(
+        dist.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-9
+    )
+    ref = LinearRegressionCV(alphas=alphas, cv=cv).fit(X.astype(np.float64), y.astype(np.float64))
+    np.testing.assert_allclose(
+        dist.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-6
+    )

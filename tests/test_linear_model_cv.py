@@ -414,3 +414,31 @@ def test_unshuffled_kfold_laid_out_directly_equals_its_listed_splits(n):
     np.testing.assert_array_equal(test[atom], ref_test[ref_atom])
     with pytest.raises(ValueError, match="n_splits=5 greater than the number of samples"):
         splitter_atoms(KFold(5), 4, lambda: None)
+
+
+@pytest.mark.parametrize("cv", [KFold(5, shuffle=True, random_state=0), None], ids=["kfold", "loo"])
+def test_float32_scores_keep_the_residuals_digits(cv):
+    """y = X w + 0.1 noise with y's spread about 100: a held-out MSE of 0.01 is y'y
+    less the fitted part to 1 part in 1e6. Float32 X and y give the scores of the
+    same float32 values read in float64 (they were 60 % too large: the Gram's
+    float32 lanes), and the per-fold fits' held-out MSE."""
+    rng = np.random.default_rng(5)
+    n, d = 3000 if cv is None else 8000, 20
+    X = rng.standard_normal((n, d))
+    y = X @ rng.uniform(20.0, 40.0, d) + 0.1 * rng.standard_normal(n)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    alphas = (1e-6, 1e-3)
+    got = LinearRegressionCV(alphas=alphas, cv=cv).fit(X32, y32)
+    ref = LinearRegressionCV(alphas=alphas, cv=cv).fit(
+        X32.astype(np.float64), y32.astype(np.float64)
+    )
+    np.testing.assert_allclose(
+        got.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-6
+    )
+    if cv is not None:
+        mse = [
+            mean_squared_error(y32[te].astype(np.float64), LinearRegression(alpha=1e-6)
+                               .fit(X32[tr], y32[tr]).predict(X32[te]).astype(np.float64))
+            for tr, te in cv.split(X32)
+        ]  # fmt: skip
+        assert -got.best_score_ == pytest.approx(np.mean(mse), rel=1e-4)

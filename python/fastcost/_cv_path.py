@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _core
 from ._dask_tasks import loo_rows_sums, loo_standardized_rows_sums
 from ._loo import LooBasis
 from .preprocessing._common import _is_constant
@@ -29,6 +30,9 @@ EIGEN_PATH_MAX_CONDITION = 1e6
 
 #: Rows per block of the leave-one-out leverage pass.
 LOO_BLOCK_ROWS = 16384
+
+#: Bytes of float64 per block when float32 X is read as float64 (:func:`grouped_grams`).
+FLOAT64_BLOCK_BYTES = 32 << 20
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -130,6 +134,52 @@ def _patterns_wide(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """As :func:`_patterns` for more than 31 folds: unique rows of the (n, folds) states."""
     patterns, atom = np.unique(bits, axis=0, return_inverse=True)
     return atom.reshape(-1).astype(np.int64), patterns
+
+
+def as_float64_rows(X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None) -> tuple[Any, ...]:
+    """X, Y and sw in float64 (float32 ones converted; others as they are)."""
+    if X.dtype != np.float32:
+        return X, Y, sw
+    return (
+        X.astype(np.float64),
+        np.asarray(Y, dtype=np.float64),
+        None if sw is None else np.asarray(sw, dtype=np.float64),
+    )
+
+
+def grouped_grams(
+    X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, groups: np.ndarray | None,
+    n_groups: int, n_shards: int, n_threads: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Every group's augmented Gram about one shift (``_core.grouped_gram_stats``;
+    ``groups=None``: all rows, one group, ``_core.gram_stats``), and the shift.
+
+    The held-out scores are differences of these sums (``y'y`` less the fitted
+    part) as small as the residuals, so they need the sums to about 1e-16. The
+    Gram kernel sums float32 X in float32 lanes over each block of rows (float32's
+    speed, float32's digits), so float32 X is read here in float64 blocks of
+    :data:`FLOAT64_BLOCK_BYTES` (the products of float32 values are exact in
+    float64), about the first row, the blocks summed in order.
+    """
+    if groups is None and X.dtype != np.float32:
+        st = _core.gram_stats(X, Y, sw, None, n_shards, n_threads)
+        return np.asarray(st["gram"])[None], np.asarray(st["shift"])
+    if groups is None:
+        groups = np.zeros(X.shape[0], np.int64)
+    if X.dtype != np.float32:
+        st = _core.grouped_gram_stats(X, Y, sw, groups, n_groups, None, n_shards, n_threads)
+        return np.asarray(st["gram"]), np.asarray(st["shift"])
+    shift = np.r_[X[0], np.asarray(Y)[0]].astype(np.float64)
+    step = max(1024, FLOAT64_BLOCK_BYTES // (8 * max(X.shape[1], 1)))
+    total = np.zeros((n_groups, shift.size + 1, shift.size + 1))
+    for a in range(0, X.shape[0], step):
+        b = min(X.shape[0], a + step)
+        Xb, Yb, wb = as_float64_rows(X[a:b], Y[a:b], None if sw is None else sw[a:b])
+        st = _core.grouped_gram_stats(
+            Xb, Yb, wb, np.ascontiguousarray(groups[a:b]), n_groups, shift, n_shards, n_threads
+        )
+        total += np.asarray(st["gram"])
+    return total, shift
 
 
 def fold_grams(

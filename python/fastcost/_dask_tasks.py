@@ -191,6 +191,12 @@ def _grouped_gram_task(X, y, sw, groups, shift, n_groups, n_shards, n_threads): 
     the groups with no row here) about the common shift, the rows per group, and
     the weight checks: ``LinearRegressionCV``'s one pass, on one chunk."""
     X, y, sw = _block(X, y, sw)
+    if X.dtype == np.float32:  # the held-out residuals' digits: see _cv_path.grouped_grams
+        X, y, sw = (
+            X.astype(np.float64),
+            y.astype(np.float64),
+            None if sw is None else sw.astype(np.float64),
+        )
     st = _core.grouped_gram_stats(
         X, y, sw, groups, n_groups, shift, n_shards, _task_threads(n_threads)
     )

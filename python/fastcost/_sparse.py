@@ -166,6 +166,9 @@ class SparseBackend:
     """The fit pipeline's backend (``_pipeline.Backend``) for scipy.sparse X:
     CSR arrays read in place by the compiled kernels."""
 
+    #: Its Gram sums float32 values in float64 (see _pipeline._gram_too_coarse).
+    gram_in_float64 = True
+
     solvers: tuple[str, ...] = ("newton", "lbfgs", "gd", "sgd")
     witness: np.ndarray | None = None
     qr_advice = SPARSE_QR_ADVICE

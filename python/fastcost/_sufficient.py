@@ -360,6 +360,9 @@ class StatisticsBackend:
     """The fit pipeline's backend (``_pipeline.Backend``) for statistics already
     accumulated: newton or qr solve from them, with no pass over data."""
 
+    #: Its Gram sums float32 values in float64 (see _pipeline._gram_too_coarse).
+    gram_in_float64 = True
+
     witness: np.ndarray | None = None
 
     def __init__(

@@ -65,7 +65,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     Minimizes ``(1 / sum(s)) * sum_i s_i (x_i^T w + b - y_i)^2 + alpha * ||w||^2``
     with sample weights ``s`` (ones by default). X is read in place: C- or
     Fortran-ordered float32/float64 arrays are never copied; float32 data is
-    fitted in float32 (statistics accumulated in float64) and ``coef_`` has X's dtype.
+    fitted in float32 (the Gram's blocks of rows summed in float32 lanes, the blocks in
+    float64) and ``coef_`` has X's dtype.
 
     ``numpy.longdouble`` X keeps digits that float64 would round away (e.g. the
     powers of a high-degree polynomial design built in extended precision). The
@@ -142,8 +143,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         ``r2_`` and ``dof_resid_`` (statsmodels' WLS conventions: weights are
         inverse-variance weights, ``dof_resid_ = n_nonzero_weights - rank - fit_intercept``).
         qr and newton get them from their factor without another pass (newton's
-        carry its squared condition number); lbfgs, gd and sgd make one extra qr
-        pass. With ``alpha > 0`` the standard errors are the ridge sandwich
+        carry its squared condition number; on float32 X newton makes one qr pass,
+        whose float64 sums keep the residuals' digits); lbfgs, gd and sgd make one
+        extra qr pass. With ``alpha > 0`` the standard errors are the ridge sandwich
         ``sigma^2 H^-1 G H^-1``; for a rank-deficient design they are NaN.
         Not available with ``standardize``, ``prune`` or ``noise_augmentation``.
         A table with categorical columns gets the standard errors, not

@@ -21,6 +21,7 @@ from ._cv_path import (
     check_width,
     fold_grams,
     fold_path,
+    grouped_grams,
     loo_basis,
     loo_path,
     loo_scores,
@@ -329,10 +330,9 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
         if not isinstance(X, np.ndarray):  # one map-reduce of the same kernel over X's chunks
             grams, shift = X.grouped_stats(atom, train.shape[0], int(self.n_shards or 0))
         else:
-            st = _core.grouped_gram_stats(
-                X, Y, sw, atom, train.shape[0], None, int(self.n_shards or 0), n_threads
+            grams, shift = grouped_grams(
+                X, Y, sw, atom, train.shape[0], int(self.n_shards or 0), n_threads
             )
-            grams, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
             if not np.isfinite(grams).all():
                 raise_for_nonfinite(X)
         g_train, g_test, total = fold_grams(grams, train, test)
@@ -370,8 +370,8 @@ class LinearRegressionCV(RegressorMixin, BaseEstimator):
             mse, r2 = loo_scores(sq, gram, X.shape[1])
         else:
             check_loo(self, groups, n, sw, X.shape[1])
-            st = _core.gram_stats(X, Y, sw, None, int(self.n_shards or 0), n_threads)
-            gram, shift = np.asarray(st["gram"]), np.asarray(st["shift"])
+            grams, shift = grouped_grams(X, Y, sw, None, 1, int(self.n_shards or 0), n_threads)
+            gram = grams[0]
             if not np.isfinite(gram).all():
                 raise_for_nonfinite(X)
             path = loo_standardized if self.standardize else loo_path
