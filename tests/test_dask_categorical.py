@@ -58,6 +58,11 @@ def test_dask_frame_equals_the_local_fit_and_numpy(client, solver: str) -> None:
     assert model.n_chunks_ == 5 and "Dask partitions" in model.fit_info_
     pred = model.predict(ddf).compute().to_numpy()
     np.testing.assert_allclose(pred, local.predict(df), atol=1e-10)
+    r2 = 1.0 - np.average((y - pred) ** 2, weights=sw) / np.average(
+        (y - np.average(y, weights=sw)) ** 2, weights=sw
+    )
+    for target, weight in ((dy, dsw), (y, sw)):  # dask or numpy y and weights
+        assert model.score(ddf, target, weight) == pytest.approx(r2, rel=1e-12)
 
 
 def test_dask_block_arrow_and_ridge(client, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -622,6 +622,8 @@ class LinearRegression(_LocalLinearRegression):
         if not _is_dask_collection(X):
             return float(super().score(X, y, sample_weight=sample_weight))
         pred = self.predict(X)
+        if not hasattr(pred, "chunks"):  # a table model predicts a dask Series
+            pred = pred.to_dask_array(lengths=True)
         yd, _ = _to_dask_array(y, "y", pred.chunks[0])
         yd = yd.astype(np.float64).rechunk({0: pred.chunks[0]})
         s = 1.0
