@@ -11,7 +11,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 # features: newton then correctly returns the minimum-norm solution and warns.
 @pytest.mark.filterwarnings("ignore::fastcost.exceptions.RankDeficientWarning")
 @parametrize_with_checks(
-    [LinearRegression(), LinearRegression(solver="lbfgs"), LinearRegression(alpha=1.0)]
+    [
+        LinearRegression(),
+        LinearRegression(solver="lbfgs"),
+        LinearRegression(alpha=1.0),
+        LinearRegression(solver="qr"),  # no sparse input: its tags say so
+        LinearRegression(solver="gd", tol=1e-10, max_iter=5000),
+    ]
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -29,6 +29,7 @@ from .exceptions import (
     IllConditionedWarning,
     NonFiniteError,
     RankDeficientWarning,
+    SolverNotAvailableError,
 )
 from .preprocessing import DEFAULT_PRUNE_TOL, redundant_from_gram
 from .resources import ResourceReport, fit_clock, solver_flops
@@ -217,7 +218,7 @@ def run_fit(
         solver, why_auto = est.solver, ""
     if solver not in backend.solvers:
         where = backend.where() or " here"
-        raise NotImplementedError(
+        raise SolverNotAvailableError(
             f"solver={solver!r} is not available{where} (use one of {backend.solvers})"
         )
     options = _auto_options(est, backend, solver, solver_options(est, solver, d, coef_init,

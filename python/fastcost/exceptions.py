@@ -13,6 +13,7 @@ __all__ = [
     "IllConditionedWarning",
     "NonFiniteError",
     "RankDeficientWarning",
+    "SolverNotAvailableError",
 ]
 
 
@@ -26,6 +27,12 @@ class IllConditionedWarning(UserWarning):
 
 class DivergenceError(ValueError, FloatingPointError):
     """An iterative solver diverged (e.g. sgd with too large a learning_rate)."""
+
+
+class SolverNotAvailableError(NotImplementedError, TypeError):
+    """The solver cannot run on this kind of input (e.g. qr on scipy.sparse X, whose
+    factor would densify it). A TypeError too, as scikit-learn expects of an
+    estimator refusing an input type."""
 
 
 class NonFiniteError(ValueError):

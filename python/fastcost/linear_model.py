@@ -531,7 +531,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = self.solver != "qr"  # qr's factor would densify X
         tags.target_tags.multi_output = True
         return tags
 
