@@ -125,6 +125,34 @@ def test_statistics_of_several_targets_merge_and_split():
             assert _rel(m1.coef_, m2.coef_) < 1e-12
 
 
+@pytest.mark.parametrize("kind", ["gram", "qr"])
+def test_fit_from_statistics_of_several_targets(kind):
+    """The merged statistics of workers' parts solve every target, as numpy's
+    lstsq (ridge: its closed form) on all rows does, each with its own alpha."""
+    from fastcost import SufficientStatistics
+
+    X, Y, _ = _targets(seed=55)
+    parts = [SufficientStatistics.from_data(X[i::3], Y[i::3], kind=kind) for i in range(3)]
+    total = parts[0] + parts[1] + parts[2]
+    alphas = [0.0, 0.5, 1.0]
+    model = LinearRegression(alpha=alphas).fit_from_statistics(total)
+    assert model.coef_.shape == (3, 5) and model.n_passes_ == 0 and model.statistics_ is total
+    for t in range(3):
+        coef, intercept = reference_fit(X, Y[:, t], alpha=alphas[t])
+        assert _rel(model.coef_[t], coef) < 1e-10
+        assert model.intercept_[t] == pytest.approx(intercept, rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(model.predict(X[:4]), X[:4] @ model.coef_.T + model.intercept_)
+
+
+def test_partial_fit_refuses_a_change_of_targets():
+    X, Y, _ = _targets(seed=56)
+    model = LinearRegression().partial_fit(X[:100], Y[:100, 0])
+    with pytest.raises(ValueError, match=r"y has 3 target\(s\) .* earlier batches had 1"):
+        model.partial_fit(X[100:200], Y[100:200])
+    model.partial_fit(X[100:200], Y[100:200, :1])  # (n, 1) is one target too
+    assert model.n_batches_ == 2
+
+
 @pytest.mark.parametrize("solver", ["newton", "qr", "lbfgs", "gd"])
 @pytest.mark.parametrize("kind", ["pandas", "polars"])
 def test_a_numeric_dataframe_takes_the_one_pass_paths(solver, kind):

@@ -63,6 +63,13 @@ def partial_fit(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
     with fit_clock() as clock:
         est._check_params()
         X, y = _validate_batch(est, X, y, first=stats is None)
+        k = 1 if np.ndim(y) == 1 else int(np.shape(y)[1])
+        if stats is not None and stats.n_targets != k:
+            raise ValueError(
+                f"y has {k} target(s) (shape {np.shape(y)}); the earlier batches had "
+                f"{stats.n_targets}: every batch of partial_fit has the same targets "
+                "(call fit to start over)"
+            )
         X, y, sw = check_batch(X, y, sample_weight)
         threads = resolve_n_threads(est.n_threads)
         shift = None if stats is None else stats.shift
@@ -105,13 +112,21 @@ def fit_from_statistics(
             )
         if where is None:
             where = f" from the statistics of {stats.n_rows} rows"
-        backend = StatisticsBackend(stats, resolve_n_threads(est.n_threads), where)
         for name in ("feature_names_in_", "encoder_", "feature_names_out_"):
             est.__dict__.pop(name, None)
-        run_fit(est, backend)
+        backend = None
+        if stats.n_targets == 1:  # several: each target from its block, below, as partial_fit
+            backend = StatisticsBackend(stats, resolve_n_threads(est.n_threads), where)
+            run_fit(est, backend)
+            est.n_passes_ = passes
+    if backend is None:
+        from ._multi_target import solve_targets
+
+        solve_targets(est, stats, clock, where)
         est.n_passes_ = passes
-        est.statistics_ = stats
-    finish_report(est, backend, clock)
+    else:
+        finish_report(est, backend, clock)
+    est.statistics_ = stats
 
 
 def _validate_batch(est: Any, X: Any, y: Any, *, first: bool) -> tuple[np.ndarray, np.ndarray]:
