@@ -406,6 +406,9 @@ def test_parameters_are_checked_and_sgd_is_refused(client):
     params = fdask.LinearRegression().get_params()
     assert set(fastcost.LinearRegression().get_params()) < set(params)
     assert {"client", "scheduler", "timeout"} <= set(params)
+    Y = np.column_stack([y, 2.0 * y])
+    with pytest.raises(ValueError, match=r"fits one target .* got y of shape \(20, 2\)"):
+        fdask.LinearRegression(client=client).fit(da.from_array(X), da.from_array(Y))
 
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])

@@ -435,6 +435,12 @@ def _prepare(X: Any, y: Any, sample_weight: Any,
             stacklevel=3,
         )
         yd = yd[:, 0]
+    if yd.ndim == 2 and not multi_output:
+        raise ValueError(
+            f"fastcost.dask.LinearRegression fits one target (y of shape ({n},)), got y of "
+            f"shape {yd.shape}: fit one model per column of y (fastcost.LinearRegressionCV on "
+            "dask arrays takes several targets)"
+        )
     if (yd.ndim != 1 and not multi_output) or int(yd.shape[0]) != n:
         raise ValueError(f"y must have shape ({n},), got {yd.shape}")
     _float_dtype(yd.dtype, "y")
