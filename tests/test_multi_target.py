@@ -134,6 +134,7 @@ def test_fit_from_statistics_of_several_targets(kind):
     X, Y, _ = _targets(seed=55)
     parts = [SufficientStatistics.from_data(X[i::3], Y[i::3], kind=kind) for i in range(3)]
     total = parts[0] + parts[1] + parts[2]
+    assert np.array_equal(sum(parts).matrix, total.matrix)  # sum() merges in the same order
     alphas = [0.0, 0.5, 1.0]
     model = LinearRegression(alpha=alphas).fit_from_statistics(total)
     assert model.coef_.shape == (3, 5) and model.n_passes_ == 0 and model.statistics_ is total

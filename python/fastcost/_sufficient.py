@@ -159,6 +159,12 @@ class SufficientStatistics:
 
     __add__ = merge
 
+    def __radd__(self, other: Any) -> SufficientStatistics:
+        """``0 + stats`` is ``stats``, so that ``sum(parts)`` merges a list in order."""
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self
+        return NotImplemented  # type: ignore[no-any-return]
+
     def target(self, t: int) -> SufficientStatistics:
         """The statistics of target ``t`` alone (exact: a block of the Gram, or
         the factor's [1, x] rows with target t's column and residual norm)."""
