@@ -161,3 +161,9 @@ def test_a_recipe_still_descending_steadily_is_not_converged(tmp_path) -> None:
     assert status([100.0, 10.0, 5.0, 4.8]) == "ok"  # 4 % last, but 13 % of the mean fall
     assert status([100.0, 10.0, 5.0, 4.99]) == "ok"  # levelled off
     assert status([100.0, 50.0, 40.0, 30.0]) == "not converged"  # 25 %: still falling
+    noisy = [1.0, 0.985, 0.99, 0.995, 0.98, 0.99, 0.985, 0.99, 0.995, 0.975]
+    assert status(noisy) == "ok"  # a plateau's last dip of 2 % is no descent
+    assert status([1.0, 1.05, 1.0]) == "ok"  # back to where it started
+    assert (
+        status([1.0, 0.9, 0.88, 0.87, 0.86, 0.85]) == "ok"
+    )  # 1 % a step, a third of the mean fall

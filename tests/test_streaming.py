@@ -465,3 +465,28 @@ def test_cli_fit_categorical_option(tmp_path, capsys):
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "column 'name' has" in err and "name it in --categorical COLS" in err
+
+
+def test_an_unnamed_integer_feature_is_kept_as_in_memory(tmp_path):
+    """An unnamed first column that repeats values is a feature, not the index: the
+    encoder fitted on a few recycled rows must not call it row numbers."""
+    rng = np.random.default_rng(3)
+    u = rng.integers(0, 50, 200)
+    g = rng.choice(["a", "b", "c"], 200)
+    y = 2.0 * u + pd.Series(g).map({"a": 0.0, "b": 1.0, "c": -1.0}).to_numpy()
+    y = y + 0.1 * rng.standard_normal(200)
+    frame = pd.DataFrame({"": u, "g": g, "y": y})
+    frame.to_csv(tmp_path / "u.csv", index=False)
+    model = fastcost.fit_dataset(
+        str(tmp_path / "u.csv"), target="y", solver="newton", progress=False
+    )
+    local = LinearRegression(solver="newton").fit(
+        pd.read_csv(tmp_path / "u.csv").drop(columns="y"), y
+    )
+    # pyarrow names the empty header "", pandas "Unnamed: 0"
+    assert list(model.feature_names_out_[1:]) == list(local.feature_names_out_[1:])
+    assert model.feature_names_out_[0] == "" and local.feature_names_out_[0] == "Unnamed: 0"
+    np.testing.assert_allclose(model.coef_, local.coef_, rtol=1e-9, atol=1e-9)
+    A = np.column_stack([np.ones(200), u, g == "b", g == "c"]).astype(np.float64)
+    ref = np.linalg.lstsq(A, y, rcond=None)[0]
+    assert model.coef_[0] == pytest.approx(ref[1], rel=1e-9)

@@ -82,7 +82,7 @@ def learn_encoder(client: Any, X: Any, listed: list[Any]) -> tuple[Any, Any, np.
     *parts, lengths = client.compute([*uniques, X.map_partitions(len)], sync=True)
     distinct = [_distinct(p) for p in parts]
     frame = _level_frame(meta, dict(zip(cats, distinct, strict=True)))
-    encoder = TableEncoder(categorical=listed or None).fit(frame)
+    encoder = TableEncoder(categorical=listed or None, index=False).fit(frame)  # a frame of levels
     return encoder, encoder.transform(frame), np.asarray(lengths, dtype=np.int64)
 
 

@@ -384,6 +384,11 @@ class TableEncoder(BaseEstimator):
         Use only these columns (default: all).
     drop : list of str, optional
         Leave these columns out.
+    index : bool, default=True
+        Leave out an unnamed first column that numbers the rows (the row
+        index). False keeps it: for a caller that decided on the whole data
+        already and fits the encoder on a few rows of it (``fit_dataset``,
+        Dask), where a sample's few values would look like row numbers.
 
     Attributes
     ----------
@@ -417,10 +422,12 @@ class TableEncoder(BaseEstimator):
         categorical: Sequence[str] | None = None,
         features: Sequence[str] | None = None,
         drop: Sequence[str] | None = None,
+        index: bool = True,
     ) -> None:
         self.categorical = categorical
         self.features = features
         self.drop = drop
+        self.index = index
 
     def _selected(self, names: list[str]) -> tuple[list[int], set[str]]:
         features = _as_names(self.features, "features", names)
@@ -446,7 +453,7 @@ class TableEncoder(BaseEstimator):
         self._levels: dict[str, _Levels] = {}
         for j in selected:
             col = view.column(j)
-            first_unnamed = j == 0 and col.name in UNNAMED
+            first_unnamed = bool(self.index) and j == 0 and col.name in UNNAMED
             role, note = (
                 ("categorical", None) if col.name in forced else _auto_role(col, first_unnamed)
             )

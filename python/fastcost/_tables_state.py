@@ -41,9 +41,9 @@ def encoder_state(enc: TableEncoder) -> dict[str, Any]:
     """
     if not hasattr(enc, "roles_"):
         raise ValueError("this TableEncoder is not fitted yet; call fit first")
-    params = {
+    params = {  # the column lists; ``index`` only steers a fit, whose roles are kept
         k: None if v is None else [c if isinstance(c, str) else int(c) for c in v]
-        for k, v in enc.get_params().items()
+        for k, v in ((k, getattr(enc, k)) for k in ("categorical", "features", "drop"))
     }
     return {
         **params,

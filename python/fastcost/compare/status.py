@@ -12,8 +12,9 @@ the row raised.
 - ``not converged``: a ``ConvergenceWarning`` was raised during the row, or an
   SGD recipe (a fixed number of epochs, no stopping rule: its ``params`` name a
   ``batch_size``) still lowered its training loss in the last epoch by more than
-  :data:`STILL_FALLING` (10 %), or by more than :data:`STEADY_MIN` (1 %) and at
-  least :data:`STEADY_FALL` (half) of its mean fall per epoch (a steady descent).
+  :data:`STILL_FALLING` (10 %), or fell by more than :data:`STEADY_MIN` (1 %) in
+  each of the last :data:`STEADY_EPOCHS` (3) epochs, the last fall at least
+  :data:`STEADY_FALL` (half) of its mean fall per epoch (a steady descent).
 - ``ok``: none of these.
 """
 
@@ -46,6 +47,7 @@ STILL_FALLING = 0.1
 #: large batch) have not yet reached the minimum, rather than levelling off.
 STEADY_FALL = 0.5
 STEADY_MIN = 0.01
+STEADY_EPOCHS = 3
 
 #: Test R² below which a run with a learning rate has diverged: its test MSE is
 #: more than 11 times the variance of y_test (a model that learned nothing and
@@ -124,10 +126,21 @@ def _loss_status(history: Sequence[float]) -> tuple[str, str] | None:
     return None
 
 
+def _steady(history: Sequence[float]) -> bool:
+    """Each of the last :data:`STEADY_EPOCHS` epochs lowered the loss by more than
+    :data:`STEADY_MIN` of its value before, and the run lowered it overall (a
+    descent, not a noisy plateau's last dip)."""
+    if len(history) <= STEADY_EPOCHS or not history[-1] < history[0]:
+        return False
+    tail = history[-STEADY_EPOCHS - 1 :]
+    return all(b - a > STEADY_MIN * b for b, a in zip(tail[:-1], tail[1:], strict=True))
+
+
 def _still_falling(history: Sequence[float]) -> tuple[str, str] | None:
     """``not converged`` when the last epoch lowered the loss by more than
-    :data:`STILL_FALLING` of its value before, or by more than :data:`STEADY_MIN`
-    of it and at least :data:`STEADY_FALL` of the mean fall per epoch, and in
+    :data:`STILL_FALLING` of its value before, or the loss fell steadily
+    (:func:`_steady`) and the last fall is at least :data:`STEADY_FALL` of the
+    mean fall per epoch, and in
     both cases by more than a millionth of the first epoch's loss (a loss that
     shrinks towards zero on exact data is done once it is that small), else None."""
     if len(history) < 2:
@@ -139,7 +152,7 @@ def _still_falling(history: Sequence[float]) -> tuple[str, str] | None:
     mean_drop = (history[0] - last) / (len(history) - 1)
     if drop > STILL_FALLING * before:
         pace = ""
-    elif drop > STEADY_MIN * before and drop >= STEADY_FALL * mean_drop:
+    elif _steady(history) and drop >= STEADY_FALL * mean_drop:
         pace = f", {drop / mean_drop:.0%} of its mean fall per epoch"
     else:
         return None
