@@ -138,9 +138,11 @@ def _fit_one_pass(est: Any, X: Any, Y: Any, sample_weight: Any, alphas: np.ndarr
     Yv = np.asarray(Yv, dtype=np.float64).reshape(len(Yv), k)
     sw = check_weights(sample_weight, X.shape[0], np.dtype(np.float64))
     Xb, Yb, swb = check_batch(X, Yv, sw)
+    # float32 X is read as it is (float32 lanes in the Gram), except for the
+    # statistics, which read residuals off the sums (_pipeline._gram_too_coarse).
     stats = batch_statistics(
         kind, Xb, Yb, swb, None, int(est.n_shards or 0),
-        resolve_n_threads(est.n_threads), widen=False,
+        resolve_n_threads(est.n_threads), widen=bool(est.compute_statistics),
     )  # fmt: skip
     stats.dtype = str(X.dtype)
     est.statistics_ = stats
