@@ -293,6 +293,13 @@ def test_two_targets_on_a_table_are_refused_clearly():
     Y = np.column_stack([y, 2.0 * y])
     with pytest.raises(ValueError, match=r"takes one target .* got y of shape \(397, 2\)"):
         LinearRegressionCV(alphas=(0.1,), cv=3).fit(df, Y)
+    numeric = df[["yrs.since.phd", "yrs.service"]].sample(frac=1.0, random_state=0)
+    numeric.insert(0, "Unnamed: 0", numeric.index.to_numpy())  # a saved shuffle's index
+    with (
+        pytest.warns(UserWarning, match="is the row index"),
+        pytest.raises(ValueError, match=r"left out: 'Unnamed: 0' \(index\)"),
+    ):
+        LinearRegressionCV(alphas=(0.1,), cv=3).fit(numeric, Y[numeric.index])
     one = LinearRegressionCV(alphas=(0.1, 1.0), cv=3).fit(df, y[:, None])  # (n, 1) is one target
     ref = LinearRegressionCV(alphas=(0.1, 1.0), cv=3).fit(df, y)
     np.testing.assert_array_equal(np.ravel(one.coef_), ref.coef_)

@@ -438,7 +438,7 @@ def test_a_table_model_says_why_it_has_no_intervals_and_any_real_level_works():
     m = LinearRegression(compute_statistics=True).fit(df, y)
     assert np.isfinite(m.coef_stderr_[m.coef_ != 0]).all()
     for call in (lambda: m.predict_interval(df), lambda: m.predict(df, return_std=True)):
-        with pytest.raises(NotImplementedError, match="table with categorical columns"):
+        with pytest.raises(NotImplementedError, match="table whose columns fastcost typed"):
             call()
     X, y, _ = random_data(n=60, seed=14)
     m = fit(X, y, compute_statistics=True)

@@ -74,16 +74,25 @@ def fit_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) -> bool
             _check_supported(est, design)
             if np.ndim(y) == 2 and np.shape(y)[1] > 1:
                 raise ValueError(
-                    f"LinearRegressionCV on a table with categorical columns takes one target "
-                    f"(y of shape ({design.n_rows},)), got y of shape {np.shape(y)}: fit one "
-                    "per target, or encode the categorical columns as numbers first (e.g. "
-                    "pandas.get_dummies(X, dtype=float)), whose array fit takes several"
+                    f"LinearRegressionCV on a table whose columns fastcost types (categorical "
+                    f"columns, or columns left out: {_left_out(encoder)}) takes one target (y of "
+                    f"shape ({design.n_rows},)), got y of shape {np.shape(y)}: fit one per "
+                    "target, or pass the numeric columns as an array (categorical ones "
+                    "encoded first, e.g. pandas.get_dummies(X, dtype=float)), whose fit "
+                    "takes several"
                 )
             yv = target_values(y, design.n_rows)
             sw = check_weights(sample_weight, design.n_rows, np.dtype(np.float64))
             fit_encoded(est, encoder, design, LocalRows(design, yv, sw, est), X, groups)
         set_report(est, clock, design, design.n_rows)
     return True
+
+
+def _left_out(encoder: TableEncoder) -> str:
+    """The columns the encoder left out, with their roles, or "none"."""
+    kept = ("numeric", "bool", "categorical")
+    out = [f"{c!r} ({r})" for c, r in encoder.roles_.items() if r not in kept]
+    return ", ".join(out) if out else "none"
 
 
 def fit_encoded(

@@ -194,9 +194,9 @@ def _prediction_rows(est: Any, X: Any) -> np.ndarray:
     if hasattr(est, "encoder_"):
         raise NotImplementedError(
             "prediction standard errors and intervals are not available for a model fitted "
-            "on a table with categorical columns (its coef_stderr_ are); encode the "
-            "categorical columns as numbers first (e.g. pandas.get_dummies(X, "
-            "drop_first=True, dtype=float)) and fit on that to get them"
+            "on a table whose columns fastcost typed (its coef_stderr_ are); fit on the "
+            "numeric columns as an array, categorical ones encoded as numbers first (e.g. "
+            "pandas.get_dummies(X, drop_first=True, dtype=float)), to get them"
         )
     if not hasattr(est, "prediction_cov_"):
         raise ValueError(
