@@ -520,3 +520,21 @@ def test_noise_augmentation_all_solvers_agree(solver):
     model.fit(X, y, sample_weight=s)
     np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+
+
+def test_cleaner_on_an_arrow_table_from_pandas_converts_back():
+    """An Arrow table made from pandas keeps pandas' note of the column types; the
+    imputed boolean column is float now and the table must still convert back."""
+    pa = pytest.importorskip("pyarrow")
+    df = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 3.0, 4.0],
+            "b": pd.array([True, None, False, True], dtype="boolean"),
+            "g": ["x", "y", "x", "y"],
+        }
+    )
+    out = Cleaner(policy="impute").fit(pa.Table.from_pandas(df)).transform(pa.Table.from_pandas(df))
+    back = out.to_pandas()
+    ref = SimpleImputer(strategy="mean").fit_transform(df[["a", "b"]].astype("float64"))
+    np.testing.assert_allclose(back[["a", "b"]].to_numpy(), ref)
+    assert back["g"].tolist() == ["x", "y", "x", "y"]

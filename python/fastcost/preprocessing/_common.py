@@ -40,7 +40,7 @@ def _as_float_matrix(X: Any, hint: str = "drop them") -> tuple[np.ndarray, bool]
     ``hint``.
     """
     if is_table(X):
-        return _table_as_float_matrix(X, hint), True
+        return _table_as_float_matrix(X, hint)
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {arr.shape}")
@@ -50,16 +50,19 @@ def _as_float_matrix(X: Any, hint: str = "drop them") -> tuple[np.ndarray, bool]
     return out, out is not X
 
 
-def _table_as_float_matrix(X: Any, hint: str) -> np.ndarray:
+def _table_as_float_matrix(X: Any, hint: str) -> tuple[np.ndarray, bool]:
     dtypes = set(getattr(X, "dtypes", ())) if type(X).__module__.startswith("pandas") else ()
     if len(dtypes) == 1 and dtypes.pop() in FLOAT_DTYPES:  # one numpy float block: read in place
-        return kernel_layout(np.asarray(X))
+        out = kernel_layout(np.asarray(X))
+        # The frame's own memory (read-only under copy-on-write): not a copy, so
+        # copy=True, or a read-only view, copies before writing.
+        return out, out is not X and not np.shares_memory(out, np.asarray(X))
     view = table_view(X)
     block, _, other = numeric_block(view)
     if other:
         found = {view.names[j]: view.column(j).dtype for j in other}
         raise ValueError(f"X has columns that are not numbers: {found}; {hint}")
-    return block
+    return block, True
 
 
 def _centered(

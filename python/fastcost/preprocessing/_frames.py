@@ -67,4 +67,6 @@ def with_columns(X: Any, values: dict[int, np.ndarray]) -> Any:
 
     for j, v in values.items():
         X = X.set_column(j, X.column_names[j], pa.array(v))
-    return X
+    # pandas' schema note would still give the replaced columns their old types
+    # (a boolean column now holding imputed means), which to_pandas() refuses.
+    return X.replace_schema_metadata(None) if values and X.schema.metadata else X
