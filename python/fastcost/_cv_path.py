@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._dask_tasks import loo_rows_sums, loo_standardized_rows_sums
+from ._dask_tasks import as_float64_rows, loo_rows_sums, loo_standardized_rows_sums
 from ._loo import LooBasis
 from .preprocessing._common import _is_constant
 
@@ -134,17 +134,6 @@ def _patterns_wide(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """As :func:`_patterns` for more than 31 folds: unique rows of the (n, folds) states."""
     patterns, atom = np.unique(bits, axis=0, return_inverse=True)
     return atom.reshape(-1).astype(np.int64), patterns
-
-
-def as_float64_rows(X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None) -> tuple[Any, ...]:
-    """X, Y and sw in float64 (float32 ones converted; others as they are)."""
-    if X.dtype != np.float32:
-        return X, Y, sw
-    return (
-        X.astype(np.float64),
-        np.asarray(Y, dtype=np.float64),
-        None if sw is None else np.asarray(sw, dtype=np.float64),
-    )
 
 
 def grouped_grams(

@@ -186,17 +186,24 @@ def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
     return None
 
 
+def as_float64_rows(X: np.ndarray, Y: Any, sw: Any) -> tuple[Any, Any, Any]:
+    """X, Y and sw in float64 where X is float32 (a copy), else as they are: for
+    sums whose differences must keep the residuals' digits (``_cv_path.grouped_grams``)."""
+    if X.dtype != np.float32:
+        return X, Y, sw
+    return (
+        X.astype(np.float64),
+        None if Y is None else np.asarray(Y, dtype=np.float64),
+        None if sw is None else np.asarray(sw, dtype=np.float64),
+    )
+
+
 def _grouped_gram_task(X, y, sw, groups, shift, n_groups, n_shards, n_threads):  # type: ignore[no-untyped-def]
     """The augmented Gram of every group (``_core.grouped_gram_stats``; zeros for
     the groups with no row here) about the common shift, the rows per group, and
     the weight checks: ``LinearRegressionCV``'s one pass, on one chunk."""
     X, y, sw = _block(X, y, sw)
-    if X.dtype == np.float32:  # the held-out residuals' digits: see _cv_path.grouped_grams
-        X, y, sw = (
-            X.astype(np.float64),
-            y.astype(np.float64),
-            None if sw is None else sw.astype(np.float64),
-        )
+    X, y, sw = as_float64_rows(X, y, sw)  # the held-out residuals' digits
     st = _core.grouped_gram_stats(
         X, y, sw, groups, n_groups, shift, n_shards, _task_threads(n_threads)
     )

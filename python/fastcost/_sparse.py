@@ -162,6 +162,10 @@ SPARSE_QR_ADVICE = (
 )
 
 
+#: The solvers that run on scipy.sparse X (qr's factor would densify it).
+SPARSE_SOLVERS: tuple[str, ...] = ("newton", "lbfgs", "gd", "sgd")
+
+
 class SparseBackend:
     """The fit pipeline's backend (``_pipeline.Backend``) for scipy.sparse X:
     CSR arrays read in place by the compiled kernels."""
@@ -169,7 +173,7 @@ class SparseBackend:
     #: Its Gram sums float32 values in float64 (see _pipeline._gram_too_coarse).
     gram_in_float64 = True
 
-    solvers: tuple[str, ...] = ("newton", "lbfgs", "gd", "sgd")
+    solvers: tuple[str, ...] = SPARSE_SOLVERS
     witness: np.ndarray | None = None
     qr_advice = SPARSE_QR_ADVICE
 

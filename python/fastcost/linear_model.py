@@ -27,6 +27,7 @@ from ._pipeline import (
     solver_options,
 )
 from ._robust import cluster_codes, prediction_interval, prediction_std
+from ._sparse import SPARSE_SOLVERS
 from ._validation import (
     FLOAT_DTYPES,
     LONGDOUBLE,
@@ -531,7 +532,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = self.solver != "qr"  # qr's factor would densify X
+        tags.input_tags.sparse = self.solver in ("auto", *SPARSE_SOLVERS)
         tags.target_tags.multi_output = True
         return tags
 
