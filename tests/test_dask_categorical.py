@@ -153,3 +153,32 @@ def test_dask_frame_with_an_empty_first_partition(client, solver: str) -> None:
     ref, b = lstsq_reference(X, codes, (4, 30), y)
     np.testing.assert_allclose(model.coef_, ref, atol=1e-8 * np.abs(ref).max())
     assert model.intercept_ == pytest.approx(b, abs=1e-8)
+
+
+def test_dask_frame_applies_the_table_rules_with_the_whole_data(client) -> None:
+    """A text column of 60 levels over 2,000 rows is categorical (the encoder sees
+    one row per level, where it looked like identifiers and was dropped); an
+    unnamed column counting the rows is the index and a column of distinct names
+    is left out, with the local fit's notes; the fit equals numpy's lstsq."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    g = rng.integers(0, 60, n)
+    g[:60] = np.arange(60)
+    df = pd.DataFrame({
+        "Unnamed: 0": np.arange(n), "x": rng.standard_normal(n),
+        "g": pd.array([f"L{i:02d}" for i in g], dtype="str"),
+        "name": pd.array([f"p{i}" for i in range(n)], dtype="str"),
+    })  # fmt: skip
+    y = 2.0 * df["x"].to_numpy() + rng.standard_normal(60)[g] + 0.1 * rng.standard_normal(n)
+    with pytest.warns(UserWarning) as local_notes:
+        local = fastcost.LinearRegression().fit(df, y)
+    ddf, dy = dd.from_pandas(df, npartitions=3), dd.from_pandas(pd.Series(y), npartitions=3)
+    with pytest.warns(UserWarning) as dask_notes:
+        model = fdask.LinearRegression(client=client).fit(ddf, dy)
+    assert [str(w.message) for w in dask_notes] == [str(w.message) for w in local_notes]
+    assert len(local_notes) == 2 and "counting the rows (0..1999)" in str(local_notes[0].message)
+    assert list(model.feature_names_out_) == list(local.feature_names_out_)
+    assert len(model.feature_names_out_) == 61
+    ref, b = lstsq_reference(df[["x"]].to_numpy(), [g], (60,), y)
+    np.testing.assert_allclose(model.coef_, ref, atol=1e-10 * np.abs(ref).max())
+    assert model.intercept_ == pytest.approx(b, abs=1e-9)

@@ -73,17 +73,74 @@ def learn_encoder(client: Any, X: Any, listed: list[Any]) -> tuple[Any, Any, np.
     with the partitions' lengths, no shuffle. Returns the ``TableEncoder`` fitted
     on a frame of those levels, that frame's ``Design`` (the layout: the dense
     columns and the levels of every categorical) and the lengths (int64)."""
-    from ._tables import TableEncoder
+    from ._tables import TableEncoder, _identifier_like, identifier_note
 
     meta = X._meta
     text = [c for c, t in zip(meta.columns, meta.dtypes, strict=True) if t.kind not in "biuf"]
     cats = [c for c in meta.columns if c in set(text) | set(listed)]
     uniques = [X[c].map_partitions(_distinct, meta=meta[c]) for c in cats]
-    *parts, lengths = client.compute([*uniques, X.map_partitions(len)], sync=True)
-    distinct = [_distinct(p) for p in parts]
+    present = [X[c].count() for c in cats]
+    first = _index_candidate(X, listed)
+    sums = _index_sums(X, first)
+    out = client.compute([*uniques, *present, X.map_partitions(len), *sums], sync=True)
+    k = len(cats)
+    distinct = [_distinct(p) for p in out[:k]]
+    counts = dict(zip(cats, out[k : 2 * k], strict=True))
+    lengths, index_sums = out[2 * k], out[2 * k + 1 :]
+    # The encoder sees one row per level: the data-dependent rules are applied
+    # here, with the whole data's counts, as the local fit applies them.
+    notes, dropped = [], []
+    for c, values in zip(cats, distinct, strict=True):
+        n_levels = int(values.notna().sum())
+        if c not in listed and _identifier_like(n_levels, int(counts[c])):
+            notes.append(identifier_note(str(c), n_levels, int(counts[c])))
+            dropped.append(c)
+    index = _index_note(first, int(np.sum(lengths)), index_sums)
+    if index is not None:
+        notes.insert(0, index)
+        dropped.append(first)
     frame = _level_frame(meta, dict(zip(cats, distinct, strict=True)))
-    encoder = TableEncoder(categorical=listed or None, index=False).fit(frame)  # a frame of levels
+    forced = [c for c in cats if c not in dropped]
+    encoder = TableEncoder(categorical=forced or None, drop=dropped or None, index=False)
+    encoder.fit(frame)
+    # The level frame's own notes, less those counting its rows (missing values).
+    notes += [n for n in encoder.notes_ if n not in encoder.missing_notes_]
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=4)
     return encoder, encoder.transform(frame), np.asarray(lengths, dtype=np.int64)
+
+
+def _index_candidate(X: Any, listed: list[Any]) -> Any:
+    """The name of X's first column if it is unnamed and numeric (it may hold
+    the row numbers), else None."""
+    from ._tables import UNNAMED
+
+    meta = X._meta
+    if not len(meta.columns):
+        return None
+    name = meta.columns[0]
+    numeric = meta.dtypes.iloc[0].kind in "iuf"
+    return name if name in UNNAMED and numeric and name not in listed else None
+
+
+def _index_sums(X: Any, name: Any) -> list[Any]:
+    """[count, min, max, sum, sum of squares, all whole] of column ``name`` as
+    dask reductions (None: none)."""
+    if name is None:
+        return []
+    col = X[name].astype("float64")
+    whole = (col == col.round()).all()
+    return [col.count(), col.min(), col.max(), col.sum(), (col * col).sum(), whole]
+
+
+def _index_note(name: Any, n: int, sums: list[Any]) -> str | None:
+    from ._tables import row_numbers_note
+
+    if name is None or not sums:
+        return None
+    count, low, high, total, squares, whole = sums
+    return row_numbers_note(str(name), n, int(count), float(low), float(high),
+                            (float(total), float(squares)), bool(whole))  # fmt: skip
 
 
 def encode_partition(X: Any, encoder: Any) -> Any:

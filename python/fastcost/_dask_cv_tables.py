@@ -24,7 +24,6 @@ process (as the Dask ``LinearRegression`` on such frames does).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -61,10 +60,7 @@ def fit_dask_table(est: Any, X: Any, y: Any, sample_weight: Any, groups: Any) ->
     with unchanged_on_failure(est):
         validate({n: getattr(est, n) for n in est._parameters}, est._parameters)
         with fit_clock() as clock, connect() as client:
-            encoder, layout, lengths = learn_encoder(client, X, [])
-            for note in encoder.notes:  # the local fit's, but those counting missing
-                if note not in encoder.missing_notes_:  # here they would count the levels
-                    warnings.warn(note, UserWarning, stacklevel=3)
+            encoder, layout, lengths = learn_encoder(client, X, [])  # warns its notes
             rows = ClusterTable(est, client, X, y, sample_weight, encoder, layout, lengths)
             fit_encoded(est, encoder, layout, rows, X, groups)
         set_report(est, clock, layout, rows.n_rows)

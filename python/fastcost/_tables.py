@@ -252,6 +252,37 @@ def index_column(frame: Any) -> tuple[str, str] | None:
     return None if note is None else (view.names[0], note)
 
 
+def identifier_note(name: str, distinct: int, n_present: int) -> str:
+    """The note of a column left out as identifiers or free text."""
+    return (
+        f"column {name!r} left out: {distinct} distinct values in {n_present} rows "
+        f"look like identifiers or free text (categorical_features=[{name!r}] keeps it)"
+    )
+
+
+def row_numbers_note(name: str, n: int, n_present: int, low: float, high: float,
+                     sums: tuple[float, float], whole: bool) -> str | None:  # fmt: skip
+    """The index note of an unnamed first numeric column known only by its count,
+    range, sum and sum of squares (a cluster's reductions, no gather of the
+    column): n whole numbers filling low .. high, each once as the two sums say.
+    None when they are not. Row numbers with gaps (a filtered table) are not
+    recognized this way, as they are in memory."""
+    if n == 0 or n_present != n or not whole or low < 0 or high - low + 1 != n:
+        return None
+    values = np.arange(low, high + 1, dtype=np.float64)
+    if not np.allclose(sums, (values.sum(), values @ values), rtol=1e-12, atol=0.0):
+        return None
+    if low in (0, 1):
+        return (
+            f"column {name!r} left out: an unnamed first column counting the rows "
+            f"({low:g}..{high:g}) is the row index"
+        )
+    return (
+        f"column {name!r} left out: an unnamed first column of distinct row numbers "
+        f"({low:g} to {high:g}) is the row index"
+    )
+
+
 def _identifier_like(distinct: int, n_present: int) -> bool:
     return (
         distinct > HIGH_CARDINALITY_MIN_LEVELS and distinct >= HIGH_CARDINALITY_FRACTION * n_present
@@ -274,10 +305,7 @@ def _auto_role(col: Column, first_unnamed: bool) -> tuple[str, str | None]:
         else:  # not even the upper bound passes: no need to count
             distinct = 0
         if _identifier_like(distinct, n_present):
-            return "identifier", (
-                f"column {name!r} left out: {distinct} distinct values in {n_present} rows "
-                f"look like identifiers or free text (categorical_features=[{name!r}] keeps it)"
-            )
+            return "identifier", identifier_note(name, distinct, n_present)
         return "categorical", None
     if col.kind == DATETIME:
         return "datetime", (
