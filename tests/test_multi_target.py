@@ -138,6 +138,7 @@ def test_fit_from_statistics_of_several_targets(kind):
     alphas = [0.0, 0.5, 1.0]
     model = LinearRegression(alpha=alphas).fit_from_statistics(total)
     assert model.coef_.shape == (3, 5) and model.n_passes_ == 0 and model.statistics_ is total
+    assert model.fit_report_.passes == 0
     for t in range(3):
         coef, intercept = reference_fit(X, Y[:, t], alpha=alphas[t])
         assert _rel(model.coef_[t], coef) < 1e-10

@@ -122,8 +122,7 @@ def fit_from_statistics(
     if backend is None:
         from ._multi_target import solve_targets
 
-        solve_targets(est, stats, clock, where)
-        est.n_passes_ = passes
+        solve_targets(est, stats, clock, where, passes)
     else:
         finish_report(est, backend, clock)
     est.statistics_ = stats

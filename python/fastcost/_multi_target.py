@@ -193,13 +193,15 @@ def _is_dense_array(X: Any) -> bool:
     return not is_table(X)
 
 
-def solve_targets(est: Any, stats: SufficientStatistics, clock: fit_clock, where: str) -> None:
-    """Every target of multi-target statistics solved and set on ``est`` (partial_fit)."""
+def solve_targets(est: Any, stats: SufficientStatistics, clock: fit_clock, where: str,
+                  passes: int = 1) -> None:  # fmt: skip
+    """Every target of multi-target statistics solved and set on ``est``
+    (``passes``: the reads of data that made them, for ``n_passes_``)."""
     k = stats.n_targets
     alphas = target_alphas(est.alpha, k)
     names = getattr(est, "feature_names_in_", None)
     fits = [_fit_target_from_stats(est, stats, t, alphas[t], k, where) for t in range(k)]
-    _gather(est, fits, names, 1, k, clock)
+    _gather(est, fits, names, passes, k, clock)
 
 
 def _fit_target_from_stats(est: Any, stats: SufficientStatistics, t: int, alpha: float,
