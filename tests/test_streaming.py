@@ -490,3 +490,27 @@ def test_an_unnamed_integer_feature_is_kept_as_in_memory(tmp_path):
     A = np.column_stack([np.ones(200), u, g == "b", g == "c"]).astype(np.float64)
     ref = np.linalg.lstsq(A, y, rcond=None)[0]
     assert model.coef_[0] == pytest.approx(ref[1], rel=1e-9)
+
+
+def test_file_order_does_not_decide_the_types(tmp_path):
+    """A header-only CSV, or one whose text column is all missing, first in the
+    list: the types come from a file that has them, and the fit equals that of
+    the pandas frame of all rows (numpy's lstsq)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(60)
+    g = rng.choice(["a", "b"], 60)
+    y = 1.5 * x + (g == "b") + 0.1 * rng.standard_normal(60)
+    (tmp_path / "0_header.csv").write_text("x,g,y\n")
+    part = pd.DataFrame({"x": x[:10], "g": [None] * 10, "y": y[:10]})
+    part.to_csv(tmp_path / "1_nulls.csv", index=False)
+    pd.DataFrame({"x": x[10:], "g": g[10:], "y": y[10:]}).to_csv(
+        tmp_path / "2_data.csv", index=False
+    )
+    files = sorted(str(p) for p in tmp_path.glob("*.csv"))
+    with pytest.warns(UserWarning, match="10 missing value"):
+        model = fastcost.fit_dataset(files, target="y", solver="newton", progress=False)
+    levels = np.where(np.arange(60) < 10, "<missing>", g)
+    A = np.column_stack([np.ones(60), x, levels == "b", levels == "<missing>"]).astype(np.float64)
+    ref = np.linalg.lstsq(A, y, rcond=None)[0]
+    assert list(model.feature_names_out_) == ["x", "g=a", "g=b", "g=<missing>"]
+    np.testing.assert_allclose(model.coef_, [ref[1], 0.0, ref[2], ref[3]], rtol=1e-9, atol=1e-9)

@@ -91,15 +91,24 @@ def _import_pyarrow() -> Any:
     return ds
 
 
-def open_dataset(path: str, fmt: str) -> Any:
+def open_dataset(path: str, fmt: str, schema: Any = None) -> Any:
     """``pyarrow.dataset`` of one file; CSV text cells that pandas reads as missing
-    (``NA``, empty, ...) are nulls, not text levels (``CSV_NULL_VALUES``)."""
+    (``NA``, empty, ...) are nulls, not text levels (``CSV_NULL_VALUES``).
+    ``schema``: the dataset's (:func:`_schema_of`), whose typed columns a CSV file
+    is read as, so that every file's batches agree (a column of one file's
+    missing values alone would have no type there)."""
     ds = _import_pyarrow()
     if fmt != "csv":
         return ds.dataset(path, format=fmt)
+    import pyarrow as pa
     import pyarrow.csv as csv
 
-    convert = csv.ConvertOptions(strings_can_be_null=True, null_values=list(CSV_NULL_VALUES))
+    types = (
+        {} if schema is None else {f.name: f.type for f in schema if not pa.types.is_null(f.type)}
+    )
+    convert = csv.ConvertOptions(
+        strings_can_be_null=True, null_values=list(CSV_NULL_VALUES), column_types=types
+    )
     return ds.dataset(path, format=ds.CsvFileFormat(convert_options=convert))
 
 
@@ -158,6 +167,8 @@ class StreamSource:
     declared: list[str] = field(default_factory=list)
     #: How messages name the arguments that fix a problem (:data:`ARGUMENTS`).
     arguments: Mapping[str, str] = field(default_factory=lambda: ARGUMENTS)
+    #: The dataset's schema (:func:`_schema_of`), which every file is read with.
+    schema: Any = None
 
     @classmethod
     def open(cls, source: Any, target: str, columns: Any, weight: str | None,
@@ -165,20 +176,17 @@ class StreamSource:
              arguments: Mapping[str, str] = ARGUMENTS) -> StreamSource:  # fmt: skip
         files = _files(source)
         fmt = _format_of(files, fmt, arguments)
-        try:
-            schema = open_dataset(files[0], fmt).schema
-        except Exception as exc:
-            raise ValueError(f"cannot read {files[0]}: {exc}") from exc
+        schema, typed = _schema_of(files, fmt)
         names = list(schema.names)
         wanted = [target] + ([weight] if weight else [])
         features = list(columns) if columns is not None else [c for c in names if c not in wanted]
         missing = [c for c in [*wanted, *features] if c not in names]
         if missing:
-            raise ValueError(f"{files[0]} has no column(s) {missing}; its columns are {names}")
-        _check_rows(schema, files[0], fmt)
+            raise ValueError(f"{typed} has no column(s) {missing}; its columns are {names}")
+        _check_rows(schema, typed, fmt)
         _check_target(schema, target, weight)
         if columns is None:  # the main job's rule: an unnamed first column may be the row index
-            features = _without_index(files[0], fmt, features)
+            features = _without_index(typed, fmt, features)
         if not features:
             raise ValueError(f"no feature column: pass {arguments['columns']}")
         declared = [] if declared is None or isinstance(declared, str) else list(declared)
@@ -187,15 +195,15 @@ class StreamSource:
             raise ValueError(
                 f"{arguments['categorical_features']}: {unknown} are not feature columns"
             )
-        categorical = _check_types(schema, features, declared, files[0], arguments)
+        categorical = _check_types(schema, features, declared, typed, arguments)
         rows = batch_rows or max(1024, BATCH_BYTES // (8 * len(features)))
         src = cls(files, fmt, features, target, weight, int(rows), None, categorical, declared,
-                  arguments)  # fmt: skip
+                  arguments, schema)  # fmt: skip
         src.n_rows = src._count_rows()
         return src
 
     def _dataset(self, path: str) -> Any:
-        return open_dataset(path, self.fmt)
+        return open_dataset(path, self.fmt, self.schema)
 
     def _count_rows(self) -> int | None:
         if self.fmt == "csv":
@@ -356,6 +364,29 @@ def _float64(column: Any) -> np.ndarray:
     import pyarrow as pa
 
     return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+
+
+def _schema_of(files: list[str], fmt: str) -> tuple[Any, str]:
+    """The dataset's schema and the file it is read from: the first file whose
+    columns all have a type. A CSV file's column has none (``null``) where the
+    file has no data rows or that column no value; the first file then need not
+    decide the types. Without such a file, the first file's schema."""
+    import pyarrow as pa
+
+    first = None
+    for path in files:
+        try:
+            schema = open_dataset(path, fmt).schema
+        except Exception as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from exc
+        if not any(pa.types.is_null(t) for t in schema.types):
+            return schema, path
+        if first is None:
+            first = (schema, path)
+        if fmt != "csv":  # Parquet and Arrow files state their types: no search
+            break
+    assert first is not None
+    return first
 
 
 def _check_rows(schema: Any, path: str, fmt: str) -> None:
