@@ -15,6 +15,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 from fastcost import LinearRegression, fit_dataset
+from fastcost._streaming import StreamSource
 from fastcost.cli import main
 from fastcost.exceptions import NonFiniteError
 from helpers import make_problem, reference_fit
@@ -514,3 +515,32 @@ def test_file_order_does_not_decide_the_types(tmp_path):
     ref = np.linalg.lstsq(A, y, rcond=None)[0]
     assert list(model.feature_names_out_) == ["x", "g=a", "g=b", "g=<missing>"]
     np.testing.assert_allclose(model.coef_, [ref[1], 0.0, ref[2], ref[3]], rtol=1e-9, atol=1e-9)
+
+
+def test_csv_columns_empty_in_their_first_block_are_typed_from_all_values(tmp_path):
+    """pyarrow types a CSV column from its first block (about 1 MB); a column with
+    no value there is typed from all its values, as pandas' read_csv types it:
+    text further on makes it categorical, numbers numeric."""
+    rng = np.random.default_rng(12)
+    n = 60_000
+    x = rng.standard_normal(n)
+    g = np.full(n, None, dtype=object)
+    g[-300:] = rng.choice(["a", "b"], 300)
+    z = np.full(n, np.nan)
+    z[-300:] = rng.standard_normal(300)
+    y = 2.0 * x + 0.1 * rng.standard_normal(n)
+    frame = pd.DataFrame({"x": x, "g": g, "z": z, "y": y})
+    frame.to_csv(tmp_path / "late.csv", index=False)
+    assert os.path.getsize(tmp_path / "late.csv") > 2_000_000
+    src = StreamSource.open(str(tmp_path / "late.csv"), "y", None, None, None, None)
+    types = {f.name: str(f.type) for f in src.schema}
+    assert types["g"] == "string" and types["z"] == "double"
+    read = pd.read_csv(tmp_path / "late.csv")
+    assert read["g"].dtype.kind not in "biuf" and read["z"].dtype == np.float64
+    with pytest.warns(UserWarning), pytest.raises(NonFiniteError, match="column 'z'"):
+        fastcost.fit_dataset(str(tmp_path / "late.csv"), target="y", progress=False)  # as in memory
+    with pytest.warns(UserWarning, match="59700 missing value"):
+        model = fastcost.fit_dataset(
+            str(tmp_path / "late.csv"), target="y", columns=["x", "g"], progress=False
+        )
+    assert list(model.feature_names_out_) == ["x", "g=a", "g=b", "g=<missing>"]

@@ -386,7 +386,42 @@ def _schema_of(files: list[str], fmt: str) -> tuple[Any, str]:
         if fmt != "csv":  # Parquet and Arrow files state their types: no search
             break
     assert first is not None
-    return first
+    return _type_nulls(first[0], files, fmt), first[1]
+
+
+def _type_nulls(schema: Any, files: list[str], fmt: str) -> Any:
+    """``schema`` with its CSV columns typed ``null`` typed from all their values:
+    pyarrow types a CSV column from the first block of each file (about 1 MB),
+    and one whose first block holds no value has no type, though text or numbers
+    may follow. Those columns alone are read through every file once, as text;
+    one with values becomes float64 if they all read as numbers, else text. A
+    column without any value stays ``null`` (missing numbers, as pandas reads it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    nulls = [f.name for f in schema if pa.types.is_null(f.type)]
+    if fmt != "csv" or not nulls:
+        return schema
+    text = pa.schema([pa.field(c, pa.string()) for c in nulls])
+    seen, numeric = dict.fromkeys(nulls, False), dict.fromkeys(nulls, True)
+    for path in files:
+        for batch in open_dataset(path, fmt, text).to_batches(columns=nulls):
+            for c in nulls:
+                values = batch.column(c).drop_null()
+                if len(values) == 0:
+                    continue
+                seen[c] = True
+                if numeric[c]:
+                    try:
+                        pc.cast(values, pa.float64())
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                        numeric[c] = False
+    for c in nulls:
+        if seen[c]:
+            schema = schema.set(
+                schema.get_field_index(c), pa.field(c, pa.float64() if numeric[c] else pa.string())
+            )
+    return schema
 
 
 def _check_rows(schema: Any, path: str, fmt: str) -> None:
