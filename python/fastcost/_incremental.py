@@ -77,22 +77,13 @@ def partial_fit(est: Any, X: Any, y: Any, sample_weight: Any) -> None:
         stats = batch if stats is None else stats.merge(batch)
         n_batches = int(est.__dict__.get("n_batches_", 0)) + 1
         est.statistics_, est.n_batches_ = stats, n_batches
-        if np.ndim(y) == 2:  # several targets: each solved from its block, below
-            backend = None
-        else:
-            backend = StatisticsBackend(
-                stats, threads,
-                f" from the statistics of {stats.n_rows} rows in {n_batches} batch(es) (partial_fit)",
-                batch_rows=X.shape[0], batch_bytes=X.nbytes + y.nbytes,
-            )  # fmt: skip
-            run_fit(est, backend)
-            est.n_passes_ = 1  # this batch's pass; earlier rows are not read again
-    if backend is None:
-        from ._multi_target import solve_targets
-
-        solve_targets(est, stats, clock, f" in {n_batches} batch(es) (partial_fit)")
-        return
-    finish_report(est, backend, clock)
+        where = (
+            f" from the statistics of {stats.n_rows} rows in {n_batches} batch(es) (partial_fit)"
+        )
+        # One pass: this batch's; earlier rows are not read again.
+        backend = _solve_one(est, stats, np.ndim(y) == 2, where, 1,
+                             batch_rows=X.shape[0], batch_bytes=X.nbytes + y.nbytes)  # fmt: skip
+    _finish(est, stats, backend, clock, f" in {n_batches} batch(es) (partial_fit)", 1)
 
 
 def fit_from_statistics(
@@ -114,18 +105,33 @@ def fit_from_statistics(
             where = f" from the statistics of {stats.n_rows} rows"
         for name in ("feature_names_in_", "encoder_", "feature_names_out_"):
             est.__dict__.pop(name, None)
-        backend = None
-        if stats.n_targets == 1:  # several: each target from its block, below, as partial_fit
-            backend = StatisticsBackend(stats, resolve_n_threads(est.n_threads), where)
-            run_fit(est, backend)
-            est.n_passes_ = passes
-    if backend is None:
-        from ._multi_target import solve_targets
-
-        solve_targets(est, stats, clock, where, passes)
-    else:
-        finish_report(est, backend, clock)
+        backend = _solve_one(est, stats, stats.n_targets != 1, where, passes)
+    _finish(est, stats, backend, clock, where, passes)
     est.statistics_ = stats
+
+
+def _solve_one(est: Any, stats: SufficientStatistics, several: bool, where: str, passes: int,
+               **report: int) -> StatisticsBackend | None:  # fmt: skip
+    """Within the fit's clock: one target solved by the fit pipeline from ``stats``
+    (its backend returned), or None for several, which :func:`_finish` solves."""
+    if several:
+        return None
+    backend = StatisticsBackend(stats, resolve_n_threads(est.n_threads), where, **report)
+    run_fit(est, backend)
+    est.n_passes_ = passes
+    return backend
+
+
+def _finish(est: Any, stats: SufficientStatistics, backend: StatisticsBackend | None,
+            clock: fit_clock, where: str, passes: int) -> None:  # fmt: skip
+    """After the clock: the report of :func:`_solve_one`'s fit, or each target of
+    several solved from its block of ``stats``."""
+    if backend is not None:
+        finish_report(est, backend, clock)
+        return
+    from ._multi_target import solve_targets
+
+    solve_targets(est, stats, clock, where, passes)
 
 
 def _validate_batch(est: Any, X: Any, y: Any, *, first: bool) -> tuple[np.ndarray, np.ndarray]:
