@@ -671,3 +671,52 @@ def test_coefficients_beyond_float32_range_are_an_error_not_inf():
     y = np.array([0.0, 1.0])
     with pytest.raises(ValueError, match="beyond float32's range"):
         LinearRegression(solver="qr").fit(X, y)
+
+
+def test_save_load_what_fit_accepts(tmp_path):
+    """A table whose only left-out column is the index (no categorical), alpha per
+    target and numpy scalars (a grid from np.arange): saved and loaded, predictions
+    bit for bit; a nested file is a ModelFileError; another class is named."""
+    import pandas as pd
+
+    df = pd.read_csv(DATA / "Prestige.csv")
+    X, y = df.drop(columns=["prestige", "type"]), df["prestige"].to_numpy()
+    with pytest.warns(UserWarning, match="row names"):
+        model = LinearRegression().fit(X, y)
+    model.save(tmp_path / "t.json")
+    loaded = fastcost.load(tmp_path / "t.json")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    rng = np.random.default_rng(0)
+    Xa = rng.standard_normal((40, 3))
+    Y = np.column_stack([Xa @ [1.0, 2.0, 3.0], Xa @ [3.0, 2.0, 1.0]])
+    params = dict(alpha=np.array([0.5, 2.0]), max_iter=np.int64(50), fit_intercept=np.False_)
+    model = LinearRegression(**params).fit(Xa, Y)
+    model.save(tmp_path / "a.json")
+    loaded = fastcost.load(tmp_path / "a.json")
+    np.testing.assert_array_equal(loaded.predict(Xa), model.predict(Xa))
+    assert loaded.get_params()["alpha"] == [0.5, 2.0] and loaded.get_params()["max_iter"] == 50
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelFileError, match="not a fastcost model"):
+        fastcost.load(tmp_path / "deep.json")
+    with pytest.raises(
+        TypeError, match=r"cannot save a .*LinearRegressionCV: fastcost.save writes"
+    ):
+        fastcost.persistence.save(
+            fastcost.LinearRegressionCV().fit(Xa, Y[:, 0]), tmp_path / "c.json"
+        )
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd"])
+def test_intercept_init_and_huge_integers_are_checked(solver):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3))
+    y = X @ [1.0, 2.0, 3.0] + 4.0
+    for bad in (np.nan, np.inf, "a", np.array([1.0]), True):
+        with pytest.raises(ValueError, match="intercept_init must be None or a finite real"):
+            LinearRegression(solver=solver).fit(X, y, intercept_init=bad)
+    model = LinearRegression(solver=solver, tol=1e-10, max_iter=10_000)
+    model.fit(X, y, coef_init=np.zeros(3), intercept_init=np.float32(4.0))
+    assert model.intercept_ == pytest.approx(4.0, rel=1e-6)
+    for name in ("max_iter", "n_threads", "n_shards", "batch_size"):
+        with pytest.raises(ValueError, match=rf"{name} must be at most 2,147,483,647"):
+            LinearRegression(solver=solver, **{name: 2**31}).fit(X, y)

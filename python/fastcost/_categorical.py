@@ -520,8 +520,9 @@ def finish_table_fit(est: Any, backend: Any) -> None:
     """After a fit on a dataframe: ``coef_`` with an entry for every level
     (a dropped reference level's is 0) and ``feature_names_out_``."""
     encoder = est.encoder_
-    if not isinstance(backend, MixedBackend):
+    if not isinstance(backend, MixedBackend):  # numeric columns only: no level
         est.feature_names_out_ = np.asarray(encoder.feature_names_out(np.zeros(0, bool)), object)
+        est.reference_levels_dropped_ = np.zeros(0, dtype=bool)
         return
     design = backend.design
     levels = design.level_coefficients(est.coef_)

@@ -52,8 +52,13 @@ def real(minimum: float, *, strict: bool = False, optional: bool = False) -> Che
     return check
 
 
+#: The largest integer parameter: the compiled core counts in 32-bit ints.
+INT_MAX = 2**31 - 1
+
+
 def integer(minimum: int, *, optional: bool = False, also: tuple[int, ...] = ()) -> Check:
-    """An integer >= ``minimum`` (or one of ``also``); None if ``optional``."""
+    """An integer from ``minimum`` to :data:`INT_MAX` (or one of ``also``); None
+    if ``optional``."""
 
     def check(name: str, value: Any) -> None:
         if value is None and optional:
@@ -64,6 +69,8 @@ def integer(minimum: int, *, optional: bool = False, also: tuple[int, ...] = ())
         if value < minimum and value not in also:
             extra = "".join(f"{v}, " for v in also)
             raise ValueError(f"{name} must be {extra}>= {minimum}, got {value!r}")
+        if int(value) > INT_MAX:
+            raise ValueError(f"{name} must be at most {INT_MAX:,}, got {value!r}")
 
     return check
 

@@ -12,6 +12,7 @@ statistics, the iterative solvers' pass and a description for ``fit_info_``.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any, Protocol
 
@@ -98,6 +99,15 @@ def auto_lbfgs_tol(tol: float) -> float:
     return min(float(tol), AUTO_LBFGS_TOL)
 
 
+def _check_intercept_init(value: Any) -> float:
+    """``intercept_init`` as a finite float (None: 0)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"intercept_init must be None or a finite real number, got {value!r}")
+    return float(value)
+
+
 def solver_options(
     est: Any, solver: str, d: int, coef_init: Any, intercept_init: float | None
 ) -> dict[str, Any]:
@@ -123,9 +133,10 @@ def solver_options(
     if solver in DEFAULT_MAX_ITER:
         options["max_iter"] = int(est.max_iter or DEFAULT_MAX_ITER[solver])
     coef_init = check_coef_init(coef_init, d)
+    intercept = _check_intercept_init(intercept_init)
     if coef_init is not None:
         options["coef_init"] = coef_init
-        options["intercept_init"] = float(intercept_init or 0.0)
+        options["intercept_init"] = intercept
     if solver == "sgd":
         rng = check_random_state(est.random_state)
         if coef_init is None:

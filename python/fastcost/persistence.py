@@ -234,8 +234,14 @@ def _decode_array(obj: dict[str, Any]) -> np.ndarray:
 
 
 def _encode_param(key: str, value: Any) -> Any:
-    """A parameter as JSON: a number, string, None, or a list of column names or
-    positions (``categorical_features``)."""
+    """A parameter as JSON: a number, string, None, a list of column names or
+    positions (``categorical_features``) or of numbers (``alpha`` per target).
+    numpy scalars and 1-D arrays (a grid from ``np.arange``) are saved as the
+    Python values they hold; the load validates them as ``fit`` does."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     if isinstance(value, list | tuple) and all(
@@ -243,8 +249,14 @@ def _encode_param(key: str, value: Any) -> Any:
         for v in value
     ):
         return [v if isinstance(v, str) else int(v) for v in value]
+    if isinstance(value, list | tuple) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+    ):
+        return [float(v) for v in value]
     raise TypeError(
-        f"parameter {key}={value!r} cannot be saved; use an int or None (e.g. for random_state)"
+        f"parameter {key}={value!r} cannot be saved: a saved parameter is a number, a "
+        "string, None, or a list of numbers or column names (a random_state generator "
+        "cannot be: pass an int)"
     )
 
 
@@ -273,7 +285,11 @@ def save(estimator: Any, path: str | os.PathLike[str]) -> None:
 
     name = type(estimator).__name__
     if _classes().get(name) is not type(estimator):
-        raise TypeError(f"cannot save {name}: only {sorted(_classes())} are supported")
+        qualified = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+        raise TypeError(
+            f"cannot save a {qualified}: fastcost.save writes "
+            f"{', '.join('fastcost.' + c for c in sorted(_classes()))} models (pickle the others)"
+        )
     check_is_fitted(estimator)
     params = {key: _encode_param(key, v) for key, v in estimator.get_params(deep=False).items()}
     attributes: dict[str, Any] = {}
@@ -317,7 +333,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
             document = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelFileError(
             f"{os.fspath(path)} is truncated or not a fastcost model file: {exc}"
         ) from exc
