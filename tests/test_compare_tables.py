@@ -167,3 +167,12 @@ def test_a_recipe_still_descending_steadily_is_not_converged(tmp_path) -> None:
     assert (
         status([1.0, 0.9, 0.88, 0.87, 0.86, 0.85]) == "ok"
     )  # 1 % a step, a third of the mean fall
+
+
+def test_the_target_cannot_be_a_feature_option(capsys) -> None:
+    data = os.path.join(DATA, "msleep.csv")
+    for option in ("--categorical", "--features"):
+        code = main(["compare", "--data", data, "--target", "sleep_total", option, "sleep_total"])
+        assert code != 0
+        err = capsys.readouterr().err
+        assert f"the target column 'sleep_total' cannot be in {option}" in err

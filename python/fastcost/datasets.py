@@ -360,6 +360,12 @@ def load_design(
             drop_cols.append(found[0])
             notes.append(found[1])
         frame, y = split_target(table, target, notes=notes)
+    for option, listed in (("categorical", categorical), ("features", features)):
+        if name in (listed or ()):
+            raise ValueError(
+                f"the target column {name!r} cannot be in --{option}: it is what the "
+                "features predict"
+            )
     encoder = TableEncoder(categorical=categorical, features=features, drop=drop_cols or None)
     design = encoder.fit_transform(frame)
     design.notes[:0] = notes
