@@ -176,3 +176,23 @@ def test_the_target_cannot_be_a_feature_option(capsys) -> None:
         assert code != 0
         err = capsys.readouterr().err
         assert f"the target column 'sleep_total' cannot be in {option}" in err
+
+
+def test_json_names_every_fastcost_coefficient(tmp_path) -> None:
+    """A table's fastcost rows keep every level (the reference's 0) while
+    data.features lists the one-hot design without references: each run names
+    its own coefficients."""
+    out = tmp_path / "msleep.json"
+    data = os.path.join(DATA, "msleep.csv")
+    main(["compare", "--data", data, "--target", "sleep_total", "--clean", "impute",
+          "--solvers", "newton,qr", "--json", str(out)])  # fmt: skip
+    doc = json.loads(out.read_text())
+    features = doc["data"]["features"]
+    for run in doc["runs"]:
+        if not run["name"].startswith("fastcost"):
+            continue
+        names, coef = run["coef_names"], run["coef"]
+        assert len(names) == len(coef) > len(features) and set(features) <= set(names)
+        by_name = dict(zip(names, coef, strict=True))
+        references = [n for n in names if "=" in n and n not in features]
+        assert references and all(by_name[n] == 0.0 for n in references)

@@ -71,6 +71,9 @@ class RunResult:
     reason: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)
     seed_runs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: The names of ``coef``'s entries where the model names them (a fastcost model
+    #: of a table: every level, the reference's 0); None: ``data.features``'.
+    coef_names: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (:func:`jsonable`): the name, status and reason, the
@@ -292,8 +295,18 @@ def measure_estimator(
         loss_history=[] if history is None else [float(v) for v in np.ravel(history)],
         coef=np.asarray(est.coef_, dtype=np.float64).ravel(),
         intercept=float(np.ravel(est.intercept_)[0]),
+        coef_names=_coef_names(est),
         params=params(est) if callable(params) else params,
         wall_times_s=walls,
         warmup_s=warmup,
         **fields,
     )
+
+
+def _coef_names(est: Any) -> list[str] | None:
+    """The names of a fitted model's coefficients (``feature_names_out_``, else
+    ``feature_names_in_``), or None when it has neither."""
+    names = getattr(est, "feature_names_out_", None)
+    if names is None:
+        names = getattr(est, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
