@@ -720,3 +720,18 @@ def test_intercept_init_and_huge_integers_are_checked(solver):
     for name in ("max_iter", "n_threads", "n_shards", "batch_size"):
         with pytest.raises(ValueError, match=rf"{name} must be at most 2,147,483,647"):
             LinearRegression(solver=solver, **{name: 2**31}).fit(X, y)
+
+
+def test_gd_started_at_the_solution_converges():
+    """gd from coef_init at the least-squares solution: the gradient there is
+    rounding noise, so the tolerance is relative to the gradient at zero; it
+    stops at once, converged, on the solution of numpy's lstsq."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((500, 5))
+    y = X @ [1.0, 2.0, 3.0, 4.0, 5.0] + 3.0 + 0.1 * rng.standard_normal(500)
+    ref = np.linalg.lstsq(np.column_stack([np.ones(500), X]), y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LinearRegression(solver="gd").fit(X, y, coef_init=ref[1:], intercept_init=ref[0])
+    assert model.converged_ and model.n_iter_ <= 2
+    np.testing.assert_allclose(model.coef_, ref[1:], rtol=1e-9)

@@ -16,7 +16,8 @@ namespace fastcost {
 // Full-batch gradient descent; the step comes from backtracking (Armijo,
 // halving) and grows by 1.25 after every accepted step; one pass per evaluation.
 // Stops as lbfgs does: max|g| <= tol * max|g at the start|, each entry of g
-// divided by its column's scale (LeastSquaresObjective::gscale).
+// divided by its column's scale (LeastSquaresObjective::gscale); from coef_init,
+// the larger of that and max|g at zero coefficients|.
 // positive: projected gradient descent on the active set of nonnegative.hpp,
 // the trial step capped where the first free coefficient reaches 0.
 template <class Pass>
@@ -26,7 +27,17 @@ void gd_minimize(LeastSquaresObjective<Pass>& obj, std::vector<double>& theta, c
   signs.project(theta);
   std::vector<double> g, g_new, x_new, gf, down;
   double fx = obj(theta, g);
-  const double g0 = signs.scaled_max(g);
+  double g0 = signs.scaled_max(g);
+  if (opt.has_init) {
+    // A start near the solution (coef_init) has a gradient of rounding noise,
+    // which no step can bring tol times lower: the tolerance is then relative to
+    // the gradient at zero coefficients, the problem's own scale (one pass).
+    std::vector<double> zero, g_zero;
+    obj.to_theta(std::vector<double>(static_cast<std::size_t>(obj.d), 0.0), 0.0, zero);
+    signs.project(zero);
+    obj(zero, g_zero);
+    g0 = std::max(g0, signs.scaled_max(g_zero));
+  }
   const double gtol = opt.tol * g0;
   double step = 1.0;
   res.converged = g0 == 0.0 || (signs.on() && signs.residual(theta, g) <= gtol);
