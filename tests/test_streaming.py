@@ -15,7 +15,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 from fastcost import LinearRegression, fit_dataset
-from fastcost._streaming import StreamSource
+from fastcost._stream_source import StreamSource
 from fastcost.cli import main
 from fastcost.exceptions import NonFiniteError
 from helpers import make_problem, reference_fit

@@ -55,7 +55,7 @@ def add_parser(sub: Any, columns: Any, positive_int: Any, nonnegative_float: Any
 
 
 #: How ``fastcost fit``'s messages name what fixes a problem (fit_dataset's
-#: messages name its Python arguments: ``_streaming.ARGUMENTS``).
+#: messages name its Python arguments: ``_stream_source.ARGUMENTS``).
 OPTIONS = {"columns": "--features COLS", "format": "--format",
            "categorical_features": "--categorical COLS"}  # fmt: skip
 

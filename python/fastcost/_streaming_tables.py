@@ -95,7 +95,7 @@ def _fit_encoder(src: Any, first: Any, distinct: dict[str, Any], nulls: dict[str
             columns[name] = values.take(pa.array(np.arange(length) % max(len(values), 1)))
         else:
             columns[name] = first.column(name).take(pa.array(np.arange(length) % first.num_rows))
-    # The index column was decided on the whole file (_streaming._without_index):
+    # The index column was decided on the whole file (_stream_source._without_index):
     # a few recycled rows of an integer feature would look like row numbers.
     encoder = TableEncoder(categorical=list(src.categorical), index=False)
     encoder.fit(pa.table(columns))
