@@ -120,7 +120,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--json", default="benchmarks/results/bench_streaming.json")
     args = ap.parse_args()
-    from fastcost._streaming import BATCH_BYTES
+    from fastcost._stream_source import BATCH_BYTES
 
     batch_rows = args.batch_rows or max(1024, BATCH_BYTES // (8 * args.features))
     folder = args.dir or tempfile.mkdtemp(prefix="fastcost-stream-")
