@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._dask_tasks import as_float64_rows, loo_rows_sums, loo_standardized_rows_sums
+from ._dask_tasks import loo_rows_sums, loo_standardized_rows_sums
 from ._loo import LooBasis
+from ._sufficient import as_float64_rows
 from .preprocessing._common import _is_constant
 
 #: Above this condition number of ``M + alpha I`` (M the fold's normal matrix on

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _core
 from ._sparse import as_csr, csr_args, find_nonfinite, is_sparse
-from ._sufficient import batch_statistics, merge_all
+from ._sufficient import as_float64_rows, batch_statistics, merge_all
 from ._threads import resolve_n_threads
 from ._validation import kernel_layout
 
@@ -184,18 +184,6 @@ def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
             rows = ~np.isfinite(v).reshape(v.shape[0], -1).all(axis=1)  # a 2-D y's rows
             return (name, int(np.flatnonzero(rows)[0]), -1)
     return None
-
-
-def as_float64_rows(X: np.ndarray, Y: Any, sw: Any) -> tuple[Any, Any, Any]:
-    """X, Y and sw in float64 where X is float32 (a copy), else as they are: for
-    sums whose differences must keep the residuals' digits (``_cv_path.grouped_grams``)."""
-    if X.dtype != np.float32:
-        return X, Y, sw
-    return (
-        X.astype(np.float64),
-        None if Y is None else np.asarray(Y, dtype=np.float64),
-        None if sw is None else np.asarray(sw, dtype=np.float64),
-    )
 
 
 def _grouped_gram_task(X, y, sw, groups, shift, n_groups, n_shards, n_threads):  # type: ignore[no-untyped-def]

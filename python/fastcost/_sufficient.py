@@ -263,6 +263,20 @@ def _record(kind: str, matrix: np.ndarray, st: dict[str, Any], d: int, n: int, s
     return SufficientStatistics(kind, matrix, shift, d, n, n_nonzero, dtype)
 
 
+def as_float64_rows(X: np.ndarray, Y: Any, sw: Any) -> tuple[Any, Any, Any]:
+    """X, Y and sw in float64 where X is float32 (a copy; X may be scipy.sparse),
+    else as they are: the compiled passes sum float32 data in float32 lanes, so
+    sums whose differences must keep the residuals' digits read it in float64
+    (:func:`batch_statistics` with ``widen``, ``_cv_path.grouped_grams``)."""
+    if X.dtype != np.float32:
+        return X, Y, sw
+    return (
+        X.astype(np.float64),
+        None if Y is None else np.asarray(Y, dtype=np.float64),
+        None if sw is None else np.asarray(sw, dtype=np.float64),
+    )
+
+
 def batch_statistics(
     kind: str, X: np.ndarray, y: np.ndarray, sw: np.ndarray | None, shift: np.ndarray | None,
     n_shards: int, n_threads: int, *, widen: bool = True, check: bool = True,
@@ -282,9 +296,8 @@ def batch_statistics(
     if is_sparse(X):
         return sparse_statistics(kind, X, y, sw, shift, n_threads, widen=widen, check=check)
     dtype = "float32" if X.dtype == np.float32 else "float64"
-    if widen and X.dtype == np.float32:
-        X, y = X.astype(np.float64), y.astype(np.float64)
-        sw = None if sw is None else sw.astype(np.float64)
+    if widen:
+        X, y, sw = as_float64_rows(X, y, sw)
     if kind == "gram":
         st = _core.gram_stats(X, y, sw, shift, n_shards, n_threads)
         matrix = np.asarray(st["gram"], dtype=np.float64)
@@ -340,9 +353,8 @@ def sparse_statistics(
         )
     X = as_csr(X)
     dtype = "float32" if X.dtype == np.float32 else "float64"
-    if widen and X.dtype == np.float32:
-        X, y = X.astype(np.float64), y.astype(np.float64)
-        sw = None if sw is None else sw.astype(np.float64)
+    if widen:
+        X, y, sw = as_float64_rows(X, y, sw)
     st = _core.sparse_gram_stats(*csr_args(X), y, sw, shift, n_threads)
     matrix = np.asarray(st["gram"], dtype=np.float64)
     if check and not np.isfinite(matrix).all():
