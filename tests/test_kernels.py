@@ -162,18 +162,18 @@ def test_bitwise_identical_for_any_thread_count(kernel, order):
 
 
 @pytest.mark.parametrize(
-    ("n", "d", "dtype", "shards"),
+    ("n", "d", "dtype"),
     [
-        (9000, 40, np.float64, 2),  # rows of 320 bytes: 4,096 rows a shard
-        (3000, 200, np.float64, 2),  # 1,600 bytes: 1,310 rows a shard
-        (3000, 200, np.float32, 1),  # 800 bytes: 2,621 rows a shard
-        (2000, 4000, np.float64, 7),  # 32,000 bytes: 256 rows, 7 for 0.5 % of X
+        (9000, 40, np.float64),
+        (3000, 200, np.float64),
+        (3000, 200, np.float32),
+        (2000, 4000, np.float64),
     ],
 )
-def test_default_pass_shards_hold_about_two_mib(n, d, dtype, shards):
-    """A pass's default shards hold about 2 MiB of X (4,096 to 256 rows), so short,
-    wide X still has shards for every core; the sums are the plan's with those
-    shards, bit for bit, on any thread count."""
+def test_pass_sums_are_the_same_bits_for_any_shard_count(n, d, dtype):
+    """A pass's shards hold whole blocks of the rows' sum tree (block_tree.hpp):
+    the default shards (about 2 MiB of X each), any other count and any thread
+    count give the same bits."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((n, d)).astype(dtype)
     y = rng.standard_normal(n).astype(dtype)
@@ -183,8 +183,7 @@ def test_default_pass_shards_hold_about_two_mib(n, d, dtype, shards):
         out = _core.loss_grad(X, y, w, 0.5, None, n_shards=n_shards, n_threads=threads)
         return np.r_[out[:3], out[3]].tobytes()
 
-    assert run(0, 1) == run(0, 2) == run(shards, 2)
-    assert run(0, 2) != run(shards + 1, 2)
+    assert run(0, 1) == run(0, 2) == run(1, 1) == run(2, 2) == run(3, 2) == run(64, 2)
 
 
 def test_chunks_merge_to_the_whole():

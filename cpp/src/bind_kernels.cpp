@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "fastcost/block_tree.hpp"
+#include "fastcost/data_pass.hpp"
 #include "fastcost/gram.hpp"
 #include "fastcost/grouped_gram.hpp"
 #include "fastcost/loss_grad.hpp"
@@ -87,6 +89,63 @@ py::dict probe_sums_impl(const py::array& X, const py::object& y, const py::sequ
   return probe_sums_dict(s, p.list.size(), a.X.cols);
 }
 
+// A BlockTree (block_tree.hpp) as a dict: levels and starts (int64, one per
+// node), values (nodes x width float64).
+py::dict nodes_dict(const BlockTree& t) {
+  py::dict out;
+  const auto m = static_cast<py::ssize_t>(t.size());
+  py::array_t<std::int64_t> levels(m), starts(m);
+  py::array_t<double> values({m, static_cast<py::ssize_t>(t.width())});
+  for (index_t i = 0; i < t.size(); ++i) {
+    levels.mutable_at(i) = t.level(i);
+    starts.mutable_at(i) = t.start(i);
+    std::copy(t.values(i), t.values(i) + t.width(), values.mutable_data() + i * t.width());
+  }
+  out["levels"] = levels;
+  out["starts"] = starts;
+  out["values"] = values;
+  return out;
+}
+
+// nodes_dict's inverse, checked (a malformed dict is a ValueError).
+BlockTree tree_from(const py::handle& nodes) {
+  if (!py::isinstance<py::dict>(nodes)) throw py::type_error("block sums must be a dict of levels, starts, values");
+  const auto d = py::reinterpret_borrow<py::dict>(nodes);
+  using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+  const I64 levels = I64::ensure(d["levels"]), starts = I64::ensure(d["starts"]);
+  const F64 values = F64::ensure(d["values"]);
+  if (!levels || !starts || !values || values.ndim() != 2 || levels.ndim() != 1 || starts.ndim() != 1 ||
+      levels.shape(0) != values.shape(0) || starts.shape(0) != values.shape(0)) {
+    throw py::value_error("block sums: levels, starts and values' rows must match");
+  }
+  BlockTree t(values.shape(1));
+  for (py::ssize_t i = 0; i < values.shape(0); ++i) {
+    t.push(static_cast<int>(levels.at(i)), starts.at(i), values.data() + i * values.shape(1));
+  }
+  return t;
+}
+
+template <class T>
+py::dict probe_nodes_impl(const py::array& X, const py::object& y, const py::sequence& probes, const py::object& sw,
+                          index_t block0, index_t n_shards, int n_threads) {
+  if (block0 < 0) throw py::value_error("first_block must be >= 0");
+  const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  const ProbeList p = probe_list(probes, a.X.cols, a.y != nullptr);
+  const int threads = resolve_threads(n_threads);
+  return nodes_dict(run_released([&] { return probe_tree<T>(a.X, a.y, a.sw, p.list, block0, n_shards, threads); }));
+}
+
+template <class T>
+py::dict totals_nodes_impl(const py::array& y, const py::object& sw, index_t block0) {
+  if (block0 < 0) throw py::value_error("first_block must be >= 0");
+  if (y.ndim() != 1) throw py::value_error("y must be 1-D");
+  const index_t n = y.shape(0);
+  const T* yp = vector_ptr<T>(y, n, "y");
+  const T* sp = vector_ptr<T>(sw, n, "sample_weight");
+  return nodes_dict(run_released([&] { return totals_tree<T>(yp, sp, n, block0); }));
+}
+
 // First (row, column) holding NaN or +-inf in row order, or None.
 template <class T>
 py::object find_nonfinite_impl(const py::array& X) {
@@ -155,6 +214,71 @@ void bind_kernels(py::module_& m) {
      py::arg("n_shards") = 0, py::arg("n_threads") = 0,
      "One fused pass for up to three probes u_k = X w_k + b_k (- y if with_y); probes are\n"
      "(w or None, b, with_y) tuples. Returns dict(sum_w, sum_ux (k x d), sum_u (k), sum_uu (k x k)).");
+
+  m.attr("TREE_BLOCK_ROWS") = kTreeBlockRows;
+
+  m.def("probe_nodes", [](const py::array& X, const py::object& y, const py::sequence& probes,
+                          const py::object& sample_weight, index_t first_block, index_t n_shards, int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64
+               ? probe_nodes_impl<double>(X, y, probes, sample_weight, first_block, n_shards, n_threads)
+               : probe_nodes_impl<float>(X, y, probes, sample_weight, first_block, n_shards, n_threads);
+  }, py::arg("X"), py::arg("y"), py::arg("probes"), py::arg("sample_weight") = py::none(),
+     py::arg("first_block") = 0, py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "probe_sums as block sums (dict(levels, starts, values)) of X's rows, whose first row starts\n"
+     "block first_block (of TREE_BLOCK_ROWS rows): merge_block_nodes joins the block sums of\n"
+     "consecutive row ranges, probe_sums_from_nodes turns those of all rows into probe_sums'\n"
+     "dict, bit for bit equal to probe_sums over all rows for any split into ranges.");
+
+  m.def("totals_nodes", [](const py::array& y, const py::object& sample_weight, index_t first_block) {
+    return dtype_of(y, "y") == Dtype::F64 ? totals_nodes_impl<double>(y, sample_weight, first_block)
+                                          : totals_nodes_impl<float>(y, sample_weight, first_block);
+  }, py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("first_block") = 0,
+     "[sum s, sum s y] (s = 1 without weights) as block sums, as probe_nodes.");
+
+  m.def("merge_block_nodes", [](const py::sequence& parts) {
+    BlockTree all;
+    bool first = true;
+    for (const py::handle& p : parts) {
+      if (p.is_none()) continue;
+      BlockTree t = tree_from(p);
+      if (first) {
+        all = std::move(t);
+        first = false;
+      } else {
+        all.append(t);
+      }
+    }
+    if (first) throw py::value_error("merge_block_nodes needs at least one part that is not None");
+    return nodes_dict(all);
+  }, py::arg("parts"),
+     "The block sums of consecutive row ranges (in order; None: a range of no whole block) as one.");
+
+  m.def("block_nodes_total", [](const py::object& nodes) { return vector_array(tree_from(nodes).total()); },
+        py::arg("nodes"), "The total of block sums (their nodes added in order).");
+
+  m.def("probe_sums_from_nodes", [](const py::object& nodes, const py::sequence& probes, index_t d) {
+    const ProbeList p = probe_list(probes, d, true);
+    const detail::ProbeBatch<double> batch(p.list, d);
+    return probe_sums_dict(batch.unpack(tree_from(nodes).total()), p.list.size(), d);
+  }, py::arg("nodes"), py::arg("probes"), py::arg("d"),
+     "probe_sums' dict from the block sums of all rows (probe_nodes, merge_block_nodes).");
+
+  m.def("weighted_row_mean", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& rows,
+                                const py::object& sample_weight) {
+    if (rows.ndim() != 2) throw py::value_error("rows must be 2-D");
+    const index_t m = rows.shape(0), d = rows.shape(1);
+    if (m == 0) throw py::value_error("rows is empty");
+    const double* sw = vector_ptr<double>(sample_weight, m, "sample_weight");
+    std::vector<index_t> idx(static_cast<std::size_t>(m));
+    for (index_t i = 0; i < m; ++i) idx[i] = i;
+    const double* data = rows.data();
+    return vector_array(weighted_row_mean(d, idx, [&](index_t i, double& s) {
+      s = sw ? sw[i] : 1.0;
+      return data + i * d;
+    }));
+  }, py::arg("rows"), py::arg("sample_weight") = py::none(),
+     "The weighted mean of rows (float64) as the iterative solvers' centering point takes it\n"
+     "(their plain mean when the weights sum to 0).");
 
   m.def("find_nonfinite", [](const py::array& X) {
     return dtype_of(X, "X") == Dtype::F64 ? find_nonfinite_impl<double>(X) : find_nonfinite_impl<float>(X);

@@ -123,6 +123,31 @@ def probe_sums(
     n_threads: int = 0,
 ) -> dict[str, Any]: ...
 def find_nonfinite(X: np.ndarray) -> tuple[int, int] | None: ...
+
+TREE_BLOCK_ROWS: int
+
+def probe_nodes(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    probes: Sequence[tuple[npt.ArrayLike | None, float, bool]],
+    sample_weight: np.ndarray | None = None,
+    first_block: int = 0,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, np.ndarray]: ...
+def totals_nodes(
+    y: np.ndarray, sample_weight: np.ndarray | None = None, first_block: int = 0
+) -> dict[str, np.ndarray]: ...
+def merge_block_nodes(parts: Sequence[dict[str, np.ndarray] | None]) -> dict[str, np.ndarray]: ...
+def block_nodes_total(nodes: dict[str, np.ndarray]) -> npt.NDArray[np.float64]: ...
+def probe_sums_from_nodes(
+    nodes: dict[str, np.ndarray],
+    probes: Sequence[tuple[npt.ArrayLike | None, float, bool]],
+    d: int,
+) -> dict[str, Any]: ...
+def weighted_row_mean(
+    rows: npt.ArrayLike, sample_weight: np.ndarray | None = None
+) -> npt.NDArray[np.float64]: ...
 def reshift_stats(
     gram: npt.ArrayLike, shift: npt.ArrayLike, new_shift: npt.ArrayLike
 ) -> npt.NDArray[np.float64]: ...

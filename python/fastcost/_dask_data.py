@@ -14,18 +14,24 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from . import _core
 from ._dask_tasks import (
+    BLOCK_ROWS,
     _add,
     _first_row_task,
+    _join_rows,
     _merge_moments,
+    _merge_probes,
+    _merge_totals,
     _moments_task,
     _nonfinite_task,
+    _probe_nodes_task,
     _probe_task,
     _rows_center_task,
     _rows_gram_task,
     _rows_task,
     _sample_grams_task,
-    _totals_task,
+    _totals_nodes_task,
 )
 from ._sparse import as_csr, is_sparse
 from ._threads import available_cores
@@ -35,7 +41,9 @@ from .exceptions import NonFiniteError
 DASK_HINT = "pip install 'fastcost[dask]'"
 
 #: Partial results merged per reduction task. A fixed fan-in makes the tree,
-#: and hence the rounding of the sums, a function of the chunk count only.
+#: and hence the rounding of the sums, a function of the chunk count only (the
+#: iterative solvers' sums of dense chunks are the rows' block tree's: their
+#: bits depend on neither, see ``_Data.owned``).
 TREE_FAN_IN = 8
 
 
@@ -121,6 +129,7 @@ class _Data:
         self.dtype = np.dtype(X.dtype)
         self.sparse = is_sparse(getattr(X, "_meta", None))
         self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
+        self._owned: list[tuple[Any, int, int]] | None = None
         self._blocks()
 
     @classmethod
@@ -135,6 +144,7 @@ class _Data:
         self.sparse = False
         self.offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         self.xb, self.yb, self.sb = list(xb), list(yb), list(sb)
+        self._owned = None
         return self
 
     def _blocks(self) -> None:
@@ -149,6 +159,7 @@ class _Data:
         self.X, self.y = parts[0], parts[1]
         self.sw = parts[2] if self.sw is not None else None
         self._blocks()
+        self._owned = None
 
     def top(self, task: Callable, combine: Callable, *args: Any,
             per_chunk: list[Any] | None = None) -> list[Any]:  # fmt: skip
@@ -168,18 +179,50 @@ class _Data:
             nodes = [join(*nodes[i : i + TREE_FAN_IN]) for i in range(0, len(nodes), TREE_FAN_IN)]
         return nodes
 
-    def tree(self, task: Callable, combine: Callable, *args: Any) -> Any:
+    def tree(self, task: Callable, combine: Callable, *args: Any,
+             per_chunk: list[Any] | None = None) -> Any:  # fmt: skip
         """The delayed ``combine`` over ``task(chunk, *args)`` for all chunks, as a fixed tree."""
         import dask
 
-        nodes = self.top(task, combine, *args)
+        nodes = self.top(task, combine, *args, per_chunk=per_chunk)
         return nodes[0] if len(nodes) == 1 else dask.delayed(combine, pure=True)(*nodes)
 
-    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any) -> Any:
+    def map_reduce(self, client: Any, task: Callable, combine: Callable, *args: Any,
+                   per_chunk: list[Any] | None = None) -> Any:  # fmt: skip
         """``tree(...)`` computed, its root merged here: one round trip, and the same
         sums as on a worker without one more task and transfer there."""
-        parts = client.compute(self.top(task, combine, *args), sync=True)
+        parts = client.compute(self.top(task, combine, *args, per_chunk=per_chunk), sync=True)
         return parts[0] if len(parts) == 1 else combine(*parts)
+
+    def owned(self, client: Any) -> list[tuple[Any, int, int]]:
+        """Per chunk, the blocks of the rows' sum tree (``BLOCK_ROWS`` rows,
+        block_tree.hpp) it sums, those that end in it: (the rows of its first
+        block in earlier chunks, persisted on the cluster, or None; its first
+        block; its local row after its last block), (None, 0, 0) for none.
+        Computed once; the head rows are at most BLOCK_ROWS - 1 per chunk."""
+        if self._owned is None:
+            import dask
+
+            rows = dask.delayed(_rows_task, pure=True)
+            join = dask.delayed(_join_rows, pure=True)
+            owned: list[Any] = []
+            heads: dict[int, Any] = {}
+            for k in range(len(self.xb)):
+                a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+                first = a // BLOCK_ROWS
+                if b == a or min((first + 1) * BLOCK_ROWS, self.n) > b:
+                    owned.append((None, 0, 0))  # it holds no block's last row
+                    continue
+                last = (self.n - 1) // BLOCK_ROWS if b == self.n else b // BLOCK_ROWS - 1
+                if first * BLOCK_ROWS < a:
+                    heads[k] = join([rows(self.xb[j], self.yb[j], self.sb[j], slice(p, q))
+                                     for j, p, q in self.pieces(first * BLOCK_ROWS, a)])  # fmt: skip
+                owned.append((None, first, min((last + 1) * BLOCK_ROWS, self.n) - a))
+            kept = dict(
+                zip(heads, client.persist(list(heads.values())) if heads else [], strict=True)
+            )
+            self._owned = [(kept.get(k), f, e) for k, (_, f, e) in enumerate(owned)]
+        return self._owned
 
     def shift_task(self) -> Any:
         """The delayed [x_0, y_0] (``_first_row_task``): the shift common to all chunks."""
@@ -288,7 +331,9 @@ class _ClusterPass:
         jobs: list[Any] = [
             data.tree(_moments_task, _merge_moments, *args)
             if moments
-            else data.tree(_totals_task, _add, *args)
+            else data.tree(
+                _totals_nodes_task, _merge_totals, *args, per_chunk=data.owned(self.client)
+            )
         ]
         if center_rows is not None:  # the rows from each chunk holding some, then their mean
             idx = np.asarray(center_rows, dtype=np.int64)
@@ -322,9 +367,10 @@ class _ClusterPass:
         self.round_trips += 1
         totals = next(got)
         _check_weights_summary(totals["checks"])
+        sums = totals["sums"] if moments else _core.block_nodes_total(totals["nodes"])
         out: dict[str, Any] = {
-            "sum_w": float(totals["sums"][0]),
-            "sum_wy": float(totals["sums"][1]),
+            "sum_w": float(sums[0]),
+            "sum_wy": float(sums[1]),
             "indicators_from": self.indicators_from,
         }
         out["moments"] = totals.get("moments")
@@ -339,9 +385,14 @@ class _ClusterPass:
 
     def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
         self.round_trips += 1
-        return self.data.map_reduce(  # type: ignore[no-any-return]
-            self.client, _probe_task, _add, probes, self.n_shards, self.threads
-        )
+        data = self.data
+        if data.sparse or data.X is None:  # sparse or mixed chunks: their sums added
+            return data.map_reduce(  # type: ignore[no-any-return]
+                self.client, _probe_task, _add, probes, self.n_shards, self.threads
+            )
+        nodes = data.map_reduce(self.client, _probe_nodes_task, _merge_probes, probes,
+                                self.n_shards, self.threads, per_chunk=data.owned(self.client))  # fmt: skip
+        return _core.probe_sums_from_nodes(nodes["nodes"], probes, data.d)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------- inputs

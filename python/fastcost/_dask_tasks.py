@@ -168,6 +168,98 @@ def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyp
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 
+# ------------------------------------------------- sums in the rows' block tree
+
+#: Rows of a block of the pairwise tree the iterative solvers' sums are added
+#: in (block_tree.hpp): a chunk sums the blocks that end in it, the first with
+#: the rows of earlier chunks that start it, so the sums are the local fit's bits.
+BLOCK_ROWS = int(_core.TREE_BLOCK_ROWS)
+
+
+def _owned_rows(X: Any, y: Any, sw: Any, head: Any, stop: int) -> list[tuple[Any, Any, Any]]:
+    """The rows of the blocks this chunk sums, as pieces that each start a block:
+    its first block (``head``, the block's rows in earlier chunks, joined to its
+    own), then its whole blocks up to its local row ``stop``; [] for none.
+    X None: y and the weights only (X None in the pieces)."""
+    if stop == 0:
+        return []
+
+    def rows(a: int, b: int) -> tuple[Any, Any, Any]:
+        if X is not None:
+            return _rows_task(X, y, sw, slice(a, b))  # type: ignore[no-any-return]
+        return None, np.asarray(y)[a:b], None if sw is None else np.asarray(sw)[a:b]
+
+    parts, begin = [], 0
+    if head is not None:
+        begin = min(BLOCK_ROWS - len(head[1]), stop)
+        own = rows(0, begin)
+        if X is None:
+            weights = None if sw is None else np.concatenate([head[2], own[2]])
+            parts.append((None, np.concatenate([head[1], own[1]]), weights))
+        else:
+            parts.append(_join_rows((head, own)))
+    if begin < stop:
+        parts.append(rows(begin, stop))
+    return parts
+
+
+def _block_nodes(parts: list[tuple[Any, Any, Any]], first_block: int, sums: Any) -> Any:
+    """``sums(X, y, sw, block)`` of consecutive pieces from ``first_block`` on, merged."""
+    out = []
+    for piece in parts:
+        out.append(sums(*piece, first_block))
+        first_block += -(-len(piece[1]) // BLOCK_ROWS)
+    return _merge_nodes(*out)
+
+
+def _merge_nodes(*parts: Any) -> Any:
+    """Block sums of consecutive row ranges as one (None: a range of no block)."""
+    kept = [p for p in parts if p is not None]
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else _core.merge_block_nodes(kept)
+
+
+def _totals_nodes_task(X, y, sw, owned, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """``_totals_task``'s [sum s, sum s y] as the block sums this chunk owns
+    (``owned``: the head rows, first block and local stop of ``_Data.owned``)."""
+    head, first, stop = owned
+    _, yb, sb = _block(X[:0], y, sw)
+
+    def sums(_X, yp, sp, block):  # type: ignore[no-untyped-def]
+        _, yp, sp = _block(X[:0], yp, sp)
+        return _core.totals_nodes(yp, sp, block)
+
+    nodes = _block_nodes(_owned_rows(None, y, sw, head, stop), first, sums)
+    return {"nodes": nodes, "checks": _weight_checks(sb, len(yb))}
+
+
+def _merge_totals(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "nodes": _merge_nodes(*(p["nodes"] for p in parts)),
+        "checks": _add(*(p["checks"] for p in parts)),
+    }
+
+
+def _probe_nodes_task(X, y, sw, owned, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """``_probe_task``'s sums of a dense chunk as the block sums it owns."""
+    head, first, stop = owned
+    threads = _task_threads(n_threads)
+
+    def sums(Xp, yp, sp, block):  # type: ignore[no-untyped-def]
+        Xp, yp, sp = _block(Xp, yp, sp)
+        return _core.probe_nodes(Xp, yp, probes, sp, block, n_shards, threads)
+
+    return {"nodes": _block_nodes(_owned_rows(X, y, sw, head, stop), first, sums)}
+
+
+def _merge_probes(*parts: dict[str, Any]) -> dict[str, Any]:
+    """``_probe_nodes_task`` results merged, or ``_probe_task``'s added."""
+    if "nodes" in parts[0]:
+        return {"nodes": _merge_nodes(*(p["nodes"] for p in parts))}
+    return _add(*parts)  # type: ignore[no-any-return]
+
+
 def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
     """First (what, row, column) of the chunk that is NaN/inf, or None."""
     X, y, sw = _block(X, y, sw)
@@ -326,8 +418,8 @@ def _center_task(rows: Any, sw: np.ndarray | None) -> np.ndarray:
         if ws > 0:
             return np.asarray(rows.T @ s).reshape(-1) / ws
         return np.asarray(rows.T @ np.ones_like(s)).reshape(-1) / len(s)
-    rows = np.asarray(rows, dtype=np.float64)
-    return s @ rows / s.sum() if s.sum() > 0 else rows.mean(axis=0)
+    weights = None if sw is None else np.ascontiguousarray(sw, dtype=np.float64)
+    return _core.weighted_row_mean(np.asarray(rows, dtype=np.float64), weights)
 
 
 def _first_row_task(X, y):  # type: ignore[no-untyped-def]

@@ -136,7 +136,8 @@ ProbeSums mixed_probe_sums(const MatrixView<T>& X, const CategoricalView& cats, 
   reduce_shards(plan.n_shards, threads, width, total.data(), [&](index_t s, double* out) {
     std::vector<T> buf(static_cast<std::size_t>(K * p + 2 * K * detail::kLossGradBlock));
     detail::probe_shard<T>(isa, K, nd, X, y, sw, static_cast<const T* const*>(wp), static_cast<const T*>(bt),
-                           static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s), out, buf.data(), mc);
+                           static_cast<const bool*>(my), plan.shard_begin(s), plan.shard_end(s), out, buf.data(), mc,
+                           nullptr, index_t{0});
   });
   for (int i = 0; i < K; ++i) {
     const int k = order[i];

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "fastcost/block_tree.hpp"
 #include "fastcost/fit_types.hpp"
 #include "fastcost/gram.hpp"
 #include "fastcost/loss_grad.hpp"
@@ -85,40 +86,57 @@ inline std::vector<index_t> center_rows(index_t n) {
   return rows;
 }
 
-// sum s and sum s y (s = 1 without weights) in kTotalLanes interleaved running
-// sums added in order at the end: a fixed association (the same on every
-// machine and thread count) whose independent chains the compiler vectorizes;
-// one chain would wait on each add's latency (milliseconds for 10^6 rows).
+// sum s and sum s y (s = 1 without weights) of each block of rows in
+// kTotalLanes interleaved running sums added in order at the end (independent
+// chains the compiler vectorizes; one chain would wait on each add's latency),
+// the blocks added in the pairwise tree of block_tree.hpp: the same bits for
+// any split of the rows (the chunks of a Dask array included). y's first row
+// starts block `block0`.
 constexpr index_t kTotalLanes = 8;
 
 template <class T>
-void weighted_totals(const T* y, const T* sw, index_t n, double& sum_w, double& sum_wy) {
-  double lw[kTotalLanes] = {}, ly[kTotalLanes] = {};
-  const index_t full = n - n % kTotalLanes;
-  if (sw) {
-    for (index_t i = 0; i < full; i += kTotalLanes) {
-      for (index_t l = 0; l < kTotalLanes; ++l) {
-        lw[l] += static_cast<double>(sw[i + l]);
-        ly[l] += static_cast<double>(sw[i + l]) * static_cast<double>(y[i + l]);
+BlockTree totals_tree(const T* y, const T* sw, index_t n, index_t block0) {
+  BlockTree tree(2);
+  double sums[2];
+  for (index_t i0 = 0; i0 < n; i0 += kTreeBlockRows) {
+    const index_t nb = std::min(kTreeBlockRows, n - i0);
+    const T* yb = y + i0;
+    const T* sb = sw ? sw + i0 : nullptr;
+    double lw[kTotalLanes] = {}, ly[kTotalLanes] = {};
+    const index_t full = nb - nb % kTotalLanes;
+    if (sb) {
+      for (index_t i = 0; i < full; i += kTotalLanes) {
+        for (index_t l = 0; l < kTotalLanes; ++l) {
+          lw[l] += static_cast<double>(sb[i + l]);
+          ly[l] += static_cast<double>(sb[i + l]) * static_cast<double>(yb[i + l]);
+        }
       }
+    } else {
+      for (index_t i = 0; i < full; i += kTotalLanes) {
+        for (index_t l = 0; l < kTotalLanes; ++l) ly[l] += static_cast<double>(yb[i + l]);
+      }
+      for (index_t l = 0; l < kTotalLanes; ++l) lw[l] = static_cast<double>(full / kTotalLanes);
     }
-  } else {
-    for (index_t i = 0; i < full; i += kTotalLanes) {
-      for (index_t l = 0; l < kTotalLanes; ++l) ly[l] += static_cast<double>(y[i + l]);
+    for (index_t i = full; i < nb; ++i) {
+      const double s = sb ? static_cast<double>(sb[i]) : 1.0;
+      lw[i - full] += s;
+      ly[i - full] += s * static_cast<double>(yb[i]);
     }
-    for (index_t l = 0; l < kTotalLanes; ++l) lw[l] = static_cast<double>(full / kTotalLanes);
+    sums[0] = sums[1] = 0.0;
+    for (index_t l = 0; l < kTotalLanes; ++l) {
+      sums[0] += lw[l];
+      sums[1] += ly[l];
+    }
+    tree.push_block(block0 + i0 / kTreeBlockRows, sums);
   }
-  for (index_t i = full; i < n; ++i) {
-    const double s = sw ? static_cast<double>(sw[i]) : 1.0;
-    lw[i - full] += s;
-    ly[i - full] += s * static_cast<double>(y[i]);
-  }
-  sum_w = 0.0;
-  sum_wy = 0.0;
-  for (index_t l = 0; l < kTotalLanes; ++l) {
-    sum_w += lw[l];
-    sum_wy += ly[l];
-  }
+  return tree;
+}
+
+template <class T>
+void weighted_totals(const T* y, const T* sw, index_t n, double& sum_w, double& sum_wy) {
+  const std::vector<double> t = totals_tree(y, sw, n, 0).total();
+  sum_w = t[0];
+  sum_wy = t[1];
 }
 
 // Weighted mean of the given rows (their plain mean when their weights sum to 0).

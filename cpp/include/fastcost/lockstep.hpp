@@ -83,30 +83,35 @@ index_t probe_sums_targets(const MatrixView<T>& X, const std::vector<const T*>& 
         done[i] = 1;
       }
     }
-    const ShardPlan plan = make_plan(0, n, shards);
-    std::vector<std::vector<double>> partials(group.size());
+    const BlockShards plan(n, shards);
+    std::vector<std::vector<BlockTree>> trees(group.size());
     for (std::size_t g = 0; g < group.size(); ++g) {
-      partials[g].assign(static_cast<std::size_t>(plan.n_shards * batches[group[g]].width()), 0.0);
+      trees[g].assign(static_cast<std::size_t>(plan.count()), BlockTree(batches[group[g]].width()));
     }
     // One read of X at ~10 GB/s (probe_sums' estimate) plus every target's
     // arithmetic on pieces in cache, ~5e10 bytes' worth a second (the probe
     // kernel on X in cache, one core: 0.03 s for 2,000,000 x 100 float64 rows).
     const double bytes = static_cast<double>(n) * static_cast<double>(d) * sizeof(T);
     const double work = bytes / 1e10 + bytes * static_cast<double>(group.size()) / 5e10;
-    for_each_shard(plan, threads_for_work(work, n_threads), [&](index_t s) {
+    for_each_shard(plan.blocks, threads_for_work(work, n_threads), [&](index_t s) {
       std::vector<std::vector<T>> bufs(group.size());
-      for (std::size_t g = 0; g < group.size(); ++g) bufs[g].resize(batches[group[g]].buffer_size());
-      const index_t r1 = plan.shard_end(s);
-      for (index_t r = plan.shard_begin(s); r < r1; r += piece) {
+      std::vector<std::vector<double>> scratch(group.size());
+      for (std::size_t g = 0; g < group.size(); ++g) {
+        bufs[g].resize(batches[group[g]].buffer_size());
+        scratch[g].assign(static_cast<std::size_t>(batches[group[g]].width()), 0.0);
+      }
+      const index_t r1 = plan.row_end(s);
+      for (index_t r = plan.row_begin(s); r < r1; r += piece) {
         const index_t e = std::min(r1, r + piece);
         for (std::size_t g = 0; g < group.size(); ++g) {
-          const detail::ProbeBatch<T>& b = batches[group[g]];
-          b.add_rows(isa, X, ys[group[g]], sw, r, e, partials[g].data() + s * b.width(), bufs[g].data());
+          batches[group[g]].add_rows(isa, X, ys[group[g]], sw, r, e, trees[g][s], 0, scratch[g].data(),
+                                     bufs[g].data());
         }
       }
     });
     for (std::size_t g = 0; g < group.size(); ++g) {
-      out[group[g]] = batches[group[g]].reduce(partials[g].data(), plan.n_shards);
+      const detail::ProbeBatch<T>& b = batches[group[g]];
+      out[group[g]] = b.unpack(join_trees(trees[g], b.width()).total());
     }
     ++reads;
   }

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "fastcost/block_tree.hpp"
 #include "fastcost/gram.hpp"
 #include "fastcost/isa.hpp"
 #include "fastcost/matrix.hpp"
@@ -30,7 +31,8 @@ struct LossGradSums {
 
 namespace detail {
 
-constexpr index_t kLossGradBlock = 256;
+// The kernel's blocks are the pairwise tree's (block_tree.hpp).
+constexpr index_t kLossGradBlock = kTreeBlockRows;
 
 // Rows a default shard of a fused pass holds at least: 4,096 short rows (up to
 // 512 bytes: the shard's partial and its reduction then cost next to
@@ -168,11 +170,13 @@ struct NoRowTerms {
 // the first ND have a vector w_k, the others w_k = 0 (no dot product). Adds to out, in this order:
 // K blocks of d values sum s u_k x, then sum s, then K values sum s u_k, then the
 // K (K + 1) / 2 products sum s u_k u_l (k <= l, packed by rows), then what terms adds.
-// buf: K d + 2 K NB values of T.
+// buf: K d + 2 K NB values of T. With a tree, each block's sums go to it as
+// block block0 + i0 / NB (r0 a multiple of NB) and out, zeros on entry, is
+// its scratch.
 template <class T, int W, int K, int ND, class Terms>
 FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, const T* const* w, const T* b,
                                       const bool* minus_y, index_t r0, index_t r1, double* out, T* buf,
-                                      const Terms& terms) {
+                                      const Terms& terms, BlockTree* tree, index_t block0) {
   constexpr bool kTerms = Terms::kActive;
   constexpr index_t NB = kLossGradBlock;
   constexpr int P = K * (K + 1) / 2;
@@ -279,6 +283,7 @@ FASTCOST_INLINE void probe_shard_impl(MatrixView<T> X, const T* y, const T* sw, 
     for (int k = 0; k < K; ++k) o_u[k] += static_cast<double>(lu[k]);
     for (int p = 0; p < P; ++p) o_uu[p] += static_cast<double>(luu[p]);
     if constexpr (kTerms) terms.template sums<K>(i0, nb, static_cast<const T* const*>(su), o_uu + P);
+    if (tree) tree->push_block(block0 + i0 / NB, out);
   }
 }
 
@@ -292,14 +297,14 @@ constexpr bool has_probe_kernel(int K, int ND) {
 template <class T, int W, class Terms>
 FASTCOST_INLINE void probe_shard_body(int K, int ND, MatrixView<T> X, const T* y, const T* sw, const T* const* w,
                                       const T* b, const bool* minus_y, index_t r0, index_t r1, double* out, T* buf,
-                                      Terms terms) {
+                                      Terms terms, BlockTree* tree, index_t block0) {
   const int key = K * 4 + (has_probe_kernel(K, ND) ? ND : K);
   switch (key) {
-    case 1 * 4 + 1: probe_shard_impl<T, W, 1, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
-    case 2 * 4 + 1: probe_shard_impl<T, W, 2, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
-    case 2 * 4 + 2: probe_shard_impl<T, W, 2, 2>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
-    case 3 * 4 + 1: probe_shard_impl<T, W, 3, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
-    default: probe_shard_impl<T, W, 3, 3>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms); break;
+    case 1 * 4 + 1: probe_shard_impl<T, W, 1, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms, tree, block0); break;
+    case 2 * 4 + 1: probe_shard_impl<T, W, 2, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms, tree, block0); break;
+    case 2 * 4 + 2: probe_shard_impl<T, W, 2, 2>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms, tree, block0); break;
+    case 3 * 4 + 1: probe_shard_impl<T, W, 3, 1>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms, tree, block0); break;
+    default: probe_shard_impl<T, W, 3, 3>(X, y, sw, w, b, minus_y, r0, r1, out, buf, terms, tree, block0); break;
   }
 }
 
@@ -329,10 +334,6 @@ struct ProbeSums {
 
 constexpr int kMaxProbes = 3;
 
-// ONE read of X, sharded and reduced in a fixed order (bitwise reproducible
-// for any thread count), for up to three probes: the loss and gradient at a
-// point, a Hessian-vector product along a direction, or the column sums (w = 0,
-// b = 1) all come from the same fused pass.
 namespace detail {
 
 // The sums of K probes over d columns, all zero (what a pass over no rows gives).
@@ -410,27 +411,21 @@ class ProbeBatch {
     return n_shards > 0 ? n_shards : default_shard_count(n, d_, width(), pass_min_rows(d_ * index_t{sizeof(T)}));
   }
 
-  // Adds the sums of rows [r0, r1) to out (width() doubles). A shard's rows may
-  // come in consecutive pieces that start kLossGradBlock rows apart from its
-  // first row: the kernel sums each block of rows on its own and adds it to out
-  // in order, so the pieces give the shard's sums bit for bit.
-  void add_rows(Isa isa, const MatrixView<T>& X, const T* y, const T* sw, index_t r0, index_t r1, double* out,
-                T* buf) const {
+  // Adds the sums of rows [r0, r1) (r0 a multiple of kLossGradBlock) to
+  // `tree` as blocks block0 + i / kLossGradBlock; scratch: width() zeros.
+  // A shard's rows may come in consecutive pieces of whole blocks.
+  void add_rows(Isa isa, const MatrixView<T>& X, const T* y, const T* sw, index_t r0, index_t r1, BlockTree& tree,
+                index_t block0, double* scratch, T* buf) const {
     const T* wp[kMaxProbes] = {};
     for (int i = 0; i < K_; ++i) wp[i] = wt_.data() + i * d_;
     probe_shard<T>(isa, K_, nd_, X, y, sw, static_cast<const T* const*>(wp), static_cast<const T*>(bt_),
-                   static_cast<const bool*>(my_), r0, r1, out, buf, NoRowTerms{});
+                   static_cast<const bool*>(my_), r0, r1, scratch, buf, NoRowTerms{}, &tree, block0);
   }
 
-  // The shards' partials (n_shards rows of width()) added in shard order.
-  ProbeSums reduce(const double* partials, index_t n_shards) const {
-    const index_t width = this->width();
+  // The sums of a pass (width() values: the total of its BlockTree) as ProbeSums.
+  ProbeSums unpack(const std::vector<double>& total) const {
+    if (static_cast<index_t>(total.size()) != width()) throw std::invalid_argument("probe sums of another width");
     ProbeSums res = zero_probe_sums(K_, d_);
-    std::vector<double> total(static_cast<std::size_t>(width), 0.0);
-    for (index_t s = 0; s < n_shards; ++s) {
-      const double* p = partials + s * width;
-      for (index_t j = 0; j < width; ++j) total[j] += p[j];
-    }
     for (int i = 0; i < K_; ++i) {
       std::copy(total.begin() + i * d_, total.begin() + (i + 1) * d_, res.sum_ux.begin() + order_[i] * d_);
     }
@@ -450,26 +445,39 @@ class ProbeBatch {
 
 }  // namespace detail
 
+// The block sums of a probe pass over X, whose first row starts block
+// `block0` (block_tree.hpp): the shards hold whole blocks.
 template <class T>
-ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const std::vector<Probe>& probes,
-                     index_t n_shards, int n_threads) {
+BlockTree probe_tree(const MatrixView<T>& X, const T* y, const T* sample_weight, const std::vector<Probe>& probes,
+                     index_t block0, index_t n_shards, int n_threads) {
   X.validate();
   const index_t n = X.rows, d = X.cols;
   const detail::ProbeBatch<T> batch(probes, d);
-  if (n == 0) return detail::zero_probe_sums(batch.probes(), d);
   const index_t width = batch.width();
-  const ShardPlan plan = make_plan(0, n, batch.shard_count(n, n_shards));
-  std::vector<double> partials(static_cast<std::size_t>(plan.n_shards * width), 0.0);
+  if (n == 0) return BlockTree(width);
+  const BlockShards shards(n, batch.shard_count(n, n_shards));
+  std::vector<BlockTree> trees(static_cast<std::size_t>(shards.count()), BlockTree(width));
   const Isa isa = active_isa();
   // Memory-bound: ~n d sizeof(T) bytes at ~10 GB/s on one core.
   const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
-
-  for_each_shard(plan, threads, [&](index_t s) {
+  for_each_shard(shards.blocks, threads, [&](index_t s) {
     std::vector<T> buf(batch.buffer_size());
-    batch.add_rows(isa, X, y, sample_weight, plan.shard_begin(s), plan.shard_end(s), partials.data() + s * width,
+    std::vector<double> scratch(static_cast<std::size_t>(width), 0.0);
+    batch.add_rows(isa, X, y, sample_weight, shards.row_begin(s), shards.row_end(s), trees[s], block0, scratch.data(),
                    buf.data());
   });
-  return batch.reduce(partials.data(), plan.n_shards);
+  return join_trees(trees, width);
+}
+
+// ONE read of X for up to three probes: the loss and gradient at a point, a
+// Hessian-vector product along a direction, or the column sums (w = 0, b = 1)
+// all come from the same fused pass. The sums are the same bits for any
+// thread count, shard count, or split of the rows into parts (block_tree.hpp).
+template <class T>
+ProbeSums probe_sums(const MatrixView<T>& X, const T* y, const T* sample_weight, const std::vector<Probe>& probes,
+                     index_t n_shards, int n_threads) {
+  const detail::ProbeBatch<T> batch(probes, X.cols);
+  return batch.unpack(probe_tree(X, y, sample_weight, probes, 0, n_shards, n_threads).total());
 }
 
 // The fused loss and gradient: probe_sums with the one probe r = x^T w + b - y.
