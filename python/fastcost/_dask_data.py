@@ -18,11 +18,12 @@ from . import _core
 from ._dask_tasks import (
     BLOCK_ROWS,
     _add,
+    _block,
     _first_row_task,
     _join_rows,
     _merge_moments,
     _merge_probes,
-    _merge_totals,
+    _merge_runs,
     _moments_task,
     _nonfinite_task,
     _probe_nodes_task,
@@ -129,7 +130,7 @@ class _Data:
         self.dtype = np.dtype(X.dtype)
         self.sparse = is_sparse(getattr(X, "_meta", None))
         self.offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
-        self._owned: list[tuple[Any, int, int]] | None = None
+        self._plan: tuple[list[tuple[int, int, int] | None], list[int]] | None = None
         self._blocks()
 
     @classmethod
@@ -144,7 +145,7 @@ class _Data:
         self.sparse = False
         self.offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         self.xb, self.yb, self.sb = list(xb), list(yb), list(sb)
-        self._owned = None
+        self._plan = None
         return self
 
     def _blocks(self) -> None:
@@ -159,7 +160,7 @@ class _Data:
         self.X, self.y = parts[0], parts[1]
         self.sw = parts[2] if self.sw is not None else None
         self._blocks()
-        self._owned = None
+        self._plan = None
 
     def top(self, task: Callable, combine: Callable, *args: Any,
             per_chunk: list[Any] | None = None) -> list[Any]:  # fmt: skip
@@ -194,35 +195,21 @@ class _Data:
         parts = client.compute(self.top(task, combine, *args, per_chunk=per_chunk), sync=True)
         return parts[0] if len(parts) == 1 else combine(*parts)
 
-    def owned(self, client: Any) -> list[tuple[Any, int, int]]:
-        """Per chunk, the blocks of the rows' sum tree (``BLOCK_ROWS`` rows,
-        block_tree.hpp) it sums, those that end in it: (the rows of its first
-        block in earlier chunks, persisted on the cluster, or None; its first
-        block; its local row after its last block), (None, 0, 0) for none.
-        Computed once; the head rows are at most BLOCK_ROWS - 1 per chunk."""
-        if self._owned is None:
-            import dask
-
-            rows = dask.delayed(_rows_task, pure=True)
-            join = dask.delayed(_join_rows, pure=True)
-            owned: list[Any] = []
-            heads: dict[int, Any] = {}
-            for k in range(len(self.xb)):
+    def tree_plan(self) -> tuple[list[tuple[int, int, int] | None], list[int]]:
+        """The blocks of the rows' sum tree (``BLOCK_ROWS`` rows, block_tree.hpp):
+        per chunk, those inside it as (first block, local begin, local stop) or
+        None; and the blocks that straddle chunks, which the client sums."""
+        if self._plan is None:
+            n, nb = self.n, BLOCK_ROWS
+            inner: list[tuple[int, int, int] | None] = []
+            for k in range(len(self.offsets) - 1):
                 a, b = int(self.offsets[k]), int(self.offsets[k + 1])
-                first = a // BLOCK_ROWS
-                if b == a or min((first + 1) * BLOCK_ROWS, self.n) > b:
-                    owned.append((None, 0, 0))  # it holds no block's last row
-                    continue
-                last = (self.n - 1) // BLOCK_ROWS if b == self.n else b // BLOCK_ROWS - 1
-                if first * BLOCK_ROWS < a:
-                    heads[k] = join([rows(self.xb[j], self.yb[j], self.sb[j], slice(p, q))
-                                     for j, p, q in self.pieces(first * BLOCK_ROWS, a)])  # fmt: skip
-                owned.append((None, first, min((last + 1) * BLOCK_ROWS, self.n) - a))
-            kept = dict(
-                zip(heads, client.persist(list(heads.values())) if heads else [], strict=True)
-            )
-            self._owned = [(kept.get(k), f, e) for k, (_, f, e) in enumerate(owned)]
-        return self._owned
+                first = -(-a // nb)
+                end = b // nb if b < n else -(-n // nb)
+                inner.append((first, first * nb - a, min(end * nb, n) - a) if end > first else None)
+            cuts = {int(o) // nb for o in self.offsets[1:-1] if 0 < o < n and o % nb}
+            self._plan = (inner, sorted(cuts))
+        return self._plan
 
     def shift_task(self) -> Any:
         """The delayed [x_0, y_0] (``_first_row_task``): the shift common to all chunks."""
@@ -316,6 +303,7 @@ class _ClusterPass:
         self.indicators_from, self.takes_row_sample = indicators_from, takes_row_sample
         self.n_rows, self.n_features, self.dtype = data.n, data.d, data.dtype
         self.round_trips = 0
+        self.straddling: list[tuple[Any, Any, Any]] = []  # rows of the blocks across chunks
 
     def start(self, moments: bool, center_rows: list[int] | None,
               sample: list[tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
@@ -331,10 +319,10 @@ class _ClusterPass:
         jobs: list[Any] = [
             data.tree(_moments_task, _merge_moments, *args)
             if moments
-            else data.tree(
-                _totals_nodes_task, _merge_totals, *args, per_chunk=data.owned(self.client)
-            )
+            else data.tree(_totals_nodes_task, _merge_runs, *args, per_chunk=data.tree_plan()[0])
         ]
+        straddling = self._straddling_jobs()
+        jobs += [piece for parts in straddling for piece in parts]
         if center_rows is not None:  # the rows from each chunk holding some, then their mean
             idx = np.asarray(center_rows, dtype=np.int64)
             chunk = np.searchsorted(data.offsets, idx, side="right") - 1
@@ -367,7 +355,8 @@ class _ClusterPass:
         self.round_trips += 1
         totals = next(got)
         _check_weights_summary(totals["checks"])
-        sums = totals["sums"] if moments else _core.block_nodes_total(totals["nodes"])
+        self.straddling = [_block(*_join_rows([next(got) for _ in parts])) for parts in straddling]
+        sums = totals["sums"] if moments else self._totals(totals["runs"])
         out: dict[str, Any] = {
             "sum_w": float(sums[0]),
             "sum_wy": float(sums[1]),
@@ -383,6 +372,34 @@ class _ClusterPass:
             out["sample"] = (grams, shift_row)
         return out
 
+    def _straddling_jobs(self) -> list[list[Any]]:
+        """Per block that straddles chunks, the delayed pieces of its rows."""
+        import dask
+
+        data, rows = self.data, dask.delayed(_rows_task, pure=True)
+        n, nb = data.n, BLOCK_ROWS
+        return [
+            [
+                rows(data.xb[k], data.yb[k], data.sb[k], slice(a, b))
+                for k, a, b in data.pieces(j * nb, min((j + 1) * nb, n))
+            ]  # fmt: skip
+            for j in data.tree_plan()[1]
+        ]
+
+    def _all_runs(self, runs: list[Any], sums: Callable[[Any, Any, Any, int], Any]) -> Any:
+        """The chunks' runs with the straddling blocks (``sums(X, y, sw, block)``
+        of their rows) between them: the block sums of all rows."""
+        blocks = self.data.tree_plan()[1]
+        extra = [sums(*rows, j) for j, rows in zip(blocks, self.straddling, strict=True)]
+        every = sorted(runs + extra, key=lambda r: int(r["starts"][0]))
+        return _core.merge_block_nodes(every)
+
+    def _totals(self, runs: list[Any]) -> np.ndarray:
+        def sums(X: Any, y: Any, sw: Any, block: int) -> Any:
+            return _core.totals_nodes(y, sw, block)
+
+        return _core.block_nodes_total(self._all_runs(runs, sums))
+
     def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
         self.round_trips += 1
         data = self.data
@@ -390,9 +407,14 @@ class _ClusterPass:
             return data.map_reduce(  # type: ignore[no-any-return]
                 self.client, _probe_task, _add, probes, self.n_shards, self.threads
             )
-        nodes = data.map_reduce(self.client, _probe_nodes_task, _merge_probes, probes,
-                                self.n_shards, self.threads, per_chunk=data.owned(self.client))  # fmt: skip
-        return _core.probe_sums_from_nodes(nodes["nodes"], probes, data.d)  # type: ignore[no-any-return]
+        got = data.map_reduce(self.client, _probe_nodes_task, _merge_probes, probes,
+                              self.n_shards, self.threads, per_chunk=data.tree_plan()[0])  # fmt: skip
+
+        def sums(X: Any, y: Any, sw: Any, block: int) -> Any:
+            return _core.probe_nodes(X, y, probes, sw, block, 1, 1)
+
+        nodes = self._all_runs(got["runs"], sums)
+        return _core.probe_sums_from_nodes(nodes, probes, data.d)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------- inputs

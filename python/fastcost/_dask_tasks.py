@@ -16,6 +16,7 @@ canonical CSR (``_sparse.as_csr``) with the sparse kernels
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -171,92 +172,63 @@ def _probe_task(X, y, sw, probes, n_shards, n_threads):  # type: ignore[no-untyp
 # ------------------------------------------------- sums in the rows' block tree
 
 #: Rows of a block of the pairwise tree the iterative solvers' sums are added
-#: in (block_tree.hpp): a chunk sums the blocks that end in it, the first with
-#: the rows of earlier chunks that start it, so the sums are the local fit's bits.
+#: in (block_tree.hpp). A chunk's task sums the blocks that lie inside it; the
+#: client sums the few that straddle two chunks from their rows (gathered once),
+#: so the sums are the local fit's bits with no data moved between workers.
 BLOCK_ROWS = int(_core.TREE_BLOCK_ROWS)
 
 
-def _owned_rows(X: Any, y: Any, sw: Any, head: Any, stop: int) -> list[tuple[Any, Any, Any]]:
-    """The rows of the blocks this chunk sums, as pieces that each start a block:
-    its first block (``head``, the block's rows in earlier chunks, joined to its
-    own), then its whole blocks up to its local row ``stop``; [] for none.
-    X None: y and the weights only (X None in the pieces)."""
-    if stop == 0:
-        return []
-
-    def rows(a: int, b: int) -> tuple[Any, Any, Any]:
-        if X is not None:
-            return _rows_task(X, y, sw, slice(a, b))  # type: ignore[no-any-return]
-        return None, np.asarray(y)[a:b], None if sw is None else np.asarray(sw)[a:b]
-
-    parts, begin = [], 0
-    if head is not None:
-        begin = min(BLOCK_ROWS - len(head[1]), stop)
-        own = rows(0, begin)
-        if X is None:
-            weights = None if sw is None else np.concatenate([head[2], own[2]])
-            parts.append((None, np.concatenate([head[1], own[1]]), weights))
-        else:
-            parts.append(_join_rows((head, own)))
-    if begin < stop:
-        parts.append(rows(begin, stop))
-    return parts
-
-
-def _block_nodes(parts: list[tuple[Any, Any, Any]], first_block: int, sums: Any) -> Any:
-    """``sums(X, y, sw, block)`` of consecutive pieces from ``first_block`` on, merged."""
-    out = []
-    for piece in parts:
-        out.append(sums(*piece, first_block))
-        first_block += -(-len(piece[1]) // BLOCK_ROWS)
-    return _merge_nodes(*out)
-
-
-def _merge_nodes(*parts: Any) -> Any:
-    """Block sums of consecutive row ranges as one (None: a range of no block)."""
-    kept = [p for p in parts if p is not None]
-    if not kept:
-        return None
-    return kept[0] if len(kept) == 1 else _core.merge_block_nodes(kept)
-
-
-def _totals_nodes_task(X, y, sw, owned, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """``_totals_task``'s [sum s, sum s y] as the block sums this chunk owns
-    (``owned``: the head rows, first block and local stop of ``_Data.owned``)."""
-    head, first, stop = owned
-    _, yb, sb = _block(X[:0], y, sw)
-
-    def sums(_X, yp, sp, block):  # type: ignore[no-untyped-def]
-        _, yp, sp = _block(X[:0], yp, sp)
-        return _core.totals_nodes(yp, sp, block)
-
-    nodes = _block_nodes(_owned_rows(None, y, sw, head, stop), first, sums)
-    return {"nodes": nodes, "checks": _weight_checks(sb, len(yb))}
-
-
-def _merge_totals(*parts: dict[str, Any]) -> dict[str, Any]:
+def _probe_nodes_task(X, y, sw, inner, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """``_probe_task``'s sums of a dense chunk as the block sums of its whole
+    blocks (``inner``: first block, local begin and stop rows; None: none), in
+    a list of runs (``_merge_runs``)."""
+    if inner is None:
+        return {"runs": []}
+    first, a, b = inner
+    X, y, sw = _block(*_rows_task(X, y, sw, slice(a, b)))
     return {
-        "nodes": _merge_nodes(*(p["nodes"] for p in parts)),
-        "checks": _add(*(p["checks"] for p in parts)),
+        "runs": [_core.probe_nodes(X, y, probes, sw, first, n_shards, _task_threads(n_threads))]
     }
 
 
-def _probe_nodes_task(X, y, sw, owned, probes, n_shards, n_threads):  # type: ignore[no-untyped-def]
-    """``_probe_task``'s sums of a dense chunk as the block sums it owns."""
-    head, first, stop = owned
-    threads = _task_threads(n_threads)
+def _totals_nodes_task(X, y, sw, inner, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """``_totals_task``'s [sum s, sum s y] as the block sums of the chunk's whole
+    blocks (as ``_probe_nodes_task``), with the weight checks of all its rows."""
+    _, y, sw = _block(X[:0], y, sw)
+    runs = []
+    if inner is not None:
+        first, a, b = inner
+        runs.append(_core.totals_nodes(y[a:b], None if sw is None else sw[a:b], first))
+    return {"runs": runs, "checks": _weight_checks(sw, len(y))}
 
-    def sums(Xp, yp, sp, block):  # type: ignore[no-untyped-def]
-        Xp, yp, sp = _block(Xp, yp, sp)
-        return _core.probe_nodes(Xp, yp, probes, sp, block, n_shards, threads)
 
-    return {"nodes": _block_nodes(_owned_rows(X, y, sw, head, stop), first, sums)}
+def _join_runs(runs: list[Any]) -> list[Any]:
+    """Runs of block sums in block order, each joined to the one before it when
+    they are adjacent (``_core.merge_block_nodes``)."""
+    out: list[Any] = []
+    for run in runs:
+        if out and int(out[-1]["starts"][-1]) + (1 << int(out[-1]["levels"][-1])) == int(
+            run["starts"][0]
+        ):
+            out[-1] = _core.merge_block_nodes([out[-1], run])
+        else:
+            out.append(run)
+    return out
+
+
+def _merge_runs(*parts: dict[str, Any]) -> dict[str, Any]:
+    """``_probe_nodes_task`` / ``_totals_nodes_task`` results of consecutive chunks
+    as one (the runs between which a straddling block is missing stay apart)."""
+    out = {"runs": _join_runs([r for p in parts for r in p["runs"]])}
+    if "checks" in parts[0]:
+        out["checks"] = _add(*(p["checks"] for p in parts))
+    return out
 
 
 def _merge_probes(*parts: dict[str, Any]) -> dict[str, Any]:
     """``_probe_nodes_task`` results merged, or ``_probe_task``'s added."""
-    if "nodes" in parts[0]:
-        return {"nodes": _merge_nodes(*(p["nodes"] for p in parts))}
+    if "runs" in parts[0]:
+        return _merge_runs(*parts)
     return _add(*parts)  # type: ignore[no-any-return]
 
 
@@ -443,7 +415,7 @@ def _rows_task(X, y, sw, index):  # type: ignore[no-untyped-def]
             None if sw is None else np.asarray(sw)[index])  # fmt: skip
 
 
-def _join_rows(parts: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+def _join_rows(parts: Sequence[Any]) -> tuple[Any, Any, Any]:
     """``_rows_task`` results of consecutive chunks as one block of rows."""
     X: Any
     if isinstance(parts[0][0], MixedChunk):
