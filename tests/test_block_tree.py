@@ -138,3 +138,33 @@ def test_weighted_row_mean_is_the_weighted_mean():
     np.testing.assert_allclose(_core.weighted_row_mean(X, None), X.mean(axis=0), rtol=1e-13)
     with pytest.raises(ValueError, match="empty"):
         _core.weighted_row_mean(np.ones((0, 3)), None)
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_column_moments_merge_the_same_for_any_split(weights):
+    n, d = 9 * NB + 31, 5
+    X, _, s = make_problem(n, d, seed=8, weights=weights)
+    X = X * np.logspace(-3, 3, d) + 1e6  # large means, small spreads
+    whole = _core.column_moments(X, s, 1, 1)
+    for shards, threads in ((2, 2), (5, 1), (64, 2)):
+        other = _core.column_moments(X, s, shards, threads)
+        assert other["mean"].tobytes() == whole["mean"].tobytes()
+        assert other["m2"].tobytes() == whole["m2"].tobytes()
+    shift = X[0]
+    rng = np.random.default_rng(1)
+    for k in (2, 4, 9):
+        cuts = _cuts(n, rng, k)
+        parts = [
+            _core.moments_nodes(X[a:b], None if s is None else s[a:b], shift, a // NB)
+            for a, b in zip(cuts, cuts[1:], strict=False)
+        ]
+        got = _core.moments_from_nodes(_core.merge_block_nodes(parts, "moments"), shift)
+        assert got["mean"].tobytes() == whole["mean"].tobytes()
+        assert got["m2"].tobytes() == whole["m2"].tobytes()
+        assert got["sum_weights"] == whole["sum_weights"]
+    s64 = np.ones(n) if s is None else s
+    mean = s64 @ X / s64.sum()
+    np.testing.assert_allclose(whole["mean"], mean, rtol=1e-14)
+    np.testing.assert_allclose(whole["m2"], s64 @ (X - mean) ** 2, rtol=1e-9)
+    with pytest.raises(ValueError, match="kind"):
+        _core.merge_block_nodes(parts, "product")

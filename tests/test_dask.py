@@ -557,6 +557,27 @@ def test_cluster_runs_the_compiled_loop_step_for_step(client, solver, dtype):
     assert newton.round_trips_ == 1  # the shift and the statistics in one round trip
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_standardized_fit_on_dask_is_the_local_fit_bit_for_bit(client, solver):
+    # standardize=True: the column moments are merged in the rows' block tree
+    # too, about the data's first row, as the local pass takes them.
+    rng = np.random.default_rng(5)
+    n, d = 3000, 6
+    Z = rng.standard_normal((n, d))
+    X = (Z + 0.5 * Z[:, [0]]) * np.logspace(-1, 1, d) + 40.0
+    y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    s = rng.uniform(0.5, 2.0, n)
+    kw = {"solver": solver, "tol": 1e-8, "max_iter": 3000, "standardize": True, "alpha": 1e-3}
+    local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+    assert local.n_iter_ > 1
+    for chunks in [(1, 999, 2000), (300, 1, 1, 2698)]:
+        Xd, yd, sd = dask_split(X, y, s, chunks)
+        model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
+        assert model.n_iter_ == local.n_iter_, chunks
+        np.testing.assert_array_equal(model.loss_history_, local.loss_history_)
+        np.testing.assert_array_equal(model.coef_, local.coef_)
+
+
 def test_positive_on_dask_equals_the_local_fit(client):
     X, y, s = make_problem(600, 6, seed=22, weights=True)
     y = X @ np.array([1.0, -2.0, 0.5, -1.0, 2.0, 0.0]) + 0.1 * y

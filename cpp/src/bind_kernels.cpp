@@ -4,12 +4,14 @@
 #include "bindings.hpp"
 
 #include <cmath>
+#include <string>
 
 #include "fastcost/block_tree.hpp"
 #include "fastcost/data_pass.hpp"
 #include "fastcost/gram.hpp"
 #include "fastcost/grouped_gram.hpp"
 #include "fastcost/loss_grad.hpp"
+#include "fastcost/preprocess.hpp"
 #include "fastcost/solvers.hpp"
 
 namespace fastcost::bindings {
@@ -107,8 +109,16 @@ py::dict nodes_dict(const BlockTree& t) {
   return out;
 }
 
+// The merge of block sums of a kind: "sum" (probe_nodes, totals_nodes) or
+// "moments" (moments_nodes).
+MergeFn merge_of(const std::string& kind) {
+  if (kind == "sum") return add_values;
+  if (kind == "moments") return merge_moments;
+  throw py::value_error("kind must be 'sum' or 'moments', got '" + kind + "'");
+}
+
 // nodes_dict's inverse, checked (a malformed dict is a ValueError).
-BlockTree tree_from(const py::handle& nodes) {
+BlockTree tree_from(const py::handle& nodes, MergeFn merge = add_values) {
   if (!py::isinstance<py::dict>(nodes)) throw py::type_error("block sums must be a dict of levels, starts, values");
   const auto d = py::reinterpret_borrow<py::dict>(nodes);
   using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
@@ -119,7 +129,7 @@ BlockTree tree_from(const py::handle& nodes) {
       levels.shape(0) != values.shape(0) || starts.shape(0) != values.shape(0)) {
     throw py::value_error("block sums: levels, starts and values' rows must match");
   }
-  BlockTree t(values.shape(1));
+  BlockTree t(values.shape(1), merge);
   for (py::ssize_t i = 0; i < values.shape(0); ++i) {
     t.push(static_cast<int>(levels.at(i)), starts.at(i), values.data() + i * values.shape(1));
   }
@@ -134,6 +144,17 @@ py::dict probe_nodes_impl(const py::array& X, const py::object& y, const py::seq
   const ProbeList p = probe_list(probes, a.X.cols, a.y != nullptr);
   const int threads = resolve_threads(n_threads);
   return nodes_dict(run_released([&] { return probe_tree<T>(a.X, a.y, a.sw, p.list, block0, n_shards, threads); }));
+}
+
+template <class T>
+py::dict moments_nodes_impl(const py::array& X, const py::object& sw, const py::object& shift, index_t block0,
+                            index_t n_shards, int n_threads) {
+  if (block0 < 0) throw py::value_error("first_block must be >= 0");
+  const MatrixView<T> v = matrix_view<T>(X, "X");
+  const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
+  const std::vector<double> c = double_vector(shift, v.cols, "shift");
+  const int threads = resolve_threads(n_threads);
+  return nodes_dict(run_released([&] { return moments_tree<T>(v, sp, c.data(), block0, n_shards, threads); }));
 }
 
 template <class T>
@@ -235,12 +256,35 @@ void bind_kernels(py::module_& m) {
   }, py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("first_block") = 0,
      "[sum s, sum s y] (s = 1 without weights) as block sums, as probe_nodes.");
 
-  m.def("merge_block_nodes", [](const py::sequence& parts) {
-    BlockTree all;
+  m.def("moments_nodes", [](const py::array& X, const py::object& sample_weight, const py::object& shift,
+                            index_t first_block, index_t n_shards, int n_threads) {
+    return dtype_of(X, "X") == Dtype::F64
+               ? moments_nodes_impl<double>(X, sample_weight, shift, first_block, n_shards, n_threads)
+               : moments_nodes_impl<float>(X, sample_weight, shift, first_block, n_shards, n_threads);
+  }, py::arg("X"), py::arg("sample_weight"), py::arg("shift"), py::arg("first_block") = 0,
+     py::arg("n_shards") = 0, py::arg("n_threads") = 0,
+     "column_moments of X - shift as block sums ([w, mean, M2] per node, kind 'moments'), as\n"
+     "probe_nodes; moments_from_nodes turns those of all rows into column_moments' figures.");
+
+  m.def("moments_from_nodes", [](const py::object& nodes, const py::object& shift) {
+    const BlockTree t = tree_from(nodes, merge_moments);
+    const ColumnMoments mo = moments_from_tree(t, double_vector(shift, (t.width() - 1) / 2, "shift"));
+    py::dict out;
+    out["sum_weights"] = mo.sum_w;
+    out["mean"] = vector_array(mo.mean);
+    out["m2"] = vector_array(mo.m2);
+    out["finite"] = mo.finite;
+    return out;
+  }, py::arg("nodes"), py::arg("shift"),
+     "dict(sum_weights, mean, m2, finite) from moments_nodes' block sums of all rows about shift.");
+
+  m.def("merge_block_nodes", [](const py::sequence& parts, const std::string& kind) {
+    const MergeFn merge = merge_of(kind);
+    BlockTree all(0, merge);
     bool first = true;
     for (const py::handle& p : parts) {
       if (p.is_none()) continue;
-      BlockTree t = tree_from(p);
+      BlockTree t = tree_from(p, merge);
       if (first) {
         all = std::move(t);
         first = false;
@@ -250,7 +294,7 @@ void bind_kernels(py::module_& m) {
     }
     if (first) throw py::value_error("merge_block_nodes needs at least one part that is not None");
     return nodes_dict(all);
-  }, py::arg("parts"),
+  }, py::arg("parts"), py::arg("kind") = "sum",
      "The block sums of consecutive row ranges (in order; None: a range of no whole block) as one.");
 
   m.def("block_nodes_total", [](const py::object& nodes) { return vector_array(tree_from(nodes).total()); },

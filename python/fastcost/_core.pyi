@@ -138,7 +138,18 @@ def probe_nodes(
 def totals_nodes(
     y: np.ndarray, sample_weight: np.ndarray | None = None, first_block: int = 0
 ) -> dict[str, np.ndarray]: ...
-def merge_block_nodes(parts: Sequence[dict[str, np.ndarray] | None]) -> dict[str, np.ndarray]: ...
+def merge_block_nodes(
+    parts: Sequence[dict[str, np.ndarray] | None], kind: str = "sum"
+) -> dict[str, np.ndarray]: ...
+def moments_nodes(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    shift: npt.ArrayLike,
+    first_block: int = 0,
+    n_shards: int = 0,
+    n_threads: int = 0,
+) -> dict[str, np.ndarray]: ...
+def moments_from_nodes(nodes: dict[str, np.ndarray], shift: npt.ArrayLike) -> dict[str, Any]: ...
 def block_nodes_total(nodes: dict[str, np.ndarray]) -> npt.NDArray[np.float64]: ...
 def probe_sums_from_nodes(
     nodes: dict[str, np.ndarray],

@@ -24,6 +24,7 @@ from ._dask_tasks import (
     _merge_moments,
     _merge_probes,
     _merge_runs,
+    _moments_nodes_task,
     _moments_task,
     _nonfinite_task,
     _probe_nodes_task,
@@ -314,13 +315,9 @@ class _ClusterPass:
         # graph per slice (62 blocks: ~0.35 s at 400,000 x 50, more than the round trip).
         # One flat list computed: a dict would be packed into one more task on a worker.
         data = self.data
-        args = (self.n_shards, self.threads)
         rows = dask.delayed(_rows_task, pure=True)
-        jobs: list[Any] = [
-            data.tree(_moments_task, _merge_moments, *args)
-            if moments
-            else data.tree(_totals_nodes_task, _merge_runs, *args, per_chunk=data.tree_plan()[0])
-        ]
+        totals_jobs = self._totals_jobs(moments)
+        jobs: list[Any] = list(totals_jobs)
         straddling = self._straddling_jobs()
         jobs += [piece for parts in straddling for piece in parts]
         if center_rows is not None:  # the rows from each chunk holding some, then their mean
@@ -354,15 +351,10 @@ class _ClusterPass:
         got = iter(self.client.compute(jobs, sync=True))
         self.round_trips += 1
         totals = next(got)
+        shift_row = next(got) if len(totals_jobs) > 1 else None
         _check_weights_summary(totals["checks"])
         self.straddling = [_block(*_join_rows([next(got) for _ in parts])) for parts in straddling]
-        sums = totals["sums"] if moments else self._totals(totals["runs"])
-        out: dict[str, Any] = {
-            "sum_w": float(sums[0]),
-            "sum_wy": float(sums[1]),
-            "indicators_from": self.indicators_from,
-        }
-        out["moments"] = totals.get("moments")
+        out = self._totals(totals, shift_row)
         out["center"] = None if center_rows is None else next(got)
         if sample:
             shift_row = next(got)
@@ -386,19 +378,47 @@ class _ClusterPass:
             for j in data.tree_plan()[1]
         ]
 
-    def _all_runs(self, runs: list[Any], sums: Callable[[Any, Any, Any, int], Any]) -> Any:
+    def _all_runs(self, runs: list[Any], sums: Callable[[Any, Any, Any, int], Any],
+                  kind: str = "sum") -> Any:  # fmt: skip
         """The chunks' runs with the straddling blocks (``sums(X, y, sw, block)``
         of their rows) between them: the block sums of all rows."""
         blocks = self.data.tree_plan()[1]
         extra = [sums(*rows, j) for j, rows in zip(blocks, self.straddling, strict=True)]
         every = sorted(runs + extra, key=lambda r: int(r["starts"][0]))
-        return _core.merge_block_nodes(every)
+        return _core.merge_block_nodes(every, kind)
 
-    def _totals(self, runs: list[Any]) -> np.ndarray:
-        def sums(X: Any, y: Any, sw: Any, block: int) -> Any:
-            return _core.totals_nodes(y, sw, block)
+    def _totals_jobs(self, moments: bool) -> list[Any]:
+        """The start's totals (and column moments) job; with the moments of dense
+        chunks, the delayed first row they are taken about after it."""
+        data, args = self.data, (self.n_shards, self.threads)
+        inner = data.tree_plan()[0]
+        if not moments:
+            return [data.tree(_totals_nodes_task, _merge_runs, *args, per_chunk=inner)]
+        if data.X is None:  # a mixed design's chunks: their moments merged per chunk
+            return [data.tree(_moments_task, _merge_moments, *args)]
+        shift = data.shift_task()
+        return [data.tree(_moments_nodes_task, _merge_runs, shift, *args, per_chunk=inner), shift]
 
-        return _core.block_nodes_total(self._all_runs(runs, sums))
+    def _totals(self, totals: dict[str, Any], shift_row: np.ndarray | None) -> dict[str, Any]:
+        """The start's sums and moments from the chunks' and the straddling blocks'."""
+        out: dict[str, Any] = {"indicators_from": self.indicators_from, "moments": None}
+        if "sums" in totals:  # _merge_moments'
+            sums, out["moments"] = totals["sums"], totals["moments"]
+        else:
+            sums = _core.block_nodes_total(
+                self._all_runs(totals["runs"], lambda X, y, sw, j: _core.totals_nodes(y, sw, j))
+            )
+        if shift_row is not None:
+            c = shift_row[: self.data.d]
+            nodes = self._all_runs(
+                totals["moment_runs"],
+                lambda X, y, sw, j: _core.moments_nodes(X, sw, c, j, 1, 1),
+                kind="moments",
+            )
+            m = _core.moments_from_nodes(nodes, c)
+            out["moments"] = (m["sum_weights"], m["mean"], m["m2"], m["finite"])
+        out["sum_w"], out["sum_wy"] = float(sums[0]), float(sums[1])
+        return out
 
     def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
         self.round_trips += 1

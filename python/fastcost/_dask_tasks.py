@@ -202,15 +202,34 @@ def _totals_nodes_task(X, y, sw, inner, n_shards, n_threads):  # type: ignore[no
     return {"runs": runs, "checks": _weight_checks(sw, len(y))}
 
 
-def _join_runs(runs: list[Any]) -> list[Any]:
+def _moments_nodes_task(X, y, sw, inner, shift, n_shards, n_threads):  # type: ignore[no-untyped-def]
+    """``_moments_task`` of a dense chunk as block sums: ``_totals_nodes_task``'s,
+    and the column moments of its whole blocks about ``shift`` (the data's first
+    row, as the local pass takes them) in ``moment_runs``."""
+    out = _totals_nodes_task(X, y, sw, inner, n_shards, n_threads)
+    out["moment_runs"] = []
+    if inner is not None:
+        first, a, b = inner
+        X, _, sw = _block(*_rows_task(X, y, sw, slice(a, b)))
+        c = shift[: X.shape[1]]
+        out["moment_runs"].append(
+            _core.moments_nodes(X, sw, c, first, n_shards, _task_threads(n_threads))
+        )
+    return out
+
+
+def _run_end(run: Any) -> int:
+    """The block after a run's last node."""
+    return int(run["starts"][-1]) + (1 << int(run["levels"][-1]))
+
+
+def _join_runs(runs: list[Any], kind: str = "sum") -> list[Any]:
     """Runs of block sums in block order, each joined to the one before it when
     they are adjacent (``_core.merge_block_nodes``)."""
     out: list[Any] = []
     for run in runs:
-        if out and int(out[-1]["starts"][-1]) + (1 << int(out[-1]["levels"][-1])) == int(
-            run["starts"][0]
-        ):
-            out[-1] = _core.merge_block_nodes([out[-1], run])
+        if out and _run_end(out[-1]) == int(run["starts"][0]):
+            out[-1] = _core.merge_block_nodes([out[-1], run], kind)
         else:
             out.append(run)
     return out
@@ -220,6 +239,8 @@ def _merge_runs(*parts: dict[str, Any]) -> dict[str, Any]:
     """``_probe_nodes_task`` / ``_totals_nodes_task`` results of consecutive chunks
     as one (the runs between which a straddling block is missing stay apart)."""
     out = {"runs": _join_runs([r for p in parts for r in p["runs"]])}
+    if "moment_runs" in parts[0]:
+        out["moment_runs"] = _join_runs([r for p in parts for r in p["moment_runs"]], "moments")
     if "checks" in parts[0]:
         out["checks"] = _add(*(p["checks"] for p in parts))
     return out

@@ -25,11 +25,18 @@ constexpr index_t kTreeBlockRows = 256;
 // Blocks of n rows (the last may be short).
 constexpr index_t tree_blocks(index_t n) { return (n + kTreeBlockRows - 1) / kTreeBlockRows; }
 
+// How two adjacent nodes' values become their parent's: left = left (+) right.
+using MergeFn = void (*)(double* left, const double* right, index_t width);
+
+inline void add_values(double* left, const double* right, index_t width) {
+  for (index_t j = 0; j < width; ++j) left[j] += right[j];
+}
+
 // The canonical nodes of a contiguous run of blocks, in block order, each
-// holding `width` sums.
+// holding `width` values: sums (add_values), or what `merge` combines.
 class BlockTree {
  public:
-  explicit BlockTree(index_t width = 0) : width_(width) {}
+  explicit BlockTree(index_t width = 0, MergeFn merge = add_values) : width_(width), merge_(merge) {}
 
   index_t width() const { return width_; }
   index_t size() const { return static_cast<index_t>(levels_.size()); }
@@ -54,8 +61,7 @@ class BlockTree {
       const std::size_t r = levels_.size() - 1, l = r - 1;
       if (levels_[l] != levels_[r] || starts_[l] % (index_t{1} << (levels_[l] + 1)) != 0) break;
       double* left = values_.data() + static_cast<index_t>(l) * width_;
-      const double* right = left + width_;
-      for (index_t j = 0; j < width_; ++j) left[j] += right[j];
+      merge_(left, left + width_, width_);
       levels_[l] += 1;
       levels_.pop_back();
       starts_.pop_back();
@@ -75,26 +81,26 @@ class BlockTree {
     for (index_t i = 0; i < right.size(); ++i) push(right.level(i), right.start(i), right.values(i));
   }
 
-  // The sums of the whole run: its nodes added left to right (zeros when empty).
+  // The whole run's values: its nodes merged left to right (zeros when empty).
   std::vector<double> total() const {
     std::vector<double> out(static_cast<std::size_t>(width_), 0.0);
-    for (index_t i = 0; i < size(); ++i) {
-      const double* v = values(i);
-      for (index_t j = 0; j < width_; ++j) out[j] += v[j];
-    }
+    if (empty()) return out;
+    std::copy(values(0), values(0) + width_, out.begin());
+    for (index_t i = 1; i < size(); ++i) merge_(out.data(), values(i), width_);
     return out;
   }
 
  private:
   index_t width_;
+  MergeFn merge_;
   std::vector<int> levels_;
   std::vector<index_t> starts_;
   std::vector<double> values_;
 };
 
 // The runs of shards (in shard order) as one.
-inline BlockTree join_trees(const std::vector<BlockTree>& parts, index_t width) {
-  BlockTree all(width);
+inline BlockTree join_trees(const std::vector<BlockTree>& parts, index_t width, MergeFn merge = add_values) {
+  BlockTree all(width, merge);
   for (const BlockTree& p : parts) all.append(p);
   return all;
 }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "fastcost/block_tree.hpp"
 #include "fastcost/matrix.hpp"
 #include "fastcost/parallel.hpp"
 
@@ -38,7 +39,9 @@ struct ColumnMoments {
 
 namespace detail {
 
-constexpr index_t kMomentBlock = 256;  // rows per block: read twice, the second time from cache
+// Rows per block: read twice, the second time from cache; the blocks of the
+// rows' tree (block_tree.hpp), so that moments merge the same for any split.
+constexpr index_t kMomentBlock = kTreeBlockRows;
 
 // Running moments of one shard, merged block by block (Chan, Golub & LeVeque).
 struct MomentAcc {
@@ -75,7 +78,7 @@ void moments_shard(const MatrixView<T>& X, const T* sw, const double* c, index_t
       q(static_cast<std::size_t>(d)), m(static_cast<std::size_t>(d));
   acc.mean.assign(static_cast<std::size_t>(d), 0.0);
   acc.m2.assign(static_cast<std::size_t>(d), 0.0);
-  for (index_t i0 = r0; i0 < r1; i0 += kMomentBlock) {
+  for (index_t i0 = r0; i0 < r1; i0 += detail::kMomentBlock) {
     const index_t i1 = std::min(r1, i0 + kMomentBlock);
     double wb = 0.0;
     for (index_t i = i0; i < i1; ++i) wb += sw ? static_cast<double>(sw[i]) : 1.0;
@@ -127,36 +130,91 @@ void moments_shard(const MatrixView<T>& X, const T* sw, const double* c, index_t
 
 }  // namespace detail
 
-// Weighted means and M2 of X's columns in one sharded pass; shard results are
-// merged in shard order, so the result depends on n_shards, not on n_threads.
+// Two blocks' moments, each [w, mean (d), M2 (d)] about the same shift, as
+// those of their rows together (Chan, Golub & LeVeque; a block of no weight
+// carries nothing): the merge of moments_tree's nodes.
+inline void merge_moments(double* left, const double* right, index_t width) {
+  const index_t d = (width - 1) / 2;
+  const double wa = left[0], wb = right[0];
+  if (!(wb > 0.0)) return;
+  if (!(wa > 0.0)) {
+    std::copy(right, right + width, left);
+    return;
+  }
+  const double tot = wa + wb, fb = wb / tot, cross = wa * wb / tot;
+  double* mean = left + 1;
+  double* m2 = left + 1 + d;
+  for (index_t j = 0; j < d; ++j) {
+    const double delta = right[1 + j] - mean[j];
+    mean[j] += delta * fb;
+    m2[j] += right[1 + d + j] + delta * delta * cross;
+  }
+  left[0] = tot;
+}
+
+// The moments of every block of kMomentBlock rows of x - shift, X's first
+// row starting block `block0`, in the rows' tree with merge_moments: the same
+// bits for any shard count, thread count or split of the rows.
 template <class T>
-ColumnMoments compute_column_moments(const MatrixView<T>& X, const T* sw, index_t n_shards, int n_threads) {
+BlockTree moments_tree(const MatrixView<T>& X, const T* sw, const double* shift, index_t block0, index_t n_shards,
+                       int n_threads, index_t* shards_used = nullptr) {
   X.validate();
-  const index_t n = X.rows, d = X.cols;
+  const index_t n = X.rows, d = X.cols, width = 2 * d + 1;
+  if (n_shards <= 0) n_shards = default_shard_count(n, d, width);
+  const BlockShards shards(n, n_shards);
+  if (shards_used) *shards_used = shards.count();
+  std::vector<BlockTree> trees(static_cast<std::size_t>(shards.count()), BlockTree(width, merge_moments));
+  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
+  for_each_shard(shards.blocks, threads, [&](index_t s) {
+    std::vector<double> v(static_cast<std::size_t>(width));
+    for (index_t i0 = shards.row_begin(s); i0 < shards.row_end(s); i0 += detail::kMomentBlock) {
+      detail::MomentAcc acc;
+      detail::moments_shard<T>(X, sw, shift, i0, std::min(shards.row_end(s), i0 + detail::kMomentBlock), acc);
+      v[0] = acc.w;
+      std::copy(acc.mean.begin(), acc.mean.end(), v.begin() + 1);
+      std::copy(acc.m2.begin(), acc.m2.end(), v.begin() + 1 + d);
+      trees[s].push(0, block0 + i0 / detail::kMomentBlock, v.data());
+    }
+  });
+  return join_trees(trees, width, merge_moments);
+}
+
+// ColumnMoments from a moments_tree of all rows about `shift`.
+inline ColumnMoments moments_from_tree(const BlockTree& tree, const std::vector<double>& shift) {
+  const index_t d = (tree.width() - 1) / 2;
+  const std::vector<double> t = tree.total();
   ColumnMoments out;
+  out.sum_w = t[0];
   out.mean.assign(static_cast<std::size_t>(d), 0.0);
   out.m2.assign(static_cast<std::size_t>(d), 0.0);
-  if (n == 0) return out;
-  if (n_shards <= 0) n_shards = default_shard_count(n, d, 2 * d + 1);
-  const ShardPlan plan = make_plan(0, n, n_shards);
-  out.n_shards = plan.n_shards;
-  std::vector<detail::MomentAcc> parts(static_cast<std::size_t>(plan.n_shards));
-  std::vector<double> shift(static_cast<std::size_t>(d));
-  for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
-  const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
-  for_each_shard(plan, threads, [&](index_t s) {
-    detail::moments_shard<T>(X, sw, shift.data(), plan.shard_begin(s), plan.shard_end(s), parts[s]);
-  });
-  detail::MomentAcc total;
-  for (const auto& p : parts) total.merge(p.w, p.mean.data(), p.m2.data(), d);
-  out.sum_w = total.w;
-  if (total.w > 0.0) {
-    for (index_t j = 0; j < d; ++j) out.mean[j] = shift[j] + total.mean[j];
-    out.m2 = total.m2;
+  if (out.sum_w > 0.0) {
+    for (index_t j = 0; j < d; ++j) {
+      out.mean[j] = shift[j] + t[1 + j];
+      out.m2[j] = t[1 + d + j];
+    }
   }
   for (index_t j = 0; j < d; ++j) {
     if (!std::isfinite(out.mean[j]) || !std::isfinite(out.m2[j])) out.finite = false;
   }
+  return out;
+}
+
+// Weighted means and M2 of X's columns in one sharded pass, about X's first row.
+template <class T>
+ColumnMoments compute_column_moments(const MatrixView<T>& X, const T* sw, index_t n_shards, int n_threads) {
+  X.validate();
+  const index_t n = X.rows, d = X.cols;
+  std::vector<double> shift(static_cast<std::size_t>(d), 0.0);
+  if (n == 0) {
+    ColumnMoments out;
+    out.mean = shift;
+    out.m2 = shift;
+    return out;
+  }
+  for (index_t j = 0; j < d; ++j) shift[j] = static_cast<double>(X(0, j));
+  index_t used = 0;
+  ColumnMoments out = moments_from_tree(moments_tree(X, sw, shift.data(), 0, n_shards, n_threads, &used), shift);
+  out.n_shards = used;
   return out;
 }
 
