@@ -31,6 +31,7 @@ from ._dask_tasks import (
     _probe_task,
     _rows_center_task,
     _rows_gram_task,
+    _rows_pieces_task,
     _rows_task,
     _sample_grams_task,
     _totals_nodes_task,
@@ -318,8 +319,8 @@ class _ClusterPass:
         rows = dask.delayed(_rows_task, pure=True)
         totals_jobs = self._totals_jobs(moments)
         jobs: list[Any] = list(totals_jobs)
-        straddling = self._straddling_jobs()
-        jobs += [piece for parts in straddling for piece in parts]
+        straddling, straddle_at = self._straddling_jobs()
+        jobs += straddling
         if center_rows is not None:  # the rows from each chunk holding some, then their mean
             idx = np.asarray(center_rows, dtype=np.int64)
             chunk = np.searchsorted(data.offsets, idx, side="right") - 1
@@ -353,7 +354,10 @@ class _ClusterPass:
         totals = next(got)
         shift_row = next(got) if len(totals_jobs) > 1 else None
         _check_weights_summary(totals["checks"])
-        self.straddling = [_block(*_join_rows([next(got) for _ in parts])) for parts in straddling]
+        pieces = [next(got) for _ in straddling]
+        self.straddling = [
+            _block(*_join_rows([pieces[t][i] for t, i in block])) for block in straddle_at
+        ]
         out = self._totals(totals, shift_row)
         out["center"] = None if center_rows is None else next(got)
         if sample:
@@ -364,19 +368,24 @@ class _ClusterPass:
             out["sample"] = (grams, shift_row)
         return out
 
-    def _straddling_jobs(self) -> list[list[Any]]:
-        """Per block that straddles chunks, the delayed pieces of its rows."""
+    def _straddling_jobs(self) -> tuple[list[Any], list[list[tuple[int, int]]]]:
+        """The rows of the blocks that straddle chunks: one delayed task per chunk
+        holding some (its pieces, ``_rows_pieces_task``), and per block where
+        its pieces are (task, index in its result)."""
         import dask
 
-        data, rows = self.data, dask.delayed(_rows_task, pure=True)
+        data, task = self.data, dask.delayed(_rows_pieces_task, pure=True)
         n, nb = data.n, BLOCK_ROWS
-        return [
-            [
-                rows(data.xb[k], data.yb[k], data.sb[k], slice(a, b))
-                for k, a, b in data.pieces(j * nb, min((j + 1) * nb, n))
-            ]  # fmt: skip
-            for j in data.tree_plan()[1]
-        ]
+        by_chunk: dict[int, list[slice]] = {}
+        where: list[list[tuple[int, int]]] = []
+        for j in data.tree_plan()[1]:
+            where.append([])
+            for k, a, b in data.pieces(j * nb, min((j + 1) * nb, n)):
+                where[-1].append((k, len(by_chunk.setdefault(k, []))))
+                by_chunk[k].append(slice(a, b))
+        order = {k: i for i, k in enumerate(by_chunk)}
+        jobs = [task(data.xb[k], data.yb[k], data.sb[k], cuts) for k, cuts in by_chunk.items()]
+        return jobs, [[(order[k], i) for k, i in block] for block in where]
 
     def _all_runs(self, runs: list[Any], sums: Callable[[Any, Any, Any, int], Any],
                   kind: str = "sum") -> Any:  # fmt: skip

@@ -436,6 +436,11 @@ def _rows_task(X, y, sw, index):  # type: ignore[no-untyped-def]
             None if sw is None else np.asarray(sw)[index])  # fmt: skip
 
 
+def _rows_pieces_task(X, y, sw, cuts):  # type: ignore[no-untyped-def]
+    """``_rows_task`` of each slice in ``cuts``, in one task."""
+    return [_rows_task(X, y, sw, c) for c in cuts]
+
+
 def _join_rows(parts: Sequence[Any]) -> tuple[Any, Any, Any]:
     """``_rows_task`` results of consecutive chunks as one block of rows."""
     X: Any
