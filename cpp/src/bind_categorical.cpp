@@ -119,13 +119,7 @@ py::dict mixed_moments_impl(const py::array& X, const py::object& codes, const p
   const CategoricalView cats = categorical_view(codes, n_levels, drop_first, a.X.rows);
   const int threads = resolve_threads(n_threads);
   check_codes(cats, threads);
-  const ColumnMoments m = run_released([&] { return mixed_column_moments<T>(a.X, cats, a.sw, n_shards, threads); });
-  py::dict out;
-  out["sum_weights"] = m.sum_w;
-  out["mean"] = vector_array(m.mean);
-  out["m2"] = vector_array(m.m2);
-  out["finite"] = m.finite;
-  return out;
+  return moments_dict(run_released([&] { return mixed_column_moments<T>(a.X, cats, a.sw, n_shards, threads); }));
 }
 
 template <class T>

@@ -268,13 +268,7 @@ void bind_kernels(py::module_& m) {
 
   m.def("moments_from_nodes", [](const py::object& nodes, const py::object& shift) {
     const BlockTree t = tree_from(nodes, merge_moments);
-    const ColumnMoments mo = moments_from_tree(t, double_vector(shift, (t.width() - 1) / 2, "shift"));
-    py::dict out;
-    out["sum_weights"] = mo.sum_w;
-    out["mean"] = vector_array(mo.mean);
-    out["m2"] = vector_array(mo.m2);
-    out["finite"] = mo.finite;
-    return out;
+    return moments_dict(moments_from_tree(t, double_vector(shift, (t.width() - 1) / 2, "shift")));
   }, py::arg("nodes"), py::arg("shift"),
      "dict(sum_weights, mean, m2, finite) from moments_nodes' block sums of all rows about shift.");
 

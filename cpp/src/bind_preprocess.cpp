@@ -26,13 +26,8 @@ py::dict moments_impl(const py::array& X, const py::object& sw, index_t n_shards
   const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
   const int threads = resolve_threads(n_threads);
   const ColumnMoments m = run_released([&] { return compute_column_moments<T>(v, sp, n_shards, threads); });
-  py::dict out;
-  out["sum_weights"] = m.sum_w;
-  out["mean"] = vector_array(m.mean);
-  out["m2"] = vector_array(m.m2);
-  const std::vector<double> scale = scale_from_moments(m);
-  out["scale"] = vector_array(scale);
-  out["finite"] = m.finite;
+  py::dict out = moments_dict(m);
+  out["scale"] = vector_array(scale_from_moments(m));
   out["n_shards"] = m.n_shards;
   return out;
 }

@@ -341,6 +341,16 @@ inline ProbeList probe_list(const py::sequence& probes, index_t d, bool has_y) {
   return out;
 }
 
+// Column moments as a dict: sum_weights, mean, m2, finite.
+inline py::dict moments_dict(const ColumnMoments& m) {
+  py::dict out;
+  out["sum_weights"] = m.sum_w;
+  out["mean"] = vector_array(m.mean);
+  out["m2"] = vector_array(m.m2);
+  out["finite"] = m.finite;
+  return out;
+}
+
 // probe_sums' result as a dict: sum_w, sum_ux (k x d), sum_u (k), sum_uu (k x k).
 inline py::dict probe_sums_dict(const ProbeSums& s, std::size_t k, index_t d) {
   py::dict out;
