@@ -578,6 +578,28 @@ def test_standardized_fit_on_dask_is_the_local_fit_bit_for_bit(client, solver):
         np.testing.assert_array_equal(model.coef_, local.coef_)
 
 
+def test_many_small_chunks_add_their_sums_instead(client, monkeypatch):
+    # Chunks of 97 rows: every 256-row block straddles chunks, and their rows
+    # (all of X here) would be held by the client; past STRADDLING_BYTES and 2 %
+    # of X the chunks' sums are added instead: the same fit to rounding.
+    from fastcost import _dask_data
+
+    X, y, s = make_problem(3000, 6, seed=4, weights=True)
+    kw = {"solver": "lbfgs", "tol": 1e-10}
+    local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+    Xd, yd, sd = dask_split(X, y, s, 97)
+    data = _dask_data._Data(Xd, yd, sd)
+    assert data.sums_in_tree()
+    monkeypatch.setattr(_dask_data, "STRADDLING_BYTES", 0)
+    assert not data.sums_in_tree()
+    big = np.zeros((30_000, 6))  # one block of 256 rows straddles: < 2 % of X
+    assert _dask_data._Data(*dask_split(big, big[:, 0], None, 15_000)).sums_in_tree()
+    model = fdask.LinearRegression(client=client, **kw).fit(Xd, yd, sample_weight=sd)
+    assert abs(model.n_iter_ - local.n_iter_) <= 1
+    assert _rel(model.coef_, local.coef_) <= 1e-8
+    assert model.round_trips_ == model.n_passes_ + 1
+
+
 def test_positive_on_dask_equals_the_local_fit(client):
     X, y, s = make_problem(600, 6, seed=22, weights=True)
     y = X @ np.array([1.0, -2.0, 0.5, -1.0, 2.0, 0.0]) + 0.1 * y

@@ -35,6 +35,7 @@ from ._dask_tasks import (
     _rows_task,
     _sample_grams_task,
     _totals_nodes_task,
+    _totals_task,
 )
 from ._sparse import as_csr, is_sparse
 from ._threads import available_cores
@@ -48,6 +49,9 @@ DASK_HINT = "pip install 'fastcost[dask]'"
 #: iterative solvers' sums of dense chunks are the rows' block tree's: their
 #: bits depend on neither, see ``_Data.owned``).
 TREE_FAN_IN = 8
+
+#: Bytes of straddling blocks' rows the client may hold (``_Data.sums_in_tree``).
+STRADDLING_BYTES = 16 << 20
 
 
 def _import_dask() -> tuple[Any, Any, Any]:
@@ -213,6 +217,18 @@ class _Data:
             self._plan = (inner, sorted(cuts))
         return self._plan
 
+    def sums_in_tree(self) -> bool:
+        """Whether the iterative solvers' sums go through the rows' block tree:
+        dense chunks whose straddling blocks' rows, held by the client, stay
+        within STRADDLING_BYTES or 2 % of X (chunks of a few thousand rows or
+        more). Otherwise (sparse chunks, tables, many small chunks) each chunk's
+        sums are added: equal to rounding, not bit for bit."""
+        if self.sparse or self.X is None:
+            return False
+        row_bytes = self.d * self.dtype.itemsize
+        straddling = len(self.tree_plan()[1]) * BLOCK_ROWS * row_bytes
+        return straddling <= max(STRADDLING_BYTES, 0.02 * self.n * row_bytes)
+
     def shift_task(self) -> Any:
         """The delayed [x_0, y_0] (``_first_row_task``): the shift common to all chunks."""
         import dask
@@ -306,6 +322,7 @@ class _ClusterPass:
         self.n_rows, self.n_features, self.dtype = data.n, data.d, data.dtype
         self.round_trips = 0
         self.straddling: list[tuple[Any, Any, Any]] = []  # rows of the blocks across chunks
+        self.in_tree = data.sums_in_tree()
 
     def start(self, moments: bool, center_rows: list[int] | None,
               sample: list[tuple[int, int]]) -> dict[str, Any]:  # fmt: skip
@@ -375,6 +392,8 @@ class _ClusterPass:
         import dask
 
         data, task = self.data, dask.delayed(_rows_pieces_task, pure=True)
+        if not self.in_tree:
+            return [], []
         n, nb = data.n, BLOCK_ROWS
         by_chunk: dict[int, list[slice]] = {}
         where: list[list[tuple[int, int]]] = []
@@ -401,18 +420,24 @@ class _ClusterPass:
         chunks, the delayed first row they are taken about after it."""
         data, args = self.data, (self.n_shards, self.threads)
         inner = data.tree_plan()[0]
+        if not self.in_tree:  # sparse or mixed chunks, or too many straddling rows
+            return [
+                data.tree(
+                    _moments_task if moments else _totals_task,
+                    _merge_moments if moments else _add,
+                    *args,
+                )
+            ]
         if not moments:
             return [data.tree(_totals_nodes_task, _merge_runs, *args, per_chunk=inner)]
-        if data.X is None:  # a mixed design's chunks: their moments merged per chunk
-            return [data.tree(_moments_task, _merge_moments, *args)]
         shift = data.shift_task()
         return [data.tree(_moments_nodes_task, _merge_runs, shift, *args, per_chunk=inner), shift]
 
     def _totals(self, totals: dict[str, Any], shift_row: np.ndarray | None) -> dict[str, Any]:
         """The start's sums and moments from the chunks' and the straddling blocks'."""
         out: dict[str, Any] = {"indicators_from": self.indicators_from, "moments": None}
-        if "sums" in totals:  # _merge_moments'
-            sums, out["moments"] = totals["sums"], totals["moments"]
+        if "sums" in totals:  # _add's or _merge_moments'
+            sums, out["moments"] = totals["sums"], totals.get("moments")
         else:
             sums = _core.block_nodes_total(
                 self._all_runs(totals["runs"], lambda X, y, sw, j: _core.totals_nodes(y, sw, j))
@@ -432,7 +457,7 @@ class _ClusterPass:
     def probes(self, probes: list[tuple[np.ndarray | None, float, bool]]) -> dict[str, Any]:
         self.round_trips += 1
         data = self.data
-        if data.sparse or data.X is None:  # sparse or mixed chunks: their sums added
+        if not self.in_tree:  # the chunks' sums added
             return data.map_reduce(  # type: ignore[no-any-return]
                 self.client, _probe_task, _add, probes, self.n_shards, self.threads
             )
