@@ -123,6 +123,23 @@ def test_malformed_block_sums_are_refused():
         )
     with pytest.raises(ValueError, match="not None"):
         _core.merge_block_nodes([None])
+    for level in (-1, 57, 2**32, 2**40):  # out of range, not read modulo 2**32
+        huge = dict(a, levels=np.array([level]))
+        with pytest.raises(ValueError, match="out of range"):
+            _core.merge_block_nodes([huge])
+    with pytest.raises(ValueError, match="out of range"):
+        _core.merge_block_nodes([dict(a, starts=np.array([2**60]))])
+    with pytest.raises(TypeError, match="integer"):
+        _core.merge_block_nodes([dict(a, levels=np.array([0.7]))])
+    with pytest.raises(ValueError, match=r"2\*\*56"):
+        _core.totals_nodes(y, None, 2**56)
+    # moments nodes hold 2 d + 1 values: anything else is refused, never read past
+    for width in (0, 4):
+        nodes = {"levels": np.array([0]), "starts": np.array([0]), "values": np.ones((1, width))}
+        with pytest.raises(ValueError, match=r"2 d \+ 1"):
+            _core.moments_from_nodes(nodes, np.zeros(width // 2))
+        with pytest.raises(ValueError, match=r"2 d \+ 1"):
+            _core.merge_block_nodes([nodes], "moments")
     with pytest.raises(ValueError, match="first_block"):
         _core.totals_nodes(y, None, -1)
     with pytest.raises(ValueError, match="another width"):

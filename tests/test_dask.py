@@ -600,6 +600,21 @@ def test_many_small_chunks_add_their_sums_instead(client, monkeypatch):
     assert model.round_trips_ == model.n_passes_ + 1
 
 
+@pytest.mark.parametrize("standardize", [False, True])
+def test_empty_first_chunk_on_dask(client, standardize):
+    # The shift is the first row of the first chunk that has rows.
+    X, y, s = make_problem(3000, 5, seed=6, weights=True)
+    for solver in ("lbfgs", "newton"):
+        kw = {"solver": solver, "standardize": standardize, "tol": 1e-10}
+        local = fastcost.LinearRegression(**kw).fit(X, y, sample_weight=s)
+        model = fdask.LinearRegression(client=client, **kw).fit(
+            *dask_split(X, y, s, (0, 1500, 0, 1500))
+        )
+        assert _rel(model.coef_, local.coef_) <= 1e-10, solver
+        if solver == "lbfgs":
+            np.testing.assert_array_equal(model.coef_, local.coef_)
+
+
 def test_positive_on_dask_equals_the_local_fit(client):
     X, y, s = make_problem(600, 6, seed=22, weights=True)
     y = X @ np.array([1.0, -2.0, 0.5, -1.0, 2.0, 0.0]) + 0.1 * y

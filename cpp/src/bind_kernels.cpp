@@ -121,6 +121,12 @@ MergeFn merge_of(const std::string& kind) {
 BlockTree tree_from(const py::handle& nodes, MergeFn merge = add_values) {
   if (!py::isinstance<py::dict>(nodes)) throw py::type_error("block sums must be a dict of levels, starts, values");
   const auto d = py::reinterpret_borrow<py::dict>(nodes);
+  for (const char* key : {"levels", "starts"}) {
+    const py::object a = d[key];
+    if (!py::isinstance<py::array>(a) || py::reinterpret_borrow<py::array>(a).dtype().kind() != 'i') {
+      throw py::type_error(std::string("block sums: ") + key + " must be an integer array");
+    }
+  }
   using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
   using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
   const I64 levels = I64::ensure(d["levels"]), starts = I64::ensure(d["starts"]);
@@ -129,18 +135,30 @@ BlockTree tree_from(const py::handle& nodes, MergeFn merge = add_values) {
       levels.shape(0) != values.shape(0) || starts.shape(0) != values.shape(0)) {
     throw py::value_error("block sums: levels, starts and values' rows must match");
   }
+  if (merge == merge_moments && values.shape(1) % 2 != 1) {
+    throw py::value_error("block sums of moments hold 2 d + 1 values per node");
+  }
   BlockTree t(values.shape(1), merge);
   for (py::ssize_t i = 0; i < values.shape(0); ++i) {
-    t.push(static_cast<int>(levels.at(i)), starts.at(i), values.data() + i * values.shape(1));
+    const std::int64_t level = levels.at(i);
+    if (level < 0 || level > kMaxTreeLevel) throw py::value_error("block sums: a node's level is out of range");
+    t.push(static_cast<int>(level), starts.at(i), values.data() + i * values.shape(1));
   }
   return t;
+}
+
+// The first block of a call's rows, in range for the tree.
+void check_first_block(index_t block0, index_t rows) {
+  if (block0 < 0 || block0 > kMaxTreeStart - tree_blocks(rows)) {
+    throw py::value_error("first_block must be >= 0 and below 2**56 blocks");
+  }
 }
 
 template <class T>
 py::dict probe_nodes_impl(const py::array& X, const py::object& y, const py::sequence& probes, const py::object& sw,
                           index_t block0, index_t n_shards, int n_threads) {
-  if (block0 < 0) throw py::value_error("first_block must be >= 0");
   const RowsArgs<T> a = rows_args<T>(X, y, sw);
+  check_first_block(block0, a.X.rows);
   const ProbeList p = probe_list(probes, a.X.cols, a.y != nullptr);
   const int threads = resolve_threads(n_threads);
   return nodes_dict(run_released([&] { return probe_tree<T>(a.X, a.y, a.sw, p.list, block0, n_shards, threads); }));
@@ -149,8 +167,8 @@ py::dict probe_nodes_impl(const py::array& X, const py::object& y, const py::seq
 template <class T>
 py::dict moments_nodes_impl(const py::array& X, const py::object& sw, const py::object& shift, index_t block0,
                             index_t n_shards, int n_threads) {
-  if (block0 < 0) throw py::value_error("first_block must be >= 0");
   const MatrixView<T> v = matrix_view<T>(X, "X");
+  check_first_block(block0, v.rows);
   const T* sp = vector_ptr<T>(sw, v.rows, "sample_weight");
   const std::vector<double> c = double_vector(shift, v.cols, "shift");
   const int threads = resolve_threads(n_threads);
@@ -159,9 +177,9 @@ py::dict moments_nodes_impl(const py::array& X, const py::object& sw, const py::
 
 template <class T>
 py::dict totals_nodes_impl(const py::array& y, const py::object& sw, index_t block0) {
-  if (block0 < 0) throw py::value_error("first_block must be >= 0");
   if (y.ndim() != 1) throw py::value_error("y must be 1-D");
   const index_t n = y.shape(0);
+  check_first_block(block0, n);
   const T* yp = vector_ptr<T>(y, n, "y");
   const T* sp = vector_ptr<T>(sw, n, "sample_weight");
   return nodes_dict(run_released([&] { return totals_tree<T>(yp, sp, n, block0); }));

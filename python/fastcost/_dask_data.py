@@ -50,8 +50,11 @@ DASK_HINT = "pip install 'fastcost[dask]'"
 #: bits depend on neither, see ``_Data.owned``).
 TREE_FAN_IN = 8
 
-#: Bytes of straddling blocks' rows the client may hold (``_Data.sums_in_tree``).
+#: Bytes of straddling blocks' rows the client may hold (``_Data.sums_in_tree``):
+#: this much, or 2 % of X, but never more than STRADDLING_MAX_BYTES (their sums
+#: take the client ~7 ms per 40 MB a pass).
 STRADDLING_BYTES = 16 << 20
+STRADDLING_MAX_BYTES = 256 << 20
 
 
 def _import_dask() -> tuple[Any, Any, Any]:
@@ -219,21 +222,25 @@ class _Data:
 
     def sums_in_tree(self) -> bool:
         """Whether the iterative solvers' sums go through the rows' block tree:
-        dense chunks whose straddling blocks' rows, held by the client, stay
-        within STRADDLING_BYTES or 2 % of X (chunks of a few thousand rows or
-        more). Otherwise (sparse chunks, tables, many small chunks) each chunk's
-        sums are added: equal to rounding, not bit for bit."""
+        dense chunks whose straddling blocks' rows, held by the client (and
+        summed there on every pass), stay within STRADDLING_BYTES or 2 % of X
+        (chunks of a few thousand rows or more) and never above
+        STRADDLING_MAX_BYTES. Otherwise (sparse chunks, tables, many small
+        chunks) each chunk's sums are added: equal to rounding, not bit for bit."""
         if self.sparse or self.X is None:
             return False
         row_bytes = self.d * self.dtype.itemsize
         straddling = len(self.tree_plan()[1]) * BLOCK_ROWS * row_bytes
-        return straddling <= max(STRADDLING_BYTES, 0.02 * self.n * row_bytes)
+        budget = min(max(STRADDLING_BYTES, 0.02 * self.n * row_bytes), STRADDLING_MAX_BYTES)
+        return straddling <= budget
 
     def shift_task(self) -> Any:
-        """The delayed [x_0, y_0] (``_first_row_task``): the shift common to all chunks."""
+        """The delayed [x_0, y_0] (``_first_row_task``) of the first row of the
+        first chunk that has rows: the shift common to all chunks."""
         import dask
 
-        return dask.delayed(_first_row_task, pure=True)(self.xb[0], self.yb[0])
+        k = int(np.argmax(np.diff(self.offsets) > 0))
+        return dask.delayed(_first_row_task, pure=True)(self.xb[k], self.yb[k])
 
     def map_reduce_shifted(self, client: Any, task: Callable, combine: Callable, *args: Any,
                            per_chunk: list[Any] | None = None) -> tuple[Any, np.ndarray]:  # fmt: skip

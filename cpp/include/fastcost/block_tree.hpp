@@ -22,6 +22,11 @@ namespace fastcost {
 
 constexpr index_t kTreeBlockRows = 256;
 
+// Bounds of a node pushed into a tree: start + 2^level stays far below
+// index_t's range (merges add at most one level to the largest pushed).
+constexpr int kMaxTreeLevel = 56;
+constexpr index_t kMaxTreeStart = index_t{1} << 56;
+
 // Blocks of n rows (the last may be short).
 constexpr index_t tree_blocks(index_t n) { return (n + kTreeBlockRows - 1) / kTreeBlockRows; }
 
@@ -50,9 +55,10 @@ class BlockTree {
   // Adds the node of blocks [start, start + 2^level), which must follow the
   // nodes held so far, merging it with its left neighbours as the tree does.
   void push(int level, index_t start, const double* v) {
-    if (level < 0 || level > 62 || start < 0 || start % (index_t{1} << level) != 0) {
-      throw std::invalid_argument("block sums: a node is not aligned to its level");
+    if (level < 0 || level > kMaxTreeLevel || start < 0 || start > kMaxTreeStart) {
+      throw std::invalid_argument("block sums: a node's level or start is out of range");
     }
+    if (start % (index_t{1} << level) != 0) throw std::invalid_argument("block sums: a node is not aligned to its level");
     if (!empty() && start != next()) throw std::invalid_argument("block sums are not contiguous and in order");
     levels_.push_back(level);
     starts_.push_back(start);
