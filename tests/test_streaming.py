@@ -544,3 +544,38 @@ def test_csv_columns_empty_in_their_first_block_are_typed_from_all_values(tmp_pa
             str(tmp_path / "late.csv"), target="y", columns=["x", "g"], progress=False
         )
     assert list(model.feature_names_out_) == ["x", "g=a", "g=b", "g=<missing>"]
+
+
+def test_pandas_index_stored_in_parquet_is_not_a_feature(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x1": rng.standard_normal(400), "x2": rng.standard_normal(400)})
+    df["y"] = df.x1 - df.x2 + 0.1 * rng.standard_normal(400)
+    df.index = rng.permutation(400)  # stored as __index_level_0__
+    df.to_parquet(tmp_path / "a.parquet")
+    df.rename_axis("rid").to_parquet(tmp_path / "b.parquet")  # a named index
+    ref = np.linalg.lstsq(np.c_[df[["x1", "x2"]], np.ones(400)], df.y, rcond=None)[0]
+    for name in ("a.parquet", "b.parquet"):
+        model = fastcost.fit_dataset(tmp_path / name, target="y")
+        assert list(model.feature_names_in_) == ["x1", "x2"]
+        np.testing.assert_allclose(model.coef_, ref[:2], rtol=1e-10)
+        back = pd.read_parquet(tmp_path / name).drop(columns="y")
+        np.testing.assert_allclose(
+            model.predict(back), df[["x1", "x2"]] @ ref[:2] + ref[2], rtol=1e-10
+        )
+
+
+def test_a_column_in_two_roles_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"x1": rng.standard_normal(50), "w": rng.random(50), "y": rng.standard_normal(50)}
+    )
+    df.to_parquet(tmp_path / "d.parquet", index=False)
+    path = tmp_path / "d.parquet"
+    with pytest.raises(ValueError, match=r"\['x1'\] more than once"):
+        fastcost.fit_dataset(path, target="y", columns=["x1", "x1"])
+    with pytest.raises(ValueError, match="'y' \\(the target\\)"):
+        fastcost.fit_dataset(path, target="y", columns=["x1", "y"])
+    with pytest.raises(ValueError, match="'w' \\(the weights\\)"):
+        fastcost.fit_dataset(path, target="y", columns=["x1", "w"], sample_weight="w")
+    with pytest.raises(ValueError, match="is the target"):
+        fastcost.fit_dataset(path, target="y", columns=["x1"], sample_weight="y")

@@ -786,3 +786,24 @@ def test_index_column_after_filter_and_shuffled_split() -> None:
     X = pd.DataFrame({"Unnamed: 0": [3.0, 5.0, 5.0, 9.0, 11.0], "x": [1.0, 0.0, 2.0, 5.0, 4.0]})
     model = LinearRegression().fit(X, [1.0, 2.0, 2.5, 4.0, 5.0])
     assert list(model.feature_names_in_) == ["Unnamed: 0", "x"] and model.coef_.shape == (2,)
+
+
+def test_arrow_dictionary_with_unsigned_indices(tmp_path) -> None:
+    # polars writes an Enum or Categorical to Parquet as a dictionary with
+    # unsigned indices; read back through pyarrow, it is the same design.
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    city = rng.choice(["a", "b", "c"], 300)
+    x = rng.standard_normal(300)
+    y = 2.0 * x + 1.5 * (city == "b") - 0.5 * (city == "c") + 0.1 * rng.standard_normal(300)
+    frame = pl.DataFrame({"city": pl.Series(city).cast(pl.Enum(["a", "b", "c"])), "x": x})
+    frame.write_parquet(tmp_path / "p.parquet")
+    table = pq.read_table(tmp_path / "p.parquet")
+    assert str(table.schema.field("city").type.index_type).startswith("uint")
+    got = LinearRegression().fit(table, y)
+    want = LinearRegression().fit(frame, y)
+    np.testing.assert_allclose(got.coef_, want.coef_, rtol=1e-12)
+    D = np.c_[x, city == "b", city == "c", np.ones(300)]
+    ref = np.linalg.lstsq(D, y, rcond=None)[0]
+    np.testing.assert_allclose(got.predict(table), D @ ref, rtol=1e-10)

@@ -141,13 +141,14 @@ class StreamSource:
         names = list(schema.names)
         wanted = [target] + ([weight] if weight else [])
         features = list(columns) if columns is not None else [c for c in names if c not in wanted]
+        _check_distinct(features, target, weight, arguments)
         missing = [c for c in [*wanted, *features] if c not in names]
         if missing:
             raise ValueError(f"{typed} has no column(s) {missing}; its columns are {names}")
         _check_rows(schema, typed, fmt)
         _check_target(schema, target, weight)
-        if columns is None:  # the main job's rule: an unnamed first column may be the row index
-            features = _without_index(typed, fmt, features)
+        if columns is None:  # pandas' index, and an unnamed first column of row numbers
+            features = _without_index(typed, fmt, _without_pandas_index(schema, features))
         if not features:
             raise ValueError(f"no feature column: pass {arguments['columns']}")
         declared = [] if declared is None or isinstance(declared, str) else list(declared)
@@ -246,6 +247,29 @@ class StreamSource:
             offset += n
         X = np.concatenate(parts)
         return X, (np.concatenate(weights) if self.weight else None)
+
+
+def _check_distinct(features: list[str], target: str, weight: str | None,
+                    arguments: Mapping[str, str]) -> None:  # fmt: skip
+    """A feature named twice, or also the target or the weights, is refused by name."""
+    twice = sorted({c for c in features if features.count(c) > 1})
+    if twice:
+        raise ValueError(f"{arguments['columns']} names {twice} more than once")
+    roles = [(target, "target"), (weight, "weights")]
+    both = [f"{c!r} (the {role})" for c, role in roles if c is not None and c in features]
+    if both:
+        raise ValueError(f"{arguments['columns']} holds {', '.join(both)}: a column has one role")
+    if weight is not None and weight == target:
+        raise ValueError(f"the weights column {weight!r} is the target")
+
+
+def _without_pandas_index(schema: Any, features: list[str]) -> list[str]:
+    """``features`` without the index pandas stored with the file (its
+    ``index_columns``: ``__index_level_0__``, or a named index), which
+    ``pandas.read_parquet`` reads back as the index, not as a column."""
+    meta = schema.pandas_metadata or {}
+    index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    return [c for c in features if c not in index]
 
 
 def _without_index(path: str, fmt: str, features: list[str]) -> list[str]:

@@ -370,7 +370,8 @@ def arrow_column(name: str, col: Any) -> Column:
         col = col.unify_dictionaries()
         cats = col.chunks[0].dictionary.to_pylist() if col.num_chunks else []
         idx = pa.chunked_array([c.indices for c in col.chunks], type=t.index_type)
-        codes = pc.fill_null(idx, -1).to_numpy() if n else np.empty(0)
+        # int64 first: unsigned indices (polars writes uint32) have no -1
+        codes = pc.fill_null(pc.cast(idx, pa.int64()), -1).to_numpy() if n else np.empty(0)
         return _category_column(name, codes, cats, desc)
     if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t):
         kind = BOOL if pa.types.is_boolean(t) else NUMERIC

@@ -266,7 +266,8 @@ def preflight(args: argparse.Namespace) -> tuple[list[str], tuple[str, int] | No
     table_options = ("target", "features", "drop", "categorical", "sep")
     given = [f"--{o}" for o in table_options if getattr(args, o) is not None]
     if given and not args.data:
-        return [], (f"{', '.join(given)} need --data (the built-in problem is not a table)", 2)
+        verb = "needs" if len(given) == 1 else "need"
+        return [], (f"{', '.join(given)} {verb} --data (the built-in problem is not a table)", 2)
     try:
         names = select(args.solvers, scheduler=bool(args.scheduler))
     except ValueError as exc:
