@@ -807,3 +807,30 @@ def test_arrow_dictionary_with_unsigned_indices(tmp_path) -> None:
     D = np.c_[x, city == "b", city == "c", np.ones(300)]
     ref = np.linalg.lstsq(D, y, rcond=None)[0]
     np.testing.assert_allclose(got.predict(table), D @ ref, rtol=1e-10)
+
+
+def test_numbers_with_a_stray_cell_are_an_error_not_identifiers() -> None:
+    rng = np.random.default_rng(0)
+    x1 = rng.standard_normal(2000).round(4)
+    y = 2.0 * x1 + 0.1 * rng.standard_normal(2000)
+    frame = pd.DataFrame({"x1": x1.astype(object), "x2": rng.standard_normal(2000)})
+    frame.loc[17, "x1"] = "oops"  # as read from a CSV with one bad cell
+    with pytest.raises(ValueError, match=r"'x1' holds numbers but 1 cell.*'oops' in row 17"):
+        LinearRegression().fit(frame, y)
+    # codes of few values, or a column of mostly text, stay categorical
+    codes = pd.DataFrame({"grade": rng.choice(["1", "2", "3", "n/a"], 2000), "x2": frame.x2})
+    LinearRegression().fit(codes, y)
+
+
+def test_iso_dates_read_as_text_are_left_out_as_dates() -> None:
+    rng = np.random.default_rng(1)
+    day = (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 84, 500), unit="D")).astype(
+        str
+    )
+    x = rng.standard_normal(500)
+    y = 3.0 * x + 0.1 * rng.standard_normal(500)
+    frame = pd.DataFrame({"day": np.asarray(day, dtype=object), "x": x})
+    with pytest.warns(UserWarning, match="'day' left out: its text values are dates"):
+        model = LinearRegression().fit(frame, y)
+    ref = np.linalg.lstsq(np.c_[x, np.ones(500)], y, rcond=None)[0]
+    np.testing.assert_allclose(model.predict(frame), np.c_[x, np.ones(500)] @ ref, rtol=1e-10)

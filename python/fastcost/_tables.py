@@ -289,6 +289,55 @@ def _identifier_like(distinct: int, n_present: int) -> bool:
     )
 
 
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+def _dates_as_text(col: Column) -> str | None:
+    """The note of a text column whose every value is an ISO date or time
+    (a CSV's dates, which the reader leaves as text), or None."""
+    import re
+
+    labels = [lv for lv in col.factorize()[0] if lv is not None]
+    pattern = re.compile(_ISO_DATE)
+    if not labels or not all(pattern.match(lv) for lv in labels):
+        return None
+    return (
+        f"column {col.name!r} left out: its text values are dates/times, which are not "
+        "encoded; convert it to a number (e.g. a year, or days since a date) to use it"
+    )
+
+
+def _refuse_stray_text(col: Column) -> None:
+    """A text column of many distinct numbers in which a few cells are not
+    numbers (a typo, a marker such as "n/a") is a numeric column read as text:
+    left out as identifiers, it would silently lose a predictor. ValueError
+    naming the first such cell."""
+    labels, inv = col.factorize()
+    present = [i for i, lv in enumerate(labels) if lv is not None]
+    parsed = np.array([_as_number(labels[i]) for i in present], dtype=bool)
+    if parsed.all() or np.count_nonzero(parsed) <= HIGH_CARDINALITY_MIN_LEVELS:
+        return
+    counts = np.bincount(inv, minlength=len(labels))
+    bad_codes = [present[k] for k in np.flatnonzero(~parsed)]
+    n_bad = int(counts[bad_codes].sum())
+    if n_bad > max(1, 0.01 * int(counts[present].sum())):
+        return
+    row = int(np.flatnonzero(np.isin(inv, bad_codes))[0])
+    raise ValueError(
+        f"column {col.name!r} holds numbers but {n_bad} cell(s) that are not "
+        f"(first: {labels[int(inv[row])]!r} in row {row}): fix them, mark them missing, "
+        "or leave the column out"
+    )
+
+
+def _as_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
+
+
 def _auto_role(col: Column, first_unnamed: bool) -> tuple[str, str | None]:
     """The role of a column not forced to be categorical, and the note saying why
     it is left out (None when it is kept)."""
@@ -298,6 +347,11 @@ def _auto_role(col: Column, first_unnamed: bool) -> tuple[str, str | None]:
         return "index", note
     if col.kind in (NUMERIC, BOOL):
         return col.kind, None
+    if col.kind == TEXT:
+        dates = _dates_as_text(col)
+        if dates is not None:
+            return "datetime", dates
+        _refuse_stray_text(col)
     if col.kind in (TEXT, CATEGORY):
         n_present = col.missing.shape[0] - col.n_missing
         if _identifier_like(_max_distinct(col), n_present):
