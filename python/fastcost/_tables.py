@@ -314,11 +314,11 @@ def _refuse_stray_text(col: Column) -> None:
     naming the first such cell."""
     labels, inv = col.factorize()
     present = [i for i, lv in enumerate(labels) if lv is not None]
-    parsed = np.array([_as_number(labels[i]) for i in present], dtype=bool)
+    parsed = np.array([_as_number(str(labels[i])) for i in present], dtype=np.bool_)
     if parsed.all() or np.count_nonzero(parsed) <= HIGH_CARDINALITY_MIN_LEVELS:
         return
     counts = np.bincount(inv, minlength=len(labels))
-    bad_codes = [present[k] for k in np.flatnonzero(~parsed)]
+    bad_codes = [present[k] for k in np.flatnonzero(np.logical_not(parsed))]
     n_bad = int(counts[bad_codes].sum())
     if n_bad > max(1, 0.01 * int(counts[present].sum())):
         return
