@@ -270,3 +270,15 @@ def test_update_adds_rows_in_place():
     assert stats.update(X[200:], y[200:]) is stats
     once = SufficientStatistics.from_data(X, y, n_shards=1)
     assert _rel(stats.matrix, once.matrix) < 1e-13
+
+
+def test_statistics_compare_by_value():
+    X, y, s = make_problem(300, 4, seed=2, weights=True)
+    stats = SufficientStatistics.from_data(X, y, s)
+    assert stats == stats.copy() and stats == pickle.loads(pickle.dumps(stats))
+    assert stats in [stats.copy()]
+    assert stats != SufficientStatistics.from_data(X[:200], y[:200], s[:200])
+    assert stats != SufficientStatistics.from_data(X, y, s, kind="qr")
+    assert stats != "stats"
+    with pytest.raises(TypeError):
+        hash(stats)

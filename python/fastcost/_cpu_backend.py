@@ -11,7 +11,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
 from . import _core
-from ._auto_cost import CostPrediction, auto_plan, condition_floor, uniform_penalty
+from ._auto_cost import (
+    CostPrediction,
+    auto_plan,
+    condition_floor,
+    obvious_newton,
+    uniform_penalty,
+)
 from ._pipeline import ILL_CONDITIONED_THRESHOLD, choose_solver, fit_preprocessing
 from ._result import SolveResult, solve_gram
 from ._threads import resolve_n_threads
@@ -55,6 +61,11 @@ class CpuBackend:
     def auto_solver(self) -> tuple[str, str]:
         if self.wide:
             return "qr", ": X is longdouble, which only qr reads"
+        if self.X.dtype == np.float32 and not obvious_newton(self.n_samples, self.n_features):
+            # lbfgs on float32 stops at a relative gradient of 1,000 eps: on
+            # ill-conditioned columns that can be far from the least-squares
+            # answer (75x its loss measured), while newton sums in float64.
+            return "newton", ": X is float32, on which lbfgs stops 1,000 eps short"
         self.auto_plan = auto_plan(self.est, self.X, self.y, self.sw, self.n_threads)
         if self.auto_plan is None:  # obvious, or a case the model leaves to the fixed rule
             return choose_solver(self.n_samples, self.n_features), ""

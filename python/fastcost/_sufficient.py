@@ -37,7 +37,7 @@ STATISTICS_VERSION = 1
 KINDS = {"gram": "newton", "qr": "qr"}
 
 
-@dataclass
+@dataclass(eq=False)
 class SufficientStatistics:
     """The one-pass statistics of weighted least squares, mergeable exactly.
 
@@ -164,6 +164,26 @@ class SufficientStatistics:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return NotImplemented  # type: ignore[no-any-return]
+
+    def __eq__(self, other: object) -> bool:
+        """The same kind, counts, dtype and version, and equal arrays (exactly)."""
+        if not isinstance(other, SufficientStatistics):
+            return NotImplemented
+        return bool(
+            (self.kind, self.n_features, self.n_rows, self.n_nonzero, self.dtype, self.version)
+            == (
+                other.kind,
+                other.n_features,
+                other.n_rows,
+                other.n_nonzero,
+                other.dtype,
+                other.version,
+            )
+            and np.array_equal(self.matrix, other.matrix)
+            and np.array_equal(self.shift, other.shift)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
 
     def target(self, t: int) -> SufficientStatistics:
         """The statistics of target ``t`` alone (exact: a block of the Gram, or
