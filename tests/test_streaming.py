@@ -579,3 +579,26 @@ def test_a_column_in_two_roles_is_refused(tmp_path):
         fastcost.fit_dataset(path, target="y", columns=["x1", "w"], sample_weight="w")
     with pytest.raises(ValueError, match="is the target"):
         fastcost.fit_dataset(path, target="y", columns=["x1"], sample_weight="y")
+
+
+def test_csv_whole_numbers_then_decimals_read_as_pandas_does(tmp_path):
+    # pyarrow types a CSV column from the first block of the first file: whole
+    # numbers there, 2.5 later (or in the next file) are float64, as in pandas.
+    rng = np.random.default_rng(0)
+    n = 130_000
+    x = rng.integers(0, 100, n).astype(float)
+    x[120_000] = 2.5
+    z = rng.standard_normal(n)
+    y = 0.5 * x + z + 0.1 * rng.standard_normal(n)
+    pd.DataFrame({"x": x, "z": z, "y": y}).to_csv(tmp_path / "a.csv", index=False)
+    model = fit_dataset(tmp_path / "a.csv", target="y")
+    ref = np.linalg.lstsq(np.c_[x, z, np.ones(n)], y, rcond=None)[0]
+    np.testing.assert_allclose(model.coef_, ref[:2], rtol=1e-10)
+    (tmp_path / "two").mkdir()
+    pd.DataFrame({"x": [1, 2, 3, 4, 5], "y": [1.0, 2, 3, 4, 6]}).to_csv(
+        tmp_path / "two/a.csv", index=False
+    )
+    pd.DataFrame({"x": [1.5, 2.5, 7], "y": [1.0, 2, 9]}).to_csv(tmp_path / "two/b.csv", index=False)
+    both = fit_dataset(tmp_path / "two", target="y")
+    xs, ys = np.r_[1, 2, 3, 4, 5, 1.5, 2.5, 7], np.r_[1.0, 2, 3, 4, 6, 1, 2, 9]
+    np.testing.assert_allclose(both.coef_, np.polyfit(xs, ys, 1)[:1], rtol=1e-12)

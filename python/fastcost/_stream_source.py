@@ -157,6 +157,7 @@ class StreamSource:
             raise ValueError(
                 f"{arguments['categorical_features']}: {unknown} are not feature columns"
             )
+        schema = _widen_csv_integers(schema, fmt, declared)
         categorical = _check_types(schema, features, declared, typed, arguments)
         rows = batch_rows or max(1024, BATCH_BYTES // (8 * len(features)))
         src = cls(files, fmt, features, target, weight, int(rows), None, categorical, declared,
@@ -366,6 +367,21 @@ def _schema_of(files: list[str], fmt: str) -> tuple[Any, str]:
             break
     assert first is not None
     return _type_nulls(first[0], files, fmt), first[1]
+
+
+def _widen_csv_integers(schema: Any, fmt: str, declared: list[str]) -> Any:
+    """A CSV schema with its integer columns read as float64 (but those declared
+    categorical): pyarrow types a column from the first block of the first file,
+    and a column of whole numbers there may hold 2.5 further on or in another
+    file, which pandas reads as float64 and int64 would refuse."""
+    import pyarrow as pa
+
+    if fmt != "csv":
+        return schema
+    for i, f in enumerate(schema):
+        if pa.types.is_integer(f.type) and f.name not in declared:
+            schema = schema.set(i, pa.field(f.name, pa.float64()))
+    return schema
 
 
 def _type_nulls(schema: Any, files: list[str], fmt: str) -> Any:
