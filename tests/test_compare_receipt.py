@@ -399,7 +399,9 @@ def test_unwritable_outputs_fail_before_any_fit(tmp_path, capsys) -> None:
 
 def test_target_without_data_is_an_error(capsys) -> None:
     assert main(["compare", "--target", "price"]) == 2
-    assert "--target need --data" in _one_line(capsys.readouterr().err)
+    assert "--target needs --data" in _one_line(capsys.readouterr().err)
+    assert main(["compare", "--target", "price", "--features", "a,b"]) == 2
+    assert "--target, --features need --data" in _one_line(capsys.readouterr().err)
 
 
 # ------------------------------------------------------------- the measurement

@@ -196,3 +196,14 @@ def test_json_names_every_fastcost_coefficient(tmp_path) -> None:
         by_name = dict(zip(names, coef, strict=True))
         references = [n for n in names if "=" in n and n not in features]
         assert references and all(by_name[n] == 0.0 for n in references)
+
+
+def test_notes_name_the_command_line_option() -> None:
+    from fastcost.compare.report import _cli_words
+
+    note = "column 'name' left out: 83 distinct values (categorical_features=['name'] keeps it)"
+    assert (
+        _cli_words(note)
+        == "column 'name' left out: 83 distinct values (--categorical name keeps it)"
+    )
+    assert _cli_words("no option here") == "no option here"

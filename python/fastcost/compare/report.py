@@ -181,12 +181,20 @@ def row_notes(comparison: Comparison) -> list[str]:
     return ["notes:", *lines] if lines else []
 
 
+def _cli_words(note: str) -> str:
+    """A table note as the command line says it: ``--categorical NAME`` where the
+    Python API's note says ``categorical_features=['NAME']``."""
+    import re
+
+    return re.sub(r"categorical_features=\[(['\"])(.*?)\1\]", r"--categorical \2", note)
+
+
 def preprocessing_summary(data: Dataset, *, prune: bool, threads: int | None) -> dict[str, Any]:
     """The preprocessing steps' reports (``"reports"``) and a footer line per step
     (``"notes"``): the split's clean and standardize reports, and with ``prune`` what
     pruning finds in ``data.X_train`` (searched with ``threads`` threads)."""
     reports = dict(data.description.get("preprocessing_reports") or {})
-    lines = [f"data: {note}" for note in data.description.get("notes", [])]
+    lines = [f"data: {_cli_words(note)}" for note in data.description.get("notes", [])]
     if "clean" in reports and "bad_cells_X" not in reports["clean"]:  # a table's split
         c = reports["clean"]
         dropped = c.get("rows_dropped", {"train": 0, "test": 0})
