@@ -207,3 +207,21 @@ def test_notes_name_the_command_line_option() -> None:
         == "column 'name' left out: 83 distinct values (--categorical name keeps it)"
     )
     assert _cli_words("no option here") == "no option here"
+
+
+def test_sgd_rows_start_alike_when_a_level_has_no_training_rows(tmp_path) -> None:
+    # msleep's genus: 15 of its levels hold only test rows. The baselines'
+    # 0/1 columns leave them out as fastcost's fit does, so every SGD row starts
+    # from the same weights and fastcost's recipe is TensorFlow's.
+    out = tmp_path / "g.json"
+    argv = ["compare", "--data", os.path.join(DATA, "msleep.csv"), "--target", "sleep_total",
+            "--clean", "impute", "--categorical", "genus", "--solvers", "sgd,sklearn-lr,newton",
+            "--quiet", "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    runs = {r["name"]: r for r in doc["runs"]}
+    assert doc["failed"] == []
+    assert runs["fastcost-newton"]["test_mse"] == pytest.approx(
+        runs["sklearn-lr"]["test_mse"], rel=1e-9
+    )
+    assert len(runs["fastcost-sgd"]["coef_names"]) >= doc["data"]["n_features"]

@@ -546,9 +546,10 @@ def split_table(
     dt = np.dtype(dtype)
     frames = []
     X = []
+    baseline_levels = _training_levels(parts[0])
     for part, dense in zip(parts, (d_train, d_test), strict=True):
         part.dense = np.asfortranarray(dense, dtype=np.float64)
-        X.append(np.ascontiguousarray(part.to_dense(drop_first=True), dtype=dt))
+        X.append(np.ascontiguousarray(_one_hot(part, baseline_levels), dtype=dt))
         frames.append(_frame(part))
     desc = dict(description or {})
     desc.update(
@@ -569,6 +570,27 @@ def split_table(
         frames=Frames(frames[0], frames[1], list(design.categorical_names))
         if len(design.n_levels) else None,
     )  # fmt: skip
+
+
+def _training_levels(train: Design) -> list[np.ndarray]:
+    """Per categorical, the levels the training rows hold but the first of them:
+    the baselines' 0/1 columns, in the layout of fastcost's fit of the frames
+    (levels without training rows left out, the first level present the
+    reference), so that every SGD row can start from the same weights."""
+    out = []
+    for codes, n in zip(train.codes, train.n_levels, strict=True):
+        counts = np.bincount(codes[codes >= 0], minlength=int(n))
+        out.append(np.flatnonzero(counts)[1:])
+    return out
+
+
+def _one_hot(part: Design, kept: list[np.ndarray]) -> np.ndarray:
+    """The dense columns, then a 0/1 column per kept level (a test row of a level
+    the training rows lack has none set: the reference, as fastcost predicts it)."""
+    cols = [part.dense]
+    cols += [(codes[:, None] == levels[None, :]).astype(np.float64)
+             for codes, levels in zip(part.codes, kept, strict=True)]  # fmt: skip
+    return np.hstack(cols)
 
 
 def _frame(design: Design) -> Any:
