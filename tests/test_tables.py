@@ -834,3 +834,14 @@ def test_iso_dates_read_as_text_are_left_out_as_dates() -> None:
         model = LinearRegression().fit(frame, y)
     ref = np.linalg.lstsq(np.c_[x, np.ones(500)], y, rcond=None)[0]
     np.testing.assert_allclose(model.predict(frame), np.c_[x, np.ones(500)] @ ref, rtol=1e-10)
+
+
+def test_a_categorical_column_outside_the_features_is_an_error() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"city": rng.choice(list("abc"), 50), "x1": rng.standard_normal(50)})
+    with pytest.raises(
+        ValueError, match=r"categorical columns \['city'\] are not among the features"
+    ):
+        TableEncoder(categorical=["city"], features=["x1"]).fit(frame)
+    with pytest.raises(ValueError, match="not among the features"):
+        TableEncoder(categorical=["city"], drop=["city"]).fit(frame)

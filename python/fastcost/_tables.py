@@ -520,6 +520,12 @@ class TableEncoder(BaseEstimator):
             raise ValueError(f"columns not in the table: {unknown}; its columns are {names}")
         keep = set(features) if self.features is not None else set(names)
         keep -= set(drop)
+        left_out = [c for c in forced if c not in keep]
+        if left_out:
+            raise ValueError(
+                f"categorical columns {left_out} are not among the features "
+                "(features or drop leave them out)"
+            )
         return [j for j, c in enumerate(names) if c in keep], set(forced)
 
     def _fit(self, frame: Any) -> tuple[Any, dict[str, Column], dict[str, np.ndarray]]:
