@@ -73,7 +73,8 @@ def learn_encoder(client: Any, X: Any, listed: list[Any]) -> tuple[Any, Any, np.
     with the partitions' lengths, no shuffle. Returns the ``TableEncoder`` fitted
     on a frame of those levels, that frame's ``Design`` (the layout: the dense
     columns and the levels of every categorical) and the lengths (int64)."""
-    from ._tables import TableEncoder, _identifier_like, identifier_note
+    from ._tables import TableEncoder
+    from ._tables_roles import _identifier_like, identifier_note
 
     meta = X._meta
     text = [c for c, t in zip(meta.columns, meta.dtypes, strict=True) if t.kind not in "biuf"]
@@ -113,7 +114,7 @@ def learn_encoder(client: Any, X: Any, listed: list[Any]) -> tuple[Any, Any, np.
 def _index_candidate(X: Any, listed: list[Any]) -> Any:
     """The name of X's first column if it is unnamed and numeric (it may hold
     the row numbers), else None."""
-    from ._tables import UNNAMED
+    from ._tables_roles import UNNAMED
 
     meta = X._meta
     if not len(meta.columns):
@@ -134,7 +135,7 @@ def _index_sums(X: Any, name: Any) -> list[Any]:
 
 
 def _index_note(name: Any, n: int, sums: list[Any]) -> str | None:
-    from ._tables import row_numbers_note
+    from ._tables_roles import row_numbers_note
 
     if name is None or not sums:
         return None

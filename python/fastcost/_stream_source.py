@@ -275,8 +275,8 @@ def _without_pandas_index(schema: Any, features: list[str]) -> list[str]:
 
 def _without_index(path: str, fmt: str, features: list[str]) -> list[str]:
     """``features`` without the first file's row-index column, with the main job's
-    note as a warning (``_tables.index_column``, on that one column's values)."""
-    from ._tables import UNNAMED, index_column
+    note as a warning (``_tables_roles.index_column``, on that one column's values)."""
+    from ._tables_roles import UNNAMED, index_column
 
     if not features or features[0] not in UNNAMED:
         return features

@@ -21,7 +21,8 @@ import numpy as np
 from . import _core
 from ._categorical import MixedBackend, MixedDesign, drop_first_levels
 from ._streaming import missing_cell, nonfinite_error
-from ._tables import TableEncoder, _identifier_like
+from ._tables import TableEncoder
+from ._tables_roles import _identifier_like
 from ._threads import resolve_n_threads
 from .exceptions import NonFiniteError
 
