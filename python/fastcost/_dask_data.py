@@ -22,7 +22,6 @@ from ._dask_tasks import (
     _first_row_task,
     _join_rows,
     _merge_moments,
-    _merge_probes,
     _merge_runs,
     _moments_nodes_task,
     _moments_task,
@@ -47,7 +46,7 @@ DASK_HINT = "pip install 'fastcost[dask]'"
 #: Partial results merged per reduction task. A fixed fan-in makes the tree,
 #: and hence the rounding of the sums, a function of the chunk count only (the
 #: iterative solvers' sums of dense chunks are the rows' block tree's: their
-#: bits depend on neither, see ``_Data.owned``).
+#: bits depend on neither, see ``_Data.tree_plan``).
 TREE_FAN_IN = 8
 
 #: Bytes of straddling blocks' rows the client may hold (``_Data.sums_in_tree``):
@@ -398,9 +397,9 @@ class _ClusterPass:
         its pieces are (task, index in its result)."""
         import dask
 
-        data, task = self.data, dask.delayed(_rows_pieces_task, pure=True)
         if not self.in_tree:
             return [], []
+        data, task = self.data, dask.delayed(_rows_pieces_task, pure=True)
         n, nb = data.n, BLOCK_ROWS
         by_chunk: dict[int, list[slice]] = {}
         where: list[list[tuple[int, int]]] = []
@@ -468,7 +467,7 @@ class _ClusterPass:
             return data.map_reduce(  # type: ignore[no-any-return]
                 self.client, _probe_task, _add, probes, self.n_shards, self.threads
             )
-        got = data.map_reduce(self.client, _probe_nodes_task, _merge_probes, probes,
+        got = data.map_reduce(self.client, _probe_nodes_task, _merge_runs, probes,
                               self.n_shards, self.threads, per_chunk=data.tree_plan()[0])  # fmt: skip
 
         def sums(X: Any, y: Any, sw: Any, block: int) -> Any:

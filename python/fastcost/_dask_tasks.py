@@ -246,13 +246,6 @@ def _merge_runs(*parts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge_probes(*parts: dict[str, Any]) -> dict[str, Any]:
-    """``_probe_nodes_task`` results merged, or ``_probe_task``'s added."""
-    if "runs" in parts[0]:
-        return _merge_runs(*parts)
-    return _add(*parts)  # type: ignore[no-any-return]
-
-
 def _nonfinite_task(X, y, sw):  # type: ignore[no-untyped-def]
     """First (what, row, column) of the chunk that is NaN/inf, or None."""
     X, y, sw = _block(X, y, sw)
@@ -405,8 +398,8 @@ def _merge_moments(*parts: dict[str, Any]) -> dict[str, Any]:
 def _center_task(rows: Any, sw: np.ndarray | None) -> np.ndarray:
     """Weighted mean of the centering rows (``weighted_row_mean`` in data_pass.hpp);
     sparse rows (up to 4096 of them) are summed as they are, not densified."""
-    s = np.ones(rows.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
     if is_sparse(rows):
+        s = np.ones(rows.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
         rows, ws = rows.astype(np.float64), s.sum()
         if ws > 0:
             return np.asarray(rows.T @ s).reshape(-1) / ws

@@ -154,6 +154,12 @@ def _refuse_stray_text(col: Column) -> None:
     naming the first such cell."""
     labels, inv = col.factorize()
     present = [i for i, lv in enumerate(labels) if lv is not None]
+    if len(present) <= HIGH_CARDINALITY_MIN_LEVELS:
+        return
+    # Free text or codes fail on a spread of 64 labels: no parse of every label.
+    probe = present[:: max(1, len(present) // 64)]
+    if sum(_as_number(str(labels[i])) for i in probe) < 0.5 * len(probe):
+        return
     parsed = np.array([_as_number(str(labels[i])) for i in present], dtype=np.bool_)
     if parsed.all() or np.count_nonzero(parsed) <= HIGH_CARDINALITY_MIN_LEVELS:
         return

@@ -43,56 +43,37 @@ namespace detail {
 // rows' tree (block_tree.hpp), so that moments merge the same for any split.
 constexpr index_t kMomentBlock = kTreeBlockRows;
 
-// Running moments of one shard, merged block by block (Chan, Golub & LeVeque).
-struct MomentAcc {
-  double w = 0.0;
-  std::vector<double> mean, m2;
-  void merge(double wb, const double* mb, const double* m2b, index_t d) {
-    if (!(wb > 0.0)) return;
-    if (!(w > 0.0)) {
-      w = wb;
-      mean.assign(mb, mb + d);
-      m2.assign(m2b, m2b + d);
-      return;
-    }
-    const double tot = w + wb, fb = wb / tot, cross = w * wb / tot;
-    for (index_t j = 0; j < d; ++j) {
-      const double delta = mb[j] - mean[j];
-      mean[j] += delta * fb;
-      m2[j] += m2b[j] + delta * delta * cross;
-    }
-    w = tot;
-  }
-};
-
-// Moments of rows [r0, r1) of x - c (c: a row of the data) with the corrected
-// two-pass algorithm per block: a provisional mean m from the block sum, then
-// sum s (x - c - m) (the correction) and sum s (x - c - m)^2. For a column with
-// a large mean and small spread x - c is exact, and the means and their
-// differences merged later keep full precision; stored about the large mean
-// they would lose it (1e9 + N(0, 1e-3): about 1e-7 of the variance).
-template <class T>
-void moments_shard(const MatrixView<T>& X, const T* sw, const double* c, index_t r0, index_t r1, MomentAcc& acc) {
+// Moments of each block of kMomentBlock rows of [r0, r1) (r0 a block's first
+// row) of x - c (c: a row of the data), with the corrected two-pass algorithm:
+// a provisional mean m from the block sum, then sum s (x - c - m) (the
+// correction) and sum s (x - c - m)^2. For a column with a large mean and small
+// spread x - c is exact, and the means and their differences merged later keep
+// full precision; stored about the large mean they would lose it (1e9 +
+// N(0, 1e-3): about 1e-7 of the variance). sink(i0, v) gets each block's
+// [w, mean (d), M2 (d)] (zeros for a block of no weight).
+template <class T, class Sink>
+void moments_blocks(const MatrixView<T>& X, const T* sw, const double* c, index_t r0, index_t r1, Sink&& sink) {
   const index_t d = X.cols;
-  std::vector<double> s1(static_cast<std::size_t>(d)), corr(static_cast<std::size_t>(d)),
-      q(static_cast<std::size_t>(d)), m(static_cast<std::size_t>(d));
-  acc.mean.assign(static_cast<std::size_t>(d), 0.0);
-  acc.m2.assign(static_cast<std::size_t>(d), 0.0);
-  for (index_t i0 = r0; i0 < r1; i0 += detail::kMomentBlock) {
+  std::vector<double> v(static_cast<std::size_t>(2 * d + 1)), corr(static_cast<std::size_t>(d));
+  double* const m = v.data() + 1;
+  double* const q = m + d;
+  for (index_t i0 = r0; i0 < r1; i0 += kMomentBlock) {
     const index_t i1 = std::min(r1, i0 + kMomentBlock);
+    std::fill(v.begin(), v.end(), 0.0);
     double wb = 0.0;
     for (index_t i = i0; i < i1; ++i) wb += sw ? static_cast<double>(sw[i]) : 1.0;
-    if (!(wb > 0.0)) continue;  // zero-weight rows carry no information
-    std::fill(s1.begin(), s1.end(), 0.0);
+    if (!(wb > 0.0)) {  // zero-weight rows carry no information
+      sink(i0, v.data());
+      continue;
+    }
     std::fill(corr.begin(), corr.end(), 0.0);
-    std::fill(q.begin(), q.end(), 0.0);
     if (X.layout == Layout::RowMajor) {
       for (index_t i = i0; i < i1; ++i) {
         const T* xi = X.row(i);
         const double s = sw ? static_cast<double>(sw[i]) : 1.0;
-        for (index_t j = 0; j < d; ++j) s1[j] += s * (static_cast<double>(xi[j]) - c[j]);
+        for (index_t j = 0; j < d; ++j) m[j] += s * (static_cast<double>(xi[j]) - c[j]);
       }
-      for (index_t j = 0; j < d; ++j) m[j] = s1[j] / wb;
+      for (index_t j = 0; j < d; ++j) m[j] /= wb;
       for (index_t i = i0; i < i1; ++i) {
         const T* xi = X.row(i);
         const double s = sw ? static_cast<double>(sw[i]) : 1.0;
@@ -124,7 +105,8 @@ void moments_shard(const MatrixView<T>& X, const T* sw, const double* c, index_t
       q[j] -= corr[j] * corr[j] / wb;  // exact identity: removes the provisional mean's error
       m[j] += corr[j] / wb;
     }
-    acc.merge(wb, m.data(), q.data(), d);
+    v[0] = wb;
+    sink(i0, v.data());
   }
 }
 
@@ -166,15 +148,9 @@ BlockTree moments_tree(const MatrixView<T>& X, const T* sw, const double* shift,
   std::vector<BlockTree> trees(static_cast<std::size_t>(shards.count()), BlockTree(width, merge_moments));
   const int threads = threads_for_work(static_cast<double>(n) * static_cast<double>(d) * sizeof(T) / 1e10, n_threads);
   for_each_shard(shards.blocks, threads, [&](index_t s) {
-    std::vector<double> v(static_cast<std::size_t>(width));
-    for (index_t i0 = shards.row_begin(s); i0 < shards.row_end(s); i0 += detail::kMomentBlock) {
-      detail::MomentAcc acc;
-      detail::moments_shard<T>(X, sw, shift, i0, std::min(shards.row_end(s), i0 + detail::kMomentBlock), acc);
-      v[0] = acc.w;
-      std::copy(acc.mean.begin(), acc.mean.end(), v.begin() + 1);
-      std::copy(acc.m2.begin(), acc.m2.end(), v.begin() + 1 + d);
-      trees[s].push(0, block0 + i0 / detail::kMomentBlock, v.data());
-    }
+    detail::moments_blocks<T>(X, sw, shift, shards.row_begin(s), shards.row_end(s), [&](index_t i0, const double* v) {
+      trees[s].push(0, block0 + i0 / detail::kMomentBlock, v);
+    });
   });
   return join_trees(trees, width, merge_moments);
 }
